@@ -1,0 +1,124 @@
+//! The crate's error type.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+use std::process::ExitStatus;
+use std::time::Duration;
+
+/// `Result` with procloop's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// What went wrong, with what a user needs to act on it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The other end is gone: end of stream after the last byte, a peer
+    /// that closed, or a channel closed here.
+    EndpointClosed,
+    /// This alias is already running (the alias).
+    ProcessExists(String),
+    /// No app is configured under this name (the name).
+    UnknownApp(String),
+    /// No process runs under this alias (the alias).
+    NoSuchProcess(String),
+    /// The command string cannot be split into words.
+    BadCommand {
+        /// The command as given.
+        command: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Starting the command failed.
+    Spawn {
+        /// The program that could not be started.
+        command: String,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// A socket app's socket did not appear in time.
+    SocketTimeout {
+        /// The socket's path.
+        path: PathBuf,
+        /// How long was waited.
+        waited: Duration,
+    },
+    /// A socket app exited before its socket could be connected.
+    SocketAppExited {
+        /// The socket's path.
+        path: PathBuf,
+        /// The app's exit status.
+        status: ExitStatus,
+    },
+    /// Something that is neither a socket nor an empty file is at a socket
+    /// path; it was left untouched.
+    SocketPathTaken {
+        /// The path.
+        path: PathBuf,
+        /// What is there.
+        found: String,
+    },
+    /// A socket path that cannot work: too long, or in a missing folder.
+    InvalidSocketPath {
+        /// The path.
+        path: PathBuf,
+        /// Why it cannot work.
+        reason: String,
+    },
+    /// A write does not fit in the channel's write queue; none of it was taken.
+    QueueFull {
+        /// Bytes already queued.
+        queued: usize,
+        /// Bytes this write asked to queue.
+        requested: usize,
+        /// The queue's limit.
+        limit: usize,
+    },
+    /// Any other OS error.
+    Io(io::Error),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::EndpointClosed => write!(f, "endpoint closed"),
+            Error::ProcessExists(alias) => write!(f, "process {alias:?} is already running"),
+            Error::UnknownApp(name) => write!(f, "no app named {name:?} is configured"),
+            Error::NoSuchProcess(alias) => write!(f, "no process runs as {alias:?}"),
+            Error::BadCommand { command, reason } => write!(f, "bad command {command:?}: {reason}"),
+            Error::Spawn { command, source } => write!(f, "cannot start {command:?}: {source}"),
+            Error::SocketTimeout { path, waited } => {
+                write!(f, "socket {} did not appear within {waited:?}", path.display())
+            }
+            Error::SocketAppExited { path, status } => {
+                write!(f, "app exited ({status}) before socket {} could be connected", path.display())
+            }
+            Error::SocketPathTaken { path, found } => {
+                write!(f, "refusing to replace {found} at socket path {}", path.display())
+            }
+            Error::InvalidSocketPath { path, reason } => {
+                write!(f, "bad socket path {}: {reason}", path.display())
+            }
+            Error::QueueFull { queued, requested, limit } => write!(
+                f,
+                "write queue full: {queued} bytes queued, {requested} more asked for, limit {limit}"
+            ),
+            Error::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Spawn { source, .. } | Error::Io(source) => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Error {
+        Error::Io(e)
+    }
+}

@@ -1,0 +1,72 @@
+//! [`ReactorEvent`]: what `Reactor::poll_once` hands its handler.
+
+use std::process::ExitStatus;
+
+use crate::listener::PeerAddr;
+use crate::timers::TimerId;
+use crate::token::Token;
+
+/// One thing that happened in a [`Reactor`](crate::Reactor): plain data,
+/// handed to the `poll_once` handler.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ReactorEvent<'a> {
+    /// Bytes from a channel; exactly one line when it is line-buffered.
+    /// They are consumed: `read()` will not return them again.
+    Data {
+        /// The channel.
+        token: Token,
+        /// The bytes.
+        data: &'a [u8],
+    },
+    /// End of stream on a channel, after its last byte; once per channel.
+    Closed {
+        /// The channel.
+        token: Token,
+    },
+    /// A server accepted a client, now registered as a channel.
+    Accepted {
+        /// The server.
+        server: Token,
+        /// The new channel.
+        client: Token,
+        /// Where the client connected from.
+        peer: PeerAddr,
+    },
+    /// A process exited and was reaped, after every byte it wrote to its
+    /// output channels was handed over; its entry is gone.
+    Exited {
+        /// The process.
+        token: Token,
+        /// How it ended.
+        status: ExitStatus,
+    },
+    /// A timer fired.
+    Timer {
+        /// The timer.
+        id: TimerId,
+    },
+}
+
+/// An event without its bytes, while the bytes sit in the delivery buffer.
+#[derive(Debug)]
+pub(crate) enum Step {
+    Data { token: Token, len: usize },
+    Closed { token: Token },
+    Accepted { server: Token, client: Token, peer: PeerAddr },
+    Exited { token: Token, status: ExitStatus },
+    Timer { id: TimerId },
+}
+
+impl Step {
+    /// The event, with its bytes from `buf`.
+    pub(crate) fn event(self, buf: &[u8]) -> ReactorEvent<'_> {
+        match self {
+            Step::Data { token, len } => ReactorEvent::Data { token, data: &buf[..len] },
+            Step::Closed { token } => ReactorEvent::Closed { token },
+            Step::Accepted { server, client, peer } => ReactorEvent::Accepted { server, client, peer },
+            Step::Exited { token, status } => ReactorEvent::Exited { token, status },
+            Step::Timer { id } => ReactorEvent::Timer { id },
+        }
+    }
+}

@@ -1,0 +1,481 @@
+//! [`Reactor`]: one `mio::Poll` over channels, servers and processes.
+
+mod entry;
+mod event;
+mod step;
+
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::process::Child;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll};
+use slab::Slab;
+
+use crate::channel::Channel;
+use crate::error::{Error, Result};
+use crate::listener::Listener;
+use crate::process::{EXIT_POLL_INTERVAL, Process};
+use crate::timers::{TimerId, Timers, far_future};
+use crate::token::{Side, Token, WAKER};
+use crate::waker::Waker;
+use entry::{ChannelState, Entry, Kind, ProcessState};
+pub use event::ReactorEvent;
+pub(crate) use event::Step;
+
+/// The most events one `poll_once` hands over; the rest wait for the next
+/// call, which then does not block. It keeps one flooding channel from
+/// holding the loop.
+const EVENT_BUDGET: usize = 1024;
+
+/// The event loop: every registered channel's fds, every listening socket
+/// and every child's pidfd in one `mio::Poll`.
+///
+/// `poll_once` waits once, moves ready bytes into the channels' buffers and
+/// hands each event to the handler, which gets the reactor too.
+///
+/// ```
+/// use std::os::unix::net::UnixStream;
+/// use std::time::Duration;
+/// use procloop::{Channel, Reactor, ReactorEvent};
+///
+/// let mut reactor = Reactor::new()?;
+/// let (ours, mut theirs) = UnixStream::pair()?;
+/// let token = reactor.register(Channel::from_unix(ours)?)?;
+/// std::io::Write::write_all(&mut theirs, b"ping")?;
+///
+/// let mut got = Vec::new();
+/// while got.len() < 4 {
+///     reactor.poll_once(Some(Duration::from_secs(5)), |reactor, event| {
+///         if let ReactorEvent::Data { token, data } = event {
+///             got.extend_from_slice(data);
+///             reactor.channel(token).unwrap().write(b"pong").unwrap();
+///         }
+///     })?;
+/// }
+/// assert_eq!(got, b"ping");
+/// # Ok::<(), procloop::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Reactor {
+    poll: Poll,
+    events: Events,
+    entries: Slab<Entry>,
+    next_generation: u32,
+    /// Entries with work to do, served round-robin.
+    ready: VecDeque<Token>,
+    /// Paused channels that stopped reading (full buffer) or hold their end
+    /// of stream; looked at again before each wait.
+    blocked: Vec<Token>,
+    timers: Timers,
+    fired: VecDeque<TimerId>,
+    waker: Option<Arc<mio::Waker>>,
+    /// Processes without a pidfd, whose exits are found by polling.
+    unwatched: Vec<Token>,
+    next_exit_check: Instant,
+    budget: usize,
+    /// Where handed-over bytes sit while the handler runs.
+    delivery: Vec<u8>,
+}
+
+impl Reactor {
+    /// A reactor with nothing registered.
+    pub fn new() -> Result<Reactor> {
+        Ok(Reactor {
+            poll: Poll::new()?,
+            events: Events::with_capacity(1024),
+            entries: Slab::new(),
+            next_generation: 0,
+            ready: VecDeque::new(),
+            blocked: Vec::new(),
+            timers: Timers::default(),
+            fired: VecDeque::new(),
+            waker: None,
+            unwatched: Vec::new(),
+            next_exit_check: Instant::now(),
+            budget: 0,
+            delivery: Vec::new(),
+        })
+    }
+
+    /// Registers a channel; its input now arrives as events.
+    pub fn register(&mut self, channel: Channel) -> Result<Token> {
+        let token = self.next_token();
+        self.watch_channel(token, &channel)?;
+        let pending = channel.buffered() > 0 || channel.at_eof();
+        let state = ChannelState { channel, paused: false, closed_reported: false };
+        self.insert(token, Kind::Channel(state));
+        if pending {
+            self.enqueue(token);
+        }
+        Ok(token)
+    }
+
+    /// Removes a channel and hands it back, with any bytes still buffered;
+    /// `None` for an unknown or stale token (or one that is not a channel).
+    pub fn unregister(&mut self, token: Token) -> Option<Channel> {
+        self.entry(token)?.channel()?;
+        let Kind::Channel(state) = self.entries.remove(token.index()).kind else { unreachable!() };
+        self.unwatch_channel(&state.channel);
+        Some(state.channel)
+    }
+
+    /// The registered channel behind `token`.
+    pub fn channel(&mut self, token: Token) -> Option<&mut Channel> {
+        Some(&mut self.entry(token)?.channel()?.channel)
+    }
+
+    /// Stops handing over `token`'s input as events: it is buffered (up to
+    /// the channel's input capacity, then the fd is left alone until
+    /// `read()` drains it) for `channel(token).read()`. False for an
+    /// unknown token.
+    pub fn pause(&mut self, token: Token) -> bool {
+        self.set_paused(token, true)
+    }
+
+    /// Hands `token`'s input over as events again, starting with what was
+    /// buffered while paused.
+    pub fn resume(&mut self, token: Token) -> bool {
+        self.set_paused(token, false)
+    }
+
+    /// Accepts clients of `listener`: each becomes a registered channel,
+    /// announced by [`ReactorEvent::Accepted`].
+    pub fn add_server(&mut self, listener: impl Into<Listener>) -> Result<Token> {
+        let listener = listener.into();
+        listener.set_nonblocking()?;
+        let token = self.next_token();
+        self.watch_fd(listener.as_fd().as_raw_fd(), token.to_mio(Side::Main), Interest::READABLE)?;
+        self.insert(token, Kind::Server(listener));
+        Ok(token)
+    }
+
+    /// Removes a server and hands its listener back.
+    pub fn remove_server(&mut self, token: Token) -> Option<Listener> {
+        if !matches!(self.entry(token)?.kind, Kind::Server(_)) {
+            return None;
+        }
+        let Kind::Server(listener) = self.entries.remove(token.index()).kind else { unreachable!() };
+        self.unwatch_fd(listener.as_fd().as_raw_fd());
+        Some(listener)
+    }
+
+    /// Watches a child: when it exits, the reactor reaps it and hands
+    /// [`ReactorEvent::Exited`], after every byte it wrote to the
+    /// `outputs` channels was handed over.
+    ///
+    /// On failure the child is dropped, not killed, as `std` drops it.
+    pub fn add_process(&mut self, child: Child, outputs: &[Token]) -> Result<Token> {
+        self.add_watched_process(Process::new(child)?, outputs).map_err(|(e, _)| e)
+    }
+
+    /// As [`add_process`](Self::add_process); on failure the process comes
+    /// back with the error, for the caller to kill.
+    pub(crate) fn add_watched_process(
+        &mut self,
+        process: Process,
+        outputs: &[Token],
+    ) -> std::result::Result<Token, (Error, Process)> {
+        let token = self.next_token();
+        match process.pidfd() {
+            Some(pidfd) => {
+                let fd = pidfd.as_fd().as_raw_fd();
+                if let Err(e) = self.watch_fd(fd, token.to_mio(Side::Main), Interest::READABLE) {
+                    return Err((e, process));
+                }
+            }
+            None => self.unwatched.push(token),
+        }
+        let state = ProcessState { process, outputs: outputs.to_vec(), drain_budget: None };
+        self.insert(token, Kind::Process(state));
+        Ok(token)
+    }
+
+    /// The watched process behind `token`, until its exit is handed over.
+    pub fn process(&mut self, token: Token) -> Option<&mut Process> {
+        match &mut self.entry(token)?.kind {
+            Kind::Process(state) => Some(&mut state.process),
+            _ => None,
+        }
+    }
+
+    /// Stops watching a process and hands it back (not reaped yet, unless
+    /// it was).
+    pub fn remove_process(&mut self, token: Token) -> Option<Process> {
+        if !matches!(self.entry(token)?.kind, Kind::Process(_)) {
+            return None;
+        }
+        let Kind::Process(state) = self.entries.remove(token.index()).kind else { unreachable!() };
+        if let Some(pidfd) = state.process.pidfd() {
+            self.unwatch_fd(pidfd.as_fd().as_raw_fd());
+        }
+        self.unwatched.retain(|t| *t != token);
+        Some(state.process)
+    }
+
+    /// Closes every channel and server (processes stay watched).
+    pub fn close_all(&mut self) {
+        let doomed: Vec<usize> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| !matches!(e.kind, Kind::Process(_)))
+            .map(|(i, _)| i)
+            .collect();
+        for index in doomed {
+            match self.entries.remove(index).kind {
+                Kind::Channel(state) => self.unwatch_channel(&state.channel),
+                Kind::Server(listener) => self.unwatch_fd(listener.as_fd().as_raw_fd()),
+                Kind::Process(_) => unreachable!(),
+            }
+        }
+    }
+
+    /// How many channels, servers and processes are registered.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing is registered.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// A handle that wakes a waiting `poll_once` from any thread.
+    pub fn waker(&mut self) -> Result<Waker> {
+        if self.waker.is_none() {
+            self.waker = Some(Arc::new(mio::Waker::new(self.poll.registry(), WAKER)?));
+        }
+        Ok(Waker(Arc::clone(self.waker.as_ref().unwrap())))
+    }
+
+    /// Sets a one-shot timer: `poll_once` waits no longer than its deadline
+    /// and then hands [`ReactorEvent::Timer`].
+    pub fn set_timer(&mut self, after: Duration) -> TimerId {
+        self.timers.set(after)
+    }
+
+    /// Cancels a timer; false if it already fired or was cancelled.
+    pub fn cancel_timer(&mut self, id: TimerId) -> bool {
+        self.timers.cancel(id)
+    }
+
+    /// Waits (`None`: until something happens; `Some(ZERO)`: not at all)
+    /// and hands every event to `handler`. Returns how many it handed.
+    ///
+    /// It returns once it handed at least one event, when the timeout
+    /// passes, when a [`Waker`] wakes it, or when a signal interrupts the
+    /// wait (then `Ok(0)`).
+    pub fn poll_once<F>(&mut self, timeout: Option<Duration>, mut handler: F) -> Result<usize>
+    where
+        F: FnMut(&mut Reactor, ReactorEvent<'_>),
+    {
+        let mut buf = std::mem::take(&mut self.delivery);
+        let result = poll_loop(
+            self,
+            |r| r,
+            &mut buf,
+            timeout,
+            |reactor, step, buf| {
+                handler(reactor, step.event(buf));
+                true
+            },
+        );
+        self.delivery = buf;
+        result
+    }
+
+    /// Waits for readiness and notes it; the first half of `poll_once`.
+    /// True if a waker or a signal ended the wait.
+    pub(crate) fn wait(&mut self, timeout: Option<Duration>) -> Result<bool> {
+        self.requeue_unblocked();
+        let timeout = self.wait_timeout(timeout);
+        let mut woken = false;
+        match self.poll.poll(&mut self.events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                self.events.clear();
+                woken = true;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let Reactor { events, entries, ready, .. } = self;
+        for event in events.iter() {
+            woken |= event.token() == WAKER;
+            note_readiness(entries, ready, event);
+        }
+        let now = Instant::now();
+        if !self.unwatched.is_empty() && now >= self.next_exit_check {
+            self.check_unwatched_exits(now);
+        }
+        while let Some(id) = self.timers.pop_due(now) {
+            self.fired.push_back(id);
+        }
+        self.budget = EVENT_BUDGET;
+        Ok(woken)
+    }
+
+    fn wait_timeout(&mut self, timeout: Option<Duration>) -> Option<Duration> {
+        if !self.ready.is_empty() || !self.fired.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let now = Instant::now();
+        let mut limits = [timeout, self.timers.until_next(now), None];
+        if !self.unwatched.is_empty() {
+            limits[2] = Some(self.next_exit_check.saturating_duration_since(now));
+        }
+        limits.into_iter().flatten().min()
+    }
+
+    /// Finds exits of processes without a pidfd, by polling.
+    fn check_unwatched_exits(&mut self, now: Instant) {
+        self.next_exit_check = now + EXIT_POLL_INTERVAL;
+        for token in self.unwatched.clone() {
+            let exited = self.process(token).map(|p| p.try_wait());
+            if let Some(Ok(Some(_)) | Err(_)) = exited {
+                self.unwatched.retain(|t| *t != token);
+                self.enqueue(token);
+            }
+        }
+    }
+
+    fn requeue_unblocked(&mut self) {
+        let blocked = std::mem::take(&mut self.blocked);
+        for token in blocked {
+            let Some(state) = self.entry(token).and_then(|e| e.channel()) else { continue };
+            let channel = &state.channel;
+            let unblocked =
+                !state.paused || !channel.input_is_full() || (channel.at_eof() && channel.buffered() == 0);
+            if unblocked {
+                self.enqueue(token);
+            } else {
+                self.blocked.push(token);
+            }
+        }
+    }
+
+    fn set_paused(&mut self, token: Token, paused: bool) -> bool {
+        let Some(state) = self.entry(token).and_then(|e| e.channel()) else { return false };
+        state.paused = paused;
+        self.enqueue(token);
+        true
+    }
+
+    fn next_token(&mut self) -> Token {
+        self.next_generation = self.next_generation.wrapping_add(1);
+        Token::new(self.entries.vacant_key(), self.next_generation)
+    }
+
+    fn insert(&mut self, token: Token, kind: Kind) {
+        let index = self.entries.insert(Entry::new(token.generation(), kind));
+        debug_assert_eq!(index, token.index());
+    }
+
+    pub(crate) fn entry(&mut self, token: Token) -> Option<&mut Entry> {
+        self.entries.get_mut(token.index()).filter(|e| e.generation == token.generation())
+    }
+
+    fn enqueue(&mut self, token: Token) {
+        if let Some(entry) = self.entry(token)
+            && !entry.queued
+        {
+            entry.queued = true;
+            self.ready.push_back(token);
+        }
+    }
+
+    fn watch_channel(&self, token: Token, channel: &Channel) -> Result<()> {
+        let read = channel.read_fd().map(|fd| fd.as_raw_fd());
+        let write = channel.write_fd().map(|fd| fd.as_raw_fd());
+        if channel.is_socket() {
+            let fd = read.expect("an open socket channel has an fd");
+            return self.watch_fd(fd, token.to_mio(Side::Main), Interest::READABLE | Interest::WRITABLE);
+        }
+        if let Some(fd) = read {
+            self.watch_fd(fd, token.to_mio(Side::Main), Interest::READABLE)?;
+        }
+        if let Some(fd) = write
+            && let Err(e) = self.watch_fd(fd, token.to_mio(Side::Write), Interest::WRITABLE)
+        {
+            read.into_iter().for_each(|fd| self.unwatch_fd(fd));
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn unwatch_channel(&self, channel: &Channel) {
+        let fds = [channel.read_fd(), channel.write_fd()];
+        let mut fds: Vec<RawFd> = fds.into_iter().flatten().map(|fd| fd.as_raw_fd()).collect();
+        fds.dedup();
+        fds.into_iter().for_each(|fd| self.unwatch_fd(fd));
+    }
+
+    fn watch_fd(&self, fd: RawFd, token: mio::Token, interest: Interest) -> Result<()> {
+        Ok(self.poll.registry().register(&mut SourceFd(&fd), token, interest)?)
+    }
+
+    fn unwatch_fd(&self, fd: RawFd) {
+        if let Err(e) = self.poll.registry().deregister(&mut SourceFd(&fd)) {
+            log::debug!("deregister fd {fd}: {e}");
+        }
+    }
+}
+
+/// The loop behind every `poll_once`: wait, then dispatch each step to
+/// `dispatch` (which says whether it handed an event over), until at least
+/// one event was handed, the timeout passed, or a waker or signal ended a
+/// wait. `buf` holds each step's bytes.
+pub(crate) fn poll_loop<T>(
+    owner: &mut T,
+    reactor: fn(&mut T) -> &mut Reactor,
+    buf: &mut Vec<u8>,
+    timeout: Option<Duration>,
+    mut dispatch: impl FnMut(&mut T, Step, &[u8]) -> bool,
+) -> Result<usize> {
+    let deadline = timeout.map(|t| Instant::now().checked_add(t).unwrap_or_else(far_future));
+    let mut count = 0;
+    loop {
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let woken = reactor(owner).wait(left)?;
+        while let Some(step) = reactor(owner).next_step(buf) {
+            count += usize::from(dispatch(owner, step, buf));
+        }
+        if count > 0 || woken || left.is_some_and(|l| l.is_zero()) {
+            return Ok(count);
+        }
+    }
+}
+
+/// Records one readiness event on its entry and queues the entry.
+fn note_readiness(entries: &mut Slab<Entry>, ready: &mut VecDeque<Token>, event: &mio::event::Event) {
+    if event.token() == WAKER {
+        return;
+    }
+    let (token, side) = Token::from_mio(event.token());
+    let Some(entry) = entries.get_mut(token.index()).filter(|e| e.generation == token.generation()) else {
+        return;
+    };
+    entry.writable |= event.is_writable() || (side == Side::Write && event.is_error());
+    if side == Side::Main {
+        entry.readable |= event.is_readable() || event.is_read_closed() || event.is_error();
+        entry.hup |= event.is_read_closed();
+    }
+    if !entry.queued {
+        entry.queued = true;
+        ready.push_back(token);
+    }
+}
+
+impl AsFd for Reactor {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.poll.registry().as_fd()
+    }
+}
+
+impl AsRawFd for Reactor {
+    fn as_raw_fd(&self) -> RawFd {
+        self.poll.as_raw_fd()
+    }
+}

@@ -1,0 +1,220 @@
+//! The second half of `poll_once`: turning noted readiness into events, one
+//! at a time, so the caller can hand each to its handler.
+
+use std::mem;
+
+use super::entry::{ChannelState, Kind};
+use super::{Reactor, Step};
+use crate::channel::Fill;
+use crate::error::Error;
+use crate::token::Token;
+
+/// How much a process's outputs are drained after its exit before the exit
+/// is reported anyway: more than any pipe or socket buffer holds, so every
+/// byte written before the exit comes first, yet a grandchild that keeps
+/// writing cannot hold the exit back for ever.
+const EXIT_DRAIN_LIMIT: usize = 16 * 1024 * 1024;
+
+impl Reactor {
+    /// The next event, its bytes (if any) written to the front of `buf`;
+    /// `None` when nothing more is ready or this call's budget is spent.
+    pub(crate) fn next_step(&mut self, buf: &mut Vec<u8>) -> Option<Step> {
+        if self.budget == 0 {
+            return None;
+        }
+        if let Some(id) = self.fired.pop_front() {
+            self.budget -= 1;
+            return Some(Step::Timer { id });
+        }
+        while let Some(token) = self.ready.pop_front() {
+            let Some(entry) = self.entry(token) else { continue };
+            let step = match entry.kind {
+                Kind::Channel(_) => self.step_channel(token, buf),
+                Kind::Server(_) => self.step_server(token),
+                Kind::Process(_) => self.step_process(token, buf),
+            };
+            match step {
+                Some(step) => {
+                    self.ready.push_back(token);
+                    self.budget -= 1;
+                    return Some(step);
+                }
+                None => {
+                    if let Some(entry) = self.entry(token) {
+                        entry.queued = false;
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Flushes the write queue if writable, then hands over the next piece
+    /// of input, reading at most until one piece is there.
+    fn step_channel(&mut self, token: Token, buf: &mut Vec<u8>) -> Option<Step> {
+        let entry = self.entry(token)?;
+        let (mut readable, hup) = (entry.readable, entry.hup);
+        if mem::take(&mut entry.writable) {
+            let state = entry.channel()?;
+            if let Err(e) = state.channel.flush() {
+                log::debug!("flush of {token:?}: {e}");
+            }
+        }
+        let state = entry.channel()?;
+        let mut blocked = false;
+        let step = if state.paused {
+            let full = buffer_input(state, &mut readable);
+            blocked = full || (state.channel.at_eof() && state.channel.buffered() > 0);
+            closed_once(state, token)
+        } else {
+            deliver(state, token, buf, &mut readable, hup)
+        };
+        entry.readable = readable;
+        if blocked {
+            self.blocked.push(token);
+        }
+        step
+    }
+
+    /// Accepts one client and registers it.
+    fn step_server(&mut self, token: Token) -> Option<Step> {
+        let entry = self.entry(token)?;
+        if !entry.readable {
+            return None;
+        }
+        let Kind::Server(listener) = &entry.kind else { return None };
+        match listener.accept() {
+            Ok((channel, peer)) => match self.register(channel) {
+                Ok(client) => Some(Step::Accepted { server: token, client, peer }),
+                Err(e) => {
+                    log::warn!("cannot register a client of {token:?}: {e}");
+                    self.step_server(token)
+                }
+            },
+            Err(e) => {
+                if !matches!(&e, Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock) {
+                    log::warn!("accept on {token:?}: {e}");
+                }
+                self.entry(token)?.readable = false;
+                None
+            }
+        }
+    }
+
+    /// After an exit: drains the outputs, then reaps and reports.
+    fn step_process(&mut self, token: Token, buf: &mut Vec<u8>) -> Option<Step> {
+        let Kind::Process(state) = &mut self.entry(token)?.kind else { return None };
+        match state.process.try_wait() {
+            Ok(Some(_)) => {}
+            Ok(None) => return None,
+            Err(e) => log::warn!("waiting for {token:?}: {e}"),
+        }
+        let outputs = state.outputs.clone();
+        let first_drain = state.drain_budget.is_none();
+        let budget = *state.drain_budget.get_or_insert(EXIT_DRAIN_LIMIT);
+        if budget > 0 {
+            for output in outputs {
+                if first_drain && let Some(entry) = self.entry(output) {
+                    entry.readable = true;
+                }
+                if let Some(step) = self.step_channel(output, buf) {
+                    self.spend_drain_budget(token, &step);
+                    return Some(step);
+                }
+            }
+        }
+        let process = self.remove_process(token)?;
+        let status = process.status()?;
+        Some(Step::Exited { token, status })
+    }
+
+    fn spend_drain_budget(&mut self, token: Token, step: &Step) {
+        let Some(Kind::Process(state)) = self.entry(token).map(|e| &mut e.kind) else { return };
+        if let (Step::Data { len, .. }, Some(left)) = (step, &mut state.drain_budget) {
+            *left = left.saturating_sub(*len);
+        }
+    }
+}
+
+/// Hands over one piece: a buffered one, or one read now. Byte mode reads
+/// straight into `buf`; line mode reads into the channel's buffer and
+/// copies out one line.
+fn deliver(
+    state: &mut ChannelState,
+    token: Token,
+    buf: &mut Vec<u8>,
+    readable: &mut bool,
+    hup: bool,
+) -> Option<Step> {
+    loop {
+        let channel = &mut state.channel;
+        if let Some(len) = channel.piece_len() {
+            copy_into(buf, &channel.buffered_bytes()[..len]);
+            channel.consume(len);
+            return Some(Step::Data { token, len });
+        }
+        if channel.at_eof() || !*readable {
+            return closed_once(state, token);
+        }
+        let fill = if channel.is_line_buffered() {
+            channel.fill_input()
+        } else {
+            grow_to(buf, channel.input_capacity());
+            channel.read_direct(buf)
+        };
+        match fill {
+            Ok(Fill::Read { n, asked }) => {
+                *readable = n == asked || hup;
+                if !channel.is_line_buffered() {
+                    return Some(Step::Data { token, len: n });
+                }
+            }
+            Ok(Fill::WouldBlock | Fill::Full) => *readable = false,
+            Ok(Fill::Eof) => {}
+            Err(e) => {
+                log::warn!("read from {token:?}: {e}; treated as end of stream");
+                channel.fail_read();
+            }
+        }
+    }
+}
+
+/// Reads into a paused channel's buffer until it is full or the fd is
+/// drained; true if it is full.
+fn buffer_input(state: &mut ChannelState, readable: &mut bool) -> bool {
+    while *readable && !state.channel.at_eof() {
+        match state.channel.fill_input() {
+            Ok(Fill::Read { .. }) => {}
+            Ok(Fill::Full) => return true,
+            Ok(Fill::WouldBlock) => *readable = false,
+            Ok(Fill::Eof) => {}
+            Err(e) => {
+                log::warn!("read into a paused channel: {e}");
+                *readable = false;
+            }
+        }
+    }
+    state.channel.input_is_full()
+}
+
+/// `Closed`, the first time the channel is at end of stream with nothing
+/// left to hand over.
+fn closed_once(state: &mut ChannelState, token: Token) -> Option<Step> {
+    let channel = &state.channel;
+    if channel.at_eof() && channel.buffered() == 0 && !state.closed_reported {
+        state.closed_reported = true;
+        return Some(Step::Closed { token });
+    }
+    None
+}
+
+fn grow_to(buf: &mut Vec<u8>, len: usize) {
+    if buf.len() < len {
+        buf.resize(len, 0);
+    }
+}
+
+fn copy_into(buf: &mut Vec<u8>, bytes: &[u8]) {
+    grow_to(buf, bytes.len());
+    buf[..bytes.len()].copy_from_slice(bytes);
+}

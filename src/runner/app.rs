@@ -1,0 +1,238 @@
+//! [`App`] and [`Start`]: what to run, and how one start differs.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How a channel hands over its input.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize), serde(rename_all = "lowercase"))]
+pub enum Buffering {
+    /// Whatever bytes are there (the default).
+    #[default]
+    Bytes,
+    /// Exactly one whole line at a time.
+    Line,
+}
+
+/// What happens to a child's stderr.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize), serde(rename_all = "lowercase"))]
+pub enum Stderr {
+    /// The child writes to our stderr (the default).
+    #[default]
+    Inherit,
+    /// Discarded.
+    Null,
+    /// Into the same channel as stdout.
+    Merge,
+    /// A channel of its own: [`Runner::get_stderr`](crate::Runner::get_stderr),
+    /// and [`Event::Stderr`](crate::Event::Stderr) when polling.
+    Capture,
+}
+
+/// What carries a stdio child's stdin and stdout.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize), serde(rename_all = "lowercase"))]
+pub enum Transport {
+    /// Two pipes (the default): three fds per child with its pidfd. A child
+    /// that closes its stdout gives end of stream while it still runs.
+    #[default]
+    Pipes,
+    /// One UNIX socket pair as both stdin and stdout: two fds per child, so
+    /// about half again as many children fit under the fd limit. The child
+    /// sees stdin's end of stream through `shutdown`; end of stream on our
+    /// side comes when the child has closed both stdin and stdout (usually:
+    /// when it exits).
+    SocketPair,
+}
+
+/// How long a socket app's socket may take to appear, by default.
+pub const DEFAULT_SOCKET_WAIT: Duration = Duration::from_secs(5);
+/// How long `terminate` waits after SIGTERM before SIGKILL, by default.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+
+/// One configured application: its command and how to run it.
+///
+/// With the `serde` feature it deserializes from the seed's config shape:
+/// `{"command": "cat", "type": "stdio", "cwd": "/tmp", "buffering": "line",
+/// "setpgrp": true}` or `{"command": "socat SYSTEM:cat UNIX-LISTEN:sock",
+/// "type": "socket", "socket": "sock"}`; also `env` (a map), `stderr`
+/// (`inherit`, `null`, `merge`, `capture`), `transport` (`pipes`,
+/// `socketpair`), `socket_wait` and `termination_grace` (seconds).
+///
+/// ```
+/// use procloop::{App, Buffering};
+///
+/// let app = App::new("python3 -u bot.py --level 'very hard'")
+///     .cwd("/tmp")
+///     .buffering(Buffering::Line)
+///     .env("BOT_SEED", "42");
+/// assert_eq!(app.command(), "python3 -u bot.py --level 'very hard'");
+/// ```
+#[derive(Clone, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize), serde(try_from = "super::config::AppConfig"))]
+pub struct App {
+    pub(crate) command: String,
+    pub(crate) socket: Option<PathBuf>,
+    /// A socket app, even before it has a path (config `"type": "socket"`).
+    pub(crate) socket_type: bool,
+    pub(crate) cwd: Option<PathBuf>,
+    pub(crate) setpgrp: bool,
+    pub(crate) buffering: Buffering,
+    pub(crate) env: Vec<(OsString, OsString)>,
+    pub(crate) stderr: Stderr,
+    pub(crate) transport: Transport,
+    pub(crate) socket_wait: Duration,
+    pub(crate) grace: Duration,
+}
+
+impl App {
+    /// An app that runs `command`, split into words as a POSIX shell splits
+    /// them (quotes, backslashes), but never run through a shell.
+    pub fn new(command: impl Into<String>) -> App {
+        App {
+            command: command.into(),
+            socket: None,
+            socket_type: false,
+            cwd: None,
+            setpgrp: false,
+            buffering: Buffering::Bytes,
+            env: Vec::new(),
+            stderr: Stderr::Inherit,
+            transport: Transport::Pipes,
+            socket_wait: DEFAULT_SOCKET_WAIT,
+            grace: DEFAULT_GRACE,
+        }
+    }
+
+    /// A socket app: after starting, connect to the UNIX socket at `path`
+    /// (relative to the app's `cwd`, if it has one).
+    pub fn socket(mut self, path: impl Into<PathBuf>) -> App {
+        self.socket = Some(path.into());
+        self.socket_type = true;
+        self
+    }
+
+    /// The working directory of the process.
+    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> App {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    /// Its own process group: signals to ours (a terminal's Ctrl-C) don't
+    /// reach it, and `terminate` signals its whole group.
+    pub fn setpgrp(mut self, on: bool) -> App {
+        self.setpgrp = on;
+        self
+    }
+
+    /// How its channel hands over input.
+    pub fn buffering(mut self, buffering: Buffering) -> App {
+        self.buffering = buffering;
+        self
+    }
+
+    /// Sets an environment variable for the process.
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> App {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// What happens to its stderr.
+    pub fn stderr(mut self, stderr: Stderr) -> App {
+        self.stderr = stderr;
+        self
+    }
+
+    /// What carries its stdin and stdout.
+    pub fn transport(mut self, transport: Transport) -> App {
+        self.transport = transport;
+        self
+    }
+
+    /// How long its socket may take to appear (default 5 s).
+    pub fn socket_wait(mut self, wait: Duration) -> App {
+        self.socket_wait = wait;
+        self
+    }
+
+    /// How long `terminate` waits after SIGTERM before SIGKILL (default 5 s).
+    pub fn termination_grace(mut self, grace: Duration) -> App {
+        self.grace = grace;
+        self
+    }
+
+    /// The command string.
+    pub fn command(&self) -> &str {
+        &self.command
+    }
+
+    /// The socket path, for a socket app.
+    pub fn socket_path(&self) -> Option<&std::path::Path> {
+        self.socket.as_deref()
+    }
+}
+
+/// Options for one start: alias, extra arguments, overrides of the app's
+/// settings.
+///
+/// ```
+/// use procloop::{Buffering, Start};
+///
+/// let opts = Start::new().alias("white").args(["--depth", "12"]).buffering(Buffering::Line);
+/// # let _ = opts;
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Start {
+    pub(crate) alias: Option<String>,
+    pub(crate) args: Vec<String>,
+    pub(crate) socket: Option<PathBuf>,
+    pub(crate) cwd: Option<PathBuf>,
+    pub(crate) setpgrp: Option<bool>,
+    pub(crate) buffering: Option<Buffering>,
+}
+
+impl Start {
+    /// No alias, no arguments, no overrides.
+    pub fn new() -> Start {
+        Start::default()
+    }
+
+    /// The alias of this process (default: the app's name).
+    pub fn alias(mut self, alias: impl Into<String>) -> Start {
+        self.alias = Some(alias.into());
+        self
+    }
+
+    /// Arguments appended to the command, each one argv entry, never split
+    /// or interpreted.
+    pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Start {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Makes this a socket start on `path`, whatever the app's type.
+    pub fn socket(mut self, path: impl Into<PathBuf>) -> Start {
+        self.socket = Some(path.into());
+        self
+    }
+
+    /// Overrides the app's working directory.
+    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Start {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    /// Overrides the app's process-group setting.
+    pub fn setpgrp(mut self, on: bool) -> Start {
+        self.setpgrp = Some(on);
+        self
+    }
+
+    /// Overrides the app's buffering.
+    pub fn buffering(mut self, buffering: Buffering) -> Start {
+        self.buffering = Some(buffering);
+        self
+    }
+}

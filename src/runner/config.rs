@@ -1,0 +1,89 @@
+//! The seed's config shape, for `App`'s `Deserialize` (feature `serde`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::app::{App, Buffering, Stderr, Transport};
+
+#[derive(Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum AppType {
+    #[default]
+    Stdio,
+    Socket,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AppConfig {
+    command: String,
+    #[serde(rename = "type", default)]
+    kind: AppType,
+    cwd: Option<PathBuf>,
+    socket: Option<PathBuf>,
+    #[serde(default)]
+    buffering: Buffering,
+    #[serde(default)]
+    setpgrp: bool,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default)]
+    stderr: Stderr,
+    #[serde(default)]
+    transport: Transport,
+    /// Seconds.
+    socket_wait: Option<f64>,
+    /// Seconds.
+    termination_grace: Option<f64>,
+}
+
+/// A config that names no way to reach its app.
+#[derive(Debug)]
+pub(crate) struct ConfigError(String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<AppConfig> for App {
+    type Error = ConfigError;
+
+    fn try_from(config: AppConfig) -> Result<App, ConfigError> {
+        let mut app = App::new(config.command)
+            .buffering(config.buffering)
+            .setpgrp(config.setpgrp)
+            .stderr(config.stderr)
+            .transport(config.transport);
+        // As in the seed, `socket` means something only for socket apps,
+        // which may also get their path at start.
+        if config.kind == AppType::Socket {
+            app.socket_type = true;
+            if let Some(socket) = config.socket {
+                app = app.socket(socket);
+            }
+        }
+        if let Some(cwd) = config.cwd {
+            app = app.cwd(cwd);
+        }
+        for (key, value) in config.env {
+            app = app.env(key, value);
+        }
+        if let Some(wait) = config.socket_wait {
+            app = app.socket_wait(seconds(wait, "socket_wait")?);
+        }
+        if let Some(grace) = config.termination_grace {
+            app = app.termination_grace(seconds(grace, "termination_grace")?);
+        }
+        Ok(app)
+    }
+}
+
+fn seconds(value: f64, field: &str) -> Result<Duration, ConfigError> {
+    Duration::try_from_secs_f64(value).map_err(|e| ConfigError(format!("{field}: {e}")))
+}

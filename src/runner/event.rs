@@ -1,0 +1,50 @@
+//! [`Event`]: what `Runner::poll_once` hands its handler.
+
+use std::process::ExitStatus;
+
+use crate::timers::TimerId;
+
+/// One thing that happened to the Runner's processes: plain data, handed
+/// to the `poll_once` handler.
+///
+/// For each process: its `Data` (and `Stderr`) in order, `Closed` after the
+/// last byte of its stdout, and `Exited` after every byte it wrote before
+/// exiting was handed over.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Event<'a> {
+    /// Bytes from a process's stdout (or its socket); exactly one line
+    /// when line-buffered. They are consumed: `read()` won't return them.
+    Data {
+        /// The process.
+        alias: &'a str,
+        /// The bytes.
+        data: &'a [u8],
+    },
+    /// Bytes from a process's captured stderr ([`Stderr::Capture`](crate::Stderr::Capture)).
+    Stderr {
+        /// The process.
+        alias: &'a str,
+        /// The bytes.
+        data: &'a [u8],
+    },
+    /// End of stream on the process's channel; every byte before it was
+    /// handed over.
+    Closed {
+        /// The process.
+        alias: &'a str,
+    },
+    /// The process exited and was reaped. Its alias stays taken (its last
+    /// output can still be read) until `terminate`.
+    Exited {
+        /// The process.
+        alias: &'a str,
+        /// How it ended.
+        status: ExitStatus,
+    },
+    /// A timer set with [`Runner::set_timer`](crate::Runner::set_timer) fired.
+    Timer {
+        /// The timer.
+        id: TimerId,
+    },
+}

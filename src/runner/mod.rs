@@ -1,0 +1,390 @@
+//! [`Runner`]: configured apps, and their running processes by alias, on
+//! one [`Reactor`].
+
+mod app;
+#[cfg(feature = "serde")]
+mod config;
+mod event;
+mod socket;
+mod spawn;
+mod split;
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::path::PathBuf;
+use std::process::ExitStatus;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::Signal;
+use crate::channel::Channel;
+use crate::error::{Error, Result};
+use crate::process::{Process, wait_all};
+use crate::reactor::{Reactor, Step, poll_loop};
+use crate::timers::TimerId;
+use crate::token::Token;
+use crate::waker::Waker;
+pub use app::{App, Buffering, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Start, Stderr, Transport};
+pub use event::Event;
+use spawn::{KillOnDrop, Spawned};
+
+/// The registry of configured apps and of the processes running them, by
+/// alias, all served by one event loop.
+///
+/// ```
+/// use std::time::Duration;
+/// use procloop::{App, Event, Runner};
+///
+/// let mut runner = Runner::new()?;
+/// runner.add("cat", App::new("cat"));
+/// runner.ensure_running("cat")?;
+/// runner.get_channel("cat").unwrap().write(b"hello, world")?;
+///
+/// let mut echoed = Vec::new();
+/// while echoed.len() < 12 {
+///     runner.poll_once(Some(Duration::from_secs(5)), |_, event| {
+///         if let Event::Data { data, .. } = event {
+///             echoed.extend_from_slice(data);
+///         }
+///     })?;
+/// }
+/// assert_eq!(echoed, b"hello, world");
+/// runner.terminate("cat")?;
+/// # Ok::<(), procloop::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Runner {
+    reactor: Reactor,
+    apps: HashMap<String, App>,
+    running: HashMap<String, Running>,
+    /// What each reactor token of a running process is.
+    streams: HashMap<Token, (Arc<str>, Stream)>,
+    /// PATH with the extra folders, when there are any.
+    path: Option<OsString>,
+    delivery: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stream {
+    Stdout,
+    Stderr,
+    Process,
+}
+
+/// One alias, from its start until `terminate`.
+#[derive(Debug)]
+struct Running {
+    pid: u32,
+    channel: Token,
+    stderr: Option<Token>,
+    /// `None` once its exit was handed over.
+    process: Option<Token>,
+    status: Option<ExitStatus>,
+    setpgrp: bool,
+    grace: Duration,
+}
+
+impl Runner {
+    /// A runner with no apps.
+    pub fn new() -> Result<Runner> {
+        Ok(Runner {
+            reactor: Reactor::new()?,
+            apps: HashMap::new(),
+            running: HashMap::new(),
+            streams: HashMap::new(),
+            path: None,
+            delivery: Vec::new(),
+        })
+    }
+
+    /// A runner that appends `paths` to PATH, both to find commands and in
+    /// the children's environment.
+    pub fn with_extra_paths<I: IntoIterator<Item = P>, P: Into<PathBuf>>(paths: I) -> Result<Runner> {
+        let mut runner = Runner::new()?;
+        let current = std::env::var_os("PATH").unwrap_or_default();
+        let mut all: Vec<PathBuf> = std::env::split_paths(&current).collect();
+        all.extend(paths.into_iter().map(Into::into));
+        let joined = std::env::join_paths(all).map_err(|e| {
+            Error::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("extra path: {e}")))
+        })?;
+        runner.path = Some(joined);
+        Ok(runner)
+    }
+
+    /// Configures (or reconfigures) the app `name`.
+    pub fn add(&mut self, name: impl Into<String>, app: App) {
+        self.apps.insert(name.into(), app);
+    }
+
+    /// Configures several apps at once, e.g. from a parsed config file
+    /// (with the `serde` feature, `App` deserializes from the seed's shape).
+    pub fn update_config<I: IntoIterator<Item = (K, App)>, K: Into<String>>(&mut self, config: I) {
+        for (name, app) in config {
+            self.add(name, app);
+        }
+    }
+
+    /// The app configured as `name`.
+    pub fn app(&self, name: &str) -> Option<&App> {
+        self.apps.get(name)
+    }
+
+    /// Starts `app` under its own name; returns the pid.
+    /// `Err(Error::ProcessExists)` if that alias is taken.
+    pub fn start(&mut self, app: &str) -> Result<u32> {
+        self.start_with(app, Start::new())
+    }
+
+    /// Starts `app` with an alias, extra arguments or overrides; returns the
+    /// pid. A failed start leaves nothing running and the alias free.
+    pub fn start_with(&mut self, app: &str, opts: Start) -> Result<u32> {
+        let config = self.apps.get(app).ok_or_else(|| Error::UnknownApp(app.to_string()))?;
+        let alias = opts.alias.clone().unwrap_or_else(|| app.to_string());
+        if self.running.contains_key(&alias) {
+            return Err(Error::ProcessExists(alias));
+        }
+        let grace = config.grace;
+        let spawned = spawn::spawn(config, &opts, self.path.as_deref())?;
+        self.adopt(alias, spawned, grace)
+    }
+
+    /// Starts `app` unless its alias is taken; returns the pid either way.
+    pub fn ensure_running(&mut self, app: &str) -> Result<u32> {
+        self.ensure_running_with(app, Start::new())
+    }
+
+    /// As [`ensure_running`](Self::ensure_running), with start options.
+    pub fn ensure_running_with(&mut self, app: &str, opts: Start) -> Result<u32> {
+        let alias = opts.alias.as_deref().unwrap_or(app);
+        match self.running.get(alias) {
+            Some(running) => Ok(running.pid),
+            None => self.start_with(app, opts),
+        }
+    }
+
+    /// The channel of `alias`; `None` once terminated (or never started).
+    pub fn get_channel(&mut self, alias: &str) -> Option<&mut Channel> {
+        let token = self.running.get(alias)?.channel;
+        self.reactor.channel(token)
+    }
+
+    /// The captured stderr of `alias` (read-only), with [`Stderr::Capture`].
+    pub fn get_stderr(&mut self, alias: &str) -> Option<&mut Channel> {
+        let token = self.running.get(alias)?.stderr?;
+        self.reactor.channel(token)
+    }
+
+    /// Whether `alias` is taken and its process has not exited.
+    pub fn is_running(&mut self, alias: &str) -> bool {
+        let Some(running) = self.running.get(alias) else { return false };
+        let process = running.process.and_then(|token| self.reactor.process(token));
+        process.is_some_and(|p| matches!(p.try_wait(), Ok(None)))
+    }
+
+    /// The pid of `alias`'s process, while its alias is taken.
+    pub fn pid(&self, alias: &str) -> Option<u32> {
+        self.running.get(alias).map(|r| r.pid)
+    }
+
+    /// The exit status of `alias`, once its exit was handed over.
+    pub fn exit_status(&self, alias: &str) -> Option<ExitStatus> {
+        self.running.get(alias)?.status
+    }
+
+    /// The aliases taken now, in no particular order.
+    pub fn aliases(&self) -> impl Iterator<Item = &str> {
+        self.running.keys().map(String::as_str)
+    }
+
+    /// Ends `alias`: SIGTERM (to its whole group with `setpgrp`), up to its
+    /// grace period, then SIGKILL; always reaps, closes its channels and
+    /// frees the alias. For a process that exited by itself, it just reaps.
+    pub fn terminate(&mut self, alias: &str) -> Result<ExitStatus> {
+        let running = self.running.remove(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
+        let status = match running.process.and_then(|token| self.reactor.remove_process(token)) {
+            Some(mut process) => end_process(&mut process, running.setpgrp, running.grace),
+            None => running.status.ok_or_else(|| Error::NoSuchProcess(alias.to_string())),
+        };
+        self.forget(&running);
+        status
+    }
+
+    /// Sets a one-shot timer; `poll_once` hands [`Event::Timer`] when it fires.
+    pub fn set_timer(&mut self, after: Duration) -> TimerId {
+        self.reactor.set_timer(after)
+    }
+
+    /// Cancels a timer; false if it already fired or was cancelled.
+    pub fn cancel_timer(&mut self, id: TimerId) -> bool {
+        self.reactor.cancel_timer(id)
+    }
+
+    /// A handle that wakes a waiting `poll_once` from any thread.
+    pub fn waker(&mut self) -> Result<Waker> {
+        self.reactor.waker()
+    }
+
+    /// The reactor underneath, for channels or servers of your own.
+    pub fn reactor(&mut self) -> &mut Reactor {
+        &mut self.reactor
+    }
+
+    /// Waits (`None`: until something happens; `Some(ZERO)`: not at all)
+    /// and hands every event to `handler`; returns how many it handed.
+    pub fn poll_once<F>(&mut self, timeout: Option<Duration>, mut handler: F) -> Result<usize>
+    where
+        F: FnMut(&mut Runner, Event<'_>),
+    {
+        let mut buf = std::mem::take(&mut self.delivery);
+        let result = poll_loop(
+            self,
+            |r| &mut r.reactor,
+            &mut buf,
+            timeout,
+            |runner, step, buf| runner.dispatch(step, buf, &mut handler),
+        );
+        self.delivery = buf;
+        result
+    }
+
+    /// Turns a reactor step into an event for `handler`; false if it is
+    /// not one the handler sees.
+    fn dispatch<F>(&mut self, step: Step, buf: &[u8], handler: &mut F) -> bool
+    where
+        F: FnMut(&mut Runner, Event<'_>),
+    {
+        let token = match &step {
+            Step::Data { token, .. } | Step::Closed { token } | Step::Exited { token, .. } => *token,
+            Step::Timer { id } => {
+                handler(self, Event::Timer { id: *id });
+                return true;
+            }
+            Step::Accepted { .. } => return false,
+        };
+        let Some((alias, stream)) = self.streams.get(&token).cloned() else { return false };
+        let alias = &*alias;
+        match (step, stream) {
+            (Step::Data { len, .. }, Stream::Stdout) => {
+                handler(self, Event::Data { alias, data: &buf[..len] })
+            }
+            (Step::Data { len, .. }, Stream::Stderr) => {
+                handler(self, Event::Stderr { alias, data: &buf[..len] })
+            }
+            (Step::Closed { .. }, Stream::Stdout) => handler(self, Event::Closed { alias }),
+            (Step::Exited { status, .. }, _) => {
+                self.streams.remove(&token);
+                if let Some(running) = self.running.get_mut(alias) {
+                    running.status = Some(status);
+                    running.process = None;
+                }
+                handler(self, Event::Exited { alias, status });
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// Registers a started process and its channels under `alias`.
+    fn adopt(&mut self, alias: String, spawned: Spawned, grace: Duration) -> Result<u32> {
+        let Spawned { mut process, channel, stderr, setpgrp } = spawned;
+        let pid = process.get().pid();
+        let channel = self.reactor.register(channel)?;
+        let stderr = match stderr.map(|c| self.reactor.register(c)).transpose() {
+            Ok(stderr) => stderr,
+            Err(e) => {
+                self.reactor.unregister(channel);
+                return Err(e);
+            }
+        };
+        let outputs: Vec<Token> = std::iter::once(channel).chain(stderr).collect();
+        let token = match self.reactor.add_watched_process(process.keep(), &outputs) {
+            Ok(token) => token,
+            Err((e, process)) => {
+                drop(KillOnDrop::new(process, setpgrp));
+                outputs.iter().for_each(|t| drop(self.reactor.unregister(*t)));
+                return Err(e);
+            }
+        };
+        let alias_ref: Arc<str> = Arc::from(alias.as_str());
+        self.streams.insert(channel, (alias_ref.clone(), Stream::Stdout));
+        if let Some(stderr) = stderr {
+            self.streams.insert(stderr, (alias_ref.clone(), Stream::Stderr));
+        }
+        self.streams.insert(token, (alias_ref, Stream::Process));
+        let running = Running { pid, channel, stderr, process: Some(token), status: None, setpgrp, grace };
+        self.running.insert(alias, running);
+        Ok(pid)
+    }
+
+    /// Drops an alias's channels and token mappings.
+    fn forget(&mut self, running: &Running) {
+        for token in std::iter::once(running.channel).chain(running.stderr).chain(running.process) {
+            self.streams.remove(&token);
+            drop(self.reactor.unregister(token));
+        }
+    }
+
+    /// Ends every process: SIGTERM to all, one shared grace period, then
+    /// SIGKILL to the rest; reaps all and closes every channel.
+    pub fn terminate_all(&mut self) {
+        let running: Vec<Running> = self.running.drain().map(|(_, r)| r).collect();
+        let mut ending = Vec::new();
+        for r in &running {
+            if let Some(process) = r.process.and_then(|t| self.reactor.remove_process(t)) {
+                let _ = send(&process, r.setpgrp, Signal::SIGTERM);
+                ending.push((process, r.setpgrp));
+            }
+        }
+        let grace = running.iter().map(|r| r.grace).max().unwrap_or_default();
+        let mut refs: Vec<&mut Process> = ending.iter_mut().map(|(p, _)| p).collect();
+        if let Err(e) = wait_all(&mut refs, Instant::now() + grace) {
+            log::warn!("waiting for children to end: {e}");
+        }
+        for (process, group) in &mut ending {
+            if process.status().is_none() {
+                let _ = send(process, *group, Signal::SIGKILL);
+                if let Err(e) = process.wait() {
+                    log::warn!("reaping pid {}: {e}", process.pid());
+                }
+            }
+        }
+        running.iter().for_each(|r| self.forget(r));
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        self.terminate_all();
+    }
+}
+
+/// SIGTERM, up to `grace`, then SIGKILL; reaps.
+fn end_process(process: &mut Process, group: bool, grace: Duration) -> Result<ExitStatus> {
+    if let Some(status) = process.try_wait()? {
+        return Ok(status);
+    }
+    send(process, group, Signal::SIGTERM)?;
+    if let Some(status) = process.wait_timeout(grace)? {
+        return Ok(status);
+    }
+    log::debug!("pid {} outlived its grace period; killing it", process.pid());
+    send(process, group, Signal::SIGKILL)?;
+    process.wait()
+}
+
+fn send(process: &Process, group: bool, signal: Signal) -> Result<()> {
+    if group { process.signal_group(signal) } else { process.signal(signal) }
+}
+
+impl AsFd for Runner {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.reactor.as_fd()
+    }
+}
+
+impl AsRawFd for Runner {
+    fn as_raw_fd(&self) -> RawFd {
+        self.reactor.as_raw_fd()
+    }
+}

@@ -1,0 +1,77 @@
+//! Socket apps: clearing the path before the start, connecting after it.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::FileTypeExt;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::process::Process;
+
+/// The longest path a UNIX socket address holds (`sun_path` less its NUL).
+const MAX_SOCKET_PATH: usize = 107;
+
+/// Longest pause between two connection attempts.
+const MAX_RETRY_PAUSE: Duration = Duration::from_millis(50);
+
+/// Checks the path can hold a socket, and removes a stale socket or an
+/// empty file there. Anything else is refused and left untouched.
+pub(crate) fn clear_socket_path(path: &Path) -> Result<()> {
+    let invalid = |reason: &str| Error::InvalidSocketPath { path: path.to_path_buf(), reason: reason.into() };
+    if path.as_os_str().len() > MAX_SOCKET_PATH {
+        return Err(invalid(&format!("longer than the {MAX_SOCKET_PATH} bytes a socket address holds")));
+    }
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !folder.is_dir() {
+        return Err(invalid("its folder does not exist"));
+    }
+    let meta = match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        other => other?,
+    };
+    let kind = meta.file_type();
+    if kind.is_socket() || (kind.is_file() && meta.len() == 0) {
+        log::debug!(
+            "removing stale {} at {}",
+            if kind.is_socket() { "socket" } else { "empty file" },
+            path.display()
+        );
+        return Ok(fs::remove_file(path)?);
+    }
+    let found = if kind.is_file() {
+        format!("a file of {} bytes", meta.len())
+    } else if kind.is_dir() {
+        "a directory".to_string()
+    } else if kind.is_symlink() {
+        "a symbolic link".to_string()
+    } else {
+        "a special file".to_string()
+    };
+    Err(Error::SocketPathTaken { path: path.to_path_buf(), found })
+}
+
+/// Connects to the app's socket, retrying until it appears, the app exits,
+/// or `wait` passes. Waiting sleeps on the process (its pidfd), so an exit
+/// ends the wait at once.
+pub(crate) fn connect(path: &Path, process: &mut Process, wait: Duration) -> Result<UnixStream> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match UnixStream::connect(path) {
+            Ok(stream) => return Ok(stream),
+            Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused) => {}
+            Err(e) => return Err(e.into()),
+        }
+        if let Some(status) = process.try_wait()? {
+            return Err(Error::SocketAppExited { path: path.to_path_buf(), status });
+        }
+        let waited = start.elapsed();
+        if waited >= wait {
+            return Err(Error::SocketTimeout { path: path.to_path_buf(), waited: wait });
+        }
+        process.wait_timeout(pause.min(wait - waited))?;
+        pause = (pause * 2).min(MAX_RETRY_PAUSE);
+    }
+}

@@ -1,0 +1,194 @@
+//! Starting one process of an app: argv, stdio, environment, and the
+//! guarantee that a failed start leaves nothing running.
+
+use std::ffi::OsStr;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use super::app::{App, Buffering, Start, Stderr, Transport};
+use super::socket;
+use super::split::split;
+use crate::Signal;
+use crate::channel::Channel;
+use crate::error::{Error, Result};
+use crate::process::Process;
+use crate::sys;
+
+/// A started process and its channels, not yet registered.
+pub(crate) struct Spawned {
+    pub(crate) process: KillOnDrop,
+    pub(crate) channel: Channel,
+    pub(crate) stderr: Option<Channel>,
+    pub(crate) setpgrp: bool,
+}
+
+/// The settings of one start: the app's, with the start's overrides.
+struct Plan<'a> {
+    argv: Vec<String>,
+    cwd: Option<&'a Path>,
+    socket: Option<PathBuf>,
+    setpgrp: bool,
+    line_mode: bool,
+}
+
+/// Starts `app` with `opts`; `path` is the PATH the child gets and its
+/// command is looked up in.
+pub(crate) fn spawn(app: &App, opts: &Start, path: Option<&OsStr>) -> Result<Spawned> {
+    let plan = plan(app, opts)?;
+    if let Some(cwd) = plan.cwd {
+        check_cwd(&plan.argv[0], cwd)?;
+    }
+    if let Some(socket) = &plan.socket {
+        socket::clear_socket_path(socket)?;
+    }
+    let mut command = command(app, &plan, path);
+    let (channel, stderr) = match &plan.socket {
+        Some(_) => (None, wire_stderr(&mut command, app.stderr, None)?),
+        None => {
+            let (channel, child_in, child_out) = stdio_ends(app.transport)?;
+            let merged = if app.stderr == Stderr::Merge { Some(child_out.try_clone()?) } else { None };
+            command.stdin(child_in).stdout(child_out);
+            (Some(channel), wire_stderr(&mut command, app.stderr, merged)?)
+        }
+    };
+    let child = command.spawn().map_err(|source| Error::Spawn { command: plan.argv[0].clone(), source })?;
+    drop(command); // closes the child's ends of the pipes here
+    let mut process = KillOnDrop::new(Process::new(child)?, plan.setpgrp);
+    let channel = match (channel, &plan.socket) {
+        (Some(channel), _) => channel,
+        (None, Some(path)) => Channel::from_unix(socket::connect(path, process.get(), app.socket_wait)?)?,
+        (None, None) => unreachable!("a start has stdio or a socket"),
+    };
+    let mut channel = channel;
+    channel.set_line_buffered(plan.line_mode);
+    let stderr = stderr.map(|mut c| {
+        c.set_line_buffered(plan.line_mode);
+        c
+    });
+    Ok(Spawned { process, channel, stderr, setpgrp: plan.setpgrp })
+}
+
+fn plan<'a>(app: &'a App, opts: &'a Start) -> Result<Plan<'a>> {
+    let mut argv = split(&app.command)?;
+    argv.extend(opts.args.iter().cloned());
+    let cwd = opts.cwd.as_deref().or(app.cwd.as_deref());
+    if app.socket_type && app.socket.is_none() && opts.socket.is_none() {
+        return Err(Error::InvalidSocketPath {
+            path: PathBuf::new(),
+            reason: format!(
+                "{:?} is a socket app, and neither it nor this start names a socket",
+                app.command
+            ),
+        });
+    }
+    let socket = opts.socket.as_ref().or(app.socket.as_ref()).map(|s| match cwd {
+        Some(cwd) if s.is_relative() => cwd.join(s),
+        _ => s.clone(),
+    });
+    Ok(Plan {
+        argv,
+        cwd,
+        socket,
+        setpgrp: opts.setpgrp.unwrap_or(app.setpgrp),
+        line_mode: opts.buffering.unwrap_or(app.buffering) == Buffering::Line,
+    })
+}
+
+fn check_cwd(program: &str, cwd: &Path) -> Result<()> {
+    if cwd.is_dir() {
+        return Ok(());
+    }
+    let why = if cwd.exists() { "is not a directory" } else { "does not exist" };
+    let source =
+        io::Error::new(io::ErrorKind::NotFound, format!("working directory {} {why}", cwd.display()));
+    Err(Error::Spawn { command: program.to_string(), source })
+}
+
+fn command(app: &App, plan: &Plan<'_>, path: Option<&OsStr>) -> Command {
+    let mut command = Command::new(&plan.argv[0]);
+    command.args(&plan.argv[1..]);
+    if let Some(path) = path {
+        command.env("PATH", path);
+    }
+    command.envs(app.env.iter().map(|(k, v)| (k, v)));
+    if let Some(cwd) = plan.cwd {
+        command.current_dir(cwd);
+    }
+    if plan.setpgrp {
+        command.process_group(0);
+    }
+    command.stdin(Stdio::null());
+    command
+}
+
+/// Our channel, and the child's stdin and stdout ends.
+fn stdio_ends(transport: Transport) -> Result<(Channel, OwnedFd, OwnedFd)> {
+    match transport {
+        Transport::Pipes => {
+            let (child_in, our_out) = sys::pipe()?;
+            let (our_in, child_out) = sys::pipe()?;
+            Ok((Channel::from_pipe(Some(our_in), Some(our_out))?, child_in, child_out))
+        }
+        Transport::SocketPair => {
+            let (ours, theirs) = sys::socketpair()?;
+            sys::set_nonblocking(ours.as_fd())?;
+            let child_out = theirs.try_clone()?;
+            Ok((Channel::from_socket_fd(ours), theirs, child_out))
+        }
+    }
+}
+
+/// Sets the child's stderr; returns the capture channel, if any.
+fn wire_stderr(command: &mut Command, stderr: Stderr, stdout: Option<OwnedFd>) -> Result<Option<Channel>> {
+    match (stderr, stdout) {
+        (Stderr::Inherit, _) | (Stderr::Merge, None) => {
+            command.stderr(Stdio::inherit());
+        }
+        (Stderr::Null, _) => {
+            command.stderr(Stdio::null());
+        }
+        (Stderr::Merge, Some(stdout)) => {
+            command.stderr(stdout);
+        }
+        (Stderr::Capture, _) => {
+            let (ours, theirs) = sys::pipe()?;
+            command.stderr(theirs);
+            return Ok(Some(Channel::from_pipe(Some(ours), None)?));
+        }
+    }
+    Ok(None)
+}
+
+/// A started process that is killed and reaped if the start fails later.
+pub(crate) struct KillOnDrop {
+    process: Option<Process>,
+    group: bool,
+}
+
+impl KillOnDrop {
+    pub(crate) fn new(process: Process, group: bool) -> KillOnDrop {
+        KillOnDrop { process: Some(process), group }
+    }
+
+    pub(crate) fn get(&mut self) -> &mut Process {
+        self.process.as_mut().expect("not yet kept")
+    }
+
+    /// The start succeeded: hand the process over.
+    pub(crate) fn keep(mut self) -> Process {
+        self.process.take().expect("kept once")
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let Some(mut process) = self.process.take() else { return };
+        let killed = if self.group { process.signal_group(Signal::SIGKILL) } else { Ok(()) };
+        if let Err(e) = killed.and_then(|()| process.signal(Signal::SIGKILL)).and_then(|()| process.wait()) {
+            log::warn!("cleaning up a failed start of pid {}: {e}", process.pid());
+        }
+    }
+}

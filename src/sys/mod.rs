@@ -1,0 +1,128 @@
+//! Every raw system call procloop makes, and every `unsafe` block of the crate.
+//!
+//! The rest of the crate is `#![deny(unsafe_code)]`; it calls the safe
+//! functions here, which take borrowed fds and return `io::Result`.
+
+#![allow(unsafe_code)]
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+use nix::libc;
+
+/// Runs a libc call and turns its `-1` into `io::Error::last_os_error()`.
+///
+/// Every use sits in an `unsafe` block with its own `// SAFETY:` line.
+macro_rules! syscall {
+    ($fn: ident ( $($arg: expr),* $(,)* ) ) => {{
+        let res = libc::$fn($($arg, )*);
+        if res == -1 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(res)
+        }
+    }};
+}
+
+pub(crate) mod pidfd;
+pub(crate) mod signals;
+
+pub(crate) use pidfd::Pidfd;
+
+/// `read(2)` into `buf`; retries on `EINTR`.
+pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: `buf` is valid for writes of `buf.len()` bytes and `fd` is open.
+        let res = unsafe { syscall!(read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len())) };
+        match res {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other.map(|n| n as usize),
+        }
+    }
+}
+
+/// `write(2)`; retries on `EINTR`. Callers on pipes go through
+/// [`signals::write_without_sigpipe`].
+fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: `buf` is valid for reads of `buf.len()` bytes and `fd` is open.
+        let res = unsafe { syscall!(write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len())) };
+        match res {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other.map(|n| n as usize),
+        }
+    }
+}
+
+/// Writes to a pipe; a reader that is gone gives `EPIPE`, never a SIGPIPE.
+pub(crate) fn write_pipe(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
+    signals::without_sigpipe(|| write(fd, buf))
+}
+
+/// `send(2)` with `MSG_NOSIGNAL`, so a peer that is gone gives `EPIPE`.
+pub(crate) fn send(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: `buf` is valid for reads of `buf.len()` bytes and `fd` is open.
+        let res =
+            unsafe { syscall!(send(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL)) };
+        match res {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other.map(|n| n as usize),
+        }
+    }
+}
+
+/// `shutdown(fd, SHUT_WR)`: the peer reads end of stream.
+pub(crate) fn shutdown_write(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: plain call on an open fd.
+    unsafe { syscall!(shutdown(fd.as_raw_fd(), libc::SHUT_WR)) }.map(drop)
+}
+
+/// Puts `fd` in non-blocking mode.
+pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: F_GETFL/F_SETFL on an open fd touch no memory.
+    unsafe {
+        let flags = syscall!(fcntl(fd.as_raw_fd(), libc::F_GETFL))?;
+        if flags & libc::O_NONBLOCK == 0 {
+            syscall!(fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK))?;
+        }
+    }
+    Ok(())
+}
+
+/// A close-on-exec pipe: `(read end, write end)`, both blocking.
+pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds: [RawFd; 2] = [-1, -1];
+    // SAFETY: `fds` has room for the two fds pipe2 writes; on success we own them.
+    unsafe {
+        syscall!(pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC))?;
+        Ok((OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])))
+    }
+}
+
+/// A close-on-exec UNIX stream socket pair, both ends blocking.
+pub(crate) fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds: [RawFd; 2] = [-1, -1];
+    // SAFETY: `fds` has room for the two fds socketpair writes; on success we own them.
+    unsafe {
+        syscall!(socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()))?;
+        Ok((OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])))
+    }
+}
+
+/// Waits until one of `fds` is readable or `timeout` passes (`None`: no limit).
+/// Returns how many are ready; `EINTR` counts as zero.
+pub(crate) fn poll_readable(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<usize> {
+    let mut pollfds: Vec<libc::pollfd> =
+        fds.iter().map(|fd| libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 }).collect();
+    let ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as libc::c_int);
+    // The millisecond rounding must not turn a short non-zero wait into a busy loop.
+    let ms = if ms == 0 && timeout.is_some_and(|t| !t.is_zero()) { 1 } else { ms };
+    // SAFETY: `pollfds` is a valid array of `pollfds.len()` entries.
+    match unsafe { syscall!(poll(pollfds.as_mut_ptr(), pollfds.len() as libc::nfds_t, ms)) } {
+        Ok(n) => Ok(n as usize),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(0),
+        Err(e) => Err(e),
+    }
+}

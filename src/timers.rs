@@ -1,0 +1,97 @@
+//! One-shot timers in the loop: a binary heap of deadlines, so many timers
+//! stay cheap (O(log n) to set, O(1) to cancel).
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashSet};
+use std::time::{Duration, Instant};
+
+/// A timer set with `set_timer`; handed back in its timer event.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub struct TimerId(u64);
+
+#[derive(Debug, Default)]
+pub(crate) struct Timers {
+    /// Deadlines; a cancelled timer stays here until it comes up, then is skipped.
+    heap: BinaryHeap<Reverse<(Instant, TimerId)>>,
+    live: HashSet<TimerId>,
+    next_id: u64,
+}
+
+impl Timers {
+    pub(crate) fn set(&mut self, after: Duration) -> TimerId {
+        let id = TimerId(self.next_id);
+        self.next_id += 1;
+        let deadline = Instant::now().checked_add(after).unwrap_or_else(far_future);
+        self.heap.push(Reverse((deadline, id)));
+        self.live.insert(id);
+        id
+    }
+
+    /// False if the timer already fired or was cancelled.
+    pub(crate) fn cancel(&mut self, id: TimerId) -> bool {
+        self.live.remove(&id)
+    }
+
+    /// How long until the next live timer is due; `None` without timers.
+    pub(crate) fn until_next(&mut self, now: Instant) -> Option<Duration> {
+        self.skip_cancelled();
+        self.heap.peek().map(|Reverse((at, _))| at.saturating_duration_since(now))
+    }
+
+    /// Removes and returns the next timer due by `now`.
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<TimerId> {
+        self.skip_cancelled();
+        match self.heap.peek() {
+            Some(Reverse((at, id))) if *at <= now => {
+                let id = *id;
+                self.heap.pop();
+                self.live.remove(&id);
+                Some(id)
+            }
+            _ => None,
+        }
+    }
+
+    fn skip_cancelled(&mut self) {
+        while let Some(Reverse((_, id))) = self.heap.peek() {
+            if self.live.contains(id) {
+                return;
+            }
+            self.heap.pop();
+        }
+    }
+}
+
+/// An instant no timeout reaches; for deadlines that overflow `Instant`.
+pub(crate) fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fire_in_deadline_order_and_skip_cancelled() {
+        let mut timers = Timers::default();
+        let late = timers.set(Duration::from_millis(20));
+        let early = timers.set(Duration::from_millis(10));
+        let cancelled = timers.set(Duration::from_millis(5));
+        assert!(timers.cancel(cancelled));
+        assert!(!timers.cancel(cancelled), "a second cancel says it was gone");
+        let later = Instant::now() + Duration::from_secs(1);
+        assert_eq!(timers.pop_due(later), Some(early));
+        assert_eq!(timers.pop_due(later), Some(late));
+        assert_eq!(timers.pop_due(later), None);
+        assert!(!timers.cancel(late), "a fired timer cannot be cancelled");
+    }
+
+    #[test]
+    fn not_due_before_deadline() {
+        let mut timers = Timers::default();
+        timers.set(Duration::from_secs(60));
+        let now = Instant::now();
+        assert_eq!(timers.pop_due(now), None);
+        assert!(timers.until_next(now).unwrap() > Duration::from_secs(59));
+    }
+}

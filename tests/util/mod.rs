@@ -1,0 +1,225 @@
+//! Shared test helpers: logging once, and waits that poll with a deadline.
+#![allow(dead_code)]
+
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+use procloop::{Channel, Error, Reactor, ReactorEvent, Token};
+
+/// How long any wait in a test may take before it counts as a hang.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+pub fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        let _ = env_logger::builder().is_test(true).try_init();
+    });
+}
+
+/// Calls `read` until it returns something non-empty, or fails at the deadline.
+pub fn read_some(channel: &mut Channel) -> Result<Vec<u8>, Error> {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let data = channel.read()?;
+        if !data.is_empty() {
+            return Ok(data);
+        }
+        assert!(Instant::now() < deadline, "no data before the deadline");
+        wait_readable(channel);
+    }
+}
+
+/// Reads until `n` bytes arrived.
+pub fn read_exactly(channel: &mut Channel, n: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    while out.len() < n {
+        out.extend(read_some(channel).expect("read"));
+    }
+    out
+}
+
+/// Reads until end of stream; returns everything before it.
+pub fn read_to_end(channel: &mut Channel) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        match read_some(channel) {
+            Ok(data) => out.extend(data),
+            Err(Error::EndpointClosed) => return out,
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+}
+
+/// Blocks (with poll(2), up to a second) until the channel's fd is readable.
+fn wait_readable(channel: &Channel) {
+    use std::os::fd::AsRawFd;
+    let Some(fd) = channel.read_fd() else { return };
+    let mut fds = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)];
+    let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(1000u16));
+    let _ = fd.as_raw_fd();
+}
+
+/// An event with owned bytes, for assertions after the handler returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seen {
+    Data(Token, Vec<u8>),
+    Closed(Token),
+    Accepted { server: Token, client: Token },
+    Exited(Token, i32),
+    Timer(procloop::TimerId),
+}
+
+pub fn own(event: ReactorEvent<'_>) -> Seen {
+    match event {
+        ReactorEvent::Data { token, data } => Seen::Data(token, data.to_vec()),
+        ReactorEvent::Closed { token } => Seen::Closed(token),
+        ReactorEvent::Accepted { server, client, .. } => Seen::Accepted { server, client },
+        ReactorEvent::Exited { token, status } => Seen::Exited(token, status.code().unwrap_or(-1)),
+        ReactorEvent::Timer { id } => Seen::Timer(id),
+        other => panic!("unexpected event {other:?}"),
+    }
+}
+
+/// Polls until `done(events so far)` holds; fails at the deadline.
+pub fn poll_until(reactor: &mut Reactor, mut done: impl FnMut(&[Seen]) -> bool) -> Vec<Seen> {
+    let deadline = Instant::now() + DEADLINE;
+    let mut seen = Vec::new();
+    while !done(&seen) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "deadline passed; events so far: {seen:?}");
+        reactor
+            .poll_once(Some(left.min(Duration::from_millis(500))), |_, e| seen.push(own(e)))
+            .expect("poll_once");
+    }
+    seen
+}
+
+/// Joins the data events of `token`.
+pub fn data_of(seen: &[Seen], token: Token) -> Vec<u8> {
+    seen.iter()
+        .filter_map(|s| match s {
+            Seen::Data(t, d) if *t == token => Some(d.as_slice()),
+            _ => None,
+        })
+        .flatten()
+        .copied()
+        .collect()
+}
+
+/// Cheap deterministic pseudo-random bytes (xorshift).
+pub fn random_bytes(n: usize, mut seed: u64) -> Vec<u8> {
+    (0..n)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect()
+}
+
+/// A runner event with owned parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Got {
+    Data(String, Vec<u8>),
+    Stderr(String, Vec<u8>),
+    Closed(String),
+    Exited(String, Option<i32>),
+    Timer(procloop::TimerId),
+}
+
+pub fn own_runner(event: procloop::Event<'_>) -> Got {
+    use procloop::Event;
+    match event {
+        Event::Data { alias, data } => Got::Data(alias.into(), data.to_vec()),
+        Event::Stderr { alias, data } => Got::Stderr(alias.into(), data.to_vec()),
+        Event::Closed { alias } => Got::Closed(alias.into()),
+        Event::Exited { alias, status } => Got::Exited(alias.into(), status.code()),
+        Event::Timer { id } => Got::Timer(id),
+        other => panic!("unexpected event {other:?}"),
+    }
+}
+
+/// Polls the runner until `done(events so far)` holds; fails at the deadline.
+pub fn run_until(runner: &mut procloop::Runner, mut done: impl FnMut(&[Got]) -> bool) -> Vec<Got> {
+    let deadline = Instant::now() + DEADLINE;
+    let mut got = Vec::new();
+    while !done(&got) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "deadline passed; events so far: {got:?}");
+        runner.poll_once(Some(left.min(Duration::from_millis(500))), |_, e| got.push(own_runner(e))).unwrap();
+    }
+    got
+}
+
+/// The joined stdout data of `alias`.
+pub fn output_of(got: &[Got], alias: &str) -> Vec<u8> {
+    got.iter()
+        .filter_map(|g| match g {
+            Got::Data(a, d) if a == alias => Some(d.as_slice()),
+            _ => None,
+        })
+        .flatten()
+        .copied()
+        .collect()
+}
+
+/// A fresh temporary folder, removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("procloop-{name}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Whether a process with this pid exists (a zombie counts).
+pub fn pid_exists(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// The state letter of a process (`Z` for a zombie), if it exists.
+pub fn pid_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit(')').next()?.trim_start().chars().next()
+}
+
+/// Waits until `cond` holds, polling every few milliseconds; fails at the deadline.
+pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + DEADLINE;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::yield_now();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// The pids whose parent is this process (zombies included).
+pub fn child_pids() -> Vec<u32> {
+    let me = std::process::id();
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let ppid = stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().nth(1));
+        if ppid.and_then(|p| p.parse::<u32>().ok()) == Some(me) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
