@@ -1,8 +1,8 @@
 //! The bounded input buffer of one channel.
 //!
 //! It is a ring that keeps its bytes contiguous: instead of wrapping around,
-//! it moves the (usually short) unread tail to the front when the free space
-//! at the end runs out. So every line and every chunk is one slice, handed
+//! it moves the (usually short) unread bytes to the front when the free space
+//! at the end gets smaller than the gap before them. So every line and every chunk is one slice, handed
 //! over without joining two halves. Its memory is taken on first use, so
 //! thousands of idle channels cost nothing here.
 
@@ -67,7 +67,9 @@ impl RingBuffer {
         if self.buf.is_empty() {
             self.buf = vec![0; self.capacity];
         }
-        if self.end == self.capacity && self.start > 0 {
+        // Move the unread bytes to the front once the gap there is the
+        // bigger one, so reads stay large and the copy stays rare.
+        if self.start > self.capacity - self.end {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
