@@ -1,0 +1,72 @@
+//! `App` from the seed's config shape (feature `serde`).
+#![cfg(feature = "serde")]
+
+mod util;
+
+use std::collections::HashMap;
+
+use procloop::{App, Buffering, Runner};
+use util::*;
+
+#[test]
+fn seed_config_shape_drives_update_config() {
+    init();
+    let dir = TempDir::new("config");
+    let sock = dir.path().join("sock");
+    let json = format!(
+        r#"{{
+            "cat": {{"command": "cat", "type": "stdio", "buffering": "line", "cwd": "/tmp", "setpgrp": true}},
+            "socat": {{"command": "socat SYSTEM:cat UNIX-LISTEN:{0}", "type": "socket", "socket": "{0}"}}
+        }}"#,
+        sock.display()
+    );
+    let config: HashMap<String, App> = serde_json::from_str(&json).unwrap();
+    assert_eq!(config["socat"].socket_path(), Some(sock.as_path()));
+    let mut runner = Runner::new().unwrap();
+    runner.update_config(config);
+
+    runner.start("cat").unwrap();
+    let cat = runner.get_channel("cat").unwrap();
+    assert!(cat.is_line_buffered());
+    cat.write(b"one\ntwo\n").unwrap();
+    assert_eq!(read_some(cat).unwrap(), b"one\n");
+
+    runner.start("socat").unwrap();
+    let socat = runner.get_channel("socat").unwrap();
+    socat.write(b"via socket").unwrap();
+    assert_eq!(read_exactly(socat, 10), b"via socket");
+}
+
+#[test]
+fn config_fields_and_defaults() {
+    let app: App = serde_json::from_str(
+        r#"{"command": "cat", "env": {"A": "1"}, "stderr": "capture", "transport": "socketpair",
+            "socket_wait": 0.5, "termination_grace": 2}"#,
+    )
+    .unwrap();
+    assert_eq!(app.command(), "cat");
+    assert_eq!(app.socket_path(), None);
+    let _ = Buffering::default();
+}
+
+#[test]
+fn config_errors_name_the_field() {
+    let err = serde_json::from_str::<App>(r#"{"command": "cat", "buffer": "line"}"#).unwrap_err();
+    assert!(err.to_string().contains("buffer"), "{err}");
+    let err = serde_json::from_str::<App>(r#"{"command": "cat", "type": "pipe"}"#).unwrap_err();
+    assert!(err.to_string().contains("pipe"), "{err}");
+    let err = serde_json::from_str::<App>(r#"{"type": "stdio"}"#).unwrap_err();
+    assert!(err.to_string().contains("command"), "{err}");
+    let err = serde_json::from_str::<App>(r#"{"command": "x", "termination_grace": -1}"#).unwrap_err();
+    assert!(err.to_string().contains("termination_grace"), "{err}");
+}
+
+#[test]
+fn socket_type_without_path_needs_one_at_start() {
+    let app: App = serde_json::from_str(r#"{"command": "sleep 5", "type": "socket"}"#).unwrap();
+    let mut runner = Runner::new().unwrap();
+    runner.add("s", app);
+    let err = runner.start("s").unwrap_err();
+    assert!(matches!(err, procloop::Error::InvalidSocketPath { .. }), "{err:?}");
+    assert!(err.to_string().contains("names a socket"), "{err}");
+}
