@@ -16,7 +16,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     env_logger::init();
     let n: usize = std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(1000);
     let mut runner = Runner::new()?;
-    runner.add("cat", App::new("cat").buffering(Buffering::Line));
+    runner.add("cat", App::new(std::env::var("CAT").unwrap_or("cat".into())).buffering(Buffering::Line));
 
     let start = Instant::now();
     for i in 0..n {

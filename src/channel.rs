@@ -102,6 +102,11 @@ impl Channel {
         Channel::new(Ends::Socket { fd, write_open: true })
     }
 
+    /// A channel over fresh pipe ends that are already non-blocking.
+    pub(crate) fn from_nonblocking_pipe(faucet: Option<OwnedFd>, sink: Option<OwnedFd>) -> Channel {
+        Channel::new(Ends::Pipe { faucet, sink })
+    }
+
     fn new(ends: Ends) -> Channel {
         Channel {
             ends,
@@ -348,18 +353,25 @@ impl Channel {
     /// One `read(2)` into the input buffer.
     pub(crate) fn fill_input(&mut self) -> Result<Fill> {
         let Some(fd) = read_end(&self.ends) else { return Ok(Fill::Eof) };
-        let spare = self.input.spare();
-        if spare.is_empty() {
+        if self.input.is_full() {
             return Ok(Fill::Full);
         }
-        let asked = spare.len();
-        let fill = read_outcome(sys::read(fd, spare), asked)?;
-        match fill {
-            Fill::Read { n, .. } => self.input.commit(n),
-            Fill::Eof => self.eof = true,
-            _ => {}
-        }
+        let fill = match self.input.read_from(fd) {
+            Ok((n, asked)) => read_outcome(Ok(n), asked)?,
+            Err(e) => read_outcome(Err(e), 0)?,
+        };
+        self.eof |= fill == Fill::Eof;
         Ok(fill)
+    }
+
+    /// Buffers bytes already read from the fd (they fit: the buffer was
+    /// empty and they came from one read of at most its capacity).
+    pub(crate) fn buffer(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        let taken = self.input.push(data);
+        debug_assert_eq!(taken, data.len());
     }
 
     /// One `read(2)` straight into `buf`, by-passing the input buffer; for

@@ -1,20 +1,28 @@
 //! The bounded input buffer of one channel.
 //!
 //! It is a ring that keeps its bytes contiguous: instead of wrapping around,
-//! it moves the (usually short) unread bytes to the front when the free space
-//! at the end gets smaller than the gap before them. So every line and every chunk is one slice, handed
-//! over without joining two halves. Its memory is taken on first use, so
-//! thousands of idle channels cost nothing here.
+//! it moves the (usually short) unread bytes to the front once the gap
+//! there is bigger than the free space at the end. So every line and every
+//! chunk is one slice, handed over without joining two halves.
+//!
+//! Its memory is reserved on first use and never zeroed: the kernel backs
+//! only the pages bytes were read into, so thousands of channels that each
+//! got a line cost a page each, and idle ones nothing.
+
+use std::io;
+use std::os::fd::BorrowedFd;
+
+use crate::sys;
 
 /// Default capacity of a channel's input buffer: 64 KiB.
 pub const DEFAULT_INPUT_CAPACITY: usize = 64 * 1024;
 
 #[derive(Debug, Default)]
 pub(crate) struct RingBuffer {
+    /// The buffered bytes are `buf[start..]`.
     buf: Vec<u8>,
     capacity: usize,
     start: usize,
-    end: usize,
     /// Bytes from `start` already searched for a newline without finding one.
     scanned: usize,
 }
@@ -30,11 +38,11 @@ impl RingBuffer {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.end - self.start
+        self.buf.len() - self.start
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.start == self.end
+        self.len() == 0
     }
 
     pub(crate) fn is_full(&self) -> bool {
@@ -43,7 +51,7 @@ impl RingBuffer {
 
     /// The buffered bytes, oldest first.
     pub(crate) fn data(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
+        &self.buf[self.start..]
     }
 
     /// Drops the first `n` buffered bytes.
@@ -55,48 +63,45 @@ impl RingBuffer {
         assert!(n <= self.len(), "consume({n}) of {} buffered bytes", self.len());
         self.start += n;
         self.scanned = self.scanned.saturating_sub(n);
-        if self.start == self.end {
+        if self.start == self.buf.len() {
+            self.buf.clear();
             self.start = 0;
-            self.end = 0;
         }
     }
 
-    /// The free space after the buffered bytes, for a `read(2)`; empty when full.
-    /// Pair it with [`commit`](Self::commit).
-    pub(crate) fn spare(&mut self) -> &mut [u8] {
-        if self.buf.is_empty() {
-            self.buf = vec![0; self.capacity];
+    /// Room at the end after moving the unread bytes to the front, if the
+    /// gap there has grown bigger than that room.
+    fn make_room(&mut self) -> usize {
+        if self.buf.capacity() == 0 {
+            self.buf.reserve_exact(self.capacity);
         }
-        // Move the unread bytes to the front once the gap there is the
-        // bigger one, so reads stay large and the copy stays rare.
-        if self.start > self.capacity - self.end {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
+        if self.start > self.capacity - self.buf.len() {
+            self.buf.drain(..self.start);
             self.start = 0;
         }
-        &mut self.buf[self.end..]
+        self.capacity - self.buf.len()
     }
 
-    /// Marks `n` bytes written into [`spare`](Self::spare) as buffered.
-    pub(crate) fn commit(&mut self, n: usize) {
-        assert!(self.end + n <= self.buf.len(), "commit past the buffer's end");
-        self.end += n;
+    /// One `read(2)` from `fd` into the free space; `Ok(0)` is end of
+    /// stream, and a full buffer is not read into (the caller checks).
+    pub(crate) fn read_from(&mut self, fd: BorrowedFd<'_>) -> io::Result<(usize, usize)> {
+        let room = self.make_room();
+        debug_assert!(room > 0, "read into a full ring");
+        let n = sys::read_into_spare(fd, &mut self.buf, room)?;
+        Ok((n, room))
     }
 
     /// Appends as much of `data` as fits; returns how much that was.
-    #[cfg(test)]
     pub(crate) fn push(&mut self, data: &[u8]) -> usize {
-        let spare = self.spare();
-        let n = spare.len().min(data.len());
-        spare[..n].copy_from_slice(&data[..n]);
-        self.commit(n);
+        let n = self.make_room().min(data.len());
+        self.buf.extend_from_slice(&data[..n]);
         n
     }
 
     /// The length of the first whole line (with its `\n`), if one is buffered.
     pub(crate) fn line_len(&mut self) -> Option<usize> {
-        let data = &self.buf[self.start + self.scanned..self.end];
-        match memchr::memchr(b'\n', data) {
+        let unsearched = &self.buf[self.start + self.scanned..];
+        match memchr::memchr(b'\n', unsearched) {
             Some(i) => Some(self.scanned + i + 1),
             None => {
                 self.scanned = self.len();
@@ -131,7 +136,7 @@ mod tests {
         assert_eq!(ring.push(b"ghijklmn"), 6, "compacts, then takes what fits");
         assert_eq!(ring.data(), b"efghijkl");
         assert!(ring.is_full());
-        assert!(ring.spare().is_empty());
+        assert_eq!(ring.push(b"x"), 0);
     }
 
     #[test]
@@ -144,6 +149,20 @@ mod tests {
         assert_eq!(ring.line_len(), Some(5));
         assert_eq!(ring.take(5), b"abcd\n");
         assert_eq!(ring.line_len(), Some(3));
+    }
+
+    #[test]
+    fn reads_from_an_fd_up_to_capacity() {
+        use std::io::Write;
+        use std::os::fd::AsFd;
+        let (reader, mut writer) = std::io::pipe().unwrap();
+        writer.write_all(b"0123456789").unwrap();
+        let mut ring = RingBuffer::new(4);
+        assert_eq!(ring.read_from(reader.as_fd()).unwrap(), (4, 4));
+        assert!(ring.is_full());
+        ring.consume(3);
+        assert_eq!(ring.read_from(reader.as_fd()).unwrap(), (3, 3));
+        assert_eq!(ring.data(), b"3456");
     }
 
     #[test]

@@ -19,11 +19,8 @@ fn run(stderr: Stderr) -> (Vec<Got>, Runner) {
 #[test]
 fn merge_puts_stderr_in_the_channel() {
     let (got, _) = run(Stderr::Merge);
-    let mut lines = output_of(&got, "both");
-    lines.sort();
-    assert_eq!(lines, b"\n\neeorrtu");
     let out = String::from_utf8(output_of(&got, "both")).unwrap();
-    assert!(out.contains("out\n") && out.contains("err\n"), "{out}");
+    assert!(out.len() == 8 && out.contains("out\n") && out.contains("err\n"), "{out}");
 }
 
 #[test]

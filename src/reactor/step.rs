@@ -136,9 +136,13 @@ impl Reactor {
     }
 }
 
-/// Hands over one piece: a buffered one, or one read now. Byte mode reads
-/// straight into `buf`; line mode reads into the channel's buffer and
-/// copies out one line.
+/// Hands over one piece: a buffered one, or one read now.
+///
+/// With nothing buffered, it reads straight into `buf` and hands over from
+/// there: all of it in byte mode, or in line mode the one whole line it
+/// holds (its partial tail goes to the channel's buffer). Only several
+/// lines in one read, or the rest of a partial line, go through the
+/// channel's buffer.
 fn deliver(
     state: &mut ChannelState,
     token: Token,
@@ -156,17 +160,23 @@ fn deliver(
         if channel.at_eof() || !*readable {
             return closed_once(state, token);
         }
-        let fill = if channel.is_line_buffered() {
-            channel.fill_input()
+        let direct = channel.buffered() == 0;
+        let fill = if direct {
+            let capacity = channel.input_capacity();
+            grow_to(buf, capacity);
+            channel.read_direct(&mut buf[..capacity])
         } else {
-            grow_to(buf, channel.input_capacity());
-            channel.read_direct(buf)
+            channel.fill_input()
         };
         match fill {
             Ok(Fill::Read { n, asked }) => {
                 *readable = n == asked || hup;
-                if !channel.is_line_buffered() {
-                    return Some(Step::Data { token, len: n });
+                if direct {
+                    let len = if channel.is_line_buffered() { single_line_len(&buf[..n]) } else { n };
+                    channel.buffer(&buf[len..n]);
+                    if len > 0 {
+                        return Some(Step::Data { token, len });
+                    }
                 }
             }
             Ok(Fill::WouldBlock | Fill::Full) => *readable = false,
@@ -176,6 +186,15 @@ fn deliver(
                 channel.fail_read();
             }
         }
+    }
+}
+
+/// The length of `data`'s first line if it is its only whole line; else 0
+/// (no line, or several: they go through the channel's buffer).
+fn single_line_len(data: &[u8]) -> usize {
+    match memchr::memchr(b'\n', data) {
+        Some(end) if memchr::memchr(b'\n', &data[end + 1..]).is_none() => end + 1,
+        _ => 0,
     }
 }
 

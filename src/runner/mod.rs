@@ -27,7 +27,7 @@ use crate::token::Token;
 use crate::waker::Waker;
 pub use app::{App, Buffering, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Start, Stderr, Transport};
 pub use event::Event;
-use spawn::{KillOnDrop, Spawned};
+use spawn::{KillOnDrop, ProgramCache, Spawned};
 
 /// The registry of configured apps and of the processes running them, by
 /// alias, all served by one event loop.
@@ -62,6 +62,7 @@ pub struct Runner {
     streams: HashMap<Token, (Arc<str>, Stream)>,
     /// PATH with the extra folders, when there are any.
     path: Option<OsString>,
+    programs: ProgramCache,
     delivery: Vec<u8>,
 }
 
@@ -94,6 +95,7 @@ impl Runner {
             running: HashMap::new(),
             streams: HashMap::new(),
             path: None,
+            programs: ProgramCache::default(),
             delivery: Vec::new(),
         })
     }
@@ -145,7 +147,7 @@ impl Runner {
             return Err(Error::ProcessExists(alias));
         }
         let grace = config.grace;
-        let spawned = spawn::spawn(config, &opts, self.path.as_deref())?;
+        let spawned = spawn::spawn(config, &opts, self.path.as_deref(), &mut self.programs)?;
         self.adopt(alias, spawned, grace)
     }
 

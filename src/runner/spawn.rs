@@ -1,7 +1,8 @@
 //! Starting one process of an app: argv, stdio, environment, and the
 //! guarantee that a failed start leaves nothing running.
 
-use std::ffi::OsStr;
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::CommandExt;
@@ -35,8 +36,13 @@ struct Plan<'a> {
 }
 
 /// Starts `app` with `opts`; `path` is the PATH the child gets and its
-/// command is looked up in.
-pub(crate) fn spawn(app: &App, opts: &Start, path: Option<&OsStr>) -> Result<Spawned> {
+/// command is looked up in; `programs` caches where commands were found.
+pub(crate) fn spawn(
+    app: &App,
+    opts: &Start,
+    path: Option<&OsStr>,
+    programs: &mut ProgramCache,
+) -> Result<Spawned> {
     let plan = plan(app, opts)?;
     if let Some(cwd) = plan.cwd {
         check_cwd(&plan.argv[0], cwd)?;
@@ -44,7 +50,9 @@ pub(crate) fn spawn(app: &App, opts: &Start, path: Option<&OsStr>) -> Result<Spa
     if let Some(socket) = &plan.socket {
         socket::clear_socket_path(socket)?;
     }
-    let mut command = command(app, &plan, path);
+    let own_path = app.env.iter().any(|(k, _)| k == "PATH");
+    let program = if own_path { None } else { programs.resolve(&plan.argv[0], path) };
+    let mut command = command(app, &plan, program.as_deref(), path);
     let (channel, stderr) = match &plan.socket {
         Some(_) => (None, wire_stderr(&mut command, app.stderr, None)?),
         None => {
@@ -54,7 +62,13 @@ pub(crate) fn spawn(app: &App, opts: &Start, path: Option<&OsStr>) -> Result<Spa
             (Some(channel), wire_stderr(&mut command, app.stderr, merged)?)
         }
     };
-    let child = command.spawn().map_err(|source| Error::Spawn { command: plan.argv[0].clone(), source })?;
+    let child = command.spawn().map_err(|source| {
+        if program.is_some() && source.kind() == io::ErrorKind::NotFound {
+            // The command moved since it was found: the next start looks again.
+            programs.forget(&plan.argv[0]);
+        }
+        Error::Spawn { command: plan.argv[0].clone(), source }
+    })?;
     drop(command); // closes the child's ends of the pipes here
     let mut process = KillOnDrop::new(Process::new(child)?, plan.setpgrp);
     let channel = match (channel, &plan.socket) {
@@ -107,8 +121,12 @@ fn check_cwd(program: &str, cwd: &Path) -> Result<()> {
     Err(Error::Spawn { command: program.to_string(), source })
 }
 
-fn command(app: &App, plan: &Plan<'_>, path: Option<&OsStr>) -> Command {
-    let mut command = Command::new(&plan.argv[0]);
+fn command(app: &App, plan: &Plan<'_>, program: Option<&Path>, path: Option<&OsStr>) -> Command {
+    let mut command = match program {
+        Some(program) => Command::new(program),
+        None => Command::new(&plan.argv[0]),
+    };
+    command.arg0(&plan.argv[0]);
     command.args(&plan.argv[1..]);
     if let Some(path) = path {
         command.env("PATH", path);
@@ -130,11 +148,13 @@ fn stdio_ends(transport: Transport) -> Result<(Channel, OwnedFd, OwnedFd)> {
         Transport::Pipes => {
             let (child_in, our_out) = sys::pipe()?;
             let (our_in, child_out) = sys::pipe()?;
-            Ok((Channel::from_pipe(Some(our_in), Some(our_out))?, child_in, child_out))
+            sys::set_fresh_nonblocking(our_in.as_fd())?;
+            sys::set_fresh_nonblocking(our_out.as_fd())?;
+            Ok((Channel::from_nonblocking_pipe(Some(our_in), Some(our_out)), child_in, child_out))
         }
         Transport::SocketPair => {
             let (ours, theirs) = sys::socketpair()?;
-            sys::set_nonblocking(ours.as_fd())?;
+            sys::set_fresh_nonblocking(ours.as_fd())?;
             let child_out = theirs.try_clone()?;
             Ok((Channel::from_socket_fd(ours), theirs, child_out))
         }
@@ -155,11 +175,43 @@ fn wire_stderr(command: &mut Command, stderr: Stderr, stdout: Option<OwnedFd>) -
         }
         (Stderr::Capture, _) => {
             let (ours, theirs) = sys::pipe()?;
+            sys::set_fresh_nonblocking(ours.as_fd())?;
             command.stderr(theirs);
-            return Ok(Some(Channel::from_pipe(Some(ours), None)?));
+            return Ok(Some(Channel::from_nonblocking_pipe(Some(ours), None)));
         }
     }
     Ok(None)
+}
+
+/// Where commands were found in PATH, so each start execs once instead of
+/// trying every PATH folder in the child.
+#[derive(Debug, Default)]
+pub(crate) struct ProgramCache(HashMap<String, PathBuf>);
+
+impl ProgramCache {
+    /// The full path of `program` if it is a bare name found in `path`
+    /// (default: our PATH).
+    fn resolve(&mut self, program: &str, path: Option<&OsStr>) -> Option<PathBuf> {
+        if program.contains('/') {
+            return None;
+        }
+        if let Some(found) = self.0.get(program) {
+            return Some(found.clone());
+        }
+        let path = path.map(OsString::from).or_else(|| std::env::var_os("PATH"))?;
+        let found = std::env::split_paths(&path).map(|dir| dir.join(program)).find(|p| is_executable(p))?;
+        self.0.insert(program.to_string(), found.clone());
+        Some(found)
+    }
+
+    fn forget(&mut self, program: &str) {
+        self.0.remove(program);
+    }
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// A started process that is killed and reaped if the start fails later.

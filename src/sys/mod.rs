@@ -42,6 +42,27 @@ pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     }
 }
 
+/// `read(2)` of up to `max` bytes into `buf`'s spare capacity, which the
+/// caller reserved; the bytes read are appended. Retries on `EINTR`.
+pub(crate) fn read_into_spare(fd: BorrowedFd<'_>, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+    let spare = buf.spare_capacity_mut();
+    let max = max.min(spare.len());
+    loop {
+        // SAFETY: `spare` is valid for writes of `max` bytes; read(2) never reads them.
+        let res = unsafe { syscall!(read(fd.as_raw_fd(), spare.as_mut_ptr().cast(), max)) };
+        match res {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+            Ok(n) => {
+                let n = n as usize;
+                // SAFETY: read(2) initialised the first `n <= max` spare bytes.
+                unsafe { buf.set_len(buf.len() + n) };
+                return Ok(n);
+            }
+        }
+    }
+}
+
 /// `write(2)`; retries on `EINTR`. Callers on pipes go through
 /// [`signals::write_without_sigpipe`].
 fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
@@ -77,6 +98,13 @@ pub(crate) fn send(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
 pub(crate) fn shutdown_write(fd: BorrowedFd<'_>) -> io::Result<()> {
     // SAFETY: plain call on an open fd.
     unsafe { syscall!(shutdown(fd.as_raw_fd(), libc::SHUT_WR)) }.map(drop)
+}
+
+/// Puts a fresh pipe or socket end, whose other status flags are all off,
+/// in non-blocking mode with one call.
+pub(crate) fn set_fresh_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: F_SETFL on an open fd touches no memory.
+    unsafe { syscall!(fcntl(fd.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK)) }.map(drop)
 }
 
 /// Puts `fd` in non-blocking mode.
