@@ -67,6 +67,8 @@ pub struct Reactor {
     next_generation: u32,
     /// Entries with work to do, served round-robin.
     ready: VecDeque<Token>,
+    /// The entry that gave the last event, and how many it gave in a row.
+    current: Option<(Token, usize)>,
     /// Paused channels that stopped reading (full buffer) or hold their end
     /// of stream; looked at again before each wait.
     blocked: Vec<Token>,
@@ -90,6 +92,7 @@ impl Reactor {
             entries: Slab::new(),
             next_generation: 0,
             ready: VecDeque::new(),
+            current: None,
             blocked: Vec::new(),
             timers: Timers::default(),
             fired: VecDeque::new(),
@@ -290,6 +293,9 @@ impl Reactor {
     /// Waits for readiness and notes it; the first half of `poll_once`.
     /// True if a waker or a signal ended the wait.
     pub(crate) fn wait(&mut self, timeout: Option<Duration>) -> Result<bool> {
+        if let Some((token, _)) = self.current.take() {
+            self.ready.push_front(token);
+        }
         self.requeue_unblocked();
         let timeout = self.wait_timeout(timeout);
         let mut woken = false;

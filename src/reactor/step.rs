@@ -15,6 +15,9 @@ use crate::token::Token;
 /// writing cannot hold the exit back for ever.
 const EXIT_DRAIN_LIMIT: usize = 16 * 1024 * 1024;
 
+/// How many events in a row one entry may give before the others' turn.
+const STREAK: usize = 64;
+
 impl Reactor {
     /// The next event, its bytes (if any) written to the front of `buf`;
     /// `None` when nothing more is ready or this call's budget is spent.
@@ -26,27 +29,45 @@ impl Reactor {
             self.budget -= 1;
             return Some(Step::Timer { id });
         }
+        // Keep serving the entry that just gave an event (lines in a row
+        // skip the queue), up to a streak, then let the others have a turn.
+        if let Some((token, streak)) = self.current.take() {
+            if streak < STREAK {
+                if let Some(step) = self.step(token, buf) {
+                    return Some(self.handed(token, streak + 1, step));
+                }
+                self.unqueue(token);
+            } else {
+                self.ready.push_back(token);
+            }
+        }
         while let Some(token) = self.ready.pop_front() {
-            let Some(entry) = self.entry(token) else { continue };
-            let step = match entry.kind {
-                Kind::Channel(_) => self.step_channel(token, buf),
-                Kind::Server(_) => self.step_server(token),
-                Kind::Process(_) => self.step_process(token, buf),
-            };
-            match step {
-                Some(step) => {
-                    self.ready.push_back(token);
-                    self.budget -= 1;
-                    return Some(step);
-                }
-                None => {
-                    if let Some(entry) = self.entry(token) {
-                        entry.queued = false;
-                    }
-                }
+            match self.step(token, buf) {
+                Some(step) => return Some(self.handed(token, 1, step)),
+                None => self.unqueue(token),
             }
         }
         None
+    }
+
+    fn handed(&mut self, token: Token, streak: usize, step: Step) -> Step {
+        self.current = Some((token, streak));
+        self.budget -= 1;
+        step
+    }
+
+    fn unqueue(&mut self, token: Token) {
+        if let Some(entry) = self.entry(token) {
+            entry.queued = false;
+        }
+    }
+
+    fn step(&mut self, token: Token, buf: &mut Vec<u8>) -> Option<Step> {
+        match self.entry(token)?.kind {
+            Kind::Channel(_) => self.step_channel(token, buf),
+            Kind::Server(_) => self.step_server(token),
+            Kind::Process(_) => self.step_process(token, buf),
+        }
     }
 
     /// Flushes the write queue if writable, then hands over the next piece

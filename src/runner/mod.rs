@@ -8,6 +8,7 @@ mod event;
 mod socket;
 mod spawn;
 mod split;
+mod streams;
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -28,6 +29,7 @@ use crate::waker::Waker;
 pub use app::{App, Buffering, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Start, Stderr, Transport};
 pub use event::Event;
 use spawn::{KillOnDrop, ProgramCache, Spawned};
+use streams::{Stream, Streams};
 
 /// The registry of configured apps and of the processes running them, by
 /// alias, all served by one event loop.
@@ -59,18 +61,11 @@ pub struct Runner {
     apps: HashMap<String, App>,
     running: HashMap<String, Running>,
     /// What each reactor token of a running process is.
-    streams: HashMap<Token, (Arc<str>, Stream)>,
+    streams: Streams,
     /// PATH with the extra folders, when there are any.
     path: Option<OsString>,
     programs: ProgramCache,
     delivery: Vec<u8>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stream {
-    Stdout,
-    Stderr,
-    Process,
 }
 
 /// One alias, from its start until `terminate`.
@@ -93,7 +88,7 @@ impl Runner {
             reactor: Reactor::new()?,
             apps: HashMap::new(),
             running: HashMap::new(),
-            streams: HashMap::new(),
+            streams: Streams::default(),
             path: None,
             programs: ProgramCache::default(),
             delivery: Vec::new(),
@@ -264,27 +259,33 @@ impl Runner {
             }
             Step::Accepted { .. } => return false,
         };
-        let Some((alias, stream)) = self.streams.get(&token).cloned() else { return false };
-        let alias = &*alias;
-        match (step, stream) {
+        let Some((alias, stream)) = self.streams.lend(token) else { return false };
+        let handed = match (step, stream) {
             (Step::Data { len, .. }, Stream::Stdout) => {
-                handler(self, Event::Data { alias, data: &buf[..len] })
+                handler(self, Event::Data { alias: &alias, data: &buf[..len] });
+                true
             }
             (Step::Data { len, .. }, Stream::Stderr) => {
-                handler(self, Event::Stderr { alias, data: &buf[..len] })
+                handler(self, Event::Stderr { alias: &alias, data: &buf[..len] });
+                true
             }
-            (Step::Closed { .. }, Stream::Stdout) => handler(self, Event::Closed { alias }),
+            (Step::Closed { .. }, Stream::Stdout) => {
+                handler(self, Event::Closed { alias: &alias });
+                true
+            }
             (Step::Exited { status, .. }, _) => {
-                self.streams.remove(&token);
-                if let Some(running) = self.running.get_mut(alias) {
+                self.streams.remove(token);
+                if let Some(running) = self.running.get_mut(&*alias) {
                     running.status = Some(status);
                     running.process = None;
                 }
-                handler(self, Event::Exited { alias, status });
+                handler(self, Event::Exited { alias: &alias, status });
+                true
             }
-            _ => return false,
-        }
-        true
+            _ => false,
+        };
+        self.streams.give_back(token, alias);
+        handed
     }
 
     /// Registers a started process and its channels under `alias`.
@@ -309,11 +310,11 @@ impl Runner {
             }
         };
         let alias_ref: Arc<str> = Arc::from(alias.as_str());
-        self.streams.insert(channel, (alias_ref.clone(), Stream::Stdout));
+        self.streams.insert(channel, alias_ref.clone(), Stream::Stdout);
         if let Some(stderr) = stderr {
-            self.streams.insert(stderr, (alias_ref.clone(), Stream::Stderr));
+            self.streams.insert(stderr, alias_ref.clone(), Stream::Stderr);
         }
-        self.streams.insert(token, (alias_ref, Stream::Process));
+        self.streams.insert(token, alias_ref, Stream::Process);
         let running = Running { pid, channel, stderr, process: Some(token), status: None, setpgrp, grace };
         self.running.insert(alias, running);
         Ok(pid)
@@ -322,7 +323,7 @@ impl Runner {
     /// Drops an alias's channels and token mappings.
     fn forget(&mut self, running: &Running) {
         for token in std::iter::once(running.channel).chain(running.stderr).chain(running.process) {
-            self.streams.remove(&token);
+            self.streams.remove(token);
             drop(self.reactor.unregister(token));
         }
     }

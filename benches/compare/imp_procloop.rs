@@ -1,0 +1,228 @@
+//! procloop: the Runner's loop, and the Channel facade without it.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use procloop::{App, Buffering, Event, Runner, Start};
+
+use crate::util::*;
+
+pub fn run(scenario: &Scenario) -> Metrics {
+    match scenario {
+        Scenario::Spawn { n, in_flight, program } => spawn(*n, *in_flight, program),
+        Scenario::Fanout { n } => fanout(*n),
+        Scenario::Throughput { bytes } => throughput(*bytes),
+        Scenario::PingPong { rounds } => ping_pong(*rounds),
+        Scenario::Lines { n } => lines(*n),
+    }
+}
+
+fn runner(name: &str, app: App) -> Runner {
+    let mut runner = Runner::new().unwrap();
+    runner.add(name, app);
+    runner
+}
+
+fn spawn(n: usize, in_flight: usize, program: &str) -> Metrics {
+    let mut runner = runner("p", App::new(program));
+    let timer = Timer::start();
+    let mut started = 0;
+    let mut done = 0;
+    while started < in_flight.min(n) {
+        runner.start_with("p", Start::new().alias(started.to_string())).unwrap();
+        started += 1;
+    }
+    let mut exited = Vec::new();
+    while done < n {
+        runner
+            .poll_once(None, |_, e| {
+                if let Event::Exited { alias, status } = e {
+                    assert!(status.success());
+                    exited.push(alias.to_string());
+                }
+            })
+            .unwrap();
+        for alias in exited.drain(..) {
+            runner.terminate(&alias).unwrap();
+            done += 1;
+            if started < n {
+                runner.start_with("p", Start::new().alias(started.to_string())).unwrap();
+                started += 1;
+            }
+        }
+    }
+    Metrics::rate(n, timer.elapsed())
+}
+
+fn fanout(n: usize) -> Metrics {
+    let mut runner = runner("cat", App::new("cat").buffering(Buffering::Line));
+    let timer = Timer::start();
+    for i in 0..n {
+        runner.start_with("cat", Start::new().alias(i.to_string())).unwrap();
+        runner.get_channel(&i.to_string()).unwrap().write(&fanout_line(i)).unwrap();
+    }
+    let mut waiting: HashSet<usize> = (0..n).collect();
+    while !waiting.is_empty() {
+        runner
+            .poll_once(None, |_, e| {
+                if let Event::Data { alias, data } = e {
+                    let i: usize = alias.parse().unwrap();
+                    assert_eq!(data, fanout_line(i));
+                    waiting.remove(&i);
+                }
+            })
+            .unwrap();
+    }
+    for i in 0..n {
+        runner.get_channel(&i.to_string()).unwrap().close_write();
+    }
+    let mut running = n;
+    while running > 0 {
+        runner
+            .poll_once(None, |_, e| {
+                if let Event::Exited { status, .. } = e {
+                    assert!(status.success());
+                    running -= 1;
+                }
+            })
+            .unwrap();
+    }
+    for i in 0..n {
+        runner.terminate(&i.to_string()).unwrap();
+    }
+    Metrics::wall_ms(timer.elapsed())
+}
+
+fn throughput(total: usize) -> Metrics {
+    let chunk = chunk();
+    let mut runner = runner("cat", App::new("cat"));
+    runner.start("cat").unwrap();
+    let timer = Timer::start();
+    let (mut sent, mut received) = (0, 0);
+    while received < total {
+        let channel = runner.get_channel("cat").unwrap();
+        while sent < total && channel.queued() == 0 {
+            let n = CHUNK.min(total - sent);
+            channel.write(&chunk[..n]).unwrap();
+            sent += n;
+        }
+        runner
+            .poll_once(None, |_, e| {
+                if let Event::Data { data, .. } = e {
+                    check_stream(&chunk, received, data);
+                    received += data.len();
+                }
+            })
+            .unwrap();
+    }
+    let elapsed = timer.elapsed();
+    assert_eq!(received, total);
+    Metrics::gbps(total, elapsed)
+}
+
+fn ping_pong(rounds: usize) -> Metrics {
+    let mut runner = runner("cat", App::new("cat").buffering(Buffering::Line));
+    runner.start("cat").unwrap();
+    let mut samples = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let start = Instant::now();
+        runner.get_channel("cat").unwrap().write(LINE).unwrap();
+        let mut got = false;
+        while !got {
+            runner
+                .poll_once(None, |_, e| {
+                    if let Event::Data { data, .. } = e {
+                        assert_eq!(data, LINE);
+                        got = true;
+                    }
+                })
+                .unwrap();
+        }
+        samples.push(start.elapsed());
+    }
+    Metrics::latencies(samples)
+}
+
+fn lines(n: usize) -> Metrics {
+    let (want_lines, want_bytes) = seq_shape(n);
+    let mut runner = runner("seq", App::new(format!("seq 1 {n}")).buffering(Buffering::Line));
+    let timer = Timer::start();
+    runner.start("seq").unwrap();
+    let (mut lines, mut bytes, mut closed) = (0, 0, false);
+    while !closed {
+        runner
+            .poll_once(None, |_, e| match e {
+                Event::Data { data, .. } => {
+                    debug_assert_eq!(data.last(), Some(&b'\n'));
+                    lines += 1;
+                    bytes += data.len();
+                }
+                Event::Closed { .. } => closed = true,
+                _ => {}
+            })
+            .unwrap();
+    }
+    let elapsed = timer.elapsed();
+    assert_eq!((lines, bytes), (want_lines, want_bytes));
+    Metrics::mlines(lines, elapsed)
+}
+
+/// The Channel facade alone: `read` and `write` with `poll(2)` on its fd.
+pub fn run_facade(scenario: &Scenario) -> Metrics {
+    match scenario {
+        Scenario::PingPong { rounds } => facade_ping_pong(*rounds),
+        Scenario::Lines { n } => facade_lines(*n),
+        _ => unreachable!("the facade runs ping-pong and lines"),
+    }
+}
+
+fn wait_readable(channel: &procloop::Channel) {
+    let fd = channel.read_fd().unwrap();
+    let mut fds = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)];
+    nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE).unwrap();
+}
+
+fn facade_ping_pong(rounds: usize) -> Metrics {
+    let mut runner = runner("cat", App::new("cat").buffering(Buffering::Line));
+    runner.start("cat").unwrap();
+    let channel = runner.get_channel("cat").unwrap();
+    let mut samples = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let start = Instant::now();
+        channel.write(LINE).unwrap();
+        loop {
+            let line = channel.read().unwrap();
+            if !line.is_empty() {
+                assert_eq!(line, LINE);
+                break;
+            }
+            wait_readable(channel);
+        }
+        samples.push(start.elapsed());
+    }
+    Metrics::latencies(samples)
+}
+
+fn facade_lines(n: usize) -> Metrics {
+    let (want_lines, want_bytes) = seq_shape(n);
+    let mut runner = runner("seq", App::new(format!("seq 1 {n}")).buffering(Buffering::Line));
+    let timer = Timer::start();
+    runner.start("seq").unwrap();
+    let channel = runner.get_channel("seq").unwrap();
+    let (mut lines, mut bytes) = (0, 0);
+    loop {
+        match channel.read() {
+            Ok(line) if line.is_empty() => wait_readable(channel),
+            Ok(line) => {
+                lines += 1;
+                bytes += line.len();
+            }
+            Err(procloop::Error::EndpointClosed) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let elapsed = timer.elapsed();
+    assert_eq!((lines, bytes), (want_lines, want_bytes));
+    let _ = Duration::ZERO;
+    Metrics::mlines(lines, elapsed)
+}

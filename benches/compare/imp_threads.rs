@@ -1,0 +1,185 @@
+//! std::process with a thread per pipe; and the plain limits (a read loop,
+//! a pipe between two threads).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use crate::util::*;
+
+pub fn run(scenario: &Scenario) -> Metrics {
+    match scenario {
+        Scenario::Spawn { n, in_flight, program } => spawn(*n, *in_flight, program),
+        Scenario::Fanout { n } => fanout(*n),
+        Scenario::Throughput { bytes } => throughput(*bytes),
+        Scenario::PingPong { rounds } => ping_pong(*rounds),
+        Scenario::Lines { n } => lines(*n),
+    }
+}
+
+fn spawn(n: usize, in_flight: usize, program: &str) -> Metrics {
+    let timer = Timer::start();
+    std::thread::scope(|s| {
+        for worker in 0..in_flight {
+            let share = n / in_flight + usize::from(worker < n % in_flight);
+            s.spawn(move || {
+                for _ in 0..share {
+                    assert!(Command::new(program).status().unwrap().success());
+                }
+            });
+        }
+    });
+    Metrics::rate(n, timer.elapsed())
+}
+
+fn fanout(n: usize) -> Metrics {
+    let timer = Timer::start();
+    let mut children = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut child = Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let reader = std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                let mut line = Vec::new();
+                BufReader::new(stdout).read_until(b'\n', &mut line).unwrap();
+                assert_eq!(line, fanout_line(i));
+            })
+            .unwrap();
+        child.stdin.as_mut().unwrap().write_all(&fanout_line(i)).unwrap();
+        children.push((child, reader));
+    }
+    for (mut child, reader) in children {
+        reader.join().unwrap();
+        drop(child.stdin.take());
+        assert!(child.wait().unwrap().success());
+    }
+    Metrics::wall_ms(timer.elapsed())
+}
+
+fn throughput(total: usize) -> Metrics {
+    let chunk = chunk();
+    let mut child = Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let timer = Timer::start();
+    let elapsed = std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut sent = 0;
+            while sent < total {
+                let n = CHUNK.min(total - sent);
+                stdin.write_all(&chunk[..n]).unwrap();
+                sent += n;
+            }
+        });
+        let mut buf = vec![0u8; CHUNK];
+        let mut received = 0;
+        while received < total {
+            let n = stdout.read(&mut buf).unwrap();
+            assert!(n > 0);
+            check_stream(&chunk, received, &buf[..n]);
+            received += n;
+        }
+        timer.elapsed()
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    Metrics::gbps(total, elapsed)
+}
+
+fn ping_pong(rounds: usize) -> Metrics {
+    let mut child = Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut samples = Vec::with_capacity(rounds);
+    let mut line = Vec::new();
+    for _ in 0..rounds {
+        let start = Instant::now();
+        stdin.write_all(LINE).unwrap();
+        line.clear();
+        stdout.read_until(b'\n', &mut line).unwrap();
+        assert_eq!(line, LINE);
+        samples.push(start.elapsed());
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    Metrics::latencies(samples)
+}
+
+fn lines(n: usize) -> Metrics {
+    let (want_lines, want_bytes) = seq_shape(n);
+    let timer = Timer::start();
+    let mut child = Command::new("seq").arg("1").arg(n.to_string()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let (mut lines, mut bytes) = (0, 0);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line).unwrap();
+        if n == 0 {
+            break;
+        }
+        lines += 1;
+        bytes += n;
+    }
+    let elapsed = timer.elapsed();
+    assert!(child.wait().unwrap().success());
+    assert_eq!((lines, bytes), (want_lines, want_bytes));
+    Metrics::mlines(lines, elapsed)
+}
+
+/// The plain limits: lines with a bare read loop and memchr; throughput
+/// of a pipe between two threads, no child.
+pub fn run_plain(scenario: &Scenario) -> Metrics {
+    match scenario {
+        Scenario::Lines { n } => plain_lines(*n),
+        Scenario::Throughput { bytes } => plain_pipe(*bytes),
+        _ => unreachable!(),
+    }
+}
+
+fn plain_lines(n: usize) -> Metrics {
+    let (want_lines, want_bytes) = seq_shape(n);
+    let timer = Timer::start();
+    let mut child = Command::new("seq").arg("1").arg(n.to_string()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut buf = vec![0u8; CHUNK];
+    let (mut lines, mut bytes) = (0, 0);
+    loop {
+        let n = stdout.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        lines += memchr::memchr_iter(b'\n', &buf[..n]).count();
+        bytes += n;
+    }
+    let elapsed = timer.elapsed();
+    assert!(child.wait().unwrap().success());
+    assert_eq!((lines, bytes), (want_lines, want_bytes));
+    Metrics::mlines(lines, elapsed)
+}
+
+fn plain_pipe(total: usize) -> Metrics {
+    let chunk = chunk();
+    let (mut reader, mut writer) = std::io::pipe().unwrap();
+    let timer = Timer::start();
+    let elapsed = std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut sent = 0;
+            while sent < total {
+                let n = CHUNK.min(total - sent);
+                writer.write_all(&chunk[..n]).unwrap();
+                sent += n;
+            }
+        });
+        let mut buf = vec![0u8; CHUNK];
+        let mut received = 0;
+        while received < total {
+            let n = reader.read(&mut buf).unwrap();
+            check_stream(&chunk, received, &buf[..n]);
+            received += n;
+        }
+        timer.elapsed()
+    });
+    Metrics::gbps(total, elapsed)
+}

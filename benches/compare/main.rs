@@ -1,0 +1,104 @@
+//! Side-by-side benchmark: procloop against what its users would otherwise
+//! use, the same scenarios, interleaved runs, medians and ratios.
+//!
+//! ```text
+//! cargo bench --bench compare -- [--reps 5] [--pin] [--quick] [scenario ...]
+//! ```
+//!
+//! Each run is its own process (the bench binary run again with `--one`),
+//! so one run's fds, memory and threads never weigh on the next, and peak
+//! RSS is the run's own. Every scenario checks its results (every echo,
+//! every byte, every line): a fast wrong answer fails the run.
+
+mod imp_mio;
+mod imp_procloop;
+mod imp_threads;
+mod imp_tokio;
+mod util;
+
+use std::process::Command;
+
+use util::{Metrics, Scenario};
+
+/// The implementations, in table order.
+const IMPLS: &[&str] =
+    &["procloop", "procloop-facade", "mio-loop", "tokio-ct", "tokio-mt", "threads", "plain"];
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--one") {
+        return run_one(&args[1], &args[2]);
+    }
+    let mut reps = 5;
+    let mut pin = false;
+    let mut quick = false;
+    let mut wanted = Vec::new();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--reps" => reps = it.next().and_then(|r| r.parse().ok()).expect("--reps N"),
+            "--pin" => pin = true,
+            "--quick" => quick = true,
+            "--bench" => {}
+            other => wanted.push(other.to_string()),
+        }
+    }
+    let scenarios: Vec<Scenario> = util::scenarios(quick)
+        .into_iter()
+        .filter(|s| wanted.is_empty() || wanted.iter().any(|w| s.name().starts_with(w.as_str())))
+        .collect();
+    println!("# procloop side by side\n");
+    println!("{}\n", util::machine());
+    println!(
+        "{reps} repetitions, interleaved; medians, with min–max in brackets.{}\n",
+        if pin { " Pinned to CPU 0 (taskset -c 0)." } else { "" }
+    );
+    for scenario in scenarios {
+        let impls: Vec<&str> = IMPLS.iter().copied().filter(|i| scenario.supports(i)).collect();
+        let mut samples: Vec<Vec<Metrics>> = vec![Vec::new(); impls.len()];
+        for _ in 0..reps {
+            for (i, imp) in impls.iter().enumerate() {
+                if let Some(m) = run_child(imp, &scenario, pin) {
+                    samples[i].push(m);
+                }
+            }
+        }
+        util::print_table(&scenario, &impls, &samples);
+    }
+}
+
+/// Runs one (implementation, scenario) in a fresh process; `None` if it failed.
+fn run_child(imp: &str, scenario: &Scenario, pin: bool) -> Option<Metrics> {
+    let exe = std::env::current_exe().unwrap();
+    let spec = scenario.spec();
+    let output = if pin {
+        Command::new("taskset").args(["-c", "0"]).arg(exe).args(["--one", imp, &spec]).output()
+    } else {
+        Command::new(exe).args(["--one", imp, &spec]).output()
+    }
+    .expect("run the bench binary again");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    match stdout.lines().find_map(|l| l.strip_prefix("RESULT ")) {
+        Some(line) => Some(Metrics::parse(line)),
+        None => {
+            eprintln!("{imp} {spec} failed: {}", String::from_utf8_lossy(&output.stderr).trim());
+            None
+        }
+    }
+}
+
+/// In the child process: run one implementation of one scenario, print its metrics.
+fn run_one(imp: &str, spec: &str) {
+    let scenario = Scenario::from_spec(spec);
+    let metrics = match imp {
+        "procloop" => imp_procloop::run(&scenario),
+        "procloop-facade" => imp_procloop::run_facade(&scenario),
+        "mio-loop" => imp_mio::run(&scenario),
+        "tokio-ct" => imp_tokio::run(&scenario, false),
+        "tokio-mt" => imp_tokio::run(&scenario, true),
+        "threads" => imp_threads::run(&scenario),
+        "plain" => imp_threads::run_plain(&scenario),
+        other => panic!("unknown implementation {other}"),
+    };
+    println!("RESULT {}", metrics.with_rss().format());
+}
