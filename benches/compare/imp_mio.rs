@@ -45,7 +45,7 @@ fn spawn(n: usize, in_flight: usize, program: &str) -> Metrics {
     let mut events = Events::with_capacity(1024);
     let mut slots: Vec<Option<(Child, OwnedFd)>> = (0..in_flight).map(|_| None).collect();
     let start_one = |slot: usize, poll: &Poll| {
-        let child = Command::new(program).spawn().unwrap();
+        let child = Command::new(program).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
         let fd = pidfd(&child);
         register(poll, fd.as_raw_fd(), slot, Interest::READABLE);
         (child, fd)

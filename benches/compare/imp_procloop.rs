@@ -3,11 +3,12 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use procloop::{App, Buffering, Event, Runner, Start};
+use procloop::{App, Buffering, Event, Runner, Start, Transport};
 
 use crate::util::*;
 
-pub fn run(scenario: &Scenario) -> Metrics {
+pub fn run(scenario: &Scenario, transport: Transport) -> Metrics {
+    TRANSPORT.with(|t| t.set(transport));
     match scenario {
         Scenario::Spawn { n, in_flight, program } => spawn(*n, *in_flight, program),
         Scenario::Fanout { n } => fanout(*n),
@@ -17,9 +18,13 @@ pub fn run(scenario: &Scenario) -> Metrics {
     }
 }
 
+thread_local! {
+    static TRANSPORT: std::cell::Cell<Transport> = const { std::cell::Cell::new(Transport::Pipes) };
+}
+
 fn runner(name: &str, app: App) -> Runner {
     let mut runner = Runner::new().unwrap();
-    runner.add(name, app);
+    runner.add(name, app.transport(TRANSPORT.with(|t| t.get())));
     runner
 }
 

@@ -24,7 +24,9 @@ fn spawn(n: usize, in_flight: usize, program: &str) -> Metrics {
             let share = n / in_flight + usize::from(worker < n % in_flight);
             s.spawn(move || {
                 for _ in 0..share {
-                    assert!(Command::new(program).status().unwrap().success());
+                    let mut child =
+                        Command::new(program).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+                    assert!(child.wait().unwrap().success());
                 }
             });
         }

@@ -34,8 +34,9 @@ async fn spawn(n: usize, in_flight: usize, program: &str) -> Metrics {
         let share = n / in_flight + usize::from(worker < n % in_flight);
         tasks.spawn(async move {
             for _ in 0..share {
-                let status = Command::new(&program).status().await.unwrap();
-                assert!(status.success());
+                let mut child =
+                    Command::new(&program).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+                assert!(child.wait().await.unwrap().success());
             }
         });
     }

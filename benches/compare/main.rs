@@ -9,6 +9,13 @@
 //! so one run's fds, memory and threads never weigh on the next, and peak
 //! RSS is the run's own. Every scenario checks its results (every echo,
 //! every byte, every line): a fast wrong answer fails the run.
+//!
+//! Rows: `procloop` is the Runner's loop over pipes, `procloop-sock` the
+//! same over one socket pair per child, `procloop-facade` the Channel
+//! without the loop (`poll(2)` on its fd), `mio-loop` a minimal hand-written
+//! mio loop, `tokio-ct`/`tokio-mt` tokio::process on a current-thread or
+//! multi-thread runtime, `threads` std::process with a thread per pipe, and
+//! `plain` the bare limit (a read loop; a pipe between two threads).
 
 mod imp_mio;
 mod imp_procloop;
@@ -18,11 +25,12 @@ mod util;
 
 use std::process::Command;
 
+use procloop::Transport;
 use util::{Metrics, Scenario};
 
 /// The implementations, in table order.
 const IMPLS: &[&str] =
-    &["procloop", "procloop-facade", "mio-loop", "tokio-ct", "tokio-mt", "threads", "plain"];
+    &["procloop", "procloop-sock", "procloop-facade", "mio-loop", "tokio-ct", "tokio-mt", "threads", "plain"];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -91,7 +99,8 @@ fn run_child(imp: &str, scenario: &Scenario, pin: bool) -> Option<Metrics> {
 fn run_one(imp: &str, spec: &str) {
     let scenario = Scenario::from_spec(spec);
     let metrics = match imp {
-        "procloop" => imp_procloop::run(&scenario),
+        "procloop" => imp_procloop::run(&scenario, Transport::Pipes),
+        "procloop-sock" => imp_procloop::run(&scenario, Transport::SocketPair),
         "procloop-facade" => imp_procloop::run_facade(&scenario),
         "mio-loop" => imp_mio::run(&scenario),
         "tokio-ct" => imp_tokio::run(&scenario, false),

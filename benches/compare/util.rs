@@ -80,6 +80,7 @@ impl Scenario {
         match imp {
             "procloop-facade" => matches!(self, Scenario::PingPong { .. } | Scenario::Lines { .. }),
             "plain" => matches!(self, Scenario::Throughput { .. } | Scenario::Lines { .. }),
+            "procloop-sock" => !matches!(self, Scenario::Lines { .. }),
             "threads" => true,
             _ => true,
         }

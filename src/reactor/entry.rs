@@ -31,6 +31,16 @@ pub(crate) struct ChannelState {
     /// Input is buffered, not handed over (see `Reactor::pause`).
     pub(crate) paused: bool,
     pub(crate) closed_reported: bool,
+    /// A pipe's write end is in the poll (watched once bytes got queued).
+    pub(crate) write_watched: bool,
+    /// In the reactor's list of channels handed out since the last wait.
+    pub(crate) touched: bool,
+}
+
+impl ChannelState {
+    pub(crate) fn new(channel: Channel) -> ChannelState {
+        ChannelState { channel, paused: false, closed_reported: false, write_watched: false, touched: false }
+    }
 }
 
 #[derive(Debug)]

@@ -69,6 +69,9 @@ pub struct Reactor {
     ready: VecDeque<Token>,
     /// The entry that gave the last event, and how many it gave in a row.
     current: Option<(Token, usize)>,
+    /// Channels handed out by `channel()` since the last wait: they may
+    /// have queued bytes whose write end is not watched yet.
+    touched: Vec<Token>,
     /// Paused channels that stopped reading (full buffer) or hold their end
     /// of stream; looked at again before each wait.
     blocked: Vec<Token>,
@@ -93,6 +96,7 @@ impl Reactor {
             next_generation: 0,
             ready: VecDeque::new(),
             current: None,
+            touched: Vec::new(),
             blocked: Vec::new(),
             timers: Timers::default(),
             fired: VecDeque::new(),
@@ -109,11 +113,11 @@ impl Reactor {
         let token = self.next_token();
         self.watch_channel(token, &channel)?;
         let pending = channel.buffered() > 0 || channel.at_eof();
-        let state = ChannelState { channel, paused: false, closed_reported: false };
-        self.insert(token, Kind::Channel(state));
+        self.insert(token, Kind::Channel(ChannelState::new(channel)));
         if pending {
             self.enqueue(token);
         }
+        self.channel(token); // bytes queued before registering get their write end watched
         Ok(token)
     }
 
@@ -122,13 +126,26 @@ impl Reactor {
     pub fn unregister(&mut self, token: Token) -> Option<Channel> {
         self.entry(token)?.channel()?;
         let Kind::Channel(state) = self.entries.remove(token.index()).kind else { unreachable!() };
-        self.unwatch_channel(&state.channel);
+        self.unwatch_channel(&state);
         Some(state.channel)
     }
 
     /// The registered channel behind `token`.
     pub fn channel(&mut self, token: Token) -> Option<&mut Channel> {
-        Some(&mut self.entry(token)?.channel()?.channel)
+        let state =
+            self.entries.get_mut(token.index()).filter(|e| e.generation == token.generation())?.channel()?;
+        if !state.touched {
+            state.touched = true;
+            self.touched.push(token);
+        }
+        Some(&mut state.channel)
+    }
+
+    /// Drops a channel: its fds close, which takes them out of the poll.
+    pub(crate) fn discard(&mut self, token: Token) {
+        if self.entry(token).is_some_and(|e| e.channel().is_some()) {
+            self.entries.remove(token.index());
+        }
     }
 
     /// Stops handing over `token`'s input as events: it is buffered (up to
@@ -229,7 +246,7 @@ impl Reactor {
             .collect();
         for index in doomed {
             match self.entries.remove(index).kind {
-                Kind::Channel(state) => self.unwatch_channel(&state.channel),
+                Kind::Channel(state) => self.unwatch_channel(&state),
                 Kind::Server(listener) => self.unwatch_fd(listener.as_fd().as_raw_fd()),
                 Kind::Process(_) => unreachable!(),
             }
@@ -297,6 +314,7 @@ impl Reactor {
             self.ready.push_front(token);
         }
         self.requeue_unblocked();
+        self.watch_pending_writes();
         let timeout = self.wait_timeout(timeout);
         let mut woken = false;
         match self.poll.poll(&mut self.events, timeout) {
@@ -392,30 +410,46 @@ impl Reactor {
         }
     }
 
+    /// Watches a channel's read side (a socket's both sides). A pipe's write
+    /// end is watched only once bytes wait to be written: most writes go
+    /// through at once, and each watch is a syscall per channel.
     fn watch_channel(&self, token: Token, channel: &Channel) -> Result<()> {
         let read = channel.read_fd().map(|fd| fd.as_raw_fd());
-        let write = channel.write_fd().map(|fd| fd.as_raw_fd());
-        if channel.is_socket() {
-            let fd = read.expect("an open socket channel has an fd");
-            return self.watch_fd(fd, token.to_mio(Side::Main), Interest::READABLE | Interest::WRITABLE);
+        match read {
+            Some(fd) if channel.is_socket() => {
+                self.watch_fd(fd, token.to_mio(Side::Main), Interest::READABLE | Interest::WRITABLE)
+            }
+            Some(fd) => self.watch_fd(fd, token.to_mio(Side::Main), Interest::READABLE),
+            None => Ok(()),
         }
-        if let Some(fd) = read {
-            self.watch_fd(fd, token.to_mio(Side::Main), Interest::READABLE)?;
-        }
-        if let Some(fd) = write
-            && let Err(e) = self.watch_fd(fd, token.to_mio(Side::Write), Interest::WRITABLE)
-        {
-            read.into_iter().for_each(|fd| self.unwatch_fd(fd));
-            return Err(e);
-        }
-        Ok(())
     }
 
-    fn unwatch_channel(&self, channel: &Channel) {
-        let fds = [channel.read_fd(), channel.write_fd()];
-        let mut fds: Vec<RawFd> = fds.into_iter().flatten().map(|fd| fd.as_raw_fd()).collect();
-        fds.dedup();
-        fds.into_iter().for_each(|fd| self.unwatch_fd(fd));
+    fn unwatch_channel(&self, state: &ChannelState) {
+        let channel = &state.channel;
+        if let Some(fd) = channel.read_fd() {
+            self.unwatch_fd(fd.as_raw_fd());
+        }
+        if let Some(fd) = channel.write_fd().filter(|_| state.write_watched && !channel.is_socket()) {
+            self.unwatch_fd(fd.as_raw_fd());
+        }
+    }
+
+    /// Watches the write ends of pipe channels touched since the last wait
+    /// that now have bytes queued.
+    fn watch_pending_writes(&mut self) {
+        for token in std::mem::take(&mut self.touched) {
+            let Some(entry) = self.entry(token) else { continue };
+            let Some(state) = entry.channel() else { continue };
+            state.touched = false;
+            let pending = state.channel.queued() > 0 && !state.write_watched && !state.channel.is_socket();
+            let Some(fd) = state.channel.write_fd().filter(|_| pending).map(|fd| fd.as_raw_fd()) else {
+                continue;
+            };
+            state.write_watched = true;
+            if let Err(e) = self.watch_fd(fd, token.to_mio(Side::Write), Interest::WRITABLE) {
+                log::warn!("cannot watch the write end of {token:?}: {e}");
+            }
+        }
     }
 
     fn watch_fd(&self, fd: RawFd, token: mio::Token, interest: Interest) -> Result<()> {

@@ -324,7 +324,7 @@ impl Runner {
     fn forget(&mut self, running: &Running) {
         for token in std::iter::once(running.channel).chain(running.stderr).chain(running.process) {
             self.streams.remove(token);
-            drop(self.reactor.unregister(token));
+            self.reactor.discard(token);
         }
     }
 
