@@ -45,8 +45,18 @@ pub struct Channel {
 
 #[derive(Debug)]
 enum Ends {
-    Pipe { faucet: Option<OwnedFd>, sink: Option<OwnedFd> },
-    Socket { fd: OwnedFd, write_open: bool },
+    Pipe {
+        faucet: Option<OwnedFd>,
+        sink: Option<OwnedFd>,
+    },
+    Socket {
+        fd: OwnedFd,
+        write_open: bool,
+    },
+    /// A pseudo-terminal's master side.
+    Terminal {
+        fd: OwnedFd,
+    },
     Closed,
 }
 
@@ -100,6 +110,11 @@ impl Channel {
     /// A channel over one socket fd that is already non-blocking.
     pub(crate) fn from_socket_fd(fd: OwnedFd) -> Channel {
         Channel::new(Ends::Socket { fd, write_open: true })
+    }
+
+    /// A channel over a pseudo-terminal's master side (non-blocking already).
+    pub(crate) fn from_terminal(fd: OwnedFd) -> Channel {
+        Channel::new(Ends::Terminal { fd })
     }
 
     /// A channel over fresh pipe ends that are already non-blocking.
@@ -278,6 +293,13 @@ impl Channel {
                     }
                 }
             }
+            // A terminal has no half-close: its end-of-file character is
+            // what a reading program takes as end of input.
+            Ends::Terminal { fd } => {
+                if let Err(e) = sys::write(fd.as_fd(), b"\x04") {
+                    log::debug!("writing EOF to a terminal: {e}");
+                }
+            }
             Ends::Closed => {}
         }
     }
@@ -287,7 +309,7 @@ impl Channel {
     pub fn read_fd(&self) -> Option<BorrowedFd<'_>> {
         match &self.ends {
             Ends::Pipe { faucet, .. } => faucet.as_ref().map(|fd| fd.as_fd()),
-            Ends::Socket { fd, .. } => Some(fd.as_fd()),
+            Ends::Socket { fd, .. } | Ends::Terminal { fd } => Some(fd.as_fd()),
             Ends::Closed => None,
         }
     }
@@ -296,7 +318,7 @@ impl Channel {
     pub fn write_fd(&self) -> Option<BorrowedFd<'_>> {
         match &self.ends {
             Ends::Pipe { sink, .. } => sink.as_ref().map(|fd| fd.as_fd()),
-            Ends::Socket { fd, write_open: true } => Some(fd.as_fd()),
+            Ends::Socket { fd, write_open: true } | Ends::Terminal { fd } => Some(fd.as_fd()),
             _ => None,
         }
     }
@@ -312,9 +334,14 @@ impl Channel {
         self.input.len()
     }
 
-    /// Whether reading and writing share one socket fd.
-    pub(crate) fn is_socket(&self) -> bool {
-        matches!(self.ends, Ends::Socket { .. })
+    /// Whether this is a pseudo-terminal's master side (a `pty` app's channel).
+    pub fn is_terminal(&self) -> bool {
+        matches!(self.ends, Ends::Terminal { .. })
+    }
+
+    /// Whether reading and writing share one fd (a socket or a terminal).
+    pub(crate) fn is_single_fd(&self) -> bool {
+        matches!(self.ends, Ends::Socket { .. } | Ends::Terminal { .. })
     }
 
     /// The length of the next piece `read` would hand over from the buffer.
@@ -423,6 +450,7 @@ fn write_to(ends: &Ends, data: &[u8]) -> io::Result<usize> {
     match ends {
         Ends::Pipe { sink: Some(fd), .. } => sys::write_pipe(fd.as_fd(), data),
         Ends::Socket { fd, write_open: true } => sys::send(fd.as_fd(), data),
+        Ends::Terminal { fd } => sys::write(fd.as_fd(), data),
         _ => Err(io::ErrorKind::BrokenPipe.into()),
     }
 }
@@ -430,7 +458,7 @@ fn write_to(ends: &Ends, data: &[u8]) -> io::Result<usize> {
 fn read_end(ends: &Ends) -> Option<BorrowedFd<'_>> {
     match ends {
         Ends::Pipe { faucet, .. } => faucet.as_ref().map(|fd| fd.as_fd()),
-        Ends::Socket { fd, .. } => Some(fd.as_fd()),
+        Ends::Socket { fd, .. } | Ends::Terminal { fd } => Some(fd.as_fd()),
         Ends::Closed => None,
     }
 }
@@ -445,9 +473,11 @@ fn read_outcome(res: io::Result<usize>, asked: usize) -> Result<Fill> {
     }
 }
 
+/// Errors that mean the other side is gone; `EIO` is how a terminal's
+/// master side says its last slave fd closed.
 fn is_peer_gone(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted
-    )
+    ) || e.raw_os_error() == Some(nix::libc::EIO)
 }

@@ -56,7 +56,7 @@ pub use process::Process;
 pub use reactor::{Reactor, ReactorEvent};
 pub use ring::DEFAULT_INPUT_CAPACITY;
 pub use runner::{
-    App, Buffering, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Event, Runner, Start, Stderr, Transport,
+    App, Buffering, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Event, Restart, Runner, Start, Stderr, Transport,
 };
 pub use timers::TimerId;
 pub use token::Token;

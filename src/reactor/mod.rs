@@ -416,7 +416,7 @@ impl Reactor {
     fn watch_channel(&self, token: Token, channel: &Channel) -> Result<()> {
         let read = channel.read_fd().map(|fd| fd.as_raw_fd());
         match read {
-            Some(fd) if channel.is_socket() => {
+            Some(fd) if channel.is_single_fd() => {
                 self.watch_fd(fd, token.to_mio(Side::Main), Interest::READABLE | Interest::WRITABLE)
             }
             Some(fd) => self.watch_fd(fd, token.to_mio(Side::Main), Interest::READABLE),
@@ -429,7 +429,7 @@ impl Reactor {
         if let Some(fd) = channel.read_fd() {
             self.unwatch_fd(fd.as_raw_fd());
         }
-        if let Some(fd) = channel.write_fd().filter(|_| state.write_watched && !channel.is_socket()) {
+        if let Some(fd) = channel.write_fd().filter(|_| state.write_watched && !channel.is_single_fd()) {
             self.unwatch_fd(fd.as_raw_fd());
         }
     }
@@ -441,7 +441,7 @@ impl Reactor {
             let Some(entry) = self.entry(token) else { continue };
             let Some(state) = entry.channel() else { continue };
             state.touched = false;
-            let pending = state.channel.queued() > 0 && !state.write_watched && !state.channel.is_socket();
+            let pending = state.channel.queued() > 0 && !state.write_watched && !state.channel.is_single_fd();
             let Some(fd) = state.channel.write_fd().filter(|_| pending).map(|fd| fd.as_raw_fd()) else {
                 continue;
             };

@@ -4,6 +4,8 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::restart::{Restart, RestartPolicy};
+
 /// How a channel hands over its input.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize), serde(rename_all = "lowercase"))]
@@ -59,7 +61,10 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 /// "setpgrp": true}` or `{"command": "socat SYSTEM:cat UNIX-LISTEN:sock",
 /// "type": "socket", "socket": "sock"}`; also `env` (a map), `stderr`
 /// (`inherit`, `null`, `merge`, `capture`), `transport` (`pipes`,
-/// `socketpair`), `socket_wait` and `termination_grace` (seconds).
+/// `socketpair`), `socket_wait` and `termination_grace` (seconds),
+/// `"type": "pty"`, `die_with_parent`, `restart` (`never`, `on_failure`,
+/// `always`), `backoff` (`[initial, max]` seconds), `max_restarts` and
+/// `restart_window` (seconds).
 ///
 /// ```
 /// use procloop::{App, Buffering};
@@ -85,6 +90,9 @@ pub struct App {
     pub(crate) transport: Transport,
     pub(crate) socket_wait: Duration,
     pub(crate) grace: Duration,
+    pub(crate) restart: RestartPolicy,
+    pub(crate) die_with_parent: bool,
+    pub(crate) pty: bool,
 }
 
 impl App {
@@ -103,6 +111,9 @@ impl App {
             transport: Transport::Pipes,
             socket_wait: DEFAULT_SOCKET_WAIT,
             grace: DEFAULT_GRACE,
+            restart: RestartPolicy::default(),
+            die_with_parent: false,
+            pty: false,
         }
     }
 
@@ -160,6 +171,63 @@ impl App {
     /// How long `terminate` waits after SIGTERM before SIGKILL (default 5 s).
     pub fn termination_grace(mut self, grace: Duration) -> App {
         self.grace = grace;
+        self
+    }
+
+    /// When an exited process is started again (default: never). A restart
+    /// keeps the alias, hands out a fresh channel and is announced by
+    /// [`Event::Restarted`](crate::Event::Restarted); `terminate` stops it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procloop::{App, Restart};
+    ///
+    /// let bot = App::new("python3 bot.py")
+    ///     .restart(Restart::OnFailure)
+    ///     .backoff(Duration::from_millis(50), Duration::from_secs(2))
+    ///     .max_restarts(5, Duration::from_secs(60));
+    /// # let _ = bot;
+    /// ```
+    pub fn restart(mut self, policy: Restart) -> App {
+        self.restart.when = policy;
+        self
+    }
+
+    /// The delay before a restart: `initial`, doubling with each restart in
+    /// the window, up to `max` (default 100 ms up to 30 s).
+    pub fn backoff(mut self, initial: Duration, max: Duration) -> App {
+        self.restart.initial = initial;
+        self.restart.max = max.max(initial);
+        self
+    }
+
+    /// Gives up after `n` restarts within `within` (default: never gives
+    /// up; window 60 s): the exit stays, announced by
+    /// [`Event::GaveUp`](crate::Event::GaveUp).
+    pub fn max_restarts(mut self, n: u32, within: Duration) -> App {
+        self.restart.max_restarts = n;
+        self.restart.window = within;
+        self
+    }
+
+    /// The child gets SIGKILL if the process running the loop dies (Linux's
+    /// `PR_SET_PDEATHSIG`; the race with a parent dying during the start is
+    /// closed by checking the parent pid in the child).
+    ///
+    /// It needs code in the child between fork and exec, which makes the
+    /// start take the slower fork path instead of `posix_spawn`.
+    pub fn die_with_parent(mut self, on: bool) -> App {
+        self.die_with_parent = on;
+        self
+    }
+
+    /// Runs the child on a pseudo-terminal: its stdin, stdout and stderr
+    /// are the terminal, so programs that behave differently on a terminal
+    /// (line-buffered output, prompts, REPLs) can be driven. The channel is
+    /// the terminal's master side; [`Runner::resize`](crate::Runner::resize)
+    /// sets its size. Like `die_with_parent`, it takes the fork path.
+    pub fn pty(mut self, on: bool) -> App {
+        self.pty = on;
         self
     }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::app::{App, Buffering, Stderr, Transport};
+use super::restart::Restart;
 
 #[derive(Deserialize, Default, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -15,6 +16,7 @@ enum AppType {
     #[default]
     Stdio,
     Socket,
+    Pty,
 }
 
 #[derive(Deserialize)]
@@ -39,6 +41,15 @@ pub(crate) struct AppConfig {
     socket_wait: Option<f64>,
     /// Seconds.
     termination_grace: Option<f64>,
+    #[serde(default)]
+    restart: Restart,
+    /// Seconds: `[initial, max]`.
+    backoff: Option<(f64, f64)>,
+    max_restarts: Option<u32>,
+    /// Seconds.
+    restart_window: Option<f64>,
+    #[serde(default)]
+    die_with_parent: bool,
 }
 
 /// A config that names no way to reach its app.
@@ -59,7 +70,10 @@ impl TryFrom<AppConfig> for App {
             .buffering(config.buffering)
             .setpgrp(config.setpgrp)
             .stderr(config.stderr)
-            .transport(config.transport);
+            .transport(config.transport)
+            .restart(config.restart)
+            .die_with_parent(config.die_with_parent)
+            .pty(config.kind == AppType::Pty);
         // As in the seed, `socket` means something only for socket apps,
         // which may also get their path at start.
         if config.kind == AppType::Socket {
@@ -79,6 +93,14 @@ impl TryFrom<AppConfig> for App {
         }
         if let Some(grace) = config.termination_grace {
             app = app.termination_grace(seconds(grace, "termination_grace")?);
+        }
+        if let Some((initial, max)) = config.backoff {
+            app = app.backoff(seconds(initial, "backoff")?, seconds(max, "backoff")?);
+        }
+        if config.max_restarts.is_some() || config.restart_window.is_some() {
+            let window = config.restart_window.map(|w| seconds(w, "restart_window")).transpose()?;
+            let n = config.max_restarts.unwrap_or(u32::MAX);
+            app = app.max_restarts(n, window.unwrap_or(Duration::from_secs(60)));
         }
         Ok(app)
     }

@@ -42,6 +42,22 @@ pub enum Event<'a> {
         /// How it ended.
         status: ExitStatus,
     },
+    /// An exited process was started again by its app's restart policy; a
+    /// new channel is in place. It follows that exit's `Exited`.
+    Restarted {
+        /// The process.
+        alias: &'a str,
+        /// The exit that caused the restart.
+        status: ExitStatus,
+    },
+    /// The restart policy gave up (too many restarts in its window, or the
+    /// start failed): the alias stays exited, as after a plain exit.
+    GaveUp {
+        /// The process.
+        alias: &'a str,
+        /// Its last exit.
+        status: ExitStatus,
+    },
     /// A timer set with [`Runner::set_timer`](crate::Runner::set_timer) fired.
     Timer {
         /// The timer.

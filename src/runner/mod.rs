@@ -5,6 +5,7 @@ mod app;
 #[cfg(feature = "serde")]
 mod config;
 mod event;
+mod restart;
 mod socket;
 mod spawn;
 mod split;
@@ -28,6 +29,8 @@ use crate::token::Token;
 use crate::waker::Waker;
 pub use app::{App, Buffering, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Start, Stderr, Transport};
 pub use event::Event;
+pub use restart::Restart;
+use restart::{Decision, RestartState};
 use spawn::{KillOnDrop, ProgramCache, Spawned};
 use streams::{Stream, Streams};
 
@@ -64,13 +67,27 @@ pub struct Runner {
     streams: Streams,
     /// PATH with the extra folders, when there are any.
     path: Option<OsString>,
+    /// Timers of pending restarts, and whose they are.
+    restart_timers: HashMap<TimerId, String>,
     programs: ProgramCache,
     delivery: Vec<u8>,
+}
+
+/// Where a process comes from: what `adopt` keeps for restarts.
+struct Origin {
+    app: String,
+    opts: Start,
+    restart: RestartState,
+    grace: Duration,
 }
 
 /// One alias, from its start until `terminate`.
 #[derive(Debug)]
 struct Running {
+    /// The app and start options it came from, for restarts.
+    app: String,
+    opts: Start,
+    restart: RestartState,
     pid: u32,
     channel: Token,
     stderr: Option<Token>,
@@ -90,6 +107,7 @@ impl Runner {
             running: HashMap::new(),
             streams: Streams::default(),
             path: None,
+            restart_timers: HashMap::new(),
             programs: ProgramCache::default(),
             delivery: Vec::new(),
         })
@@ -141,9 +159,10 @@ impl Runner {
         if self.running.contains_key(&alias) {
             return Err(Error::ProcessExists(alias));
         }
-        let grace = config.grace;
         let spawned = spawn::spawn(config, &opts, self.path.as_deref(), &mut self.programs)?;
-        self.adopt(alias, spawned, grace)
+        let origin =
+            Origin { app: app.to_string(), opts, restart: RestartState::default(), grace: config.grace };
+        self.adopt(alias, spawned, origin)
     }
 
     /// Starts `app` unless its alias is taken; returns the pid either way.
@@ -164,6 +183,18 @@ impl Runner {
     pub fn get_channel(&mut self, alias: &str) -> Option<&mut Channel> {
         let token = self.running.get(alias)?.channel;
         self.reactor.channel(token)
+    }
+
+    /// Stops handing over `alias`'s output as events: it is buffered, up to
+    /// the channel's input capacity (then the child is held back), for
+    /// `get_channel(alias).read()`. False for an unknown alias.
+    pub fn pause(&mut self, alias: &str) -> bool {
+        self.running.get(alias).is_some_and(|r| self.reactor.pause(r.channel))
+    }
+
+    /// Hands `alias`'s output over as events again.
+    pub fn resume(&mut self, alias: &str) -> bool {
+        self.running.get(alias).is_some_and(|r| self.reactor.resume(r.channel))
     }
 
     /// The captured stderr of `alias` (read-only), with [`Stderr::Capture`].
@@ -199,12 +230,28 @@ impl Runner {
     /// frees the alias. For a process that exited by itself, it just reaps.
     pub fn terminate(&mut self, alias: &str) -> Result<ExitStatus> {
         let running = self.running.remove(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
+        if let Some(timer) = running.restart.pending {
+            self.reactor.cancel_timer(timer);
+            self.restart_timers.remove(&timer);
+        }
         let status = match running.process.and_then(|token| self.reactor.remove_process(token)) {
             Some(mut process) => end_process(&mut process, running.setpgrp, running.grace),
             None => running.status.ok_or_else(|| Error::NoSuchProcess(alias.to_string())),
         };
         self.forget(&running);
         status
+    }
+
+    /// Sets the window size of a `pty` app's terminal (the child gets SIGWINCH).
+    pub fn resize(&mut self, alias: &str, rows: u16, cols: u16) -> Result<()> {
+        let channel = self.get_channel(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
+        match channel.read_fd().filter(|_| channel.is_terminal()) {
+            Some(fd) => Ok(crate::sys::child::set_window_size(fd, rows, cols)?),
+            None => Err(Error::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{alias:?} is not a pty app: it has no window to resize"),
+            ))),
+        }
     }
 
     /// Sets a one-shot timer; `poll_once` hands [`Event::Timer`] when it fires.
@@ -254,7 +301,10 @@ impl Runner {
         let token = match &step {
             Step::Data { token, .. } | Step::Closed { token } | Step::Exited { token, .. } => *token,
             Step::Timer { id } => {
-                handler(self, Event::Timer { id: *id });
+                match self.restart_timers.remove(id) {
+                    Some(alias) => self.restart(alias, handler),
+                    None => handler(self, Event::Timer { id: *id }),
+                }
                 return true;
             }
             Step::Accepted { .. } => return false,
@@ -280,6 +330,9 @@ impl Runner {
                     running.process = None;
                 }
                 handler(self, Event::Exited { alias: &alias, status });
+                if self.decide_restart(&alias, status) == Decision::GiveUp {
+                    handler(self, Event::GaveUp { alias: &alias, status });
+                }
                 true
             }
             _ => false,
@@ -288,8 +341,51 @@ impl Runner {
         handed
     }
 
+    /// Applies the app's restart policy to an exit: schedules a restart, or
+    /// says to give up.
+    fn decide_restart(&mut self, alias: &str, status: ExitStatus) -> Decision {
+        let Some(running) = self.running.get_mut(alias) else { return Decision::Stay };
+        let Some(app) = self.apps.get(&running.app) else { return Decision::Stay };
+        let decision = app.restart.decide(status, &mut running.restart, Instant::now());
+        if let Decision::RestartAfter(delay) = decision {
+            let timer = self.reactor.set_timer(delay);
+            running.restart.pending = Some(timer);
+            self.restart_timers.insert(timer, alias.to_string());
+        }
+        decision
+    }
+
+    /// Starts `alias` again with what it was started with, in place of its
+    /// exited process; announces `Restarted`, or `GaveUp` if it won't start.
+    fn restart<F>(&mut self, alias: String, handler: &mut F)
+    where
+        F: FnMut(&mut Runner, Event<'_>),
+    {
+        let Some(running) = self.running.get_mut(&alias) else { return };
+        running.restart.pending = None;
+        let status = running.status.expect("restarted after an exit");
+        let spawned = match self.apps.get(&running.app) {
+            Some(app) => spawn::spawn(app, &running.opts, self.path.as_deref(), &mut self.programs),
+            None => Err(Error::UnknownApp(running.app.clone())),
+        };
+        let spawned = match spawned {
+            Ok(spawned) => spawned,
+            Err(e) => {
+                log::warn!("restarting {alias}: {e}");
+                return handler(self, Event::GaveUp { alias: &alias, status });
+            }
+        };
+        let old = self.running.remove(&alias).expect("checked above");
+        self.forget(&old);
+        let origin = Origin { app: old.app, opts: old.opts, restart: old.restart, grace: old.grace };
+        match self.adopt(alias.clone(), spawned, origin) {
+            Ok(_) => handler(self, Event::Restarted { alias: &alias, status }),
+            Err(e) => log::warn!("restarting {alias}: {e}"),
+        }
+    }
+
     /// Registers a started process and its channels under `alias`.
-    fn adopt(&mut self, alias: String, spawned: Spawned, grace: Duration) -> Result<u32> {
+    fn adopt(&mut self, alias: String, spawned: Spawned, origin: Origin) -> Result<u32> {
         let Spawned { mut process, channel, stderr, setpgrp } = spawned;
         let pid = process.get().pid();
         let channel = self.reactor.register(channel)?;
@@ -315,7 +411,19 @@ impl Runner {
             self.streams.insert(stderr, alias_ref.clone(), Stream::Stderr);
         }
         self.streams.insert(token, alias_ref, Stream::Process);
-        let running = Running { pid, channel, stderr, process: Some(token), status: None, setpgrp, grace };
+        let Origin { app, opts, restart, grace } = origin;
+        let running = Running {
+            app,
+            opts,
+            restart,
+            pid,
+            channel,
+            stderr,
+            process: Some(token),
+            status: None,
+            setpgrp,
+            grace,
+        };
         self.running.insert(alias, running);
         Ok(pid)
     }

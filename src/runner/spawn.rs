@@ -53,15 +53,21 @@ pub(crate) fn spawn(
     let own_path = app.env.iter().any(|(k, _)| k == "PATH");
     let program = if own_path { None } else { programs.resolve(&plan.argv[0], path) };
     let mut command = command(app, &plan, program.as_deref(), path);
-    let (channel, stderr) = match &plan.socket {
-        Some(_) => (None, wire_stderr(&mut command, app.stderr, None)?),
-        None => {
+    let (channel, stderr) = match (&plan.socket, app.pty) {
+        (Some(_), _) => (None, wire_stderr(&mut command, app.stderr, None)?),
+        (None, true) => (Some(wire_terminal(&mut command)?), None),
+        (None, false) => {
             let (channel, child_in, child_out) = stdio_ends(app.transport)?;
             let merged = if app.stderr == Stderr::Merge { Some(child_out.try_clone()?) } else { None };
             command.stdin(child_in).stdout(child_out);
             (Some(channel), wire_stderr(&mut command, app.stderr, merged)?)
         }
     };
+    // A terminal's session makes the child lead its own process group anyway.
+    if plan.setpgrp && !app.pty {
+        command.process_group(0);
+    }
+    sys::child::prepare(&mut command, app.die_with_parent, app.pty);
     let child = command.spawn().map_err(|source| {
         if program.is_some() && source.kind() == io::ErrorKind::NotFound {
             // The command moved since it was found: the next start looks again.
@@ -106,7 +112,7 @@ fn plan<'a>(app: &'a App, opts: &'a Start) -> Result<Plan<'a>> {
         argv,
         cwd,
         socket,
-        setpgrp: opts.setpgrp.unwrap_or(app.setpgrp),
+        setpgrp: opts.setpgrp.unwrap_or(app.setpgrp) || app.pty,
         line_mode: opts.buffering.unwrap_or(app.buffering) == Buffering::Line,
     })
 }
@@ -135,9 +141,6 @@ fn command(app: &App, plan: &Plan<'_>, program: Option<&Path>, path: Option<&OsS
     if let Some(cwd) = plan.cwd {
         command.current_dir(cwd);
     }
-    if plan.setpgrp {
-        command.process_group(0);
-    }
     command.stdin(Stdio::null());
     command
 }
@@ -159,6 +162,16 @@ fn stdio_ends(transport: Transport) -> Result<(Channel, OwnedFd, OwnedFd)> {
             Ok((Channel::from_socket_fd(ours), theirs, child_out))
         }
     }
+}
+
+/// Gives the child a new pseudo-terminal as stdin, stdout and stderr;
+/// returns our channel on its master side.
+fn wire_terminal(command: &mut Command) -> Result<Channel> {
+    let (master, slave) = sys::child::open_pty()?;
+    sys::set_fresh_nonblocking(master.as_fd())?;
+    sys::child::set_window_size(master.as_fd(), 24, 80)?;
+    command.stdin(slave.try_clone()?).stdout(slave.try_clone()?).stderr(slave);
+    Ok(Channel::from_terminal(master))
 }
 
 /// Sets the child's stderr; returns the capture channel, if any.

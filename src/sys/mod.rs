@@ -25,6 +25,7 @@ macro_rules! syscall {
     }};
 }
 
+pub(crate) mod child;
 pub(crate) mod pidfd;
 pub(crate) mod signals;
 
@@ -63,9 +64,8 @@ pub(crate) fn read_into_spare(fd: BorrowedFd<'_>, buf: &mut Vec<u8>, max: usize)
     }
 }
 
-/// `write(2)`; retries on `EINTR`. Callers on pipes go through
-/// [`signals::write_without_sigpipe`].
-fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
+/// `write(2)`; retries on `EINTR`. Pipes go through [`write_pipe`].
+pub(crate) fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
     loop {
         // SAFETY: `buf` is valid for reads of `buf.len()` bytes and `fd` is open.
         let res = unsafe { syscall!(write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len())) };

@@ -11,8 +11,12 @@ use nix::libc;
 /// `EPIPE`, the SIGPIPE it raised is consumed before the old mask returns.
 ///
 /// A host that blocks SIGPIPE itself keeps its pending signal: we only touch
-/// a mask we changed.
+/// a mask we changed. Where SIGPIPE is ignored (as Rust programs start), the
+/// write goes ahead as it is: one cheap query instead of two mask changes.
 pub(crate) fn without_sigpipe<T>(write: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+    if sigpipe_ignored() {
+        return write();
+    }
     let sigpipe = sigpipe_set();
     let mut old = MaybeUninit::<libc::sigset_t>::uninit();
     // SAFETY: both sets are valid; `old` is written by the call before we read it.
@@ -33,6 +37,14 @@ pub(crate) fn without_sigpipe<T>(write: impl FnOnce() -> io::Result<T>) -> io::R
         unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, ptr::null_mut()) };
     }
     result
+}
+
+fn sigpipe_ignored() -> bool {
+    let mut current = MaybeUninit::<libc::sigaction>::uninit();
+    // SAFETY: a null new action only reads the current one into `current`.
+    let res = unsafe { libc::sigaction(libc::SIGPIPE, ptr::null(), current.as_mut_ptr()) };
+    // SAFETY: sigaction succeeded (res == 0), so it filled `current`.
+    res == 0 && unsafe { current.assume_init() }.sa_sigaction == libc::SIG_IGN
 }
 
 fn sigpipe_set() -> libc::sigset_t {

@@ -125,6 +125,8 @@ pub enum Got {
     Stderr(String, Vec<u8>),
     Closed(String),
     Exited(String, Option<i32>),
+    Restarted(String, Option<i32>),
+    GaveUp(String, Option<i32>),
     Timer(procloop::TimerId),
 }
 
@@ -135,6 +137,8 @@ pub fn own_runner(event: procloop::Event<'_>) -> Got {
         Event::Stderr { alias, data } => Got::Stderr(alias.into(), data.to_vec()),
         Event::Closed { alias } => Got::Closed(alias.into()),
         Event::Exited { alias, status } => Got::Exited(alias.into(), status.code()),
+        Event::Restarted { alias, status } => Got::Restarted(alias.into(), status.code()),
+        Event::GaveUp { alias, status } => Got::GaveUp(alias.into(), status.code()),
         Event::Timer { id } => Got::Timer(id),
         other => panic!("unexpected event {other:?}"),
     }

@@ -1,0 +1,98 @@
+//! The Runner inside someone else's loop: wait on its fd, then
+//! `poll_once(Some(ZERO))`, never blocking in procloop.
+//!
+//! ```text
+//! cargo run --example embed -- poll     # a game loop's frame with poll(2)
+//! cargo run --example embed -- tokio    # tokio's AsyncFd
+//! ```
+
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use procloop::{App, Buffering, Event, Runner, Start};
+
+const FRAME: Duration = Duration::from_millis(16);
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    env_logger::init();
+    let mode = std::env::args().nth(1).unwrap_or_else(|| "poll".into());
+    let mut runner = Runner::new()?;
+    runner.add("echo", App::new("cat").buffering(Buffering::Line));
+    for name in ["left", "right"] {
+        runner.start_with("echo", Start::new().alias(name))?;
+    }
+    let echoes = match mode.as_str() {
+        "poll" => game_loop(&mut runner)?,
+        "tokio" => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(with_tokio(&mut runner))?,
+        other => return Err(format!("unknown mode {other}: poll or tokio").into()),
+    };
+    println!("{mode}: {echoes} echoes");
+    Ok(())
+}
+
+/// Sends one line to each child, so each frame has something to do.
+fn send(runner: &mut Runner, frame: u32) -> procloop::Result<()> {
+    for name in ["left", "right"] {
+        runner.get_channel(name).expect("started").write(format!("frame {frame}\n").as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Hands over what is ready without waiting; returns the echoes seen.
+fn drain(runner: &mut Runner) -> procloop::Result<usize> {
+    let mut echoes = 0;
+    runner.poll_once(Some(Duration::ZERO), |_, event| {
+        if let Event::Data { alias, data } = event {
+            echoes += 1;
+            log::info!("{alias}: {}", String::from_utf8_lossy(data).trim_end());
+        }
+    })?;
+    Ok(echoes)
+}
+
+/// A game loop: 30 frames of 16 ms; each frame waits on the runner's fd
+/// with poll(2) for what is left of the frame.
+fn game_loop(runner: &mut Runner) -> Result<usize, Box<dyn std::error::Error>> {
+    let mut echoes = 0;
+    for frame in 0..30 {
+        let frame_end = Instant::now() + FRAME;
+        send(runner, frame)?;
+        while let Some(left) = frame_end.checked_duration_since(Instant::now()) {
+            let mut fds = [nix::poll::PollFd::new(runner.as_fd(), nix::poll::PollFlags::POLLIN)];
+            let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+            nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms))?;
+            echoes += drain(runner)?;
+        }
+    }
+    Ok(echoes)
+}
+
+/// tokio's AsyncFd over the runner's fd: readiness comes from tokio's
+/// reactor, the events from procloop's.
+async fn with_tokio(runner: &mut Runner) -> Result<usize, Box<dyn std::error::Error>> {
+    let fd = runner.as_fd().try_clone_to_owned()?;
+    // SAFETY: `fd` is an OwnedFd that the AsyncFd owns: it stays open and
+    // the same fd for the AsyncFd's whole life.
+    let async_fd = unsafe { tokio::io::unix::AsyncFd::register(fd) }.map_err(|e| e.to_string())?;
+    let mut echoes = 0;
+    for frame in 0..30 {
+        send(runner, frame)?;
+        let want = (frame as usize + 1) * 2;
+        while echoes < want {
+            let mut guard = async_fd.readable().await?;
+            // Hand over all that is ready before waiting for the next edge.
+            loop {
+                let handed = drain(runner)?;
+                echoes += handed;
+                if handed == 0 {
+                    break;
+                }
+            }
+            guard.clear_ready();
+        }
+    }
+    Ok(echoes)
+}
