@@ -4,7 +4,7 @@
 //! restart policy. A results table at the end.
 //!
 //! ```text
-//! cargo run --example bots -- [turns]
+//! cargo run --example bots -- [turns] [deadline-ms]
 //! ```
 //!
 //! The bots are small shell scripts written to a temporary folder: each
@@ -15,12 +15,11 @@ use std::time::Duration;
 
 use procloop::{App, Buffering, Event, Restart, Runner, Start, Stderr};
 
-const DEADLINE: Duration = Duration::from_millis(200);
-
 const BOTS: &[(&str, &str)] = &[
     ("quick", r#"while read w t a b; do echo "$t $((a + b))"; done"#),
     ("sloppy", r#"while read w t a b; do [ $((t % 3)) = 0 ] && b=$((b + 1)); echo "$t $((a + b))"; done"#),
-    ("slow", r#"while read w t a b; do [ $((t % 2)) = 0 ] && sleep 0.3; echo "$t $((a + b))"; done"#),
+    // Late on even turns: it sleeps half again the deadline (SLOW is replaced).
+    ("slow", r#"while read w t a b; do [ $((t % 2)) = 0 ] && sleep SLOW; echo "$t $((a + b))"; done"#),
     ("crashy", r#"while read w t a b; do [ "$t" = 3 ] && exit 1; echo "$t $((a + b))"; done"#),
     ("silent", r#"while read line; do :; done"#),
 ];
@@ -28,11 +27,14 @@ const BOTS: &[(&str, &str)] = &[
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     env_logger::init();
     let turns: u32 = std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(8);
+    let deadline_ms: u64 = std::env::args().nth(2).map(|s| s.parse()).transpose()?.unwrap_or(200);
+    let deadline = Duration::from_millis(deadline_ms);
     let dir = std::env::temp_dir().join(format!("procloop-bots-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let mut runner = Runner::new()?;
     for (name, script) in BOTS {
         let path = dir.join(format!("{name}.sh"));
+        let script = script.replace("SLOW", &format!("{:.3}", deadline.as_secs_f64() * 1.5));
         std::fs::write(&path, format!("#!/bin/sh\n{script}\n"))?;
         let app = App::new(format!("sh {}", path.display()))
             .buffering(Buffering::Line)
@@ -46,7 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut scores: BTreeMap<&str, (u32, u32, u32)> = BOTS.iter().map(|(n, _)| (*n, (0, 0, 0))).collect();
     for turn in 1..=turns {
         let (a, b) = (turn * 7 % 13, turn * 5 % 11);
-        let answers = play_turn(&mut runner, turn, a, b)?;
+        let answers = play_turn(&mut runner, turn, a, b, deadline)?;
         for (name, _) in BOTS {
             let entry = scores.get_mut(name).unwrap();
             match answers.get(name) {
@@ -80,7 +82,7 @@ fn play_turn(
             let _ = channel.write(state.as_bytes());
         }
     }
-    let deadline = runner.set_timer(DEADLINE);
+    let deadline = runner.set_timer(deadline);
     let mut answers = BTreeMap::new();
     let mut over = false;
     while !over && answers.len() < BOTS.len() {

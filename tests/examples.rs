@@ -1,0 +1,72 @@
+//! The examples do their job: each is run as users run it, with small
+//! sizes. `cargo test` builds them next to the test binaries.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn example(name: &str) -> PathBuf {
+    let deps = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
+    deps.parent().unwrap().join("examples").join(name)
+}
+
+fn run(name: &str, args: &[&str]) -> String {
+    let output = Command::new(example(name)).args(args).output().expect("run the example");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{name} failed: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    stdout
+}
+
+fn stockfish() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/games")])
+        .map(|dir| dir.join("stockfish"))
+        .find(|p| p.is_file())
+}
+
+#[test]
+fn uci_match_plays_a_short_game() {
+    let Some(engine) = stockfish() else {
+        eprintln!("stockfish is not installed (apt-get install -y stockfish): skipped");
+        return;
+    };
+    let out =
+        run("uci_match", &["--engine", engine.to_str().unwrap(), "--movetime", "20", "--max-plies", "6"]);
+    let moves = out.lines().find(|l| l.starts_with("1. ")).expect("the moves");
+    let plies: Vec<&str> = moves.split_whitespace().filter(|w| !w.ends_with('.')).collect();
+    assert_eq!(plies.len(), 6, "{moves}");
+    assert!(plies.iter().all(|m| (4..=5).contains(&m.len())), "long algebraic moves: {moves}");
+    assert!(out.contains("result: stopped at the 6-ply cap"), "{out}");
+}
+
+#[test]
+fn bots_forfeit_when_late_silent_or_dead() {
+    // A generous deadline: only the bots built to miss it miss it.
+    let out = run("bots", &["4", "1000"]);
+    let row = |bot: &str| out.lines().find(|l| l.starts_with(&format!("| {bot}"))).unwrap().to_string();
+    let cells =
+        |bot: &str| -> Vec<u32> { row(bot).split('|').filter_map(|c| c.trim().parse().ok()).collect() };
+    assert_eq!(cells("quick"), [4, 0, 0], "{out}");
+    assert_eq!(cells("silent"), [0, 0, 4], "{out}");
+    assert_eq!(cells("sloppy"), [3, 1, 0], "{out}");
+    assert_eq!(cells("crashy")[2], 1, "forfeits the turn it crashes in: {out}");
+    assert!(out.contains("crashy restarted"), "{out}");
+    assert_eq!(cells("slow"), [2, 0, 2], "late on even turns: {out}");
+}
+
+#[test]
+fn embed_runs_in_a_poll_loop_and_under_tokio() {
+    assert!(run("embed", &["poll"]).contains("poll: 60 echoes"));
+    assert!(run("embed", &["tokio"]).contains("tokio: 60 echoes"));
+}
+
+#[test]
+fn fanout_checks_every_echo() {
+    assert!(run("fanout", &["50"]).contains("50 cat children, one thread, every echo checked"));
+}
+
+#[test]
+fn seed_examples_echo() {
+    assert_eq!(run("cat", &[]).trim(), "hello, world");
+    assert_eq!(run("socat", &[]).trim(), "hello, world");
+}
