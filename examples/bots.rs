@@ -74,6 +74,7 @@ fn play_turn(
     turn: u32,
     a: u32,
     b: u32,
+    deadline: Duration,
 ) -> procloop::Result<BTreeMap<&'static str, u32>> {
     let state = format!("turn {turn} {a} {b}\n");
     for (name, _) in BOTS {
