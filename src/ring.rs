@@ -69,13 +69,15 @@ impl RingBuffer {
         }
     }
 
-    /// Room at the end after moving the unread bytes to the front, if the
-    /// gap there has grown bigger than that room.
-    fn make_room(&mut self) -> usize {
+    /// Room at the end, after moving the unread bytes to the front if the
+    /// gap there has grown bigger than that room, or the room is less than
+    /// `wanted`.
+    fn make_room(&mut self, wanted: usize) -> usize {
         if self.buf.capacity() == 0 {
             self.buf.reserve_exact(self.capacity);
         }
-        if self.start > self.capacity - self.buf.len() {
+        let room = self.capacity - self.buf.len();
+        if self.start > 0 && (self.start > room || room < wanted) {
             self.buf.drain(..self.start);
             self.start = 0;
         }
@@ -85,7 +87,7 @@ impl RingBuffer {
     /// One `read(2)` from `fd` into the free space; `Ok(0)` is end of
     /// stream, and a full buffer is not read into (the caller checks).
     pub(crate) fn read_from(&mut self, fd: BorrowedFd<'_>) -> io::Result<(usize, usize)> {
-        let room = self.make_room();
+        let room = self.make_room(0);
         debug_assert!(room > 0, "read into a full ring");
         let n = sys::read_into_spare(fd, &mut self.buf, room)?;
         Ok((n, room))
@@ -93,7 +95,7 @@ impl RingBuffer {
 
     /// Appends as much of `data` as fits; returns how much that was.
     pub(crate) fn push(&mut self, data: &[u8]) -> usize {
-        let n = self.make_room().min(data.len());
+        let n = self.make_room(data.len()).min(data.len());
         self.buf.extend_from_slice(&data[..n]);
         n
     }
@@ -163,6 +165,57 @@ mod tests {
         ring.consume(3);
         assert_eq!(ring.read_from(reader.as_fd()).unwrap(), (3, 3));
         assert_eq!(ring.data(), b"3456");
+    }
+
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Push(Vec<u8>),
+        Consume(usize),
+        TakeLine,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            prop::collection::vec(prop_oneof![Just(b'\n'), any::<u8>()], 0..40).prop_map(Op::Push),
+            (0usize..50).prop_map(Op::Consume),
+            Just(Op::TakeLine),
+        ]
+    }
+
+    proptest! {
+        /// The ring against a `VecDeque` model: same bytes, same lines,
+        /// never more than its capacity.
+        #[test]
+        fn behaves_like_a_bounded_deque(capacity in 1usize..64, ops in prop::collection::vec(op(), 0..200)) {
+            let mut ring = RingBuffer::new(capacity);
+            let mut model = std::collections::VecDeque::new();
+            for op in ops {
+                match op {
+                    Op::Push(data) => {
+                        let taken = ring.push(&data);
+                        prop_assert_eq!(taken, data.len().min(capacity - model.len()));
+                        model.extend(&data[..taken]);
+                    }
+                    Op::Consume(n) => {
+                        let n = n.min(model.len());
+                        ring.consume(n);
+                        model.drain(..n);
+                    }
+                    Op::TakeLine => {
+                        let expected = model.iter().position(|b| *b == b'\n').map(|i| i + 1);
+                        prop_assert_eq!(ring.line_len(), expected);
+                        if let Some(n) = expected {
+                            prop_assert_eq!(ring.take(n), model.drain(..n).collect::<Vec<_>>());
+                        }
+                    }
+                }
+                let expected: Vec<u8> = model.iter().copied().collect();
+                prop_assert_eq!(ring.data(), expected.as_slice());
+                prop_assert!(ring.len() <= capacity);
+            }
+        }
     }
 
     #[test]
