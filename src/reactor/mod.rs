@@ -314,10 +314,19 @@ impl Reactor {
             self.ready.push_front(token);
         }
         self.requeue_unblocked();
-        self.watch_pending_writes();
+        let nothing_ready = self.ready.is_empty() && self.fired.is_empty();
+        // With only bets on the queue, a wait that may block tries them
+        // before asking the kernel; if they lose, the next wait polls.
+        let only_bets = self.follow_up_touched() && nothing_ready && timeout != Some(Duration::ZERO);
         let timeout = self.wait_timeout(timeout);
         let mut woken = false;
-        match self.poll.poll(&mut self.events, timeout) {
+        let polled = if only_bets {
+            self.events.clear();
+            Ok(())
+        } else {
+            self.poll.poll(&mut self.events, timeout)
+        };
+        match polled {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {
                 self.events.clear();
@@ -434,13 +443,24 @@ impl Reactor {
         }
     }
 
-    /// Watches the write ends of pipe channels touched since the last wait
-    /// that now have bytes queued.
-    fn watch_pending_writes(&mut self) {
+    /// Looks at the channels handed out since the last wait: watches the
+    /// write ends that now have bytes queued, and queues a read of those not
+    /// known to be readable, on the bet that an answer to what was just
+    /// written is already there (a request and its reply). Returns whether
+    /// it queued such a read.
+    fn follow_up_touched(&mut self) -> bool {
+        let mut speculated = false;
         for token in std::mem::take(&mut self.touched) {
             let Some(entry) = self.entry(token) else { continue };
+            let readable = entry.readable;
             let Some(state) = entry.channel() else { continue };
             state.touched = false;
+            if !readable && !state.paused && !state.channel.at_eof() && state.channel.read_fd().is_some() {
+                entry.readable = true;
+                self.enqueue(token);
+                speculated = true;
+            }
+            let Some(state) = self.entry(token).and_then(|e| e.channel()) else { continue };
             let pending = state.channel.queued() > 0 && !state.write_watched && !state.channel.is_single_fd();
             let Some(fd) = state.channel.write_fd().filter(|_| pending).map(|fd| fd.as_raw_fd()) else {
                 continue;
@@ -450,6 +470,7 @@ impl Reactor {
                 log::warn!("cannot watch the write end of {token:?}: {e}");
             }
         }
+        speculated
     }
 
     fn watch_fd(&self, fd: RawFd, token: mio::Token, interest: Interest) -> Result<()> {
