@@ -1,17 +1,18 @@
 //! procloop runs many child processes and talks to them from one
-//! single-threaded event loop.
+//! single-threaded event loop: no hidden threads, no global signal handlers.
 //!
-//! Three layers, each usable on its own:
+//! # Three layers
 //!
 //! - [`Channel`]: a non-blocking read/write facade over a pipe pair or a
-//!   stream socket. It works with or without a loop.
+//!   stream socket. It works with or without a loop: `read()` drains the
+//!   channel's buffer, then reads the fd without blocking.
 //! - [`Reactor`]: one `mio::Poll` over channels, listening sockets, child
 //!   processes (their pidfds) and timers. [`Reactor::poll_once`] waits once
-//!   and hands plain-data events to a handler.
-//! - [`Runner`]: a registry of configured apps ([`App`]) and running
-//!   processes by alias, built on one reactor.
-//!
-//! No hidden threads, no global signal handlers.
+//!   and hands plain-data [`ReactorEvent`]s to a handler that also gets the
+//!   reactor, to write replies or register more.
+//! - [`Runner`]: a registry of configured apps ([`App`]) and their running
+//!   processes by alias, built on one reactor; its events ([`Event`]) name
+//!   the alias.
 //!
 //! ```
 //! use std::os::unix::net::UnixStream;
@@ -27,6 +28,68 @@
 //! assert_eq!(a.read()?, b"two\n");
 //! b.close();
 //! assert!(matches!(a.read(), Err(Error::EndpointClosed)));
+//! # Ok::<(), procloop::Error>(())
+//! ```
+//!
+//! # Event order
+//!
+//! For each process: its data in order; `Closed` after the last byte of its
+//! stdout; `Exited` after every byte it wrote before exiting was handed
+//! over. A grandchild holding the pipe delays `Closed`, never `Exited`.
+//! Bytes handed in an event are consumed: `read()` won't return them.
+//!
+//! ```
+//! use std::time::Duration;
+//! use procloop::{App, Event, Runner};
+//!
+//! let mut runner = Runner::new()?;
+//! runner.add("seq", App::new("seq 3"));
+//! runner.start("seq")?;
+//! let mut seen = Vec::new();
+//! while !seen.iter().any(|e: &String| e.starts_with("exited")) {
+//!     runner.poll_once(Some(Duration::from_secs(5)), |_, event| match event {
+//!         Event::Data { data, .. } => seen.push(format!("data {}", data.len())),
+//!         Event::Closed { .. } => seen.push("closed".into()),
+//!         Event::Exited { status, .. } => seen.push(format!("exited {}", status.success())),
+//!         _ => {}
+//!     })?;
+//! }
+//! assert_eq!(seen.last().unwrap(), "exited true");
+//! assert_eq!(seen[seen.len() - 2], "closed");
+//! # Ok::<(), procloop::Error>(())
+//! ```
+//!
+//! # Backpressure and bounded memory
+//!
+//! Each channel's input buffer is bounded (64 KiB by default, taken on
+//! first use). A channel that is [paused](Reactor::pause) keeps its input in
+//! that buffer; once it is full the reactor stops reading the fd, so the
+//! child blocks on its full pipe: nothing is dropped, memory stays bounded.
+//! Writes queue what the fd won't take now, up to a limit (16 MiB by
+//! default); a write that does not fit is refused whole with
+//! [`Error::QueueFull`].
+//!
+//! # Reaping
+//!
+//! Each child is watched through its pidfd (or, without pidfds, polled
+//! every 10 ms) and reaped by pid: never `waitpid(-1)`, so other children of
+//! the host are left alone. [`Runner::terminate`] sends SIGTERM, waits a
+//! grace period, then SIGKILL, and always reaps; dropping a `Runner` does
+//! that for all its children at once, with one shared grace period.
+//!
+//! # Errors
+//!
+//! Every bad input is a typed [`Error`] whose message names the culprit, and
+//! a failed start leaves nothing running and no fd open.
+//!
+//! ```
+//! use procloop::{App, Error, Runner};
+//!
+//! let mut runner = Runner::new()?;
+//! runner.add("oops", App::new("echo 'unbalanced"));
+//! let err = runner.start("oops").unwrap_err();
+//! assert!(matches!(err, Error::BadCommand { .. }));
+//! assert!(err.to_string().contains("unterminated single quote"));
 //! # Ok::<(), procloop::Error>(())
 //! ```
 

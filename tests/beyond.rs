@@ -7,13 +7,6 @@ use std::time::Duration;
 use procloop::{App, Buffering, Error, Restart, Runner, Start};
 use util::*;
 
-fn runner_with(name: &str, app: App) -> Runner {
-    init();
-    let mut runner = Runner::new().unwrap();
-    runner.add(name, app);
-    runner
-}
-
 #[test]
 fn crash_looping_app_restarts_then_gives_up() {
     let app = App::new("sh -c 'echo up; exit 3'")

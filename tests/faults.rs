@@ -9,13 +9,6 @@ use nix::unistd::Pid;
 use procloop::{App, Buffering, Error, Runner, Start};
 use util::*;
 
-fn runner_with(name: &str, app: App) -> Runner {
-    init();
-    let mut runner = Runner::new().unwrap();
-    runner.add(name, app);
-    runner
-}
-
 #[test]
 fn kill_storm_delivers_a_prefix_then_closed_then_exited() {
     let mut runner = runner_with("cat", App::new("cat").buffering(Buffering::Line));

@@ -7,13 +7,6 @@ use std::time::Duration;
 use procloop::{App, Buffering, Error, Runner, Start};
 use util::*;
 
-fn runner_with(name: &str, app: App) -> Runner {
-    init();
-    let mut runner = Runner::new().unwrap();
-    runner.add(name, app);
-    runner
-}
-
 #[test]
 fn echo_through_cat() {
     let mut runner = runner_with("cat", App::new("cat"));

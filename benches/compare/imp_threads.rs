@@ -60,33 +60,39 @@ fn fanout(n: usize) -> Metrics {
 }
 
 fn throughput(total: usize) -> Metrics {
-    let chunk = chunk();
     let mut child = Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut stdout = child.stdout.take().unwrap();
+    let stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let elapsed = pump(total, stdin, stdout);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    Metrics::gbps(total, elapsed)
+}
+
+/// Writes `total` bytes of the repeated chunk into `writer` from a second
+/// thread while this one reads and checks them from `reader`; the time taken.
+fn pump(total: usize, mut writer: impl Write + Send, mut reader: impl Read) -> std::time::Duration {
+    let chunk = chunk();
     let timer = Timer::start();
-    let elapsed = std::thread::scope(|s| {
+    std::thread::scope(|s| {
         s.spawn(|| {
             let mut sent = 0;
             while sent < total {
                 let n = CHUNK.min(total - sent);
-                stdin.write_all(&chunk[..n]).unwrap();
+                writer.write_all(&chunk[..n]).unwrap();
                 sent += n;
             }
         });
         let mut buf = vec![0u8; CHUNK];
         let mut received = 0;
         while received < total {
-            let n = stdout.read(&mut buf).unwrap();
+            let n = reader.read(&mut buf).unwrap();
             assert!(n > 0);
             check_stream(&chunk, received, &buf[..n]);
             received += n;
         }
         timer.elapsed()
-    });
-    child.kill().unwrap();
-    child.wait().unwrap();
-    Metrics::gbps(total, elapsed)
+    })
 }
 
 fn ping_pong(rounds: usize) -> Metrics {
@@ -162,26 +168,6 @@ fn plain_lines(n: usize) -> Metrics {
 }
 
 fn plain_pipe(total: usize) -> Metrics {
-    let chunk = chunk();
-    let (mut reader, mut writer) = std::io::pipe().unwrap();
-    let timer = Timer::start();
-    let elapsed = std::thread::scope(|s| {
-        s.spawn(|| {
-            let mut sent = 0;
-            while sent < total {
-                let n = CHUNK.min(total - sent);
-                writer.write_all(&chunk[..n]).unwrap();
-                sent += n;
-            }
-        });
-        let mut buf = vec![0u8; CHUNK];
-        let mut received = 0;
-        while received < total {
-            let n = reader.read(&mut buf).unwrap();
-            check_stream(&chunk, received, &buf[..n]);
-            received += n;
-        }
-        timer.elapsed()
-    });
-    Metrics::gbps(total, elapsed)
+    let (reader, writer) = std::io::pipe().unwrap();
+    Metrics::gbps(total, pump(total, writer, reader))
 }

@@ -109,6 +109,16 @@ impl Reactor {
     }
 
     /// Registers a channel; its input now arrives as events.
+    ///
+    /// ```
+    /// use procloop::{Reactor, testing::TestChannel};
+    ///
+    /// let mut reactor = Reactor::new()?;
+    /// let (channel, _peer) = TestChannel::pair();
+    /// let token = reactor.register(channel)?;
+    /// assert!(reactor.channel(token).is_some());
+    /// # Ok::<(), procloop::Error>(())
+    /// ```
     pub fn register(&mut self, channel: Channel) -> Result<Token> {
         let token = self.next_token();
         self.watch_channel(token, &channel)?;
@@ -123,6 +133,18 @@ impl Reactor {
 
     /// Removes a channel and hands it back, with any bytes still buffered;
     /// `None` for an unknown or stale token (or one that is not a channel).
+    ///
+    /// ```
+    /// use procloop::{Reactor, testing::TestChannel};
+    ///
+    /// let mut reactor = Reactor::new()?;
+    /// let (channel, _peer) = TestChannel::pair();
+    /// let token = reactor.register(channel)?;
+    /// let channel = reactor.unregister(token).expect("registered");
+    /// assert!(reactor.unregister(token).is_none(), "a token never answers twice");
+    /// # drop(channel);
+    /// # Ok::<(), procloop::Error>(())
+    /// ```
     pub fn unregister(&mut self, token: Token) -> Option<Channel> {
         self.entry(token)?.channel()?;
         let Kind::Channel(state) = self.entries.remove(token.index()).kind else { unreachable!() };
@@ -152,6 +174,22 @@ impl Reactor {
     /// the channel's input capacity, then the fd is left alone until
     /// `read()` drains it) for `channel(token).read()`. False for an
     /// unknown token.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procloop::{Reactor, testing::TestChannel};
+    ///
+    /// let mut reactor = Reactor::new()?;
+    /// let (channel, mut peer) = TestChannel::pair();
+    /// let token = reactor.register(channel)?;
+    /// reactor.pause(token);
+    /// peer.put(b"later");
+    /// while reactor.channel(token).unwrap().buffered() < 5 {
+    ///     reactor.poll_once(Some(Duration::from_millis(10)), |_, e| panic!("paused: {e:?}"))?;
+    /// }
+    /// assert_eq!(reactor.channel(token).unwrap().read()?, b"later");
+    /// # Ok::<(), procloop::Error>(())
+    /// ```
     pub fn pause(&mut self, token: Token) -> bool {
         self.set_paused(token, true)
     }
@@ -164,6 +202,29 @@ impl Reactor {
 
     /// Accepts clients of `listener`: each becomes a registered channel,
     /// announced by [`ReactorEvent::Accepted`].
+    ///
+    /// ```
+    /// use std::net::{TcpListener, TcpStream};
+    /// use std::time::Duration;
+    /// use procloop::{Reactor, ReactorEvent};
+    ///
+    /// let mut reactor = Reactor::new()?;
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = listener.local_addr()?;
+    /// let server = reactor.add_server(listener)?;
+    /// let _client = TcpStream::connect(addr)?;
+    /// let mut accepted = None;
+    /// while accepted.is_none() {
+    ///     reactor.poll_once(Some(Duration::from_secs(5)), |_, event| {
+    ///         if let ReactorEvent::Accepted { server: s, client, .. } = event {
+    ///             assert_eq!(s, server);
+    ///             accepted = Some(client);
+    ///         }
+    ///     })?;
+    /// }
+    /// assert!(reactor.channel(accepted.unwrap()).is_some());
+    /// # Ok::<(), procloop::Error>(())
+    /// ```
     pub fn add_server(&mut self, listener: impl Into<Listener>) -> Result<Token> {
         let listener = listener.into();
         listener.set_nonblocking()?;
@@ -188,6 +249,31 @@ impl Reactor {
     /// `outputs` channels was handed over.
     ///
     /// On failure the child is dropped, not killed, as `std` drops it.
+    ///
+    /// ```
+    /// use std::process::{Command, Stdio};
+    /// use std::time::Duration;
+    /// use procloop::{Channel, Reactor, ReactorEvent};
+    ///
+    /// let mut reactor = Reactor::new()?;
+    /// let mut child = Command::new("echo").arg("hi").stdout(Stdio::piped()).spawn()?;
+    /// let stdout = Channel::from_pipe(Some(child.stdout.take().unwrap().into()), None)?;
+    /// let output = reactor.register(stdout)?;
+    /// let process = reactor.add_process(child, &[output])?;
+    /// let mut seen = Vec::new();
+    /// while !matches!(seen.last(), Some(&"exited")) {
+    ///     reactor.poll_once(Some(Duration::from_secs(5)), |_, event| match event {
+    ///         ReactorEvent::Data { .. } => seen.push("data"),
+    ///         ReactorEvent::Exited { token, status } => {
+    ///             assert!(token == process && status.success());
+    ///             seen.push("exited");
+    ///         }
+    ///         _ => {}
+    ///     })?;
+    /// }
+    /// assert_eq!(seen.first(), Some(&"data"), "the output comes before the exit");
+    /// # Ok::<(), procloop::Error>(())
+    /// ```
     pub fn add_process(&mut self, child: Child, outputs: &[Token]) -> Result<Token> {
         self.add_watched_process(Process::new(child)?, outputs).map_err(|(e, _)| e)
     }
@@ -237,6 +323,18 @@ impl Reactor {
     }
 
     /// Closes every channel and server (processes stay watched).
+    ///
+    /// ```
+    /// use procloop::{Reactor, testing::TestChannel};
+    ///
+    /// let mut reactor = Reactor::new()?;
+    /// let (channel, mut peer) = TestChannel::pair();
+    /// reactor.register(channel)?;
+    /// reactor.close_all();
+    /// assert!(reactor.is_empty());
+    /// assert_eq!(peer.get(), b"", "the peer reads end of stream");
+    /// # Ok::<(), procloop::Error>(())
+    /// ```
     pub fn close_all(&mut self) {
         let doomed: Vec<usize> = self
             .entries
@@ -273,6 +371,26 @@ impl Reactor {
 
     /// Sets a one-shot timer: `poll_once` waits no longer than its deadline
     /// and then hands [`ReactorEvent::Timer`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procloop::{Reactor, ReactorEvent};
+    ///
+    /// let mut reactor = Reactor::new()?;
+    /// let late = reactor.set_timer(Duration::from_millis(20));
+    /// let early = reactor.set_timer(Duration::from_millis(10));
+    /// let mut fired = Vec::new();
+    /// while fired.len() < 2 {
+    ///     reactor.poll_once(None, |_, event| {
+    ///         if let ReactorEvent::Timer { id } = event {
+    ///             fired.push(id);
+    ///         }
+    ///     })?;
+    /// }
+    /// assert_eq!(fired, [early, late]);
+    /// assert!(!reactor.cancel_timer(early), "it fired already");
+    /// # Ok::<(), procloop::Error>(())
+    /// ```
     pub fn set_timer(&mut self, after: Duration) -> TimerId {
         self.timers.set(after)
     }

@@ -73,21 +73,20 @@ pub struct Runner {
     delivery: Vec<u8>,
 }
 
-/// Where a process comes from: what `adopt` keeps for restarts.
+/// What a restart needs: the app and start options a process came from,
+/// and its restarts so far. Kept only for apps with a restart policy, so
+/// thousands of plain children stay small.
+#[derive(Debug)]
 struct Origin {
     app: String,
     opts: Start,
     restart: RestartState,
-    grace: Duration,
 }
 
 /// One alias, from its start until `terminate`.
 #[derive(Debug)]
 struct Running {
-    /// The app and start options it came from, for restarts.
-    app: String,
-    opts: Start,
-    restart: RestartState,
+    origin: Option<Box<Origin>>,
     pid: u32,
     channel: Token,
     stderr: Option<Token>,
@@ -115,6 +114,13 @@ impl Runner {
 
     /// A runner that appends `paths` to PATH, both to find commands and in
     /// the children's environment.
+    ///
+    /// ```
+    /// // Debian installs games such as stockfish in /usr/games, off root's PATH.
+    /// let mut runner = procloop::Runner::with_extra_paths(["/usr/games"])?;
+    /// # let _ = &mut runner;
+    /// # Ok::<(), procloop::Error>(())
+    /// ```
     pub fn with_extra_paths<I: IntoIterator<Item = P>, P: Into<PathBuf>>(paths: I) -> Result<Runner> {
         let mut runner = Runner::new()?;
         let current = std::env::var_os("PATH").unwrap_or_default();
@@ -153,6 +159,18 @@ impl Runner {
 
     /// Starts `app` with an alias, extra arguments or overrides; returns the
     /// pid. A failed start leaves nothing running and the alias free.
+    ///
+    /// ```
+    /// use procloop::{App, Error, Runner, Start};
+    ///
+    /// let mut runner = Runner::new()?;
+    /// runner.add("sleep", App::new("sleep"));
+    /// runner.start_with("sleep", Start::new().alias("nap").args(["60"]))?;
+    /// assert!(runner.is_running("nap"));
+    /// let again = runner.start_with("sleep", Start::new().alias("nap").args(["60"]));
+    /// assert!(matches!(again, Err(Error::ProcessExists(alias)) if alias == "nap"));
+    /// # Ok::<(), procloop::Error>(())
+    /// ```
     pub fn start_with(&mut self, app: &str, opts: Start) -> Result<u32> {
         let config = self.apps.get(app).ok_or_else(|| Error::UnknownApp(app.to_string()))?;
         let alias = opts.alias.clone().unwrap_or_else(|| app.to_string());
@@ -160,9 +178,11 @@ impl Runner {
             return Err(Error::ProcessExists(alias));
         }
         let spawned = spawn::spawn(config, &opts, self.path.as_deref(), &mut self.programs)?;
-        let origin =
-            Origin { app: app.to_string(), opts, restart: RestartState::default(), grace: config.grace };
-        self.adopt(alias, spawned, origin)
+        let restarts = config.restart.when != Restart::Never;
+        let origin = restarts
+            .then(|| Box::new(Origin { app: app.to_string(), opts, restart: RestartState::default() }));
+        let grace = config.grace;
+        self.adopt(alias, spawned, origin, grace)
     }
 
     /// Starts `app` unless its alias is taken; returns the pid either way.
@@ -171,6 +191,16 @@ impl Runner {
     }
 
     /// As [`ensure_running`](Self::ensure_running), with start options.
+    ///
+    /// ```
+    /// use procloop::{App, Runner};
+    ///
+    /// let mut runner = Runner::new()?;
+    /// runner.add("cat", App::new("cat"));
+    /// let first = runner.ensure_running("cat")?;
+    /// assert_eq!(runner.ensure_running("cat")?, first, "the running one is kept");
+    /// # Ok::<(), procloop::Error>(())
+    /// ```
     pub fn ensure_running_with(&mut self, app: &str, opts: Start) -> Result<u32> {
         let alias = opts.alias.as_deref().unwrap_or(app);
         match self.running.get(alias) {
@@ -228,9 +258,23 @@ impl Runner {
     /// Ends `alias`: SIGTERM (to its whole group with `setpgrp`), up to its
     /// grace period, then SIGKILL; always reaps, closes its channels and
     /// frees the alias. For a process that exited by itself, it just reaps.
+    ///
+    /// ```
+    /// use std::os::unix::process::ExitStatusExt;
+    /// use procloop::{App, Error, Runner};
+    ///
+    /// let mut runner = Runner::new()?;
+    /// runner.add("cat", App::new("cat"));
+    /// runner.start("cat")?;
+    /// let status = runner.terminate("cat")?;
+    /// assert_eq!(status.signal(), Some(15), "ended by SIGTERM");
+    /// assert!(runner.get_channel("cat").is_none());
+    /// assert!(matches!(runner.terminate("cat"), Err(Error::NoSuchProcess(_))));
+    /// # Ok::<(), procloop::Error>(())
+    /// ```
     pub fn terminate(&mut self, alias: &str) -> Result<ExitStatus> {
         let running = self.running.remove(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
-        if let Some(timer) = running.restart.pending {
+        if let Some(timer) = running.origin.as_ref().and_then(|o| o.restart.pending) {
             self.reactor.cancel_timer(timer);
             self.restart_timers.remove(&timer);
         }
@@ -344,12 +388,14 @@ impl Runner {
     /// Applies the app's restart policy to an exit: schedules a restart, or
     /// says to give up.
     fn decide_restart(&mut self, alias: &str, status: ExitStatus) -> Decision {
-        let Some(running) = self.running.get_mut(alias) else { return Decision::Stay };
-        let Some(app) = self.apps.get(&running.app) else { return Decision::Stay };
-        let decision = app.restart.decide(status, &mut running.restart, Instant::now());
+        let Some(origin) = self.running.get_mut(alias).and_then(|r| r.origin.as_mut()) else {
+            return Decision::Stay;
+        };
+        let Some(app) = self.apps.get(&origin.app) else { return Decision::Stay };
+        let decision = app.restart.decide(status, &mut origin.restart, Instant::now());
         if let Decision::RestartAfter(delay) = decision {
             let timer = self.reactor.set_timer(delay);
-            running.restart.pending = Some(timer);
+            origin.restart.pending = Some(timer);
             self.restart_timers.insert(timer, alias.to_string());
         }
         decision
@@ -362,11 +408,12 @@ impl Runner {
         F: FnMut(&mut Runner, Event<'_>),
     {
         let Some(running) = self.running.get_mut(&alias) else { return };
-        running.restart.pending = None;
         let status = running.status.expect("restarted after an exit");
-        let spawned = match self.apps.get(&running.app) {
-            Some(app) => spawn::spawn(app, &running.opts, self.path.as_deref(), &mut self.programs),
-            None => Err(Error::UnknownApp(running.app.clone())),
+        let Some(origin) = running.origin.as_mut() else { return };
+        origin.restart.pending = None;
+        let spawned = match self.apps.get(&origin.app) {
+            Some(app) => spawn::spawn(app, &origin.opts, self.path.as_deref(), &mut self.programs),
+            None => Err(Error::UnknownApp(origin.app.clone())),
         };
         let spawned = match spawned {
             Ok(spawned) => spawned,
@@ -377,15 +424,20 @@ impl Runner {
         };
         let old = self.running.remove(&alias).expect("checked above");
         self.forget(&old);
-        let origin = Origin { app: old.app, opts: old.opts, restart: old.restart, grace: old.grace };
-        match self.adopt(alias.clone(), spawned, origin) {
+        match self.adopt(alias.clone(), spawned, old.origin, old.grace) {
             Ok(_) => handler(self, Event::Restarted { alias: &alias, status }),
             Err(e) => log::warn!("restarting {alias}: {e}"),
         }
     }
 
     /// Registers a started process and its channels under `alias`.
-    fn adopt(&mut self, alias: String, spawned: Spawned, origin: Origin) -> Result<u32> {
+    fn adopt(
+        &mut self,
+        alias: String,
+        spawned: Spawned,
+        origin: Option<Box<Origin>>,
+        grace: Duration,
+    ) -> Result<u32> {
         let Spawned { mut process, channel, stderr, setpgrp } = spawned;
         let pid = process.get().pid();
         let channel = self.reactor.register(channel)?;
@@ -411,19 +463,8 @@ impl Runner {
             self.streams.insert(stderr, alias_ref.clone(), Stream::Stderr);
         }
         self.streams.insert(token, alias_ref, Stream::Process);
-        let Origin { app, opts, restart, grace } = origin;
-        let running = Running {
-            app,
-            opts,
-            restart,
-            pid,
-            channel,
-            stderr,
-            process: Some(token),
-            status: None,
-            setpgrp,
-            grace,
-        };
+        let running =
+            Running { origin, pid, channel, stderr, process: Some(token), status: None, setpgrp, grace };
         self.running.insert(alias, running);
         Ok(pid)
     }

@@ -227,3 +227,11 @@ pub fn child_pids() -> Vec<u32> {
     }
     pids
 }
+
+/// A runner with one app configured.
+pub fn runner_with(name: &str, app: procloop::App) -> procloop::Runner {
+    init();
+    let mut runner = procloop::Runner::new().unwrap();
+    runner.add(name, app);
+    runner
+}
