@@ -62,7 +62,7 @@ use streams::{Stream, Streams};
 pub struct Runner {
     reactor: Reactor,
     apps: HashMap<String, App>,
-    running: HashMap<String, Running>,
+    running: HashMap<Arc<str>, Running>,
     /// What each reactor token of a running process is.
     streams: Streams,
     /// PATH with the extra folders, when there are any.
@@ -174,7 +174,7 @@ impl Runner {
     pub fn start_with(&mut self, app: &str, opts: Start) -> Result<u32> {
         let config = self.apps.get(app).ok_or_else(|| Error::UnknownApp(app.to_string()))?;
         let alias = opts.alias.clone().unwrap_or_else(|| app.to_string());
-        if self.running.contains_key(&alias) {
+        if self.running.contains_key(alias.as_str()) {
             return Err(Error::ProcessExists(alias));
         }
         let spawned = spawn::spawn(config, &opts, self.path.as_deref(), &mut self.programs)?;
@@ -252,7 +252,7 @@ impl Runner {
 
     /// The aliases taken now, in no particular order.
     pub fn aliases(&self) -> impl Iterator<Item = &str> {
-        self.running.keys().map(String::as_str)
+        self.running.keys().map(|alias| &**alias)
     }
 
     /// Ends `alias`: SIGTERM (to its whole group with `setpgrp`), up to its
@@ -407,7 +407,7 @@ impl Runner {
     where
         F: FnMut(&mut Runner, Event<'_>),
     {
-        let Some(running) = self.running.get_mut(&alias) else { return };
+        let Some(running) = self.running.get_mut(alias.as_str()) else { return };
         let status = running.status.expect("restarted after an exit");
         let Some(origin) = running.origin.as_mut() else { return };
         origin.restart.pending = None;
@@ -422,7 +422,7 @@ impl Runner {
                 return handler(self, Event::GaveUp { alias: &alias, status });
             }
         };
-        let old = self.running.remove(&alias).expect("checked above");
+        let old = self.running.remove(alias.as_str()).expect("checked above");
         self.forget(&old);
         match self.adopt(alias.clone(), spawned, old.origin, old.grace) {
             Ok(_) => handler(self, Event::Restarted { alias: &alias, status }),
@@ -457,12 +457,12 @@ impl Runner {
                 return Err(e);
             }
         };
-        let alias_ref: Arc<str> = Arc::from(alias.as_str());
-        self.streams.insert(channel, alias_ref.clone(), Stream::Stdout);
+        let alias: Arc<str> = Arc::from(alias);
+        self.streams.insert(channel, alias.clone(), Stream::Stdout);
         if let Some(stderr) = stderr {
-            self.streams.insert(stderr, alias_ref.clone(), Stream::Stderr);
+            self.streams.insert(stderr, alias.clone(), Stream::Stderr);
         }
-        self.streams.insert(token, alias_ref, Stream::Process);
+        self.streams.insert(token, alias.clone(), Stream::Process);
         let running =
             Running { origin, pid, channel, stderr, process: Some(token), status: None, setpgrp, grace };
         self.running.insert(alias, running);
