@@ -123,11 +123,14 @@ impl Reactor {
         let token = self.next_token();
         self.watch_channel(token, &channel)?;
         let pending = channel.buffered() > 0 || channel.at_eof();
+        let queued = channel.queued() > 0;
         self.insert(token, Kind::Channel(ChannelState::new(channel)));
         if pending {
             self.enqueue(token);
         }
-        self.channel(token); // bytes queued before registering get their write end watched
+        if queued {
+            self.channel(token); // bytes queued before registering get their write end watched
+        }
         Ok(token)
     }
 
@@ -311,14 +314,23 @@ impl Reactor {
     /// Stops watching a process and hands it back (not reaped yet, unless
     /// it was).
     pub fn remove_process(&mut self, token: Token) -> Option<Process> {
+        let process = self.take_process(token)?;
+        if let Some(pidfd) = process.pidfd() {
+            self.unwatch_fd(pidfd.as_fd().as_raw_fd());
+        }
+        Some(process)
+    }
+
+    /// Removes a process for a caller that drops it: its pidfd then closes,
+    /// which takes it out of the poll without a syscall of ours.
+    pub(crate) fn take_process(&mut self, token: Token) -> Option<Process> {
         if !matches!(self.entry(token)?.kind, Kind::Process(_)) {
             return None;
         }
         let Kind::Process(state) = self.entries.remove(token.index()).kind else { unreachable!() };
-        if let Some(pidfd) = state.process.pidfd() {
-            self.unwatch_fd(pidfd.as_fd().as_raw_fd());
+        if !self.unwatched.is_empty() {
+            self.unwatched.retain(|t| *t != token);
         }
-        self.unwatched.retain(|t| *t != token);
         Some(state.process)
     }
 

@@ -144,7 +144,7 @@ impl Reactor {
                 }
             }
         }
-        let process = self.remove_process(token)?;
+        let process = self.take_process(token)?;
         let status = process.status()?;
         Some(Step::Exited { token, status })
     }

@@ -278,7 +278,7 @@ impl Runner {
             self.reactor.cancel_timer(timer);
             self.restart_timers.remove(&timer);
         }
-        let status = match running.process.and_then(|token| self.reactor.remove_process(token)) {
+        let status = match running.process.and_then(|token| self.reactor.take_process(token)) {
             Some(mut process) => end_process(&mut process, running.setpgrp, running.grace),
             None => running.status.ok_or_else(|| Error::NoSuchProcess(alias.to_string())),
         };
@@ -483,7 +483,7 @@ impl Runner {
         let running: Vec<Running> = self.running.drain().map(|(_, r)| r).collect();
         let mut ending = Vec::new();
         for r in &running {
-            if let Some(process) = r.process.and_then(|t| self.reactor.remove_process(t)) {
+            if let Some(process) = r.process.and_then(|t| self.reactor.take_process(t)) {
                 let _ = send(&process, r.setpgrp, Signal::SIGTERM);
                 ending.push((process, r.setpgrp));
             }
