@@ -8,7 +8,13 @@ use procloop::{App, Buffering, Event, Runner, Start, Transport};
 use crate::util::*;
 
 pub fn run(scenario: &Scenario, transport: Transport) -> Metrics {
+    run_with(scenario, transport, false)
+}
+
+/// As [`run`], with every app started `die_with_parent` (the fork path).
+pub fn run_with(scenario: &Scenario, transport: Transport, die_with_parent: bool) -> Metrics {
     TRANSPORT.with(|t| t.set(transport));
+    DIE_WITH_PARENT.with(|d| d.set(die_with_parent));
     match scenario {
         Scenario::Spawn { n, in_flight, program } => spawn(*n, *in_flight, program),
         Scenario::Fanout { n } => fanout(*n),
@@ -20,11 +26,13 @@ pub fn run(scenario: &Scenario, transport: Transport) -> Metrics {
 
 thread_local! {
     static TRANSPORT: std::cell::Cell<Transport> = const { std::cell::Cell::new(Transport::Pipes) };
+    static DIE_WITH_PARENT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 fn runner(name: &str, app: App) -> Runner {
     let mut runner = Runner::new().unwrap();
-    runner.add(name, app.transport(TRANSPORT.with(|t| t.get())));
+    let app = app.transport(TRANSPORT.with(|t| t.get())).die_with_parent(DIE_WITH_PARENT.with(|d| d.get()));
+    runner.add(name, app);
     runner
 }
 

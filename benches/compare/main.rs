@@ -11,7 +11,8 @@
 //! every byte, every line): a fast wrong answer fails the run.
 //!
 //! Rows: `procloop` is the Runner's loop over pipes, `procloop-sock` the
-//! same over one socket pair per child, `procloop-facade` the Channel
+//! same over one socket pair per child, `procloop-dwp` the same with
+//! `die_with_parent` (which takes the fork path), `procloop-facade` the Channel
 //! without the loop (`poll(2)` on its fd), `mio-loop` a minimal hand-written
 //! mio loop, `tokio-ct`/`tokio-mt` tokio::process on a current-thread or
 //! multi-thread runtime, `threads` std::process with a thread per pipe, and
@@ -29,8 +30,17 @@ use procloop::Transport;
 use util::{Metrics, Scenario};
 
 /// The implementations, in table order.
-const IMPLS: &[&str] =
-    &["procloop", "procloop-sock", "procloop-facade", "mio-loop", "tokio-ct", "tokio-mt", "threads", "plain"];
+const IMPLS: &[&str] = &[
+    "procloop",
+    "procloop-sock",
+    "procloop-dwp",
+    "procloop-facade",
+    "mio-loop",
+    "tokio-ct",
+    "tokio-mt",
+    "threads",
+    "plain",
+];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -101,6 +111,7 @@ fn run_one(imp: &str, spec: &str) {
     let metrics = match imp {
         "procloop" => imp_procloop::run(&scenario, Transport::Pipes),
         "procloop-sock" => imp_procloop::run(&scenario, Transport::SocketPair),
+        "procloop-dwp" => imp_procloop::run_with(&scenario, Transport::Pipes, true),
         "procloop-facade" => imp_procloop::run_facade(&scenario),
         "mio-loop" => imp_mio::run(&scenario),
         "tokio-ct" => imp_tokio::run(&scenario, false),

@@ -81,6 +81,7 @@ impl Scenario {
             "procloop-facade" => matches!(self, Scenario::PingPong { .. } | Scenario::Lines { .. }),
             "plain" => matches!(self, Scenario::Throughput { .. } | Scenario::Lines { .. }),
             "procloop-sock" => !matches!(self, Scenario::Lines { .. }),
+            "procloop-dwp" => matches!(self, Scenario::Spawn { .. } | Scenario::Fanout { .. }),
             "threads" => true,
             _ => true,
         }
