@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::process::Child;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
@@ -77,7 +77,8 @@ pub struct Reactor {
     blocked: Vec<Token>,
     timers: Timers,
     fired: VecDeque<TimerId>,
-    waker: Option<Arc<mio::Waker>>,
+    /// Made on first use: an eventfd a reactor that is never woken need not have.
+    waker: OnceLock<Arc<mio::Waker>>,
     /// Processes without a pidfd, whose exits are found by polling.
     unwatched: Vec<Token>,
     next_exit_check: Instant,
@@ -100,7 +101,7 @@ impl Reactor {
             blocked: Vec::new(),
             timers: Timers::default(),
             fired: VecDeque::new(),
-            waker: None,
+            waker: OnceLock::new(),
             unwatched: Vec::new(),
             next_exit_check: Instant::now(),
             budget: 0,
@@ -374,11 +375,12 @@ impl Reactor {
     }
 
     /// A handle that wakes a waiting `poll_once` from any thread.
-    pub fn waker(&mut self) -> Result<Waker> {
-        if self.waker.is_none() {
-            self.waker = Some(Arc::new(mio::Waker::new(self.poll.registry(), WAKER)?));
+    pub fn waker(&self) -> Result<Waker> {
+        if self.waker.get().is_none() {
+            // Should two threads race here, the loser's eventfd just closes.
+            let _ = self.waker.set(Arc::new(mio::Waker::new(self.poll.registry(), WAKER)?));
         }
-        Ok(Waker(Arc::clone(self.waker.as_ref().unwrap())))
+        Ok(Waker(Arc::clone(self.waker.get().expect("set above"))))
     }
 
     /// Sets a one-shot timer: `poll_once` waits no longer than its deadline

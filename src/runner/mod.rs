@@ -309,7 +309,7 @@ impl Runner {
     }
 
     /// A handle that wakes a waiting `poll_once` from any thread.
-    pub fn waker(&mut self) -> Result<Waker> {
+    pub fn waker(&self) -> Result<Waker> {
         self.reactor.waker()
     }
 
