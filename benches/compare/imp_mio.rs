@@ -76,36 +76,28 @@ fn spawn(n: usize, in_flight: usize, program: &str) -> Metrics {
 
 struct Cat {
     child: Child,
-    pidfd: OwnedFd,
+    _pidfd: OwnedFd,
     line: Vec<u8>,
     echoed: bool,
 }
 
+/// Spawns all N, handling events between spawns with a zero-timeout poll:
+/// an echoed child gets its stdin closed, an exited one is reaped.
 fn fanout(n: usize) -> Metrics {
     let mut poll = Poll::new().unwrap();
     let mut events = Events::with_capacity(1024);
     let timer = Timer::start();
-    let mut cats = Vec::with_capacity(n);
-    for i in 0..n {
-        let mut child = Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
-        let stdout = child.stdout.as_ref().unwrap().as_raw_fd();
-        nonblocking(stdout);
-        register(&poll, stdout, i * 2, Interest::READABLE);
-        let pidfd = pidfd(&child);
-        register(&poll, pidfd.as_raw_fd(), i * 2 + 1, Interest::READABLE);
-        child.stdin.as_mut().unwrap().write_all(&fanout_line(i)).unwrap();
-        cats.push(Cat { child, pidfd, line: Vec::new(), echoed: false });
-    }
+    let mut cats: Vec<Option<Cat>> = Vec::with_capacity(n);
     let (mut echoed, mut exited) = (0, 0);
     let mut buf = [0u8; 4096];
-    while exited < n {
-        poll.poll(&mut events, None).unwrap();
+    let mut handle = |poll: &mut Poll, events: &mut Events, cats: &mut Vec<Option<Cat>>, timeout| {
+        poll.poll(events, timeout).unwrap();
         for event in events.iter() {
             let (i, is_pidfd) = (event.token().0 / 2, event.token().0 % 2 == 1);
-            let cat = &mut cats[i];
+            let Some(cat) = cats[i].as_mut() else { continue };
             if is_pidfd {
                 assert!(cat.child.wait().unwrap().success());
-                let _ = &cat.pidfd;
+                cats[i] = None;
                 exited += 1;
                 continue;
             }
@@ -121,12 +113,25 @@ fn fanout(n: usize) -> Metrics {
                 assert_eq!(cat.line, fanout_line(i));
                 cat.echoed = true;
                 echoed += 1;
-                if echoed == n {
-                    cats.iter_mut().for_each(|c| drop(c.child.stdin.take()));
-                }
+                drop(cat.child.stdin.take());
             }
         }
+    };
+    for i in 0..n {
+        let mut child = Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+        let stdout = child.stdout.as_ref().unwrap().as_raw_fd();
+        nonblocking(stdout);
+        register(&poll, stdout, i * 2, Interest::READABLE);
+        let pidfd = pidfd(&child);
+        register(&poll, pidfd.as_raw_fd(), i * 2 + 1, Interest::READABLE);
+        child.stdin.as_mut().unwrap().write_all(&fanout_line(i)).unwrap();
+        cats.push(Some(Cat { child, _pidfd: pidfd, line: Vec::new(), echoed: false }));
+        handle(&mut poll, &mut events, &mut cats, Some(std::time::Duration::ZERO));
     }
+    while cats.iter().any(Option::is_some) {
+        handle(&mut poll, &mut events, &mut cats, None);
+    }
+    assert_eq!((echoed, exited), (n, n));
     Metrics::wall_ms(timer.elapsed())
 }
 

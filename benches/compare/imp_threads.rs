@@ -34,28 +34,27 @@ fn spawn(n: usize, in_flight: usize, program: &str) -> Metrics {
     Metrics::rate(n, timer.elapsed())
 }
 
+/// A thread per child reads its echo, then closes its stdin and reaps it,
+/// while the main thread goes on spawning.
 fn fanout(n: usize) -> Metrics {
     let timer = Timer::start();
-    let mut children = Vec::with_capacity(n);
+    let mut threads = Vec::with_capacity(n);
     for i in 0..n {
         let mut child = Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let reader = std::thread::Builder::new()
+        child.stdin.as_mut().unwrap().write_all(&fanout_line(i)).unwrap();
+        let thread = std::thread::Builder::new()
             .stack_size(64 * 1024)
             .spawn(move || {
                 let mut line = Vec::new();
-                BufReader::new(stdout).read_until(b'\n', &mut line).unwrap();
+                BufReader::new(child.stdout.take().unwrap()).read_until(b'\n', &mut line).unwrap();
                 assert_eq!(line, fanout_line(i));
+                drop(child.stdin.take());
+                assert!(child.wait().unwrap().success());
             })
             .unwrap();
-        child.stdin.as_mut().unwrap().write_all(&fanout_line(i)).unwrap();
-        children.push((child, reader));
+        threads.push(thread);
     }
-    for (mut child, reader) in children {
-        reader.join().unwrap();
-        drop(child.stdin.take());
-        assert!(child.wait().unwrap().success());
-    }
+    threads.into_iter().for_each(|t| t.join().unwrap());
     Metrics::wall_ms(timer.elapsed())
 }
 

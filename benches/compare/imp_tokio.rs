@@ -61,6 +61,8 @@ async fn fanout(n: usize) -> Metrics {
             drop(stdin);
             assert!(child.wait().await.unwrap().success());
         });
+        // Let the tasks run between spawns, as the single-threaded loops do.
+        tokio::task::yield_now().await;
     }
     while let Some(done) = tasks.join_next().await {
         done.unwrap();
