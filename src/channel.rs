@@ -168,8 +168,11 @@ impl Channel {
     }
 
     /// Sets the write queue's limit (default 16 MiB).
+    ///
+    /// Bytes already queued stay queued, even above a lower limit; new
+    /// writes then wait for room.
     pub fn with_write_queue_limit(mut self, bytes: usize) -> Channel {
-        self.output = WriteQueue::new(bytes.max(self.output.len()));
+        self.output.set_limit(bytes);
         self
     }
 

@@ -28,6 +28,11 @@ impl WriteQueue {
         self.limit
     }
 
+    /// Changes the limit; bytes already queued stay, even above it.
+    pub(crate) fn set_limit(&mut self, limit: usize) {
+        self.limit = limit;
+    }
+
     /// Room left before the limit.
     pub(crate) fn room(&self) -> usize {
         self.limit.saturating_sub(self.len())

@@ -514,6 +514,10 @@ impl Drop for Runner {
 /// SIGTERM, up to `grace`, then SIGKILL; reaps.
 fn end_process(process: &mut Process, group: bool, grace: Duration) -> Result<ExitStatus> {
     if let Some(status) = process.try_wait()? {
+        if group {
+            // The leader is gone; what is left of its group is ended too.
+            send(process, true, Signal::SIGTERM)?;
+        }
         return Ok(status);
     }
     send(process, group, Signal::SIGTERM)?;
