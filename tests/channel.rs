@@ -262,3 +262,22 @@ fn test_channel_put_get_and_read_fd() {
     test.close();
     assert!(matches!(read_some(&mut channel), Err(Error::EndpointClosed)));
 }
+
+#[test]
+fn lowering_the_queue_limit_keeps_what_is_queued() {
+    let (a, mut b) = socket_pair();
+    let mut a = a.with_write_queue_limit(8 << 20);
+    let data = random_bytes(2 << 20, 9);
+    a.write(&data).unwrap();
+    let queued = a.queued();
+    assert!(queued > 0, "the socket buffer cannot hold 2 MiB");
+    let mut a = a.with_write_queue_limit(1);
+    assert_eq!(a.queued(), queued, "nothing dropped");
+    assert!(matches!(a.write(b"more"), Err(Error::QueueFull { .. })));
+    let mut got = Vec::new();
+    while got.len() < data.len() {
+        got.extend(read_some(&mut b).unwrap());
+        a.flush().unwrap();
+    }
+    assert!(got == data);
+}

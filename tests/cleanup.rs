@@ -201,3 +201,17 @@ fn terminate_of_a_setpgrp_app_ends_its_whole_group() {
     runner.terminate("group").unwrap();
     wait_for("the grandchild to end", || !pid_exists(grandchild) || pid_state(grandchild) == Some('Z'));
 }
+
+#[test]
+fn terminate_ends_the_group_of_a_setpgrp_app_whose_leader_already_exited() {
+    let _lock = counted();
+    let mut runner = Runner::new().unwrap();
+    runner.add("leader", App::new("sh -c 'sleep 1000 & echo $!'").setpgrp(true));
+    let pid = runner.start("leader").unwrap();
+    let line = read_some(runner.get_channel("leader").unwrap()).unwrap();
+    let member: u32 = String::from_utf8(line).unwrap().trim().parse().unwrap();
+    wait_for("the leader to exit", || pid_state(pid) == Some('Z'));
+    assert!(pid_exists(member));
+    assert!(runner.terminate("leader").unwrap().success());
+    wait_for("the rest of the group to end", || !pid_exists(member) || pid_state(member) == Some('Z'));
+}
