@@ -120,6 +120,7 @@ pub use reactor::{Reactor, ReactorEvent};
 pub use ring::DEFAULT_INPUT_CAPACITY;
 pub use runner::{
     App, Buffering, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Event, Restart, Runner, Start, Stderr, Transport,
+    split_command,
 };
 pub use timers::TimerId;
 pub use token::Token;

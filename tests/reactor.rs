@@ -312,8 +312,8 @@ fn resumed_channel_hands_over_what_was_buffered() {
 #[test]
 fn timers_fire_in_order_and_cancelled_ones_never() {
     let mut reactor = Reactor::new().unwrap();
-    let second = reactor.set_timer(Duration::from_millis(30));
-    let first = reactor.set_timer(Duration::from_millis(10));
+    let second = reactor.set_timer(Duration::from_millis(300));
+    let first = reactor.set_timer(Duration::from_millis(1));
     let cancelled = reactor.set_timer(Duration::from_millis(5));
     assert!(reactor.cancel_timer(cancelled));
     let seen = poll_until(&mut reactor, |s| s.len() == 2);

@@ -391,8 +391,8 @@ impl Reactor {
     /// use procloop::{Reactor, ReactorEvent};
     ///
     /// let mut reactor = Reactor::new()?;
-    /// let late = reactor.set_timer(Duration::from_millis(20));
-    /// let early = reactor.set_timer(Duration::from_millis(10));
+    /// let late = reactor.set_timer(Duration::from_millis(300));
+    /// let early = reactor.set_timer(Duration::from_millis(1));
     /// let mut fired = Vec::new();
     /// while fired.len() < 2 {
     ///     reactor.poll_once(None, |_, event| {

@@ -32,6 +32,7 @@ pub use event::Event;
 pub use restart::Restart;
 use restart::{Decision, RestartState};
 use spawn::{KillOnDrop, ProgramCache, Spawned};
+pub use split::split_command;
 use streams::{Stream, Streams};
 
 /// The registry of configured apps and of the processes running them, by

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 
 use super::app::{App, Buffering, Start, Stderr, Transport};
 use super::socket;
-use super::split::split;
+use super::split::split_command;
 use crate::Signal;
 use crate::channel::Channel;
 use crate::error::{Error, Result};
@@ -92,7 +92,7 @@ pub(crate) fn spawn(
 }
 
 fn plan<'a>(app: &'a App, opts: &'a Start) -> Result<Plan<'a>> {
-    let mut argv = split(&app.command)?;
+    let mut argv = split_command(&app.command)?;
     argv.extend(opts.args.iter().cloned());
     let cwd = opts.cwd.as_deref().or(app.cwd.as_deref());
     if app.socket_type && app.socket.is_none() && opts.socket.is_none() {

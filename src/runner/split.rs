@@ -3,8 +3,19 @@
 
 use crate::error::{Error, Result};
 
-/// Splits `command` into words.
-pub(crate) fn split(command: &str) -> Result<Vec<String>> {
+/// Splits a command string into argv the way a POSIX shell splits words
+/// (single and double quotes, backslashes), as [`App::new`](crate::App::new)
+/// does; nothing is expanded and no shell ever runs it.
+///
+/// ```
+/// use procloop::{Error, split_command};
+///
+/// assert_eq!(split_command(r#"grep -e "a b" 'c d' e\ f"#)?, ["grep", "-e", "a b", "c d", "e f"]);
+/// assert_eq!(split_command("echo $HOME")?, ["echo", "$HOME"]);
+/// assert!(matches!(split_command("echo 'oops"), Err(Error::BadCommand { .. })));
+/// # Ok::<(), procloop::Error>(())
+/// ```
+pub fn split_command(command: &str) -> Result<Vec<String>> {
     let bad = |reason| Error::BadCommand { command: command.to_string(), reason };
     let mut words = Vec::new();
     let mut word: Option<String> = None;
@@ -53,7 +64,7 @@ pub(crate) fn split(command: &str) -> Result<Vec<String>> {
     Ok(words)
 }
 
-/// Quotes `words` so that [`split`] gives them back; for error messages
+/// Quotes `words` so that [`split_command`] gives them back; for error messages
 /// and tests.
 #[cfg(test)]
 pub(crate) fn quote(words: &[String]) -> String {
@@ -67,7 +78,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn words(command: &str) -> Vec<String> {
-        split(command).unwrap()
+        split_command(command).unwrap()
     }
 
     #[test]
@@ -94,7 +105,7 @@ mod tests {
             ("echo \"open", "unterminated double quote"),
             ("echo \\", "trailing backslash"),
         ] {
-            match split(command) {
+            match split_command(command) {
                 Err(Error::BadCommand { command: c, reason: r }) => {
                     assert_eq!((c.as_str(), r), (command, reason));
                 }
@@ -106,12 +117,12 @@ mod tests {
     proptest! {
         #[test]
         fn quoting_round_trips(argv in prop::collection::vec(".*", 1..6)) {
-            prop_assert_eq!(split(&quote(&argv)).unwrap(), argv);
+            prop_assert_eq!(split_command(&quote(&argv)).unwrap(), argv);
         }
 
         #[test]
         fn never_panics(command in ".*") {
-            let _ = split(&command);
+            let _ = split_command(&command);
         }
     }
 }
