@@ -19,9 +19,12 @@ pub(crate) struct Timers {
 
 impl Timers {
     pub(crate) fn set(&mut self, after: Duration) -> TimerId {
+        self.set_deadline(Instant::now().checked_add(after).unwrap_or_else(far_future))
+    }
+
+    fn set_deadline(&mut self, deadline: Instant) -> TimerId {
         let id = TimerId(self.next_id);
         self.next_id += 1;
-        let deadline = Instant::now().checked_add(after).unwrap_or_else(far_future);
         self.heap.push(Reverse((deadline, id)));
         self.live.insert(id);
         id
@@ -86,6 +89,31 @@ mod tests {
         assert_eq!(timers.pop_due(later), Some(late));
         assert_eq!(timers.pop_due(later), None);
         assert!(!timers.cancel(late), "a fired timer cannot be cancelled");
+    }
+
+    #[test]
+    fn ten_thousand_timers_fire_in_deadline_order() {
+        let mut timers = Timers::default();
+        let base = Instant::now();
+        let mut expected = Vec::new();
+        let mut seed = 88172645463325252u64;
+        for i in 0..10_000u64 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let deadline = base + Duration::from_micros(seed % 5_000);
+            let id = timers.set_deadline(deadline);
+            if i % 10 == 0 {
+                assert!(timers.cancel(id));
+            } else {
+                expected.push((deadline, id));
+            }
+        }
+        expected.sort();
+        let end = base + Duration::from_secs(1);
+        let fired: Vec<TimerId> = std::iter::from_fn(|| timers.pop_due(end)).collect();
+        assert_eq!(fired, expected.iter().map(|(_, id)| *id).collect::<Vec<_>>());
+        assert!(timers.live.is_empty() && timers.heap.is_empty());
     }
 
     #[test]

@@ -334,3 +334,33 @@ fn reactor_fd_polls_readable_when_events_wait() {
     let seen = poll_until(&mut reactor, |s| !s.is_empty());
     assert_eq!(seen.len(), 1);
 }
+
+#[test]
+fn ten_thousand_timers_all_fire_once_and_cancelled_ones_never() {
+    let mut reactor = Reactor::new().unwrap();
+    let mut live = std::collections::HashSet::new();
+    for i in 0..10_000u64 {
+        let id = reactor.set_timer(Duration::from_micros(i % 20_000));
+        if i % 3 == 0 {
+            assert!(reactor.cancel_timer(id));
+        } else {
+            live.insert(id);
+        }
+    }
+    let expected = live.len();
+    let mut fired = 0;
+    let deadline = Instant::now() + DEADLINE;
+    while !live.is_empty() {
+        assert!(Instant::now() < deadline);
+        reactor
+            .poll_once(Some(Duration::from_millis(100)), |_, e| match e {
+                procloop::ReactorEvent::Timer { id } => {
+                    assert!(live.remove(&id), "{id:?} fired twice or was cancelled");
+                    fired += 1;
+                }
+                other => panic!("{other:?}"),
+            })
+            .unwrap();
+    }
+    assert_eq!(fired, expected);
+}
