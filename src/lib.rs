@@ -126,3 +126,8 @@ pub use timers::TimerId;
 pub use token::Token;
 pub use waker::Waker;
 pub use write_queue::DEFAULT_WRITE_QUEUE_LIMIT;
+
+/// The README's examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
