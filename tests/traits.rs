@@ -1,0 +1,25 @@
+//! The public types have the auto traits API.md promises (and a user needs
+//! to move a runner or channel to another thread).
+
+fn send<T: Send>() {}
+fn send_sync_static<T: Send + Sync + 'static>() {}
+fn copy_eq_hash_debug<T: Copy + Eq + std::hash::Hash + std::fmt::Debug>() {}
+
+#[test]
+fn public_types_have_their_traits() {
+    send::<procloop::Channel>();
+    send::<procloop::Reactor>();
+    send::<procloop::Runner>();
+    send_sync_static::<procloop::Error>();
+    send_sync_static::<procloop::Waker>();
+    copy_eq_hash_debug::<procloop::Token>();
+    copy_eq_hash_debug::<procloop::TimerId>();
+    let waker: fn(&procloop::Waker) -> procloop::Waker = Clone::clone;
+    let _ = waker;
+    let app = procloop::App::new("cat");
+    let _copy = app.clone();
+    let _start = procloop::Start::default();
+    assert_eq!(procloop::Buffering::default(), procloop::Buffering::Bytes);
+    assert_eq!(procloop::Stderr::default(), procloop::Stderr::Inherit);
+    assert_eq!(procloop::Restart::default(), procloop::Restart::Never);
+}
