@@ -21,47 +21,77 @@ pub fn split_command(command: &str) -> Result<Vec<String>> {
     let mut word: Option<String> = None;
     let mut chars = command.chars();
     while let Some(c) = chars.next() {
-        match c {
-            ' ' | '\t' | '\n' => words.extend(word.take()),
-            '\'' => {
-                let w = word.get_or_insert_with(String::new);
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => w.push(c),
-                        None => return Err(bad("unterminated single quote")),
-                    }
-                }
+        let quoted = match c {
+            ' ' | '\t' | '\n' => {
+                words.extend(word.take());
+                Ok(())
             }
-            '"' => {
-                let w = word.get_or_insert_with(String::new);
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some('\n') => {}
-                            Some(c @ ('\\' | '"' | '$' | '`')) => w.push(c),
-                            Some(c) => w.extend(['\\', c]),
-                            None => return Err(bad("unterminated double quote")),
-                        },
-                        Some(c) => w.push(c),
-                        None => return Err(bad("unterminated double quote")),
-                    }
-                }
+            '\'' => single_quoted(&mut chars, word.get_or_insert_with(String::new)),
+            '"' => double_quoted(&mut chars, word.get_or_insert_with(String::new)),
+            '\\' => escaped(&mut chars, &mut word),
+            c => {
+                word.get_or_insert_with(String::new).push(c);
+                Ok(())
             }
-            '\\' => match chars.next() {
-                Some('\n') => {}
-                Some(c) => word.get_or_insert_with(String::new).push(c),
-                None => return Err(bad("trailing backslash")),
-            },
-            c => word.get_or_insert_with(String::new).push(c),
-        }
+        };
+        quoted.map_err(bad)?;
     }
     words.extend(word);
     if words.is_empty() {
         return Err(bad("empty command"));
     }
     Ok(words)
+}
+
+/// Takes the character after a backslash outside quotes; a backslash and a
+/// newline together continue the line and start no word.
+fn escaped(
+    chars: &mut std::str::Chars<'_>,
+    word: &mut Option<String>,
+) -> std::result::Result<(), &'static str> {
+    match chars.next() {
+        Some('\n') => Ok(()),
+        Some(c) => {
+            word.get_or_insert_with(String::new).push(c);
+            Ok(())
+        }
+        None => Err("trailing backslash"),
+    }
+}
+
+/// Takes what follows an opening `'` up to the closing one, literally.
+fn single_quoted(
+    chars: &mut std::str::Chars<'_>,
+    word: &mut String,
+) -> std::result::Result<(), &'static str> {
+    loop {
+        match chars.next() {
+            Some('\'') => return Ok(()),
+            Some(c) => word.push(c),
+            None => return Err("unterminated single quote"),
+        }
+    }
+}
+
+/// Takes what follows an opening `"` up to the closing one; a backslash
+/// escapes only `\\`, `"`, `$`, `` ` `` and a newline, as in a shell.
+fn double_quoted(
+    chars: &mut std::str::Chars<'_>,
+    word: &mut String,
+) -> std::result::Result<(), &'static str> {
+    loop {
+        match chars.next() {
+            Some('"') => return Ok(()),
+            Some('\\') => match chars.next() {
+                Some('\n') => {}
+                Some(c @ ('\\' | '"' | '$' | '`')) => word.push(c),
+                Some(c) => word.extend(['\\', c]),
+                None => return Err("unterminated double quote"),
+            },
+            Some(c) => word.push(c),
+            None => return Err("unterminated double quote"),
+        }
+    }
 }
 
 /// Quotes `words` so that [`split_command`] gives them back; for error messages
