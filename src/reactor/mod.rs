@@ -582,21 +582,35 @@ impl Reactor {
     /// it queued such a read.
     fn follow_up_touched(&mut self) -> bool {
         let mut speculated = false;
-        for token in std::mem::take(&mut self.touched) {
-            let Some(entry) = self.entry(token) else { continue };
+        // Taken out and put back emptied, so its memory serves every wait.
+        let mut touched = std::mem::take(&mut self.touched);
+        for token in touched.drain(..) {
+            speculated |= self.follow_up(token);
+        }
+        self.touched = touched;
+        speculated
+    }
+
+    /// [`follow_up_touched`](Self::follow_up_touched) for one channel; true
+    /// if it queued a read.
+    fn follow_up(&mut self, token: Token) -> bool {
+        let mut speculated = false;
+        {
+            let Some(entry) = self.entry(token) else { return false };
             let readable = entry.readable;
-            let Some(state) = entry.channel() else { continue };
+            let Some(state) = entry.channel() else { return false };
             state.touched = false;
             if !readable && !state.paused && !state.channel.at_eof() && state.channel.read_fd().is_some() {
                 entry.readable = true;
-                self.enqueue(token);
                 speculated = true;
             }
-            let Some(state) = self.entry(token).and_then(|e| e.channel()) else { continue };
-            let pending = state.channel.queued() > 0 && !state.write_watched && !state.channel.is_single_fd();
-            let Some(fd) = state.channel.write_fd().filter(|_| pending).map(|fd| fd.as_raw_fd()) else {
-                continue;
-            };
+        }
+        if speculated {
+            self.enqueue(token);
+        }
+        let Some(state) = self.entry(token).and_then(|e| e.channel()) else { return speculated };
+        let pending = state.channel.queued() > 0 && !state.write_watched && !state.channel.is_single_fd();
+        if let Some(fd) = state.channel.write_fd().filter(|_| pending).map(|fd| fd.as_raw_fd()) {
             state.write_watched = true;
             if let Err(e) = self.watch_fd(fd, token.to_mio(Side::Write), Interest::WRITABLE) {
                 log::warn!("cannot watch the write end of {token:?}: {e}");

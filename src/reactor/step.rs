@@ -130,11 +130,13 @@ impl Reactor {
             Ok(None) => return None,
             Err(e) => log::warn!("waiting for {token:?}: {e}"),
         }
-        let outputs = state.outputs.clone();
         let first_drain = state.drain_budget.is_none();
         let budget = *state.drain_budget.get_or_insert(EXIT_DRAIN_LIMIT);
+        let outputs = state.outputs.len();
         if budget > 0 {
-            for output in outputs {
+            for i in 0..outputs {
+                let Kind::Process(state) = &self.entry(token)?.kind else { return None };
+                let output = state.outputs[i];
                 if first_drain && let Some(entry) = self.entry(output) {
                     entry.readable = true;
                 }
