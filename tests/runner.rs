@@ -312,3 +312,13 @@ fn timers_fire_through_the_runner() {
     let got = run_until(&mut runner, |g| !g.is_empty());
     assert_eq!(got, [Got::Timer(id)]);
 }
+
+#[test]
+fn env_passes_bytes_that_are_not_utf8() {
+    use std::os::unix::ffi::OsStringExt;
+    let value = std::ffi::OsString::from_vec(vec![b'a', 0xff, 0xfe, b'z']);
+    let app = App::new("sh -c 'printf %s \"$PROCLOOP_BYTES\"'").env("PROCLOOP_BYTES", value);
+    let mut runner = runner_with("env", app);
+    runner.start("env").unwrap();
+    assert_eq!(read_to_end(runner.get_channel("env").unwrap()), [b'a', 0xff, 0xfe, b'z']);
+}
