@@ -364,3 +364,35 @@ fn ten_thousand_timers_all_fire_once_and_cancelled_ones_never() {
     }
     assert_eq!(fired, expected);
 }
+
+/// CPU time this thread has used.
+fn thread_cpu() -> Duration {
+    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_THREAD).unwrap();
+    let (user, sys) = (usage.user_time(), usage.system_time());
+    let micros = |t: nix::sys::time::TimeVal| t.tv_sec() as u64 * 1_000_000 + t.tv_usec() as u64;
+    Duration::from_micros(micros(user) + micros(sys))
+}
+
+#[test]
+fn paused_channel_at_end_of_stream_does_not_spin_the_loop() {
+    let mut reactor = Reactor::new().unwrap();
+    let (channel, mut test) = TestChannel::pair();
+    let token = reactor.register(channel).unwrap();
+    reactor.pause(token);
+    test.put(b"unread");
+    test.close();
+    let deadline = Instant::now() + DEADLINE;
+    while !reactor.channel(token).unwrap().at_eof() {
+        assert!(Instant::now() < deadline);
+        reactor.poll_once(Some(Duration::from_millis(10)), |_, e| panic!("paused, yet {e:?}")).unwrap();
+    }
+    // Bytes wait unread at end of stream: the loop must sleep, not spin.
+    let cpu = thread_cpu();
+    let n = reactor.poll_once(Some(Duration::from_millis(300)), |_, e| panic!("paused, yet {e:?}")).unwrap();
+    assert_eq!(n, 0);
+    assert!(thread_cpu() - cpu < Duration::from_millis(150), "the wait busy-looped");
+    // Once read, end of stream is reported.
+    assert_eq!(reactor.channel(token).unwrap().read().unwrap(), b"unread");
+    let seen = poll_until(&mut reactor, |s| !s.is_empty());
+    assert_eq!(seen, [Seen::Closed(token)]);
+}

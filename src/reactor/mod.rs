@@ -511,8 +511,11 @@ impl Reactor {
         for token in blocked {
             let Some(state) = self.entry(token).and_then(|e| e.channel()) else { continue };
             let channel = &state.channel;
-            let unblocked =
-                !state.paused || !channel.input_is_full() || (channel.at_eof() && channel.buffered() == 0);
+            // Each reason to be blocked has its own way out: a full buffer
+            // that got room, an end of stream whose bytes were all read.
+            let room_again = !channel.at_eof() && !channel.input_is_full();
+            let closed_now = channel.at_eof() && channel.buffered() == 0;
+            let unblocked = !state.paused || room_again || closed_now;
             if unblocked {
                 self.enqueue(token);
             } else {

@@ -91,7 +91,7 @@ impl Reactor {
             deliver(state, token, buf, &mut readable, hup)
         };
         entry.readable = readable;
-        if blocked {
+        if blocked && !self.blocked.contains(&token) {
             self.blocked.push(token);
         }
         step
