@@ -5,7 +5,7 @@ mod util;
 
 use std::collections::HashMap;
 
-use procloop::{App, Buffering, Runner};
+use procloop::{App, Runner};
 use util::*;
 
 #[test]
@@ -46,7 +46,27 @@ fn config_fields_and_defaults() {
     .unwrap();
     assert_eq!(app.command(), "cat");
     assert_eq!(app.socket_path(), None);
-    let _ = Buffering::default();
+    // The fields have no getters; the Debug form shows each one was taken.
+    let shown = format!("{app:?}");
+    for field in [
+        r#"env: [("A", "1")]"#,
+        "stderr: Capture",
+        "transport: SocketPair",
+        "socket_wait: 500ms",
+        "grace: 2s",
+        "buffering: Bytes",
+        "setpgrp: false",
+    ] {
+        assert!(shown.contains(field), "{field} not in {shown}");
+    }
+    let restart: App = serde_json::from_str(
+        r#"{"command": "x", "restart": "on_failure", "backoff": [0.25, 4], "max_restarts": 3}"#,
+    )
+    .unwrap();
+    let shown = format!("{restart:?}");
+    for field in ["when: OnFailure", "initial: 250ms", "max: 4s", "max_restarts: 3", "window: 60s"] {
+        assert!(shown.contains(field), "{field} not in {shown}");
+    }
 }
 
 #[test]

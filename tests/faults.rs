@@ -149,11 +149,19 @@ fn a_signal_during_poll_once_returns_zero_and_the_loop_goes_on() {
     let mut runner = runner_with("cat", App::new("cat"));
     runner.start("cat").unwrap();
     let me = nix::sys::pthread::pthread_self();
+    let returned = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done = returned.clone();
+    // Signals keep coming until poll_once has returned, so one is sure to
+    // land while it waits, whenever that is.
     let poker = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(100));
-        nix::sys::pthread::pthread_kill(me, Signal::SIGUSR1).unwrap();
+        let deadline = Instant::now() + DEADLINE;
+        while !done.load(std::sync::atomic::Ordering::SeqCst) && Instant::now() < deadline {
+            nix::sys::pthread::pthread_kill(me, Signal::SIGUSR1).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+        }
     });
     let n = runner.poll_once(None, |_, e| panic!("{e:?}")).unwrap();
+    returned.store(true, std::sync::atomic::Ordering::SeqCst);
     assert_eq!(n, 0, "interrupted, nothing handed");
     poker.join().unwrap();
     runner.get_channel("cat").unwrap().write(b"after\n").unwrap();
