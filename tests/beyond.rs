@@ -145,3 +145,17 @@ fn die_with_parent_child_is_gone_after_its_parent_is_killed() {
     helper.wait().unwrap();
     wait_for("the child to die with its parent", || !pid_exists(pid) || pid_state(pid) == Some('Z'));
 }
+
+#[test]
+fn terminate_all_cancels_pending_restarts() {
+    let app = App::new("false")
+        .restart(Restart::Always)
+        .backoff(Duration::from_millis(100), Duration::from_secs(1));
+    let mut runner = runner_with("f", app);
+    runner.start("f").unwrap();
+    run_until(&mut runner, |g| g.iter().any(|e| matches!(e, Got::Exited(..))));
+    runner.terminate_all();
+    let n = runner.poll_once(Some(Duration::from_millis(300)), |_, e| panic!("{e:?}")).unwrap();
+    assert_eq!(n, 0, "the restart's timer neither fires an event nor counts as one");
+    assert_eq!(runner.aliases().count(), 0);
+}

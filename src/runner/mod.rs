@@ -346,11 +346,13 @@ impl Runner {
         let token = match &step {
             Step::Data { token, .. } | Step::Closed { token } | Step::Exited { token, .. } => *token,
             Step::Timer { id } => {
-                match self.restart_timers.remove(id) {
+                return match self.restart_timers.remove(id) {
                     Some(alias) => self.restart(alias, handler),
-                    None => handler(self, Event::Timer { id: *id }),
-                }
-                return true;
+                    None => {
+                        handler(self, Event::Timer { id: *id });
+                        true
+                    }
+                };
             }
             Step::Accepted { .. } => return false,
         };
@@ -404,13 +406,14 @@ impl Runner {
 
     /// Starts `alias` again with what it was started with, in place of its
     /// exited process; announces `Restarted`, or `GaveUp` if it won't start.
-    fn restart<F>(&mut self, alias: String, handler: &mut F)
+    /// False if it announced nothing (the alias went meanwhile).
+    fn restart<F>(&mut self, alias: String, handler: &mut F) -> bool
     where
         F: FnMut(&mut Runner, Event<'_>),
     {
-        let Some(running) = self.running.get_mut(alias.as_str()) else { return };
+        let Some(running) = self.running.get_mut(alias.as_str()) else { return false };
         let status = running.status.expect("restarted after an exit");
-        let Some(origin) = running.origin.as_mut() else { return };
+        let Some(origin) = running.origin.as_mut() else { return false };
         origin.restart.pending = None;
         let spawned = match self.apps.get(&origin.app) {
             Some(app) => spawn::spawn(app, &origin.opts, self.path.as_deref(), &mut self.programs),
@@ -420,14 +423,21 @@ impl Runner {
             Ok(spawned) => spawned,
             Err(e) => {
                 log::warn!("restarting {alias}: {e}");
-                return handler(self, Event::GaveUp { alias: &alias, status });
+                handler(self, Event::GaveUp { alias: &alias, status });
+                return true;
             }
         };
         let old = self.running.remove(alias.as_str()).expect("checked above");
         self.forget(&old);
         match self.adopt(alias.clone(), spawned, old.origin, old.grace) {
-            Ok(_) => handler(self, Event::Restarted { alias: &alias, status }),
-            Err(e) => log::warn!("restarting {alias}: {e}"),
+            Ok(_) => {
+                handler(self, Event::Restarted { alias: &alias, status });
+                true
+            }
+            Err(e) => {
+                log::warn!("restarting {alias}: {e}");
+                false
+            }
         }
     }
 
@@ -481,6 +491,9 @@ impl Runner {
     /// Ends every process: SIGTERM to all, one shared grace period, then
     /// SIGKILL to the rest; reaps all and closes every channel.
     pub fn terminate_all(&mut self) {
+        for (timer, _) in self.restart_timers.drain() {
+            self.reactor.cancel_timer(timer);
+        }
         let running: Vec<Running> = self.running.drain().map(|(_, r)| r).collect();
         let mut ending = Vec::new();
         for r in &running {
