@@ -372,6 +372,11 @@ impl Channel {
         self.input.consume(n);
     }
 
+    /// How many bytes left the input buffer since it was made.
+    pub(crate) fn consumed(&self) -> u64 {
+        self.input.consumed()
+    }
+
     pub(crate) fn input_is_full(&self) -> bool {
         self.input.is_full()
     }

@@ -25,6 +25,9 @@ pub(crate) struct RingBuffer {
     start: usize,
     /// Bytes from `start` already searched for a newline without finding one.
     scanned: usize,
+    /// Bytes consumed since the ring was made: tells a reactor's line
+    /// batch whether anyone else took bytes from the front meanwhile.
+    consumed: u64,
 }
 
 impl RingBuffer {
@@ -54,6 +57,11 @@ impl RingBuffer {
         &self.buf[self.start..]
     }
 
+    /// How many bytes were consumed since the ring was made.
+    pub(crate) fn consumed(&self) -> u64 {
+        self.consumed
+    }
+
     /// Drops the first `n` buffered bytes.
     ///
     /// # Panics
@@ -62,6 +70,7 @@ impl RingBuffer {
     pub(crate) fn consume(&mut self, n: usize) {
         assert!(n <= self.len(), "consume({n}) of {} buffered bytes", self.len());
         self.start += n;
+        self.consumed += n as u64;
         self.scanned = self.scanned.saturating_sub(n);
         if self.start == self.buf.len() {
             self.buf.clear();

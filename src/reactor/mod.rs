@@ -1,5 +1,7 @@
 //! [`Reactor`]: one `mio::Poll` over channels, servers and processes.
 
+mod batch;
+mod delivery;
 mod entry;
 mod event;
 mod step;
@@ -22,13 +24,16 @@ use crate::process::{EXIT_POLL_INTERVAL, Process};
 use crate::timers::{TimerId, Timers, far_future};
 use crate::token::{Side, Token, WAKER};
 use crate::waker::Waker;
+pub(crate) use batch::hand_lines;
+pub(crate) use delivery::Delivery;
 use entry::{ChannelState, Entry, Kind, ProcessState};
 pub use event::ReactorEvent;
 pub(crate) use event::Step;
 
-/// The most events one `poll_once` hands over; the rest wait for the next
-/// call, which then does not block. It keeps one flooding channel from
-/// holding the loop.
+/// The most steps one `poll_once` takes; the rest wait for the next call,
+/// which then does not block. It keeps one flooding channel from holding
+/// the loop. (A step in line mode may hand over a batch: the whole lines
+/// of one buffer, at most one input capacity.)
 const EVENT_BUDGET: usize = 1024;
 
 /// The event loop: every registered channel's fds, every listening socket
@@ -84,7 +89,9 @@ pub struct Reactor {
     next_exit_check: Instant,
     budget: usize,
     /// Where handed-over bytes sit while the handler runs.
-    delivery: Vec<u8>,
+    delivery: Delivery,
+    /// A batch of lines being handed over.
+    in_flight: Option<batch::InFlight>,
 }
 
 impl Reactor {
@@ -105,7 +112,8 @@ impl Reactor {
             unwatched: Vec::new(),
             next_exit_check: Instant::now(),
             budget: 0,
-            delivery: Vec::new(),
+            delivery: Delivery::default(),
+            in_flight: None,
         })
     }
 
@@ -150,6 +158,7 @@ impl Reactor {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn unregister(&mut self, token: Token) -> Option<Channel> {
+        self.settle();
         self.entry(token)?.channel()?;
         let Kind::Channel(state) = self.entries.remove(token.index()).kind else { unreachable!() };
         self.unwatch_channel(&state);
@@ -158,6 +167,7 @@ impl Reactor {
 
     /// The registered channel behind `token`.
     pub fn channel(&mut self, token: Token) -> Option<&mut Channel> {
+        self.settle();
         let state =
             self.entries.get_mut(token.index()).filter(|e| e.generation == token.generation())?.channel()?;
         if !state.touched {
@@ -169,6 +179,7 @@ impl Reactor {
 
     /// Drops a channel: its fds close, which takes them out of the poll.
     pub(crate) fn discard(&mut self, token: Token) {
+        self.settle();
         if self.entry(token).is_some_and(|e| e.channel().is_some()) {
             self.entries.remove(token.index());
         }
@@ -349,6 +360,7 @@ impl Reactor {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn close_all(&mut self) {
+        self.settle();
         let doomed: Vec<usize> = self
             .entries
             .iter()
@@ -424,24 +436,37 @@ impl Reactor {
     where
         F: FnMut(&mut Reactor, ReactorEvent<'_>),
     {
-        let mut buf = std::mem::take(&mut self.delivery);
+        let mut delivery = std::mem::take(&mut self.delivery);
         let result = poll_loop(
             self,
             |r| r,
-            &mut buf,
+            &mut delivery,
             timeout,
-            |reactor, step, buf| {
-                handler(reactor, step.event(buf));
-                true
+            |reactor, step, delivery| {
+                let batch_of = match step {
+                    Step::Data { token, .. } => Some(token),
+                    _ => None,
+                };
+                handler(reactor, step.event(delivery));
+                1 + batch_of.map_or(0, |token| {
+                    hand_lines(
+                        reactor,
+                        |r| r,
+                        token,
+                        delivery,
+                        |reactor, data| handler(reactor, ReactorEvent::Data { token, data }),
+                    )
+                })
             },
         );
-        self.delivery = buf;
+        self.delivery = delivery;
         result
     }
 
     /// Waits for readiness and notes it; the first half of `poll_once`.
     /// True if a waker or a signal ended the wait.
     pub(crate) fn wait(&mut self, timeout: Option<Duration>) -> Result<bool> {
+        self.settle();
         if let Some((token, _)) = self.current.take() {
             self.ready.push_front(token);
         }
@@ -525,6 +550,7 @@ impl Reactor {
     }
 
     fn set_paused(&mut self, token: Token, paused: bool) -> bool {
+        self.settle();
         let Some(state) = self.entry(token).and_then(|e| e.channel()) else { return false };
         state.paused = paused;
         self.enqueue(token);
@@ -634,23 +660,23 @@ impl Reactor {
 }
 
 /// The loop behind every `poll_once`: wait, then dispatch each step to
-/// `dispatch` (which says whether it handed an event over), until at least
+/// `dispatch` (which says how many events it handed over), until at least
 /// one event was handed, the timeout passed, or a waker or signal ended a
-/// wait. `buf` holds each step's bytes.
+/// wait. `delivery` holds each step's bytes.
 pub(crate) fn poll_loop<T>(
     owner: &mut T,
     reactor: fn(&mut T) -> &mut Reactor,
-    buf: &mut Vec<u8>,
+    delivery: &mut Delivery,
     timeout: Option<Duration>,
-    mut dispatch: impl FnMut(&mut T, Step, &[u8]) -> bool,
+    mut dispatch: impl FnMut(&mut T, Step, &mut Delivery) -> usize,
 ) -> Result<usize> {
     let deadline = timeout.map(|t| Instant::now().checked_add(t).unwrap_or_else(far_future));
     let mut count = 0;
     loop {
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let woken = reactor(owner).wait(left)?;
-        while let Some(step) = reactor(owner).next_step(buf) {
-            count += usize::from(dispatch(owner, step, buf));
+        while let Some(step) = reactor(owner).next_step(delivery) {
+            count += dispatch(owner, step, delivery);
         }
         if count > 0 || woken || left.is_some_and(|l| l.is_zero()) {
             return Ok(count);

@@ -3,6 +3,7 @@
 
 use std::mem;
 
+use super::delivery::Delivery;
 use super::entry::{ChannelState, Kind};
 use super::{Reactor, Step};
 use crate::channel::Fill;
@@ -19,9 +20,9 @@ const EXIT_DRAIN_LIMIT: usize = 16 * 1024 * 1024;
 const STREAK: usize = 64;
 
 impl Reactor {
-    /// The next event, its bytes (if any) written to the front of `buf`;
+    /// The next event, its bytes (if any) in `delivery`;
     /// `None` when nothing more is ready or this call's budget is spent.
-    pub(crate) fn next_step(&mut self, buf: &mut Vec<u8>) -> Option<Step> {
+    pub(crate) fn next_step(&mut self, delivery: &mut Delivery) -> Option<Step> {
         if self.budget == 0 {
             return None;
         }
@@ -33,7 +34,7 @@ impl Reactor {
         // skip the queue), up to a streak, then let the others have a turn.
         if let Some((token, streak)) = self.current.take() {
             if streak < STREAK {
-                if let Some(step) = self.step(token, buf) {
+                if let Some(step) = self.step(token, delivery) {
                     return Some(self.handed(token, streak + 1, step));
                 }
                 self.unqueue(token);
@@ -42,7 +43,7 @@ impl Reactor {
             }
         }
         while let Some(token) = self.ready.pop_front() {
-            match self.step(token, buf) {
+            match self.step(token, delivery) {
                 Some(step) => return Some(self.handed(token, 1, step)),
                 None => self.unqueue(token),
             }
@@ -62,17 +63,17 @@ impl Reactor {
         }
     }
 
-    fn step(&mut self, token: Token, buf: &mut Vec<u8>) -> Option<Step> {
+    fn step(&mut self, token: Token, delivery: &mut Delivery) -> Option<Step> {
         match self.entry(token)?.kind {
-            Kind::Channel(_) => self.step_channel(token, buf),
+            Kind::Channel(_) => self.step_channel(token, delivery),
             Kind::Server(_) => self.step_server(token),
-            Kind::Process(_) => self.step_process(token, buf),
+            Kind::Process(_) => self.step_process(token, delivery),
         }
     }
 
     /// Flushes the write queue if writable, then hands over the next piece
     /// of input, reading at most until one piece is there.
-    fn step_channel(&mut self, token: Token, buf: &mut Vec<u8>) -> Option<Step> {
+    fn step_channel(&mut self, token: Token, delivery: &mut Delivery) -> Option<Step> {
         let entry = self.entry(token)?;
         let (mut readable, hup) = (entry.readable, entry.hup);
         if mem::take(&mut entry.writable) {
@@ -88,7 +89,7 @@ impl Reactor {
             blocked = full || (state.channel.at_eof() && state.channel.buffered() > 0);
             closed_once(state, token)
         } else {
-            deliver(state, token, buf, &mut readable, hup)
+            deliver(state, token, delivery, &mut readable, hup)
         };
         entry.readable = readable;
         if blocked && !self.blocked.contains(&token) {
@@ -106,7 +107,7 @@ impl Reactor {
         let Kind::Server(listener) = &entry.kind else { return None };
         match listener.accept() {
             Ok((channel, peer)) => match self.register(channel) {
-                Ok(client) => Some(Step::Accepted { server: token, client, peer }),
+                Ok(client) => Some(Step::Accepted { server: token, client, peer: Box::new(peer) }),
                 Err(e) => {
                     log::warn!("cannot register a client of {token:?}: {e}");
                     self.step_server(token)
@@ -123,7 +124,7 @@ impl Reactor {
     }
 
     /// After an exit: drains the outputs, then reaps and reports.
-    fn step_process(&mut self, token: Token, buf: &mut Vec<u8>) -> Option<Step> {
+    fn step_process(&mut self, token: Token, delivery: &mut Delivery) -> Option<Step> {
         let Kind::Process(state) = &mut self.entry(token)?.kind else { return None };
         match state.process.try_wait() {
             Ok(Some(_)) => {}
@@ -140,8 +141,8 @@ impl Reactor {
                 if first_drain && let Some(entry) = self.entry(output) {
                     entry.readable = true;
                 }
-                if let Some(step) = self.step_channel(output, buf) {
-                    self.spend_drain_budget(token, &step);
+                if let Some(step) = self.step_channel(output, delivery) {
+                    self.spend_drain_budget(token, &step, delivery.batch_len(output));
                     return Some(step);
                 }
             }
@@ -151,55 +152,50 @@ impl Reactor {
         Some(Step::Exited { token, status })
     }
 
-    fn spend_drain_budget(&mut self, token: Token, step: &Step) {
+    /// Counts a drained piece, and the batch of lines behind it.
+    fn spend_drain_budget(&mut self, token: Token, step: &Step, batch: usize) {
         let Some(Kind::Process(state)) = self.entry(token).map(|e| &mut e.kind) else { return };
         if let (Step::Data { len, .. }, Some(left)) = (step, &mut state.drain_budget) {
-            *left = left.saturating_sub(*len);
+            *left = left.saturating_sub(*len + batch);
         }
     }
 }
 
 /// Hands over one piece: a buffered one, or one read now.
 ///
-/// With nothing buffered, it reads straight into `buf` and hands over from
-/// there: all of it in byte mode, or in line mode the one whole line it
-/// holds (its partial tail goes to the channel's buffer). Only several
-/// lines in one read, or the rest of a partial line, go through the
-/// channel's buffer.
+/// With nothing buffered, it reads straight into the delivery buffer and
+/// hands over from there: all of it in byte mode, or in line mode its first
+/// line (the rest goes to the channel's buffer, and its whole lines stay in
+/// the delivery buffer as a batch).
 fn deliver(
     state: &mut ChannelState,
     token: Token,
-    buf: &mut Vec<u8>,
+    delivery: &mut Delivery,
     readable: &mut bool,
     hup: bool,
 ) -> Option<Step> {
     loop {
         let channel = &mut state.channel;
         if let Some(len) = channel.piece_len() {
-            copy_into(buf, &channel.buffered_bytes()[..len]);
-            channel.consume(len);
-            return Some(Step::Data { token, len });
+            return Some(delivery.hand_buffered(token, channel, len));
         }
         if channel.at_eof() || !*readable {
             return closed_once(state, token);
         }
         let direct = channel.buffered() == 0;
         let fill = if direct {
-            let capacity = channel.input_capacity();
-            grow_to(buf, capacity);
-            channel.read_direct(&mut buf[..capacity])
+            channel.read_direct(delivery.read_space(channel.input_capacity()))
         } else {
             channel.fill_input()
         };
         match fill {
             Ok(Fill::Read { n, asked }) => {
                 *readable = n == asked || hup;
-                if direct {
-                    let len = if channel.is_line_buffered() { single_line_len(&buf[..n]) } else { n };
-                    channel.buffer(&buf[len..n]);
-                    if len > 0 {
-                        return Some(Step::Data { token, len });
-                    }
+                if direct && !channel.is_line_buffered() {
+                    return Some(Step::Data { token, at: 0, len: n });
+                }
+                if direct && let Some(step) = delivery.hand_read_lines(token, channel, n) {
+                    return Some(step);
                 }
             }
             Ok(Fill::WouldBlock | Fill::Full) => *readable = false,
@@ -209,15 +205,6 @@ fn deliver(
                 channel.fail_read();
             }
         }
-    }
-}
-
-/// The length of `data`'s first line if it is its only whole line; else 0
-/// (no line, or several: they go through the channel's buffer).
-fn single_line_len(data: &[u8]) -> usize {
-    match memchr::memchr(b'\n', data) {
-        Some(end) if memchr::memchr(b'\n', &data[end + 1..]).is_none() => end + 1,
-        _ => 0,
     }
 }
 
@@ -248,15 +235,4 @@ fn closed_once(state: &mut ChannelState, token: Token) -> Option<Step> {
         return Some(Step::Closed { token });
     }
     None
-}
-
-fn grow_to(buf: &mut Vec<u8>, len: usize) {
-    if buf.len() < len {
-        buf.resize(len, 0);
-    }
-}
-
-fn copy_into(buf: &mut Vec<u8>, bytes: &[u8]) {
-    grow_to(buf, bytes.len());
-    buf[..bytes.len()].copy_from_slice(bytes);
 }

@@ -23,7 +23,7 @@ use crate::Signal;
 use crate::channel::Channel;
 use crate::error::{Error, Result};
 use crate::process::{Process, wait_all};
-use crate::reactor::{Reactor, Step, poll_loop};
+use crate::reactor::{Delivery, Reactor, Step, hand_lines, poll_loop};
 use crate::timers::TimerId;
 use crate::token::Token;
 use crate::waker::Waker;
@@ -71,7 +71,7 @@ pub struct Runner {
     /// Timers of pending restarts, and whose they are.
     restart_timers: HashMap<TimerId, String>,
     programs: ProgramCache,
-    delivery: Vec<u8>,
+    delivery: Delivery,
 }
 
 /// What a restart needs: the app and start options a process came from,
@@ -109,7 +109,7 @@ impl Runner {
             path: None,
             restart_timers: HashMap::new(),
             programs: ProgramCache::default(),
-            delivery: Vec::new(),
+            delivery: Delivery::default(),
         })
     }
 
@@ -325,21 +325,21 @@ impl Runner {
     where
         F: FnMut(&mut Runner, Event<'_>),
     {
-        let mut buf = std::mem::take(&mut self.delivery);
+        let mut delivery = std::mem::take(&mut self.delivery);
         let result = poll_loop(
             self,
             |r| &mut r.reactor,
-            &mut buf,
+            &mut delivery,
             timeout,
-            |runner, step, buf| runner.dispatch(step, buf, &mut handler),
+            |runner, step, delivery| runner.dispatch(step, delivery, &mut handler),
         );
-        self.delivery = buf;
+        self.delivery = delivery;
         result
     }
 
-    /// Turns a reactor step into an event for `handler`; false if it is
-    /// not one the handler sees.
-    fn dispatch<F>(&mut self, step: Step, buf: &[u8], handler: &mut F) -> bool
+    /// Turns a reactor step into events for `handler`; returns how many
+    /// it handed over (none for steps the handler does not see).
+    fn dispatch<F>(&mut self, step: Step, delivery: &mut Delivery, handler: &mut F) -> usize
     where
         F: FnMut(&mut Runner, Event<'_>),
     {
@@ -347,28 +347,23 @@ impl Runner {
             Step::Data { token, .. } | Step::Closed { token } | Step::Exited { token, .. } => *token,
             Step::Timer { id } => {
                 return match self.restart_timers.remove(id) {
-                    Some(alias) => self.restart(alias, handler),
+                    Some(alias) => usize::from(self.restart(alias, handler)),
                     None => {
                         handler(self, Event::Timer { id: *id });
-                        true
+                        1
                     }
                 };
             }
-            Step::Accepted { .. } => return false,
+            Step::Accepted { .. } => return 0,
         };
-        let Some((alias, stream)) = self.streams.lend(token) else { return false };
+        let Some((alias, stream)) = self.streams.lend(token) else { return 0 };
         let handed = match (step, stream) {
-            (Step::Data { len, .. }, Stream::Stdout) => {
-                handler(self, Event::Data { alias: &alias, data: &buf[..len] });
-                true
-            }
-            (Step::Data { len, .. }, Stream::Stderr) => {
-                handler(self, Event::Stderr { alias: &alias, data: &buf[..len] });
-                true
+            (Step::Data { at, len, .. }, Stream::Stdout | Stream::Stderr) => {
+                self.hand_data(token, &alias, stream, (at, len), delivery, handler)
             }
             (Step::Closed { .. }, Stream::Stdout) => {
                 handler(self, Event::Closed { alias: &alias });
-                true
+                1
             }
             (Step::Exited { status, .. }, _) => {
                 self.streams.remove(token);
@@ -380,12 +375,34 @@ impl Runner {
                 if self.decide_restart(&alias, status) == Decision::GiveUp {
                     handler(self, Event::GaveUp { alias: &alias, status });
                 }
-                true
+                1
             }
-            _ => false,
+            _ => 0,
         };
         self.streams.give_back(token, alias);
         handed
+    }
+
+    /// Hands over one piece of output, then the rest of its line batch (if
+    /// the reactor made one) with the alias still at hand.
+    fn hand_data<F>(
+        &mut self,
+        token: Token,
+        alias: &str,
+        stream: Stream,
+        (at, len): (usize, usize),
+        delivery: &mut Delivery,
+        handler: &mut F,
+    ) -> usize
+    where
+        F: FnMut(&mut Runner, Event<'_>),
+    {
+        let mut hand = |runner: &mut Runner, data: &[u8]| match stream {
+            Stream::Stdout => handler(runner, Event::Data { alias, data }),
+            _ => handler(runner, Event::Stderr { alias, data }),
+        };
+        hand(self, delivery.bytes(at, len));
+        1 + hand_lines(self, |r| &mut r.reactor, token, delivery, hand)
     }
 
     /// Applies the app's restart policy to an exit: schedules a restart, or

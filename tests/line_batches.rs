@@ -1,0 +1,225 @@
+//! Lines that arrive together are handed over as a batch, one event per
+//! line, while they stay in the channel's buffer: whatever a handler does
+//! to the channel in the middle of a batch, every line comes exactly once,
+//! in order, and a paused or dropped channel gets no more events.
+//!
+//! Each test runs twice: with the lines from one direct read, and with
+//! them in the channel's buffer first (gathered while paused).
+
+mod util;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use procloop::testing::TestChannel;
+use procloop::{Reactor, ReactorEvent, Token};
+use util::*;
+
+const LINES: usize = 100;
+
+fn line(i: usize) -> Vec<u8> {
+    format!("line {i}\n").into_bytes()
+}
+
+fn all_lines() -> Vec<u8> {
+    (0..LINES).flat_map(line).collect()
+}
+
+/// A reactor with a line-buffered channel whose peer has written every
+/// line; with `buffered`, the lines already sit in the channel's buffer.
+fn lines_waiting(buffered: bool) -> (Reactor, Token, TestChannel) {
+    init();
+    let mut reactor = Reactor::new().unwrap();
+    let (channel, mut peer) = TestChannel::pair();
+    let token = reactor.register(channel.line_buffered()).unwrap();
+    peer.put(&all_lines());
+    if buffered {
+        reactor.pause(token);
+        let deadline = Instant::now() + DEADLINE;
+        while reactor.channel(token).unwrap().buffered() < all_lines().len() {
+            assert!(Instant::now() < deadline, "the lines never reached the buffer");
+            reactor.poll_once(Some(Duration::from_millis(10)), |_, e| panic!("paused: {e:?}")).unwrap();
+        }
+        reactor.resume(token);
+    }
+    (reactor, token, peer)
+}
+
+fn data(event: ReactorEvent<'_>) -> Vec<u8> {
+    match event {
+        ReactorEvent::Data { data, .. } => data.to_vec(),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn reading_the_channel_mid_batch_takes_the_next_line_once() {
+    for buffered in [false, true] {
+        let (mut reactor, token, _peer) = lines_waiting(buffered);
+        let mut got = Vec::new();
+        while got.len() < LINES {
+            reactor
+                .poll_once(Some(DEADLINE), |reactor, e| {
+                    got.push(data(e));
+                    if got.len() == 4 {
+                        got.push(reactor.channel(token).unwrap().read().unwrap());
+                    }
+                })
+                .unwrap();
+        }
+        assert_eq!(got, (0..LINES).map(line).collect::<Vec<_>>(), "buffered: {buffered}");
+    }
+}
+
+#[test]
+fn pausing_mid_batch_holds_the_rest_until_resumed() {
+    for buffered in [false, true] {
+        let (mut reactor, token, _peer) = lines_waiting(buffered);
+        let mut got = Vec::new();
+        reactor
+            .poll_once(Some(DEADLINE), |reactor, e| {
+                got.push(data(e));
+                if got.len() == 4 {
+                    reactor.pause(token);
+                }
+            })
+            .unwrap();
+        assert_eq!(got.len(), 4, "buffered: {buffered}");
+        reactor.poll_once(Some(Duration::from_millis(20)), |_, e| panic!("paused: {e:?}")).unwrap();
+        reactor.resume(token);
+        while got.len() < LINES {
+            reactor.poll_once(Some(DEADLINE), |_, e| got.push(data(e))).unwrap();
+        }
+        assert_eq!(got, (0..LINES).map(line).collect::<Vec<_>>(), "buffered: {buffered}");
+    }
+}
+
+#[test]
+fn unregistering_mid_batch_hands_back_the_rest_unread() {
+    for buffered in [false, true] {
+        let (mut reactor, token, _peer) = lines_waiting(buffered);
+        let mut got = Vec::new();
+        let mut taken = None;
+        reactor
+            .poll_once(Some(DEADLINE), |reactor, e| {
+                got.push(data(e));
+                if got.len() == 4 {
+                    taken = reactor.unregister(token);
+                }
+            })
+            .unwrap();
+        assert_eq!(got.len(), 4, "no event after unregister; buffered: {buffered}");
+        let mut channel = taken.unwrap();
+        while got.len() < LINES {
+            got.push(read_some(&mut channel).unwrap());
+        }
+        assert_eq!(got, (0..LINES).map(line).collect::<Vec<_>>(), "buffered: {buffered}");
+    }
+}
+
+#[test]
+fn writing_on_every_line_keeps_every_line_in_order() {
+    for buffered in [false, true] {
+        let (mut reactor, token, mut peer) = lines_waiting(buffered);
+        let mut got = Vec::new();
+        while got.len() < LINES {
+            reactor
+                .poll_once(Some(DEADLINE), |reactor, e| {
+                    let line = data(e);
+                    reactor.channel(token).unwrap().write(&line).unwrap();
+                    got.push(line);
+                })
+                .unwrap();
+        }
+        assert_eq!(got, (0..LINES).map(line).collect::<Vec<_>>(), "buffered: {buffered}");
+        let mut echoed = Vec::new();
+        let deadline = Instant::now() + DEADLINE;
+        while echoed.len() < all_lines().len() {
+            assert!(Instant::now() < deadline, "echoes missing");
+            echoed.extend(peer.get());
+        }
+        assert_eq!(echoed, all_lines());
+    }
+}
+
+#[test]
+fn a_nested_poll_hands_each_line_once() {
+    for buffered in [false, true] {
+        let (mut reactor, _token, _peer) = lines_waiting(buffered);
+        let got = Rc::new(RefCell::new(Vec::new()));
+        while got.borrow().len() < LINES {
+            let outer = Rc::clone(&got);
+            reactor
+                .poll_once(Some(DEADLINE), |reactor, e| {
+                    outer.borrow_mut().push(data(e));
+                    if outer.borrow().len() == 4 {
+                        let inner = Rc::clone(&outer);
+                        reactor
+                            .poll_once(Some(Duration::ZERO), |_, e| inner.borrow_mut().push(data(e)))
+                            .unwrap();
+                    }
+                })
+                .unwrap();
+        }
+        assert_eq!(*got.borrow(), (0..LINES).map(line).collect::<Vec<_>>(), "buffered: {buffered}");
+    }
+}
+
+#[test]
+fn leaving_line_mode_mid_batch_hands_the_rest_as_bytes() {
+    for buffered in [false, true] {
+        let (mut reactor, token, _peer) = lines_waiting(buffered);
+        let (mut lines, mut bytes): (Vec<Vec<u8>>, Vec<u8>) = (Vec::new(), Vec::new());
+        let mut chunks = 0;
+        while lines.len() < 4 || bytes.len() < all_lines().len() - lines.concat().len() {
+            reactor
+                .poll_once(Some(DEADLINE), |reactor, e| {
+                    if lines.len() < 4 {
+                        lines.push(data(e));
+                        if lines.len() == 4 {
+                            reactor.channel(token).unwrap().set_line_buffered(false);
+                        }
+                    } else {
+                        bytes.extend(data(e));
+                        chunks += 1;
+                    }
+                })
+                .unwrap();
+        }
+        assert_eq!(lines, (0..4).map(line).collect::<Vec<_>>(), "buffered: {buffered}");
+        assert_eq!(bytes, (4..LINES).flat_map(line).collect::<Vec<_>>(), "buffered: {buffered}");
+        assert!(chunks < LINES - 4, "{chunks} events: still one per line; buffered: {buffered}");
+    }
+}
+
+/// The Runner hands batches over too: a handler that reads the child's
+/// channel, then terminates it, mid-stream.
+#[test]
+fn a_runner_handler_that_reads_then_terminates_mid_stream() {
+    use procloop::{App, Buffering, Event};
+    let mut runner = runner_with("seq", App::new("seq 1 2000").buffering(Buffering::Line));
+    runner.start("seq").unwrap();
+    let mut got = Vec::new();
+    let mut terminated = false;
+    let deadline = Instant::now() + DEADLINE;
+    while !terminated {
+        assert!(Instant::now() < deadline, "seq gave {} lines", got.len());
+        runner
+            .poll_once(Some(DEADLINE), |runner, e| {
+                assert!(!terminated, "an event after terminate: {e:?}");
+                let Event::Data { data, .. } = e else { return };
+                got.push(data.to_vec());
+                if got.len() == 10 {
+                    got.push(read_some(runner.get_channel("seq").unwrap()).unwrap());
+                }
+                if got.len() == 1500 {
+                    runner.terminate("seq").unwrap();
+                    terminated = true;
+                }
+            })
+            .unwrap();
+    }
+    let want: Vec<Vec<u8>> = (1..=1500).map(|i| format!("{i}\n").into_bytes()).collect();
+    assert_eq!(got, want);
+}
