@@ -56,6 +56,49 @@ proptest! {
         prop_assert_eq!(lines, expected_lines(&stream));
     }
 
+    /// A handler that reads the channel itself, or pauses it, after some
+    /// events: every line still comes once, in order, by one way or the other.
+    #[test]
+    fn reactor_lines_survive_a_handler_that_reads_and_pauses(
+        stream in stream(),
+        cuts in prop::collection::vec(any::<usize>(), 0..4),
+        reads in prop::collection::btree_set(0usize..60, 0..8),
+        pauses in prop::collection::btree_set(0usize..60, 0..4),
+    ) {
+        let mut reactor = Reactor::new().unwrap();
+        let (channel, mut test) = TestChannel::pair();
+        let token = reactor.register(channel.line_buffered().with_input_capacity(512)).unwrap();
+        let (mut lines, mut events, closed) = (Vec::new(), 0, std::cell::Cell::new(false));
+        let mut handle = |reactor: &mut Reactor, e: ReactorEvent<'_>| {
+            match e {
+                ReactorEvent::Data { data, .. } => lines.push(data.to_vec()),
+                ReactorEvent::Closed { .. } => closed.set(true),
+                _ => {}
+            }
+            events += 1;
+            if reactor.channel(token).is_some_and(|c| c.is_line_buffered()) && reads.contains(&events) {
+                match reactor.channel(token).unwrap().read() {
+                    Ok(line) if !line.is_empty() => lines.push(line),
+                    _ => {}
+                }
+            }
+            if pauses.contains(&events) {
+                reactor.pause(token);
+            }
+        };
+        for chunk in chunks(&stream, &cuts) {
+            test.put(&chunk);
+            reactor.poll_once(Some(Duration::from_millis(1)), &mut handle).unwrap();
+            reactor.resume(token);
+        }
+        test.close();
+        while !closed.get() {
+            reactor.poll_once(Some(Duration::from_secs(5)), &mut handle).unwrap();
+            reactor.resume(token);
+        }
+        prop_assert_eq!(lines, expected_lines(&stream));
+    }
+
     #[test]
     fn channel_read_lines_do_not_depend_on_chunking(stream in stream(), cuts in prop::collection::vec(any::<usize>(), 0..8)) {
         let (channel, mut test) = TestChannel::pair();
