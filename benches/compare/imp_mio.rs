@@ -40,15 +40,31 @@ fn register(poll: &Poll, fd: RawFd, token: usize, interest: Interest) {
     poll.registry().register(&mut SourceFd(&fd), Token(token), interest).unwrap();
 }
 
+/// One child of the spawn scenario.
+struct Spawned {
+    child: Child,
+    _pidfd: OwnedFd,
+    exited: bool,
+    eof: bool,
+}
+
+/// What a library must do per child, as the floor: non-blocking pipes,
+/// stdout watched and read to its end, the pidfd watched (a closed pidfd
+/// leaves the poll by itself); a child is done at both its exit and its
+/// end of stream, which may come in either order.
 fn spawn(n: usize, in_flight: usize, program: &str) -> Metrics {
     let mut poll = Poll::new().unwrap();
     let mut events = Events::with_capacity(1024);
-    let mut slots: Vec<Option<(Child, OwnedFd)>> = (0..in_flight).map(|_| None).collect();
+    let mut slots: Vec<Option<Spawned>> = (0..in_flight).map(|_| None).collect();
     let start_one = |slot: usize, poll: &Poll| {
         let child = Command::new(program).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
-        let fd = pidfd(&child);
-        register(poll, fd.as_raw_fd(), slot, Interest::READABLE);
-        (child, fd)
+        let stdout = child.stdout.as_ref().unwrap().as_raw_fd();
+        nonblocking(child.stdin.as_ref().unwrap().as_raw_fd());
+        nonblocking(stdout);
+        register(poll, stdout, 2 * slot, Interest::READABLE);
+        let pidfd = pidfd(&child);
+        register(poll, pidfd.as_raw_fd(), 2 * slot + 1, Interest::READABLE);
+        Spawned { child, _pidfd: pidfd, exited: false, eof: false }
     };
     let timer = Timer::start();
     let mut started = 0;
@@ -57,13 +73,27 @@ fn spawn(n: usize, in_flight: usize, program: &str) -> Metrics {
         started += 1;
     }
     let mut done = 0;
+    let mut buf = [0u8; 64];
     while done < n {
         poll.poll(&mut events, None).unwrap();
         for event in events.iter() {
-            let slot = event.token().0;
-            let (mut child, fd) = slots[slot].take().unwrap();
-            poll.registry().deregister(&mut SourceFd(&fd.as_raw_fd())).unwrap();
-            assert!(child.wait().unwrap().success());
+            let (slot, is_pidfd) = (event.token().0 / 2, event.token().0 % 2 == 1);
+            let Some(spawned) = slots[slot].as_mut() else { continue };
+            if is_pidfd {
+                spawned.exited = true;
+            } else {
+                match spawned.child.stdout.as_mut().unwrap().read(&mut buf) {
+                    Ok(0) => spawned.eof = true,
+                    Ok(_) => panic!("true wrote something"),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            if !(spawned.exited && spawned.eof) {
+                continue;
+            }
+            assert!(spawned.child.wait().unwrap().success());
+            slots[slot] = None;
             done += 1;
             if started < n {
                 slots[slot] = Some(start_one(slot, &poll));
