@@ -38,6 +38,12 @@
 //! over. A grandchild holding the pipe delays `Closed`, never `Exited`.
 //! Bytes handed in an event are consumed: `read()` won't return them.
 //!
+//! In line mode every line is its own event. Lines that arrived together
+//! are handed over one after another without a trip round the loop, and
+//! they stay in the channel's buffer until each is handed over: a handler
+//! that reads, pauses or drops the channel mid-way gets the next line
+//! itself, stops the rest, or gets them back with the channel.
+//!
 //! ```
 //! use std::time::Duration;
 //! use procloop::{App, Event, Runner};
