@@ -41,6 +41,7 @@ impl Reactor {
 
     /// Whether `token`'s batch may hand over its next line, its channel
     /// having consumed `mark` bytes in all once settled.
+    #[inline]
     fn batch_holds(&mut self, token: Token, mark: u64) -> bool {
         let Some(flight) = self.in_flight.as_mut().filter(|f| f.token == token) else {
             return false; // a nested poll ran a batch of its own
@@ -53,6 +54,7 @@ impl Reactor {
         })
     }
 
+    #[inline]
     fn hand_over(&mut self, len: usize) {
         if let Some(flight) = &mut self.in_flight {
             flight.pending += len;
@@ -64,7 +66,7 @@ impl Reactor {
 /// many it handed over.
 pub(crate) fn hand_lines<T>(
     owner: &mut T,
-    reactor: fn(&mut T) -> &mut Reactor,
+    reactor: impl Fn(&mut T) -> &mut Reactor,
     token: Token,
     delivery: &mut Delivery,
     mut hand: impl FnMut(&mut T, &[u8]),
