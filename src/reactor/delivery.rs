@@ -70,7 +70,7 @@ impl Delivery {
     }
 
     /// How a batch ended: handed over whole, or cut short by a handler
-    /// that took bytes from the channel itself (then the next batch copies
+    /// that read, paused or dropped its channel (then the next batch copies
     /// less, as its lines are likely to be cut short too).
     pub(crate) fn batch_done(&mut self, whole: bool) {
         self.batch_limit =
