@@ -1,5 +1,6 @@
-//! Criterion micro-benchmarks: the idle cost of `poll_once`, and line
-//! framing through the reactor and through `Channel::read`.
+//! Criterion micro-benchmarks: the idle cost of `poll_once`, line framing
+//! through the reactor and through `Channel::read`, and the input buffer
+//! (the ring) on its own.
 //!
 //! ```text
 //! cargo bench --bench micro
@@ -81,5 +82,44 @@ fn line_framing(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, idle_poll, line_framing);
+/// The input buffer: bytes read into it and taken out in byte mode, and
+/// lines cut across reads, which leave a partial line behind to be moved
+/// to the front.
+fn ring_buffer(c: &mut Criterion) {
+    let block = lines_block();
+    let mut group = c.benchmark_group("input buffer, 64 KiB");
+    group.throughput(Throughput::Bytes(block.len() as u64));
+    group.bench_function("byte mode, Channel::read", |b| {
+        let (mut channel, mut test) = TestChannel::pair();
+        b.iter(|| {
+            test.put(&block);
+            let mut got = 0;
+            while got < block.len() {
+                got += black_box(channel.read().unwrap()).len();
+            }
+        })
+    });
+    group.bench_function("lines cut every 1,000 bytes, Channel::read", |b| {
+        let (channel, mut test) = TestChannel::pair();
+        let mut channel = channel.line_buffered();
+        b.iter(|| {
+            let mut lines = 0;
+            for chunk in block.chunks(1000) {
+                test.put(chunk);
+                loop {
+                    let line = channel.read().unwrap();
+                    if line.is_empty() {
+                        break;
+                    }
+                    black_box(line);
+                    lines += 1;
+                }
+            }
+            assert_eq!(lines, 8192);
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, idle_poll, line_framing, ring_buffer);
 criterion_main!(benches);
