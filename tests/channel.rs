@@ -281,3 +281,55 @@ fn lowering_the_queue_limit_keeps_what_is_queued() {
     }
     assert!(got == data);
 }
+
+#[test]
+fn write_some_takes_what_fits_and_queues_nothing() {
+    let (mut a, mut b) = socket_pair();
+    let data = random_bytes(4 << 20, 2);
+    let mut sent = 0;
+    let mut got = Vec::new();
+    while got.len() < data.len() {
+        let taken = a.write_some(&data[sent..]).unwrap();
+        assert_eq!(a.queued(), 0, "write_some never queues");
+        sent += taken;
+        if sent < data.len() {
+            assert!(taken < data.len(), "a socket buffer holds less than 4 MiB");
+        }
+        got.extend(read_some(&mut b).unwrap());
+    }
+    assert!(got == data);
+}
+
+#[test]
+fn write_some_lets_queued_bytes_go_first() {
+    let (mut a, mut b) = socket_pair();
+    let mut queued = Vec::new();
+    while a.queued() == 0 {
+        let chunk = random_bytes(64 * 1024, queued.len() as u64);
+        a.write(&chunk).unwrap();
+        queued.extend(chunk);
+    }
+    assert_eq!(a.write_some(b"after").unwrap(), 0, "the queue goes first");
+    let mut got = Vec::new();
+    while a.queued() > 0 {
+        got.extend(read_some(&mut b).unwrap());
+        a.flush().unwrap();
+    }
+    while a.write_some(b"after").unwrap() == 0 {
+        got.extend(read_some(&mut b).unwrap());
+    }
+    while got.len() < queued.len() + 5 {
+        got.extend(read_some(&mut b).unwrap());
+    }
+    assert!(got[..queued.len()] == queued[..]);
+    assert_eq!(&got[queued.len()..], b"after");
+}
+
+#[test]
+fn write_some_to_a_gone_reader_is_endpoint_closed() {
+    let (read, write) = std::io::pipe().unwrap();
+    drop(read);
+    let mut writer = Channel::from_pipe(None, Some(write.into())).unwrap();
+    assert!(matches!(writer.write_some(b"x"), Err(Error::EndpointClosed)));
+    assert!(matches!(writer.write_some(b"x"), Err(Error::EndpointClosed)), "and stays closed");
+}
