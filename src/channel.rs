@@ -233,35 +233,6 @@ impl Channel {
         Ok(())
     }
 
-    /// Writes as much of `data` as the fd takes now, queuing none of it;
-    /// returns how much that was (0 when the fd takes nothing now, or while
-    /// earlier bytes are still queued: they go first).
-    ///
-    /// For streaming much data without copying it into the queue: keep
-    /// the rest and offer it again later, as with a non-blocking
-    /// [`std::io::Write`]. `Err(Error::EndpointClosed)` when the reader is
-    /// gone.
-    ///
-    /// ```
-    /// use procloop::testing::TestChannel;
-    ///
-    /// let (mut channel, mut peer) = TestChannel::pair();
-    /// let data = vec![7u8; 4 << 20];
-    /// let taken = channel.write_some(&data)?;
-    /// assert!(taken > 0 && taken < data.len(), "a socket buffer holds less than 4 MiB");
-    /// assert_eq!(channel.queued(), 0, "the rest stays with the caller");
-    /// assert_eq!(peer.get()[0], 7);
-    /// # Ok::<(), procloop::Error>(())
-    /// ```
-    pub fn write_some(&mut self, data: &[u8]) -> Result<usize> {
-        self.writable_check()?;
-        self.flush()?;
-        if !self.output.is_empty() {
-            return Ok(0);
-        }
-        self.write_now(data)
-    }
-
     /// Pushes queued bytes to the fd now, as far as it takes them without
     /// blocking.
     pub fn flush(&mut self) -> Result<()> {

@@ -109,15 +109,11 @@ fn throughput(total: usize) -> Metrics {
     let timer = Timer::start();
     let (mut sent, mut received) = (0, 0);
     while received < total {
-        // write_some, like the mio loop's writes: what the pipe won't take
-        // now stays here, not copied into the channel's queue.
         let channel = runner.get_channel("cat").unwrap();
-        while sent < total {
-            let end = CHUNK.min(total - sent + sent % CHUNK);
-            match channel.write_some(&chunk[sent % CHUNK..end]).unwrap() {
-                0 => break,
-                n => sent += n,
-            }
+        while sent < total && channel.queued() == 0 {
+            let n = CHUNK.min(total - sent);
+            channel.write(&chunk[..n]).unwrap();
+            sent += n;
         }
         runner
             .poll_once(None, |_, e| {
