@@ -21,7 +21,7 @@ const MIN_BATCH: usize = 256;
 /// nested loop with its own delivery buffer never hands over another's batch.
 #[derive(Debug)]
 pub(crate) struct Delivery {
-    pub(crate) buf: Vec<u8>,
+    buf: Vec<u8>,
     lines: Option<Lines>,
     /// How much the next batch may copy: quartered when a handler cuts a
     /// batch short, doubled when one is handed over whole, so a handler
