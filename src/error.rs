@@ -65,6 +65,15 @@ pub enum Error {
         /// Why it cannot work.
         reason: String,
     },
+    /// A setting of an app or a start that cannot work: an environment
+    /// variable named `A=B` or with an empty name, a NUL byte in an
+    /// argument, and the like.
+    InvalidSetting {
+        /// Which setting, with its value.
+        setting: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// A write does not fit in the channel's write queue; none of it was taken.
     QueueFull {
         /// Bytes already queued.
@@ -99,6 +108,7 @@ impl fmt::Display for Error {
             Error::InvalidSocketPath { path, reason } => {
                 write!(f, "bad socket path {}: {reason}", path.display())
             }
+            Error::InvalidSetting { setting, reason } => write!(f, "bad setting: {setting}: {reason}"),
             Error::QueueFull { queued, requested, limit } => write!(
                 f,
                 "write queue full: {queued} bytes queued, {requested} more asked for, limit {limit}"

@@ -110,26 +110,29 @@ mod process;
 mod reactor;
 mod ring;
 mod runner;
+mod signal;
 mod sys;
 pub mod testing;
 mod timers;
 mod token;
+mod usage;
 mod waker;
 mod write_queue;
 
 pub use channel::Channel;
 pub use error::{Error, Result};
 pub use listener::{Listener, PeerAddr};
-pub use nix::sys::signal::Signal;
-pub use process::Process;
+pub use process::{Process, is_unknown_exit, unknown_exit};
 pub use reactor::{Reactor, ReactorEvent};
 pub use ring::DEFAULT_INPUT_CAPACITY;
 pub use runner::{
     App, Buffering, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Event, Restart, Runner, Start, Stderr, Transport,
     split_command,
 };
+pub use signal::{Signal, UnknownSignal};
 pub use timers::TimerId;
 pub use token::Token;
+pub use usage::Usage;
 pub use waker::Waker;
 pub use write_queue::DEFAULT_WRITE_QUEUE_LIMIT;
 

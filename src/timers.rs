@@ -9,17 +9,24 @@ use std::time::{Duration, Instant};
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
 pub struct TimerId(u64);
 
+/// Below this many heap entries, cancelled ones are left to be skipped.
+const COMPACT_ABOVE: usize = 1024;
+
 #[derive(Debug, Default)]
 pub(crate) struct Timers {
-    /// Deadlines; a cancelled timer stays here until it comes up, then is skipped.
+    /// Deadlines; a cancelled timer stays here until it comes up (then it
+    /// is skipped) or until cancelled ones are the heap's majority (then
+    /// they are swept out, so cancelled timers never pile up).
     heap: BinaryHeap<Reverse<(Instant, TimerId)>>,
+    /// Timers not cancelled and not handed over: in the heap, or due and
+    /// waiting in the reactor's queue of fired timers.
     live: HashSet<TimerId>,
     next_id: u64,
 }
 
 impl Timers {
     pub(crate) fn set(&mut self, after: Duration) -> TimerId {
-        self.set_deadline(Instant::now().checked_add(after).unwrap_or_else(far_future))
+        self.set_deadline(deadline_after(after))
     }
 
     fn set_deadline(&mut self, deadline: Instant) -> TimerId {
@@ -30,29 +37,46 @@ impl Timers {
         id
     }
 
-    /// False if the timer already fired or was cancelled.
+    /// False if the timer was handed over already or was cancelled. A
+    /// timer that is due but not handed over yet can still be cancelled.
     pub(crate) fn cancel(&mut self, id: TimerId) -> bool {
-        self.live.remove(&id)
+        let was_live = self.live.remove(&id);
+        if self.heap.len() > COMPACT_ABOVE && self.heap.len() > 2 * self.live.len() {
+            let live = &self.live;
+            self.heap.retain(|Reverse((_, id))| live.contains(id));
+        }
+        was_live
     }
 
-    /// How long until the next live timer is due; `None` without timers.
-    pub(crate) fn until_next(&mut self, now: Instant) -> Option<Duration> {
+    /// Whether no timer is live.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.live.is_empty()
+    }
+
+    /// When the next live timer is due; `None` without timers.
+    pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
         self.skip_cancelled();
-        self.heap.peek().map(|Reverse((at, _))| at.saturating_duration_since(now))
+        self.heap.peek().map(|Reverse((at, _))| *at)
     }
 
-    /// Removes and returns the next timer due by `now`.
+    /// Removes from the heap the next timer due by `now`; it stays live
+    /// (cancellable) until [`hand_over`](Self::hand_over).
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<TimerId> {
         self.skip_cancelled();
         match self.heap.peek() {
             Some(Reverse((at, id))) if *at <= now => {
                 let id = *id;
                 self.heap.pop();
-                self.live.remove(&id);
                 Some(id)
             }
             _ => None,
         }
+    }
+
+    /// A due timer is about to be handed over: false if it was cancelled
+    /// since it came due.
+    pub(crate) fn hand_over(&mut self, id: TimerId) -> bool {
+        self.live.remove(&id)
     }
 
     fn skip_cancelled(&mut self) {
@@ -65,9 +89,14 @@ impl Timers {
     }
 }
 
-/// An instant no timeout reaches; for deadlines that overflow `Instant`.
-pub(crate) fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600)
+/// `now + after`, or a far instant when that overflows: a user's duration
+/// (`Duration::MAX` for "never") can never make a deadline panic.
+pub(crate) fn deadline_after(after: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(after).unwrap_or_else(|| {
+        let century = Duration::from_secs(100 * 365 * 24 * 3600);
+        now.checked_add(century).unwrap_or(now)
+    })
 }
 
 #[cfg(test)]
@@ -88,7 +117,10 @@ mod tests {
         assert_eq!(timers.pop_due(later), Some(early));
         assert_eq!(timers.pop_due(later), Some(late));
         assert_eq!(timers.pop_due(later), None);
-        assert!(!timers.cancel(late), "a fired timer cannot be cancelled");
+        assert!(timers.hand_over(early));
+        assert!(timers.cancel(late), "due but not handed over: still cancellable");
+        assert!(!timers.hand_over(late), "a cancelled timer is not handed over");
+        assert!(!timers.cancel(early), "a handed-over timer cannot be cancelled");
     }
 
     #[test]
@@ -113,6 +145,7 @@ mod tests {
         let end = base + Duration::from_secs(1);
         let fired: Vec<TimerId> = std::iter::from_fn(|| timers.pop_due(end)).collect();
         assert_eq!(fired, expected.iter().map(|(_, id)| *id).collect::<Vec<_>>());
+        assert!(fired.iter().all(|id| timers.hand_over(*id)));
         assert!(timers.live.is_empty() && timers.heap.is_empty());
     }
 
@@ -122,6 +155,24 @@ mod tests {
         timers.set(Duration::from_secs(60));
         let now = Instant::now();
         assert_eq!(timers.pop_due(now), None);
-        assert!(timers.until_next(now).unwrap() > Duration::from_secs(59));
+        assert!(timers.next_deadline().unwrap() > now + Duration::from_secs(59));
+    }
+
+    #[test]
+    fn cancelled_timers_do_not_pile_up() {
+        let mut timers = Timers::default();
+        for _ in 0..100_000 {
+            let id = timers.set(Duration::from_secs(3600));
+            assert!(timers.cancel(id));
+        }
+        assert!(timers.heap.len() <= 2 * COMPACT_ABOVE, "{} heap entries", timers.heap.len());
+        assert!(timers.is_empty());
+    }
+
+    #[test]
+    fn a_duration_too_long_for_instant_saturates() {
+        let mut timers = Timers::default();
+        timers.set(Duration::MAX);
+        assert!(timers.next_deadline().unwrap() > Instant::now() + Duration::from_secs(3600));
     }
 }

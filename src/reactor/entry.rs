@@ -34,12 +34,18 @@ pub(crate) struct ChannelState {
     /// A pipe's write end is in the poll (watched once bytes got queued).
     pub(crate) write_watched: bool,
     /// In the reactor's list of channels handed out since the last wait.
-    pub(crate) touched: bool,
+    pub(crate) handed_out: bool,
 }
 
 impl ChannelState {
     pub(crate) fn new(channel: Channel) -> ChannelState {
-        ChannelState { channel, paused: false, closed_reported: false, write_watched: false, touched: false }
+        ChannelState {
+            channel,
+            paused: false,
+            closed_reported: false,
+            write_watched: false,
+            handed_out: false,
+        }
     }
 }
 

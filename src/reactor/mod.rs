@@ -1,34 +1,38 @@
 //! [`Reactor`]: one `mio::Poll` over channels, servers and processes.
 
 mod batch;
+mod chores;
 mod delivery;
+mod drive;
 mod entry;
 mod event;
+mod processes;
 mod step;
+mod table;
+mod wait;
 
 use std::collections::VecDeque;
-use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::process::Child;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll};
-use slab::Slab;
 
 use crate::channel::Channel;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::listener::Listener;
-use crate::process::{EXIT_POLL_INTERVAL, Process};
-use crate::timers::{TimerId, Timers, far_future};
+use crate::process::Process;
+use crate::timers::{TimerId, Timers};
 use crate::token::{Side, Token, WAKER};
 use crate::waker::Waker;
-pub(crate) use batch::hand_lines;
-pub(crate) use delivery::Delivery;
-use entry::{ChannelState, Entry, Kind, ProcessState};
+use chores::Chores;
+use delivery::Delivery;
+pub(crate) use drive::drive;
+use entry::{ChannelState, Kind};
 pub use event::ReactorEvent;
-pub(crate) use event::Step;
+use event::Step;
+use table::Table;
 
 /// The most steps one `poll_once` takes; the rest wait for the next call,
 /// which then does not block. It keeps one flooding channel from holding
@@ -68,7 +72,7 @@ const EVENT_BUDGET: usize = 1024;
 pub struct Reactor {
     poll: Poll,
     events: Events,
-    entries: Slab<Entry>,
+    entries: Table,
     next_generation: u32,
     /// Entries with work to do, served round-robin.
     ready: VecDeque<Token>,
@@ -76,12 +80,15 @@ pub struct Reactor {
     current: Option<(Token, usize)>,
     /// Channels handed out by `channel()` since the last wait: they may
     /// have queued bytes whose write end is not watched yet.
-    touched: Vec<Token>,
+    handed_out: Vec<Token>,
     /// Paused channels that stopped reading (full buffer) or hold their end
     /// of stream; looked at again before each wait.
     blocked: Vec<Token>,
     timers: Timers,
+    /// Timers that came due, to be handed over (unless cancelled first).
     fired: VecDeque<TimerId>,
+    /// The reactor's own deadlines: SIGKILLs, accept retries.
+    chores: Chores,
     /// Made on first use: an eventfd a reactor that is never woken need not have.
     waker: OnceLock<Arc<mio::Waker>>,
     /// Processes without a pidfd, whose exits are found by polling.
@@ -90,8 +97,9 @@ pub struct Reactor {
     budget: usize,
     /// Where handed-over bytes sit while the handler runs.
     delivery: Delivery,
-    /// A batch of lines being handed over.
-    in_flight: Option<batch::InFlight>,
+    /// The process whose exit was handed over last, until the next wait:
+    /// its handler may take it back with `remove_process`.
+    exited: Option<(Token, Process)>,
 }
 
 impl Reactor {
@@ -100,20 +108,21 @@ impl Reactor {
         Ok(Reactor {
             poll: Poll::new()?,
             events: Events::with_capacity(1024),
-            entries: Slab::new(),
+            entries: Table::default(),
             next_generation: 0,
             ready: VecDeque::new(),
             current: None,
-            touched: Vec::new(),
+            handed_out: Vec::new(),
             blocked: Vec::new(),
             timers: Timers::default(),
             fired: VecDeque::new(),
+            chores: Chores::default(),
             waker: OnceLock::new(),
             unwatched: Vec::new(),
             next_exit_check: Instant::now(),
             budget: 0,
             delivery: Delivery::default(),
-            in_flight: None,
+            exited: None,
         })
     }
 
@@ -133,7 +142,7 @@ impl Reactor {
         self.watch_channel(token, &channel)?;
         let pending = channel.buffered() > 0 || channel.at_eof();
         let queued = channel.queued() > 0;
-        self.insert(token, Kind::Channel(ChannelState::new(channel)));
+        self.entries.insert(token, Kind::Channel(ChannelState::new(channel)));
         if pending {
             self.enqueue(token);
         }
@@ -158,30 +167,26 @@ impl Reactor {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn unregister(&mut self, token: Token) -> Option<Channel> {
-        self.settle();
-        self.entry(token)?.channel()?;
-        let Kind::Channel(state) = self.entries.remove(token.index()).kind else { unreachable!() };
+        self.entries.channel(token)?;
+        let Kind::Channel(state) = self.entries.remove(token)?.kind else { return None };
         self.unwatch_channel(&state);
         Some(state.channel)
     }
 
     /// The registered channel behind `token`.
     pub fn channel(&mut self, token: Token) -> Option<&mut Channel> {
-        self.settle();
-        let state =
-            self.entries.get_mut(token.index()).filter(|e| e.generation == token.generation())?.channel()?;
-        if !state.touched {
-            state.touched = true;
-            self.touched.push(token);
+        let state = self.entries.channel(token)?;
+        if !state.handed_out {
+            state.handed_out = true;
+            self.handed_out.push(token);
         }
         Some(&mut state.channel)
     }
 
     /// Drops a channel: its fds close, which takes them out of the poll.
     pub(crate) fn discard(&mut self, token: Token) {
-        self.settle();
-        if self.entry(token).is_some_and(|e| e.channel().is_some()) {
-            self.entries.remove(token.index());
+        if self.entries.channel(token).is_some() {
+            self.entries.remove(token);
         }
     }
 
@@ -245,105 +250,18 @@ impl Reactor {
         listener.set_nonblocking()?;
         let token = self.next_token();
         self.watch_fd(listener.as_fd().as_raw_fd(), token.to_mio(Side::Main), Interest::READABLE)?;
-        self.insert(token, Kind::Server(listener));
+        self.entries.insert(token, Kind::Server(listener));
         Ok(token)
     }
 
     /// Removes a server and hands its listener back.
     pub fn remove_server(&mut self, token: Token) -> Option<Listener> {
-        if !matches!(self.entry(token)?.kind, Kind::Server(_)) {
+        if !matches!(self.entries.get(token)?.kind, Kind::Server(_)) {
             return None;
         }
-        let Kind::Server(listener) = self.entries.remove(token.index()).kind else { unreachable!() };
+        let Kind::Server(listener) = self.entries.remove(token)?.kind else { return None };
         self.unwatch_fd(listener.as_fd().as_raw_fd());
         Some(listener)
-    }
-
-    /// Watches a child: when it exits, the reactor reaps it and hands
-    /// [`ReactorEvent::Exited`], after every byte it wrote to the
-    /// `outputs` channels was handed over.
-    ///
-    /// On failure the child is dropped, not killed, as `std` drops it.
-    ///
-    /// ```
-    /// use std::process::{Command, Stdio};
-    /// use std::time::Duration;
-    /// use procloop::{Channel, Reactor, ReactorEvent};
-    ///
-    /// let mut reactor = Reactor::new()?;
-    /// let mut child = Command::new("echo").arg("hi").stdout(Stdio::piped()).spawn()?;
-    /// let stdout = Channel::from_pipe(Some(child.stdout.take().unwrap().into()), None)?;
-    /// let output = reactor.register(stdout)?;
-    /// let process = reactor.add_process(child, &[output])?;
-    /// let mut seen = Vec::new();
-    /// while !matches!(seen.last(), Some(&"exited")) {
-    ///     reactor.poll_once(Some(Duration::from_secs(5)), |_, event| match event {
-    ///         ReactorEvent::Data { .. } => seen.push("data"),
-    ///         ReactorEvent::Exited { token, status } => {
-    ///             assert!(token == process && status.success());
-    ///             seen.push("exited");
-    ///         }
-    ///         _ => {}
-    ///     })?;
-    /// }
-    /// assert_eq!(seen.first(), Some(&"data"), "the output comes before the exit");
-    /// # Ok::<(), procloop::Error>(())
-    /// ```
-    pub fn add_process(&mut self, child: Child, outputs: &[Token]) -> Result<Token> {
-        self.add_watched_process(Process::new(child)?, outputs).map_err(|(e, _)| e)
-    }
-
-    /// As [`add_process`](Self::add_process); on failure the process comes
-    /// back with the error, for the caller to kill.
-    pub(crate) fn add_watched_process(
-        &mut self,
-        process: Process,
-        outputs: &[Token],
-    ) -> std::result::Result<Token, (Error, Process)> {
-        let token = self.next_token();
-        match process.pidfd() {
-            Some(pidfd) => {
-                let fd = pidfd.as_fd().as_raw_fd();
-                if let Err(e) = self.watch_fd(fd, token.to_mio(Side::Main), Interest::READABLE) {
-                    return Err((e, process));
-                }
-            }
-            None => self.unwatched.push(token),
-        }
-        let state = ProcessState { process, outputs: outputs.to_vec(), drain_budget: None };
-        self.insert(token, Kind::Process(state));
-        Ok(token)
-    }
-
-    /// The watched process behind `token`, until its exit is handed over.
-    pub fn process(&mut self, token: Token) -> Option<&mut Process> {
-        match &mut self.entry(token)?.kind {
-            Kind::Process(state) => Some(&mut state.process),
-            _ => None,
-        }
-    }
-
-    /// Stops watching a process and hands it back (not reaped yet, unless
-    /// it was).
-    pub fn remove_process(&mut self, token: Token) -> Option<Process> {
-        let process = self.take_process(token)?;
-        if let Some(pidfd) = process.pidfd() {
-            self.unwatch_fd(pidfd.as_fd().as_raw_fd());
-        }
-        Some(process)
-    }
-
-    /// Removes a process for a caller that drops it: its pidfd then closes,
-    /// which takes it out of the poll without a syscall of ours.
-    pub(crate) fn take_process(&mut self, token: Token) -> Option<Process> {
-        if !matches!(self.entry(token)?.kind, Kind::Process(_)) {
-            return None;
-        }
-        let Kind::Process(state) = self.entries.remove(token.index()).kind else { unreachable!() };
-        if !self.unwatched.is_empty() {
-            self.unwatched.retain(|t| *t != token);
-        }
-        Some(state.process)
     }
 
     /// Closes every channel and server (processes stay watched).
@@ -360,18 +278,18 @@ impl Reactor {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn close_all(&mut self) {
-        self.settle();
-        let doomed: Vec<usize> = self
-            .entries
-            .iter()
-            .filter(|(_, e)| !matches!(e.kind, Kind::Process(_)))
-            .map(|(i, _)| i)
-            .collect();
-        for index in doomed {
-            match self.entries.remove(index).kind {
+        self.close_where(|_| true);
+    }
+
+    /// Closes every channel and server whose token `doomed` picks.
+    pub(crate) fn close_where(&mut self, doomed: impl Fn(Token) -> bool) {
+        let picked =
+            self.entries.remove_where(|token, e| !matches!(e.kind, Kind::Process(_)) && doomed(token));
+        for entry in picked {
+            match entry.kind {
                 Kind::Channel(state) => self.unwatch_channel(&state),
                 Kind::Server(listener) => self.unwatch_fd(listener.as_fd().as_raw_fd()),
-                Kind::Process(_) => unreachable!(),
+                Kind::Process(_) => {}
             }
         }
     }
@@ -383,7 +301,7 @@ impl Reactor {
 
     /// Whether nothing is registered.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.len() == 0
     }
 
     /// A handle that wakes a waiting `poll_once` from any thread.
@@ -421,9 +339,25 @@ impl Reactor {
         self.timers.set(after)
     }
 
-    /// Cancels a timer; false if it already fired or was cancelled.
+    /// Cancels a timer; false if it was handed over already or was
+    /// cancelled. A timer that came due in this `poll_once` but was not
+    /// handed over yet is cancelled: it won't be handed over.
     pub fn cancel_timer(&mut self, id: TimerId) -> bool {
         self.timers.cancel(id)
+    }
+
+    /// When `poll_once` has something to do next without any fd becoming
+    /// ready: now if events are waiting, else the earliest timer (or the
+    /// reactor's own deadline: a stopped process's SIGKILL, a poll for an
+    /// exit where there is no pidfd); `None` if only fds can wake it. For a
+    /// host loop that waits on the reactor's fd: call `poll_once` with a
+    /// zero timeout when the fd is readable or this instant has come.
+    pub fn next_deadline(&mut self) -> Option<Instant> {
+        let busy = !self.ready.is_empty() || !self.fired.is_empty() || !self.handed_out.is_empty();
+        if busy || self.current.is_some() {
+            return Some(Instant::now());
+        }
+        self.own_deadline()
     }
 
     /// Waits (`None`: until something happens; `Some(ZERO)`: not at all)
@@ -431,127 +365,58 @@ impl Reactor {
     ///
     /// It returns once it handed at least one event, when the timeout
     /// passes, when a [`Waker`] wakes it, or when a signal interrupts the
-    /// wait (then `Ok(0)`).
-    pub fn poll_once<F>(&mut self, timeout: Option<Duration>, mut handler: F) -> Result<usize>
+    /// wait (then `Ok(0)`). With `None` and nothing that could ever produce
+    /// an event (no channel, server, process or timer, and no waker made),
+    /// it returns `Ok(0)` at once instead of waiting for ever.
+    pub fn poll_once<F>(&mut self, timeout: Option<Duration>, handler: F) -> Result<usize>
     where
         F: FnMut(&mut Reactor, ReactorEvent<'_>),
     {
-        let mut delivery = std::mem::take(&mut self.delivery);
-        let result = poll_loop(
+        self.poll_once_max(timeout, usize::MAX, handler)
+    }
+
+    /// As [`poll_once`](Self::poll_once), handing over at most `max_events`
+    /// events; the rest wait for the next call, which then does not block.
+    /// (A cap of zero is taken as one.)
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procloop::{Reactor, testing::TestChannel};
+    ///
+    /// let mut reactor = Reactor::new()?;
+    /// let (channel, mut peer) = TestChannel::pair();
+    /// reactor.register(channel.line_buffered())?;
+    /// peer.put(b"1\n2\n3\n");
+    /// let mut lines = 0;
+    /// while lines < 3 {
+    ///     let handed = reactor.poll_once_max(Some(Duration::from_secs(5)), 2, |_, _| lines += 1)?;
+    ///     assert!(handed <= 2);
+    /// }
+    /// # Ok::<(), procloop::Error>(())
+    /// ```
+    pub fn poll_once_max<F>(
+        &mut self,
+        timeout: Option<Duration>,
+        max_events: usize,
+        mut handler: F,
+    ) -> Result<usize>
+    where
+        F: FnMut(&mut Reactor, ReactorEvent<'_>),
+    {
+        drive(
             self,
             |r| r,
-            &mut delivery,
             timeout,
-            |reactor, step, delivery| {
-                let batch_of = match step {
-                    Step::Data { token, .. } => Some(token),
-                    _ => None,
-                };
-                handler(reactor, step.event(delivery));
-                1 + batch_of.map_or(0, |token| {
-                    hand_lines(
-                        reactor,
-                        |r| r,
-                        token,
-                        delivery,
-                        |reactor, data| handler(reactor, ReactorEvent::Data { token, data }),
-                    )
-                })
+            max_events.max(1),
+            |reactor, event, _| {
+                handler(reactor, event);
+                1
             },
-        );
-        self.delivery = delivery;
-        result
-    }
-
-    /// Waits for readiness and notes it; the first half of `poll_once`.
-    /// True if a waker or a signal ended the wait.
-    pub(crate) fn wait(&mut self, timeout: Option<Duration>) -> Result<bool> {
-        self.settle();
-        if let Some((token, _)) = self.current.take() {
-            self.ready.push_front(token);
-        }
-        self.requeue_unblocked();
-        let nothing_ready = self.ready.is_empty() && self.fired.is_empty();
-        // With only bets on the queue, a wait that may block tries them
-        // before asking the kernel; if they lose, the next wait polls.
-        let only_bets = self.follow_up_touched() && nothing_ready && timeout != Some(Duration::ZERO);
-        let timeout = self.wait_timeout(timeout);
-        let mut woken = false;
-        let polled = if only_bets {
-            self.events.clear();
-            Ok(())
-        } else {
-            self.poll.poll(&mut self.events, timeout)
-        };
-        match polled {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                self.events.clear();
-                woken = true;
-            }
-            Err(e) => return Err(e.into()),
-        }
-        let Reactor { events, entries, ready, .. } = self;
-        for event in events.iter() {
-            woken |= event.token() == WAKER;
-            note_readiness(entries, ready, event);
-        }
-        let now = Instant::now();
-        if !self.unwatched.is_empty() && now >= self.next_exit_check {
-            self.check_unwatched_exits(now);
-        }
-        while let Some(id) = self.timers.pop_due(now) {
-            self.fired.push_back(id);
-        }
-        self.budget = EVENT_BUDGET;
-        Ok(woken)
-    }
-
-    fn wait_timeout(&mut self, timeout: Option<Duration>) -> Option<Duration> {
-        if !self.ready.is_empty() || !self.fired.is_empty() {
-            return Some(Duration::ZERO);
-        }
-        let now = Instant::now();
-        let mut limits = [timeout, self.timers.until_next(now), None];
-        if !self.unwatched.is_empty() {
-            limits[2] = Some(self.next_exit_check.saturating_duration_since(now));
-        }
-        limits.into_iter().flatten().min()
-    }
-
-    /// Finds exits of processes without a pidfd, by polling.
-    fn check_unwatched_exits(&mut self, now: Instant) {
-        self.next_exit_check = now + EXIT_POLL_INTERVAL;
-        for token in self.unwatched.clone() {
-            let exited = self.process(token).map(|p| p.try_wait());
-            if let Some(Ok(Some(_)) | Err(_)) = exited {
-                self.unwatched.retain(|t| *t != token);
-                self.enqueue(token);
-            }
-        }
-    }
-
-    fn requeue_unblocked(&mut self) {
-        let blocked = std::mem::take(&mut self.blocked);
-        for token in blocked {
-            let Some(state) = self.entry(token).and_then(|e| e.channel()) else { continue };
-            let channel = &state.channel;
-            // Each reason to be blocked has its own way out: a full buffer
-            // that got room, an end of stream whose bytes were all read.
-            let room_again = !channel.at_eof() && !channel.input_is_full();
-            let closed_now = channel.at_eof() && channel.buffered() == 0;
-            let unblocked = !state.paused || room_again || closed_now;
-            if unblocked {
-                self.enqueue(token);
-            } else {
-                self.blocked.push(token);
-            }
-        }
+        )
     }
 
     fn set_paused(&mut self, token: Token, paused: bool) -> bool {
-        self.settle();
-        let Some(state) = self.entry(token).and_then(|e| e.channel()) else { return false };
+        let Some(state) = self.entries.channel(token) else { return false };
         state.paused = paused;
         self.enqueue(token);
         true
@@ -559,20 +424,11 @@ impl Reactor {
 
     fn next_token(&mut self) -> Token {
         self.next_generation = self.next_generation.wrapping_add(1);
-        Token::new(self.entries.vacant_key(), self.next_generation)
-    }
-
-    fn insert(&mut self, token: Token, kind: Kind) {
-        let index = self.entries.insert(Entry::new(token.generation(), kind));
-        debug_assert_eq!(index, token.index());
-    }
-
-    pub(crate) fn entry(&mut self, token: Token) -> Option<&mut Entry> {
-        self.entries.get_mut(token.index()).filter(|e| e.generation == token.generation())
+        Token::new(self.entries.vacant(), self.next_generation)
     }
 
     fn enqueue(&mut self, token: Token) {
-        if let Some(entry) = self.entry(token)
+        if let Some(entry) = self.entries.get(token)
             && !entry.queued
         {
             entry.queued = true;
@@ -604,50 +460,6 @@ impl Reactor {
         }
     }
 
-    /// Looks at the channels handed out since the last wait: watches the
-    /// write ends that now have bytes queued, and queues a read of those not
-    /// known to be readable, on the bet that an answer to what was just
-    /// written is already there (a request and its reply). Returns whether
-    /// it queued such a read.
-    fn follow_up_touched(&mut self) -> bool {
-        let mut speculated = false;
-        // Taken out and put back emptied, so its memory serves every wait.
-        let mut touched = std::mem::take(&mut self.touched);
-        for token in touched.drain(..) {
-            speculated |= self.follow_up(token);
-        }
-        self.touched = touched;
-        speculated
-    }
-
-    /// [`follow_up_touched`](Self::follow_up_touched) for one channel; true
-    /// if it queued a read.
-    fn follow_up(&mut self, token: Token) -> bool {
-        let mut speculated = false;
-        {
-            let Some(entry) = self.entry(token) else { return false };
-            let readable = entry.readable;
-            let Some(state) = entry.channel() else { return false };
-            state.touched = false;
-            if !readable && !state.paused && !state.channel.at_eof() && state.channel.read_fd().is_some() {
-                entry.readable = true;
-                speculated = true;
-            }
-        }
-        if speculated {
-            self.enqueue(token);
-        }
-        let Some(state) = self.entry(token).and_then(|e| e.channel()) else { return speculated };
-        let pending = state.channel.queued() > 0 && !state.write_watched && !state.channel.is_single_fd();
-        if let Some(fd) = state.channel.write_fd().filter(|_| pending).map(|fd| fd.as_raw_fd()) {
-            state.write_watched = true;
-            if let Err(e) = self.watch_fd(fd, token.to_mio(Side::Write), Interest::WRITABLE) {
-                log::warn!("cannot watch the write end of {token:?}: {e}");
-            }
-        }
-        speculated
-    }
-
     fn watch_fd(&self, fd: RawFd, token: mio::Token, interest: Interest) -> Result<()> {
         Ok(self.poll.registry().register(&mut SourceFd(&fd), token, interest)?)
     }
@@ -656,51 +468,6 @@ impl Reactor {
         if let Err(e) = self.poll.registry().deregister(&mut SourceFd(&fd)) {
             log::debug!("deregister fd {fd}: {e}");
         }
-    }
-}
-
-/// The loop behind every `poll_once`: wait, then dispatch each step to
-/// `dispatch` (which says how many events it handed over), until at least
-/// one event was handed, the timeout passed, or a waker or signal ended a
-/// wait. `delivery` holds each step's bytes.
-pub(crate) fn poll_loop<T>(
-    owner: &mut T,
-    reactor: fn(&mut T) -> &mut Reactor,
-    delivery: &mut Delivery,
-    timeout: Option<Duration>,
-    mut dispatch: impl FnMut(&mut T, Step, &mut Delivery) -> usize,
-) -> Result<usize> {
-    let deadline = timeout.map(|t| Instant::now().checked_add(t).unwrap_or_else(far_future));
-    let mut count = 0;
-    loop {
-        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        let woken = reactor(owner).wait(left)?;
-        while let Some(step) = reactor(owner).next_step(delivery) {
-            count += dispatch(owner, step, delivery);
-        }
-        if count > 0 || woken || left.is_some_and(|l| l.is_zero()) {
-            return Ok(count);
-        }
-    }
-}
-
-/// Records one readiness event on its entry and queues the entry.
-fn note_readiness(entries: &mut Slab<Entry>, ready: &mut VecDeque<Token>, event: &mio::event::Event) {
-    if event.token() == WAKER {
-        return;
-    }
-    let (token, side) = Token::from_mio(event.token());
-    let Some(entry) = entries.get_mut(token.index()).filter(|e| e.generation == token.generation()) else {
-        return;
-    };
-    entry.writable |= event.is_writable() || (side == Side::Write && event.is_error());
-    if side == Side::Main {
-        entry.readable |= event.is_readable() || event.is_read_closed() || event.is_error();
-        entry.hup |= event.is_read_closed();
-    }
-    if !entry.queued {
-        entry.queued = true;
-        ready.push_back(token);
     }
 }
 

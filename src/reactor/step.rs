@@ -2,7 +2,9 @@
 //! at a time, so the caller can hand each to its handler.
 
 use std::mem;
+use std::time::Duration;
 
+use super::chores::Chore;
 use super::delivery::Delivery;
 use super::entry::{ChannelState, Kind};
 use super::{Reactor, Step};
@@ -10,11 +12,15 @@ use crate::channel::Fill;
 use crate::error::Error;
 use crate::token::Token;
 
-/// How much a process's outputs are drained after its exit before the exit
-/// is reported anyway: more than any pipe or socket buffer holds, so every
-/// byte written before the exit comes first, yet a grandchild that keeps
-/// writing cannot hold the exit back for ever.
-const EXIT_DRAIN_LIMIT: usize = 16 * 1024 * 1024;
+/// How much a process's output is drained after its exit, when the kernel
+/// won't say how much it holds (the bytes in the channel's buffer and the
+/// fd's `FIONREAD` at the exit, which bound what the child wrote before
+/// exiting, whatever the buffer sizes; a grandchild that keeps writing
+/// cannot hold the exit back for ever).
+const EXIT_DRAIN_FALLBACK: usize = 16 * 1024 * 1024;
+
+/// How long a server that ran out of fds waits before accepting again.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 /// How many events in a row one entry may give before the others' turn.
 const STREAK: usize = 64;
@@ -26,9 +32,11 @@ impl Reactor {
         if self.budget == 0 {
             return None;
         }
-        if let Some(id) = self.fired.pop_front() {
-            self.budget -= 1;
-            return Some(Step::Timer { id });
+        while let Some(id) = self.fired.pop_front() {
+            if self.timers.hand_over(id) {
+                self.budget -= 1;
+                return Some(Step::Timer { id });
+            }
         }
         // Keep serving the entry that just gave an event (lines in a row
         // skip the queue), up to a streak, then let the others have a turn.
@@ -58,13 +66,13 @@ impl Reactor {
     }
 
     fn unqueue(&mut self, token: Token) {
-        if let Some(entry) = self.entry(token) {
+        if let Some(entry) = self.entries.get(token) {
             entry.queued = false;
         }
     }
 
     fn step(&mut self, token: Token, delivery: &mut Delivery) -> Option<Step> {
-        match self.entry(token)?.kind {
+        match self.entries.get(token)?.kind {
             Kind::Channel(_) => self.step_channel(token, delivery),
             Kind::Server(_) => self.step_server(token),
             Kind::Process(_) => self.step_process(token, delivery),
@@ -74,7 +82,7 @@ impl Reactor {
     /// Flushes the write queue if writable, then hands over the next piece
     /// of input, reading at most until one piece is there.
     fn step_channel(&mut self, token: Token, delivery: &mut Delivery) -> Option<Step> {
-        let entry = self.entry(token)?;
+        let entry = self.entries.get(token)?;
         let (mut readable, hup) = (entry.readable, entry.hup);
         if mem::take(&mut entry.writable) {
             let state = entry.channel()?;
@@ -98,49 +106,58 @@ impl Reactor {
         step
     }
 
-    /// Accepts one client and registers it.
+    /// Accepts one client and registers it. When fds ran out, tries again
+    /// after a pause: the clients already waiting won't say so again.
     fn step_server(&mut self, token: Token) -> Option<Step> {
-        let entry = self.entry(token)?;
-        if !entry.readable {
-            return None;
-        }
-        let Kind::Server(listener) = &entry.kind else { return None };
-        match listener.accept() {
-            Ok((channel, peer)) => match self.register(channel) {
-                Ok(client) => Some(Step::Accepted { server: token, client, peer: Box::new(peer) }),
-                Err(e) => {
-                    log::warn!("cannot register a client of {token:?}: {e}");
-                    self.step_server(token)
+        loop {
+            let entry = self.entries.get(token)?;
+            if !entry.readable {
+                return None;
+            }
+            let Kind::Server(listener) = &entry.kind else { return None };
+            let error = match listener.accept() {
+                Ok((channel, peer)) => match self.register(channel) {
+                    Ok(client) => {
+                        return Some(Step::Accepted { server: token, client, peer: Box::new(peer) });
+                    }
+                    Err(e) => e,
+                },
+                Err(e) => e,
+            };
+            match &error {
+                Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                    self.entries.get(token)?.readable = false;
+                    return None;
                 }
-            },
-            Err(e) => {
-                if !matches!(&e, Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock) {
-                    log::warn!("accept on {token:?}: {e}");
+                Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionAborted => continue,
+                _ => {
+                    log::warn!("accepting a client of {token:?}: {error}; trying again in {ACCEPT_RETRY:?}");
+                    let at = crate::timers::deadline_after(ACCEPT_RETRY);
+                    self.chores.add(at, token, Chore::Accept);
+                    return None;
                 }
-                self.entry(token)?.readable = false;
-                None
             }
         }
     }
 
-    /// After an exit: drains the outputs, then reaps and reports.
+    /// After an exit: drains the outputs, then hands the exit over; the
+    /// process waits in `exited` for the handler to take it, or to be
+    /// dropped (and so reaped).
     fn step_process(&mut self, token: Token, delivery: &mut Delivery) -> Option<Step> {
-        let Kind::Process(state) = &mut self.entry(token)?.kind else { return None };
+        let Kind::Process(state) = &mut self.entries.get(token)?.kind else { return None };
         match state.process.try_wait() {
             Ok(Some(_)) => {}
             Ok(None) => return None,
-            Err(e) => log::warn!("waiting for {token:?}: {e}"),
+            Err(e) => {
+                log::warn!("waiting for {token:?}: {e}");
+                return None;
+            }
         }
-        let first_drain = state.drain_budget.is_none();
-        let budget = *state.drain_budget.get_or_insert(EXIT_DRAIN_LIMIT);
-        let outputs = state.outputs.len();
-        if budget > 0 {
-            for i in 0..outputs {
-                let Kind::Process(state) = &self.entry(token)?.kind else { return None };
-                let output = state.outputs[i];
-                if first_drain && let Some(entry) = self.entry(output) {
-                    entry.readable = true;
-                }
+        if state.drain_budget.is_none() {
+            self.start_drain(token);
+        }
+        if self.drain_budget(token) > 0 {
+            for output in self.outputs(token) {
                 if let Some(step) = self.step_channel(output, delivery) {
                     self.spend_drain_budget(token, &step, delivery.batch_len(output));
                     return Some(step);
@@ -149,12 +166,49 @@ impl Reactor {
         }
         let process = self.take_process(token)?;
         let status = process.status()?;
+        self.exited = Some((token, process));
         Some(Step::Exited { token, status })
+    }
+
+    /// Sets how much to drain after an exit: what the outputs hold now,
+    /// in their buffers and in the kernel (every byte the child wrote
+    /// before exiting is in there), and one more read to see end of stream.
+    fn start_drain(&mut self, token: Token) {
+        let mut budget = 1usize;
+        for output in self.outputs(token) {
+            let Some(entry) = self.entries.get(output) else { continue };
+            entry.readable = true;
+            let Some(state) = entry.channel() else { continue };
+            let channel = &state.channel;
+            let in_kernel = channel.read_fd().map_or(Ok(0), crate::sys::bytes_readable);
+            budget =
+                budget.saturating_add(channel.buffered()).saturating_add(in_kernel.unwrap_or_else(|e| {
+                    log::debug!("FIONREAD on {output:?}: {e}");
+                    EXIT_DRAIN_FALLBACK
+                }));
+        }
+        if let Some(Kind::Process(state)) = self.entries.get(token).map(|e| &mut e.kind) {
+            state.drain_budget = Some(budget);
+        }
+    }
+
+    fn outputs(&mut self, token: Token) -> Vec<Token> {
+        match self.entries.get(token).map(|e| &e.kind) {
+            Some(Kind::Process(state)) => state.outputs.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn drain_budget(&mut self, token: Token) -> usize {
+        match self.entries.get(token).map(|e| &e.kind) {
+            Some(Kind::Process(state)) => state.drain_budget.unwrap_or(0),
+            _ => 0,
+        }
     }
 
     /// Counts a drained piece, and the batch of lines behind it.
     fn spend_drain_budget(&mut self, token: Token, step: &Step, batch: usize) {
-        let Some(Kind::Process(state)) = self.entry(token).map(|e| &mut e.kind) else { return };
+        let Some(Kind::Process(state)) = self.entries.get(token).map(|e| &mut e.kind) else { return };
         if let (Step::Data { len, .. }, Some(left)) = (step, &mut state.drain_budget) {
             *left = left.saturating_sub(*len + batch);
         }

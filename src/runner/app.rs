@@ -259,6 +259,7 @@ pub struct Start {
     pub(crate) cwd: Option<PathBuf>,
     pub(crate) setpgrp: Option<bool>,
     pub(crate) buffering: Option<Buffering>,
+    pub(crate) nowait: bool,
 }
 
 impl Start {
@@ -301,6 +302,16 @@ impl Start {
     /// Overrides the app's buffering.
     pub fn buffering(mut self, buffering: Buffering) -> Start {
         self.buffering = Some(buffering);
+        self
+    }
+
+    /// Returns from the start as soon as the child runs. A socket app then
+    /// connects in the loop, retrying until its socket wait has passed, and
+    /// says how that went with [`Event::Ready`](crate::Event::Ready) or
+    /// [`Event::StartFailed`](crate::Event::StartFailed); until `Ready`,
+    /// `get_channel` gives `None`. (A stdio app's start never waits anyway.)
+    pub fn nowait(mut self) -> Start {
+        self.nowait = true;
         self
     }
 }

@@ -2,6 +2,8 @@
 
 use std::process::ExitStatus;
 
+use crate::error::Error;
+use crate::reactor::ReactorEvent;
 use crate::timers::TimerId;
 
 /// One thing that happened to the Runner's processes: plain data, handed
@@ -63,4 +65,25 @@ pub enum Event<'a> {
         /// The timer.
         id: TimerId,
     },
+    /// A socket app started with [`Start::nowait`](crate::Start::nowait)
+    /// is connected: its channel is in place.
+    Ready {
+        /// The process.
+        alias: &'a str,
+    },
+    /// A socket app started with [`Start::nowait`](crate::Start::nowait)
+    /// could not be connected: its socket did not appear within the app's
+    /// socket wait ([`Error::SocketTimeout`], then the process is killed),
+    /// the app exited first ([`Error::SocketAppExited`]), or the connection
+    /// failed. The start is undone: the alias is free, nothing runs, and no
+    /// `Exited` follows.
+    StartFailed {
+        /// The process.
+        alias: &'a str,
+        /// Why.
+        error: &'a Error,
+    },
+    /// An event of a channel or server of your own, registered through
+    /// [`Runner::reactor`](crate::Runner::reactor).
+    Reactor(ReactorEvent<'a>),
 }

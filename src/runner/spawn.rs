@@ -10,20 +10,24 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::app::{App, Buffering, Start, Stderr, Transport};
+use super::check;
 use super::socket;
+use super::spawner;
 use super::split::split_command;
-use crate::Signal;
 use crate::channel::Channel;
 use crate::error::{Error, Result};
-use crate::process::Process;
+use crate::process::{Process, end_all};
 use crate::sys;
 
 /// A started process and its channels, not yet registered.
 pub(crate) struct Spawned {
     pub(crate) process: KillOnDrop,
-    pub(crate) channel: Channel,
+    /// `None` for a socket start: its channel comes once it connects.
+    pub(crate) channel: Option<Channel>,
     pub(crate) stderr: Option<Channel>,
-    pub(crate) setpgrp: bool,
+    /// A socket start's path.
+    pub(crate) socket: Option<PathBuf>,
+    pub(crate) line_mode: bool,
 }
 
 /// The settings of one start: the app's, with the start's overrides.
@@ -37,6 +41,7 @@ struct Plan<'a> {
 
 /// Starts `app` with `opts`; `path` is the PATH the child gets and its
 /// command is looked up in; `programs` caches where commands were found.
+/// A socket start is not connected yet.
 pub(crate) fn spawn(
     app: &App,
     opts: &Start,
@@ -44,6 +49,7 @@ pub(crate) fn spawn(
     programs: &mut ProgramCache,
 ) -> Result<Spawned> {
     let plan = plan(app, opts)?;
+    check::start(app, &plan.argv, plan.cwd, plan.socket.as_deref())?;
     if let Some(cwd) = plan.cwd {
         check_cwd(&plan.argv[0], cwd)?;
     }
@@ -68,27 +74,40 @@ pub(crate) fn spawn(
         command.process_group(0);
     }
     sys::child::prepare(&mut command, app.die_with_parent, app.pty);
-    let child = command.spawn().map_err(|source| {
+    // Consumed: the child's ends of its pipes close here once it has them.
+    let spawned = spawner::spawn(command, app.die_with_parent);
+    let child = spawned.map_err(|source| {
         if program.is_some() && source.kind() == io::ErrorKind::NotFound {
             // The command moved since it was found: the next start looks again.
             programs.forget(&plan.argv[0]);
         }
         Error::Spawn { command: plan.argv[0].clone(), source }
     })?;
-    drop(command); // closes the child's ends of the pipes here
-    let mut process = KillOnDrop::new(Process::new(child)?, plan.setpgrp);
-    let channel = match (channel, &plan.socket) {
-        (Some(channel), _) => channel,
-        (None, Some(path)) => Channel::from_unix(socket::connect(path, process.get(), app.socket_wait)?)?,
-        (None, None) => unreachable!("a start has stdio or a socket"),
-    };
-    let mut channel = channel;
-    channel.set_line_buffered(plan.line_mode);
-    let stderr = stderr.map(|mut c| {
-        c.set_line_buffered(plan.line_mode);
+    let process = KillOnDrop::new(Process::new(child)?.group_leader(plan.setpgrp));
+    let line_mode = plan.line_mode;
+    let with_mode = |mut c: Channel| {
+        c.set_line_buffered(line_mode);
         c
-    });
-    Ok(Spawned { process, channel, stderr, setpgrp: plan.setpgrp })
+    };
+    Ok(Spawned {
+        process,
+        channel: channel.map(with_mode),
+        stderr: stderr.map(with_mode),
+        socket: plan.socket,
+        line_mode,
+    })
+}
+
+impl Spawned {
+    /// Connects a socket start, waiting up to `wait` for its socket to appear
+    /// (the seed's blocking way); a stdio start has its channel already.
+    pub(crate) fn connect(&mut self, wait: std::time::Duration) -> Result<()> {
+        let Some(path) = self.socket.as_ref().filter(|_| self.channel.is_none()) else { return Ok(()) };
+        let mut channel = Channel::from_unix(socket::connect(path, self.process.get(), wait)?)?;
+        channel.set_line_buffered(self.line_mode);
+        self.channel = Some(channel);
+        Ok(())
+    }
 }
 
 fn plan<'a>(app: &'a App, opts: &'a Start) -> Result<Plan<'a>> {
@@ -230,12 +249,11 @@ fn is_executable(path: &Path) -> bool {
 /// A started process that is killed and reaped if the start fails later.
 pub(crate) struct KillOnDrop {
     process: Option<Process>,
-    group: bool,
 }
 
 impl KillOnDrop {
-    pub(crate) fn new(process: Process, group: bool) -> KillOnDrop {
-        KillOnDrop { process: Some(process), group }
+    pub(crate) fn new(process: Process) -> KillOnDrop {
+        KillOnDrop { process: Some(process) }
     }
 
     pub(crate) fn get(&mut self) -> &mut Process {
@@ -250,10 +268,8 @@ impl KillOnDrop {
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
-        let Some(mut process) = self.process.take() else { return };
-        let killed = if self.group { process.signal_group(Signal::SIGKILL) } else { Ok(()) };
-        if let Err(e) = killed.and_then(|()| process.signal(Signal::SIGKILL)).and_then(|()| process.wait()) {
-            log::warn!("cleaning up a failed start of pid {}: {e}", process.pid());
+        if let Some(mut process) = self.process.take() {
+            end_all(&mut [&mut process], std::time::Duration::ZERO);
         }
     }
 }

@@ -1,23 +1,29 @@
 //! Which alias and stream each reactor token of the Runner stands for: a
 //! table indexed like the reactor's slab, so a lookup per event is an index,
-//! not a hash.
+//! not a hash. A token not in it is the user's own (see `view.rs`).
 
 use std::sync::Arc;
 
 use crate::token::Token;
 
+/// What a token of the Runner's is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Stream {
+    /// An alias's stdout (or socket, or terminal).
     Stdout,
+    /// An alias's captured stderr.
     Stderr,
+    /// An alias's process.
     Process,
+    /// A process the Runner ended on its own (a `nowait` start that
+    /// failed), reaped in the loop without an event.
+    Abandoned,
 }
 
 #[derive(Debug)]
 struct Slot {
     token: Token,
-    /// `None` while lent out to a handler.
-    alias: Option<Arc<str>>,
+    alias: Arc<str>,
     stream: Stream,
 }
 
@@ -30,30 +36,33 @@ impl Streams {
         if self.0.len() <= index {
             self.0.resize_with(index + 1, || None);
         }
-        self.0[index] = Some(Slot { token, alias: Some(alias), stream });
+        self.0[index] = Some(Slot { token, alias, stream });
     }
 
     pub(crate) fn remove(&mut self, token: Token) {
-        if self.slot(token).is_some() {
+        if self.get(token).is_some() {
             self.0[token.index()] = None;
         }
     }
 
-    /// Takes the alias out for the length of a handler call (no reference
-    /// count is touched); give it back with [`give_back`](Self::give_back).
-    pub(crate) fn lend(&mut self, token: Token) -> Option<(Arc<str>, Stream)> {
-        let slot = self.slot(token)?;
-        Some((slot.alias.take()?, slot.stream))
+    /// The alias and stream behind `token`; `None` for a token that is not
+    /// the Runner's.
+    pub(crate) fn get(&self, token: Token) -> Option<(&Arc<str>, Stream)> {
+        let slot = self.0.get(token.index())?.as_ref().filter(|s| s.token == token)?;
+        Some((&slot.alias, slot.stream))
     }
 
-    /// Returns a lent alias, unless its entry went away meanwhile.
-    pub(crate) fn give_back(&mut self, token: Token, alias: Arc<str>) {
-        if let Some(slot) = self.slot(token) {
-            slot.alias.get_or_insert(alias);
+    /// Whether `token` is the Runner's.
+    pub(crate) fn owns(&self, token: Token) -> bool {
+        self.get(token).is_some()
+    }
+
+    /// Marks a process token as abandoned.
+    pub(crate) fn abandon(&mut self, token: Token) {
+        if let Some(Some(slot)) =
+            self.0.get_mut(token.index()).filter(|s| s.as_ref().is_some_and(|s| s.token == token))
+        {
+            slot.stream = Stream::Abandoned;
         }
-    }
-
-    fn slot(&mut self, token: Token) -> Option<&mut Slot> {
-        self.0.get_mut(token.index())?.as_mut().filter(|s| s.token == token)
     }
 }

@@ -28,8 +28,29 @@ macro_rules! syscall {
 pub(crate) mod child;
 pub(crate) mod pidfd;
 pub(crate) mod signals;
+mod wait;
 
 pub(crate) use pidfd::Pidfd;
+pub(crate) use wait::{Ended, cpu_time, peek_exit, try_reap};
+
+/// Whether the calling thread is the process's main thread (its thread id
+/// is the process id).
+pub(crate) fn is_main_thread() -> bool {
+    // SAFETY: gettid and getpid take nothing and cannot fail.
+    unsafe { libc::gettid() == libc::getpid() }
+}
+
+/// `kill(2)`: sends `signal` to the process `pid`.
+pub(crate) fn kill(pid: u32, signal: i32) -> io::Result<()> {
+    // SAFETY: plain syscall with no pointers.
+    unsafe { syscall!(kill(pid as libc::pid_t, signal)) }.map(drop)
+}
+
+/// `killpg(3)`: sends `signal` to every process in the group `pgid`.
+pub(crate) fn kill_group(pgid: u32, signal: i32) -> io::Result<()> {
+    // SAFETY: plain syscall with no pointers.
+    unsafe { syscall!(killpg(pgid as libc::pid_t, signal)) }.map(drop)
+}
 
 /// `read(2)` into `buf`; retries on `EINTR`.
 pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
@@ -94,6 +115,14 @@ pub(crate) fn send(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
     }
 }
 
+/// How many bytes wait to be read on a pipe, socket or terminal (`FIONREAD`).
+pub(crate) fn bytes_readable(fd: BorrowedFd<'_>) -> io::Result<usize> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int to the valid pointer.
+    unsafe { syscall!(ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut n)) }?;
+    Ok(n.max(0) as usize)
+}
+
 /// `shutdown(fd, SHUT_WR)`: the peer reads end of stream.
 pub(crate) fn shutdown_write(fd: BorrowedFd<'_>) -> io::Result<()> {
     // SAFETY: plain call on an open fd.
@@ -152,5 +181,35 @@ pub(crate) fn poll_readable(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -
         Ok(n) => Ok(n as usize),
         Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(0),
         Err(e) => Err(e),
+    }
+}
+
+/// A non-blocking, close-on-exec connection to the UNIX stream socket at
+/// `path`. `NotFound`, `ConnectionRefused` (nobody listens) and
+/// `WouldBlock` (its backlog is full) say to try again later.
+pub(crate) fn connect_unix(path: &std::path::Path) -> io::Result<OwnedFd> {
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY: sockaddr_un is plain data; all zeroes is a valid value.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let bytes = path.as_os_str().as_bytes();
+    if bytes.len() >= addr.sun_path.len() || bytes.contains(&0) {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "socket path too long or with a NUL"));
+    }
+    for (dst, src) in addr.sun_path.iter_mut().zip(bytes) {
+        *dst = *src as libc::c_char;
+    }
+    let flags = libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK;
+    // SAFETY: plain call; on success we own the new fd.
+    let fd = unsafe { OwnedFd::from_raw_fd(syscall!(socket(libc::AF_UNIX, flags, 0))?) };
+    let len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+    loop {
+        // SAFETY: `addr` is a valid sockaddr_un of `len` bytes.
+        let res = unsafe { syscall!(connect(fd.as_raw_fd(), (&raw const addr).cast(), len)) };
+        match res {
+            Ok(_) => return Ok(fd),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
     }
 }

@@ -1,0 +1,146 @@
+//! Ending processes: SIGTERM, a grace period, SIGKILL, each wait bounded,
+//! and a stop that returns at once and leaves the SIGKILL to a loop timer.
+
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use super::{EXIT_POLL_INTERVAL, Process, group};
+use crate::error::Result;
+use crate::signal::Signal;
+use crate::sys;
+use crate::timers::deadline_after;
+
+/// How long a process may take to go after SIGKILL before we give up
+/// waiting (it is stuck in the kernel, in an uninterruptible sleep).
+const KILL_WAIT: Duration = Duration::from_secs(2);
+
+impl Process {
+    /// Asks the process to end without waiting for it: SIGTERM now (to its
+    /// group too, if it leads one); once `grace` has passed,
+    /// [`kill_if_due`](Self::kill_if_due) sends SIGKILL. Stopping again, or
+    /// after the exit (for a group leader: after its group is gone too),
+    /// does nothing.
+    pub fn stop(&mut self, grace: Duration) -> Result<()> {
+        if self.kill_at.is_some() || (self.try_wait()?.is_some() && !self.zombie) {
+            return Ok(());
+        }
+        self.send(Signal::SIGTERM)?;
+        self.kill_at = Some(deadline_after(grace));
+        Ok(())
+    }
+
+    /// When a stopped process gets SIGKILL; `None` unless stopped and not
+    /// killed yet.
+    pub fn kill_at(&self) -> Option<Instant> {
+        self.kill_at.filter(|_| !self.killed && (self.exit.is_none() || self.zombie))
+    }
+
+    /// Sends SIGKILL (to the group too) if the process was stopped and its
+    /// grace has passed by `now`; true if it did.
+    pub fn kill_if_due(&mut self, now: Instant) -> bool {
+        match self.kill_at() {
+            Some(at) if at <= now => {
+                self.kill();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// SIGKILL to the process, and to its group if it leads one.
+    fn kill(&mut self) {
+        self.killed = true;
+        if let Err(e) = self.send(Signal::SIGKILL) {
+            log::warn!("SIGKILL to pid {}: {e}", self.pid());
+        }
+    }
+
+    /// Whether it has ended, and for a group leader its whole group too.
+    fn gone(&mut self) -> bool {
+        match self.try_wait() {
+            Ok(None) => false,
+            Ok(Some(_)) => !self.zombie || !group::has_members(self.pid()),
+            Err(e) => {
+                log::warn!("waiting for pid {}: {e}", self.pid());
+                true
+            }
+        }
+    }
+}
+
+/// Ends every process: SIGTERM to each not stopped yet, each its own grace
+/// (or what is left of it), SIGKILL to those still there after it; waits
+/// for all of them (and the groups they lead), every wait bounded. Their
+/// exits are then known; group leaders' zombies are reaped on drop.
+pub(crate) fn end_all(processes: &mut [&mut Process], grace: Duration) {
+    for process in processes.iter_mut() {
+        if let Err(e) = process.stop(grace) {
+            log::warn!("SIGTERM to pid {}: {e}", process.pid());
+        }
+    }
+    let mut last_kill: Option<Instant> = None;
+    loop {
+        let now = Instant::now();
+        let mut next_kill: Option<Instant> = None;
+        let mut left = 0;
+        for process in processes.iter_mut() {
+            if process.gone() {
+                continue;
+            }
+            left += 1;
+            match process.kill_at() {
+                Some(at) if at > now => next_kill = next_kill.into_iter().chain([at]).min(),
+                _ if !process.killed => {
+                    process.kill();
+                    last_kill = Some(now);
+                }
+                _ => {}
+            }
+        }
+        if left == 0 {
+            return;
+        }
+        let give_up = last_kill.unwrap_or(now) + KILL_WAIT;
+        if next_kill.is_none() && now >= give_up {
+            log::error!("{left} processes outlived SIGKILL by {KILL_WAIT:?}; left unreaped");
+            return;
+        }
+        if let Err(e) = pause(processes, next_kill.unwrap_or(give_up)) {
+            log::warn!("waiting for children to end: {e}");
+            return;
+        }
+    }
+}
+
+/// Waits until one of `processes` may have changed (an exit, or a poll
+/// interval for what has no pidfd to wait on) or `until` passes.
+fn pause(processes: &mut [&mut Process], until: Instant) -> Result<()> {
+    let mut wait = until.saturating_duration_since(Instant::now());
+    // A group leader's zombie leaves its pidfd readable: its group is
+    // checked by polling, as are processes without a pidfd.
+    if processes.iter().any(|p| p.zombie || (p.exit.is_none() && p.pidfd.is_none())) {
+        wait = wait.min(EXIT_POLL_INTERVAL);
+    }
+    let pidfds: Vec<_> = processes
+        .iter()
+        .filter(|p| p.exit.is_none())
+        .filter_map(|p| p.pidfd.as_ref().map(|fd| fd.as_fd()))
+        .collect();
+    sys::poll_readable(&pidfds, Some(wait))?;
+    Ok(())
+}
+
+/// Waits until every process in `processes` has exited (their groups not
+/// counted) or `deadline` passes.
+pub(crate) fn wait_exits(processes: &mut [&mut Process], deadline: Instant) -> Result<()> {
+    loop {
+        let mut running = 0;
+        for process in processes.iter_mut() {
+            running += usize::from(process.try_wait()?.is_none());
+        }
+        if running == 0 || Instant::now() >= deadline {
+            return Ok(());
+        }
+        pause(processes, deadline)?;
+    }
+}

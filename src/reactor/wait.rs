@@ -1,0 +1,205 @@
+//! The first half of `poll_once`: waiting for readiness (bounded by the
+//! caller's timeout, the timers and the reactor's own deadlines) and noting
+//! it on the entries, which then queue for their steps.
+
+use std::io;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use mio::Interest;
+
+use super::Reactor;
+use super::chores::Chore;
+use crate::error::Result;
+use crate::process::EXIT_POLL_INTERVAL;
+use crate::token::{Side, Token, WAKER};
+
+/// How a wait ended, besides the readiness it noted.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Woken {
+    /// Readiness or the timeout (or nothing to wait for yet).
+    No,
+    /// A waker or a signal: `poll_once` returns even without events.
+    Yes,
+    /// Nothing registered could ever produce an event, and the caller
+    /// would have waited for ever: `poll_once` returns `Ok(0)` at once.
+    Idle,
+}
+
+impl Reactor {
+    /// Waits for readiness and notes it.
+    pub(crate) fn wait(&mut self, timeout: Option<Duration>) -> Result<Woken> {
+        if let Some((token, _)) = self.current.take() {
+            self.ready.push_front(token);
+        }
+        self.exited = None;
+        self.requeue_unblocked();
+        if timeout.is_none() && self.is_idle() {
+            return Ok(Woken::Idle);
+        }
+        let nothing_ready = self.ready.is_empty() && self.fired.is_empty();
+        // With only bets on the queue, a wait that may block tries them
+        // before asking the kernel; if they lose, the next wait polls.
+        let only_bets = self.follow_up_touched() && nothing_ready && timeout != Some(Duration::ZERO);
+        let timeout = self.wait_timeout(timeout);
+        let mut woken = Woken::No;
+        let polled = if only_bets {
+            self.events.clear();
+            Ok(())
+        } else {
+            self.poll.poll(&mut self.events, timeout)
+        };
+        match polled {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                self.events.clear();
+                woken = Woken::Yes;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let Reactor { events, entries, ready, .. } = self;
+        for event in events.iter() {
+            if event.token() == WAKER {
+                woken = Woken::Yes;
+                continue;
+            }
+            let (token, side) = Token::from_mio(event.token());
+            let Some(entry) = entries.for_readiness(token) else { continue };
+            entry.writable |= event.is_writable() || (side == Side::Write && event.is_error());
+            if side == Side::Main {
+                entry.readable |= event.is_readable() || event.is_read_closed() || event.is_error();
+                entry.hup |= event.is_read_closed();
+            }
+            if !entry.queued {
+                entry.queued = true;
+                ready.push_back(token);
+            }
+        }
+        self.after_wait(Instant::now());
+        Ok(woken)
+    }
+
+    /// What comes due with time: exits found by polling, chores, timers.
+    fn after_wait(&mut self, now: Instant) {
+        if !self.unwatched.is_empty() && now >= self.next_exit_check {
+            self.check_unwatched_exits(now);
+        }
+        while let Some((token, chore)) = self.chores.pop_due(now) {
+            self.do_chore(token, chore, now);
+        }
+        while let Some(id) = self.timers.pop_due(now) {
+            self.fired.push_back(id);
+        }
+        self.budget = super::EVENT_BUDGET;
+    }
+
+    fn do_chore(&mut self, token: Token, chore: Chore, now: Instant) {
+        match chore {
+            Chore::Kill => {
+                if let Some(process) = self.process(token) {
+                    process.kill_if_due(now);
+                }
+            }
+            Chore::Accept => self.enqueue(token),
+        }
+    }
+
+    /// Whether nothing registered could ever produce an event: no entry,
+    /// no timer, no waker, nothing queued.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.entries.len() == 0
+            && self.timers.is_empty()
+            && self.waker.get().is_none()
+            && self.ready.is_empty()
+            && self.fired.is_empty()
+    }
+
+    fn wait_timeout(&mut self, timeout: Option<Duration>) -> Option<Duration> {
+        if !self.ready.is_empty() || !self.fired.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let now = Instant::now();
+        let own = self.own_deadline().map(|at| at.saturating_duration_since(now));
+        [timeout, own].into_iter().flatten().min()
+    }
+
+    /// The earliest of the timers, the chores and the next exit check.
+    pub(crate) fn own_deadline(&mut self) -> Option<Instant> {
+        let exit_check = (!self.unwatched.is_empty()).then_some(self.next_exit_check);
+        [self.timers.next_deadline(), self.chores.next(), exit_check].into_iter().flatten().min()
+    }
+
+    /// Finds exits of processes without a pidfd, by polling.
+    fn check_unwatched_exits(&mut self, now: Instant) {
+        self.next_exit_check = now + EXIT_POLL_INTERVAL;
+        for token in self.unwatched.clone() {
+            let exited = self.process(token).map(|p| p.try_wait());
+            if let Some(Ok(Some(_)) | Err(_)) = exited {
+                self.unwatched.retain(|t| *t != token);
+                self.enqueue(token);
+            }
+        }
+    }
+
+    fn requeue_unblocked(&mut self) {
+        let blocked = std::mem::take(&mut self.blocked);
+        for token in blocked {
+            let Some(state) = self.entries.channel(token) else { continue };
+            let channel = &state.channel;
+            // Each reason to be blocked has its own way out: a full buffer
+            // that got room, an end of stream whose bytes were all read.
+            let room_again = !channel.at_eof() && !channel.input_is_full();
+            let closed_now = channel.at_eof() && channel.buffered() == 0;
+            let unblocked = !state.paused || room_again || closed_now;
+            if unblocked {
+                self.enqueue(token);
+            } else {
+                self.blocked.push(token);
+            }
+        }
+    }
+
+    /// Looks at the channels handed out since the last wait: watches the
+    /// write ends that now have bytes queued, and queues a read of those not
+    /// known to be readable, on the bet that an answer to what was just
+    /// written is already there (a request and its reply). Returns whether
+    /// it queued such a read.
+    fn follow_up_touched(&mut self) -> bool {
+        let mut speculated = false;
+        // Taken out and put back emptied, so its memory serves every wait.
+        let mut touched = std::mem::take(&mut self.handed_out);
+        for token in touched.drain(..) {
+            speculated |= self.follow_up(token);
+        }
+        self.handed_out = touched;
+        speculated
+    }
+
+    /// [`follow_up_touched`](Self::follow_up_touched) for one channel; true
+    /// if it queued a read.
+    fn follow_up(&mut self, token: Token) -> bool {
+        let mut speculated = false;
+        {
+            let Some(entry) = self.entries.get(token) else { return false };
+            let readable = entry.readable;
+            let Some(state) = entry.channel() else { return false };
+            state.handed_out = false;
+            if !readable && !state.paused && !state.channel.at_eof() && state.channel.read_fd().is_some() {
+                entry.readable = true;
+                speculated = true;
+            }
+        }
+        if speculated {
+            self.enqueue(token);
+        }
+        let Some(state) = self.entries.channel(token) else { return speculated };
+        let pending = state.channel.queued() > 0 && !state.write_watched && !state.channel.is_single_fd();
+        if let Some(fd) = state.channel.write_fd().filter(|_| pending).map(|fd| fd.as_raw_fd()) {
+            state.write_watched = true;
+            if let Err(e) = self.watch_fd(fd, token.to_mio(Side::Write), Interest::WRITABLE) {
+                log::warn!("cannot watch the write end of {token:?}: {e}");
+            }
+        }
+        speculated
+    }
+}

@@ -1,0 +1,46 @@
+//! Checks of a start's settings that the OS would reject later with a vague
+//! error, or take silently in a way nobody meant (`A=B` as an env key).
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use super::app::App;
+use crate::error::{Error, Result};
+
+/// Checks the argv, environment, working directory and socket path of a
+/// start of `app`.
+pub(crate) fn start(app: &App, argv: &[String], cwd: Option<&Path>, socket: Option<&Path>) -> Result<()> {
+    for arg in argv {
+        no_nul(arg.as_ref(), || format!("argument {arg:?}"))?;
+    }
+    for (key, value) in &app.env {
+        let name = || format!("environment variable {key:?}");
+        if key.is_empty() {
+            return Err(Error::InvalidSetting { setting: name(), reason: "its name is empty" });
+        }
+        if key.as_bytes().contains(&b'=') {
+            return Err(Error::InvalidSetting { setting: name(), reason: "its name contains '='" });
+        }
+        no_nul(key, name)?;
+        no_nul(value, || format!("the value of environment variable {key:?}"))?;
+    }
+    if let Some(cwd) = cwd {
+        no_nul(cwd.as_os_str(), || format!("working directory {cwd:?}"))?;
+    }
+    if let Some(socket) = socket {
+        if socket.as_os_str().is_empty() {
+            let reason = "it is empty".to_string();
+            return Err(Error::InvalidSocketPath { path: socket.to_path_buf(), reason });
+        }
+        no_nul(socket.as_os_str(), || format!("socket path {socket:?}"))?;
+    }
+    Ok(())
+}
+
+fn no_nul(text: &OsStr, setting: impl FnOnce() -> String) -> Result<()> {
+    if text.as_bytes().contains(&0) {
+        return Err(Error::InvalidSetting { setting: setting(), reason: "it contains a NUL byte" });
+    }
+    Ok(())
+}

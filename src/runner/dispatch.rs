@@ -1,0 +1,169 @@
+//! Turning the reactor's events into the Runner's: every reactor event
+//! becomes an event for the handler (the user's own channels' as
+//! [`Event::Reactor`]) except the Runner's own timers, which do their duty
+//! and may leave notices; an exit's bookkeeping and restart decision are
+//! done before the handler sees `Exited`, so a handler that unwinds or
+//! restarts the alias by hand cannot undo them.
+
+use std::process::ExitStatus;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::running::{Duty, DutyKind, Notice, NoticeKind};
+use super::streams::Stream;
+use super::{Event, Runner};
+use crate::error::Error;
+use crate::reactor::ReactorEvent;
+use crate::token::Token;
+
+impl Runner {
+    /// Hands `handler` the events `event` makes, at most `room` of them;
+    /// returns how many.
+    pub(super) fn dispatch<F>(&mut self, event: ReactorEvent<'_>, room: usize, handler: &mut F) -> usize
+    where
+        F: FnMut(&mut Runner, Event<'_>),
+    {
+        match event {
+            ReactorEvent::Data { token, data } => self.hand_output(token, data, handler),
+            ReactorEvent::Closed { token } => match self.streams.get(token) {
+                Some((alias, Stream::Stdout)) => {
+                    let alias = alias.clone();
+                    handler(self, Event::Closed { alias: &alias });
+                    1
+                }
+                // A captured stderr's end of stream has no event of its own.
+                Some(_) => 0,
+                None => pass_on(self, ReactorEvent::Closed { token }, handler),
+            },
+            ReactorEvent::Exited { token, status } => match self.streams.get(token) {
+                Some((_, Stream::Process)) => self.on_exit(token, status, room, handler),
+                Some((_, Stream::Abandoned)) => {
+                    self.abandoned.retain(|t| *t != token);
+                    self.streams.remove(token);
+                    0
+                }
+                Some(_) | None => pass_on(self, ReactorEvent::Exited { token, status }, handler),
+            },
+            ReactorEvent::Timer { id } => match self.duties.remove(&id) {
+                Some(duty) => {
+                    self.do_duty(duty);
+                    self.hand_notices(room, handler)
+                }
+                None => {
+                    handler(self, Event::Timer { id });
+                    1
+                }
+            },
+            other => pass_on(self, other, handler),
+        }
+    }
+
+    /// Hands over a piece of an alias's output, the alias looked up once
+    /// for the lines of a batch that come one after another.
+    fn hand_output<F>(&mut self, token: Token, data: &[u8], handler: &mut F) -> usize
+    where
+        F: FnMut(&mut Runner, Event<'_>),
+    {
+        let (alias, stream) = match self.last_alias.take() {
+            Some((cached, alias, stream)) if cached == token => (alias, stream),
+            _ => match self.streams.get(token) {
+                Some((alias, stream)) => (alias.clone(), stream),
+                None => return pass_on(self, ReactorEvent::Data { token, data }, handler),
+            },
+        };
+        match stream {
+            Stream::Stderr => handler(self, Event::Stderr { alias: &alias, data }),
+            _ => handler(self, Event::Data { alias: &alias, data }),
+        }
+        self.last_alias = Some((token, alias, stream));
+        1
+    }
+
+    /// An alias's process exited (every byte of its output handed over):
+    /// records it, decides about a restart, then hands `Exited` and what
+    /// the decision says.
+    fn on_exit<F>(&mut self, token: Token, status: ExitStatus, room: usize, handler: &mut F) -> usize
+    where
+        F: FnMut(&mut Runner, Event<'_>),
+    {
+        let Some(alias) = self.streams.get(token).map(|(alias, _)| alias.clone()) else { return 0 };
+        self.streams.remove(token);
+        let ended = self.reactor.remove_process(token);
+        let Some(running) = self.running.get_mut(&alias).filter(|r| r.process == Some(token)) else {
+            return 0;
+        };
+        running.process = None;
+        running.ended = ended;
+        if let Some(connecting) = running.connecting.take() {
+            let error = Error::SocketAppExited { path: connecting.path, status };
+            self.start_failed(&alias, error);
+            return self.hand_notices(room, handler);
+        }
+        self.decide_restart(&alias, status);
+        handler(self, Event::Exited { alias: &alias, status });
+        1 + self.hand_notices(room - 1, handler)
+    }
+
+    /// Applies the app's restart policy to an exit: a restart timer, or a
+    /// `GaveUp` notice. A stopped alias stays as it is.
+    fn decide_restart(&mut self, alias: &Arc<str>, status: ExitStatus) {
+        let Some(running) = self.running.get_mut(alias) else { return };
+        let run = running.run;
+        let Some(origin) = running.origin.as_mut().filter(|_| !running.stopped) else { return };
+        let Some(app) = self.apps.get(&origin.app) else { return };
+        match app.restart.decide(status, &mut origin.restart, Instant::now()) {
+            super::restart::Decision::Stay => {}
+            super::restart::Decision::RestartAfter(delay) => {
+                let timer = self.reactor.set_timer(delay);
+                origin.restart.pending = Some(timer);
+                self.duties.insert(timer, Duty { alias: alias.clone(), run, kind: DutyKind::Restart });
+            }
+            super::restart::Decision::GiveUp => {
+                self.notices.push_back(Notice {
+                    alias: alias.clone(),
+                    run,
+                    kind: NoticeKind::GaveUp(status),
+                });
+            }
+        }
+    }
+
+    /// Does one of the Runner's own timers' work, if its run is still the
+    /// alias's current one.
+    fn do_duty(&mut self, duty: Duty) {
+        if self.running.get(&duty.alias).is_none_or(|r| r.run != duty.run) {
+            return;
+        }
+        match duty.kind {
+            DutyKind::Restart => self.restart(&duty.alias),
+            DutyKind::Connect => self.try_connect(&duty.alias),
+        }
+    }
+
+    /// Hands over waiting notices, at most `room`; a notice of a run that
+    /// a later start of its alias replaced is dropped.
+    pub(super) fn hand_notices<F>(&mut self, room: usize, handler: &mut F) -> usize
+    where
+        F: FnMut(&mut Runner, Event<'_>),
+    {
+        let mut handed = 0;
+        while handed < room {
+            let Some(notice) = self.notices.pop_front() else { break };
+            if self.running.get(&notice.alias).is_some_and(|r| r.run != notice.run) {
+                continue;
+            }
+            handler(self, notice.event());
+            handed += 1;
+        }
+        handed
+    }
+}
+
+/// Hands on an event of the user's own channels and servers.
+fn pass_on<F>(runner: &mut Runner, event: ReactorEvent<'_>, handler: &mut F) -> usize
+where
+    F: FnMut(&mut Runner, Event<'_>),
+{
+    handler(runner, Event::Reactor(event));
+    1
+}

@@ -1,0 +1,339 @@
+//! An alias's life: start (and restart), stop and signal without waiting,
+//! wait for one child with a deadline, and the calls that end children and
+//! free aliases, each wait bounded.
+
+use std::process::ExitStatus;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::restart::{Restart, RestartState};
+use super::running::{Notice, NoticeKind, Origin, Running};
+use super::spawn::{self, Spawned};
+use super::streams::Stream;
+use super::{Runner, Start};
+use crate::error::{Error, Result};
+use crate::process::{Process, end_all};
+use crate::signal::Signal;
+use crate::token::Token;
+
+impl Runner {
+    /// Starts `app` under its own name; returns the pid.
+    /// `Err(Error::ProcessExists)` if that alias is taken.
+    pub fn start(&mut self, app: &str) -> Result<u32> {
+        self.start_with(app, Start::new())
+    }
+
+    /// Starts `app` with an alias, extra arguments or overrides; returns the
+    /// pid. A failed start leaves nothing running and the alias free.
+    ///
+    /// A socket app's start waits (up to its socket wait) until it can
+    /// connect, unless [`Start::nowait`] says to connect in the loop.
+    ///
+    /// ```
+    /// use procloop::{App, Error, Runner, Start};
+    ///
+    /// let mut runner = Runner::new()?;
+    /// runner.add("sleep", App::new("sleep"));
+    /// runner.start_with("sleep", Start::new().alias("nap").args(["60"]))?;
+    /// assert!(runner.is_running("nap"));
+    /// let again = runner.start_with("sleep", Start::new().alias("nap").args(["60"]));
+    /// assert!(matches!(again, Err(Error::ProcessExists(alias)) if alias == "nap"));
+    /// # Ok::<(), procloop::Error>(())
+    /// ```
+    pub fn start_with(&mut self, app: &str, opts: Start) -> Result<u32> {
+        let config = self.apps.get(app).ok_or_else(|| Error::UnknownApp(app.to_string()))?;
+        let alias: Arc<str> = Arc::from(opts.alias.as_deref().unwrap_or(app));
+        if self.running.contains_key(&alias) {
+            return Err(Error::ProcessExists(alias.to_string()));
+        }
+        let restarts = config.restart.when != Restart::Never;
+        let mut running = self.launch(&alias, app, &opts)?;
+        if restarts {
+            running.origin =
+                Some(Box::new(Origin { app: app.to_string(), opts, restart: RestartState::default() }));
+        }
+        let pid = running.pid;
+        self.running.insert(alias, running);
+        Ok(pid)
+    }
+
+    /// Starts `app` unless its alias is taken; returns the pid either way.
+    pub fn ensure_running(&mut self, app: &str) -> Result<u32> {
+        self.ensure_running_with(app, Start::new())
+    }
+
+    /// As [`ensure_running`](Self::ensure_running), with start options.
+    ///
+    /// ```
+    /// use procloop::{App, Runner};
+    ///
+    /// let mut runner = Runner::new()?;
+    /// runner.add("cat", App::new("cat"));
+    /// let first = runner.ensure_running("cat")?;
+    /// assert_eq!(runner.ensure_running("cat")?, first, "the running one is kept");
+    /// # Ok::<(), procloop::Error>(())
+    /// ```
+    pub fn ensure_running_with(&mut self, app: &str, opts: Start) -> Result<u32> {
+        let alias = opts.alias.as_deref().unwrap_or(app);
+        match self.running.get(alias) {
+            Some(running) => Ok(running.pid),
+            None => self.start_with(app, opts),
+        }
+    }
+
+    /// Spawns a process of `app` for `alias` and registers it: a new run,
+    /// not yet in the registry. On failure nothing is left running.
+    fn launch(&mut self, alias: &Arc<str>, app: &str, opts: &Start) -> Result<Running> {
+        let config = self.apps.get(app).ok_or_else(|| Error::UnknownApp(app.to_string()))?;
+        let (grace, wait) = (config.grace, config.socket_wait);
+        let mut spawned = spawn::spawn(config, opts, self.path.as_deref(), &mut self.programs)?;
+        if !opts.nowait {
+            spawned.connect(wait)?;
+        }
+        let connecting = spawned.channel.is_none().then(|| spawned.socket.clone()).flatten();
+        let line_mode = spawned.line_mode;
+        self.runs += 1;
+        let mut running = self.register(alias, spawned, grace)?;
+        if let Some(path) = connecting {
+            self.begin_connect(alias, &mut running, (path, wait, line_mode));
+        }
+        Ok(running)
+    }
+
+    /// Registers a started process and its channels under `alias`.
+    fn register(&mut self, alias: &Arc<str>, spawned: Spawned, grace: Duration) -> Result<Running> {
+        let Spawned { mut process, channel, stderr, .. } = spawned;
+        let pid = process.get().pid();
+        let mut outputs = Vec::new();
+        for (channel, stream) in [(channel, Stream::Stdout), (stderr, Stream::Stderr)] {
+            let Some(channel) = channel else { continue };
+            match self.reactor.register(channel) {
+                Ok(token) => outputs.push((token, stream)),
+                Err(e) => {
+                    outputs.iter().for_each(|(t, _)| drop(self.reactor.unregister(*t)));
+                    return Err(e);
+                }
+            }
+        }
+        let tokens: Vec<Token> = outputs.iter().map(|(t, _)| *t).collect();
+        let token = self.reactor.watch_process(process.keep(), &tokens);
+        for (output, stream) in &outputs {
+            self.streams.insert(*output, alias.clone(), *stream);
+        }
+        self.streams.insert(token, alias.clone(), Stream::Process);
+        let find = |wanted| outputs.iter().find(|(_, s)| *s == wanted).map(|(t, _)| *t);
+        Ok(Running {
+            run: self.runs,
+            origin: None,
+            pid,
+            channel: find(Stream::Stdout),
+            stderr: find(Stream::Stderr),
+            process: Some(token),
+            ended: None,
+            grace,
+            stopped: false,
+            connecting: None,
+        })
+    }
+
+    /// Starts `alias` again with what it was started with, in place of its
+    /// exited process; leaves a `Restarted` notice, or `GaveUp` if it won't
+    /// start (the alias then stays exited, as it was).
+    pub(super) fn restart(&mut self, alias: &Arc<str>) {
+        let Some(running) = self.running.get_mut(alias) else { return };
+        let (Some(status), Some(origin)) = (running.status(), running.origin.as_mut()) else { return };
+        origin.restart.pending = None;
+        let (app, opts) = (origin.app.clone(), origin.opts.clone());
+        match self.launch(alias, &app, &opts) {
+            Ok(fresh) => {
+                if let Some(mut old) = self.running.insert(alias.clone(), fresh) {
+                    end_leftovers(&old);
+                    self.forget(&old);
+                    let fresh = self.running.get_mut(alias).expect("just inserted");
+                    fresh.origin = old.origin.take();
+                }
+                self.notice(alias, NoticeKind::Restarted(status));
+            }
+            Err(e) => {
+                log::warn!("restarting {alias}: {e}");
+                self.notice(alias, NoticeKind::GaveUp(status));
+            }
+        }
+    }
+
+    /// Asks `alias`'s process to end and returns at once: SIGTERM now (to
+    /// its group with `setpgrp`), SIGKILL from the loop once the app's
+    /// grace has passed. The exit comes as [`Event::Exited`](super::Event::Exited),
+    /// and the restart policy does not restart it. Stopping again, or an
+    /// alias that has exited, is Ok and does nothing more.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procloop::{App, Event, Runner};
+    ///
+    /// let mut runner = Runner::new()?;
+    /// runner.add("sleep", App::new("sleep 60"));
+    /// runner.start("sleep")?;
+    /// runner.stop("sleep")?;
+    /// let mut exited = false;
+    /// while !exited {
+    ///     runner.poll_once(Some(Duration::from_secs(5)), |_, event| {
+    ///         exited |= matches!(event, Event::Exited { .. });
+    ///     })?;
+    /// }
+    /// # Ok::<(), procloop::Error>(())
+    /// ```
+    pub fn stop(&mut self, alias: &str) -> Result<()> {
+        let running = self.running.get_mut(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
+        running.stopped = true;
+        running.connecting = None;
+        let (process, grace) = (running.process, running.grace);
+        if let Some(timer) = running.origin.as_mut().and_then(|o| o.restart.pending.take()) {
+            self.reactor.cancel_timer(timer);
+            self.duties.remove(&timer);
+        }
+        if let Some(token) = process {
+            self.reactor.stop_process(token, grace)?;
+        }
+        Ok(())
+    }
+
+    /// [`stop`](Self::stop) for every alias; returns at once.
+    pub fn stop_all(&mut self) {
+        let aliases: Vec<Arc<str>> = self.running.keys().cloned().collect();
+        for alias in aliases {
+            if let Err(e) = self.stop(&alias) {
+                log::warn!("stopping {alias}: {e}");
+            }
+        }
+    }
+
+    /// Sends `signal` to `alias`'s process (and to its group with
+    /// `setpgrp`). Once the process has exited it does nothing, but for a
+    /// `setpgrp` app whose group lives on.
+    pub fn signal(&mut self, alias: &str, signal: Signal) -> Result<()> {
+        let running = self.running.get(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
+        match (running.process, &running.ended) {
+            (Some(token), _) => match self.reactor.process(token) {
+                Some(process) => process.send(signal),
+                None => Ok(()),
+            },
+            (None, Some(ended)) if ended.is_group_leader() => ended.signal_group(signal),
+            (None, _) => Ok(()),
+        }
+    }
+
+    /// Waits up to `timeout` for `alias`'s process to exit, for code
+    /// without a loop; `None` if it still runs. It waits for that child
+    /// only and consumes nothing: other children's output stays readable,
+    /// and every event, this alias's `Exited` included, is still handed
+    /// over by a later `poll_once`.
+    pub fn wait(&mut self, alias: &str, timeout: Duration) -> Result<Option<ExitStatus>> {
+        let running = self.running.get(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
+        if let Some(status) = running.status() {
+            return Ok(Some(status));
+        }
+        match running.process.and_then(|token| self.reactor.process(token)) {
+            Some(process) => process.wait_timeout(timeout),
+            None => Ok(None),
+        }
+    }
+
+    /// Ends `alias`: SIGTERM (to its whole group with `setpgrp`), up to its
+    /// grace period (what is left of it after a [`stop`](Self::stop)), then
+    /// SIGKILL; always reaps, closes its channels and frees the alias. For a
+    /// process that exited by itself, it just reaps (and ends what is left
+    /// of its group). It waits; [`stop`](Self::stop) is the way that doesn't.
+    ///
+    /// ```
+    /// use std::os::unix::process::ExitStatusExt;
+    /// use procloop::{App, Error, Runner};
+    ///
+    /// let mut runner = Runner::new()?;
+    /// runner.add("cat", App::new("cat"));
+    /// runner.start("cat")?;
+    /// let status = runner.terminate("cat")?;
+    /// assert_eq!(status.signal(), Some(15), "ended by SIGTERM");
+    /// assert!(runner.get_channel("cat").is_none());
+    /// assert!(matches!(runner.terminate("cat"), Err(Error::NoSuchProcess(_))));
+    /// # Ok::<(), procloop::Error>(())
+    /// ```
+    pub fn terminate(&mut self, alias: &str) -> Result<ExitStatus> {
+        let mut running =
+            self.running.remove(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
+        self.cancel_restart(&mut running);
+        let mut process = self.take_process(&mut running);
+        self.forget(&running);
+        let process = process.as_mut().ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
+        end_all(&mut [process], running.grace);
+        process.status().ok_or_else(|| Error::NoSuchProcess(alias.to_string()))
+    }
+
+    /// Ends every process: SIGTERM to all, each its own grace period (all
+    /// at once), then SIGKILL to the rest; reaps all and closes every
+    /// channel. It waits; [`stop_all`](Self::stop_all) is the way that doesn't.
+    pub fn terminate_all(&mut self) {
+        for (timer, _) in self.duties.drain() {
+            self.reactor.cancel_timer(timer);
+        }
+        self.notices.clear();
+        let mut all: Vec<Running> = self.running.drain().map(|(_, r)| r).collect();
+        let mut processes = Vec::new();
+        for running in &mut all {
+            if let Some(mut process) = self.take_process(running) {
+                if let Err(e) = process.stop(running.grace) {
+                    log::warn!("stopping pid {}: {e}", process.pid());
+                }
+                processes.push(process);
+            }
+        }
+        for token in std::mem::take(&mut self.abandoned) {
+            processes.extend(self.reactor.take_process(token));
+        }
+        let mut refs: Vec<&mut Process> = processes.iter_mut().collect();
+        end_all(&mut refs, Duration::ZERO);
+        all.iter().for_each(|r| self.forget(r));
+    }
+
+    /// The process of a run, from the reactor or, once its exit was handed
+    /// over, from the run itself.
+    fn take_process(&mut self, running: &mut Running) -> Option<Process> {
+        match running.process.take() {
+            Some(token) => {
+                self.streams.remove(token);
+                self.reactor.take_process(token)
+            }
+            None => running.ended.take(),
+        }
+    }
+
+    fn cancel_restart(&mut self, running: &mut Running) {
+        if let Some(timer) = running.origin.as_mut().and_then(|o| o.restart.pending.take()) {
+            self.reactor.cancel_timer(timer);
+            self.duties.remove(&timer);
+        }
+    }
+
+    /// Drops a run's channels and token mappings.
+    pub(super) fn forget(&mut self, running: &Running) {
+        for token in running.channel.into_iter().chain(running.stderr).chain(running.process) {
+            self.streams.remove(token);
+            self.reactor.discard(token);
+        }
+    }
+
+    pub(super) fn notice(&mut self, alias: &Arc<str>, kind: NoticeKind) {
+        let run = self.running.get(alias).map_or(0, |r| r.run);
+        self.notices.push_back(Notice { alias: alias.clone(), run, kind });
+    }
+}
+
+/// What is left of a restarted run's process group: its leader crashed, so
+/// the rest of the group is ended with it.
+fn end_leftovers(old: &Running) {
+    if let Some(ended) = old.ended.as_ref().filter(|p| p.is_group_leader()) {
+        if let Err(e) = ended.signal_group(Signal::SIGKILL) {
+            log::warn!("ending what is left of pid {}'s group: {e}", ended.pid());
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! What the Runner keeps per alias (`Running`), and the two kinds of work
+//! it leaves for later: duties (its own timers: a restart, a connection
+//! attempt) and notices (its own events: restarted, gave up, ready, start
+//! failed), each tied to one run of an alias so that it can never act on a
+//! later start of the same alias.
+
+use std::path::PathBuf;
+use std::process::ExitStatus;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::app::Start;
+use super::event::Event;
+use super::restart::RestartState;
+use crate::error::Error;
+use crate::process::Process;
+use crate::token::Token;
+
+/// One alias, from its start until `terminate`.
+#[derive(Debug)]
+pub(crate) struct Running {
+    /// Which start of the alias this is (a restart is a new run).
+    pub(crate) run: u64,
+    /// Kept for apps with a restart policy (so thousands of plain children
+    /// stay small).
+    pub(crate) origin: Option<Box<Origin>>,
+    pub(crate) pid: u32,
+    /// `None` while a `nowait` socket start connects.
+    pub(crate) channel: Option<Token>,
+    pub(crate) stderr: Option<Token>,
+    /// The process in the reactor, until its exit is handed over.
+    pub(crate) process: Option<Token>,
+    /// The process once its exit was handed over: its status and usage,
+    /// and for a group leader the zombie that holds the group's id.
+    pub(crate) ended: Option<Process>,
+    pub(crate) grace: Duration,
+    /// `stop` was asked for: its exit is not restarted.
+    pub(crate) stopped: bool,
+    /// A `nowait` socket start that is not connected yet.
+    pub(crate) connecting: Option<Connecting>,
+}
+
+impl Running {
+    /// The exit status, once the exit was handed over.
+    pub(crate) fn status(&self) -> Option<ExitStatus> {
+        self.ended.as_ref().and_then(Process::status)
+    }
+}
+
+/// What a restart needs: the app and start options a process came from,
+/// and its restarts so far.
+#[derive(Debug)]
+pub(crate) struct Origin {
+    pub(crate) app: String,
+    pub(crate) opts: Start,
+    pub(crate) restart: RestartState,
+}
+
+/// A socket start connecting in the loop.
+#[derive(Debug)]
+pub(crate) struct Connecting {
+    pub(crate) path: PathBuf,
+    pub(crate) deadline: Instant,
+    /// The socket wait it was given, for the error.
+    pub(crate) wait: Duration,
+    /// The pause before the next attempt; it doubles up to a cap.
+    pub(crate) pause: Duration,
+    pub(crate) line_mode: bool,
+}
+
+/// One of the Runner's own timers.
+#[derive(Debug)]
+pub(crate) struct Duty {
+    pub(crate) alias: Arc<str>,
+    pub(crate) run: u64,
+    pub(crate) kind: DutyKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DutyKind {
+    Restart,
+    Connect,
+}
+
+/// One of the Runner's own events, waiting to be handed over.
+#[derive(Debug)]
+pub(crate) struct Notice {
+    pub(crate) alias: Arc<str>,
+    pub(crate) run: u64,
+    pub(crate) kind: NoticeKind,
+}
+
+#[derive(Debug)]
+pub(crate) enum NoticeKind {
+    Restarted(ExitStatus),
+    GaveUp(ExitStatus),
+    Ready,
+    StartFailed(Error),
+}
+
+impl Notice {
+    pub(crate) fn event(&self) -> Event<'_> {
+        let alias = &*self.alias;
+        match &self.kind {
+            NoticeKind::Restarted(status) => Event::Restarted { alias, status: *status },
+            NoticeKind::GaveUp(status) => Event::GaveUp { alias, status: *status },
+            NoticeKind::Ready => Event::Ready { alias },
+            NoticeKind::StartFailed(error) => Event::StartFailed { alias, error },
+        }
+    }
+}
