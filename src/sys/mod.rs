@@ -26,9 +26,11 @@ macro_rules! syscall {
 }
 
 pub(crate) mod child;
+pub(crate) mod fd;
 pub(crate) mod pidfd;
 pub(crate) mod signals;
 
+pub(crate) use fd::{ChannelFd, check_stream_socket, hung_up};
 pub(crate) use pidfd::Pidfd;
 
 /// `read(2)` into `buf`; retries on `EINTR`.
