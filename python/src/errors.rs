@@ -2,7 +2,7 @@
 //! `procloop/errors.py` (so they can also be `KeyError`s or `OSError`s),
 //! looked up once and cached.
 
-use pyo3::exceptions::PyRuntimeError;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
@@ -73,6 +73,7 @@ pub(crate) fn to_py(py: Python<'_>, error: procloop::Error) -> PyErr {
         | E::SocketPathTaken { .. }
         | E::InvalidSocketPath { .. } => SOCKET.err(py, message),
         E::QueueFull { .. } => QUEUE_FULL.err(py, message),
+        E::Io(e) if e.kind() == std::io::ErrorKind::InvalidInput => PyValueError::new_err(message),
         E::Io(e) => PyErr::from(e),
         _ => PyRuntimeError::new_err(message),
     }
