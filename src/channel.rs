@@ -3,12 +3,13 @@
 
 use std::io;
 use std::net::TcpStream;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 
 use crate::error::{Error, Result};
 use crate::ring::{DEFAULT_INPUT_CAPACITY, RingBuffer};
 use crate::sys;
+use crate::sys::ChannelFd;
 use crate::write_queue::{DEFAULT_WRITE_QUEUE_LIMIT, WriteQueue};
 
 /// A non-blocking byte channel to a child process or a peer.
@@ -43,19 +44,20 @@ pub struct Channel {
     close_write_when_flushed: bool,
 }
 
+/// The fds of a channel; owned ones close with it, borrowed ones never do.
 #[derive(Debug)]
 enum Ends {
     Pipe {
-        faucet: Option<OwnedFd>,
-        sink: Option<OwnedFd>,
+        faucet: Option<ChannelFd>,
+        sink: Option<ChannelFd>,
     },
     Socket {
-        fd: OwnedFd,
+        fd: ChannelFd,
         write_open: bool,
     },
     /// A pseudo-terminal's master side.
     Terminal {
-        fd: OwnedFd,
+        fd: ChannelFd,
     },
     Closed,
 }
@@ -92,34 +94,95 @@ impl Channel {
         for fd in faucet.iter().chain(sink.iter()) {
             sys::set_nonblocking(fd.as_fd())?;
         }
+        Ok(Channel::new(Ends::Pipe { faucet: faucet.map(Into::into), sink: sink.map(Into::into) }))
+    }
+
+    /// A channel over pipe fds the caller owns: `faucet` is read from,
+    /// `sink` written to (they may be one fd, a terminal's say); either may
+    /// be `None`. Both are made non-blocking.
+    ///
+    /// The caller keeps the fds open while the channel is in use and closes
+    /// them itself: the channel never closes them, not even on
+    /// [`close`](Channel::close) or drop. An fd closed behind the channel's
+    /// back makes `read` and `write` give `Err(Error::EndpointClosed)` (its
+    /// `EBADF`), never a panic; but a number that was closed and then
+    /// reused by a new file would be read or written as that file, so close
+    /// the channel before the fds.
+    ///
+    /// `Err(Error::Io)` with `InvalidInput`, naming the fd, for a negative
+    /// number or one that is not open.
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// use procloop::{Channel, Error};
+    ///
+    /// let (read_end, write_end) = std::io::pipe()?;
+    /// let mut channel = Channel::from_borrowed_pipe(Some(read_end.as_raw_fd()), Some(write_end.as_raw_fd()))?;
+    /// channel.write(b"loop")?;
+    /// assert_eq!(channel.read()?, b"loop");
+    /// drop(channel);
+    /// drop(write_end); // still open until here: the channel never closed it
+    /// # Ok::<(), procloop::Error>(())
+    /// ```
+    pub fn from_borrowed_pipe(faucet: Option<RawFd>, sink: Option<RawFd>) -> Result<Channel> {
+        let faucet = faucet.map(|fd| ChannelFd::borrow(fd, "faucet")).transpose()?;
+        let sink = sink.map(|fd| ChannelFd::borrow(fd, "sink")).transpose()?;
+        for fd in faucet.iter().chain(sink.iter()) {
+            sys::set_nonblocking(fd.as_fd())?;
+        }
         Ok(Channel::new(Ends::Pipe { faucet, sink }))
+    }
+
+    /// A channel over a connected stream socket the caller owns (a Python
+    /// `socket` object's fd, say), made non-blocking.
+    ///
+    /// As with [`from_borrowed_pipe`](Channel::from_borrowed_pipe), the
+    /// caller keeps the fd open and closes it; the channel never closes it,
+    /// and a socket closed behind its back gives `Err(Error::EndpointClosed)`.
+    /// `Err(Error::Io)` with `InvalidInput`, naming the fd, when it is not
+    /// open or not a stream socket.
+    pub fn from_borrowed_socket(fd: RawFd) -> Result<Channel> {
+        let fd = ChannelFd::borrow(fd, "socket")?;
+        sys::check_stream_socket(fd.as_fd(), "socket")?;
+        sys::set_nonblocking(fd.as_fd())?;
+        Ok(Channel::new(Ends::Socket { fd, write_open: true }))
+    }
+
+    /// Whether the channel's fds are borrowed from its caller (made by
+    /// `from_borrowed_pipe` or `from_borrowed_socket`): it never closes them.
+    pub fn is_borrowed(&self) -> bool {
+        match &self.ends {
+            Ends::Pipe { faucet, sink } => faucet.iter().chain(sink.iter()).any(|fd| !fd.is_owned()),
+            Ends::Socket { fd, .. } => !fd.is_owned(),
+            Ends::Terminal { .. } | Ends::Closed => false,
+        }
     }
 
     /// A channel over a connected UNIX stream socket, made non-blocking.
     pub fn from_unix(stream: UnixStream) -> Result<Channel> {
         stream.set_nonblocking(true)?;
-        Ok(Channel::new(Ends::Socket { fd: stream.into(), write_open: true }))
+        Ok(Channel::new(Ends::Socket { fd: OwnedFd::from(stream).into(), write_open: true }))
     }
 
     /// A channel over a connected TCP stream, made non-blocking.
     pub fn from_tcp(stream: TcpStream) -> Result<Channel> {
         stream.set_nonblocking(true)?;
-        Ok(Channel::new(Ends::Socket { fd: stream.into(), write_open: true }))
+        Ok(Channel::new(Ends::Socket { fd: OwnedFd::from(stream).into(), write_open: true }))
     }
 
     /// A channel over one socket fd that is already non-blocking.
     pub(crate) fn from_socket_fd(fd: OwnedFd) -> Channel {
-        Channel::new(Ends::Socket { fd, write_open: true })
+        Channel::new(Ends::Socket { fd: fd.into(), write_open: true })
     }
 
     /// A channel over a pseudo-terminal's master side (non-blocking already).
     pub(crate) fn from_terminal(fd: OwnedFd) -> Channel {
-        Channel::new(Ends::Terminal { fd })
+        Channel::new(Ends::Terminal { fd: fd.into() })
     }
 
     /// A channel over fresh pipe ends that are already non-blocking.
     pub(crate) fn from_nonblocking_pipe(faucet: Option<OwnedFd>, sink: Option<OwnedFd>) -> Channel {
-        Channel::new(Ends::Pipe { faucet, sink })
+        Channel::new(Ends::Pipe { faucet: faucet.map(Into::into), sink: sink.map(Into::into) })
     }
 
     fn new(ends: Ends) -> Channel {
@@ -181,8 +244,26 @@ impl Channel {
     /// Returns the buffered bytes first, then what the fd has; empty when
     /// nothing is there. In line mode, one whole line or nothing. At end of
     /// stream, every buffered byte first (a last partial line too), then
-    /// `Err(Error::EndpointClosed)`, which a closed or write-only channel
-    /// also gives.
+    /// `Err(Error::EndpointClosed)`, which a write-only channel also gives.
+    /// After [`close`](Channel::close), the bytes buffered before it are
+    /// still returned the same way, then `Err(Error::EndpointClosed)`.
+    ///
+    /// In line mode, a read that leaves half a line reads once more when it
+    /// would otherwise return nothing, to see whether the stream ended: a
+    /// last line without `\n` comes in the very call that reads it.
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    /// use procloop::{Channel, Error};
+    ///
+    /// let (ours, theirs) = UnixStream::pair()?;
+    /// let mut channel = Channel::from_unix(ours)?.line_buffered();
+    /// std::io::Write::write_all(&mut &theirs, b"last")?;
+    /// drop(theirs);
+    /// assert_eq!(channel.read()?, b"last");
+    /// assert!(matches!(channel.read(), Err(Error::EndpointClosed)));
+    /// # Ok::<(), procloop::Error>(())
+    /// ```
     pub fn read(&mut self) -> Result<Vec<u8>> {
         if let Some(n) = self.piece_len() {
             return Ok(self.input.take(n));
@@ -190,11 +271,21 @@ impl Channel {
         if self.read_fd().is_none() {
             return Err(Error::EndpointClosed);
         }
+        let mut short_read = false;
         while !self.eof {
             match self.fill_input()? {
                 Fill::Read { n, asked } if n == asked => continue,
+                Fill::Read { .. } => {
+                    short_read = true;
+                    break;
+                }
                 _ => break,
             }
+        }
+        if short_read && self.line_mode && !self.eof && self.piece_len().is_none() {
+            // Half a line and nothing to return: the writer may be gone,
+            // which only one more read can tell.
+            self.fill_input()?;
         }
         match self.piece_len() {
             Some(n) => Ok(self.input.take(n)),
@@ -217,6 +308,7 @@ impl Channel {
     /// Writes several chunks as one write: all of them are taken, or none.
     pub fn write_chunks(&mut self, chunks: &[&[u8]]) -> Result<()> {
         self.writable_check()?;
+        self.terminal_check()?;
         self.flush()?;
         let total: usize = chunks.iter().map(|c| c.len()).sum();
         if total > self.output.room() {
@@ -255,12 +347,32 @@ impl Channel {
         self.output.len()
     }
 
-    /// Releases the fds; `read` and `write` then give `EndpointClosed`.
-    /// Unread input and unwritten output are dropped.
+    /// Releases the fds (closing those it owns, never borrowed ones).
+    ///
+    /// Input buffered before the close is still returned by `read` (one
+    /// line a call in line mode, a last partial line too), then `read`
+    /// gives `Err(Error::EndpointClosed)`; `write` gives it at once.
+    /// Unwritten output is dropped.
+    ///
+    /// ```
+    /// use procloop::{Error, testing::TestChannel};
+    ///
+    /// let (channel, mut peer) = TestChannel::pair();
+    /// let mut channel = channel.line_buffered();
+    /// peer.put(b"one\ntwo\nthr");
+    /// assert_eq!(channel.read()?, b"one\n"); // the rest is buffered now
+    /// channel.close();
+    /// assert_eq!(channel.read()?, b"two\n");
+    /// assert_eq!(channel.read()?, b"thr");
+    /// assert!(matches!(channel.read(), Err(Error::EndpointClosed)));
+    /// assert!(matches!(channel.write(b"x"), Err(Error::EndpointClosed)));
+    /// # Ok::<(), procloop::Error>(())
+    /// ```
     pub fn close(&mut self) {
         self.ends = Ends::Closed;
-        self.input = RingBuffer::new(self.input.capacity());
+        self.eof = true;
         self.output = WriteQueue::new(self.output.limit());
+        self.close_write_when_flushed = false;
     }
 
     /// Half-closes: the peer reads end of stream once the queued bytes are
@@ -424,6 +536,19 @@ impl Channel {
         self.input = RingBuffer::new(self.input.capacity());
     }
 
+    /// A terminal's master side takes writes (until its buffer fills) even
+    /// after its slave side closed: the end of stream read from it (its
+    /// `EIO`), or a hang-up that poll(2) reports, says the program is gone.
+    fn terminal_check(&mut self) -> Result<()> {
+        let Ends::Terminal { fd } = &self.ends else { return Ok(()) };
+        if self.eof || sys::hung_up(fd.as_fd()) {
+            self.write_broken = true;
+            self.output = WriteQueue::new(self.output.limit());
+            return Err(Error::EndpointClosed);
+        }
+        Ok(())
+    }
+
     fn writable_check(&self) -> Result<()> {
         if self.write_broken || self.close_write_when_flushed || self.write_fd().is_none() {
             Err(Error::EndpointClosed)
@@ -482,10 +607,11 @@ fn read_outcome(res: io::Result<usize>, asked: usize) -> Result<Fill> {
 }
 
 /// Errors that mean the other side is gone; `EIO` is how a terminal's
-/// master side says its last slave fd closed.
+/// master side says its last slave fd closed, and `EBADF` how a borrowed
+/// fd says its owner closed it.
 fn is_peer_gone(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted
-    ) || e.raw_os_error() == Some(nix::libc::EIO)
+    ) || matches!(e.raw_os_error(), Some(nix::libc::EIO | nix::libc::EBADF))
 }

@@ -281,3 +281,119 @@ fn lowering_the_queue_limit_keeps_what_is_queued() {
     }
     assert!(got == data);
 }
+
+#[test]
+fn line_mode_last_line_comes_in_the_read_that_finds_the_end_of_stream() {
+    let (read, mut write) = std::io::pipe().unwrap();
+    let mut channel = Channel::from_pipe(Some(read.into()), None).unwrap().line_buffered();
+    write.write_all(b"test").unwrap();
+    drop(write);
+    assert_eq!(channel.read().unwrap(), b"test", "not one call later");
+    assert!(matches!(channel.read(), Err(Error::EndpointClosed)));
+}
+
+#[test]
+fn line_mode_half_a_line_from_a_live_writer_stays_buffered() {
+    let (read, mut write) = std::io::pipe().unwrap();
+    let mut channel = Channel::from_pipe(Some(read.into()), None).unwrap().line_buffered();
+    write.write_all(b"te").unwrap();
+    assert_eq!(channel.read().unwrap(), b"");
+    assert_eq!(channel.buffered(), 2);
+    write.write_all(b"st\n").unwrap();
+    assert_eq!(channel.read().unwrap(), b"test\n");
+}
+
+#[test]
+fn after_close_buffered_lines_are_still_read_then_endpoint_closed() {
+    let (channel, mut peer) = TestChannel::pair();
+    let mut channel = channel.line_buffered();
+    peer.put(b"one\ntwo\nthr");
+    assert_eq!(read_some(&mut channel).unwrap(), b"one\n");
+    // The rest came with the same read(2), unless the kernel split it.
+    let buffered = channel.buffered();
+    channel.close();
+    let mut rest = Vec::new();
+    loop {
+        match channel.read() {
+            Ok(piece) => {
+                assert!(!piece.is_empty(), "a closed channel never says 'nothing for now'");
+                rest.push(piece);
+            }
+            Err(Error::EndpointClosed) => break,
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+    assert_eq!(rest.iter().map(Vec::len).sum::<usize>(), buffered);
+    if buffered == 7 {
+        assert_eq!(rest, [b"two\n".to_vec(), b"thr".to_vec()]);
+    }
+    assert!(matches!(channel.read(), Err(Error::EndpointClosed)), "and stays closed");
+    assert!(matches!(channel.write(b"x"), Err(Error::EndpointClosed)));
+}
+
+#[test]
+fn after_close_a_partial_line_is_read_whole() {
+    let (read, mut write) = std::io::pipe().unwrap();
+    let mut channel = Channel::from_pipe(Some(read.into()), None).unwrap().line_buffered();
+    write.write_all(b"half").unwrap();
+    assert_eq!(channel.read().unwrap(), b"", "the writer is still there");
+    channel.close();
+    assert_eq!(channel.read().unwrap(), b"half");
+    assert!(matches!(channel.read(), Err(Error::EndpointClosed)));
+    drop(write);
+}
+
+#[test]
+fn a_borrowed_pipe_reads_writes_and_never_closes_its_fds() {
+    let (read, write) = std::io::pipe().unwrap();
+    let (read, write): (OwnedFd, OwnedFd) = (read.into(), write.into());
+    let mut channel = Channel::from_borrowed_pipe(Some(read.as_raw_fd()), Some(write.as_raw_fd())).unwrap();
+    assert!(channel.is_borrowed());
+    channel.write(b"round trip").unwrap();
+    assert_eq!(read_exactly(&mut channel, 10), b"round trip");
+    channel.close();
+    drop(channel);
+    // Both fds are still ours and open.
+    let mut writer = std::fs::File::from(write);
+    writer.write_all(b"still open").unwrap();
+    let mut again = Channel::from_pipe(Some(read), None).unwrap();
+    assert_eq!(read_exactly(&mut again, 10), b"still open");
+}
+
+#[test]
+fn a_borrowed_socket_works_in_a_reactor_and_comes_back_open() {
+    use std::time::Duration;
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let channel = Channel::from_borrowed_socket(ours.as_raw_fd()).unwrap();
+    let mut reactor = procloop::Reactor::new().unwrap();
+    let token = reactor.register(channel).unwrap();
+    (&theirs).write_all(b"ping").unwrap();
+    let mut got = Vec::new();
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while got.len() < 4 && std::time::Instant::now() < deadline {
+        reactor
+            .poll_once(Some(Duration::from_millis(100)), |_, event| {
+                if let procloop::ReactorEvent::Data { data, .. } = event {
+                    got.extend_from_slice(data);
+                }
+            })
+            .unwrap();
+    }
+    assert_eq!(got, b"ping");
+    drop(reactor.unregister(token));
+    drop(reactor);
+    (&ours).write_all(b"pong").unwrap();
+    let mut buf = [0u8; 4];
+    std::io::Read::read_exact(&mut &theirs, &mut buf).unwrap();
+    assert_eq!(&buf, b"pong", "the socket outlived the channel and the reactor");
+}
+
+#[test]
+fn borrowing_a_bad_fd_is_an_error_that_names_it() {
+    let err = Channel::from_borrowed_pipe(Some(-1), None).unwrap_err();
+    assert!(err.to_string().contains("faucet: -1 is not a file descriptor"), "{err}");
+    let (read, _write) = std::io::pipe().unwrap();
+    let err = Channel::from_borrowed_socket(read.as_raw_fd()).unwrap_err();
+    assert!(err.to_string().contains("is not a socket"), "{err}");
+    assert!(matches!(err, Error::Io(e) if e.kind() == std::io::ErrorKind::InvalidInput));
+}

@@ -26,10 +26,12 @@ macro_rules! syscall {
 }
 
 pub(crate) mod child;
+pub(crate) mod fd;
 pub(crate) mod pidfd;
 pub(crate) mod signals;
 mod wait;
 
+pub(crate) use fd::{ChannelFd, check_stream_socket, hung_up};
 pub(crate) use pidfd::Pidfd;
 pub(crate) use wait::{Ended, cpu_time, peek_exit, try_reap};
 

@@ -1,0 +1,211 @@
+"""Channels with the API of yet-another-io-channels-library 0.2.4: the
+abstract ``Channel`` (which Python code subclasses, as ``TestChannel``
+does), and ``PipeChannel``/``SocketChannel``, whose reads and writes run in
+procloop's Rust core.
+
+Differences from the library, all of them fixes:
+
+- line mode's last line without ``\\n`` comes in the read that finds the end
+  of stream (the library needed one more call in the native channels too);
+- ``write`` never blocks: what the fd won't take now is queued (up to 16 MiB,
+  then ``QueueFullError``) and flushed by the next ``write`` or ``read``;
+  the library's writes blocked on a full pipe;
+- an fd closed behind a channel's back gives ``EndpointClosedException``.
+"""
+
+import os
+from abc import ABCMeta, abstractmethod
+
+from ... import _native
+from ...errors import EndpointClosedException
+
+__all__ = ["Channel", "PipeChannel", "SocketChannel", "EndpointClosedException"]
+
+
+class Channel(metaclass=ABCMeta):
+    """The base of every channel: ``read()`` never blocks and returns
+    ``b''`` for nothing; in line mode (``buffering='line'``) one whole line
+    per call, and the last partial line at end of stream; after the other
+    end is gone (or ``close()``), the buffered input, then
+    ``EndpointClosedException``.
+
+    A subclass implements ``_read`` (the bytes there now, ``b''`` for none,
+    ``EndpointClosedException`` at the end), ``write(*data)``, ``close()``
+    and, to be polled, ``get_fd()``; line mode then comes from here.
+    """
+
+    def __init__(self, *, buffering='bytes'):
+        self._buffer = b''
+        self._lf = 0
+
+        self._buffering = buffering
+        if buffering == 'line':
+            self.read = self._readline
+        else:
+            self.read = self._read
+
+    @property
+    def buffering(self):
+        """``'line'`` for a line-buffered channel; anything else means bytes."""
+        return self._buffering
+
+    @abstractmethod
+    def _read(self):  # pragma: no cover
+        raise NotImplementedError
+
+    @abstractmethod
+    def write(self, *data):  # pragma: no cover
+        raise NotImplementedError
+
+    @abstractmethod
+    def close(self):  # pragma: no cover
+        raise NotImplementedError
+
+    def get_fd(self):
+        """The fd to poll for reading; NotImplementedError if there is none."""
+        raise NotImplementedError
+
+    def _read_into_buffer(self):
+        new_bytes = self._read()
+        self._lf = new_bytes.find(b'\n') + 1
+        if self._lf:
+            self._lf += len(self._buffer)
+        self._buffer += new_bytes
+
+    def _get_first_line(self):
+        result, self._buffer = self._buffer[:self._lf], self._buffer[self._lf:]
+        self._lf = self._buffer.find(b'\n') + 1
+        return result
+
+    def _readline(self):
+        if self._lf:
+            return self._get_first_line()
+
+        try:
+            self._read_into_buffer()
+        except EndpointClosedException:
+            if not self._buffer:
+                raise
+
+        if self._lf:
+            return self._get_first_line()
+
+        try:
+            self._read_into_buffer()
+        except EndpointClosedException:
+            result, self._buffer = self._buffer, b''
+            return result
+        return b''
+
+
+# Every channel procloop hands out is a Channel, the native ones included.
+Channel.register(_native.Channel)
+
+
+class _NativeChannel(Channel):
+    """A Channel whose reading, line framing and writing run in Rust: its
+    ``read`` is the native channel's own method, with no Python in between."""
+
+    _core = None
+    #: Made by a Runner, which owns the fds.
+    _runner_made = False
+
+    def _use(self, core):
+        self._core = core
+        self.read = core.read
+
+    def _read(self):
+        return self._core.read()
+
+    def write(self, *data):
+        """Writes the chunks as one write; never blocks (see the module doc).
+        EndpointClosedException if the other end is gone."""
+        self._core.write(*data)
+
+    def flush(self):
+        """Pushes queued bytes to the fd now, as far as it takes them."""
+        self._core.flush()
+
+    @property
+    def queued(self):
+        """Bytes written and not yet taken by the fd."""
+        return self._core.queued
+
+    @classmethod
+    def _of(cls, core, buffering):
+        """A channel of this class over a native channel that is not ours to
+        close (a Runner's)."""
+        channel = cls.__new__(cls)
+        Channel.__init__(channel, buffering=buffering)
+        channel._runner_made = True
+        channel._use(core)
+        return channel
+
+
+class PipeChannel(_NativeChannel):
+    """A channel over pipe fds: ``faucet`` is read from, ``sink`` written to;
+    either may be None. It owns them: ``close()`` closes them. Both are made
+    non-blocking."""
+
+    _in = None
+    _out = None
+    _fds_closed = False
+
+    def __init__(self, faucet=None, sink=None, **kwargs):
+        super().__init__(**kwargs)
+        self._in = faucet
+        self._out = sink
+        self._use(_native.Channel.pipe(faucet, sink, buffering=self.buffering))
+
+    def close(self):
+        """Closes the channel and its fds. Input already buffered is still
+        returned by ``read()``, then EndpointClosedException."""
+        if self._core is not None:
+            self._core.close()
+        if self._fds_closed:
+            return
+        self._fds_closed = True
+        for fd in {fd for fd in (self._in, self._out) if fd is not None}:
+            try:
+                os.close(fd)
+            except OSError:
+                pass  # closed behind our back already
+
+    def get_fd(self):
+        """The read fd, for ``poll``; NotImplementedError for a write-only channel."""
+        if self._runner_made:
+            return self._core.get_fd()
+        if self._in is not None:
+            return self._in
+        return super().get_fd()
+
+    def __del__(self):
+        if not self._fds_closed and not self._runner_made:
+            self.close()
+
+
+class SocketChannel(_NativeChannel):
+    """A channel over a connected stream socket, made non-blocking. The
+    socket object stays the fd's owner; ``close()`` closes it."""
+
+    _sock = None
+
+    def __init__(self, sock, **kwargs):
+        super().__init__(**kwargs)
+        self._sock = sock
+        self._sock.setblocking(False)
+        self._use(_native.Channel.socket(sock.fileno(), buffering=self.buffering))
+
+    def close(self):
+        """Closes the channel and its socket. Input already buffered is still
+        returned by ``read()``, then EndpointClosedException."""
+        if self._core is not None:
+            self._core.close()
+        if self._sock is not None:
+            self._sock.close()
+
+    def get_fd(self):
+        """The socket's fd, for ``poll``."""
+        if self._sock is not None:
+            return self._sock.fileno()
+        return self._core.get_fd()

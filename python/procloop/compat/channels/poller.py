@@ -1,0 +1,98 @@
+"""``channels.poller``: ``Poller``, which polls channels and listening
+sockets: ``poll(timeout)`` returns ``(data, channel)`` per read (per line in
+line mode), ``(b'', channel)`` at end of stream or once a channel was closed
+here (it is then unregistered), and ``((addr, client), server)`` for each
+accepted client, itself a registered ``SocketChannel``.
+
+It waits with ``select.poll``, as the library does, so that every Channel is
+polled the same way, pure-Python subclasses included; the reading and line
+framing of procloop's channels run in Rust. Python signal handlers run while
+it waits, and an exception they raise (KeyboardInterrupt) propagates.
+"""
+
+import logging
+import select
+
+from .channel import EndpointClosedException, SocketChannel
+
+__all__ = ["Poller"]
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class Poller:
+    """Polls registered channels and servers; accepted clients inherit
+    ``buffering``."""
+
+    def __init__(self, *, buffering='bytes'):
+        self._servers = {}
+        self._channels = {}
+        self._poll = select.poll()
+        self._buffering = buffering
+
+    @staticmethod
+    def _readlines(channel):
+        while True:
+            data = channel.read()
+            if not data:
+                break
+            yield data
+
+    def poll(self, timeout=None):
+        """Waits up to ``timeout`` seconds (None: no limit) and returns the
+        results; see the module doc."""
+        if timeout is not None:
+            timeout = timeout * 1000
+        result = []
+        for fd, event in self._poll.poll(timeout):
+            _LOGGER.debug("Got event %d on fd %d", event, fd)
+            if fd in self._channels:
+                channel = self._channels[fd]
+                try:
+                    if channel.buffering == 'line':
+                        for data in self._readlines(channel):
+                            result.append((data, channel))
+                    else:
+                        result.append((channel.read(), channel))
+                except EndpointClosedException:
+                    result.append((b'', channel))
+                    self._unregister(channel, fd)
+            elif event & select.POLLIN:
+                server = self._servers[fd]
+                sock, addr = server.accept()
+                client = SocketChannel(sock, buffering=self._buffering)
+                self.register(client)
+                result.append(((addr, client), server))
+        return result
+
+    def register(self, channel):
+        """Polls ``channel`` (by its ``get_fd()``)."""
+        fd = channel.get_fd()
+        self._channels[fd] = channel
+        self._poll.register(fd, select.POLLIN)
+        _LOGGER.debug("Registered channel %s with fd %d", channel, fd)
+
+    def add_server(self, server):
+        """Accepts the clients of a listening socket."""
+        self._servers[server.fileno()] = server
+        self._poll.register(server.fileno(), select.POLLIN)
+
+    def close_all(self):
+        """Closes every registered channel and server."""
+        for channel in self._channels.values():
+            channel.close()
+        for server in self._servers.values():
+            server.close()
+
+    def _unregister(self, channel, fd):
+        if fd not in self._channels:
+            return
+        self._poll.unregister(fd)
+        del self._channels[fd]
+        _LOGGER.debug("Unregistered channel %s with fd %d", channel, fd)
+
+    def unregister(self, channel):
+        """Stops polling ``channel``; nothing if it is not registered."""
+        for fd, registered in list(self._channels.items()):
+            if registered is channel:
+                self._unregister(channel, fd)

@@ -1,0 +1,84 @@
+"""procloop's exceptions: every error the native layer raises is one of these
+(or an ``OSError`` for a plain OS error), each with a message naming what was
+wrong.
+
+They are Python classes, not native ones, so that a lookup error is also a
+``KeyError`` and a start failure also an ``OSError``, as the Python runner's
+users expect.
+"""
+
+
+class ProcloopError(Exception):
+    """Base class of procloop's own errors."""
+
+
+class EndpointClosedException(ProcloopError):
+    """The other end is gone: end of stream after the last byte, a peer that
+    closed, a child that exited, or a channel closed here."""
+
+
+#: The native API's name for :class:`EndpointClosedException`.
+EndpointClosed = EndpointClosedException
+
+
+class ProcessExistsException(ProcloopError):
+    """The alias is already running (``start`` of a taken alias)."""
+
+
+class UnknownAppError(ProcloopError, KeyError):
+    """No app is configured under this name."""
+
+    def __str__(self):
+        return Exception.__str__(self)
+
+
+class NoSuchProcessError(ProcloopError, KeyError):
+    """No process runs under this alias (never started, or terminated)."""
+
+    def __str__(self):
+        return Exception.__str__(self)
+
+
+class BadCommandError(ProcloopError, ValueError):
+    """The command string cannot be split into words (empty, an unbalanced
+    quote, a trailing backslash)."""
+
+
+class ConfigError(ProcloopError, ValueError):
+    """An app option, a start override or a config field is unknown or has a
+    bad value; the message names it."""
+
+
+class SpawnError(ProcloopError, OSError):
+    """The command could not be started (missing binary, not executable, a bad
+    working directory); the message names the command and the OS error."""
+
+
+class SocketError(ProcloopError, OSError):
+    """A socket app could not be connected: its socket never appeared, the app
+    exited first, or the socket path is unusable or taken by a file."""
+
+
+class QueueFullError(ProcloopError, BufferError):
+    """A write does not fit in the channel's write queue; none of it was taken."""
+
+
+class BusyError(ProcloopError, RuntimeError):
+    """A Runner (or one of its channels) was used from a second thread while
+    another thread was inside one of its calls, a waiting ``poll`` say."""
+
+
+__all__ = [
+    "ProcloopError",
+    "EndpointClosedException",
+    "EndpointClosed",
+    "ProcessExistsException",
+    "UnknownAppError",
+    "NoSuchProcessError",
+    "BadCommandError",
+    "ConfigError",
+    "SpawnError",
+    "SocketError",
+    "QueueFullError",
+    "BusyError",
+]

@@ -1,0 +1,194 @@
+//! The event objects `Runner.poll()` returns, and their owned form, which
+//! is what the loop collects while the GIL is released.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+
+use procloop::{Event, TimerId};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
+
+/// An event with owned bytes, collected while the GIL is released.
+pub(crate) enum Owned {
+    Data(String, Vec<u8>),
+    Stderr(String, Vec<u8>),
+    Closed(String),
+    Exited(String, ExitStatus),
+    Restarted(String, ExitStatus),
+    GaveUp(String, ExitStatus),
+    Timer(TimerId),
+    // TODO(lifecycle issue): Ready { alias } and StartFailed { alias, error }
+    // once the crate has Event::Ready / Event::StartFailed.
+}
+
+impl Owned {
+    /// The owned form of `event`; `None` for a kind this layer does not know yet.
+    pub(crate) fn of(event: Event<'_>) -> Option<Owned> {
+        Some(match event {
+            Event::Data { alias, data } => Owned::Data(alias.into(), data.to_vec()),
+            Event::Stderr { alias, data } => Owned::Stderr(alias.into(), data.to_vec()),
+            Event::Closed { alias } => Owned::Closed(alias.into()),
+            Event::Exited { alias, status } => Owned::Exited(alias.into(), status),
+            Event::Restarted { alias, status } => Owned::Restarted(alias.into(), status),
+            Event::GaveUp { alias, status } => Owned::GaveUp(alias.into(), status),
+            Event::Timer { id } => Owned::Timer(id),
+            _ => return None,
+        })
+    }
+}
+
+/// `subprocess`'s returncode: the exit code, or minus the signal that ended it.
+pub(crate) fn returncode(status: ExitStatus) -> i32 {
+    status.code().or(status.signal().map(|s| -s)).unwrap_or(-1)
+}
+
+/// Bytes from a process's stdout (or its socket); one line when line-buffered.
+#[pyclass(module = "procloop._native", frozen, get_all)]
+pub(crate) struct Data {
+    /// The process.
+    alias: Py<PyString>,
+    /// The bytes.
+    data: Py<PyBytes>,
+}
+
+/// Bytes from a process's captured stderr (``stderr="capture"``).
+#[pyclass(module = "procloop._native", frozen, get_all)]
+pub(crate) struct Stderr {
+    /// The process.
+    alias: Py<PyString>,
+    /// The bytes.
+    data: Py<PyBytes>,
+}
+
+/// End of stream on a process's channel, after its last byte.
+#[pyclass(module = "procloop._native", frozen, get_all)]
+pub(crate) struct Closed {
+    /// The process.
+    alias: Py<PyString>,
+}
+
+/// A process exited and was reaped, after all its output was handed over.
+/// Its alias stays taken until ``terminate``.
+#[pyclass(module = "procloop._native", frozen, get_all)]
+pub(crate) struct Exited {
+    /// The process.
+    alias: Py<PyString>,
+    /// As ``subprocess``'s: the exit code, or minus the signal.
+    returncode: i32,
+}
+
+/// The restart policy started the alias again; a new channel is in place.
+#[pyclass(module = "procloop._native", frozen, get_all)]
+pub(crate) struct Restarted {
+    /// The process.
+    alias: Py<PyString>,
+    /// The returncode of the exit that caused the restart.
+    returncode: i32,
+}
+
+/// The restart policy gave up: the alias stays exited.
+#[pyclass(module = "procloop._native", frozen, get_all)]
+pub(crate) struct GaveUp {
+    /// The process.
+    alias: Py<PyString>,
+    /// The returncode of its last exit.
+    returncode: i32,
+}
+
+/// A timer set with ``Runner.set_timer`` fired.
+#[pyclass(module = "procloop._native", frozen, get_all)]
+pub(crate) struct Timer {
+    /// What ``set_timer`` returned.
+    id: u64,
+}
+
+macro_rules! alias_repr {
+    ($($class: ident),*) => {$(
+        #[pymethods]
+        impl $class {
+            #[classattr]
+            fn __match_args__() -> (&'static str,) {
+                ("alias",)
+            }
+
+            fn __repr__(&self, py: Python<'_>) -> String {
+                format!("{}(alias={:?})", stringify!($class), self.alias.bind(py).to_string())
+            }
+        }
+    )*};
+}
+
+macro_rules! data_repr {
+    ($($class: ident),*) => {$(
+        #[pymethods]
+        impl $class {
+            #[classattr]
+            fn __match_args__() -> (&'static str, &'static str) {
+                ("alias", "data")
+            }
+
+            fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+                let data = self.data.bind(py).repr()?;
+                Ok(format!("{}(alias={:?}, data={data})", stringify!($class), self.alias.bind(py).to_string()))
+            }
+        }
+    )*};
+}
+
+macro_rules! status_repr {
+    ($($class: ident),*) => {$(
+        #[pymethods]
+        impl $class {
+            #[classattr]
+            fn __match_args__() -> (&'static str, &'static str) {
+                ("alias", "returncode")
+            }
+
+            fn __repr__(&self, py: Python<'_>) -> String {
+                format!("{}(alias={:?}, returncode={})", stringify!($class), self.alias.bind(py).to_string(), self.returncode)
+            }
+        }
+    )*};
+}
+
+data_repr!(Data, Stderr);
+status_repr!(Exited, Restarted, GaveUp);
+alias_repr!(Closed);
+
+#[pymethods]
+impl Timer {
+    #[classattr]
+    fn __match_args__() -> (&'static str,) {
+        ("id",)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Timer(id={})", self.id)
+    }
+}
+
+/// Makes the Python object of an owned event; `timer_id` maps a fired
+/// timer to the number `set_timer` returned.
+pub(crate) fn to_python(
+    py: Python<'_>,
+    event: Owned,
+    timer_id: impl FnOnce(TimerId) -> u64,
+) -> PyResult<Py<PyAny>> {
+    let alias = |a: &str| PyString::new(py, a).unbind();
+    let bytes = |d: &[u8]| PyBytes::new(py, d).unbind();
+    Ok(match event {
+        Owned::Data(a, d) => Py::new(py, Data { alias: alias(&a), data: bytes(&d) })?.into_any(),
+        Owned::Stderr(a, d) => Py::new(py, Stderr { alias: alias(&a), data: bytes(&d) })?.into_any(),
+        Owned::Closed(a) => Py::new(py, Closed { alias: alias(&a) })?.into_any(),
+        Owned::Exited(a, s) => {
+            Py::new(py, Exited { alias: alias(&a), returncode: returncode(s) })?.into_any()
+        }
+        Owned::Restarted(a, s) => {
+            Py::new(py, Restarted { alias: alias(&a), returncode: returncode(s) })?.into_any()
+        }
+        Owned::GaveUp(a, s) => {
+            Py::new(py, GaveUp { alias: alias(&a), returncode: returncode(s) })?.into_any()
+        }
+        Owned::Timer(id) => Py::new(py, Timer { id: timer_id(id) })?.into_any(),
+    })
+}

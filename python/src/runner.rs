@@ -1,0 +1,390 @@
+//! `procloop.Runner`: the Rust Runner for Python, thin: configured apps,
+//! aliases, channels, terminate, timers and a `poll` that returns event
+//! objects, waiting with the GIL released.
+
+use std::collections::{HashMap, HashSet};
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::{Duration, Instant};
+
+use procloop::{Channel as RustChannel, Runner, TimerId};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
+
+use crate::channel::PyChannel;
+use crate::config;
+use crate::errors::{IntoPy, busy, config_error};
+use crate::events::{self, Owned, returncode};
+
+/// How long one wait of `poll` lasts at most before Python's signal
+/// handlers get a turn. A signal sent to this thread ends the wait at once
+/// (EINTR); this bounds the delay when it went to another thread.
+const WAIT_SLICE: Duration = Duration::from_millis(50);
+
+/// Runs many child processes and talks to them from one event loop.
+///
+/// Apps are configured with ``add(name, command, **options)`` or
+/// ``update_config({name: {"command": ..., **options}})``; options:
+/// ``type`` (``"stdio"``, ``"socket"``, ``"pty"``), ``cwd``, ``socket``,
+/// ``buffering`` (``"line"``/``"bytes"``), ``setpgrp``, ``env``, ``stderr``
+/// (``"inherit"``, ``"null"``, ``"merge"``, ``"capture"``), ``transport``
+/// (``"pipes"``, ``"socketpair"``), ``socket_wait``, ``termination_grace``,
+/// ``restart`` (``"never"``, ``"on_failure"``, ``"always"``), ``backoff``
+/// (``(initial, max)`` seconds), ``max_restarts``, ``restart_window``,
+/// ``die_with_parent``.
+///
+/// ``poll(timeout)`` waits (GIL released) and returns event objects:
+/// ``Data``, ``Stderr``, ``Closed``, ``Exited``, ``Restarted``, ``GaveUp``,
+/// ``Timer``. ``with Runner() as r:`` ends every child on exit, as
+/// ``terminate_all()`` does. A Runner is used from one thread at a time: a
+/// second thread gets ``BusyError`` while a call (a waiting poll) runs.
+#[pyclass(module = "procloop._native", name = "Runner")]
+pub(crate) struct PyRunner {
+    /// `None` only while dropping.
+    inner: Option<Runner>,
+    /// Socket apps configured without a socket path: each start gives one.
+    socket_apps: HashSet<String>,
+    /// Each alias's start, so a channel handle of an older start says
+    /// EndpointClosed instead of reaching the new process.
+    generations: HashMap<String, u64>,
+    next_generation: u64,
+    /// Live timers and the numbers Python knows them by.
+    timers: HashMap<TimerId, u64>,
+    timer_ids: HashMap<u64, TimerId>,
+    next_timer: u64,
+    /// The process that made the Runner: a forked child must not end its children.
+    owner_pid: u32,
+}
+
+impl PyRunner {
+    fn runner(&mut self) -> &mut Runner {
+        self.inner.as_mut().expect("a Runner is only taken while dropped")
+    }
+
+    /// The channel of `alias` as of its start `generation`.
+    pub(crate) fn channel(&mut self, alias: &str, stderr: bool, generation: u64) -> Option<&mut RustChannel> {
+        if self.generations.get(alias) != Some(&generation) {
+            return None;
+        }
+        let runner = self.runner();
+        if stderr { runner.get_stderr(alias) } else { runner.get_channel(alias) }
+    }
+
+    fn handle(slf: &Bound<'_, Self>, alias: &str, stderr: bool) -> PyResult<Option<PyChannel>> {
+        let mut this = borrow(slf)?;
+        let Some(&generation) = this.generations.get(alias) else { return Ok(None) };
+        if this.channel(alias, stderr, generation).is_none() {
+            return Ok(None);
+        }
+        Ok(Some(PyChannel::of_runner(slf.clone().unbind(), alias.to_string(), stderr, generation)))
+    }
+
+    fn configure(&mut self, py: Python<'_>, name: String, configured: config::Configured) {
+        if configured.socket_type {
+            self.socket_apps.insert(name.clone());
+        } else {
+            self.socket_apps.remove(&name);
+        }
+        let _ = py;
+        self.runner().add(name, configured.app);
+    }
+
+    fn timer_number(&mut self, id: TimerId) -> u64 {
+        let number = self.timers.remove(&id).unwrap_or(u64::MAX);
+        self.timer_ids.remove(&number);
+        number
+    }
+}
+
+fn borrow<'py>(slf: &Bound<'py, PyRunner>) -> PyResult<PyRefMut<'py, PyRunner>> {
+    slf.try_borrow_mut().map_err(|_| busy(slf.py(), "Runner"))
+}
+
+#[pymethods]
+impl PyRunner {
+    /// A runner with no apps; ``extra_paths`` are appended to PATH, both to
+    /// find commands and in the children's environment.
+    #[new]
+    #[pyo3(signature = (*, extra_paths=None))]
+    fn new(py: Python<'_>, extra_paths: Option<Vec<std::path::PathBuf>>) -> PyResult<PyRunner> {
+        let runner = match extra_paths {
+            Some(paths) => Runner::with_extra_paths(paths),
+            None => Runner::new(),
+        }
+        .py(py)?;
+        Ok(PyRunner {
+            inner: Some(runner),
+            socket_apps: HashSet::new(),
+            generations: HashMap::new(),
+            next_generation: 0,
+            timers: HashMap::new(),
+            timer_ids: HashMap::new(),
+            next_timer: 0,
+            owner_pid: std::process::id(),
+        })
+    }
+
+    /// Configures (or reconfigures) the app ``name``; see the class doc for
+    /// the options. ConfigError names an unknown option or a bad value.
+    #[pyo3(signature = (name, command, **options))]
+    fn add(
+        slf: &Bound<'_, Self>,
+        name: String,
+        command: String,
+        options: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let configured = config::app(py, Some(command), options)?;
+        borrow(slf)?.configure(py, name, configured);
+        Ok(())
+    }
+
+    /// Configures several apps: ``{name: {"command": ..., **options}}``.
+    /// Nothing is changed if any entry is bad.
+    fn update_config(slf: &Bound<'_, Self>, config: &Bound<'_, PyDict>) -> PyResult<()> {
+        let py = slf.py();
+        let mut apps = Vec::new();
+        for (name, entry) in config.iter() {
+            let name: String = name.extract()?;
+            let entry = entry
+                .cast::<PyDict>()
+                .map_err(|_| config_error(py, format!("{name:?}: an app's config is a dict")))?;
+            let configured = config::app(py, None, Some(entry))
+                .map_err(|e| config_error(py, format!("{name:?}: {}", e.value(py))))?;
+            apps.push((name, configured));
+        }
+        let mut this = borrow(slf)?;
+        for (name, configured) in apps {
+            this.configure(py, name, configured);
+        }
+        Ok(())
+    }
+
+    /// Starts ``app`` as ``alias`` (default: the app's name) with extra
+    /// arguments and overrides (``socket``, ``cwd``, ``setpgrp``,
+    /// ``buffering``); returns the pid. ProcessExistsException if the alias
+    /// is taken; a failed start leaves nothing running.
+    // TODO(lifecycle issue): a `nowait=False` argument (Start::nowait) once
+    // the crate has it; the socket connect then ends in Ready / StartFailed.
+    #[pyo3(signature = (app, alias=None, with_args=None, **overrides))]
+    fn start(
+        slf: &Bound<'_, Self>,
+        app: &str,
+        alias: Option<String>,
+        with_args: Option<Vec<String>>,
+        overrides: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<u32> {
+        let py = slf.py();
+        let alias = alias.unwrap_or_else(|| app.to_string());
+        let (opts, has_socket) = config::start(py, Some(alias.clone()), with_args, overrides)?;
+        let mut this = borrow(slf)?;
+        if this.socket_apps.contains(app) && !has_socket {
+            return Err(config_error(
+                py,
+                format!(
+                    "app {app:?} is a socket app configured without a socket path: give socket=... to start"
+                ),
+            ));
+        }
+        let pid = this.runner().start_with(app, opts).py(py)?;
+        this.next_generation += 1;
+        let generation = this.next_generation;
+        this.generations.insert(alias, generation);
+        Ok(pid)
+    }
+
+    /// As ``start``, but does nothing if the alias is taken; returns the pid
+    /// either way.
+    #[pyo3(signature = (app, alias=None, with_args=None, **overrides))]
+    fn ensure_running(
+        slf: &Bound<'_, Self>,
+        app: &str,
+        alias: Option<String>,
+        with_args: Option<Vec<String>>,
+        overrides: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<u32> {
+        let taken = borrow(slf)?.runner().pid(alias.as_deref().unwrap_or(app));
+        match taken {
+            Some(pid) => Ok(pid),
+            None => Self::start(slf, app, alias, with_args, overrides),
+        }
+    }
+
+    /// The channel of ``alias`` (its stdout and stdin, or its socket); None
+    /// if the alias is not taken. A handle of an alias that is terminated
+    /// (or started anew) raises EndpointClosedException.
+    fn get_channel(slf: &Bound<'_, Self>, alias: &str) -> PyResult<Option<PyChannel>> {
+        Self::handle(slf, alias, false)
+    }
+
+    /// The captured stderr of ``alias`` (``stderr="capture"``), read-only.
+    fn get_stderr(slf: &Bound<'_, Self>, alias: &str) -> PyResult<Option<PyChannel>> {
+        Self::handle(slf, alias, true)
+    }
+
+    /// Ends ``alias``: SIGTERM (to its group with setpgrp), its grace
+    /// period, then SIGKILL; reaps it, closes its channels and frees the
+    /// alias. Returns its returncode. NoSuchProcessError if not taken.
+    // TODO(lifecycle issue): stop(alias), stop_all(), signal(alias, sig) and
+    // wait(alias, timeout) go beside this once the crate has them.
+    fn terminate(slf: &Bound<'_, Self>, alias: &str) -> PyResult<i32> {
+        let py = slf.py();
+        let mut this = borrow(slf)?;
+        this.generations.remove(alias);
+        let runner = this.runner();
+        let status = py.detach(|| runner.terminate(alias)).py(py)?;
+        Ok(returncode(status))
+    }
+
+    /// Ends every process (one shared grace period) and frees every alias.
+    fn terminate_all(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let mut this = borrow(slf)?;
+        this.generations.clear();
+        let runner = this.runner();
+        py.detach(|| runner.terminate_all());
+        Ok(())
+    }
+
+    /// Whether ``alias`` is taken and its process has not exited.
+    fn is_running(slf: &Bound<'_, Self>, alias: &str) -> PyResult<bool> {
+        Ok(borrow(slf)?.runner().is_running(alias))
+    }
+
+    /// The pid of ``alias``'s process while its alias is taken, else None.
+    fn pid(slf: &Bound<'_, Self>, alias: &str) -> PyResult<Option<u32>> {
+        Ok(borrow(slf)?.runner().pid(alias))
+    }
+
+    /// The returncode of ``alias`` once its exit was handed over, else None.
+    fn returncode(slf: &Bound<'_, Self>, alias: &str) -> PyResult<Option<i32>> {
+        Ok(borrow(slf)?.runner().exit_status(alias).map(returncode))
+    }
+
+    /// The aliases taken now, sorted.
+    fn aliases(slf: &Bound<'_, Self>) -> PyResult<Vec<String>> {
+        let mut this = borrow(slf)?;
+        let mut aliases: Vec<String> = this.runner().aliases().map(str::to_string).collect();
+        aliases.sort();
+        Ok(aliases)
+    }
+
+    /// Stops handing ``alias``'s output over as events: it is buffered (up
+    /// to the channel's capacity, then the child is held back) for
+    /// ``get_channel(alias).read()``. False for an unknown alias.
+    fn pause(slf: &Bound<'_, Self>, alias: &str) -> PyResult<bool> {
+        Ok(borrow(slf)?.runner().pause(alias))
+    }
+
+    /// Hands ``alias``'s output over as events again.
+    fn resume(slf: &Bound<'_, Self>, alias: &str) -> PyResult<bool> {
+        Ok(borrow(slf)?.runner().resume(alias))
+    }
+
+    /// Sets the window size of a ``pty`` app's terminal.
+    fn resize(slf: &Bound<'_, Self>, alias: &str, rows: u16, cols: u16) -> PyResult<()> {
+        let py = slf.py();
+        borrow(slf)?.runner().resize(alias, rows, cols).py(py)
+    }
+
+    /// A one-shot timer: ``poll`` returns ``Timer(id)`` once ``seconds`` have
+    /// passed. Returns the id.
+    fn set_timer(slf: &Bound<'_, Self>, seconds: f64) -> PyResult<u64> {
+        let after = config::seconds(slf.py(), seconds, "set_timer")?;
+        let mut this = borrow(slf)?;
+        let id = this.runner().set_timer(after);
+        this.next_timer += 1;
+        let number = this.next_timer;
+        this.timers.insert(id, number);
+        this.timer_ids.insert(number, id);
+        Ok(number)
+    }
+
+    /// Cancels a timer; False if it already fired or was cancelled.
+    fn cancel_timer(slf: &Bound<'_, Self>, id: u64) -> PyResult<bool> {
+        let mut this = borrow(slf)?;
+        let Some(timer) = this.timer_ids.remove(&id) else { return Ok(false) };
+        this.timers.remove(&timer);
+        Ok(this.runner().cancel_timer(timer))
+    }
+
+    /// Waits up to ``timeout`` seconds (None: until something happens; 0:
+    /// not at all) and returns the events, in order; an empty list if the
+    /// timeout passed. The GIL is released while waiting; Python signal
+    /// handlers run meanwhile, and an exception they raise
+    /// (KeyboardInterrupt) propagates from here.
+    // TODO(lifecycle issue): `max_events=None`, passed to the crate's cap on
+    // events per poll once it has one.
+    #[pyo3(signature = (timeout=None))]
+    fn poll(slf: &Bound<'_, Self>, timeout: Option<f64>) -> PyResult<Vec<Py<PyAny>>> {
+        let py = slf.py();
+        let timeout = timeout.map(|t| config::seconds(py, t.max(0.0), "timeout")).transpose()?;
+        let deadline = timeout.map(|t| Instant::now().checked_add(t));
+        let mut this = borrow(slf)?;
+        loop {
+            let left =
+                deadline.map(|d| d.map_or(WAIT_SLICE, |d| d.saturating_duration_since(Instant::now())));
+            let slice = left.map_or(WAIT_SLICE, |l| l.min(WAIT_SLICE));
+            let mut owned = Vec::new();
+            let runner = this.runner();
+            let polled = py.detach(|| {
+                runner.poll_once(Some(slice), |_, event| {
+                    if let Some(event) = Owned::of(event) {
+                        owned.push(event);
+                    }
+                })
+            });
+            polled.py(py)?;
+            if !owned.is_empty() {
+                let mut out = Vec::with_capacity(owned.len());
+                for event in owned {
+                    let this = &mut *this;
+                    out.push(events::to_python(py, event, |id| this.timer_number(id))?);
+                }
+                return Ok(out);
+            }
+            py.check_signals()?;
+            if left.is_some_and(|l| l <= slice) {
+                return Ok(Vec::new());
+            }
+        }
+    }
+
+    // TODO(lifecycle issue): next_deadline() -> float | None, from the
+    // crate's Runner::next_deadline, for asyncio's call_at and selectors.
+
+    /// The loop's own fd (an epoll fd): readable when ``poll`` has work, for
+    /// ``selectors``, ``asyncio``'s ``add_reader`` or a game loop.
+    fn fileno(slf: &Bound<'_, Self>) -> PyResult<RawFd> {
+        Ok(borrow(slf)?.runner().as_raw_fd())
+    }
+
+    /// Ends every child, as ``terminate_all``.
+    fn close(slf: &Bound<'_, Self>) -> PyResult<()> {
+        Self::terminate_all(slf)
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(slf: &Bound<'_, Self>, _exc: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
+        // TODO(lifecycle issue): stop_all() and wait, once the crate has them.
+        Self::terminate_all(slf)?;
+        Ok(false)
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let aliases = Self::aliases(slf)?;
+        Ok(format!("<procloop.Runner running {}>", PyString::new(slf.py(), &aliases.join(", "))))
+    }
+}
+
+impl Drop for PyRunner {
+    fn drop(&mut self) {
+        if std::process::id() != self.owner_pid {
+            // A forked child's copy: its children are the parent's to end.
+            std::mem::forget(self.inner.take());
+        }
+    }
+}

@@ -1,0 +1,57 @@
+"""A pytest plugin for running yet-another-runner 0.6.0's own test suite,
+unchanged, on procloop (with this folder on PYTHONPATH, so that its
+``import runner`` and ``import channels`` get the shim packages here):
+
+    PYTHONPATH=python/tests/shim setsid -w python -m pytest -p procloop_shim <sdist>/tests
+
+(``setsid``: two of its tests send SIGINT to their whole process group.)
+
+What it changes, and only when the tests are collected, never their files:
+
+- The suite's two read helpers (``readline`` in test_runner.py, ``_readall``
+  in test_lines.py) return the first read that is not None. ``read()`` never
+  returns None, so they return the first read, ``b''`` if the child has not
+  answered within a millisecond: a race the Python runner itself loses in
+  most runs. As agreed for this suite, a test counts as passing when it
+  passes with the helper taking the first *non-empty* read: the plugin swaps
+  each helper for one that makes the same number of tries, the same sleep
+  apart, and returns the first non-empty read (or the last read, ``b''``, if
+  none was). Set ``PROCLOOP_SHIM_STRICT=1`` to run the helpers as written.
+- On Python 3.12 and later, ``unittest`` lost ``assertEquals``, which the
+  suite uses: the plugin puts the alias back (``assertEqual``).
+"""
+
+import os
+import time
+import unittest
+
+# Each helper the suite defines, and how many tries it makes.
+_HELPERS = {"readline": 1000, "_readall": 100}
+
+
+def _first_non_empty(tries):
+    def helper(channel):
+        data = None
+        for _ in range(tries):
+            time.sleep(0.001)
+            data = channel.read()
+            if data:
+                return data
+        return data
+
+    return helper
+
+
+def pytest_configure(config):
+    if not hasattr(unittest.TestCase, "assertEquals"):
+        unittest.TestCase.assertEquals = unittest.TestCase.assertEqual
+
+
+def pytest_collection_modifyitems(session, config, items):
+    if os.environ.get("PROCLOOP_SHIM_STRICT") == "1":
+        return
+    modules = {item.module for item in items if getattr(item, "module", None) is not None}
+    for module in modules:
+        for name, tries in _HELPERS.items():
+            if callable(getattr(module, name, None)):
+                setattr(module, name, _first_non_empty(tries))

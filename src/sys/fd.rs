@@ -1,0 +1,141 @@
+//! An fd a channel either owns (and closes) or borrows from its caller
+//! (and never closes), plus the checks a borrowed fd needs.
+//!
+//! A borrowed fd is kept as a plain number, never as an `OwnedFd`: std's
+//! `OwnedFd` aborts a debug build ("IO Safety violation") when it closes an
+//! fd that is closed already, and a borrowed fd may be closed behind the
+//! channel's back. Every call on such an fd then fails with `EBADF`, which
+//! the channel reads as a closed endpoint.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+
+use nix::libc;
+
+/// An fd a channel reads or writes: its own, or its caller's.
+#[derive(Debug)]
+pub(crate) enum ChannelFd {
+    /// Closed when dropped.
+    Owned(OwnedFd),
+    /// The caller's: never closed here.
+    Borrowed(RawFd),
+}
+
+impl ChannelFd {
+    /// Borrows `fd` after checking that it is open (`what` names it in the error).
+    pub(crate) fn borrow(fd: RawFd, what: &str) -> io::Result<ChannelFd> {
+        if fd < 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{what}: {fd} is not a file descriptor"),
+            ));
+        }
+        // SAFETY: F_GETFD on any number touches no memory; EBADF says it is not open.
+        if unsafe { syscall!(fcntl(fd, libc::F_GETFD)) }.is_err() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{what}: fd {fd} is not open")));
+        }
+        Ok(ChannelFd::Borrowed(fd))
+    }
+
+    /// Whether the channel owns this fd.
+    pub(crate) fn is_owned(&self) -> bool {
+        matches!(self, ChannelFd::Owned(_))
+    }
+}
+
+impl From<OwnedFd> for ChannelFd {
+    fn from(fd: OwnedFd) -> ChannelFd {
+        ChannelFd::Owned(fd)
+    }
+}
+
+impl AsFd for ChannelFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            ChannelFd::Owned(fd) => fd.as_fd(),
+            // SAFETY: the number is not -1 (checked in `borrow`), and the
+            // caller promised to keep it open while the channel uses it. If
+            // it is closed anyway, the calls made through this borrow fail
+            // with EBADF (read as a closed endpoint); nothing closes it here
+            // and no memory depends on it.
+            ChannelFd::Borrowed(fd) => unsafe { BorrowedFd::borrow_raw(*fd) },
+        }
+    }
+}
+
+impl AsRawFd for ChannelFd {
+    fn as_raw_fd(&self) -> RawFd {
+        match self {
+            ChannelFd::Owned(fd) => fd.as_raw_fd(),
+            ChannelFd::Borrowed(fd) => *fd,
+        }
+    }
+}
+
+/// Whether `fd` is a stream socket (`what` names it in the error otherwise).
+pub(crate) fn check_stream_socket(fd: BorrowedFd<'_>, what: &str) -> io::Result<()> {
+    let mut kind: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `kind` and `len` are valid for writes and `len` holds kind's size.
+    let res = unsafe {
+        syscall!(getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_TYPE,
+            (&mut kind as *mut libc::c_int).cast(),
+            &mut len
+        ))
+    };
+    match res {
+        Ok(_) if kind == libc::SOCK_STREAM => Ok(()),
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{what}: fd {} is a socket but not a stream socket", fd.as_raw_fd()),
+        )),
+        Err(e) if e.raw_os_error() == Some(libc::ENOTSOCK) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{what}: fd {} is not a socket", fd.as_raw_fd()),
+        )),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether the other side of `fd` hung up, as poll(2) says without
+/// waiting: a terminal's master side whose slave side was closed, for one.
+pub(crate) fn hung_up(fd: BorrowedFd<'_>) -> bool {
+    let mut pollfd = libc::pollfd { fd: fd.as_raw_fd(), events: 0, revents: 0 };
+    // SAFETY: one valid pollfd entry; a zero timeout never blocks.
+    match unsafe { syscall!(poll(&mut pollfd, 1, 0)) } {
+        Ok(n) => n > 0 && pollfd.revents & (libc::POLLHUP | libc::POLLNVAL) != 0,
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_borrowed_fd_is_not_closed_on_drop() {
+        let (read, _write) = std::io::pipe().unwrap();
+        let raw = read.as_raw_fd();
+        drop(ChannelFd::borrow(raw, "test").unwrap());
+        // SAFETY: F_GETFD on a number touches no memory.
+        assert!(unsafe { syscall!(fcntl(raw, libc::F_GETFD)) }.is_ok(), "still open");
+    }
+
+    #[test]
+    fn borrowing_a_bad_number_is_an_error_naming_it() {
+        let err = ChannelFd::borrow(-1, "faucet").unwrap_err();
+        assert_eq!(err.to_string(), "faucet: -1 is not a file descriptor");
+        let err = ChannelFd::borrow(1_000_000, "sink").unwrap_err();
+        assert_eq!(err.to_string(), "sink: fd 1000000 is not open");
+    }
+
+    #[test]
+    fn a_pipe_is_not_a_stream_socket() {
+        let (read, _write) = std::io::pipe().unwrap();
+        let err = check_stream_socket(read.as_fd(), "socket").unwrap_err();
+        assert!(err.to_string().ends_with("is not a socket"), "{err}");
+    }
+}
