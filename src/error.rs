@@ -74,6 +74,14 @@ pub enum Error {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// An app's resource limit is above what this process may grant a child
+    /// (its own hard limit, or the kernel's ceiling for open files).
+    LimitTooHigh {
+        /// The limit asked for.
+        limit: crate::Limit,
+        /// The most this process may grant.
+        allowed: u64,
+    },
     /// A write does not fit in the channel's write queue; none of it was taken.
     QueueFull {
         /// Bytes already queued.
@@ -109,6 +117,9 @@ impl fmt::Display for Error {
                 write!(f, "bad socket path {}: {reason}", path.display())
             }
             Error::InvalidSetting { setting, reason } => write!(f, "bad setting: {setting}: {reason}"),
+            Error::LimitTooHigh { limit, allowed } => {
+                write!(f, "limit {limit} is above what this process may grant a child ({allowed})")
+            }
             Error::QueueFull { queued, requested, limit } => write!(
                 f,
                 "write queue full: {queued} bytes queued, {requested} more asked for, limit {limit}"

@@ -105,6 +105,7 @@
 
 mod channel;
 mod error;
+mod limit;
 mod listener;
 mod process;
 mod reactor;
@@ -121,6 +122,7 @@ mod write_queue;
 
 pub use channel::Channel;
 pub use error::{Error, Result};
+pub use limit::Limit;
 pub use listener::{Listener, PeerAddr};
 pub use process::{Process, is_unknown_exit, unknown_exit};
 pub use reactor::{Reactor, ReactorEvent};

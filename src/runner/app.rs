@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::restart::{Restart, RestartPolicy};
+use crate::limit::Limit;
 
 /// How a channel hands over its input.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -93,6 +94,7 @@ pub struct App {
     pub(crate) restart: RestartPolicy,
     pub(crate) die_with_parent: bool,
     pub(crate) pty: bool,
+    pub(crate) limits: Vec<Limit>,
 }
 
 impl App {
@@ -114,6 +116,7 @@ impl App {
             restart: RestartPolicy::default(),
             die_with_parent: false,
             pty: false,
+            limits: Vec::new(),
         }
     }
 
@@ -229,6 +232,29 @@ impl App {
     pub fn pty(mut self, on: bool) -> App {
         self.pty = on;
         self
+    }
+
+    /// A resource limit for its children, set in each child before it runs
+    /// the program; repeatable (a later limit of the same kind replaces an
+    /// earlier one). A limit above what this process may grant is an
+    /// [`Error::LimitTooHigh`](crate::Error::LimitTooHigh) at start.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procloop::{App, Limit};
+    ///
+    /// let app = App::new("bot").limit(Limit::Memory(256 << 20)).limit(Limit::CpuTime(Duration::from_secs(5)));
+    /// assert_eq!(app.limits(), [Limit::Memory(256 << 20), Limit::CpuTime(Duration::from_secs(5))]);
+    /// ```
+    pub fn limit(mut self, limit: Limit) -> App {
+        self.limits.retain(|l| !l.same_resource(&limit));
+        self.limits.push(limit);
+        self
+    }
+
+    /// The resource limits of its children.
+    pub fn limits(&self) -> &[Limit] {
+        &self.limits
     }
 
     /// The command string.

@@ -28,6 +28,11 @@ pub(crate) fn start(app: &App, argv: &[String], cwd: Option<&Path>, socket: Opti
     if let Some(cwd) = cwd {
         no_nul(cwd.as_os_str(), || format!("working directory {cwd:?}"))?;
     }
+    for limit in &app.limits {
+        if let Err(allowed) = crate::sys::child::check_limit(limit) {
+            return Err(Error::LimitTooHigh { limit: *limit, allowed });
+        }
+    }
     if let Some(socket) = socket {
         if socket.as_os_str().is_empty() {
             let reason = "it is empty".to_string();

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::app::{App, Buffering, Stderr, Transport};
 use super::restart::Restart;
+use crate::limit::Limit;
 
 #[derive(Deserialize, Default, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -50,6 +51,40 @@ pub(crate) struct AppConfig {
     restart_window: Option<f64>,
     #[serde(default)]
     die_with_parent: bool,
+    #[serde(default)]
+    limits: LimitsConfig,
+}
+
+/// `"limits": {"memory": 268435456, "cpu_time": 10, ...}`: bytes, seconds, counts.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct LimitsConfig {
+    memory: Option<u64>,
+    /// Seconds.
+    cpu_time: Option<f64>,
+    open_files: Option<u64>,
+    processes: Option<u64>,
+    file_size: Option<u64>,
+    core_dump: Option<u64>,
+}
+
+impl LimitsConfig {
+    fn limits(&self) -> Result<Vec<Limit>, ConfigError> {
+        let mut limits: Vec<Limit> = [
+            self.memory.map(Limit::Memory),
+            self.open_files.map(Limit::OpenFiles),
+            self.processes.map(Limit::Processes),
+            self.file_size.map(Limit::FileSize),
+            self.core_dump.map(Limit::CoreDump),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if let Some(cpu) = self.cpu_time {
+            limits.push(Limit::CpuTime(seconds(cpu, "limits.cpu_time")?));
+        }
+        Ok(limits)
+    }
 }
 
 /// A config that names no way to reach its app.
@@ -96,6 +131,9 @@ impl TryFrom<AppConfig> for App {
         }
         if let Some((initial, max)) = config.backoff {
             app = app.backoff(seconds(initial, "backoff")?, seconds(max, "backoff")?);
+        }
+        for limit in config.limits.limits()? {
+            app = app.limit(limit);
         }
         if config.max_restarts.is_some() || config.restart_window.is_some() {
             let window = config.restart_window.map(|w| seconds(w, "restart_window")).transpose()?;

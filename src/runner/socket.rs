@@ -32,6 +32,10 @@ pub(crate) fn clear_socket_path(path: &Path) -> Result<()> {
         other => other?,
     };
     let kind = meta.file_type();
+    if kind.is_socket() && is_live(path) {
+        let found = "a live socket (something listens on it)".to_string();
+        return Err(Error::SocketPathTaken { path: path.to_path_buf(), found });
+    }
     if kind.is_socket() || (kind.is_file() && meta.len() == 0) {
         log::debug!(
             "removing stale {} at {}",
@@ -50,6 +54,16 @@ pub(crate) fn clear_socket_path(path: &Path) -> Result<()> {
         "a special file".to_string()
     };
     Err(Error::SocketPathTaken { path: path.to_path_buf(), found })
+}
+
+/// Whether a server listens on the socket at `path`: a stale socket
+/// refuses connections. (A connection that cannot be made for another
+/// reason counts as live: the socket is then left alone.)
+fn is_live(path: &Path) -> bool {
+    match crate::sys::connect_unix(path) {
+        Ok(_) => true,
+        Err(e) => !matches!(e.kind(), io::ErrorKind::ConnectionRefused | io::ErrorKind::NotFound),
+    }
 }
 
 /// Connects to the app's socket, retrying until it appears, the app exits,

@@ -18,6 +18,7 @@ use crate::channel::Channel;
 use crate::error::{Error, Result};
 use crate::process::{Process, end_all};
 use crate::sys;
+use crate::sys::child::ChildSetup;
 
 /// A started process and its channels, not yet registered.
 pub(crate) struct Spawned {
@@ -73,7 +74,7 @@ pub(crate) fn spawn(
     if plan.setpgrp && !app.pty {
         command.process_group(0);
     }
-    sys::child::prepare(&mut command, app.die_with_parent, app.pty);
+    sys::child::prepare(&mut command, child_setup(app));
     // Consumed: the child's ends of its pipes close here once it has them.
     let spawned = spawner::spawn(command, app.die_with_parent);
     let child = spawned.map_err(|source| {
@@ -108,6 +109,16 @@ impl Spawned {
         self.channel = Some(channel);
         Ok(())
     }
+}
+
+/// What the child does before it runs the program.
+fn child_setup(app: &App) -> ChildSetup {
+    let mut setup = ChildSetup::default();
+    setup.die_with_parent = app.die_with_parent;
+    setup.terminal = app.pty;
+    app.limits.iter().for_each(|limit| setup.limit(limit));
+    setup.reset_signals();
+    setup
 }
 
 fn plan<'a>(app: &'a App, opts: &'a Start) -> Result<Plan<'a>> {

@@ -1,27 +1,92 @@
-//! What runs in a child between fork and exec, and terminal set-up.
+//! What runs in a child between fork and exec (prepared in the parent, so
+//! the child allocates nothing and calls only async-signal-safe functions),
+//! and terminal set-up.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 use nix::libc;
 
-/// Makes the child die with the thread that starts it (`PR_SET_PDEATHSIG`),
-/// and/or lead a new session with its stdin as controlling terminal.
-/// Either one moves the start off `posix_spawn` onto fork + exec.
-pub(crate) fn prepare(command: &mut Command, die_with_parent: bool, controlling_terminal: bool) {
-    if !die_with_parent && !controlling_terminal {
+use crate::limit::Limit;
+
+/// The most limits one child gets: one per kind of [`Limit`].
+const MAX_LIMITS: usize = 6;
+
+/// The highest signal number (`SIGRTMAX` on Linux).
+const MAX_SIGNAL: libc::c_int = 64;
+
+/// What a child does before it runs its program.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ChildSetup {
+    /// `PR_SET_PDEATHSIG`: SIGKILL when the thread that spawned it ends.
+    pub(crate) die_with_parent: bool,
+    /// A new session with its stdin (a terminal) as controlling terminal.
+    pub(crate) terminal: bool,
+    limits: [(libc::__rlimit_resource_t, libc::rlimit); MAX_LIMITS],
+    limit_count: usize,
+    /// Signals the host ignores (bit `n - 1` for signal `n`), which a
+    /// program would inherit; reset to their default.
+    ignored: u64,
+    /// Signals the spawning thread blocks, which a program would inherit
+    /// blocked; the child unblocks them all.
+    blocked: bool,
+}
+
+impl ChildSetup {
+    /// Adds a resource limit (a later one of the same kind wins).
+    pub(crate) fn limit(&mut self, limit: &Limit) {
+        let resource = resource(limit);
+        let value = limit.value() as libc::rlim_t;
+        let hard = if matches!(limit, Limit::CpuTime(_)) { cpu_hard(value) } else { value };
+        let entry = (resource, libc::rlimit { rlim_cur: value, rlim_max: hard });
+        match self.limits[..self.limit_count].iter_mut().find(|(r, _)| *r == resource) {
+            Some(slot) => *slot = entry,
+            None if self.limit_count < MAX_LIMITS => {
+                self.limits[self.limit_count] = entry;
+                self.limit_count += 1;
+            }
+            None => {}
+        }
+    }
+
+    /// Notes the signals this process ignores and this thread blocks now,
+    /// for the child to reset, as Python's `restore_signals` does. SIGPIPE
+    /// is left out: std resets it, on the fast `posix_spawn` path too.
+    pub(crate) fn reset_signals(&mut self) {
+        self.ignored = ignored_signals() & !(1 << (libc::SIGPIPE - 1));
+        self.blocked = any_blocked();
+    }
+
+    fn is_empty(&self) -> bool {
+        !self.die_with_parent && !self.terminal && self.limit_count == 0 && self.ignored == 0 && !self.blocked
+    }
+}
+
+/// Has the child do `setup` before it runs its program. Anything to do
+/// moves the start off `posix_spawn` onto fork + exec, so nothing to do
+/// leaves the command alone.
+pub(crate) fn prepare(command: &mut Command, setup: ChildSetup) {
+    if setup.is_empty() {
         return;
     }
     let parent = std::process::id() as libc::pid_t;
     let in_child = move || -> io::Result<()> {
-        // SAFETY (all calls below): plain syscalls with no pointers; async-signal-safe.
-        if controlling_terminal {
+        reset_signals(setup.ignored)?;
+        if setup.blocked {
+            unblock_signals()?;
+        }
+        for (resource, limit) in &setup.limits[..setup.limit_count] {
+            // SAFETY: setrlimit reads one valid rlimit; async-signal-safe.
+            unsafe { syscall!(setrlimit(*resource, limit)) }?;
+        }
+        // SAFETY (the calls below): plain syscalls with no pointers; async-signal-safe.
+        if setup.terminal {
             unsafe { syscall!(setsid()) }?;
             unsafe { syscall!(ioctl(0, libc::TIOCSCTTY, 0)) }?;
         }
-        if die_with_parent {
+        if setup.die_with_parent {
             unsafe { syscall!(prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)) }?;
             // The parent may have died before prctl: then nobody would kill us.
             if unsafe { libc::getppid() } != parent {
@@ -35,14 +100,150 @@ pub(crate) fn prepare(command: &mut Command, die_with_parent: bool, controlling_
     unsafe { command.pre_exec(in_child) };
 }
 
-/// A new pseudo-terminal: `(master, slave)`, both close-on-exec.
-pub(crate) fn open_pty() -> io::Result<(OwnedFd, OwnedFd)> {
-    let pty = nix::pty::openpty(None, None).map_err(io::Error::from)?;
-    for fd in [&pty.master, &pty.slave] {
-        // SAFETY: F_SETFD on an fd we own touches no memory.
-        unsafe { syscall!(fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC)) }?;
+/// Sets each signal in `mask` back to its default action (in the child).
+fn reset_signals(mask: u64) -> io::Result<()> {
+    for signal in 1..=MAX_SIGNAL {
+        if mask & (1 << (signal - 1)) == 0 {
+            continue;
+        }
+        // SAFETY: sigaction reads one valid, zeroed-then-filled sigaction.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = libc::SIG_DFL;
+            syscall!(sigaction(signal, &action, std::ptr::null_mut()))?;
+        }
     }
-    Ok((pty.master, pty.slave))
+    Ok(())
+}
+
+/// Unblocks every signal (in the child).
+fn unblock_signals() -> io::Result<()> {
+    // SAFETY: sigemptyset fills the zeroed set; sigprocmask reads it. Both
+    // are async-signal-safe.
+    unsafe {
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        syscall!(sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut()))?;
+    }
+    Ok(())
+}
+
+/// Whether the calling thread blocks any signal.
+fn any_blocked() -> bool {
+    // SAFETY: a null new set only reads the current mask into `current`.
+    unsafe {
+        let mut current: libc::sigset_t = std::mem::zeroed();
+        if libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut current) != 0 {
+            return false;
+        }
+        (1..=MAX_SIGNAL).any(|signal| libc::sigismember(&current, signal) == 1)
+    }
+}
+
+/// The signals whose action in this process is "ignore".
+fn ignored_signals() -> u64 {
+    let mut mask = 0;
+    for signal in 1..=MAX_SIGNAL {
+        // glibc keeps 32 and 33 for itself; SIGKILL and SIGSTOP can't be ignored.
+        if matches!(signal, 32 | 33) || signal == libc::SIGKILL || signal == libc::SIGSTOP {
+            continue;
+        }
+        let mut current = std::mem::MaybeUninit::<libc::sigaction>::uninit();
+        // SAFETY: a null new action only reads the current one into `current`.
+        let res = unsafe { libc::sigaction(signal, std::ptr::null(), current.as_mut_ptr()) };
+        // SAFETY: sigaction succeeded, so it filled `current`.
+        if res == 0 && unsafe { current.assume_init() }.sa_sigaction == libc::SIG_IGN {
+            mask |= 1 << (signal - 1);
+        }
+    }
+    mask
+}
+
+fn resource(limit: &Limit) -> libc::__rlimit_resource_t {
+    match limit {
+        Limit::Memory(_) => libc::RLIMIT_AS,
+        Limit::CpuTime(_) => libc::RLIMIT_CPU,
+        Limit::OpenFiles(_) => libc::RLIMIT_NOFILE,
+        Limit::Processes(_) => libc::RLIMIT_NPROC,
+        Limit::FileSize(_) => libc::RLIMIT_FSIZE,
+        _ => libc::RLIMIT_CORE,
+    }
+}
+
+/// The hard CPU limit: a second past the soft one, so SIGXCPU comes first;
+/// no higher than this process may set.
+fn cpu_hard(soft: libc::rlim_t) -> libc::rlim_t {
+    let wanted = soft.saturating_add(1);
+    match host_hard(libc::RLIMIT_CPU) {
+        Ok(hard) if hard != libc::RLIM_INFINITY && hard < wanted && !is_root() => hard.max(soft),
+        _ => wanted,
+    }
+}
+
+/// Checks that this process may give a child `limit`: not above its own
+/// hard limit (unless root, who may raise it), nor, for open files, above
+/// the kernel's ceiling. `Err` gives the most it may give.
+pub(crate) fn check_limit(limit: &Limit) -> Result<(), u64> {
+    let value = limit.value();
+    if let Limit::OpenFiles(_) = limit
+        && let Some(ceiling) =
+            std::fs::read_to_string("/proc/sys/fs/nr_open").ok().and_then(|s| s.trim().parse().ok())
+        && value > ceiling
+    {
+        return Err(ceiling);
+    }
+    match host_hard(resource(limit)) {
+        Ok(hard) if hard != libc::RLIM_INFINITY && value > hard && !is_root() => Err(hard),
+        _ => Ok(()),
+    }
+}
+
+fn host_hard(resource: libc::__rlimit_resource_t) -> io::Result<libc::rlim_t> {
+    let mut current = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes one rlimit to the valid pointer.
+    unsafe { syscall!(getrlimit(resource, &mut current)) }?;
+    Ok(current.rlim_max)
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid takes nothing and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A new pseudo-terminal: `(master, slave)`, both opened close-on-exec
+/// (so another thread's fork can never inherit them).
+pub(crate) fn open_pty() -> io::Result<(OwnedFd, OwnedFd)> {
+    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
+    // SAFETY: plain call; on success we own the new fd.
+    let master = unsafe { OwnedFd::from_raw_fd(syscall!(posix_openpt(flags))?) };
+    // SAFETY: plain calls on the master we own.
+    unsafe {
+        syscall!(grantpt(master.as_raw_fd()))?;
+        syscall!(unlockpt(master.as_raw_fd()))?;
+    }
+    // SAFETY: TIOCGPTPEER opens the slave with `flags` and returns a new fd we own.
+    let slave = unsafe { syscall!(ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, flags)) };
+    let slave = match slave {
+        Ok(fd) => fd,
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) || e.raw_os_error() == Some(libc::ENOTTY) => {
+            open_slave_by_name(&master, flags)?
+        }
+        Err(e) => return Err(e),
+    };
+    // SAFETY: a fresh fd we own.
+    Ok((master, unsafe { OwnedFd::from_raw_fd(slave) }))
+}
+
+/// Opens a terminal's slave side by its name (kernels before 4.13).
+fn open_slave_by_name(master: &OwnedFd, flags: libc::c_int) -> io::Result<libc::c_int> {
+    let mut name = [0 as libc::c_char; 64];
+    // SAFETY: ptsname_r writes a NUL-terminated name of at most `name.len()` bytes.
+    let res = unsafe { libc::ptsname_r(master.as_raw_fd(), name.as_mut_ptr(), name.len()) };
+    if res != 0 {
+        return Err(io::Error::from_raw_os_error(res));
+    }
+    // SAFETY: `name` holds a NUL-terminated path.
+    unsafe { syscall!(open(name.as_ptr(), flags)) }
 }
 
 /// Sets a terminal's window size.

@@ -128,6 +128,11 @@ pub enum Got {
     Restarted(String, Option<i32>),
     GaveUp(String, Option<i32>),
     Timer(procloop::TimerId),
+    Ready(String),
+    /// The alias and the error's message.
+    StartFailed(String, String),
+    /// An event of the user's own channels and servers.
+    Reactor(Seen),
 }
 
 pub fn own_runner(event: procloop::Event<'_>) -> Got {
@@ -140,6 +145,9 @@ pub fn own_runner(event: procloop::Event<'_>) -> Got {
         Event::Restarted { alias, status } => Got::Restarted(alias.into(), status.code()),
         Event::GaveUp { alias, status } => Got::GaveUp(alias.into(), status.code()),
         Event::Timer { id } => Got::Timer(id),
+        Event::Ready { alias } => Got::Ready(alias.into()),
+        Event::StartFailed { alias, error } => Got::StartFailed(alias.into(), error.to_string()),
+        Event::Reactor(event) => Got::Reactor(own(event)),
         other => panic!("unexpected event {other:?}"),
     }
 }
@@ -234,4 +242,51 @@ pub fn runner_with(name: &str, app: procloop::App) -> procloop::Runner {
     let mut runner = procloop::Runner::new().unwrap();
     runner.add(name, app);
     runner
+}
+
+/// Runs the test `name` alone in a fresh process of this test binary, for a
+/// test that changes what a process has once (signal dispositions, rlimits,
+/// a `waitpid(-1)` thread). True in that process: the test's body runs
+/// there; false in the one that started it, once the body passed there.
+pub fn in_own_process(name: &str) -> bool {
+    in_own_process_with(name, &[])
+}
+
+/// As [`in_own_process`], with more environment for that process (an
+/// `LD_PRELOAD` shim, say).
+pub fn in_own_process_with(name: &str, env: &[(&str, &std::ffi::OsStr)]) -> bool {
+    const KEY: &str = "PROCLOOP_OWN_PROCESS";
+    if std::env::var(KEY).as_deref() == Ok(name) {
+        return true;
+    }
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(KEY, name)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "{name} in its own process: {}\n{stdout}\n{stderr}",
+        output.status
+    );
+    false
+}
+
+/// Builds the LD_PRELOAD shim `tests/shim/<name>.c` with the C compiler.
+pub fn build_shim(name: &str) -> std::path::PathBuf {
+    let source =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/shim").join(format!("{name}.c"));
+    let library = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("lib{name}.so"));
+    let status = std::process::Command::new("cc")
+        .args(["-shared", "-fPIC", "-O2", "-o"])
+        .arg(&library)
+        .arg(&source)
+        .arg("-ldl")
+        .status()
+        .expect("a C compiler (cc) to build the test shim");
+    assert!(status.success(), "building {}", source.display());
+    library
 }
