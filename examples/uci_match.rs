@@ -35,8 +35,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (moves, result) = play(&mut runner, &opts)?;
     println!("{}", numbered(&moves));
     println!("result: {result}");
+    // Ask each engine to quit, give it a second, and only then end it.
     for side in SIDES {
         let _ = runner.get_channel(side).map(|c| c.write(b"quit\n"));
+    }
+    for side in SIDES {
+        if runner.wait(side, Duration::from_secs(1))?.is_none() {
+            eprintln!("{side} ignored quit; ending it");
+        }
         runner.terminate(side)?;
     }
     Ok(())

@@ -105,8 +105,9 @@ impl Reactor {
     }
 
     /// Whether nothing registered could ever produce an event: no entry,
-    /// no timer, no waker, nothing queued.
-    pub(crate) fn is_idle(&self) -> bool {
+    /// no timer, no waker, nothing queued. Then `poll_once(None)` returns
+    /// `Ok(0)` at once.
+    pub fn is_idle(&self) -> bool {
         self.entries.len() == 0
             && self.timers.is_empty()
             && self.waker.get().is_none()

@@ -198,6 +198,13 @@ impl Runner {
         Ok(())
     }
 
+    /// Whether nothing could ever produce an event: no process, channel,
+    /// server or timer, no waker made, and no event waiting. Then
+    /// `poll_once(None)` returns `Ok(0)` at once.
+    pub fn is_idle(&self) -> bool {
+        self.notices.is_empty() && self.reactor.is_idle()
+    }
+
     /// [`stop`](Self::stop) for every alias; returns at once.
     pub fn stop_all(&mut self) {
         let aliases: Vec<Arc<str>> = self.running.keys().cloned().collect();
@@ -263,10 +270,13 @@ impl Runner {
             self.running.remove(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
         self.cancel_restart(&mut running);
         let mut process = self.take_process(&mut running);
+        // Signalled before its channels close: a child that ends at its
+        // stdin's end of stream must not beat the SIGTERM to it.
+        if let Some(process) = process.as_mut() {
+            end_all(&mut [process], running.grace);
+        }
         self.forget(&running);
-        let process = process.as_mut().ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
-        end_all(&mut [process], running.grace);
-        process.status().ok_or_else(|| Error::NoSuchProcess(alias.to_string()))
+        process.and_then(|p| p.status()).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))
     }
 
     /// Ends every process: SIGTERM to all, each its own grace period (all
