@@ -178,6 +178,8 @@ pub struct Ledger {
     killed_after: Option<Duration>,
     /// `FRAME_TRACE` set: each turn's latency on stderr, with what happened.
     trace: bool,
+    /// With the trace: when the turn's writes were done.
+    written: Option<Duration>,
 }
 
 impl Ledger {
@@ -214,6 +216,7 @@ impl Ledger {
             late: 0,
             killed_after: None,
             trace: std::env::var_os("FRAME_TRACE").is_some(),
+            written: None,
         }
     }
 
@@ -270,6 +273,13 @@ impl Ledger {
         Some(line(turn, bot))
     }
 
+    /// The turn's lines are written (for the trace).
+    pub fn written(&mut self) {
+        if self.trace {
+            self.written = Some(self.start.elapsed());
+        }
+    }
+
     /// A reply from `bot`: the line of its oldest unanswered turn.
     pub fn reply(&mut self, bot: usize, data: &[u8]) {
         let b = &mut self.bots[bot];
@@ -314,10 +324,10 @@ impl Ledger {
         let now = self.start.elapsed();
         if self.trace {
             let ms = |d: Option<Duration>| d.map_or("-".into(), |d| format!("{:.3}", d.as_secs_f64() * 1e3));
-            let (all, healthy) = (ms(self.done_all), ms(self.done_healthy));
+            let (all, healthy, written) = (ms(self.done_all), ms(self.done_healthy), ms(self.written));
             let lives: Vec<String> = self.bots.iter().take(2).map(|b| format!("{:?}", b.life)).collect();
             eprintln!(
-                "turn {} all {all} healthy {healthy} open {} end {:.3} {}",
+                "turn {} written {written} all {all} healthy {healthy} open {} end {:.3} {}",
                 self.turn - WARMUP,
                 self.open_all,
                 now.as_secs_f64() * 1e3,

@@ -217,6 +217,7 @@ fn frame(n: usize, faults: bool) -> Metrics {
                 runner.get_channel(alias).unwrap().write(&line).unwrap();
             }
         }
+        ledger.written();
         let mut over = false;
         while !over {
             runner.poll_once(None, |r, e| over |= on_event(r, &mut ledger, &mut kill, e, deadline)).unwrap();

@@ -249,6 +249,7 @@ fn frame(n: usize, faults: bool) -> Metrics {
                 bot.stdin.write_all(&line).unwrap();
             }
         }
+        ledger.written();
         run_until(&mut bots, &mut ledger, deadline, false);
         ledger.end_turn();
     }

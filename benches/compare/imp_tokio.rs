@@ -239,6 +239,7 @@ async fn frame(n: usize, faults: bool) -> Metrics {
                 bot.stdin.write_all(&line).await.unwrap();
             }
         }
+        ledger.written();
         loop {
             tokio::select! {
                 biased;
