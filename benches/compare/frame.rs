@@ -169,6 +169,10 @@ pub struct Ledger {
     /// Latency of each measured turn.
     samples: Vec<Duration>,
     healthy_worst: Duration,
+    /// Whether the turn under way saw a fault: a stop, a crash, an exit or a restart.
+    fault_turn: bool,
+    /// The worst of those turns.
+    fault_worst: Duration,
     /// Counts over the measured turns.
     sent: usize,
     in_time: usize,
@@ -210,6 +214,8 @@ impl Ledger {
             done_healthy: None,
             samples: Vec::with_capacity(TURNS as usize),
             healthy_worst: Duration::ZERO,
+            fault_turn: false,
+            fault_worst: Duration::ZERO,
             sent: 0,
             in_time: 0,
             missed: 0,
@@ -237,7 +243,9 @@ impl Ledger {
         self.start = Instant::now();
         (self.open_all, self.open_healthy) = (0, 0);
         (self.done_all, self.done_healthy) = (None, None);
+        self.fault_turn = false;
         if self.faults && turn == WARMUP + STOP_TURN {
+            self.fault_turn = true;
             let bot = &mut self.bots[STUBBORN];
             assert_eq!(bot.life, Life::Live);
             bot.life = Life::Stopping(self.start);
@@ -260,6 +268,7 @@ impl Ledger {
         }
         if b.role == Role::Crashy && turn == WARMUP + CRASH_TURN {
             b.life = Life::Crashing(Instant::now());
+            self.fault_turn = true;
             return Some(*CRASH_LINE);
         }
         b.pending.push_back(turn);
@@ -325,16 +334,23 @@ impl Ledger {
         if self.trace {
             let ms = |d: Option<Duration>| d.map_or("-".into(), |d| format!("{:.3}", d.as_secs_f64() * 1e3));
             let (all, healthy, written) = (ms(self.done_all), ms(self.done_healthy), ms(self.written));
-            let lives: Vec<String> = self.bots.iter().take(2).map(|b| format!("{:?}", b.life)).collect();
+            let lives: Vec<String> = self.bots[..=CRASHY]
+                .iter()
+                .map(|b| format!("{:?}", b.life).split('(').next().unwrap().to_string())
+                .collect();
             eprintln!(
-                "turn {} written {written} all {all} healthy {healthy} open {} end {:.3} {}",
+                "turn {} written {written} all {all} healthy {healthy} open {} end {:.3}{} {}",
                 self.turn - WARMUP,
                 self.open_all,
                 now.as_secs_f64() * 1e3,
+                if self.fault_turn { " fault" } else { "" },
                 if self.faults { lives.join(" ") } else { String::new() }
             );
         }
         self.samples.push(self.done_all.unwrap_or(now));
+        if self.fault_turn {
+            self.fault_worst = self.fault_worst.max(self.done_all.unwrap_or(now));
+        }
         self.healthy_worst = self.healthy_worst.max(self.done_healthy.unwrap_or(now));
         self.missed += self.open_all;
     }
@@ -342,6 +358,7 @@ impl Ledger {
     /// `bot` exited with `status`. The delay before a restart by hand, if
     /// its policy restarts it; any other exit fails the run.
     pub fn exited(&mut self, bot: usize, status: ExitStatus) -> Option<Duration> {
+        self.fault_turn = true;
         let b = &mut self.bots[bot];
         assert!(b.pending.is_empty(), "bot {bot} exited ({status}) with replies owed: {:?}", b.pending);
         match b.life {
@@ -364,6 +381,7 @@ impl Ledger {
 
     /// `bot` was started again after its crash: it gets lines again.
     pub fn restarted(&mut self, bot: usize) {
+        self.fault_turn = true;
         let b = &mut self.bots[bot];
         let Life::Down(at) = b.life else { panic!("bot {bot} restarted while {:?}", b.life) };
         assert!(at.elapsed() >= RESTART_DELAY, "restarted {:?} after the crash", at.elapsed());
@@ -381,7 +399,8 @@ impl Ledger {
     }
 
     /// Checks the accounts; the metrics: turn latency p99 and p50, the
-    /// healthy bots' worst turn (all in ms), missed replies.
+    /// healthy bots' worst turn, with faults the worst turn that saw one
+    /// (all in ms), and missed replies.
     pub fn finish(self) -> Metrics {
         assert!(!self.in_turn);
         assert_eq!(self.samples.len(), TURNS as usize);
@@ -401,11 +420,15 @@ impl Ledger {
         let mut samples = self.samples;
         samples.sort();
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
-        Metrics(vec![
+        let mut metrics = vec![
             ms(samples[samples.len() * 99 / 100]),
             ms(samples[samples.len() / 2]),
             ms(self.healthy_worst),
-            self.missed as f64,
-        ])
+        ];
+        if self.faults {
+            metrics.push(ms(self.fault_worst));
+        }
+        metrics.push(self.missed as f64);
+        Metrics(metrics)
     }
 }

@@ -124,10 +124,18 @@ impl Scenario {
             Scenario::Throughput { .. } => &[("GB/s", true), ("peak RSS KiB", false)],
             Scenario::PingPong { .. } => &[("mean µs", false), ("p99 µs", false), ("peak RSS KiB", false)],
             Scenario::Lines { .. } => &[("M lines/s", true), ("peak RSS KiB", false)],
-            Scenario::Frame { .. } => &[
+            Scenario::Frame { faults: false, .. } => &[
+                ("turn p99 ms", false),
+                ("turn p50 ms", false),
+                ("worst ms", false),
+                ("missed", false),
+                ("peak RSS KiB", false),
+            ],
+            Scenario::Frame { faults: true, .. } => &[
                 ("turn p99 ms", false),
                 ("turn p50 ms", false),
                 ("healthy worst ms", false),
+                ("fault turns worst ms", false),
                 ("missed", false),
                 ("peak RSS KiB", false),
             ],
