@@ -147,8 +147,6 @@ struct Bot {
     /// The turns of the lines sent and not replied to yet, oldest first.
     pending: VecDeque<u32>,
     restarts: u32,
-    /// Replies (in time or late) since its last restart.
-    replies_since_restart: usize,
 }
 
 /// The accounts of one run: every line sent is replied to in time, or
@@ -199,7 +197,6 @@ impl Ledger {
                 life: Life::Live,
                 pending: VecDeque::new(),
                 restarts: 0,
-                replies_since_restart: 0,
             })
             .collect();
         Ledger {
@@ -292,7 +289,6 @@ impl Ledger {
     /// A reply from `bot`: the line of its oldest unanswered turn.
     pub fn reply(&mut self, bot: usize, data: &[u8]) {
         let b = &mut self.bots[bot];
-        b.replies_since_restart += 1;
         let Some(turn) = b.pending.pop_front() else {
             panic!("bot {bot}: a reply to no line: {:?}", String::from_utf8_lossy(data));
         };
@@ -387,7 +383,6 @@ impl Ledger {
         assert!(at.elapsed() >= RESTART_DELAY, "restarted {:?} after the crash", at.elapsed());
         b.life = Life::Live;
         b.restarts += 1;
-        b.replies_since_restart = 0;
     }
 
     /// Every late reply came, and with faults, the stopped bot is gone and
@@ -412,8 +407,9 @@ impl Ledger {
         if self.faults {
             assert_eq!(self.bots[STUBBORN].life, Life::Gone, "the stopped bot was killed");
             let crashy = &self.bots[CRASHY];
+            // Every line to it after the restart was replied to (checked above); an
+            // overloaded loop may restart it late, even after the last turn.
             assert_eq!((crashy.life, crashy.restarts), (Life::Live, 1), "the crashed bot restarted once");
-            assert!(crashy.replies_since_restart > 0, "the restarted bot replies");
             let after = self.killed_after.unwrap();
             assert!(after < GRACE + Duration::from_secs(1), "SIGKILL came {after:?} after SIGTERM");
         }
