@@ -15,7 +15,16 @@
 //! SIGKILL after a grace of 2 s; the loop must not wait for it), and bot 1
 //! gets a `crash` line at turn 20, on which it exits with status 1 without a
 //! reply; its restart policy (on failure, after 100 ms) starts it again.
+//! A stopped bot gets no more lines, a crashed one none until its restart.
 //! The other bots are the healthy ones.
+//!
+//! Columns: turn latency p99 and p50 over the measured turns (p99 of 200
+//! is the second worst); the worst turn (with faults: the worst time until
+//! the healthy bots' replies were all in, and the worst turn that saw a
+//! fault: the stop, the crash line, an exit or the restart); missed replies.
+//! Every run checks that each line sent was replied to, once, with the same
+//! line, in order, in time or late; that the stopped bot ended by SIGKILL
+//! after its grace and the crashed one by status 1, restarted once.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, Write};
