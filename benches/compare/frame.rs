@@ -419,8 +419,10 @@ impl Ledger {
             // Every line to it after the restart was replied to (checked above); an
             // overloaded loop may restart it late, even after the last turn.
             assert_eq!((crashy.life, crashy.restarts), (Life::Live, 1), "the crashed bot restarted once");
-            let after = self.killed_after.unwrap();
-            assert!(after < GRACE + Duration::from_secs(1), "SIGKILL came {after:?} after SIGTERM");
+            // When its exit was handed to the loop, not when the kill was sent: no
+            // upper bound, as an overloaded loop (threads at 1,000 bots) hears of
+            // it late, behind its backlog of late replies.
+            assert!(self.killed_after.is_some_and(|after| after >= GRACE));
         }
         let mut samples = self.samples;
         samples.sort();
