@@ -243,8 +243,8 @@ fn on_event(
     match event {
         Event::Data { alias, data } => ledger.reply(alias.parse().unwrap(), data),
         Event::Timer { id } if id == deadline => return true,
-        Event::Timer { id } if kill.as_ref().is_some_and(|k| k.timer == id) => {
-            kill.take().unwrap().fire(runner);
+        Event::Timer { id } if kill.as_ref().is_some_and(|(_, _, timer)| *timer == id) => {
+            kill_unless_exited(runner, kill.take().unwrap());
         }
         Event::Closed { .. } => {}
         Event::Exited { alias, status } => {
@@ -257,25 +257,22 @@ fn on_event(
     false
 }
 
-/// The second half of a stop: SIGKILL when the grace has passed.
-struct PendingKill {
-    alias: String,
-    pid: Pid,
-    timer: TimerId,
-}
+/// The second half of a stand-in stop: whom SIGKILL is for, and the loop
+/// timer that sends it (a tuple, so that nothing is left unused once `stop`
+/// is `Runner::stop` and never returns one).
+type PendingKill = (String, Pid, TimerId);
 
-impl PendingKill {
-    fn fire(self, runner: &Runner) {
-        // Not once its exit was handed over: the pid may be another's by now.
-        if runner.exit_status(&self.alias).is_none() {
-            kill(self.pid, Signal::SIGKILL).unwrap();
-        }
+/// SIGKILL to the stopped `alias`, unless its exit was handed over (its pid
+/// may be another's by now).
+fn kill_unless_exited(runner: &Runner, (alias, pid, _): PendingKill) {
+    if runner.exit_status(&alias).is_none() {
+        kill(pid, Signal::SIGKILL).unwrap();
     }
 }
 
 /// Stops `alias` without waiting for it: SIGTERM now, SIGKILL once the
-/// grace has passed, by a loop timer whose event the caller hands to
-/// [`PendingKill::fire`]. The exit comes later as `Event::Exited`.
+/// grace has passed, by a loop timer on whose event the caller calls
+/// [`kill_unless_exited`]. The exit comes later as `Event::Exited`.
 // TODO: runner.stop(alias) once it lands: the body becomes
 // `runner.stop(alias).map(|()| None)` (the stubborn app's termination_grace
 // is the same grace), and the stubborn app may then take the bots' restart
@@ -284,7 +281,7 @@ fn stop(runner: &mut Runner, alias: &str) -> procloop::Result<Option<PendingKill
     let pid = runner.pid(alias).ok_or_else(|| procloop::Error::NoSuchProcess(alias.to_string()))?;
     let pid = Pid::from_raw(pid as i32);
     kill(pid, Signal::SIGTERM).map_err(std::io::Error::from)?;
-    Ok(Some(PendingKill { alias: alias.to_string(), pid, timer: runner.set_timer(frame::GRACE) }))
+    Ok(Some((alias.to_string(), pid, runner.set_timer(frame::GRACE))))
 }
 
 /// The Channel facade alone: `read` and `write` with `poll(2)` on its fd.
