@@ -19,6 +19,7 @@ pub fn run(scenario: &Scenario) -> Metrics {
         Scenario::Throughput { bytes } => throughput(*bytes),
         Scenario::PingPong { rounds } => ping_pong(*rounds),
         Scenario::Lines { n } => lines(*n),
+        Scenario::Frame { .. } => unreachable!("the frame scenarios do not run the mio loop"),
     }
 }
 

@@ -3,8 +3,11 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use procloop::{App, Buffering, Event, Runner, Start, Transport};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use procloop::{App, Buffering, Event, Restart, Runner, Start, TimerId, Transport};
 
+use crate::frame::{self, Ledger, Role};
 use crate::util::*;
 
 pub fn run(scenario: &Scenario, transport: Transport) -> Metrics {
@@ -21,6 +24,7 @@ pub fn run_with(scenario: &Scenario, transport: Transport, die_with_parent: bool
         Scenario::Throughput { bytes } => throughput(*bytes),
         Scenario::PingPong { rounds } => ping_pong(*rounds),
         Scenario::Lines { n } => lines(*n),
+        Scenario::Frame { n, faults } => frame(*n, *faults),
     }
 }
 
@@ -174,6 +178,110 @@ fn lines(n: usize) -> Metrics {
     let elapsed = timer.elapsed();
     assert_eq!((lines, bytes), (want_lines, want_bytes));
     Metrics::mlines(lines, elapsed)
+}
+
+/// The frame scenario in the Runner's loop: a timer per turn is its
+/// deadline (and the next turn's start); the crashed bot is restarted by its
+/// app's policy, the stopped one killed by a loop timer.
+fn frame(n: usize, faults: bool) -> Metrics {
+    let mut runner = Runner::new().unwrap();
+    let program = format!("'{}'", frame::bot_program());
+    let app =
+        |role: Role| App::new(format!("{program} {}", role.args().join(" "))).buffering(Buffering::Line);
+    runner.add("bot", app(Role::Healthy));
+    // Until `Runner::stop` lands, the stop's SIGKILL is a failure to a restart
+    // policy, so the stubborn bot has none; its grace is the stop's.
+    runner.add("stubborn", app(Role::Stubborn).termination_grace(frame::GRACE));
+    runner.add(
+        "crashy",
+        app(Role::Crashy).restart(Restart::OnFailure).backoff(frame::RESTART_DELAY, frame::RESTART_DELAY),
+    );
+    let mut ledger = Ledger::new(n, faults);
+    let aliases: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+    for (i, alias) in aliases.iter().enumerate() {
+        let app = match ledger.role(i) {
+            Role::Healthy => "bot",
+            Role::Stubborn => "stubborn",
+            Role::Crashy => "crashy",
+        };
+        runner.start_with(app, Start::new().alias(alias)).unwrap();
+    }
+    let mut kill: Option<PendingKill> = None;
+    for turn in 0..Ledger::turns() {
+        if let Some(bot) = ledger.begin_turn(turn) {
+            kill = stop(&mut runner, &aliases[bot]).unwrap();
+        }
+        let deadline = runner.set_timer(frame::DEADLINE);
+        for (bot, alias) in aliases.iter().enumerate() {
+            if let Some(line) = ledger.line(bot) {
+                runner.get_channel(alias).unwrap().write(&line).unwrap();
+            }
+        }
+        ledger.written();
+        let mut over = false;
+        while !over {
+            runner.poll_once(None, |r, e| over |= on_event(r, &mut ledger, &mut kill, e, deadline)).unwrap();
+        }
+        ledger.end_turn();
+    }
+    let deadline = runner.set_timer(frame::DRAIN);
+    let mut over = false;
+    while !over && !ledger.settled() {
+        runner.poll_once(None, |r, e| over |= on_event(r, &mut ledger, &mut kill, e, deadline)).unwrap();
+    }
+    ledger.finish()
+}
+
+/// Hands one event of the frame loop to the ledger; true at the deadline.
+fn on_event(
+    runner: &mut Runner,
+    ledger: &mut Ledger,
+    kill: &mut Option<PendingKill>,
+    event: Event<'_>,
+    deadline: TimerId,
+) -> bool {
+    match event {
+        Event::Data { alias, data } => ledger.reply(alias.parse().unwrap(), data),
+        Event::Timer { id } if id == deadline => return true,
+        Event::Timer { id } if kill.as_ref().is_some_and(|(_, _, timer)| *timer == id) => {
+            kill_unless_exited(runner, kill.take().unwrap());
+        }
+        Event::Closed { .. } => {}
+        Event::Exited { alias, status } => {
+            // The crashed bot's restart is its policy's: nothing to do here.
+            ledger.exited(alias.parse().unwrap(), status);
+        }
+        Event::Restarted { alias, .. } => ledger.restarted(alias.parse().unwrap()),
+        other => panic!("unexpected {other:?}"),
+    }
+    false
+}
+
+/// The second half of a stand-in stop: whom SIGKILL is for, and the loop
+/// timer that sends it (a tuple, so that nothing is left unused once `stop`
+/// is `Runner::stop` and never returns one).
+type PendingKill = (String, Pid, TimerId);
+
+/// SIGKILL to the stopped `alias`, unless its exit was handed over (its pid
+/// may be another's by now).
+fn kill_unless_exited(runner: &Runner, (alias, pid, _): PendingKill) {
+    if runner.exit_status(&alias).is_none() {
+        kill(pid, Signal::SIGKILL).unwrap();
+    }
+}
+
+/// Stops `alias` without waiting for it: SIGTERM now, SIGKILL once the
+/// grace has passed, by a loop timer on whose event the caller calls
+/// [`kill_unless_exited`]. The exit comes later as `Event::Exited`.
+// TODO: runner.stop(alias) once it lands: the body becomes
+// `runner.stop(alias).map(|()| None)` (the stubborn app's termination_grace
+// is the same grace), and the stubborn app may then take the bots' restart
+// policy, as a stopped child is not restarted.
+fn stop(runner: &mut Runner, alias: &str) -> procloop::Result<Option<PendingKill>> {
+    let pid = runner.pid(alias).ok_or_else(|| procloop::Error::NoSuchProcess(alias.to_string()))?;
+    let pid = Pid::from_raw(pid as i32);
+    kill(pid, Signal::SIGTERM).map_err(std::io::Error::from)?;
+    Ok(Some((alias.to_string(), pid, runner.set_timer(frame::GRACE))))
 }
 
 /// The Channel facade alone: `read` and `write` with `poll(2)` on its fd.

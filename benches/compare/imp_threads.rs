@@ -2,9 +2,12 @@
 //! a pipe between two threads).
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use crate::frame::{self, Ledger, Role};
 use crate::util::*;
 
 pub fn run(scenario: &Scenario) -> Metrics {
@@ -14,6 +17,7 @@ pub fn run(scenario: &Scenario) -> Metrics {
         Scenario::Throughput { bytes } => throughput(*bytes),
         Scenario::PingPong { rounds } => ping_pong(*rounds),
         Scenario::Lines { n } => lines(*n),
+        Scenario::Frame { n, faults } => frame(*n, *faults),
     }
 }
 
@@ -133,6 +137,124 @@ fn lines(n: usize) -> Metrics {
     assert!(child.wait().unwrap().success());
     assert_eq!((lines, bytes), (want_lines, want_bytes));
     Metrics::mlines(lines, elapsed)
+}
+
+/// What the frame loop hears from the other threads.
+enum Msg {
+    Line(usize, Vec<u8>),
+    Exited(usize, ExitStatus),
+    RestartDue(usize),
+}
+
+/// A bot of the frame scenario: the main thread writes its stdin; a thread
+/// reads its stdout, line by line, then reaps it at end of stream.
+struct Bot {
+    stdin: ChildStdin,
+    child: Arc<Mutex<Child>>,
+}
+
+impl Bot {
+    fn spawn(i: usize, role: Role, program: &str, tx: &Sender<Msg>) -> Bot {
+        let mut child = Command::new(program)
+            .args(role.args())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let child = Arc::new(Mutex::new(child));
+        let (reaper, tx) = (child.clone(), tx.clone());
+        std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                let mut reader = BufReader::new(stdout);
+                loop {
+                    let mut line = Vec::with_capacity(frame::LINE_LEN);
+                    if reader.read_until(b'\n', &mut line).unwrap() == 0 {
+                        break;
+                    }
+                    if tx.send(Msg::Line(i, line)).is_err() {
+                        return;
+                    }
+                }
+                // End of stream: the bot is exiting; the lock is held only as long as that takes.
+                let status = reaper.lock().unwrap().wait().unwrap();
+                let _ = tx.send(Msg::Exited(i, status));
+            })
+            .unwrap();
+        Bot { stdin, child }
+    }
+
+    /// SIGTERM now, SIGKILL after the grace from a thread of its own; the
+    /// caller does not wait.
+    fn stop(&self) {
+        let mut child = self.child.lock().unwrap();
+        if child.try_wait().unwrap().is_none() {
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        }
+        drop(child);
+        let child = self.child.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(frame::GRACE);
+            // A no-op once reaped (std keeps the status), so never another's pid.
+            child.lock().unwrap().kill().unwrap();
+        });
+    }
+}
+
+/// The frame scenario with a thread per bot's stdout: the main thread
+/// writes the lines and takes replies from a channel with `recv_timeout`
+/// up to the deadline; a restart is timed by a sleeping thread.
+fn frame(n: usize, faults: bool) -> Metrics {
+    let program = frame::bot_program();
+    let (tx, rx) = mpsc::channel();
+    let mut ledger = Ledger::new(n, faults);
+    let mut bots: Vec<Bot> = (0..n).map(|i| Bot::spawn(i, ledger.role(i), &program, &tx)).collect();
+    let handle = |bots: &mut Vec<Bot>, ledger: &mut Ledger, msg: Msg| match msg {
+        Msg::Line(bot, line) => ledger.reply(bot, &line),
+        Msg::Exited(bot, status) => {
+            if let Some(delay) = ledger.exited(bot, status) {
+                let tx = tx.clone();
+                std::thread::spawn(move || {
+                    std::thread::sleep(delay);
+                    let _ = tx.send(Msg::RestartDue(bot));
+                });
+            }
+        }
+        Msg::RestartDue(bot) => {
+            bots[bot] = Bot::spawn(bot, ledger.role(bot), &program, &tx);
+            ledger.restarted(bot);
+        }
+    };
+    let run_until = |bots: &mut Vec<Bot>, ledger: &mut Ledger, deadline: Instant, settle: bool| loop {
+        if settle && ledger.settled() {
+            return;
+        }
+        let Some(left) = deadline.checked_duration_since(Instant::now()) else { return };
+        match rx.recv_timeout(left) {
+            Ok(msg) => handle(bots, ledger, msg),
+            Err(RecvTimeoutError::Timeout) => return,
+            Err(RecvTimeoutError::Disconnected) => unreachable!("the loop holds a sender"),
+        }
+    };
+    for turn in 0..Ledger::turns() {
+        if let Some(bot) = ledger.begin_turn(turn) {
+            bots[bot].stop();
+        }
+        let deadline = ledger.start() + frame::DEADLINE;
+        for (i, bot) in bots.iter_mut().enumerate() {
+            if let Some(line) = ledger.line(i) {
+                bot.stdin.write_all(&line).unwrap();
+            }
+        }
+        ledger.written();
+        run_until(&mut bots, &mut ledger, deadline, false);
+        ledger.end_turn();
+    }
+    run_until(&mut bots, &mut ledger, Instant::now() + frame::DRAIN, true);
+    ledger.finish()
 }
 
 /// The plain limits: lines with a bare read loop and memchr; throughput

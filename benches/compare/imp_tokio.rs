@@ -1,11 +1,13 @@
 //! tokio::process, on a current-thread or a multi-thread runtime.
 
-use std::process::Stdio;
+use std::process::{ExitStatus, Stdio};
 use std::time::Instant;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::Command;
+use tokio::process::{ChildStdin, Command};
+use tokio::sync::{mpsc, oneshot};
 
+use crate::frame::{self, Ledger, Role};
 use crate::util::*;
 
 pub fn run(scenario: &Scenario, multi_thread: bool) -> Metrics {
@@ -22,6 +24,7 @@ pub fn run(scenario: &Scenario, multi_thread: bool) -> Metrics {
             Scenario::Throughput { bytes } => throughput(*bytes).await,
             Scenario::PingPong { rounds } => ping_pong(*rounds).await,
             Scenario::Lines { n } => lines(*n).await,
+            Scenario::Frame { n, faults } => frame(*n, *faults).await,
         }
     })
 }
@@ -131,4 +134,136 @@ async fn lines(n: usize) -> Metrics {
     assert!(child.wait().await.unwrap().success());
     assert_eq!((lines, bytes), (want_lines, want_bytes));
     Metrics::mlines(lines, elapsed)
+}
+
+/// What the frame loop hears from the bots' tasks.
+enum Msg {
+    Line(usize, Vec<u8>),
+    Exited(usize, ExitStatus),
+    RestartDue(usize),
+}
+
+/// A bot of the frame scenario: the loop writes its stdin; a task of its
+/// own reads its stdout line by line, stops it when told (SIGTERM, SIGKILL
+/// after the grace) and reaps it at end of stream.
+struct Bot {
+    stdin: ChildStdin,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Bot {
+    fn spawn(i: usize, role: Role, program: &str, tx: &mpsc::UnboundedSender<Msg>) -> Bot {
+        let mut child = Command::new(program)
+            .args(role.args())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let (stop, mut stop_rx) = oneshot::channel::<()>();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let mut line = Vec::with_capacity(frame::LINE_LEN);
+            let kill = tokio::time::sleep(std::time::Duration::ZERO);
+            tokio::pin!(kill);
+            let (mut stop_open, mut kill_armed) = (true, false);
+            loop {
+                tokio::select! {
+                    // Cancel-safe: what a cancelled read took stays in `line`.
+                    read = stdout.read_until(b'\n', &mut line) => {
+                        if read.unwrap() == 0 {
+                            break;
+                        }
+                        let full = std::mem::replace(&mut line, Vec::with_capacity(frame::LINE_LEN));
+                        if tx.send(Msg::Line(i, full)).is_err() {
+                            return;
+                        }
+                    }
+                    stop = &mut stop_rx, if stop_open => {
+                        stop_open = false;
+                        if stop.is_ok() {
+                            let pid = nix::unistd::Pid::from_raw(child.id().unwrap() as i32);
+                            nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+                            kill.as_mut().reset(tokio::time::Instant::now() + frame::GRACE);
+                            kill_armed = true;
+                        }
+                    }
+                    () = &mut kill, if kill_armed => {
+                        kill_armed = false;
+                        child.start_kill().unwrap();
+                    }
+                }
+            }
+            let status = child.wait().await.unwrap();
+            let _ = tx.send(Msg::Exited(i, status));
+        });
+        Bot { stdin, stop: Some(stop) }
+    }
+}
+
+/// The frame scenario on tokio: one task per bot, replies through an
+/// unbounded channel to the loop, which waits on it and on a sleep until
+/// the deadline; a restart is timed by a sleeping task.
+async fn frame(n: usize, faults: bool) -> Metrics {
+    let program = frame::bot_program();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut ledger = Ledger::new(n, faults);
+    let mut bots: Vec<Bot> = (0..n).map(|i| Bot::spawn(i, ledger.role(i), &program, &tx)).collect();
+    let handle = |bots: &mut Vec<Bot>, ledger: &mut Ledger, msg: Msg| match msg {
+        Msg::Line(bot, line) => ledger.reply(bot, &line),
+        Msg::Exited(bot, status) => {
+            if let Some(delay) = ledger.exited(bot, status) {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    let _ = tx.send(Msg::RestartDue(bot));
+                });
+            }
+        }
+        Msg::RestartDue(bot) => {
+            bots[bot] = Bot::spawn(bot, ledger.role(bot), &program, &tx);
+            ledger.restarted(bot);
+        }
+    };
+    let mut msgs = Vec::with_capacity(1024);
+    for turn in 0..Ledger::turns() {
+        if let Some(bot) = ledger.begin_turn(turn) {
+            bots[bot].stop.take().unwrap().send(()).unwrap();
+        }
+        let deadline = tokio::time::sleep_until((ledger.start() + frame::DEADLINE).into());
+        tokio::pin!(deadline);
+        for (i, bot) in bots.iter_mut().enumerate() {
+            if let Some(line) = ledger.line(i) {
+                bot.stdin.write_all(&line).await.unwrap();
+            }
+        }
+        ledger.written();
+        loop {
+            tokio::select! {
+                biased;
+                () = &mut deadline => break,
+                _ = rx.recv_many(&mut msgs, 1024) => {
+                    for msg in msgs.drain(..) {
+                        handle(&mut bots, &mut ledger, msg);
+                    }
+                }
+            }
+        }
+        ledger.end_turn();
+    }
+    let drain = tokio::time::sleep(frame::DRAIN);
+    tokio::pin!(drain);
+    while !ledger.settled() {
+        tokio::select! {
+            () = &mut drain => break,
+            _ = rx.recv_many(&mut msgs, 1024) => {
+                for msg in msgs.drain(..) {
+                    handle(&mut bots, &mut ledger, msg);
+                }
+            }
+        }
+    }
+    ledger.finish()
 }

@@ -17,7 +17,11 @@
 //! mio loop, `tokio-ct`/`tokio-mt` tokio::process on a current-thread or
 //! multi-thread runtime, `threads` std::process with a thread per pipe, and
 //! `plain` the bare limit (a read loop; a pipe between two threads).
+//!
+//! The frame scenarios (`frame`, `frame-faults`) run procloop, tokio-ct and
+//! threads only; their bots are this binary run with `--bot` (see `frame.rs`).
 
+mod frame;
 mod imp_mio;
 mod imp_procloop;
 mod imp_threads;
@@ -46,6 +50,9 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--one") {
         return run_one(&args[1], &args[2]);
+    }
+    if args.first().map(String::as_str) == Some("--bot") {
+        return frame::bot(&args[1..]);
     }
     let mut reps = 5;
     let mut pin = false;

@@ -2,6 +2,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::frame;
+
 /// One scenario with its size.
 #[derive(Clone, Debug)]
 pub enum Scenario {
@@ -15,6 +17,9 @@ pub enum Scenario {
     PingPong { rounds: usize },
     /// Read `seq 1 n` line by line.
     Lines { n: usize },
+    /// `n` bots, a line to each a turn, every reply or a 16 ms deadline
+    /// (see `frame.rs`); with `faults`, a stop and a crash.
+    Frame { n: usize, faults: bool },
 }
 
 pub const CHUNK: usize = 64 * 1024;
@@ -36,6 +41,11 @@ pub fn scenarios(quick: bool) -> Vec<Scenario> {
     all.push(Scenario::Throughput { bytes: q(1 << 30, 256 << 20) });
     all.push(Scenario::PingPong { rounds: q(100_000, 20_000) });
     all.push(Scenario::Lines { n: 1_000_000 });
+    for faults in [false, true] {
+        for n in [100, 1000] {
+            all.push(Scenario::Frame { n, faults });
+        }
+    }
     all
 }
 
@@ -50,6 +60,20 @@ impl Scenario {
             Scenario::Throughput { bytes } => format!("throughput: {} MiB through cat", bytes >> 20),
             Scenario::PingPong { rounds } => format!("ping-pong: {rounds} round trips through cat"),
             Scenario::Lines { n } => format!("lines: seq 1 {n}"),
+            Scenario::Frame { n, faults: false } => {
+                format!(
+                    "frame: {n} bots, {} turns, {} ms deadline",
+                    frame::TURNS,
+                    frame::DEADLINE.as_millis()
+                )
+            }
+            Scenario::Frame { n, faults: true } => format!(
+                "frame-faults: {n} bots, {} turns, {} ms deadline, a stop at turn {} and a crash at turn {}",
+                frame::TURNS,
+                frame::DEADLINE.as_millis(),
+                frame::STOP_TURN,
+                frame::CRASH_TURN
+            ),
         }
     }
 
@@ -60,6 +84,7 @@ impl Scenario {
             Scenario::Throughput { bytes } => format!("throughput:{bytes}"),
             Scenario::PingPong { rounds } => format!("pingpong:{rounds}"),
             Scenario::Lines { n } => format!("lines:{n}"),
+            Scenario::Frame { n, faults } => format!("frame:{n}:{}", u8::from(*faults)),
         }
     }
 
@@ -72,11 +97,15 @@ impl Scenario {
             "throughput" => Scenario::Throughput { bytes: num(1) },
             "pingpong" => Scenario::PingPong { rounds: num(1) },
             "lines" => Scenario::Lines { n: num(1) },
+            "frame" => Scenario::Frame { n: num(1), faults: num(2) == 1 },
             other => panic!("unknown scenario {other}"),
         }
     }
 
     pub fn supports(&self, imp: &str) -> bool {
+        if matches!(self, Scenario::Frame { .. }) {
+            return matches!(imp, "procloop" | "tokio-ct" | "threads");
+        }
         match imp {
             "procloop-facade" => matches!(self, Scenario::PingPong { .. } | Scenario::Lines { .. }),
             "plain" => matches!(self, Scenario::Throughput { .. } | Scenario::Lines { .. }),
@@ -95,6 +124,21 @@ impl Scenario {
             Scenario::Throughput { .. } => &[("GB/s", true), ("peak RSS KiB", false)],
             Scenario::PingPong { .. } => &[("mean µs", false), ("p99 µs", false), ("peak RSS KiB", false)],
             Scenario::Lines { .. } => &[("M lines/s", true), ("peak RSS KiB", false)],
+            Scenario::Frame { faults: false, .. } => &[
+                ("turn p99 ms", false),
+                ("turn p50 ms", false),
+                ("worst ms", false),
+                ("missed", false),
+                ("peak RSS KiB", false),
+            ],
+            Scenario::Frame { faults: true, .. } => &[
+                ("turn p99 ms", false),
+                ("turn p50 ms", false),
+                ("healthy worst ms", false),
+                ("fault turns worst ms", false),
+                ("missed", false),
+                ("peak RSS KiB", false),
+            ],
         }
     }
 }
@@ -193,7 +237,7 @@ pub fn print_table(scenario: &Scenario, impls: &[&str], samples: &[Vec<Metrics>]
 }
 
 fn fmt(v: f64) -> String {
-    if v >= 1000.0 {
+    if v >= 1000.0 || v.fract() == 0.0 {
         format!("{v:.0}")
     } else if v >= 10.0 {
         format!("{v:.1}")
