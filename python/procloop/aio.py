@@ -32,9 +32,15 @@ never block and may be made from any coroutine; queued bytes are flushed
 by the polls.
 """
 
+from __future__ import annotations
+
 import asyncio
 import collections
 import time
+from typing import TYPE_CHECKING, Any, Callable, Deque, List, Optional
+
+if TYPE_CHECKING:
+    from ._native import _Event, Runner
 
 __all__ = ["Events"]
 
@@ -50,47 +56,47 @@ class Events:
     does).
     """
 
-    def __init__(self, runner, *, max_events=256):
+    def __init__(self, runner: Runner, *, max_events: int = 256) -> None:
         if max_events < 1:
             raise ValueError("max_events: at least 1")
         self._runner = runner
         self._max_events = max_events
-        self._queue = collections.deque()
+        self._queue: Deque[_Event] = collections.deque()
         self._closed = False
         # While a coroutine waits: the future the loop's callbacks complete,
         # how many coroutines await it, and what wakes it.
-        self._waiter = None
+        self._waiter: Optional[asyncio.Future[None]] = None
         self._waiting = 0
-        self._loop = None
-        self._fd = None
-        self._timer = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._fd = -1
+        self._timer: Optional[asyncio.TimerHandle] = None
 
-    def __aiter__(self):
+    def __aiter__(self) -> Events:
         return self
 
-    async def __anext__(self):
+    async def __anext__(self) -> _Event:
         return await self.next()
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> Events:
         return self
 
-    async def __aexit__(self, *exc):
+    async def __aexit__(self, *exc: object) -> bool:
         self.close()
         return False
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         """Whether ``close()`` was called."""
         return self._closed
 
-    def close(self):
+    def close(self) -> None:
         """Detaches from the asyncio loop: waiting coroutines and later
         calls get ``StopAsyncIteration`` (an ``async for`` ends). Events
         already taken from the Runner are still handed out first."""
         self._closed = True
         self._wake()
 
-    async def next(self, timeout=None):
+    async def next(self, timeout: Optional[float] = None) -> _Event:
         """The next event, waiting up to ``timeout`` seconds (None: as long
         as it takes); ``TimeoutError`` (``asyncio.TimeoutError``) if none
         came, ``StopAsyncIteration`` once closed, as ``anext()`` does. A
@@ -109,33 +115,31 @@ class Events:
                 raise asyncio.TimeoutError(f"no event within {timeout} s")
             await self._wait(deadline)
 
-    async def until(self, predicate, timeout=None):
+    async def until(self, predicate: Callable[[_Event], Any], timeout: Optional[float] = None) -> List[_Event]:
         """The events up to and including the first for which
         ``predicate(event)`` is true, waiting up to ``timeout`` seconds for
         all of them (None: as long as it takes). ``TimeoutError`` if it did
         not come; the events taken until then are in its ``events``
         attribute, and are not handed out again."""
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
-        taken = []
+        taken: List[_Event] = []
         while True:
             left = None if deadline is None else deadline - time.monotonic()
             try:
                 event = await self.next(left)
             except asyncio.TimeoutError:
                 error = asyncio.TimeoutError(f"not within {timeout} s; got {taken!r}")
-                error.events = taken
+                error.events = taken  # type: ignore[attr-defined]
                 raise error from None
             taken.append(event)
             if predicate(event):
                 return taken
 
-    async def _wait(self, deadline):
+    async def _wait(self, deadline: Optional[float]) -> None:
         """Waits until the Runner may have events (its fd is readable or its
         next deadline has come), ``deadline`` passes, or ``close()``."""
         loop = asyncio.get_running_loop()
-        if self._waiter is None:
-            self._arm(loop)
-        waiter = self._waiter
+        waiter = self._waiter if self._waiter is not None else self._arm(loop)
         timeout = None
         if deadline is not None:
             timeout = loop.call_at(loop.time() + max(0.0, deadline - time.monotonic()), self._wake)
@@ -151,11 +155,12 @@ class Events:
                 self._disarm()
                 waiter.cancel()
 
-    def _arm(self, loop):
+    def _arm(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
         runner = self._runner
         self._loop = loop
         self._fd = runner.fileno()
-        self._waiter = loop.create_future()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiter = waiter
         loop.add_reader(self._fd, self._wake)
         deadline = runner.next_deadline()
         if deadline is not None:
@@ -164,8 +169,9 @@ class Events:
             # any other.
             when = loop.time() + max(0.0, deadline - time.monotonic())
             self._timer = loop.call_at(when, self._wake)
+        return waiter
 
-    def _disarm(self):
+    def _disarm(self) -> None:
         if self._loop is not None:
             self._loop.remove_reader(self._fd)
             self._loop = None
@@ -174,7 +180,7 @@ class Events:
             self._timer = None
         self._waiter = None
 
-    def _wake(self):
+    def _wake(self) -> None:
         """The loop's callback (fd readable, deadline come) and close()'s:
         every waiting coroutine goes and polls."""
         waiter = self._waiter
