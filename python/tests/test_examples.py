@@ -47,3 +47,20 @@ def test_the_asyncio_arena_plays_every_match():
         "cycler#4 vs dice#4",
     ]
     assert "exit 1" in out[2], "greedy's memory limit"
+
+
+def readme_programs():
+    """The README's Python blocks that are whole programs (not fragments
+    with ``...``)."""
+    import re
+
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    return [b for b in blocks if "\n..." not in b and "..." not in b.split("\n", 1)[0]]
+
+
+@pytest.mark.skipif(sys.version_info < (3, 10), reason="the README uses match")
+@pytest.mark.parametrize("program", readme_programs(), ids=lambda p: p.split("\n", 1)[0][:40])
+def test_the_readmes_programs_run(program):
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=3 * DEADLINE)
+    assert done.returncode == 0, done.stderr
