@@ -321,11 +321,11 @@ impl PyRunner {
     fn wait(slf: &Bound<'_, Self>, alias: &str, timeout: Option<f64>) -> PyResult<Option<i32>> {
         let py = slf.py();
         let limit = timeout.map(|t| config::seconds(py, t.max(0.0), "timeout")).transpose()?;
-        let deadline = limit.map(|t| Instant::now().checked_add(t));
+        // A timeout past what an Instant can hold is no timeout.
+        let deadline = limit.and_then(|t| Instant::now().checked_add(t));
         let mut this = borrow(slf)?;
         loop {
-            let left =
-                deadline.map(|d| d.map_or(WAIT_SLICE, |d| d.saturating_duration_since(Instant::now())));
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             let slice = left.map_or(WAIT_SLICE, |l| l.min(WAIT_SLICE));
             let runner = this.runner();
             if let Some(status) = py.detach(|| runner.wait(alias, slice)).py(py)? {
@@ -448,12 +448,12 @@ impl PyRunner {
             None => usize::MAX,
         };
         let timeout = timeout.map(|t| config::seconds(py, t.max(0.0), "timeout")).transpose()?;
-        let deadline = timeout.map(|t| Instant::now().checked_add(t));
+        // A timeout past what an Instant can hold is no timeout.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut this = borrow(slf)?;
         loop {
-            let idle = deadline.is_none() && this.idle();
-            let left =
-                deadline.map(|d| d.map_or(WAIT_SLICE, |d| d.saturating_duration_since(Instant::now())));
+            let idle = timeout.is_none() && this.idle();
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             let slice = if idle { Duration::ZERO } else { left.map_or(WAIT_SLICE, |l| l.min(WAIT_SLICE)) };
             let mut owned = Vec::new();
             let runner = this.runner();
