@@ -4,8 +4,11 @@ The engine is procloop's Rust core. Two ways to use it:
 
 - the native API: :class:`Runner` with ``poll()`` returning event objects
   (:class:`Data`, :class:`Stderr`, :class:`Closed`, :class:`Exited`,
-  :class:`Restarted`, :class:`GaveUp`, :class:`Timer`), timers, ``fileno()``
-  for selectors and asyncio;
+  :class:`Restarted`, :class:`GaveUp`, :class:`Timer`, :class:`Ready`,
+  :class:`StartFailed`), ``stop``/``signal``/``wait`` that never stall the
+  loop, resource limits and :class:`Usage`, timers, and ``fileno()`` with
+  ``next_deadline()`` for selectors and asyncio (:mod:`procloop.aio` drives
+  a Runner from an asyncio loop);
 - the Python runner's own API, unchanged, in :mod:`procloop.compat`
   (``procloop.compat.runner``, ``procloop.compat.channels`` and its
   ``poller`` and ``testing`` modules).
@@ -18,10 +21,13 @@ from ._native import (
     Data,
     Exited,
     GaveUp,
+    Ready,
     Restarted,
     Runner,
+    StartFailed,
     Stderr,
     Timer,
+    Usage,
     split_command,
 )
 from .errors import (
@@ -30,6 +36,7 @@ from .errors import (
     ConfigError,
     EndpointClosed,
     EndpointClosedException,
+    LimitTooHighError,
     NoSuchProcessError,
     ProcessExistsException,
     ProcloopError,
@@ -37,6 +44,7 @@ from .errors import (
     SocketError,
     SpawnError,
     UnknownAppError,
+    WaitTimeout,
 )
 
 __all__ = [
@@ -49,6 +57,9 @@ __all__ = [
     "Restarted",
     "GaveUp",
     "Timer",
+    "Ready",
+    "StartFailed",
+    "Usage",
     "split_command",
     "errors",
     "ProcloopError",
@@ -59,8 +70,10 @@ __all__ = [
     "NoSuchProcessError",
     "BadCommandError",
     "ConfigError",
+    "LimitTooHighError",
     "SpawnError",
     "SocketError",
     "QueueFullError",
+    "WaitTimeout",
     "BusyError",
 ]

@@ -1,15 +1,36 @@
 """Type stubs of procloop's native layer (procloop._native), re-exported by
 ``procloop``."""
 
+import signal as _signal
 from os import PathLike
-from typing import Final, Iterable, Literal, Mapping, Optional, Sequence, Tuple, Union
+from typing import Final, Iterable, final, Literal, Mapping, Optional, Sequence, Tuple, TypedDict, Union
+
+from .errors import ProcloopError
 
 _Path = Union[str, PathLike[str]]
 _Buffering = Optional[str]
-_Event = Union["Data", "Stderr", "Closed", "Exited", "Restarted", "GaveUp", "Timer"]
+_Event = Union["Data", "Stderr", "Closed", "Exited", "Restarted", "GaveUp", "Timer", "Ready", "StartFailed"]
+_Signal = Union[int, _signal.Signals, str]
+
+class _Limits(TypedDict, total=False):
+    """Resource limits of an app's children (``limits=``); None sets nothing."""
+
+    memory: Optional[int]
+    """Bytes of address space (RLIMIT_AS)."""
+    cpu_time: Optional[float]
+    """Seconds of CPU (RLIMIT_CPU, rounded up): then SIGXCPU, a second later SIGKILL."""
+    open_files: Optional[int]
+    """RLIMIT_NOFILE."""
+    processes: Optional[int]
+    """RLIMIT_NPROC (not applied to root)."""
+    file_size: Optional[int]
+    """Bytes (RLIMIT_FSIZE)."""
+    core_dump: Optional[int]
+    """Bytes (RLIMIT_CORE); 0 for none."""
 
 def split_command(command: str) -> list[str]: ...
 
+@final
 class Channel:
     """A non-blocking channel; see the module docs."""
 
@@ -31,6 +52,7 @@ class Channel:
     def get_fd(self) -> int: ...
     def fileno(self) -> int: ...
 
+@final
 class Data:
     __match_args__: Final = ("alias", "data")
     @property
@@ -38,6 +60,7 @@ class Data:
     @property
     def data(self) -> bytes: ...
 
+@final
 class Stderr:
     __match_args__: Final = ("alias", "data")
     @property
@@ -45,37 +68,84 @@ class Stderr:
     @property
     def data(self) -> bytes: ...
 
+@final
 class Closed:
     __match_args__: Final = ("alias",)
     @property
     def alias(self) -> str: ...
 
+@final
 class Exited:
+    """The process exited and was reaped, after all its output."""
+
     __match_args__: Final = ("alias", "returncode")
     @property
     def alias(self) -> str: ...
     @property
-    def returncode(self) -> int: ...
+    def returncode(self) -> Optional[int]:
+        """The exit code, or minus the signal; None if someone else took the status."""
 
+@final
 class Restarted:
     __match_args__: Final = ("alias", "returncode")
     @property
     def alias(self) -> str: ...
     @property
-    def returncode(self) -> int: ...
+    def returncode(self) -> Optional[int]: ...
 
+@final
 class GaveUp:
     __match_args__: Final = ("alias", "returncode")
     @property
     def alias(self) -> str: ...
     @property
-    def returncode(self) -> int: ...
+    def returncode(self) -> Optional[int]: ...
 
+@final
 class Timer:
     __match_args__: Final = ("id",)
     @property
     def id(self) -> int: ...
 
+@final
+class Ready:
+    """A socket app started with ``nowait=True`` is connected."""
+
+    __match_args__: Final = ("alias",)
+    @property
+    def alias(self) -> str: ...
+
+@final
+class StartFailed:
+    """A socket app started with ``nowait=True`` could not be connected; the
+    start is undone (the alias is free, no Exited follows)."""
+
+    __match_args__: Final = ("alias", "error")
+    @property
+    def alias(self) -> str: ...
+    @property
+    def error(self) -> Union[ProcloopError, OSError]:
+        """The exception a waiting start would have raised (a SocketError, say)."""
+
+@final
+class Usage:
+    """What an exited process used (its rusage)."""
+
+    __match_args__: Final = ("user", "system", "max_rss")
+    @property
+    def user(self) -> float:
+        """Seconds of CPU in user mode."""
+    @property
+    def system(self) -> float:
+        """Seconds of CPU in the kernel."""
+    @property
+    def max_rss(self) -> int:
+        """Peak resident set size, in bytes."""
+    @property
+    def cpu_time(self) -> float:
+        """``user + system``."""
+
+@final
 class Runner:
     """Many child processes, one event loop; see the module docs."""
 
@@ -101,6 +171,7 @@ class Runner:
         restart_window: Optional[float] = None,
         die_with_parent: bool = False,
         pty: bool = False,
+        limits: Optional[_Limits] = None,
     ) -> None: ...
     def update_config(self, config: Mapping[str, Mapping[str, object]]) -> None: ...
     def start(
@@ -113,6 +184,7 @@ class Runner:
         cwd: Optional[_Path] = None,
         setpgrp: Optional[bool] = None,
         buffering: _Buffering = None,
+        nowait: bool = False,
     ) -> int: ...
     def ensure_running(
         self,
@@ -124,11 +196,19 @@ class Runner:
         cwd: Optional[_Path] = None,
         setpgrp: Optional[bool] = None,
         buffering: _Buffering = None,
+        nowait: bool = False,
     ) -> int: ...
     def get_channel(self, alias: str) -> Optional[Channel]: ...
     def get_stderr(self, alias: str) -> Optional[Channel]: ...
-    def terminate(self, alias: str) -> int: ...
+    def terminate(self, alias: str) -> Optional[int]: ...
     def terminate_all(self) -> None: ...
+    def stop(self, alias: str) -> None: ...
+    def stop_all(self) -> None: ...
+    def signal(self, alias: str, signal: _Signal) -> None: ...
+    def wait(self, alias: str, timeout: Optional[float] = None) -> Optional[int]:
+        """The returncode; raises WaitTimeout if it still runs after ``timeout``."""
+    def usage(self, alias: str) -> Optional[Usage]: ...
+    def cpu_time(self, alias: str) -> float: ...
     def is_running(self, alias: str) -> bool: ...
     def pid(self, alias: str) -> Optional[int]: ...
     def returncode(self, alias: str) -> Optional[int]: ...
@@ -138,7 +218,9 @@ class Runner:
     def resize(self, alias: str, rows: int, cols: int) -> None: ...
     def set_timer(self, seconds: float) -> int: ...
     def cancel_timer(self, id: int) -> bool: ...
-    def poll(self, timeout: Optional[float] = None) -> list[_Event]: ...
+    def poll(self, timeout: Optional[float] = None, max_events: Optional[int] = None) -> list[_Event]: ...
+    def next_deadline(self) -> Optional[float]:
+        """On the time.monotonic() clock (asyncio's loop.time()); None if only fileno() can wake it."""
     def fileno(self) -> int: ...
     def close(self) -> None: ...
     def __enter__(self) -> Runner: ...

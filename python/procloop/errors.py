@@ -7,6 +7,8 @@ They are Python classes, not native ones, so that a lookup error is also a
 users expect.
 """
 
+import subprocess
+
 
 class ProcloopError(Exception):
     """Base class of procloop's own errors."""
@@ -46,7 +48,16 @@ class BadCommandError(ProcloopError, ValueError):
 
 class ConfigError(ProcloopError, ValueError):
     """An app option, a start override or a config field is unknown or has a
-    bad value; the message names it."""
+    bad value, or a setting cannot work (an environment variable named
+    ``A=B``, a NUL byte in an argument: raised by ``start``); the message
+    names it."""
+
+
+class LimitTooHighError(ConfigError):
+    """An app's resource limit (``limits={...}``) is above what this process
+    may grant a child: its own hard limit, or the kernel's ceiling for open
+    files. Raised by ``start``; the message names the limit and the most
+    that may be granted."""
 
 
 class SpawnError(ProcloopError, OSError):
@@ -63,6 +74,12 @@ class QueueFullError(ProcloopError, BufferError):
     """A write does not fit in the channel's write queue; none of it was taken."""
 
 
+class WaitTimeout(ProcloopError, subprocess.TimeoutExpired):
+    """``Runner.wait(alias, timeout)`` timed out: the process still runs.
+    As ``subprocess.TimeoutExpired`` (which it also is), ``cmd`` is the
+    alias and ``timeout`` the seconds waited."""
+
+
 class BusyError(ProcloopError, RuntimeError):
     """A Runner (or one of its channels) was used from a second thread while
     another thread was inside one of its calls, a waiting ``poll`` say."""
@@ -77,8 +94,10 @@ __all__ = [
     "NoSuchProcessError",
     "BadCommandError",
     "ConfigError",
+    "LimitTooHighError",
     "SpawnError",
     "SocketError",
     "QueueFullError",
+    "WaitTimeout",
     "BusyError",
 ]

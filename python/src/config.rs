@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use procloop::{App, Buffering, Restart, Start, Stderr, Transport};
+use procloop::{App, Buffering, Limit, Restart, Start, Stderr, Transport};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 
@@ -148,6 +148,11 @@ pub(crate) fn app(
                 let grace = seconds(py, extract(py, &value, field, "seconds")?, field)?;
                 settings.push(Box::new(move |app| app.termination_grace(grace)));
             }
+            "limits" => {
+                for limit in limits(py, &value)? {
+                    settings.push(Box::new(move |app| app.limit(limit)));
+                }
+            }
             other => return Err(config_error(py, format!("unknown app option {other:?}"))),
         }
     }
@@ -170,8 +175,49 @@ pub(crate) fn app(
     Ok(Configured { app, socket_type })
 }
 
+/// The names of the limits a `limits` dict may hold, as in the Rust config.
+const LIMIT_NAMES: &str = "memory, cpu_time, open_files, processes, file_size, core_dump";
+
+/// Resource limits from a `limits` dict (as the Rust config's `"limits"`):
+/// `memory`, `file_size`, `core_dump` in bytes, `cpu_time` in seconds,
+/// `open_files` and `processes` counts; a `None` value sets nothing.
+fn limits(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Vec<Limit>> {
+    if value.is_none() {
+        return Ok(Vec::new());
+    }
+    let dict = value
+        .cast::<PyDict>()
+        .map_err(|_| config_error(py, format!("limits: expected a dict of {LIMIT_NAMES}")))?;
+    let mut out = Vec::new();
+    for (name, value) in dict.iter() {
+        let name: String = extract(py, &name, "limits", "string keys")?;
+        if value.is_none() {
+            continue;
+        }
+        let field = format!("limits.{name}");
+        let field = field.as_str();
+        let bytes = "a number of bytes (an int, 0 or more)";
+        let count = "a count (an int, 0 or more)";
+        out.push(match name.as_str() {
+            "memory" => Limit::Memory(extract(py, &value, field, bytes)?),
+            "cpu_time" => Limit::CpuTime(seconds(py, extract(py, &value, field, "seconds")?, field)?),
+            "open_files" => Limit::OpenFiles(extract(py, &value, field, count)?),
+            "processes" => Limit::Processes(extract(py, &value, field, count)?),
+            "file_size" => Limit::FileSize(extract(py, &value, field, bytes)?),
+            "core_dump" => Limit::CoreDump(extract(py, &value, field, bytes)?),
+            other => {
+                return Err(config_error(
+                    py,
+                    format!("limits: unknown limit {other:?} (known: {LIMIT_NAMES})"),
+                ));
+            }
+        });
+    }
+    Ok(out)
+}
+
 /// Start options: alias, extra arguments and the overrides `socket`, `cwd`,
-/// `setpgrp`, `buffering`.
+/// `setpgrp`, `buffering`, and `nowait`.
 pub(crate) fn start(
     py: Python<'_>,
     alias: Option<String>,
@@ -200,6 +246,11 @@ pub(crate) fn start(
             }
             "setpgrp" => start = start.setpgrp(value.is_truthy()?),
             "buffering" => start = start.buffering(buffering(&value)),
+            "nowait" => {
+                if value.is_truthy()? {
+                    start = start.nowait();
+                }
+            }
             other => return Err(config_error(py, format!("unknown start override {other:?}"))),
         }
     }

@@ -2,6 +2,8 @@
 //! `procloop/errors.py` (so they can also be `KeyError`s or `OSError`s),
 //! looked up once and cached.
 
+use std::io;
+
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -24,6 +26,13 @@ impl Class {
             Err(e) => e,
         }
     }
+
+    fn err_with<A: pyo3::PyErrArguments + Send + Sync + 'static>(&self, py: Python<'_>, args: A) -> PyErr {
+        match self.cell.import(py, "procloop.errors", self.name) {
+            Ok(class) => PyErr::from_type(class.clone(), args),
+            Err(e) => e,
+        }
+    }
 }
 
 static ENDPOINT_CLOSED: Class = Class::new("EndpointClosedException");
@@ -35,7 +44,9 @@ static SPAWN: Class = Class::new("SpawnError");
 static SOCKET: Class = Class::new("SocketError");
 static QUEUE_FULL: Class = Class::new("QueueFullError");
 static CONFIG: Class = Class::new("ConfigError");
+static LIMIT_TOO_HIGH: Class = Class::new("LimitTooHighError");
 static BUSY: Class = Class::new("BusyError");
+static WAIT_TIMEOUT: Class = Class::new("WaitTimeout");
 
 /// `EndpointClosedException`, raised without a message.
 pub(crate) fn endpoint_closed(py: Python<'_>) -> PyErr {
@@ -57,26 +68,71 @@ pub(crate) fn busy(py: Python<'_>, what: &str) -> PyErr {
     )
 }
 
+/// ``wait`` timed out (``WaitTimeout``, also a ``subprocess.TimeoutExpired``).
+pub(crate) fn wait_timeout(py: Python<'_>, alias: &str, seconds: f64) -> PyErr {
+    WAIT_TIMEOUT.err_with(py, (alias.to_string(), seconds))
+}
+
+/// A procloop error as data, without the GIL (what `Event::StartFailed`
+/// lends is turned into this while the loop runs), and made a Python
+/// exception later.
+pub(crate) struct Pending {
+    class: Kind,
+    message: String,
+}
+
+enum Kind {
+    Procloop(&'static Class),
+    Value,
+    Os(io::Error),
+    Runtime,
+}
+
+impl Pending {
+    /// The Python exception procloop's `error` maps to, with its message.
+    pub(crate) fn of(error: &procloop::Error) -> Pending {
+        use procloop::Error as E;
+        let message = error.to_string();
+        let class = match error {
+            E::EndpointClosed => Kind::Procloop(&ENDPOINT_CLOSED),
+            E::ProcessExists(_) => Kind::Procloop(&PROCESS_EXISTS),
+            E::UnknownApp(_) => Kind::Procloop(&UNKNOWN_APP),
+            E::NoSuchProcess(_) => Kind::Procloop(&NO_SUCH_PROCESS),
+            E::BadCommand { .. } => Kind::Procloop(&BAD_COMMAND),
+            E::Spawn { .. } => Kind::Procloop(&SPAWN),
+            E::SocketTimeout { .. }
+            | E::SocketAppExited { .. }
+            | E::SocketPathTaken { .. }
+            | E::InvalidSocketPath { .. } => Kind::Procloop(&SOCKET),
+            E::InvalidSetting { .. } => Kind::Procloop(&CONFIG),
+            E::LimitTooHigh { .. } => Kind::Procloop(&LIMIT_TOO_HIGH),
+            E::QueueFull { .. } => Kind::Procloop(&QUEUE_FULL),
+            E::Io(e) if e.kind() == io::ErrorKind::InvalidInput => Kind::Value,
+            // The same error, owned: by its OS error number, or its kind
+            // and message.
+            E::Io(e) => Kind::Os(match e.raw_os_error() {
+                Some(code) => io::Error::from_raw_os_error(code),
+                None => io::Error::new(e.kind(), message.clone()),
+            }),
+            _ => Kind::Runtime,
+        };
+        Pending { class, message }
+    }
+
+    /// The Python exception.
+    pub(crate) fn into_py(self, py: Python<'_>) -> PyErr {
+        match self.class {
+            Kind::Procloop(class) => class.err(py, self.message),
+            Kind::Value => PyValueError::new_err(self.message),
+            Kind::Os(e) => PyErr::from(e),
+            Kind::Runtime => PyRuntimeError::new_err(self.message),
+        }
+    }
+}
+
 /// Maps a procloop error to its Python exception, with procloop's message.
 pub(crate) fn to_py(py: Python<'_>, error: procloop::Error) -> PyErr {
-    use procloop::Error as E;
-    let message = error.to_string();
-    match error {
-        E::EndpointClosed => ENDPOINT_CLOSED.err(py, message),
-        E::ProcessExists(_) => PROCESS_EXISTS.err(py, message),
-        E::UnknownApp(_) => UNKNOWN_APP.err(py, message),
-        E::NoSuchProcess(_) => NO_SUCH_PROCESS.err(py, message),
-        E::BadCommand { .. } => BAD_COMMAND.err(py, message),
-        E::Spawn { .. } => SPAWN.err(py, message),
-        E::SocketTimeout { .. }
-        | E::SocketAppExited { .. }
-        | E::SocketPathTaken { .. }
-        | E::InvalidSocketPath { .. } => SOCKET.err(py, message),
-        E::QueueFull { .. } => QUEUE_FULL.err(py, message),
-        E::Io(e) if e.kind() == std::io::ErrorKind::InvalidInput => PyValueError::new_err(message),
-        E::Io(e) => PyErr::from(e),
-        _ => PyRuntimeError::new_err(message),
-    }
+    Pending::of(&error).into_py(py)
 }
 
 /// `Result` of procloop into `PyResult`.

@@ -8,6 +8,8 @@ use procloop::{Event, TimerId};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
+use crate::errors::Pending;
+
 /// An event with owned bytes, collected while the GIL is released.
 pub(crate) enum Owned {
     Data(String, Vec<u8>),
@@ -17,12 +19,14 @@ pub(crate) enum Owned {
     Restarted(String, ExitStatus),
     GaveUp(String, ExitStatus),
     Timer(TimerId),
-    // TODO(lifecycle issue): Ready { alias } and StartFailed { alias, error }
-    // once the crate has Event::Ready / Event::StartFailed.
+    Ready(String),
+    StartFailed(String, Pending),
 }
 
 impl Owned {
-    /// The owned form of `event`; `None` for a kind this layer does not know yet.
+    /// The owned form of `event`; `None` for a kind this layer does not
+    /// hand to Python (`Event::Reactor`: Python registers no channels of
+    /// its own on a Runner's reactor, so none comes).
     pub(crate) fn of(event: Event<'_>) -> Option<Owned> {
         Some(match event {
             Event::Data { alias, data } => Owned::Data(alias.into(), data.to_vec()),
@@ -32,14 +36,21 @@ impl Owned {
             Event::Restarted { alias, status } => Owned::Restarted(alias.into(), status),
             Event::GaveUp { alias, status } => Owned::GaveUp(alias.into(), status),
             Event::Timer { id } => Owned::Timer(id),
+            Event::Ready { alias } => Owned::Ready(alias.into()),
+            Event::StartFailed { alias, error } => Owned::StartFailed(alias.into(), Pending::of(error)),
             _ => return None,
         })
     }
 }
 
-/// `subprocess`'s returncode: the exit code, or minus the signal that ended it.
-pub(crate) fn returncode(status: ExitStatus) -> i32 {
-    status.code().or(status.signal().map(|s| -s)).unwrap_or(-1)
+/// `subprocess`'s returncode: the exit code, or minus the signal that ended
+/// it; `None` for an exit whose status someone else took (the host ignores
+/// SIGCHLD, or reaps with `waitpid(-1)`: see `procloop::is_unknown_exit`).
+pub(crate) fn returncode(status: ExitStatus) -> Option<i32> {
+    if procloop::is_unknown_exit(status) {
+        return None;
+    }
+    status.code().or(status.signal().map(|s| -s))
 }
 
 /// Bytes from a process's stdout (or its socket); one line when line-buffered.
@@ -73,8 +84,10 @@ pub(crate) struct Closed {
 pub(crate) struct Exited {
     /// The process.
     alias: Py<PyString>,
-    /// As ``subprocess``'s: the exit code, or minus the signal.
-    returncode: i32,
+    /// As ``subprocess``'s: the exit code, or minus the signal; None if the
+    /// status was taken by someone else (the host ignores SIGCHLD, or reaps
+    /// with ``os.waitpid(-1, ...)``).
+    returncode: Option<i32>,
 }
 
 /// The restart policy started the alias again; a new channel is in place.
@@ -82,8 +95,8 @@ pub(crate) struct Exited {
 pub(crate) struct Restarted {
     /// The process.
     alias: Py<PyString>,
-    /// The returncode of the exit that caused the restart.
-    returncode: i32,
+    /// The returncode of the exit that caused the restart (None if unknown).
+    returncode: Option<i32>,
 }
 
 /// The restart policy gave up: the alias stays exited.
@@ -91,8 +104,8 @@ pub(crate) struct Restarted {
 pub(crate) struct GaveUp {
     /// The process.
     alias: Py<PyString>,
-    /// The returncode of its last exit.
-    returncode: i32,
+    /// The returncode of its last exit (None if unknown).
+    returncode: Option<i32>,
 }
 
 /// A timer set with ``Runner.set_timer`` fired.
@@ -100,6 +113,63 @@ pub(crate) struct GaveUp {
 pub(crate) struct Timer {
     /// What ``set_timer`` returned.
     id: u64,
+}
+
+/// A socket app started with ``nowait=True`` is connected: its channel is
+/// in place (``get_channel`` gave None until now).
+#[pyclass(module = "procloop._native", frozen, get_all)]
+pub(crate) struct Ready {
+    /// The process.
+    alias: Py<PyString>,
+}
+
+/// A socket app started with ``nowait=True`` could not be connected: its
+/// socket did not appear within the app's ``socket_wait`` (the process is
+/// then killed), the app exited first, or connecting failed. The start is
+/// undone: the alias is free, nothing runs, and no ``Exited`` follows.
+#[pyclass(module = "procloop._native", frozen, get_all)]
+pub(crate) struct StartFailed {
+    /// The process.
+    alias: Py<PyString>,
+    /// Why, as the exception a waiting start would have raised
+    /// (``SocketError``, or an ``OSError``); ``str(error)`` is the message.
+    error: Py<PyAny>,
+}
+
+/// What an exited process used, from the kernel's accounting when it was
+/// reaped (``Runner.usage``); it counts the children it waited for too.
+#[pyclass(module = "procloop._native", frozen, get_all)]
+pub(crate) struct Usage {
+    /// Seconds of CPU time in user mode.
+    user: f64,
+    /// Seconds of CPU time in the kernel on its behalf.
+    system: f64,
+    /// Peak resident set size, in bytes.
+    max_rss: u64,
+}
+
+impl Usage {
+    pub(crate) fn of(usage: procloop::Usage) -> Usage {
+        Usage { user: usage.user.as_secs_f64(), system: usage.system.as_secs_f64(), max_rss: usage.max_rss }
+    }
+}
+
+#[pymethods]
+impl Usage {
+    #[classattr]
+    fn __match_args__() -> (&'static str, &'static str, &'static str) {
+        ("user", "system", "max_rss")
+    }
+
+    /// User and system CPU time together, in seconds.
+    #[getter]
+    fn cpu_time(&self) -> f64 {
+        self.user + self.system
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Usage(user={:?}, system={:?}, max_rss={})", self.user, self.system, self.max_rss)
+    }
 }
 
 macro_rules! alias_repr {
@@ -145,7 +215,8 @@ macro_rules! status_repr {
             }
 
             fn __repr__(&self, py: Python<'_>) -> String {
-                format!("{}(alias={:?}, returncode={})", stringify!($class), self.alias.bind(py).to_string(), self.returncode)
+                let code = self.returncode.map_or("None".to_string(), |c| c.to_string());
+                format!("{}(alias={:?}, returncode={code})", stringify!($class), self.alias.bind(py).to_string())
             }
         }
     )*};
@@ -153,7 +224,20 @@ macro_rules! status_repr {
 
 data_repr!(Data, Stderr);
 status_repr!(Exited, Restarted, GaveUp);
-alias_repr!(Closed);
+alias_repr!(Closed, Ready);
+
+#[pymethods]
+impl StartFailed {
+    #[classattr]
+    fn __match_args__() -> (&'static str, &'static str) {
+        ("alias", "error")
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let error = self.error.bind(py).repr()?;
+        Ok(format!("StartFailed(alias={:?}, error={error})", self.alias.bind(py).to_string()))
+    }
+}
 
 #[pymethods]
 impl Timer {
@@ -190,5 +274,10 @@ pub(crate) fn to_python(
             Py::new(py, GaveUp { alias: alias(&a), returncode: returncode(s) })?.into_any()
         }
         Owned::Timer(id) => Py::new(py, Timer { id: timer_id(id) })?.into_any(),
+        Owned::Ready(a) => Py::new(py, Ready { alias: alias(&a) })?.into_any(),
+        Owned::StartFailed(a, e) => {
+            let error = e.into_py(py).into_value(py).into_any();
+            Py::new(py, StartFailed { alias: alias(&a), error })?.into_any()
+        }
     })
 }

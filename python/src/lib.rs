@@ -31,6 +31,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<events::Restarted>()?;
     m.add_class::<events::GaveUp>()?;
     m.add_class::<events::Timer>()?;
+    m.add_class::<events::Ready>()?;
+    m.add_class::<events::StartFailed>()?;
+    m.add_class::<events::Usage>()?;
     m.add_function(wrap_pyfunction!(split_command, m)?)?;
     Ok(())
 }

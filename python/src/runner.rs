@@ -1,19 +1,22 @@
 //! `procloop.Runner`: the Rust Runner for Python, thin: configured apps,
-//! aliases, channels, terminate, timers and a `poll` that returns event
-//! objects, waiting with the GIL released.
+//! aliases, channels, the lifecycle (start, stop, signal, wait, terminate),
+//! limits and usage, timers, and a `poll` that returns event objects,
+//! waiting with the GIL released.
 
 use std::collections::{HashMap, HashSet};
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
-use procloop::{Channel as RustChannel, Runner, TimerId};
+use procloop::{Channel as RustChannel, Runner, Signal, TimerId};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyDict, PyString};
 
 use crate::channel::PyChannel;
 use crate::config;
-use crate::errors::{IntoPy, busy, config_error};
-use crate::events::{self, Owned, returncode};
+use crate::errors::{IntoPy, busy, config_error, wait_timeout};
+use crate::events::{self, Owned, Usage, returncode};
 
 /// How long one wait of `poll` lasts at most before Python's signal
 /// handlers get a turn. A signal sent to this thread ends the wait at once
@@ -30,13 +33,19 @@ const WAIT_SLICE: Duration = Duration::from_millis(50);
 /// (``"pipes"``, ``"socketpair"``), ``socket_wait``, ``termination_grace``,
 /// ``restart`` (``"never"``, ``"on_failure"``, ``"always"``), ``backoff``
 /// (``(initial, max)`` seconds), ``max_restarts``, ``restart_window``,
-/// ``die_with_parent``.
+/// ``die_with_parent``, ``limits`` (a dict: ``memory``, ``file_size``,
+/// ``core_dump`` in bytes, ``cpu_time`` in seconds, ``open_files``,
+/// ``processes``).
 ///
-/// ``poll(timeout)`` waits (GIL released) and returns event objects:
-/// ``Data``, ``Stderr``, ``Closed``, ``Exited``, ``Restarted``, ``GaveUp``,
-/// ``Timer``. ``with Runner() as r:`` ends every child on exit, as
-/// ``terminate_all()`` does. A Runner is used from one thread at a time: a
-/// second thread gets ``BusyError`` while a call (a waiting poll) runs.
+/// ``poll(timeout, max_events)`` waits (GIL released) and returns event
+/// objects: ``Data``, ``Stderr``, ``Closed``, ``Exited``, ``Restarted``,
+/// ``GaveUp``, ``Timer``, ``Ready``, ``StartFailed``. ``stop``, ``stop_all``
+/// and ``signal`` return at once (the exit comes as ``Exited``);
+/// ``terminate``, ``terminate_all`` and ``wait`` wait, each bounded.
+/// ``fileno()`` and ``next_deadline()`` let a host loop (asyncio,
+/// selectors) drive it. ``with Runner() as r:`` ends every child on exit,
+/// as ``terminate_all()`` does. A Runner is used from one thread at a time:
+/// a second thread gets ``BusyError`` while a call (a waiting poll) runs.
 #[pyclass(module = "procloop._native", name = "Runner")]
 pub(crate) struct PyRunner {
     /// `None` only while dropping.
@@ -88,10 +97,42 @@ impl PyRunner {
         self.runner().add(name, configured.app);
     }
 
+    /// Whether nothing could ever produce an event: no alias is taken and
+    /// nothing is due (no timer, no SIGKILL to come, no event waiting).
+    /// `poll(None)` then returns at once, as the Rust `poll_once(None)` does.
+    fn idle(&mut self) -> bool {
+        let runner = self.runner();
+        runner.aliases().next().is_none() && runner.next_deadline().is_none()
+    }
+
     fn timer_number(&mut self, id: TimerId) -> u64 {
         let number = self.timers.remove(&id).unwrap_or(u64::MAX);
         self.timer_ids.remove(&number);
         number
+    }
+}
+
+/// `time.monotonic()`.
+fn monotonic(py: Python<'_>) -> PyResult<f64> {
+    static MONOTONIC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    MONOTONIC.import(py, "time", "monotonic")?.call0()?.extract()
+}
+
+/// A signal from a number (a `signal.Signals` is one) or a name.
+fn to_signal(value: &Bound<'_, PyAny>) -> PyResult<Signal> {
+    if value.is_instance_of::<PyBool>() {
+        return Err(PyValueError::new_err("a signal is a number or a name, not a bool"));
+    }
+    if let Ok(raw) = value.extract::<i32>() {
+        return Signal::from_raw(raw)
+            .ok_or_else(|| PyValueError::new_err(format!("signal {raw} is not one procloop can send")));
+    }
+    match value.extract::<String>() {
+        Ok(name) => name.parse().map_err(|e: procloop::UnknownSignal| PyValueError::new_err(e.to_string())),
+        Err(_) => Err(PyValueError::new_err(format!(
+            "a signal is a number, a signal.Signals or a name (\"SIGINT\", \"int\"), not {}",
+            value.get_type().name()?
+        ))),
     }
 }
 
@@ -163,8 +204,12 @@ impl PyRunner {
     /// arguments and overrides (``socket``, ``cwd``, ``setpgrp``,
     /// ``buffering``); returns the pid. ProcessExistsException if the alias
     /// is taken; a failed start leaves nothing running.
-    // TODO(lifecycle issue): a `nowait=False` argument (Start::nowait) once
-    // the crate has it; the socket connect then ends in Ready / StartFailed.
+    ///
+    /// A socket app's start waits (GIL released, up to its ``socket_wait``)
+    /// until it can connect; with ``nowait=True`` it returns once the child
+    /// runs, and the connection is made in the loop: ``poll`` then returns
+    /// ``Ready(alias)`` (``get_channel`` gives None until then) or
+    /// ``StartFailed(alias, error)``.
     #[pyo3(signature = (app, alias=None, with_args=None, **overrides))]
     fn start(
         slf: &Bound<'_, Self>,
@@ -185,7 +230,8 @@ impl PyRunner {
                 ),
             ));
         }
-        let pid = this.runner().start_with(app, opts).py(py)?;
+        let runner = this.runner();
+        let pid = py.detach(|| runner.start_with(app, opts)).py(py)?;
         this.next_generation += 1;
         let generation = this.next_generation;
         this.generations.insert(alias, generation);
@@ -222,17 +268,90 @@ impl PyRunner {
     }
 
     /// Ends ``alias``: SIGTERM (to its group with setpgrp), its grace
-    /// period, then SIGKILL; reaps it, closes its channels and frees the
-    /// alias. Returns its returncode. NoSuchProcessError if not taken.
-    // TODO(lifecycle issue): stop(alias), stop_all(), signal(alias, sig) and
-    // wait(alias, timeout) go beside this once the crate has them.
-    fn terminate(slf: &Bound<'_, Self>, alias: &str) -> PyResult<i32> {
+    /// period (what is left of it after a ``stop``), then SIGKILL; reaps it,
+    /// closes its channels and frees the alias. Returns its returncode
+    /// (None if its status was taken by someone else). NoSuchProcessError
+    /// if not taken. It waits (GIL released); ``stop`` is the way that
+    /// doesn't.
+    fn terminate(slf: &Bound<'_, Self>, alias: &str) -> PyResult<Option<i32>> {
         let py = slf.py();
         let mut this = borrow(slf)?;
         this.generations.remove(alias);
         let runner = this.runner();
         let status = py.detach(|| runner.terminate(alias)).py(py)?;
         Ok(returncode(status))
+    }
+
+    /// Asks ``alias``'s process to end and returns at once: SIGTERM now (to
+    /// its group with setpgrp), SIGKILL from the loop once the app's
+    /// ``termination_grace`` has passed; the exit comes as ``Exited``, and
+    /// the restart policy does not restart it. Stopping again, or an alias
+    /// that has exited, does nothing. NoSuchProcessError if not taken. The
+    /// alias stays taken (its last output readable) until ``terminate``.
+    fn stop(slf: &Bound<'_, Self>, alias: &str) -> PyResult<()> {
+        let py = slf.py();
+        borrow(slf)?.runner().stop(alias).py(py)
+    }
+
+    /// ``stop`` for every alias; returns at once.
+    fn stop_all(slf: &Bound<'_, Self>) -> PyResult<()> {
+        borrow(slf)?.runner().stop_all();
+        Ok(())
+    }
+
+    /// Sends a signal to ``alias``'s process (to its group with setpgrp):
+    /// a number, a ``signal.Signals``, or a name (``"SIGINT"``, ``"int"``).
+    /// ValueError for a signal procloop does not know; NoSuchProcessError
+    /// if the alias is not taken. Once the process exited it does nothing.
+    fn signal(slf: &Bound<'_, Self>, alias: &str, signal: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        let signal = to_signal(signal)?;
+        borrow(slf)?.runner().signal(alias, signal).py(py)
+    }
+
+    /// Waits up to ``timeout`` seconds (None: as long as it takes) for
+    /// ``alias``'s process to exit, with the GIL released, and returns its
+    /// returncode (None if its status was taken by someone else); as
+    /// ``subprocess.Popen.wait``, ``WaitTimeout`` (a
+    /// ``subprocess.TimeoutExpired``) if it still runs then. It waits for
+    /// that child only and consumes nothing: every event, this alias's
+    /// ``Exited`` included, is still returned by a later ``poll``. Python
+    /// signal handlers run meanwhile. NoSuchProcessError if not taken.
+    #[pyo3(signature = (alias, timeout=None))]
+    fn wait(slf: &Bound<'_, Self>, alias: &str, timeout: Option<f64>) -> PyResult<Option<i32>> {
+        let py = slf.py();
+        let limit = timeout.map(|t| config::seconds(py, t.max(0.0), "timeout")).transpose()?;
+        // A timeout past what an Instant can hold is no timeout.
+        let deadline = limit.and_then(|t| Instant::now().checked_add(t));
+        let mut this = borrow(slf)?;
+        loop {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let slice = left.map_or(WAIT_SLICE, |l| l.min(WAIT_SLICE));
+            let runner = this.runner();
+            if let Some(status) = py.detach(|| runner.wait(alias, slice)).py(py)? {
+                return Ok(returncode(status));
+            }
+            py.check_signals()?;
+            if left.is_some_and(|l| l <= slice) {
+                return Err(wait_timeout(py, alias, timeout.unwrap_or_default()));
+            }
+        }
+    }
+
+    /// What ``alias``'s process used (a ``Usage``: ``user`` and ``system``
+    /// CPU seconds, ``max_rss`` bytes), once its exit was returned by
+    /// ``poll``; None before, for an alias that is not taken, or when its
+    /// status was taken by someone else.
+    fn usage(slf: &Bound<'_, Self>, alias: &str) -> PyResult<Option<Usage>> {
+        Ok(borrow(slf)?.runner().usage(alias).map(Usage::of))
+    }
+
+    /// The CPU time (user and system, in seconds) ``alias``'s process has
+    /// used so far; cheap enough to call every turn. NoSuchProcessError if
+    /// not taken.
+    fn cpu_time(slf: &Bound<'_, Self>, alias: &str) -> PyResult<f64> {
+        let py = slf.py();
+        Ok(borrow(slf)?.runner().cpu_time(alias).py(py)?.as_secs_f64())
     }
 
     /// Ends every process (one shared grace period) and frees every alias.
@@ -255,9 +374,10 @@ impl PyRunner {
         Ok(borrow(slf)?.runner().pid(alias))
     }
 
-    /// The returncode of ``alias`` once its exit was handed over, else None.
+    /// The returncode of ``alias`` once ``poll`` returned its exit, else
+    /// None (None too if its status was taken by someone else).
     fn returncode(slf: &Bound<'_, Self>, alias: &str) -> PyResult<Option<i32>> {
-        Ok(borrow(slf)?.runner().exit_status(alias).map(returncode))
+        Ok(borrow(slf)?.runner().exit_status(alias).and_then(returncode))
     }
 
     /// The aliases taken now, sorted.
@@ -308,26 +428,37 @@ impl PyRunner {
     }
 
     /// Waits up to ``timeout`` seconds (None: until something happens; 0:
-    /// not at all) and returns the events, in order; an empty list if the
-    /// timeout passed. The GIL is released while waiting; Python signal
-    /// handlers run meanwhile, and an exception they raise
+    /// not at all) and returns the events, in order, at most ``max_events``
+    /// of them (the rest wait for the next call, which then does not
+    /// block); an empty list if the timeout passed, and at once with
+    /// ``timeout=None`` when nothing could ever produce an event (no alias
+    /// taken, no timer set). The GIL is released while waiting; Python
+    /// signal handlers run meanwhile, and an exception they raise
     /// (KeyboardInterrupt) propagates from here.
-    // TODO(lifecycle issue): `max_events=None`, passed to the crate's cap on
-    // events per poll once it has one.
-    #[pyo3(signature = (timeout=None))]
-    fn poll(slf: &Bound<'_, Self>, timeout: Option<f64>) -> PyResult<Vec<Py<PyAny>>> {
+    #[pyo3(signature = (timeout=None, max_events=None))]
+    fn poll(
+        slf: &Bound<'_, Self>,
+        timeout: Option<f64>,
+        max_events: Option<usize>,
+    ) -> PyResult<Vec<Py<PyAny>>> {
         let py = slf.py();
+        let max_events = match max_events {
+            Some(0) => return Err(PyValueError::new_err("max_events: at least 1 (or None for no cap)")),
+            Some(n) => n,
+            None => usize::MAX,
+        };
         let timeout = timeout.map(|t| config::seconds(py, t.max(0.0), "timeout")).transpose()?;
-        let deadline = timeout.map(|t| Instant::now().checked_add(t));
+        // A timeout past what an Instant can hold is no timeout.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut this = borrow(slf)?;
         loop {
-            let left =
-                deadline.map(|d| d.map_or(WAIT_SLICE, |d| d.saturating_duration_since(Instant::now())));
-            let slice = left.map_or(WAIT_SLICE, |l| l.min(WAIT_SLICE));
+            let idle = timeout.is_none() && this.idle();
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let slice = if idle { Duration::ZERO } else { left.map_or(WAIT_SLICE, |l| l.min(WAIT_SLICE)) };
             let mut owned = Vec::new();
             let runner = this.runner();
             let polled = py.detach(|| {
-                runner.poll_once(Some(slice), |_, event| {
+                runner.poll_once_max(Some(slice), max_events, |_, event| {
                     if let Some(event) = Owned::of(event) {
                         owned.push(event);
                     }
@@ -338,19 +469,34 @@ impl PyRunner {
                 let mut out = Vec::with_capacity(owned.len());
                 for event in owned {
                     let this = &mut *this;
+                    if let Owned::StartFailed(alias, _) = &event {
+                        // The start was undone: its alias is free.
+                        this.generations.remove(alias);
+                    }
                     out.push(events::to_python(py, event, |id| this.timer_number(id))?);
                 }
                 return Ok(out);
             }
             py.check_signals()?;
-            if left.is_some_and(|l| l <= slice) {
+            if idle || left.is_some_and(|l| l <= slice) {
                 return Ok(Vec::new());
             }
         }
     }
 
-    // TODO(lifecycle issue): next_deadline() -> float | None, from the
-    // crate's Runner::next_deadline, for asyncio's call_at and selectors.
+    /// When ``poll`` has something to do next without ``fileno()`` becoming
+    /// readable (a timer, a stopped child's SIGKILL, events already
+    /// waiting), on the ``time.monotonic()`` clock, which is the clock of
+    /// asyncio's ``loop.time()``: ``loop.call_at(runner.next_deadline(),
+    /// ...)`` takes it as it is. A deadline already past means now. None if
+    /// only the fd can wake it. A host loop calls ``poll(0)`` when the fd is
+    /// readable or this deadline has come, then asks again.
+    fn next_deadline(slf: &Bound<'_, Self>) -> PyResult<Option<f64>> {
+        let py = slf.py();
+        let Some(deadline) = borrow(slf)?.runner().next_deadline() else { return Ok(None) };
+        let left = deadline.saturating_duration_since(Instant::now());
+        Ok(Some(monotonic(py)? + left.as_secs_f64()))
+    }
 
     /// The loop's own fd (an epoll fd): readable when ``poll`` has work, for
     /// ``selectors``, ``asyncio``'s ``add_reader`` or a game loop.
@@ -367,9 +513,10 @@ impl PyRunner {
         slf
     }
 
+    /// Ends every child, as ``terminate_all``: SIGTERM to all, each app's
+    /// grace period (at once), SIGKILL to the rest, and every one reaped.
     #[pyo3(signature = (*_exc))]
     fn __exit__(slf: &Bound<'_, Self>, _exc: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
-        // TODO(lifecycle issue): stop_all() and wait, once the crate has them.
         Self::terminate_all(slf)?;
         Ok(false)
     }

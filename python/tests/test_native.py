@@ -57,7 +57,9 @@ def test_events_match_by_class():
 
 def test_channel_handle_write_read_and_terminate_by_signal():
     with procloop.Runner() as runner:
-        runner.add("cat", "cat")
+        # Not plain cat: terminate closes its stdin before SIGTERM, and cat
+        # may see the EOF and exit 0 first.
+        runner.add("cat", "sh -c 'cat; exec sleep 60'")
         runner.start("cat", alias="kitty")
         channel = runner.get_channel("kitty")
         channel.write(b"hello, ", b"world")
@@ -181,6 +183,7 @@ class Alarm(Exception):
 
 def test_sigalrm_handler_runs_during_a_blocking_poll():
     runner = procloop.Runner()
+    runner.set_timer(60)  # something to wait for: an idle poll(None) returns at once
     old = signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(Alarm()))
     try:
         signal.setitimer(signal.ITIMER_REAL, 0.05)
@@ -193,6 +196,7 @@ def test_sigalrm_handler_runs_during_a_blocking_poll():
 
 def test_sigint_during_a_blocking_poll_is_keyboard_interrupt():
     runner = procloop.Runner()
+    runner.set_timer(60)
     timer = threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
     try:

@@ -1,0 +1,63 @@
+"""The bots of the arena examples: small Python programs that play rock,
+paper, scissors over stdin and stdout. They say ``hello`` once started;
+then each turn they read ``turn N`` and answer ``N MOVE``. Some of them
+play badly (slowly, greedily, for ever)."""
+
+import shlex
+import sys
+
+MOVES = ("rock", "paper", "scissors")
+
+#: What beats what.
+BEATS = {"rock": "scissors", "paper": "rock", "scissors": "paper"}
+
+#: name -> how the bot picks its move, in a loop over the turns (``turn``
+#: counts from 0, ``n`` is the turn's number as the arena sent it).
+_BRAINS = {
+    # Always rock.
+    "rocky": "move = 'rock'",
+    # Rock, paper, scissors, rock, ...
+    "cycler": "move = MOVES[turn % 3]",
+    # Random, seeded: the same game every run.
+    "dice": "move = rng.choice(MOVES)",
+    # Every other turn it thinks for a second: past the turn's deadline.
+    "sleepy": "time.sleep(1 if turn % 2 else 0)\n    move = 'paper'",
+    # Hoards 64 MiB a turn, until its memory limit says no (MemoryError).
+    "greedy": "hoard.append(bytearray(64 << 20))\n    move = 'scissors'",
+    # From its third turn on it thinks for ever: its CPU time grows.
+    "spinner": "while turn >= 2:\n        pass\n    move = 'rock'",
+}
+
+_PROGRAM = """\
+import random, sys, time
+MOVES = {moves!r}
+rng = random.Random(42)
+hoard = []
+print("hello", flush=True)
+for turn, line in enumerate(sys.stdin):
+    n = line.split()[1]
+    {brain}
+    print(n, move, flush=True)
+"""
+
+NAMES = tuple(_BRAINS)
+
+
+def command(name):
+    """The command line of bot ``name``: this Python, running its program."""
+    program = _PROGRAM.format(moves=MOVES, brain=_BRAINS[name])
+    return " ".join(shlex.quote(word) for word in (sys.executable, "-u", "-c", program))
+
+
+def parse(line, turn):
+    """The move in a bot's answer to ``turn``; None for an answer to another
+    turn (a late one) or nonsense."""
+    words = line.split()
+    if len(words) == 2 and words[0] == str(turn) and words[1] in MOVES:
+        return words[1]
+    return None
+
+
+def score(moves):
+    """Points of each bot for one turn: one per other bot its move beats."""
+    return {bot: sum(BEATS[move] == other for other in moves.values()) for bot, move in moves.items()}

@@ -1,0 +1,189 @@
+"""procloop under asyncio: a :class:`procloop.Runner`'s events as an async
+iterator, driven by the asyncio loop itself.
+
+The Runner is waited on the way any host loop waits on it: its
+``fileno()`` with ``loop.add_reader`` (readable when ``poll`` has work) and
+its ``next_deadline()`` with ``loop.call_at`` (timers, a stopped child's
+SIGKILL, events already waiting). Nothing runs in another thread, and
+``poll`` is only ever called with a zero timeout, so the asyncio loop never
+blocks in it::
+
+    import asyncio
+    import procloop
+    from procloop.aio import Events
+
+    async def main():
+        with procloop.Runner() as runner:
+            runner.add("seq", "seq 3", buffering="line")
+            runner.start("seq")
+            async with Events(runner) as events:
+                async for event in events:
+                    print(event)
+                    if isinstance(event, procloop.Exited):
+                        break
+
+    asyncio.run(main())
+
+Events are pulled: the Runner is polled only while a coroutine waits for
+an event, at most ``max_events`` at a time, so a slow consumer holds the
+children back through their pipes (bounded memory) instead of piling
+events up. Writes to channels (``runner.get_channel(alias).write(...)``)
+never block and may be made from any coroutine; queued bytes are flushed
+by the polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from typing import TYPE_CHECKING, Any, Callable, Deque, List, Optional
+
+if TYPE_CHECKING:
+    from ._native import _Event, Runner
+
+__all__ = ["Events"]
+
+
+class Events:
+    """The events of ``runner``, for ``async for``, ``await
+    events.next(timeout)`` or ``await events.until(predicate, timeout)``.
+
+    Use one ``Events`` per Runner, on one asyncio loop, and don't call
+    ``runner.poll`` yourself meanwhile. ``close()`` (or leaving ``async
+    with``) detaches it from the loop and ends the iteration; it does not
+    end the children (``runner.stop_all()`` or leaving the Runner's ``with``
+    does).
+    """
+
+    def __init__(self, runner: Runner, *, max_events: int = 256) -> None:
+        if max_events < 1:
+            raise ValueError("max_events: at least 1")
+        self._runner = runner
+        self._max_events = max_events
+        self._queue: Deque[_Event] = collections.deque()
+        self._closed = False
+        # While a coroutine waits: the future the loop's callbacks complete,
+        # how many coroutines await it, and what wakes it.
+        self._waiter: Optional[asyncio.Future[None]] = None
+        self._waiting = 0
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._fd = -1
+        self._timer: Optional[asyncio.TimerHandle] = None
+
+    def __aiter__(self) -> Events:
+        return self
+
+    async def __anext__(self) -> _Event:
+        return await self.next()
+
+    async def __aenter__(self) -> Events:
+        return self
+
+    async def __aexit__(self, *exc: object) -> bool:
+        self.close()
+        return False
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` was called."""
+        return self._closed
+
+    def close(self) -> None:
+        """Detaches from the asyncio loop: waiting coroutines and later
+        calls get ``StopAsyncIteration`` (an ``async for`` ends). Events
+        already taken from the Runner are still handed out first."""
+        self._closed = True
+        self._wake()
+
+    async def next(self, timeout: Optional[float] = None) -> _Event:
+        """The next event, waiting up to ``timeout`` seconds (None: as long
+        as it takes); ``TimeoutError`` (``asyncio.TimeoutError``) if none
+        came, ``StopAsyncIteration`` once closed, as ``anext()`` does. A
+        cancelled or timed-out wait loses no event."""
+        deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        while True:
+            if self._queue:
+                return self._queue.popleft()
+            if self._closed:
+                raise StopAsyncIteration
+            events = self._runner.poll(0, self._max_events)
+            if events:
+                self._queue.extend(events)
+                continue
+            if deadline is not None and time.monotonic() >= deadline:
+                raise asyncio.TimeoutError(f"no event within {timeout} s")
+            await self._wait(deadline)
+
+    async def until(self, predicate: Callable[[_Event], Any], timeout: Optional[float] = None) -> List[_Event]:
+        """The events up to and including the first for which
+        ``predicate(event)`` is true, waiting up to ``timeout`` seconds for
+        all of them (None: as long as it takes). ``TimeoutError`` if it did
+        not come; the events taken until then are in its ``events``
+        attribute, and are not handed out again."""
+        deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        taken: List[_Event] = []
+        while True:
+            left = None if deadline is None else deadline - time.monotonic()
+            try:
+                event = await self.next(left)
+            except asyncio.TimeoutError:
+                error = asyncio.TimeoutError(f"not within {timeout} s; got {taken!r}")
+                error.events = taken  # type: ignore[attr-defined]
+                raise error from None
+            taken.append(event)
+            if predicate(event):
+                return taken
+
+    async def _wait(self, deadline: Optional[float]) -> None:
+        """Waits until the Runner may have events (its fd is readable or its
+        next deadline has come), ``deadline`` passes, or ``close()``."""
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter if self._waiter is not None else self._arm(loop)
+        timeout = None
+        if deadline is not None:
+            timeout = loop.call_at(loop.time() + max(0.0, deadline - time.monotonic()), self._wake)
+        self._waiting += 1
+        try:
+            # Shielded: one waiter's cancellation leaves the others waiting.
+            await asyncio.shield(waiter)
+        finally:
+            self._waiting -= 1
+            if timeout is not None:
+                timeout.cancel()
+            if self._waiting == 0 and self._waiter is waiter and not waiter.done():
+                self._disarm()
+                waiter.cancel()
+
+    def _arm(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
+        runner = self._runner
+        self._loop = loop
+        self._fd = runner.fileno()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiter = waiter
+        loop.add_reader(self._fd, self._wake)
+        deadline = runner.next_deadline()
+        if deadline is not None:
+            # next_deadline() is on time.monotonic()'s clock; loop.time() is
+            # the same clock for asyncio's own loops, and this converts for
+            # any other.
+            when = loop.time() + max(0.0, deadline - time.monotonic())
+            self._timer = loop.call_at(when, self._wake)
+        return waiter
+
+    def _disarm(self) -> None:
+        if self._loop is not None:
+            self._loop.remove_reader(self._fd)
+            self._loop = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._waiter = None
+
+    def _wake(self) -> None:
+        """The loop's callback (fd readable, deadline come) and close()'s:
+        every waiting coroutine goes and polls."""
+        waiter = self._waiter
+        self._disarm()
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)

@@ -1,0 +1,66 @@
+"""The examples run, end by themselves, and print what they promise."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import DEADLINE
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def run(script, *args):
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=3 * DEADLINE,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.skipif(sys.version_info < (3, 10), reason="the examples use match")
+def test_the_arena_plays_stops_and_accounts():
+    out = run("arena.py", "--turns", "6", "--deadline", "0.5")
+    assert out.startswith("turn 1: ")
+    assert "missed 3 deadlines: stopped" in out, "sleepy"
+    table = out.split("\n\n")[1].splitlines()
+    assert table[0].split()[:4] == ["bot", "score", "missed", "exit"]
+    rows = {row.split()[0]: row.split() for row in table[1:]}
+    assert set(rows) == {"rocky", "cycler", "dice", "sleepy", "greedy", "spinner"}
+    assert rows["greedy"][3] == "1" and rows["greedy"][-1] == "MemoryError", "its memory limit"
+    assert all(rows[bot][3] == "-15" for bot in ["rocky", "cycler", "dice", "sleepy"]), "stopped by SIGTERM"
+    assert float(rows["spinner"][4]) > 0, "its CPU time was counted"
+
+
+@pytest.mark.skipif(sys.version_info < (3, 10), reason="the examples use match")
+def test_the_asyncio_arena_plays_every_match():
+    out = run("aio_arena.py", "--turns", "5", "--deadline", "0.5").splitlines()
+    assert [line.split(":")[0] for line in out] == [
+        "rocky#1 vs cycler#1",
+        "dice#2 vs sleepy#2",
+        "greedy#3 vs spinner#3",
+        "cycler#4 vs dice#4",
+    ]
+    assert "exit 1" in out[2], "greedy's memory limit"
+
+
+def readme_programs():
+    """The README's Python blocks that are whole programs (not fragments
+    with ``...``)."""
+    import re
+
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    return [b for b in blocks if "\n..." not in b and "..." not in b.split("\n", 1)[0]]
+
+
+@pytest.mark.skipif(sys.version_info < (3, 10), reason="the README uses match")
+@pytest.mark.parametrize("program", readme_programs(), ids=lambda p: p.split("\n", 1)[0][:40])
+def test_the_readmes_programs_run(program):
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=3 * DEADLINE)
+    assert done.returncode == 0, done.stderr
