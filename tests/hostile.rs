@@ -80,7 +80,9 @@ fn after_a_caught_panic_the_alias_is_not_muted() {
     runner.start("cat").unwrap();
     runner.get_channel("cat").unwrap().write(b"one\n").unwrap();
     let deadline = Instant::now() + DEADLINE;
-    while !poll_catching(&mut runner, |_, event| assert!(!matches!(event, Event::Data { .. }), "a hostile handler")) {
+    while !poll_catching(&mut runner, |_, event| {
+        assert!(!matches!(event, Event::Data { .. }), "a hostile handler")
+    }) {
         assert!(Instant::now() < deadline);
     }
     runner.get_channel("cat").unwrap().write(b"two\n").unwrap();

@@ -3,8 +3,6 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 use procloop::{App, Buffering, Event, Restart, Runner, Start, TimerId, Transport};
 
 use crate::frame::{self, Ledger, Role};
@@ -189,9 +187,11 @@ fn frame(n: usize, faults: bool) -> Metrics {
     let app =
         |role: Role| App::new(format!("{program} {}", role.args().join(" "))).buffering(Buffering::Line);
     runner.add("bot", app(Role::Healthy));
-    // Until `Runner::stop` lands, the stop's SIGKILL is a failure to a restart
-    // policy, so the stubborn bot has none; its grace is the stop's.
-    runner.add("stubborn", app(Role::Stubborn).termination_grace(frame::GRACE));
+    // The stubborn bot has the crashy one's policy too: a stopped child is
+    // not restarted (the ledger fails the run if it is). Its grace is the stop's.
+    let policy =
+        |app: App| app.restart(Restart::OnFailure).backoff(frame::RESTART_DELAY, frame::RESTART_DELAY);
+    runner.add("stubborn", policy(app(Role::Stubborn)).termination_grace(frame::GRACE));
     runner.add(
         "crashy",
         app(Role::Crashy).restart(Restart::OnFailure).backoff(frame::RESTART_DELAY, frame::RESTART_DELAY),
@@ -206,10 +206,10 @@ fn frame(n: usize, faults: bool) -> Metrics {
         };
         runner.start_with(app, Start::new().alias(alias)).unwrap();
     }
-    let mut kill: Option<PendingKill> = None;
     for turn in 0..Ledger::turns() {
         if let Some(bot) = ledger.begin_turn(turn) {
-            kill = stop(&mut runner, &aliases[bot]).unwrap();
+            // SIGTERM now, SIGKILL from a loop timer after the app's grace.
+            runner.stop(&aliases[bot]).unwrap();
         }
         let deadline = runner.set_timer(frame::DEADLINE);
         for (bot, alias) in aliases.iter().enumerate() {
@@ -220,32 +220,23 @@ fn frame(n: usize, faults: bool) -> Metrics {
         ledger.written();
         let mut over = false;
         while !over {
-            runner.poll_once(None, |r, e| over |= on_event(r, &mut ledger, &mut kill, e, deadline)).unwrap();
+            runner.poll_once(None, |_, e| over |= on_event(&mut ledger, e, deadline)).unwrap();
         }
         ledger.end_turn();
     }
     let deadline = runner.set_timer(frame::DRAIN);
     let mut over = false;
     while !over && !ledger.settled() {
-        runner.poll_once(None, |r, e| over |= on_event(r, &mut ledger, &mut kill, e, deadline)).unwrap();
+        runner.poll_once(None, |_, e| over |= on_event(&mut ledger, e, deadline)).unwrap();
     }
     ledger.finish()
 }
 
 /// Hands one event of the frame loop to the ledger; true at the deadline.
-fn on_event(
-    runner: &mut Runner,
-    ledger: &mut Ledger,
-    kill: &mut Option<PendingKill>,
-    event: Event<'_>,
-    deadline: TimerId,
-) -> bool {
+fn on_event(ledger: &mut Ledger, event: Event<'_>, deadline: TimerId) -> bool {
     match event {
         Event::Data { alias, data } => ledger.reply(alias.parse().unwrap(), data),
         Event::Timer { id } if id == deadline => return true,
-        Event::Timer { id } if kill.as_ref().is_some_and(|(_, _, timer)| *timer == id) => {
-            kill_unless_exited(runner, kill.take().unwrap());
-        }
         Event::Closed { .. } => {}
         Event::Exited { alias, status } => {
             // The crashed bot's restart is its policy's: nothing to do here.
@@ -255,33 +246,6 @@ fn on_event(
         other => panic!("unexpected {other:?}"),
     }
     false
-}
-
-/// The second half of a stand-in stop: whom SIGKILL is for, and the loop
-/// timer that sends it (a tuple, so that nothing is left unused once `stop`
-/// is `Runner::stop` and never returns one).
-type PendingKill = (String, Pid, TimerId);
-
-/// SIGKILL to the stopped `alias`, unless its exit was handed over (its pid
-/// may be another's by now).
-fn kill_unless_exited(runner: &Runner, (alias, pid, _): PendingKill) {
-    if runner.exit_status(&alias).is_none() {
-        kill(pid, Signal::SIGKILL).unwrap();
-    }
-}
-
-/// Stops `alias` without waiting for it: SIGTERM now, SIGKILL once the
-/// grace has passed, by a loop timer on whose event the caller calls
-/// [`kill_unless_exited`]. The exit comes later as `Event::Exited`.
-// TODO: runner.stop(alias) once it lands: the body becomes
-// `runner.stop(alias).map(|()| None)` (the stubborn app's termination_grace
-// is the same grace), and the stubborn app may then take the bots' restart
-// policy, as a stopped child is not restarted.
-fn stop(runner: &mut Runner, alias: &str) -> procloop::Result<Option<PendingKill>> {
-    let pid = runner.pid(alias).ok_or_else(|| procloop::Error::NoSuchProcess(alias.to_string()))?;
-    let pid = Pid::from_raw(pid as i32);
-    kill(pid, Signal::SIGTERM).map_err(std::io::Error::from)?;
-    Ok(Some((alias.to_string(), pid, runner.set_timer(frame::GRACE))))
 }
 
 /// The Channel facade alone: `read` and `write` with `poll(2)` on its fd.
