@@ -1,14 +1,15 @@
 //! Limits and accounting for bot arenas (issue 14): resource limits set in
-//! the child, what an ended child used, the CPU time of a running one, and
-//! a limit the host cannot grant.
+//! the child, what an ended child used, the CPU time of a running one (of
+//! the Runner's and of the Reactor's), and a limit the host cannot grant.
 
 mod util;
 
 use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use nix::sys::resource::{Resource, setrlimit};
-use procloop::{App, Error, Limit, Runner, Start, Stderr};
+use procloop::{App, Channel, Error, Limit, Reactor, ReactorEvent, Runner, Start, Stderr};
 use util::*;
 
 /// How long a child that must use a second or two of CPU may take: the
@@ -172,6 +173,45 @@ fn cpu_time_grows_for_a_spinner_and_not_for_a_sleeper() {
     // `sleep` uses a millisecond or so to start; the spinner used 500.
     assert!(slept < Duration::from_millis(100), "the sleeper used {slept:?}");
     assert!(matches!(runner.cpu_time("nobody"), Err(Error::NoSuchProcess(a)) if a == "nobody"));
+}
+
+/// The same on the reactor's own processes: the CPU time of a running one,
+/// and the usage of an ended one, handed back in its `Exited` handler.
+#[test]
+fn a_reactor_process_has_cpu_time_and_usage() {
+    init();
+    let mut reactor = Reactor::new().unwrap();
+    let script = "import sys\nb = bytearray(40 << 20)\nprint('up', flush=True)\nsys.stdin.read()";
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take().unwrap();
+    let stdout = Channel::from_pipe(Some(child.stdout.take().unwrap().into()), None).unwrap();
+    let output = reactor.register(stdout).unwrap();
+    let token = reactor.add_process(child, &[output]).unwrap();
+    poll_until(&mut reactor, |seen| data_of(seen, output) == b"up\n");
+    let running = reactor.process(token).unwrap();
+    assert_eq!(running.usage(), None, "none while it runs");
+    assert!(running.cpu_time().unwrap() > Duration::ZERO);
+    drop(stdin);
+    let mut ended = None;
+    let deadline = Instant::now() + DEADLINE;
+    while ended.is_none() {
+        assert!(Instant::now() < deadline, "no exit");
+        reactor
+            .poll_once(Some(Duration::from_millis(500)), |reactor, event| {
+                if let ReactorEvent::Exited { token: t, .. } = event {
+                    ended = reactor.remove_process(t);
+                }
+            })
+            .unwrap();
+    }
+    let usage = ended.unwrap().usage().expect("usage of the ended process");
+    assert!(usage.max_rss >= 40 << 20, "peak RSS {} bytes", usage.max_rss);
+    assert!(usage.cpu_time() > Duration::ZERO);
 }
 
 /// Drops `CAP_SYS_RESOURCE` from this thread, as root in a container usually
