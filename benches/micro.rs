@@ -1,6 +1,6 @@
 //! Criterion micro-benchmarks: the idle cost of `poll_once`, line framing
-//! through the reactor and through `Channel::read`, and the input buffer
-//! (the ring) on its own.
+//! through the reactor and through `Channel::read`, the input buffer (the
+//! ring) on its own, and `Runner::cpu_time` as an arena calls it every turn.
 //!
 //! ```text
 //! cargo bench --bench micro
@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use procloop::testing::TestChannel;
-use procloop::{Reactor, ReactorEvent};
+use procloop::{App, Reactor, ReactorEvent, Runner, Start};
 
 fn idle_poll(c: &mut Criterion) {
     let mut group = c.benchmark_group("poll_once(Some(ZERO)), idle channels");
@@ -121,5 +121,29 @@ fn ring_buffer(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, idle_poll, line_framing, ring_buffer);
+/// `Runner::cpu_time` of running children: one call, and one turn of an
+/// arena with 100 bots (a call for each). The bots sleep; a clock read costs
+/// the same whatever the child does.
+fn cpu_time(c: &mut Criterion) {
+    let mut runner = Runner::new().unwrap();
+    runner.add("bot", App::new("sleep 3600"));
+    let aliases: Vec<String> = (0..100).map(|i| format!("bot-{i}")).collect();
+    for alias in &aliases {
+        runner.start_with("bot", Start::new().alias(alias)).unwrap();
+    }
+    let mut group = c.benchmark_group("Runner::cpu_time, 100 running bots");
+    group.bench_function("one call", |b| b.iter(|| black_box(runner.cpu_time(black_box("bot-42")).unwrap())));
+    group.throughput(Throughput::Elements(100));
+    group.bench_function("one turn: a call per bot", |b| {
+        b.iter(|| {
+            for alias in &aliases {
+                black_box(runner.cpu_time(alias).unwrap());
+            }
+        })
+    });
+    group.finish();
+    assert_eq!(runner.aliases().filter(|a| runner.pid(a).is_some()).count(), 100);
+}
+
+criterion_group!(benches, idle_poll, line_framing, ring_buffer, cpu_time);
 criterion_main!(benches);

@@ -1,28 +1,69 @@
 //! A round-based game server: K bot processes get each turn's state and must
 //! answer within a deadline the loop enforces with a timer. A late, wrong or
 //! dead bot forfeits the turn; a crashing bot is restarted by its app's
-//! restart policy. A results table at the end.
+//! restart policy. Every bot runs under a memory cap; one that thinks past
+//! its CPU budget is stopped. A results table at the end, with the CPU time
+//! and peak memory each bot used.
 //!
 //! ```text
 //! cargo run --example bots -- [turns] [deadline-ms]
 //! ```
 //!
-//! The bots are small shell scripts written to a temporary folder: each
-//! reads `turn T A B` and must answer `T A+B`.
+//! The bots are small scripts (sh, and python3 for the hog) written to a
+//! temporary folder: each reads `turn T A B` and must answer `T A+B`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use procloop::{App, Buffering, Event, Restart, Runner, Start, Stderr};
+use procloop::{App, Buffering, Event, Limit, Restart, Runner, Start, Stderr};
 
-const BOTS: &[(&str, &str)] = &[
-    ("quick", r#"while read w t a b; do echo "$t $((a + b))"; done"#),
-    ("sloppy", r#"while read w t a b; do [ $((t % 3)) = 0 ] && b=$((b + 1)); echo "$t $((a + b))"; done"#),
+/// Name, interpreter, script.
+const BOTS: &[(&str, &str, &str)] = &[
+    ("quick", "sh", r#"while read w t a b; do echo "$t $((a + b))"; done"#),
+    (
+        "sloppy",
+        "sh",
+        r#"while read w t a b; do [ $((t % 3)) = 0 ] && b=$((b + 1)); echo "$t $((a + b))"; done"#,
+    ),
     // Late on even turns: it sleeps half again the deadline (SLOW is replaced).
-    ("slow", r#"while read w t a b; do [ $((t % 2)) = 0 ] && sleep SLOW; echo "$t $((a + b))"; done"#),
-    ("crashy", r#"while read w t a b; do [ "$t" = 3 ] && exit 1; echo "$t $((a + b))"; done"#),
-    ("silent", r#"while read line; do :; done"#),
+    ("slow", "sh", r#"while read w t a b; do [ $((t % 2)) = 0 ] && sleep SLOW; echo "$t $((a + b))"; done"#),
+    ("crashy", "sh", r#"while read w t a b; do [ "$t" = 3 ] && exit 1; echo "$t $((a + b))"; done"#),
+    ("silent", "sh", r#"while read line; do :; done"#),
+    // Thinks for ever from turn 2 on.
+    (
+        "spinner",
+        "sh",
+        r#"while read w t a b; do [ "$t" = 2 ] && while :; do :; done; echo "$t $((a + b))"; done"#,
+    ),
+    // Hoards 64 MiB a turn on turns 1 and 2: the second is past its cap.
+    (
+        "hog",
+        "python3",
+        "import sys\nhoard = []\nfor line in sys.stdin:\n    _, t, a, b = line.split()\n    \
+         if int(t) <= 2:\n        hoard.append(bytearray(64 << 20))\n    \
+         print(t, int(a) + int(b), flush=True)\n",
+    ),
 ];
+
+/// Each bot's address space (`RLIMIT_AS`): allocations past it fail.
+const MEMORY_CAP: u64 = 128 << 20;
+/// The CPU time a bot may think for in one run; the arena stops it past that.
+const CPU_BUDGET: Duration = Duration::from_millis(500);
+
+/// What the arena keeps of each bot.
+#[derive(Default)]
+struct Record {
+    right: u32,
+    wrong: u32,
+    forfeited: u32,
+    /// CPU time and peak memory of its ended runs.
+    cpu: Duration,
+    peak: u64,
+    /// The last line it wrote to stderr.
+    last_words: String,
+    /// Stopped for thinking past its budget.
+    stopped: bool,
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     env_logger::init();
@@ -32,35 +73,45 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::temp_dir().join(format!("procloop-bots-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let mut runner = Runner::new()?;
-    for (name, script) in BOTS {
-        let path = dir.join(format!("{name}.sh"));
-        let script = script.replace("SLOW", &format!("{:.3}", deadline.as_secs_f64() * 1.5));
-        std::fs::write(&path, format!("#!/bin/sh\n{script}\n"))?;
-        let app = App::new(format!("sh {}", path.display()))
+    for (name, interpreter, script) in BOTS {
+        let path = dir.join(format!("{name}.{interpreter}"));
+        std::fs::write(&path, script.replace("SLOW", &format!("{:.3}", deadline.as_secs_f64() * 1.5)))?;
+        let app = App::new(format!("{interpreter} {}", path.display()))
             .buffering(Buffering::Line)
-            .stderr(Stderr::Null)
+            .stderr(Stderr::Capture)
+            .limit(Limit::Memory(MEMORY_CAP))
+            // The kernel's backstop, should the arena itself stall.
+            .limit(Limit::CpuTime(Duration::from_secs(10)))
             .restart(Restart::OnFailure)
             .backoff(Duration::from_millis(10), Duration::from_millis(100))
             .max_restarts(3, Duration::from_secs(60));
         runner.add(*name, app);
         runner.start_with(name, Start::new())?;
     }
-    let mut scores: BTreeMap<&str, (u32, u32, u32)> = BOTS.iter().map(|(n, _)| (*n, (0, 0, 0))).collect();
+    let mut records: BTreeMap<&str, Record> = BOTS.iter().map(|(n, ..)| (*n, Record::default())).collect();
     for turn in 1..=turns {
         let (a, b) = (turn * 7 % 13, turn * 5 % 11);
-        let answers = play_turn(&mut runner, turn, a, b, deadline)?;
-        for (name, _) in BOTS {
-            let entry = scores.get_mut(name).unwrap();
+        let answers = play_turn(&mut runner, &mut records, turn, a, b, deadline)?;
+        for (name, record) in records.iter_mut() {
             match answers.get(name) {
-                Some(answer) if *answer == a + b => entry.0 += 1,
-                Some(_) => entry.1 += 1,
-                None => entry.2 += 1,
+                Some(answer) if *answer == a + b => record.right += 1,
+                Some(_) => record.wrong += 1,
+                None => record.forfeited += 1,
             }
         }
+        check_budgets(&mut runner, &mut records, turn)?;
     }
-    println!("\n| bot    | right | wrong | forfeited |\n|--------|-------|-------|-----------|");
-    for (name, (right, wrong, forfeited)) in &scores {
-        println!("| {name:<6} | {right:>5} | {wrong:>5} | {forfeited:>9} |");
+    // Game over: stop every bot and take what each used as its exit comes.
+    runner.stop_all();
+    while BOTS.iter().any(|(name, ..)| runner.exit_status(name).is_none()) {
+        runner.poll_once(None, |runner, event| keep_books(runner, &mut records, "game over", event))?;
+    }
+    println!("\n| bot     | right | wrong | forfeited | CPU time | peak memory |");
+    println!("|---------|-------|-------|-----------|----------|-------------|");
+    for (name, r) in &records {
+        let (cpu, peak) = (r.cpu.as_secs_f64(), r.peak as f64 / (1 << 20) as f64);
+        let (right, wrong, forfeited) = (r.right, r.wrong, r.forfeited);
+        println!("| {name:<7} | {right:>5} | {wrong:>5} | {forfeited:>9} | {cpu:>6.3} s | {peak:>7.1} MiB |");
     }
     drop(runner);
     std::fs::remove_dir_all(&dir)?;
@@ -71,28 +122,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// or the deadline's timer fires.
 fn play_turn(
     runner: &mut Runner,
+    records: &mut BTreeMap<&'static str, Record>,
     turn: u32,
     a: u32,
     b: u32,
     deadline: Duration,
 ) -> procloop::Result<BTreeMap<&'static str, u32>> {
     let state = format!("turn {turn} {a} {b}\n");
-    for (name, _) in BOTS {
+    for (name, ..) in BOTS {
         if let Some(channel) = runner.get_channel(name) {
             // A bot that is down or not reading forfeits; the game goes on.
             let _ = channel.write(state.as_bytes());
         }
     }
     let deadline = runner.set_timer(deadline);
+    let when = format!("turn {turn}");
     let mut answers = BTreeMap::new();
     let mut over = false;
     while !over && answers.len() < BOTS.len() {
-        runner.poll_once(None, |_, event| match event {
+        runner.poll_once(None, |runner, event| match event {
             Event::Data { alias, data } => {
                 let text = String::from_utf8_lossy(data);
                 let mut words = text.split_whitespace().map(|w| w.parse::<u32>().ok());
                 if let (Some(Some(t)), Some(Some(answer))) = (words.next(), words.next()) {
-                    let name = BOTS.iter().map(|(n, _)| *n).find(|n| *n == alias).expect("our bot");
+                    let name = BOTS.iter().map(|(n, ..)| *n).find(|n| *n == alias).expect("our bot");
                     // A late answer to an earlier turn is ignored.
                     if t == turn {
                         answers.insert(name, answer);
@@ -100,13 +153,62 @@ fn play_turn(
                 }
             }
             Event::Timer { id } if id == deadline => over = true,
-            Event::Exited { alias, status } => println!("turn {turn}: {alias} exited ({status})"),
-            Event::Restarted { alias, .. } => println!("turn {turn}: {alias} restarted"),
-            Event::GaveUp { alias, .. } => println!("turn {turn}: {alias} gave up"),
-            _ => {}
+            other => keep_books(runner, records, &when, other),
         })?;
     }
     runner.cancel_timer(deadline);
     println!("turn {turn}: {} of {} answered in time", answers.len(), BOTS.len());
     Ok(answers)
+}
+
+/// A bot's life beside its answers: its stderr, its exits (with what the
+/// run used), its restarts.
+fn keep_books(runner: &mut Runner, records: &mut BTreeMap<&str, Record>, when: &str, event: Event<'_>) {
+    match event {
+        Event::Stderr { alias, data } => {
+            let line = String::from_utf8_lossy(data).trim().to_string();
+            if let Some(record) = records.get_mut(alias).filter(|_| !line.is_empty()) {
+                record.last_words = line;
+            }
+        }
+        Event::Exited { alias, status } => {
+            let Some(record) = records.get_mut(alias) else { return };
+            let mut used = String::new();
+            if let Some(usage) = runner.usage(alias) {
+                record.cpu += usage.cpu_time();
+                record.peak = record.peak.max(usage.max_rss);
+                let peak = usage.max_rss as f64 / (1 << 20) as f64;
+                used = format!("; {:.3} s of CPU, peak {peak:.1} MiB", usage.cpu_time().as_secs_f64());
+            }
+            let words = std::mem::take(&mut record.last_words);
+            let said = if words.is_empty() { String::new() } else { format!(": {words}") };
+            println!("{when}: {alias} exited ({status}{used}){said}");
+        }
+        Event::Restarted { alias, .. } => println!("{when}: {alias} restarted"),
+        Event::GaveUp { alias, .. } => println!("{when}: {alias} gave up"),
+        _ => {}
+    }
+}
+
+/// Stops each bot that has thought for longer than its budget: `stop`
+/// returns at once, and its exit comes through the loop.
+fn check_budgets(
+    runner: &mut Runner,
+    records: &mut BTreeMap<&str, Record>,
+    turn: u32,
+) -> procloop::Result<()> {
+    for (name, record) in records.iter_mut() {
+        if record.stopped || !runner.is_running(name) {
+            continue;
+        }
+        let used = runner.cpu_time(name)?;
+        if used > CPU_BUDGET {
+            println!(
+                "turn {turn}: {name} thought for {used:.2?} of CPU, past its budget of {CPU_BUDGET:?}: stopped"
+            );
+            runner.stop(name)?;
+            record.stopped = true;
+        }
+    }
+    Ok(())
 }

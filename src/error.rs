@@ -74,8 +74,9 @@ pub enum Error {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// An app's resource limit is above what this process may grant a child
-    /// (its own hard limit, or the kernel's ceiling for open files).
+    /// An app's resource limit is above what this process may grant a child:
+    /// its own hard limit (unless it has `CAP_SYS_RESOURCE`, which root in
+    /// a container usually lacks), or the kernel's ceiling for open files.
     LimitTooHigh {
         /// The limit asked for.
         limit: crate::Limit,

@@ -40,18 +40,32 @@ fn uci_match_plays_a_short_game() {
 }
 
 #[test]
-fn bots_forfeit_when_late_silent_or_dead() {
+fn bots_forfeit_when_late_silent_dead_over_their_memory_cap_or_cpu_budget() {
     // A generous deadline: only the bots built to miss it miss it.
     let out = run("bots", &["4", "1000"]);
-    let row = |bot: &str| out.lines().find(|l| l.starts_with(&format!("| {bot}"))).unwrap().to_string();
-    let cells =
-        |bot: &str| -> Vec<u32> { row(bot).split('|').filter_map(|c| c.trim().parse().ok()).collect() };
-    assert_eq!(cells("quick"), [4, 0, 0], "{out}");
-    assert_eq!(cells("silent"), [0, 0, 4], "{out}");
-    assert_eq!(cells("sloppy"), [3, 1, 0], "{out}");
-    assert_eq!(cells("crashy")[2], 1, "forfeits the turn it crashes in: {out}");
+    let row = |bot: &str| out.lines().find(|l| l.starts_with(&format!("| {bot} "))).unwrap().to_string();
+    // right, wrong, forfeited; then CPU time and peak memory.
+    let cells = |bot: &str| -> Vec<String> { row(bot).split('|').map(|c| c.trim().to_string()).collect() };
+    let scores = |bot: &str| -> Vec<u32> { cells(bot)[2..5].iter().map(|c| c.parse().unwrap()).collect() };
+    let number = |cell: &str, unit: &str| -> f64 { cell.strip_suffix(unit).unwrap().trim().parse().unwrap() };
+    assert_eq!(scores("quick"), [4, 0, 0], "{out}");
+    assert_eq!(scores("silent"), [0, 0, 4], "{out}");
+    assert_eq!(scores("sloppy"), [3, 1, 0], "{out}");
+    assert_eq!(scores("crashy")[2], 1, "forfeits the turn it crashes in: {out}");
     assert!(out.contains("crashy restarted"), "{out}");
-    assert_eq!(cells("slow"), [2, 0, 2], "late on even turns: {out}");
+    assert_eq!(scores("slow"), [2, 0, 2], "late on even turns: {out}");
+    // The hog's second 64 MiB is past its 128 MiB cap: the allocation fails.
+    assert_eq!(scores("hog"), [3, 0, 1], "{out}");
+    assert!(out.contains("hog exited (exit status: 1; ") && out.contains("MemoryError"), "{out}");
+    assert!(out.contains("hog restarted"), "{out}");
+    let hog_peak = number(&cells("hog")[6], "MiB");
+    assert!((64.0..128.0).contains(&hog_peak), "it held its first 64 MiB: {out}");
+    // The spinner thinks for ever from turn 2 on, until the arena stops it.
+    assert_eq!(scores("spinner"), [1, 0, 3], "{out}");
+    assert!(out.contains("spinner thought for") && out.contains("budget of 500ms: stopped"), "{out}");
+    assert!(number(&cells("spinner")[5], "s") > 0.5, "{out}");
+    assert!(number(&cells("quick")[5], "s") < 0.5, "{out}");
+    assert!(!out.contains('\r'), "no carriage returns: readable through a pipe");
 }
 
 #[test]

@@ -175,14 +175,16 @@ fn resource(limit: &Limit) -> libc::__rlimit_resource_t {
 fn cpu_hard(soft: libc::rlim_t) -> libc::rlim_t {
     let wanted = soft.saturating_add(1);
     match host_hard(libc::RLIMIT_CPU) {
-        Ok(hard) if hard != libc::RLIM_INFINITY && hard < wanted && !is_root() => hard.max(soft),
+        Ok(hard) if hard != libc::RLIM_INFINITY && hard < wanted && !may_raise_hard_limits() => {
+            hard.max(soft)
+        }
         _ => wanted,
     }
 }
 
 /// Checks that this process may give a child `limit`: not above its own
-/// hard limit (unless root, who may raise it), nor, for open files, above
-/// the kernel's ceiling. `Err` gives the most it may give.
+/// hard limit (unless it may raise that), nor, for open files, above the
+/// kernel's ceiling. `Err` gives the most it may give.
 pub(crate) fn check_limit(limit: &Limit) -> Result<(), u64> {
     let value = limit.value();
     if let Limit::OpenFiles(_) = limit
@@ -193,7 +195,7 @@ pub(crate) fn check_limit(limit: &Limit) -> Result<(), u64> {
         return Err(ceiling);
     }
     match host_hard(resource(limit)) {
-        Ok(hard) if hard != libc::RLIM_INFINITY && value > hard && !is_root() => Err(hard),
+        Ok(hard) if hard != libc::RLIM_INFINITY && value > hard && !may_raise_hard_limits() => Err(hard),
         _ => Ok(()),
     }
 }
@@ -205,9 +207,25 @@ fn host_hard(resource: libc::__rlimit_resource_t) -> io::Result<libc::rlim_t> {
     Ok(current.rlim_max)
 }
 
-fn is_root() -> bool {
-    // SAFETY: geteuid takes nothing and cannot fail.
-    unsafe { libc::geteuid() == 0 }
+/// Whether this process may raise a hard limit, for itself or a child it
+/// forks: `setrlimit` asks for `CAP_SYS_RESOURCE` in the initial user
+/// namespace. Root usually has it, but not in most containers (Docker drops
+/// it) nor in a user namespace of its own; a uid of 0 does not tell. When
+/// `/proc` cannot tell either, it is taken as no: the start then fails with
+/// the typed error, which names what may be given.
+fn may_raise_hard_limits() -> bool {
+    const CAP_SYS_RESOURCE: u32 = 24;
+    // Capabilities belong to a thread; the calling thread is the one that forks.
+    let status = std::fs::read_to_string("/proc/thread-self/status")
+        .or_else(|_| std::fs::read_to_string("/proc/self/status"));
+    let effective = status.ok().and_then(|status| {
+        let hex = status.lines().find_map(|line| line.strip_prefix("CapEff:"))?;
+        u64::from_str_radix(hex.trim(), 16).ok()
+    });
+    // Without user namespaces (no uid_map) there is only the initial one.
+    let initial_namespace = std::fs::read_to_string("/proc/self/uid_map")
+        .map_or(true, |map| map.split_whitespace().eq(["0", "0", "4294967295"]));
+    effective.is_some_and(|caps| caps & (1 << CAP_SYS_RESOURCE) != 0) && initial_namespace
 }
 
 /// A new pseudo-terminal: `(master, slave)`, both opened close-on-exec

@@ -153,8 +153,18 @@ pub fn own_runner(event: procloop::Event<'_>) -> Got {
 }
 
 /// Polls the runner until `done(events so far)` holds; fails at the deadline.
-pub fn run_until(runner: &mut procloop::Runner, mut done: impl FnMut(&[Got]) -> bool) -> Vec<Got> {
-    let deadline = Instant::now() + DEADLINE;
+pub fn run_until(runner: &mut procloop::Runner, done: impl FnMut(&[Got]) -> bool) -> Vec<Got> {
+    run_until_within(runner, DEADLINE, done)
+}
+
+/// As [`run_until`], with a deadline of its own (for children that must use
+/// seconds of CPU on a loaded machine).
+pub fn run_until_within(
+    runner: &mut procloop::Runner,
+    within: Duration,
+    mut done: impl FnMut(&[Got]) -> bool,
+) -> Vec<Got> {
+    let deadline = Instant::now() + within;
     let mut got = Vec::new();
     while !done(&got) {
         let left = deadline.saturating_duration_since(Instant::now());
