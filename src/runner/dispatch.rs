@@ -24,7 +24,7 @@ impl Runner {
         F: FnMut(&mut Runner, Event<'_>),
     {
         match event {
-            ReactorEvent::Data { token, data } => self.hand_output(token, data, handler),
+            ReactorEvent::Data { token, data } => self.hand_output(&mut None, token, data, handler),
             ReactorEvent::Closed { token } => match self.streams.get(token) {
                 Some((alias, Stream::Stdout)) => {
                     let alias = alias.clone();
@@ -58,24 +58,27 @@ impl Runner {
         }
     }
 
-    /// Hands over a piece of an alias's output, the alias looked up once
-    /// for the lines of a batch that come one after another.
-    fn hand_output<F>(&mut self, token: Token, data: &[u8], handler: &mut F) -> usize
+    /// Hands over a piece of an alias's output. `last` caches the alias of
+    /// the token before, so the lines of a batch look it up once.
+    #[inline(always)]
+    pub(super) fn hand_output<F>(
+        &mut self,
+        last: &mut Option<(Token, Arc<str>, Stream)>,
+        token: Token,
+        data: &[u8],
+        handler: &mut F,
+    ) -> usize
     where
         F: FnMut(&mut Runner, Event<'_>),
     {
-        let (alias, stream) = match self.last_alias.take() {
-            Some((cached, alias, stream)) if cached == token => (alias, stream),
-            _ => match self.streams.get(token) {
-                Some((alias, stream)) => (alias.clone(), stream),
-                None => return pass_on(self, ReactorEvent::Data { token, data }, handler),
-            },
-        };
-        match stream {
-            Stream::Stderr => handler(self, Event::Stderr { alias: &alias, data }),
-            _ => handler(self, Event::Data { alias: &alias, data }),
+        if last.as_ref().is_none_or(|(cached, ..)| *cached != token) {
+            *last = self.streams.get(token).map(|(alias, stream)| (token, alias.clone(), stream));
         }
-        self.last_alias = Some((token, alias, stream));
+        match last {
+            Some((_, alias, Stream::Stderr)) => handler(self, Event::Stderr { alias, data }),
+            Some((_, alias, _)) => handler(self, Event::Data { alias, data }),
+            None => return pass_on(self, ReactorEvent::Data { token, data }, handler),
+        }
         1
     }
 

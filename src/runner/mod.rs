@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use crate::channel::Channel;
 use crate::error::{Error, Result};
-use crate::reactor::{Reactor, drive};
+use crate::reactor::{Reactor, ReactorEvent, drive};
 use crate::timers::TimerId;
 use crate::token::Token;
 use crate::usage::Usage;
@@ -85,10 +85,6 @@ pub struct Runner {
     programs: ProgramCache,
     /// Numbers the runs (starts and restarts) of aliases.
     runs: u64,
-    /// The alias of the channel that gave the last piece of output: a
-    /// cache, taken out while the handler runs (so a handler that unwinds
-    /// leaves only an empty cache behind).
-    last_alias: Option<(Token, Arc<str>, Stream)>,
     /// The process that made this Runner: a copy of it in a forked child
     /// must not signal or wait for the parent's children.
     owner_pid: u32,
@@ -108,7 +104,6 @@ impl Runner {
             abandoned: Vec::new(),
             programs: ProgramCache::default(),
             runs: 0,
-            last_alias: None,
             owner_pid: std::process::id(),
         })
     }
@@ -316,12 +311,23 @@ impl Runner {
             return Ok(handed);
         }
         let timeout = if handed > 0 { Some(Duration::ZERO) } else { timeout };
+        // The alias of the channel that gave the last piece of output, kept
+        // here rather than in the Runner: a handler that unwinds drops it
+        // with this frame, and a token's alias never changes.
+        let mut last: Option<(Token, Arc<str>, Stream)> = None;
         let rest = drive(
             self,
             |r| &mut r.reactor,
             timeout,
             max_events - handed,
-            |runner, event, room| runner.dispatch(event, room, &mut handler),
+            #[inline(always)]
+            |runner, event, room| match event {
+                // Output is most events: its path stays inline in the loop.
+                ReactorEvent::Data { token, data } => {
+                    runner.hand_output(&mut last, token, data, &mut handler)
+                }
+                other => runner.dispatch(other, room, &mut handler),
+            },
         )?;
         Ok(handed + rest)
     }
