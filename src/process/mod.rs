@@ -58,7 +58,9 @@ pub fn is_unknown_exit(status: ExitStatus) -> bool {
 /// still be signalled after the leader's exit.
 #[derive(Debug)]
 pub struct Process {
-    child: Child,
+    pid: u32,
+    /// The std handle it came with, if any (kept for the handles it holds).
+    _child: Option<Child>,
     pidfd: Option<Pidfd>,
     exit: Option<Exit>,
     group: bool,
@@ -82,9 +84,20 @@ impl Process {
     /// (without one, exits are found by polling). It does not fail: the
     /// `Result` stays for compatibility.
     pub fn new(child: Child) -> Result<Process> {
-        let pid = child.id();
+        Ok(Process::from_pid(child.id(), Some(child)))
+    }
+
+    /// [`new`](Self::new) for a spawn's `io::Result`.
+    pub(crate) fn new_io(child: Child) -> io::Result<Process> {
+        Ok(Process::from_pid(child.id(), Some(child)))
+    }
+
+    /// Takes over the child `pid`, which this process spawned and nobody
+    /// has reaped.
+    pub(crate) fn from_pid(pid: u32, child: Option<Child>) -> Process {
         let mut process = Process {
-            child,
+            pid,
+            _child: child,
             pidfd: None,
             exit: None,
             group: false,
@@ -97,7 +110,7 @@ impl Process {
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => process.lost(),
             Err(e) => log::warn!("no pidfd for pid {pid} ({e}); its exit is found by polling"),
         }
-        Ok(process)
+        process
     }
 
     /// Marks the process as the leader of its own process group (it was
@@ -115,7 +128,7 @@ impl Process {
 
     /// The process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.pid
     }
 
     /// Whether exits are seen through a pidfd (else by polling).

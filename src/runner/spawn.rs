@@ -5,9 +5,7 @@ use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use super::app::{App, Buffering, Start, Stderr, Transport};
 use super::check;
@@ -19,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::process::{Process, end_all};
 use crate::sys;
 use crate::sys::child::ChildSetup;
+use crate::sys::spawn::{ChildStdio, Launch};
 
 /// A started process and its channels, not yet registered.
 pub(crate) struct Spawned {
@@ -59,32 +58,22 @@ pub(crate) fn spawn(
     }
     let own_path = app.env.iter().any(|(k, _)| k == "PATH");
     let program = if own_path { None } else { programs.resolve(&plan.argv[0], path) };
-    let mut command = command(app, &plan, program.as_deref(), path);
-    let (channel, stderr) = match (&plan.socket, app.pty) {
-        (Some(_), _) => (None, wire_stderr(&mut command, app.stderr, None)?),
-        (None, true) => (Some(wire_terminal(&mut command)?), None),
-        (None, false) => {
-            let (channel, child_in, child_out) = stdio_ends(app.transport)?;
-            let merged = if app.stderr == Stderr::Merge { Some(child_out.try_clone()?) } else { None };
-            command.stdin(child_in).stdout(child_out);
-            (Some(channel), wire_stderr(&mut command, app.stderr, merged)?)
-        }
+    let (launch, channel, stderr) = launch(app, &plan, program.as_deref(), path)?;
+    // Either way the launch is consumed: the child's ends of its pipes close
+    // here once it has them.
+    let started = if launch.fits_posix_spawn() {
+        sys::spawn::posix_spawn(launch).map(|pid| Process::from_pid(pid, None))
+    } else {
+        spawner::spawn(launch.into_command(), app.die_with_parent).and_then(Process::new_io)
     };
-    // A terminal's session makes the child lead its own process group anyway.
-    if plan.setpgrp && !app.pty {
-        command.process_group(0);
-    }
-    sys::child::prepare(&mut command, child_setup(app));
-    // Consumed: the child's ends of its pipes close here once it has them.
-    let spawned = spawner::spawn(command, app.die_with_parent);
-    let child = spawned.map_err(|source| {
+    let process = started.map_err(|source| {
         if program.is_some() && source.kind() == io::ErrorKind::NotFound {
             // The command moved since it was found: the next start looks again.
             programs.forget(&plan.argv[0]);
         }
         Error::Spawn { command: plan.argv[0].clone(), source }
     })?;
-    let process = KillOnDrop::new(Process::new(child)?.group_leader(plan.setpgrp));
+    let process = KillOnDrop::new(process.group_leader(plan.setpgrp));
     let line_mode = plan.line_mode;
     let with_mode = |mut c: Channel| {
         c.set_line_buffered(line_mode);
@@ -157,22 +146,44 @@ fn check_cwd(program: &str, cwd: &Path) -> Result<()> {
     Err(Error::Spawn { command: program.to_string(), source })
 }
 
-fn command(app: &App, plan: &Plan<'_>, program: Option<&Path>, path: Option<&OsStr>) -> Command {
-    let mut command = match program {
-        Some(program) => Command::new(program),
-        None => Command::new(&plan.argv[0]),
+/// The exec of one start, and our ends of its stdio: the channel (none
+/// for a socket start) and the captured stderr.
+fn launch(
+    app: &App,
+    plan: &Plan<'_>,
+    program: Option<&Path>,
+    path: Option<&OsStr>,
+) -> Result<(Launch, Option<Channel>, Option<Channel>)> {
+    let (stdio, channel, stderr) = match (&plan.socket, app.pty) {
+        (Some(_), _) => {
+            let (child_err, ours) = wire_stderr(app.stderr, None)?;
+            ([ChildStdio::Null, ChildStdio::Inherit, child_err], None, ours)
+        }
+        (None, true) => {
+            let (channel, [stdin, stdout, stderr]) = wire_terminal()?;
+            ([ChildStdio::Fd(stdin), ChildStdio::Fd(stdout), ChildStdio::Fd(stderr)], Some(channel), None)
+        }
+        (None, false) => {
+            let (channel, child_in, child_out) = stdio_ends(app.transport)?;
+            let merged = if app.stderr == Stderr::Merge { Some(child_out.try_clone()?) } else { None };
+            let (child_err, ours) = wire_stderr(app.stderr, merged)?;
+            ([ChildStdio::Fd(child_in), ChildStdio::Fd(child_out), child_err], Some(channel), ours)
+        }
     };
-    command.arg0(&plan.argv[0]);
-    command.args(&plan.argv[1..]);
-    if let Some(path) = path {
-        command.env("PATH", path);
-    }
-    command.envs(app.env.iter().map(|(k, v)| (k, v)));
-    if let Some(cwd) = plan.cwd {
-        command.current_dir(cwd);
-    }
-    command.stdin(Stdio::null());
-    command
+    let mut env: Vec<(OsString, OsString)> =
+        path.map(|p| ("PATH".into(), p.to_os_string())).into_iter().collect();
+    env.extend(app.env.iter().cloned());
+    let launch = Launch {
+        program: program.map_or_else(|| PathBuf::from(&plan.argv[0]), Path::to_path_buf),
+        argv: plan.argv.clone(),
+        env,
+        cwd: plan.cwd.map(Path::to_path_buf),
+        stdio,
+        // A terminal's session makes the child lead its own process group anyway.
+        process_group: plan.setpgrp && !app.pty,
+        setup: child_setup(app),
+    };
+    Ok((launch, channel, stderr))
 }
 
 /// Our channel, and the child's stdin and stdout ends.
@@ -194,36 +205,28 @@ fn stdio_ends(transport: Transport) -> Result<(Channel, OwnedFd, OwnedFd)> {
     }
 }
 
-/// Gives the child a new pseudo-terminal as stdin, stdout and stderr;
-/// returns our channel on its master side.
-fn wire_terminal(command: &mut Command) -> Result<Channel> {
+/// A new pseudo-terminal: our channel on its master side, and the slave
+/// side three times, for the child's stdin, stdout and stderr.
+fn wire_terminal() -> Result<(Channel, [OwnedFd; 3])> {
     let (master, slave) = sys::child::open_pty()?;
     sys::set_fresh_nonblocking(master.as_fd())?;
     sys::child::set_window_size(master.as_fd(), 24, 80)?;
-    command.stdin(slave.try_clone()?).stdout(slave.try_clone()?).stderr(slave);
-    Ok(Channel::from_terminal(master))
+    let ends = [slave.try_clone()?, slave.try_clone()?, slave];
+    Ok((Channel::from_terminal(master), ends))
 }
 
-/// Sets the child's stderr; returns the capture channel, if any.
-fn wire_stderr(command: &mut Command, stderr: Stderr, stdout: Option<OwnedFd>) -> Result<Option<Channel>> {
-    match (stderr, stdout) {
-        (Stderr::Inherit, _) | (Stderr::Merge, None) => {
-            command.stderr(Stdio::inherit());
-        }
-        (Stderr::Null, _) => {
-            command.stderr(Stdio::null());
-        }
-        (Stderr::Merge, Some(stdout)) => {
-            command.stderr(stdout);
-        }
+/// The child's stderr, and our capture channel, if any.
+fn wire_stderr(stderr: Stderr, stdout: Option<OwnedFd>) -> Result<(ChildStdio, Option<Channel>)> {
+    Ok(match (stderr, stdout) {
+        (Stderr::Inherit, _) | (Stderr::Merge, None) => (ChildStdio::Inherit, None),
+        (Stderr::Null, _) => (ChildStdio::Null, None),
+        (Stderr::Merge, Some(stdout)) => (ChildStdio::Fd(stdout), None),
         (Stderr::Capture, _) => {
             let (ours, theirs) = sys::pipe()?;
             sys::set_fresh_nonblocking(ours.as_fd())?;
-            command.stderr(theirs);
-            return Ok(Some(Channel::from_nonblocking_pipe(Some(ours), None)));
+            (ChildStdio::Fd(theirs), Some(Channel::from_nonblocking_pipe(Some(ours), None)))
         }
-    }
-    Ok(None)
+    })
 }
 
 /// Where commands were found in PATH, so each start execs once instead of

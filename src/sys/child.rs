@@ -59,6 +59,18 @@ impl ChildSetup {
         self.blocked = any_blocked();
     }
 
+    /// Whether the child must run code of ours before its program (which
+    /// takes the fork path); resetting signals alone does not.
+    pub(crate) fn runs_code(&self) -> bool {
+        self.die_with_parent || self.terminal || self.limit_count > 0
+    }
+
+    /// The signals to put back at their default action in the child (bit
+    /// `n - 1` for signal `n`): those the host ignores, and SIGPIPE.
+    pub(crate) fn signals_to_reset(&self) -> u64 {
+        self.ignored | 1 << (libc::SIGPIPE - 1)
+    }
+
     fn is_empty(&self) -> bool {
         !self.die_with_parent && !self.terminal && self.limit_count == 0 && self.ignored == 0 && !self.blocked
     }

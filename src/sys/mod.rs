@@ -29,6 +29,7 @@ pub(crate) mod child;
 pub(crate) mod fd;
 pub(crate) mod pidfd;
 pub(crate) mod signals;
+pub(crate) mod spawn;
 mod wait;
 
 pub(crate) use fd::{ChannelFd, check_stream_socket, hung_up};
