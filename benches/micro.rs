@@ -1,6 +1,6 @@
 //! Criterion micro-benchmarks: the idle cost of `poll_once`, line framing
-//! through the reactor and through `Channel::read`, the input buffer (the
-//! ring) on its own, and `Runner::cpu_time` as an arena calls it every turn.
+//! through the reactor and through `Channel::read`, the input buffer on its
+//! own, and `Runner::cpu_time` as an arena calls it every turn.
 //!
 //! ```text
 //! cargo bench --bench micro
@@ -85,7 +85,7 @@ fn line_framing(c: &mut Criterion) {
 /// The input buffer: bytes read into it and taken out in byte mode, and
 /// lines cut across reads, which leave a partial line behind to be moved
 /// to the front.
-fn ring_buffer(c: &mut Criterion) {
+fn input_buffer(c: &mut Criterion) {
     let block = lines_block();
     let mut group = c.benchmark_group("input buffer, 64 KiB");
     group.throughput(Throughput::Bytes(block.len() as u64));
@@ -145,5 +145,5 @@ fn cpu_time(c: &mut Criterion) {
     assert_eq!(runner.aliases().filter(|a| runner.pid(a).is_some()).count(), 100);
 }
 
-criterion_group!(benches, idle_poll, line_framing, ring_buffer, cpu_time);
+criterion_group!(benches, idle_poll, line_framing, input_buffer, cpu_time);
 criterion_main!(benches);

@@ -1,4 +1,4 @@
-//! The seed's stdio example: configure `cat`, start it, write, read back.
+//! The Python runner's stdio example: configure `cat`, start it, write, read back.
 //!
 //! ```text
 //! cargo run --example cat

@@ -1,4 +1,4 @@
-//! The seed's UNIX-socket example: `socat` serves `cat` on a socket, and the
+//! The Python runner's UNIX-socket example: `socat` serves `cat` on a socket, and the
 //! runner connects to it once it appears.
 //!
 //! ```text

@@ -105,11 +105,11 @@
 
 mod channel;
 mod error;
+mod input_buffer;
 mod limit;
 mod listener;
 mod process;
 mod reactor;
-mod ring;
 mod runner;
 mod signal;
 mod sys;
@@ -122,11 +122,11 @@ mod write_queue;
 
 pub use channel::Channel;
 pub use error::{Error, Result};
+pub use input_buffer::DEFAULT_INPUT_CAPACITY;
 pub use limit::Limit;
 pub use listener::{Listener, PeerAddr};
 pub use process::{Process, is_unknown_exit, unknown_exit};
 pub use reactor::{Reactor, ReactorEvent};
-pub use ring::DEFAULT_INPUT_CAPACITY;
 pub use runner::{
     App, Buffering, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Event, Restart, Runner, Start, Stderr, Transport,
     split_command,

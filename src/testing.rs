@@ -1,4 +1,6 @@
-//! Test helpers: [`TestChannel`], the test's end of a real channel.
+//! Helpers for tests of code built on procloop, not for production use
+//! (they panic on any I/O failure): [`TestChannel`], the test's end of a
+//! real channel, and [`open_fds`], to check that nothing leaks.
 
 use std::io::Write;
 use std::os::fd::{AsFd, BorrowedFd};

@@ -3,12 +3,18 @@
 /// Default limit of a channel's write queue: 16 MiB.
 pub const DEFAULT_WRITE_QUEUE_LIMIT: usize = 16 * 1024 * 1024;
 
-#[derive(Debug)]
 pub(crate) struct WriteQueue {
     bytes: Vec<u8>,
     /// Bytes at the front of `bytes` already written.
     sent: usize,
     limit: usize,
+}
+
+/// Lengths, not bytes: a queue of megabytes would print megabytes.
+impl std::fmt::Debug for WriteQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteQueue").field("queued", &self.len()).field("limit", &self.limit).finish()
+    }
 }
 
 impl WriteQueue {

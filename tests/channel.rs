@@ -391,9 +391,26 @@ fn a_borrowed_socket_works_in_a_reactor_and_comes_back_open() {
 #[test]
 fn borrowing_a_bad_fd_is_an_error_that_names_it() {
     let err = Channel::from_borrowed_pipe(Some(-1), None).unwrap_err();
-    assert!(err.to_string().contains("faucet: -1 is not a file descriptor"), "{err}");
+    assert!(err.to_string().contains("read_end: -1 is not a file descriptor"), "{err}");
     let (read, _write) = std::io::pipe().unwrap();
     let err = Channel::from_borrowed_socket(read.as_raw_fd()).unwrap_err();
     assert!(err.to_string().contains("is not a socket"), "{err}");
     assert!(matches!(err, Error::Io(e) if e.kind() == std::io::ErrorKind::InvalidInput));
+}
+
+#[test]
+fn debug_of_a_channel_shows_lengths_not_bytes() {
+    let mut reactor = procloop::Reactor::new().unwrap();
+    let (channel, mut peer) = procloop::testing::TestChannel::pair();
+    let token = reactor.register(channel).unwrap();
+    reactor.pause(token);
+    peer.put(&[b'x'; 60_000]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while reactor.channel(token).unwrap().buffered() < 60_000 {
+        assert!(std::time::Instant::now() < deadline);
+        reactor.poll_once(Some(std::time::Duration::from_millis(10)), |_, e| panic!("{e:?}")).unwrap();
+    }
+    let text = format!("{:?}", reactor.channel(token).unwrap());
+    assert!(text.len() < 1_000, "{} characters", text.len());
+    assert!(text.contains("buffered: 60000"), "{text}");
 }

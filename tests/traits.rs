@@ -1,9 +1,11 @@
-//! The public types have the auto traits API.md promises (and a user needs
-//! to move a runner or channel to another thread).
+//! The public types have the traits their docs promise: a user moves a
+//! runner or channel to another thread, keeps tokens and timer ids in maps,
+//! and copies limits and usages around.
 
 fn send<T: Send>() {}
 fn send_sync_static<T: Send + Sync + 'static>() {}
 fn copy_eq_hash_debug<T: Copy + Eq + std::hash::Hash + std::fmt::Debug>() {}
+fn copy_partial_eq_debug<T: Copy + PartialEq + std::fmt::Debug>() {}
 
 #[test]
 fn public_types_have_their_traits() {
@@ -14,6 +16,9 @@ fn public_types_have_their_traits() {
     send_sync_static::<procloop::Waker>();
     copy_eq_hash_debug::<procloop::Token>();
     copy_eq_hash_debug::<procloop::TimerId>();
+    copy_eq_hash_debug::<procloop::Signal>();
+    copy_partial_eq_debug::<procloop::Limit>();
+    copy_partial_eq_debug::<procloop::Usage>();
     let waker: fn(&procloop::Waker) -> procloop::Waker = Clone::clone;
     let _ = waker;
     let app = procloop::App::new("cat");

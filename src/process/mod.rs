@@ -116,6 +116,7 @@ impl Process {
     /// Marks the process as the leader of its own process group (it was
     /// spawned with `process_group(0)`): stopping and ending it signal the
     /// whole group, and its zombie is kept until the `Process` is dropped.
+    #[must_use]
     pub fn group_leader(mut self, on: bool) -> Process {
         self.group = on;
         self

@@ -1,4 +1,7 @@
-//! [`Reactor`]: one `mio::Poll` over channels, servers and processes.
+//! [`Reactor`]: one `mio::Poll` over channels, servers and processes. This
+//! file is its face: its state, timers, `poll_once`, and the poll's fd for a
+//! host loop; `registry.rs` holds channels and servers, `processes.rs` the
+//! children, `wait.rs` and `step.rs` the two halves of a poll.
 
 mod batch;
 mod chores;
@@ -7,6 +10,7 @@ mod drive;
 mod entry;
 mod event;
 mod processes;
+mod registry;
 mod step;
 mod table;
 mod wait;
@@ -19,17 +23,14 @@ use std::time::{Duration, Instant};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll};
 
-use crate::channel::Channel;
 use crate::error::Result;
-use crate::listener::Listener;
 use crate::process::Process;
 use crate::timers::{TimerId, Timers};
-use crate::token::{Side, Token, WAKER};
+use crate::token::{Token, WAKER};
 use crate::waker::Waker;
 use chores::Chores;
 use delivery::Delivery;
 pub(crate) use drive::drive;
-use entry::{ChannelState, Kind};
 pub use event::ReactorEvent;
 use event::Step;
 use table::Table;
@@ -124,174 +125,6 @@ impl Reactor {
             delivery: Delivery::default(),
             exited: None,
         })
-    }
-
-    /// Registers a channel; its input now arrives as events.
-    ///
-    /// ```
-    /// use procloop::{Reactor, testing::TestChannel};
-    ///
-    /// let mut reactor = Reactor::new()?;
-    /// let (channel, _peer) = TestChannel::pair();
-    /// let token = reactor.register(channel)?;
-    /// assert!(reactor.channel(token).is_some());
-    /// # Ok::<(), procloop::Error>(())
-    /// ```
-    pub fn register(&mut self, channel: Channel) -> Result<Token> {
-        let token = self.next_token();
-        self.watch_channel(token, &channel)?;
-        let pending = channel.buffered() > 0 || channel.at_eof();
-        let queued = channel.queued() > 0;
-        self.entries.insert(token, Kind::Channel(ChannelState::new(channel)));
-        if pending {
-            self.enqueue(token);
-        }
-        if queued {
-            self.channel(token); // bytes queued before registering get their write end watched
-        }
-        Ok(token)
-    }
-
-    /// Removes a channel and hands it back, with any bytes still buffered;
-    /// `None` for an unknown or stale token (or one that is not a channel).
-    ///
-    /// ```
-    /// use procloop::{Reactor, testing::TestChannel};
-    ///
-    /// let mut reactor = Reactor::new()?;
-    /// let (channel, _peer) = TestChannel::pair();
-    /// let token = reactor.register(channel)?;
-    /// let channel = reactor.unregister(token).expect("registered");
-    /// assert!(reactor.unregister(token).is_none(), "a token never answers twice");
-    /// # drop(channel);
-    /// # Ok::<(), procloop::Error>(())
-    /// ```
-    pub fn unregister(&mut self, token: Token) -> Option<Channel> {
-        self.entries.channel(token)?;
-        let Kind::Channel(state) = self.entries.remove(token)?.kind else { return None };
-        self.unwatch_channel(&state);
-        Some(state.channel)
-    }
-
-    /// The registered channel behind `token`.
-    pub fn channel(&mut self, token: Token) -> Option<&mut Channel> {
-        let state = self.entries.channel(token)?;
-        if !state.handed_out {
-            state.handed_out = true;
-            self.handed_out.push(token);
-        }
-        Some(&mut state.channel)
-    }
-
-    /// Drops a channel: its fds close, which takes them out of the poll.
-    pub(crate) fn discard(&mut self, token: Token) {
-        if self.entries.channel(token).is_some() {
-            self.entries.remove(token);
-        }
-    }
-
-    /// Stops handing over `token`'s input as events: it is buffered (up to
-    /// the channel's input capacity, then the fd is left alone until
-    /// `read()` drains it) for `channel(token).read()`. False for an
-    /// unknown token.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use procloop::{Reactor, testing::TestChannel};
-    ///
-    /// let mut reactor = Reactor::new()?;
-    /// let (channel, mut peer) = TestChannel::pair();
-    /// let token = reactor.register(channel)?;
-    /// reactor.pause(token);
-    /// peer.put(b"later");
-    /// while reactor.channel(token).unwrap().buffered() < 5 {
-    ///     reactor.poll_once(Some(Duration::from_millis(10)), |_, e| panic!("paused: {e:?}"))?;
-    /// }
-    /// assert_eq!(reactor.channel(token).unwrap().read()?, b"later");
-    /// # Ok::<(), procloop::Error>(())
-    /// ```
-    pub fn pause(&mut self, token: Token) -> bool {
-        self.set_paused(token, true)
-    }
-
-    /// Hands `token`'s input over as events again, starting with what was
-    /// buffered while paused.
-    pub fn resume(&mut self, token: Token) -> bool {
-        self.set_paused(token, false)
-    }
-
-    /// Accepts clients of `listener`: each becomes a registered channel,
-    /// announced by [`ReactorEvent::Accepted`].
-    ///
-    /// ```
-    /// use std::net::{TcpListener, TcpStream};
-    /// use std::time::Duration;
-    /// use procloop::{Reactor, ReactorEvent};
-    ///
-    /// let mut reactor = Reactor::new()?;
-    /// let listener = TcpListener::bind("127.0.0.1:0")?;
-    /// let addr = listener.local_addr()?;
-    /// let server = reactor.add_server(listener)?;
-    /// let _client = TcpStream::connect(addr)?;
-    /// let mut accepted = None;
-    /// while accepted.is_none() {
-    ///     reactor.poll_once(Some(Duration::from_secs(5)), |_, event| {
-    ///         if let ReactorEvent::Accepted { server: s, client, .. } = event {
-    ///             assert_eq!(s, server);
-    ///             accepted = Some(client);
-    ///         }
-    ///     })?;
-    /// }
-    /// assert!(reactor.channel(accepted.unwrap()).is_some());
-    /// # Ok::<(), procloop::Error>(())
-    /// ```
-    pub fn add_server(&mut self, listener: impl Into<Listener>) -> Result<Token> {
-        let listener = listener.into();
-        listener.set_nonblocking()?;
-        let token = self.next_token();
-        self.watch_fd(listener.as_fd().as_raw_fd(), token.to_mio(Side::Main), Interest::READABLE)?;
-        self.entries.insert(token, Kind::Server(listener));
-        Ok(token)
-    }
-
-    /// Removes a server and hands its listener back.
-    pub fn remove_server(&mut self, token: Token) -> Option<Listener> {
-        if !matches!(self.entries.get(token)?.kind, Kind::Server(_)) {
-            return None;
-        }
-        let Kind::Server(listener) = self.entries.remove(token)?.kind else { return None };
-        self.unwatch_fd(listener.as_fd().as_raw_fd());
-        Some(listener)
-    }
-
-    /// Closes every channel and server (processes stay watched).
-    ///
-    /// ```
-    /// use procloop::{Reactor, testing::TestChannel};
-    ///
-    /// let mut reactor = Reactor::new()?;
-    /// let (channel, mut peer) = TestChannel::pair();
-    /// reactor.register(channel)?;
-    /// reactor.close_all();
-    /// assert!(reactor.is_empty());
-    /// assert_eq!(peer.get(), b"", "the peer reads end of stream");
-    /// # Ok::<(), procloop::Error>(())
-    /// ```
-    pub fn close_all(&mut self) {
-        self.close_where(|_| true);
-    }
-
-    /// Closes every channel and server whose token `doomed` picks.
-    pub(crate) fn close_where(&mut self, doomed: impl Fn(Token) -> bool) {
-        let picked =
-            self.entries.remove_where(|token, e| !matches!(e.kind, Kind::Process(_)) && doomed(token));
-        for entry in picked {
-            match entry.kind {
-                Kind::Channel(state) => self.unwatch_channel(&state),
-                Kind::Server(listener) => self.unwatch_fd(listener.as_fd().as_raw_fd()),
-                Kind::Process(_) => {}
-            }
-        }
     }
 
     /// How many channels, servers and processes are registered.
@@ -415,13 +248,6 @@ impl Reactor {
         )
     }
 
-    fn set_paused(&mut self, token: Token, paused: bool) -> bool {
-        let Some(state) = self.entries.channel(token) else { return false };
-        state.paused = paused;
-        self.enqueue(token);
-        true
-    }
-
     fn next_token(&mut self) -> Token {
         self.next_generation = self.next_generation.wrapping_add(1);
         Token::new(self.entries.vacant(), self.next_generation)
@@ -433,30 +259,6 @@ impl Reactor {
         {
             entry.queued = true;
             self.ready.push_back(token);
-        }
-    }
-
-    /// Watches a channel's read side (a socket's both sides). A pipe's write
-    /// end is watched only once bytes wait to be written: most writes go
-    /// through at once, and each watch is a syscall per channel.
-    fn watch_channel(&self, token: Token, channel: &Channel) -> Result<()> {
-        let read = channel.read_fd().map(|fd| fd.as_raw_fd());
-        match read {
-            Some(fd) if channel.is_single_fd() => {
-                self.watch_fd(fd, token.to_mio(Side::Main), Interest::READABLE | Interest::WRITABLE)
-            }
-            Some(fd) => self.watch_fd(fd, token.to_mio(Side::Main), Interest::READABLE),
-            None => Ok(()),
-        }
-    }
-
-    fn unwatch_channel(&self, state: &ChannelState) {
-        let channel = &state.channel;
-        if let Some(fd) = channel.read_fd() {
-            self.unwatch_fd(fd.as_raw_fd());
-        }
-        if let Some(fd) = channel.write_fd().filter(|_| state.write_watched && !channel.is_single_fd()) {
-            self.unwatch_fd(fd.as_raw_fd());
         }
     }
 

@@ -29,7 +29,7 @@ struct Flight {
     /// Bytes handed over and not consumed from the channel's buffer yet.
     pending: usize,
     /// The table gave out an entry since the batch last checked its channel.
-    touched: bool,
+    given_out: bool,
 }
 
 impl Table {
@@ -92,7 +92,7 @@ impl Table {
     /// Consumes what a batch in flight handed over so far.
     fn settle(&mut self) {
         let Some(flight) = &mut self.flight else { return };
-        flight.touched = true;
+        flight.given_out = true;
         let (token, pending) = (flight.token, std::mem::take(&mut flight.pending));
         if pending == 0 {
             return;
@@ -106,8 +106,8 @@ impl Table {
     /// A batch of `token`'s lines starts.
     pub(crate) fn take_off(&mut self, token: Token) {
         self.settle();
-        // Touched: the handler of the line before may have read the channel.
-        self.flight = Some(Flight { token, pending: 0, touched: true });
+        // As if given out: the handler of the line before may have read the channel.
+        self.flight = Some(Flight { token, pending: 0, given_out: true });
     }
 
     /// Whether `token`'s batch may hand over its next line, its channel
@@ -118,7 +118,7 @@ impl Table {
         let Some(flight) = self.flight.as_mut().filter(|f| f.token == token) else {
             return false; // a nested poll ran a batch of its own
         };
-        if !std::mem::take(&mut flight.touched) {
+        if !std::mem::take(&mut flight.given_out) {
             return true;
         }
         let entry = self.slab.get_mut(token.index()).filter(|e| e.generation == token.generation());

@@ -40,7 +40,7 @@ impl Reactor {
         let nothing_ready = self.ready.is_empty() && self.fired.is_empty();
         // With only bets on the queue, a wait that may block tries them
         // before asking the kernel; if they lose, the next wait polls.
-        let only_bets = self.follow_up_touched() && nothing_ready && timeout != Some(Duration::ZERO);
+        let only_bets = self.follow_up_handed_out() && nothing_ready && timeout != Some(Duration::ZERO);
         let timeout = self.wait_timeout(timeout);
         let mut woken = Woken::No;
         let polled = if only_bets {
@@ -165,18 +165,18 @@ impl Reactor {
     /// known to be readable, on the bet that an answer to what was just
     /// written is already there (a request and its reply). Returns whether
     /// it queued such a read.
-    fn follow_up_touched(&mut self) -> bool {
+    fn follow_up_handed_out(&mut self) -> bool {
         let mut speculated = false;
         // Taken out and put back emptied, so its memory serves every wait.
-        let mut touched = std::mem::take(&mut self.handed_out);
-        for token in touched.drain(..) {
+        let mut handed_out = std::mem::take(&mut self.handed_out);
+        for token in handed_out.drain(..) {
             speculated |= self.follow_up(token);
         }
-        self.handed_out = touched;
+        self.handed_out = handed_out;
         speculated
     }
 
-    /// [`follow_up_touched`](Self::follow_up_touched) for one channel; true
+    /// [`follow_up_handed_out`](Self::follow_up_handed_out) for one channel; true
     /// if it queued a read.
     fn follow_up(&mut self, token: Token) -> bool {
         let mut speculated = false;

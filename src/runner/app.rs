@@ -10,6 +10,7 @@ use crate::limit::Limit;
 /// How a channel hands over its input.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize), serde(rename_all = "lowercase"))]
+#[non_exhaustive]
 pub enum Buffering {
     /// Whatever bytes are there (the default).
     #[default]
@@ -21,6 +22,7 @@ pub enum Buffering {
 /// What happens to a child's stderr.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize), serde(rename_all = "lowercase"))]
+#[non_exhaustive]
 pub enum Stderr {
     /// The child writes to our stderr (the default).
     #[default]
@@ -37,6 +39,7 @@ pub enum Stderr {
 /// What carries a stdio child's stdin and stdout.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize), serde(rename_all = "lowercase"))]
+#[non_exhaustive]
 pub enum Transport {
     /// Two pipes (the default): three fds per child with its pidfd. A child
     /// that closes its stdout gives end of stream while it still runs.
@@ -57,7 +60,8 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 
 /// One configured application: its command and how to run it.
 ///
-/// With the `serde` feature it deserializes from the seed's config shape:
+/// With the `serde` feature it deserializes from the config shape of the
+/// Python runner procloop grew out of:
 /// `{"command": "cat", "type": "stdio", "cwd": "/tmp", "buffering": "line",
 /// "setpgrp": true}` or `{"command": "socat SYSTEM:cat UNIX-LISTEN:sock",
 /// "type": "socket", "socket": "sock"}`; also `env` (a map), `stderr`
@@ -78,6 +82,7 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 /// ```
 #[derive(Clone, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize), serde(try_from = "super::config::AppConfig"))]
+#[must_use = "an App does nothing until it is added to a Runner"]
 pub struct App {
     pub(crate) command: String,
     pub(crate) socket: Option<PathBuf>,
@@ -278,6 +283,7 @@ impl App {
 /// # let _ = opts;
 /// ```
 #[derive(Clone, Debug, Default)]
+#[must_use = "a Start does nothing until it is given to start_with"]
 pub struct Start {
     pub(crate) alias: Option<String>,
     pub(crate) args: Vec<String>,

@@ -1,4 +1,4 @@
-//! The seed's config shape, for `App`'s `Deserialize` (feature `serde`).
+//! The Python runner's config shape, for `App`'s `Deserialize` (feature `serde`).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -109,7 +109,7 @@ impl TryFrom<AppConfig> for App {
             .restart(config.restart)
             .die_with_parent(config.die_with_parent)
             .pty(config.kind == AppType::Pty);
-        // As in the seed, `socket` means something only for socket apps,
+        // As in the Python runner, `socket` means something only for socket apps,
         // which may also get their path at start.
         if config.kind == AppType::Socket {
             app.socket_type = true;

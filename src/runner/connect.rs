@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::Runner;
 use super::running::{Connecting, Duty, DutyKind, Notice, NoticeKind, Running};
-use super::streams::Stream;
+use super::tokens::Role;
 use crate::channel::Channel;
 use crate::error::Error;
 use crate::signal::Signal;
@@ -67,7 +67,7 @@ impl Runner {
         let Some(running) = self.running.get_mut(alias) else { return };
         running.connecting = None;
         running.channel = Some(token);
-        self.streams.insert(token, alias.clone(), Stream::Stdout);
+        self.tokens.insert(token, alias.clone(), Role::Stdout);
         if let Some(process) = running.process {
             self.reactor.add_output(process, token);
         }
@@ -85,7 +85,7 @@ impl Runner {
             {
                 log::warn!("killing pid {}: {e}", process.pid());
             }
-            self.streams.abandon(token);
+            self.tokens.abandon(token);
             self.abandoned.push(token);
         }
         self.forget(&running);

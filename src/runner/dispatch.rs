@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::running::{Duty, DutyKind, Notice, NoticeKind};
-use super::streams::Stream;
+use super::tokens::Role;
 use super::{Event, Runner};
 use crate::error::Error;
 use crate::reactor::ReactorEvent;
@@ -25,8 +25,8 @@ impl Runner {
     {
         match event {
             ReactorEvent::Data { token, data } => self.hand_output(&mut None, token, data, handler),
-            ReactorEvent::Closed { token } => match self.streams.get(token) {
-                Some((alias, Stream::Stdout)) => {
+            ReactorEvent::Closed { token } => match self.tokens.get(token) {
+                Some((alias, Role::Stdout)) => {
                     let alias = alias.clone();
                     handler(self, Event::Closed { alias: &alias });
                     1
@@ -35,11 +35,11 @@ impl Runner {
                 Some(_) => 0,
                 None => pass_on(self, ReactorEvent::Closed { token }, handler),
             },
-            ReactorEvent::Exited { token, status } => match self.streams.get(token) {
-                Some((_, Stream::Process)) => self.on_exit(token, status, room, handler),
-                Some((_, Stream::Abandoned)) => {
+            ReactorEvent::Exited { token, status } => match self.tokens.get(token) {
+                Some((_, Role::Process)) => self.on_exit(token, status, room, handler),
+                Some((_, Role::Abandoned)) => {
                     self.abandoned.retain(|t| *t != token);
-                    self.streams.remove(token);
+                    self.tokens.remove(token);
                     0
                 }
                 Some(_) | None => pass_on(self, ReactorEvent::Exited { token, status }, handler),
@@ -63,7 +63,7 @@ impl Runner {
     #[inline(always)]
     pub(super) fn hand_output<F>(
         &mut self,
-        last: &mut Option<(Token, Arc<str>, Stream)>,
+        last: &mut Option<(Token, Arc<str>, Role)>,
         token: Token,
         data: &[u8],
         handler: &mut F,
@@ -72,10 +72,10 @@ impl Runner {
         F: FnMut(&mut Runner, Event<'_>),
     {
         if last.as_ref().is_none_or(|(cached, ..)| *cached != token) {
-            *last = self.streams.get(token).map(|(alias, stream)| (token, alias.clone(), stream));
+            *last = self.tokens.get(token).map(|(alias, role)| (token, alias.clone(), role));
         }
         match last {
-            Some((_, alias, Stream::Stderr)) => handler(self, Event::Stderr { alias, data }),
+            Some((_, alias, Role::Stderr)) => handler(self, Event::Stderr { alias, data }),
             Some((_, alias, _)) => handler(self, Event::Data { alias, data }),
             None => return pass_on(self, ReactorEvent::Data { token, data }, handler),
         }
@@ -89,8 +89,8 @@ impl Runner {
     where
         F: FnMut(&mut Runner, Event<'_>),
     {
-        let Some(alias) = self.streams.get(token).map(|(alias, _)| alias.clone()) else { return 0 };
-        self.streams.remove(token);
+        let Some(alias) = self.tokens.get(token).map(|(alias, _)| alias.clone()) else { return 0 };
+        self.tokens.remove(token);
         let ended = self.reactor.remove_process(token);
         let Some(running) = self.running.get_mut(&alias).filter(|r| r.process == Some(token)) else {
             return 0;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::restart::{Restart, RestartState};
 use super::running::{Notice, NoticeKind, Origin, Running};
 use super::spawn::{self, Spawned};
-use super::streams::Stream;
+use super::tokens::Role;
 use super::{Runner, Start};
 use crate::error::{Error, Result};
 use crate::process::{Process, end_all};
@@ -105,10 +105,10 @@ impl Runner {
         let Spawned { mut process, channel, stderr, .. } = spawned;
         let pid = process.get().pid();
         let mut outputs = Vec::new();
-        for (channel, stream) in [(channel, Stream::Stdout), (stderr, Stream::Stderr)] {
+        for (channel, role) in [(channel, Role::Stdout), (stderr, Role::Stderr)] {
             let Some(channel) = channel else { continue };
             match self.reactor.register(channel) {
-                Ok(token) => outputs.push((token, stream)),
+                Ok(token) => outputs.push((token, role)),
                 Err(e) => {
                     outputs.iter().for_each(|(t, _)| drop(self.reactor.unregister(*t)));
                     return Err(e);
@@ -117,17 +117,17 @@ impl Runner {
         }
         let tokens: Vec<Token> = outputs.iter().map(|(t, _)| *t).collect();
         let token = self.reactor.watch_process(process.keep(), &tokens);
-        for (output, stream) in &outputs {
-            self.streams.insert(*output, alias.clone(), *stream);
+        for (output, role) in &outputs {
+            self.tokens.insert(*output, alias.clone(), *role);
         }
-        self.streams.insert(token, alias.clone(), Stream::Process);
+        self.tokens.insert(token, alias.clone(), Role::Process);
         let find = |wanted| outputs.iter().find(|(_, s)| *s == wanted).map(|(t, _)| *t);
         Ok(Running {
             run: self.runs,
             origin: None,
             pid,
-            channel: find(Stream::Stdout),
-            stderr: find(Stream::Stderr),
+            channel: find(Role::Stdout),
+            stderr: find(Role::Stderr),
             process: Some(token),
             ended: None,
             grace,
@@ -310,7 +310,7 @@ impl Runner {
     fn take_process(&mut self, running: &mut Running) -> Option<Process> {
         match running.process.take() {
             Some(token) => {
-                self.streams.remove(token);
+                self.tokens.remove(token);
                 self.reactor.take_process(token)
             }
             None => running.ended.take(),
@@ -327,7 +327,7 @@ impl Runner {
     /// Drops a run's channels and token mappings.
     pub(super) fn forget(&mut self, running: &Running) {
         for token in running.channel.into_iter().chain(running.stderr).chain(running.process) {
-            self.streams.remove(token);
+            self.tokens.remove(token);
             self.reactor.discard(token);
         }
     }

@@ -16,7 +16,7 @@ mod socket;
 mod spawn;
 mod spawner;
 mod split;
-mod streams;
+mod tokens;
 mod view;
 
 use std::collections::{HashMap, VecDeque};
@@ -40,7 +40,7 @@ pub use restart::Restart;
 use running::{Duty, Notice, Running};
 use spawn::ProgramCache;
 pub use split::split_command;
-use streams::{Stream, Streams};
+use tokens::{Role, Tokens};
 pub use view::ReactorView;
 
 /// The registry of configured apps and of the processes running them, by
@@ -73,7 +73,7 @@ pub struct Runner {
     apps: HashMap<String, App>,
     running: HashMap<Arc<str>, Running>,
     /// What each reactor token of the Runner's is.
-    streams: Streams,
+    tokens: Tokens,
     /// PATH with the extra folders, when there are any.
     path: Option<OsString>,
     /// The Runner's own timers: restarts and connection attempts.
@@ -97,7 +97,7 @@ impl Runner {
             reactor: Reactor::new()?,
             apps: HashMap::new(),
             running: HashMap::new(),
-            streams: Streams::default(),
+            tokens: Tokens::default(),
             path: None,
             duties: HashMap::new(),
             notices: VecDeque::new(),
@@ -277,7 +277,7 @@ impl Runner {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn reactor(&mut self) -> ReactorView<'_> {
-        ReactorView::new(&mut self.reactor, &self.streams)
+        ReactorView::new(&mut self.reactor, &self.tokens)
     }
 
     /// Waits (`None`: until something happens; `Some(ZERO)`: not at all)
@@ -314,7 +314,7 @@ impl Runner {
         // The alias of the channel that gave the last piece of output, kept
         // here rather than in the Runner: a handler that unwinds drops it
         // with this frame, and a token's alias never changes.
-        let mut last: Option<(Token, Arc<str>, Stream)> = None;
+        let mut last: Option<(Token, Arc<str>, Role)> = None;
         let rest = drive(
             self,
             |r| &mut r.reactor,

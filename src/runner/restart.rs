@@ -10,6 +10,7 @@ use crate::timers::TimerId;
 /// When a process that exited by itself is started again.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize), serde(rename_all = "snake_case"))]
+#[non_exhaustive]
 pub enum Restart {
     /// Never (the default).
     #[default]

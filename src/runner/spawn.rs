@@ -90,7 +90,7 @@ pub(crate) fn spawn(
 
 impl Spawned {
     /// Connects a socket start, waiting up to `wait` for its socket to appear
-    /// (the seed's blocking way); a stdio start has its channel already.
+    /// (the Python runner's blocking way); a stdio start has its channel already.
     pub(crate) fn connect(&mut self, wait: std::time::Duration) -> Result<()> {
         let Some(path) = self.socket.as_ref().filter(|_| self.channel.is_none()) else { return Ok(()) };
         let mut channel = Channel::from_unix(socket::connect(path, self.process.get(), wait)?)?;

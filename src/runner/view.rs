@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::streams::Streams;
+use super::tokens::Tokens;
 use crate::channel::Channel;
 use crate::error::Result;
 use crate::listener::Listener;
@@ -20,12 +20,12 @@ use crate::token::Token;
 #[derive(Debug)]
 pub struct ReactorView<'a> {
     reactor: &'a mut Reactor,
-    streams: &'a Streams,
+    tokens: &'a Tokens,
 }
 
 impl<'a> ReactorView<'a> {
-    pub(super) fn new(reactor: &'a mut Reactor, streams: &'a Streams) -> ReactorView<'a> {
-        ReactorView { reactor, streams }
+    pub(super) fn new(reactor: &'a mut Reactor, tokens: &'a Tokens) -> ReactorView<'a> {
+        ReactorView { reactor, tokens }
     }
 
     /// Registers a channel (see [`Reactor::register`]).
@@ -70,8 +70,8 @@ impl<'a> ReactorView<'a> {
 
     /// Closes every channel and server of yours (the Runner's stay).
     pub fn close_all(&mut self) {
-        let streams = self.streams;
-        self.reactor.close_where(|token| !streams.owns(token));
+        let tokens = self.tokens;
+        self.reactor.close_where(|token| !tokens.owns(token));
     }
 
     /// Sets a timer (see [`Reactor::set_timer`]).
@@ -85,6 +85,6 @@ impl<'a> ReactorView<'a> {
     }
 
     fn yours(&self, token: Token) -> Option<()> {
-        (!self.streams.owns(token)).then_some(())
+        (!self.tokens.owns(token)).then_some(())
     }
 }

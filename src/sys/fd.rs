@@ -126,10 +126,10 @@ mod tests {
 
     #[test]
     fn borrowing_a_bad_number_is_an_error_naming_it() {
-        let err = ChannelFd::borrow(-1, "faucet").unwrap_err();
-        assert_eq!(err.to_string(), "faucet: -1 is not a file descriptor");
-        let err = ChannelFd::borrow(1_000_000, "sink").unwrap_err();
-        assert_eq!(err.to_string(), "sink: fd 1000000 is not open");
+        let err = ChannelFd::borrow(-1, "read_end").unwrap_err();
+        assert_eq!(err.to_string(), "read_end: -1 is not a file descriptor");
+        let err = ChannelFd::borrow(1_000_000, "write_end").unwrap_err();
+        assert_eq!(err.to_string(), "write_end: fd 1000000 is not open");
     }
 
     #[test]

@@ -1,14 +1,15 @@
-//! Which alias and stream each reactor token of the Runner stands for: a
-//! table indexed like the reactor's slab, so a lookup per event is an index,
-//! not a hash. A token not in it is the user's own (see `view.rs`).
+//! The Runner's reactor tokens: the alias each stands for and the role it
+//! plays for it (its output, its stderr, its process), in a table indexed
+//! like the reactor's slab, so a lookup per event is an index, not a hash.
+//! A token not in it is the user's own (see `view.rs`).
 
 use std::sync::Arc;
 
 use crate::token::Token;
 
-/// What a token of the Runner's is.
+/// The role a token of the Runner's plays for its alias.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Stream {
+pub(crate) enum Role {
     /// An alias's stdout (or socket, or terminal).
     Stdout,
     /// An alias's captured stderr.
@@ -24,19 +25,19 @@ pub(crate) enum Stream {
 struct Slot {
     token: Token,
     alias: Arc<str>,
-    stream: Stream,
+    role: Role,
 }
 
 #[derive(Debug, Default)]
-pub(crate) struct Streams(Vec<Option<Slot>>);
+pub(crate) struct Tokens(Vec<Option<Slot>>);
 
-impl Streams {
-    pub(crate) fn insert(&mut self, token: Token, alias: Arc<str>, stream: Stream) {
+impl Tokens {
+    pub(crate) fn insert(&mut self, token: Token, alias: Arc<str>, role: Role) {
         let index = token.index();
         if self.0.len() <= index {
             self.0.resize_with(index + 1, || None);
         }
-        self.0[index] = Some(Slot { token, alias, stream });
+        self.0[index] = Some(Slot { token, alias, role });
     }
 
     pub(crate) fn remove(&mut self, token: Token) {
@@ -45,11 +46,11 @@ impl Streams {
         }
     }
 
-    /// The alias and stream behind `token`; `None` for a token that is not
+    /// The alias and role behind `token`; `None` for a token that is not
     /// the Runner's.
-    pub(crate) fn get(&self, token: Token) -> Option<(&Arc<str>, Stream)> {
+    pub(crate) fn get(&self, token: Token) -> Option<(&Arc<str>, Role)> {
         let slot = self.0.get(token.index())?.as_ref().filter(|s| s.token == token)?;
-        Some((&slot.alias, slot.stream))
+        Some((&slot.alias, slot.role))
     }
 
     /// Whether `token` is the Runner's.
@@ -62,7 +63,7 @@ impl Streams {
         if let Some(Some(slot)) =
             self.0.get_mut(token.index()).filter(|s| s.as_ref().is_some_and(|s| s.token == token))
         {
-            slot.stream = Stream::Abandoned;
+            slot.role = Role::Abandoned;
         }
     }
 }

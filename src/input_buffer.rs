@@ -1,9 +1,10 @@
 //! The bounded input buffer of one channel.
 //!
-//! It is a ring that keeps its bytes contiguous: instead of wrapping around,
-//! it moves the (usually short) unread bytes to the front once the gap
-//! there is bigger than the free space at the end. So every line and every
-//! chunk is one slice, handed over without joining two halves.
+//! It is not a ring: it keeps its bytes contiguous instead of wrapping
+//! around, moving the (usually short) unread bytes to the front once the
+//! gap there is bigger than the free space at the end. So every line and
+//! every chunk is one slice, handed over without joining two halves (a ring
+//! would have to copy a line that wraps, or map its memory twice).
 //!
 //! Its memory is reserved on first use and never zeroed: the kernel backs
 //! only the pages bytes were read into, so thousands of channels that each
@@ -17,23 +18,33 @@ use crate::sys;
 /// Default capacity of a channel's input buffer: 64 KiB.
 pub const DEFAULT_INPUT_CAPACITY: usize = 64 * 1024;
 
-#[derive(Debug, Default)]
-pub(crate) struct RingBuffer {
+#[derive(Default)]
+pub(crate) struct InputBuffer {
     /// The buffered bytes are `buf[start..]`.
     buf: Vec<u8>,
     capacity: usize,
     start: usize,
     /// Bytes from `start` already searched for a newline without finding one.
     scanned: usize,
-    /// Bytes consumed since the ring was made: tells a reactor's line
+    /// Bytes consumed since the buffer was made: tells a reactor's line
     /// batch whether anyone else took bytes from the front meanwhile.
     consumed: u64,
 }
 
-impl RingBuffer {
-    pub(crate) fn new(capacity: usize) -> RingBuffer {
-        assert!(capacity > 0, "a ring buffer needs a capacity above zero");
-        RingBuffer { capacity, ..RingBuffer::default() }
+/// Lengths, not bytes: 60 KB of input would print as 300 KB of text.
+impl std::fmt::Debug for InputBuffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InputBuffer")
+            .field("buffered", &self.len())
+            .field("capacity", &self.capacity)
+            .finish()
+    }
+}
+
+impl InputBuffer {
+    pub(crate) fn new(capacity: usize) -> InputBuffer {
+        assert!(capacity > 0, "an input buffer needs a capacity above zero");
+        InputBuffer { capacity, ..InputBuffer::default() }
     }
 
     pub(crate) fn capacity(&self) -> usize {
@@ -57,7 +68,7 @@ impl RingBuffer {
         &self.buf[self.start..]
     }
 
-    /// How many bytes were consumed since the ring was made.
+    /// How many bytes were consumed since the buffer was made.
     pub(crate) fn consumed(&self) -> u64 {
         self.consumed
     }
@@ -97,7 +108,7 @@ impl RingBuffer {
     /// stream, and a full buffer is not read into (the caller checks).
     pub(crate) fn read_from(&mut self, fd: BorrowedFd<'_>) -> io::Result<(usize, usize)> {
         let room = self.make_room(0);
-        debug_assert!(room > 0, "read into a full ring");
+        debug_assert!(room > 0, "read into a full buffer");
         let n = sys::read_into_spare(fd, &mut self.buf, room)?;
         Ok((n, room))
     }
@@ -135,31 +146,31 @@ mod tests {
 
     #[test]
     fn no_memory_until_first_use() {
-        let ring = RingBuffer::new(1024);
-        assert_eq!(ring.buf.capacity(), 0);
+        let buffer = InputBuffer::new(1024);
+        assert_eq!(buffer.buf.capacity(), 0);
     }
 
     #[test]
     fn push_consume_and_compact() {
-        let mut ring = RingBuffer::new(8);
-        assert_eq!(ring.push(b"abcdef"), 6);
-        ring.consume(4);
-        assert_eq!(ring.push(b"ghijklmn"), 6, "compacts, then takes what fits");
-        assert_eq!(ring.data(), b"efghijkl");
-        assert!(ring.is_full());
-        assert_eq!(ring.push(b"x"), 0);
+        let mut buffer = InputBuffer::new(8);
+        assert_eq!(buffer.push(b"abcdef"), 6);
+        buffer.consume(4);
+        assert_eq!(buffer.push(b"ghijklmn"), 6, "compacts, then takes what fits");
+        assert_eq!(buffer.data(), b"efghijkl");
+        assert!(buffer.is_full());
+        assert_eq!(buffer.push(b"x"), 0);
     }
 
     #[test]
     fn finds_lines_without_rescanning() {
-        let mut ring = RingBuffer::new(16);
-        ring.push(b"abc");
-        assert_eq!(ring.line_len(), None);
-        assert_eq!(ring.scanned, 3);
-        ring.push(b"d\nef\n");
-        assert_eq!(ring.line_len(), Some(5));
-        assert_eq!(ring.take(5), b"abcd\n");
-        assert_eq!(ring.line_len(), Some(3));
+        let mut buffer = InputBuffer::new(16);
+        buffer.push(b"abc");
+        assert_eq!(buffer.line_len(), None);
+        assert_eq!(buffer.scanned, 3);
+        buffer.push(b"d\nef\n");
+        assert_eq!(buffer.line_len(), Some(5));
+        assert_eq!(buffer.take(5), b"abcd\n");
+        assert_eq!(buffer.line_len(), Some(3));
     }
 
     #[test]
@@ -168,12 +179,12 @@ mod tests {
         use std::os::fd::AsFd;
         let (reader, mut writer) = std::io::pipe().unwrap();
         writer.write_all(b"0123456789").unwrap();
-        let mut ring = RingBuffer::new(4);
-        assert_eq!(ring.read_from(reader.as_fd()).unwrap(), (4, 4));
-        assert!(ring.is_full());
-        ring.consume(3);
-        assert_eq!(ring.read_from(reader.as_fd()).unwrap(), (3, 3));
-        assert_eq!(ring.data(), b"3456");
+        let mut buffer = InputBuffer::new(4);
+        assert_eq!(buffer.read_from(reader.as_fd()).unwrap(), (4, 4));
+        assert!(buffer.is_full());
+        buffer.consume(3);
+        assert_eq!(buffer.read_from(reader.as_fd()).unwrap(), (3, 3));
+        assert_eq!(buffer.data(), b"3456");
     }
 
     use proptest::prelude::*;
@@ -194,35 +205,35 @@ mod tests {
     }
 
     proptest! {
-        /// The ring against a `VecDeque` model: same bytes, same lines,
+        /// The buffer against a `VecDeque` model: same bytes, same lines,
         /// never more than its capacity.
         #[test]
         fn behaves_like_a_bounded_deque(capacity in 1usize..64, ops in prop::collection::vec(op(), 0..200)) {
-            let mut ring = RingBuffer::new(capacity);
+            let mut buffer = InputBuffer::new(capacity);
             let mut model = std::collections::VecDeque::new();
             for op in ops {
                 match op {
                     Op::Push(data) => {
-                        let taken = ring.push(&data);
+                        let taken = buffer.push(&data);
                         prop_assert_eq!(taken, data.len().min(capacity - model.len()));
                         model.extend(&data[..taken]);
                     }
                     Op::Consume(n) => {
                         let n = n.min(model.len());
-                        ring.consume(n);
+                        buffer.consume(n);
                         model.drain(..n);
                     }
                     Op::TakeLine => {
                         let expected = model.iter().position(|b| *b == b'\n').map(|i| i + 1);
-                        prop_assert_eq!(ring.line_len(), expected);
+                        prop_assert_eq!(buffer.line_len(), expected);
                         if let Some(n) = expected {
-                            prop_assert_eq!(ring.take(n), model.drain(..n).collect::<Vec<_>>());
+                            prop_assert_eq!(buffer.take(n), model.drain(..n).collect::<Vec<_>>());
                         }
                     }
                 }
                 let expected: Vec<u8> = model.iter().copied().collect();
-                prop_assert_eq!(ring.data(), expected.as_slice());
-                prop_assert!(ring.len() <= capacity);
+                prop_assert_eq!(buffer.data(), expected.as_slice());
+                prop_assert!(buffer.len() <= capacity);
             }
         }
     }
@@ -230,8 +241,8 @@ mod tests {
     #[test]
     #[should_panic(expected = "consume(3) of 2 buffered bytes")]
     fn consume_more_than_buffered_panics() {
-        let mut ring = RingBuffer::new(4);
-        ring.push(b"ab");
-        ring.consume(3);
+        let mut buffer = InputBuffer::new(4);
+        buffer.push(b"ab");
+        buffer.consume(3);
     }
 }

@@ -1,0 +1,169 @@
+//! A channel's read side: its bounded input buffer, filled from the fd and
+//! handed over a piece at a time, by `read()` or by the reactor (which
+//! also reads straight into its own buffer when this one is empty).
+
+use std::io;
+
+use super::Channel;
+use super::ends::is_peer_gone;
+use crate::error::{Error, Result};
+use crate::input_buffer::InputBuffer;
+use crate::sys;
+
+/// What one `read(2)` into the input buffer gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fill {
+    /// This many bytes; fewer than asked means the fd is drained for now.
+    Read {
+        n: usize,
+        asked: usize,
+    },
+    WouldBlock,
+    Eof,
+    /// The input buffer is full: the fd is left alone until it drains.
+    Full,
+}
+
+impl Channel {
+    /// Reads what is available now, without blocking.
+    ///
+    /// Returns the buffered bytes first, then what the fd has; empty when
+    /// nothing is there. In line mode, one whole line or nothing. At end of
+    /// stream, every buffered byte first (a last partial line too), then
+    /// `Err(Error::EndpointClosed)`, which a write-only channel also gives.
+    /// After [`close`](Channel::close), the bytes buffered before it are
+    /// still returned the same way, then `Err(Error::EndpointClosed)`.
+    ///
+    /// In line mode, a read that leaves half a line reads once more when it
+    /// would otherwise return nothing, to see whether the stream ended: a
+    /// last line without `\n` comes in the very call that reads it.
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    /// use procloop::{Channel, Error};
+    ///
+    /// let (ours, theirs) = UnixStream::pair()?;
+    /// let mut channel = Channel::from_unix(ours)?.line_buffered();
+    /// std::io::Write::write_all(&mut &theirs, b"last")?;
+    /// drop(theirs);
+    /// assert_eq!(channel.read()?, b"last");
+    /// assert!(matches!(channel.read(), Err(Error::EndpointClosed)));
+    /// # Ok::<(), procloop::Error>(())
+    /// ```
+    pub fn read(&mut self) -> Result<Vec<u8>> {
+        if let Some(n) = self.piece_len() {
+            return Ok(self.input.take(n));
+        }
+        if self.read_fd().is_none() {
+            return Err(Error::EndpointClosed);
+        }
+        let mut short_read = false;
+        while !self.eof {
+            match self.fill_input()? {
+                Fill::Read { n, asked } if n == asked => continue,
+                Fill::Read { .. } => {
+                    short_read = true;
+                    break;
+                }
+                _ => break,
+            }
+        }
+        if short_read && self.line_mode && !self.eof && self.piece_len().is_none() {
+            // Half a line and nothing to return: the writer may be gone,
+            // which only one more read can tell.
+            self.fill_input()?;
+        }
+        match self.piece_len() {
+            Some(n) => Ok(self.input.take(n)),
+            None if self.eof => Err(Error::EndpointClosed),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The length of the next piece `read` would hand over from the buffer.
+    pub(crate) fn piece_len(&mut self) -> Option<usize> {
+        if self.input.is_empty() {
+            return None;
+        }
+        if !self.line_mode {
+            return Some(self.input.len());
+        }
+        match self.input.line_len() {
+            Some(n) => Some(n),
+            None if self.input.is_full() || self.eof => Some(self.input.len()),
+            None => None,
+        }
+    }
+
+    /// The buffered bytes, for a reactor that hands a piece over.
+    pub(crate) fn buffered_bytes(&self) -> &[u8] {
+        self.input.data()
+    }
+
+    /// Drops `n` handed-over bytes from the buffer.
+    pub(crate) fn consume(&mut self, n: usize) {
+        self.input.consume(n);
+    }
+
+    /// How many bytes left the input buffer since it was made.
+    pub(crate) fn consumed(&self) -> u64 {
+        self.input.consumed()
+    }
+
+    pub(crate) fn input_is_full(&self) -> bool {
+        self.input.is_full()
+    }
+
+    pub(crate) fn input_capacity(&self) -> usize {
+        self.input.capacity()
+    }
+
+    /// One `read(2)` into the input buffer.
+    pub(crate) fn fill_input(&mut self) -> Result<Fill> {
+        let Some(fd) = self.ends.read_fd() else { return Ok(Fill::Eof) };
+        if self.input.is_full() {
+            return Ok(Fill::Full);
+        }
+        let fill = match self.input.read_from(fd) {
+            Ok((n, asked)) => read_outcome(Ok(n), asked)?,
+            Err(e) => read_outcome(Err(e), 0)?,
+        };
+        self.eof |= fill == Fill::Eof;
+        Ok(fill)
+    }
+
+    /// Buffers bytes already read from the fd (they fit: the buffer was
+    /// empty and they came from one read of at most its capacity).
+    pub(crate) fn buffer(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        let taken = self.input.push(data);
+        debug_assert_eq!(taken, data.len());
+    }
+
+    /// One `read(2)` straight into `buf`, by-passing the input buffer; for
+    /// byte mode with nothing buffered.
+    pub(crate) fn read_direct(&mut self, buf: &mut [u8]) -> Result<Fill> {
+        let Some(fd) = self.ends.read_fd() else { return Ok(Fill::Eof) };
+        let fill = read_outcome(sys::read(fd, buf), buf.len())?;
+        self.eof |= fill == Fill::Eof;
+        Ok(fill)
+    }
+
+    /// Marks the read side finished after a read error.
+    pub(crate) fn fail_read(&mut self) {
+        self.eof = true;
+        self.input = InputBuffer::new(self.input.capacity());
+    }
+}
+
+fn read_outcome(res: io::Result<usize>, asked: usize) -> Result<Fill> {
+    match res {
+        Ok(0) => Ok(Fill::Eof),
+        Ok(n) => Ok(Fill::Read { n, asked }),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Fill::WouldBlock),
+        Err(e) if is_peer_gone(&e) => Ok(Fill::Eof),
+        Err(e) => Err(e.into()),
+    }
+}
