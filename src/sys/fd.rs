@@ -1,22 +1,23 @@
 //! An fd a channel either owns (and closes) or borrows from its caller
 //! (and never closes), plus the checks a borrowed fd needs.
 //!
-//! A borrowed fd is kept as a plain number, never as an `OwnedFd`: std's
-//! `OwnedFd` aborts a debug build ("IO Safety violation") when it closes an
-//! fd that is closed already, and a borrowed fd may be closed behind the
-//! channel's back. Every call on such an fd then fails with `EBADF`, which
-//! the channel reads as a closed endpoint.
+//! Both are kept as plain numbers, never as an `OwnedFd`: std's `OwnedFd`
+//! aborts a debug build ("IO Safety violation") when it closes an fd that
+//! is closed already, and a host (a Python program that `os.close`s what
+//! `get_fd()` gave it) may close either behind the channel's back. Every
+//! call on such an fd then fails with `EBADF`, which the channel reads as a
+//! closed endpoint, and dropping it closes nothing it should not.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 
 use nix::libc;
 
 /// An fd a channel reads or writes: its own, or its caller's.
 #[derive(Debug)]
 pub(crate) enum ChannelFd {
-    /// Closed when dropped.
-    Owned(OwnedFd),
+    /// Closed when dropped (an `EBADF` then is logged, not fatal).
+    Owned(RawFd),
     /// The caller's: never closed here.
     Borrowed(RawFd),
 }
@@ -45,29 +46,38 @@ impl ChannelFd {
 
 impl From<OwnedFd> for ChannelFd {
     fn from(fd: OwnedFd) -> ChannelFd {
-        ChannelFd::Owned(fd)
+        ChannelFd::Owned(fd.into_raw_fd())
     }
 }
 
 impl AsFd for ChannelFd {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        match self {
-            ChannelFd::Owned(fd) => fd.as_fd(),
-            // SAFETY: the number is not -1 (checked in `borrow`), and the
-            // caller promised to keep it open while the channel uses it. If
-            // it is closed anyway, the calls made through this borrow fail
-            // with EBADF (read as a closed endpoint); nothing closes it here
-            // and no memory depends on it.
-            ChannelFd::Borrowed(fd) => unsafe { BorrowedFd::borrow_raw(*fd) },
-        }
+        // SAFETY: the number is not -1 (an OwnedFd's, or checked in
+        // `borrow`); an owned one stays open until this is dropped, and a
+        // borrowed one the caller promised to keep open. If either is
+        // closed anyway, calls through this borrow fail with EBADF (read as
+        // a closed endpoint); no memory depends on it.
+        unsafe { BorrowedFd::borrow_raw(self.as_raw_fd()) }
     }
 }
 
 impl AsRawFd for ChannelFd {
     fn as_raw_fd(&self) -> RawFd {
         match self {
-            ChannelFd::Owned(fd) => fd.as_raw_fd(),
-            ChannelFd::Borrowed(fd) => *fd,
+            ChannelFd::Owned(fd) | ChannelFd::Borrowed(fd) => *fd,
+        }
+    }
+}
+
+impl Drop for ChannelFd {
+    fn drop(&mut self) {
+        let ChannelFd::Owned(fd) = *self else { return };
+        // SAFETY: close of a number we own. Had a host closed it behind our
+        // back and the number been reused, this would close the new file, as
+        // an OwnedFd does in a release build: the host's bug, which shows
+        // here as EBADF when the number was not reused, and is logged.
+        if let Err(e) = unsafe { syscall!(close(fd)) } {
+            log::warn!("closing fd {fd}: {e} (was it closed behind the channel's back?)");
         }
     }
 }
