@@ -436,6 +436,28 @@ fn children_do_not_inherit_ignored_or_blocked_signals() {
     assert_eq!(mask("SigBlk:"), 0, "{text}");
 }
 
+/// Item 19: A pty app's terminal is opened close-on-exec from the start: a
+/// fork in another thread of the host can never inherit it. (A shim checks
+/// each terminal fd as it is opened.)
+#[test]
+fn a_pty_is_opened_close_on_exec() {
+    let name = "a_pty_is_opened_close_on_exec";
+    let dir = TempDir::new("pty-cloexec");
+    let report = dir.path().join("report");
+    if std::env::var_os("LD_PRELOAD").is_none() {
+        let shim = build_shim("pty_cloexec");
+        let env = [("LD_PRELOAD", shim.as_os_str()), ("PROCLOOP_SHIM_REPORT", report.as_os_str())];
+        in_own_process_with(name, &env);
+        return;
+    }
+    let report = std::env::var_os("PROCLOOP_SHIM_REPORT").unwrap();
+    let mut runner = runner_with("tty", App::new("tty").pty(true));
+    runner.start("tty").unwrap();
+    assert!(read_some(runner.get_channel("tty").unwrap()).unwrap().starts_with(b"/dev/pts/"));
+    let found = std::fs::read_to_string(&report).unwrap_or_default();
+    assert!(found.is_empty(), "{found}");
+}
+
 /// Item 12: `Duration::MAX` as the grace ("never SIGKILL") does not overflow.
 #[test]
 fn an_endless_grace_does_not_panic() {
