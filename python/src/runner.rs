@@ -97,12 +97,11 @@ impl PyRunner {
         self.runner().add(name, configured.app);
     }
 
-    /// Whether nothing could ever produce an event: no alias is taken and
-    /// nothing is due (no timer, no SIGKILL to come, no event waiting).
-    /// `poll(None)` then returns at once, as the Rust `poll_once(None)` does.
+    /// Whether nothing could ever produce an event (no process, channel or
+    /// timer, no event waiting): `poll(None)` then returns at once, as the
+    /// Rust `poll_once(None)` does.
     fn idle(&mut self) -> bool {
-        let runner = self.runner();
-        runner.aliases().next().is_none() && runner.next_deadline().is_none()
+        self.runner().is_idle()
     }
 
     fn timer_number(&mut self, id: TimerId) -> u64 {
@@ -431,8 +430,8 @@ impl PyRunner {
     /// not at all) and returns the events, in order, at most ``max_events``
     /// of them (the rest wait for the next call, which then does not
     /// block); an empty list if the timeout passed, and at once with
-    /// ``timeout=None`` when nothing could ever produce an event (no alias
-    /// taken, no timer set). The GIL is released while waiting; Python
+    /// ``timeout=None`` when nothing could ever produce an event (no
+    /// process or channel left, no timer set). The GIL is released while waiting; Python
     /// signal handlers run meanwhile, and an exception they raise
     /// (KeyboardInterrupt) propagates from here.
     #[pyo3(signature = (timeout=None, max_events=None))]
