@@ -230,3 +230,26 @@ fn a_reactor_process_stops_with_a_kill_timer() {
     }
     assert_eq!(status.unwrap().signal(), Some(9));
 }
+
+#[test]
+fn poll_once_max_hands_over_at_most_its_cap_and_keeps_the_rest() {
+    let mut runner = runner_with("seq", App::new("seq 5").buffering(Buffering::Line));
+    runner.start("seq").unwrap();
+    assert!(runner.wait("seq", DEADLINE).unwrap().is_some());
+    let mut lines = Vec::new();
+    let mut exited = false;
+    let deadline = Instant::now() + DEADLINE;
+    while !exited {
+        assert!(Instant::now() < deadline);
+        let handed = runner
+            .poll_once_max(Some(Duration::from_millis(100)), 2, |_, event| match event {
+                Event::Data { data, .. } => lines.push(data.to_vec()),
+                Event::Exited { .. } => exited = true,
+                _ => {}
+            })
+            .unwrap();
+        assert!(handed <= 2, "{handed} events in one call");
+    }
+    let expected: Vec<Vec<u8>> = (1..=5).map(|n| format!("{n}\n").into_bytes()).collect();
+    assert_eq!(lines, expected, "every line once, in order");
+}
