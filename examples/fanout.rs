@@ -5,9 +5,12 @@
 //! ```text
 //! cargo run --release --example fanout -- 2000
 //! ```
+//!
+//! Progress goes to stderr: one line rewritten in place on a terminal, and
+//! a line every tenth of each phase when stderr is a file or a pipe.
 
 use std::collections::HashSet;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use procloop::{App, Buffering, Event, Runner, Start};
@@ -18,12 +21,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut runner = Runner::new()?;
     runner.add("cat", App::new(std::env::var("CAT").unwrap_or("cat".into())).buffering(Buffering::Line));
 
+    let mut progress = Progress::new();
     let start = Instant::now();
     for i in 0..n {
         runner.start_with("cat", Start::new().alias(format!("cat-{i}")))?;
-        if i % 250 == 0 {
-            progress(&format!("spawned {i}/{n}"));
-        }
+        progress.show("spawned", i + 1, n);
     }
     let spawned = start.elapsed();
 
@@ -41,7 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 waiting.remove(&i);
             }
         })?;
-        progress(&format!("echoed {}/{n}", n - waiting.len()));
+        progress.show("echoed", n - waiting.len(), n);
     }
     let round_trip = start.elapsed();
 
@@ -57,14 +59,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 running -= 1;
             }
         })?;
-        progress(&format!("exited {}/{n}", n - running));
+        progress.show("exited", n - running, n);
     }
     for i in 0..n {
         runner.terminate(&format!("cat-{i}"))?;
     }
     let teardown = start.elapsed();
 
-    progress("");
+    progress.finish();
     println!("{n} cat children, one thread, every echo checked");
     println!("  spawn      {:>9.1?}  ({:.0} µs per child)", spawned, per_child(spawned, n));
     println!("  round trip {:>9.1?}  (all {n} lines out and back)", round_trip);
@@ -76,8 +78,41 @@ fn per_child(d: Duration, n: usize) -> f64 {
     d.as_secs_f64() * 1e6 / n.max(1) as f64
 }
 
-fn progress(msg: &str) {
-    let mut err = std::io::stderr();
-    let _ = write!(err, "\r\x1b[2K{msg}");
-    let _ = err.flush();
+/// "what done/n" on stderr: on a terminal one line, rewritten at most every
+/// hundredth of a phase; elsewhere (a file, a pipe, a CI log) a plain line
+/// at each tenth, so the output stays readable there.
+struct Progress {
+    terminal: bool,
+    last: Option<(&'static str, usize)>,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        Progress { terminal: std::io::stderr().is_terminal(), last: None }
+    }
+
+    fn show(&mut self, what: &'static str, done: usize, n: usize) {
+        let steps = if self.terminal { 100 } else { 10 };
+        let step = (done * steps).checked_div(n).unwrap_or(steps);
+        if self.last == Some((what, step)) {
+            return;
+        }
+        self.last = Some((what, step));
+        let mut err = std::io::stderr().lock();
+        let _ = if self.terminal {
+            write!(err, "\r\x1b[2K{what} {done}/{n}")
+        } else {
+            writeln!(err, "{what} {done}/{n}")
+        };
+        let _ = err.flush();
+    }
+
+    /// Clears the terminal's progress line before the results.
+    fn finish(&mut self) {
+        if self.terminal {
+            let mut err = std::io::stderr();
+            let _ = write!(err, "\r\x1b[2K");
+            let _ = err.flush();
+        }
+    }
 }

@@ -80,6 +80,20 @@ fn fanout_checks_every_echo() {
 }
 
 #[test]
+fn fanout_progress_through_a_pipe_is_plain_lines() {
+    let output = Command::new(example("fanout")).arg("50").output().expect("run the example");
+    assert!(output.status.success());
+    let progress = String::from_utf8(output.stderr).unwrap();
+    assert!(!progress.contains(['\r', '\x1b']), "no carriage returns or escapes: {progress:?}");
+    let lines: Vec<&str> = progress.lines().collect();
+    for phase in ["spawned", "echoed", "exited"] {
+        let count = lines.iter().filter(|l| l.starts_with(phase)).count();
+        assert!((1..=11).contains(&count), "a line a tenth at most, {phase}: {progress}");
+        assert!(lines.contains(&format!("{phase} 50/50").as_str()), "{phase} to the end: {progress}");
+    }
+}
+
+#[test]
 fn seed_examples_echo() {
     assert_eq!(run("cat", &[]).trim(), "hello, world");
     assert_eq!(run("socat", &[]).trim(), "hello, world");

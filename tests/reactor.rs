@@ -282,10 +282,10 @@ fn paused_channel_applies_backpressure_and_loses_nothing() {
     while got.len() < data.len() {
         assert!(Instant::now() < deadline);
         got.extend(reactor.channel(token).unwrap().read().unwrap());
-        if sent < data.len() {
-            if let Ok(n) = theirs.write(&data[sent..]) {
-                sent += n;
-            }
+        if sent < data.len()
+            && let Ok(n) = theirs.write(&data[sent..])
+        {
+            sent += n;
         }
         reactor.poll_once(Some(Duration::from_millis(10)), |_, e| panic!("{e:?}")).unwrap();
     }

@@ -341,9 +341,9 @@ impl Runner {
 /// What is left of a restarted run's process group: its leader crashed, so
 /// the rest of the group is ended with it.
 fn end_leftovers(old: &Running) {
-    if let Some(ended) = old.ended.as_ref().filter(|p| p.is_group_leader()) {
-        if let Err(e) = ended.signal_group(Signal::SIGKILL) {
-            log::warn!("ending what is left of pid {}'s group: {e}", ended.pid());
-        }
+    if let Some(ended) = old.ended.as_ref().filter(|p| p.is_group_leader())
+        && let Err(e) = ended.signal_group(Signal::SIGKILL)
+    {
+        log::warn!("ending what is left of pid {}'s group: {e}", ended.pid());
     }
 }

@@ -2,7 +2,7 @@
 //! use, the same scenarios, interleaved runs, medians and ratios.
 //!
 //! ```text
-//! cargo bench --bench compare -- [--reps 5] [--pin] [--quick] [scenario ...]
+//! cargo bench -p procloop-bench --bench compare -- [--reps 5] [--pin] [--quick] [scenario ...]
 //! ```
 //!
 //! Each run is its own process (the bench binary run again with `--one`),

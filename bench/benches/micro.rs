@@ -3,7 +3,7 @@
 //! own, and `Runner::cpu_time` as an arena calls it every turn.
 //!
 //! ```text
-//! cargo bench --bench micro
+//! cargo bench -p procloop-bench --bench micro
 //! ```
 
 use std::hint::black_box;
