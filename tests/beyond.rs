@@ -32,7 +32,10 @@ fn on_failure_does_not_restart_a_clean_exit() {
     run_until(&mut runner, |g| g.iter().any(|e| matches!(e, Got::Exited(..))));
     let timer = runner.set_timer(Duration::from_millis(50));
     let got = run_until(&mut runner, |g| g.contains(&Got::Timer(timer)));
-    assert_eq!(got, [Got::Timer(timer)], "no restart");
+    // `Closed` may come after `Exited`: another test's fork can hold the
+    // pipe's write end for a moment (until it execs).
+    let rest: Vec<&Got> = got.iter().filter(|g| !matches!(g, Got::Closed(_))).collect();
+    assert_eq!(rest, [&Got::Timer(timer)], "no restart");
 }
 
 #[test]
