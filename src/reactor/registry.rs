@@ -109,7 +109,7 @@ impl Reactor {
     }
 
     /// Accepts clients of `listener`: each becomes a registered channel,
-    /// announced by [`ReactorEvent::Accepted`].
+    /// announced by [`ReactorEvent::Accepted`](crate::ReactorEvent::Accepted).
     ///
     /// ```
     /// use std::net::{TcpListener, TcpStream};
