@@ -157,7 +157,9 @@ impl Reactor {
             self.start_drain(token);
         }
         if self.drain_budget(token) > 0 {
-            for output in self.outputs(token) {
+            let mut i = 0;
+            while let Some(output) = self.output(token, i) {
+                i += 1;
                 if let Some(step) = self.step_channel(output, delivery) {
                     self.spend_drain_budget(token, &step, delivery.batch_len(output));
                     return Some(step);
@@ -175,7 +177,9 @@ impl Reactor {
     /// before exiting is in there), and one more read to see end of stream.
     fn start_drain(&mut self, token: Token) {
         let mut budget = 1usize;
-        for output in self.outputs(token) {
+        let mut i = 0;
+        while let Some(output) = self.output(token, i) {
+            i += 1;
             let Some(entry) = self.entries.get(output) else { continue };
             entry.readable = true;
             let Some(state) = entry.channel() else { continue };
@@ -192,10 +196,12 @@ impl Reactor {
         }
     }
 
-    fn outputs(&mut self, token: Token) -> Vec<Token> {
-        match self.entries.get(token).map(|e| &e.kind) {
-            Some(Kind::Process(state)) => state.outputs.clone(),
-            _ => Vec::new(),
+    /// The `i`-th output channel of the process `token` (looked up each
+    /// time: a step on an output may change the table).
+    fn output(&mut self, token: Token, i: usize) -> Option<Token> {
+        match &self.entries.get(token)?.kind {
+            Kind::Process(state) => state.outputs.get(i).copied(),
+            _ => None,
         }
     }
 

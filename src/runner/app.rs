@@ -185,6 +185,8 @@ impl App {
     /// When an exited process is started again (default: never). A restart
     /// keeps the alias, hands out a fresh channel and is announced by
     /// [`Event::Restarted`](crate::Event::Restarted); `terminate` stops it.
+    /// With `setpgrp`, what is left of the exited process's group is
+    /// killed before the restart: the new process leads a group of its own.
     ///
     /// ```
     /// use std::time::Duration;

@@ -114,8 +114,8 @@ pub(crate) fn posix_spawn(launch: Launch) -> io::Result<u32> {
 
 /// This process's environment with `overrides` set on top, as `K=V` strings.
 fn environment(overrides: &[(OsString, OsString)]) -> io::Result<Vec<CString>> {
-    let mut env: Vec<(OsString, OsString)> =
-        std::env::vars_os().filter(|(k, _)| !overrides.iter().any(|(o, _)| o == k)).collect();
+    let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    // In order: a later override of the same name wins.
     for (key, value) in overrides {
         env.retain(|(k, _)| k != key);
         env.push((key.clone(), value.clone()));
