@@ -1,6 +1,7 @@
 //! Ending processes: SIGTERM, a grace period, SIGKILL, each wait bounded,
 //! and a stop that returns at once and leaves the SIGKILL to a loop timer.
 
+use std::collections::HashSet;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
@@ -55,16 +56,19 @@ impl Process {
         }
     }
 
-    /// Whether it has ended, and for a group leader its whole group too.
-    fn gone(&mut self) -> bool {
-        match self.try_wait() {
-            Ok(None) => false,
-            Ok(Some(_)) => !self.zombie || !group::has_members(self.pid()),
-            Err(e) => {
-                log::warn!("waiting for pid {}: {e}", self.pid());
-                true
-            }
+    /// Notes an exit, if there is one now; an error is logged and taken as
+    /// an exit, so that no wait goes on for a process it cannot see.
+    fn refresh(&mut self) {
+        if let Err(e) = self.try_wait() {
+            log::warn!("waiting for pid {}: {e}", self.pid());
+            self.lost();
         }
+    }
+
+    /// Whether it has ended, and for a group leader its whole group too
+    /// (`groups`: those with live members, from [`group::with_members`]).
+    fn gone(&self, groups: &HashSet<u32>) -> bool {
+        self.exit.is_some() && (!self.zombie || !groups.contains(&self.pid()))
     }
 }
 
@@ -83,8 +87,11 @@ pub(crate) fn end_all(processes: &mut [&mut Process], grace: Duration) {
         let now = Instant::now();
         let mut next_kill: Option<Instant> = None;
         let mut left = 0;
+        processes.iter_mut().for_each(|p| p.refresh());
+        // One pass over /proc for all the groups, and only while a group matters.
+        let groups = if processes.iter().any(|p| p.zombie) { group::with_members() } else { HashSet::new() };
         for process in processes.iter_mut() {
-            if process.gone() {
+            if process.gone(&groups) {
                 continue;
             }
             left += 1;

@@ -1,30 +1,34 @@
-//! Whether a process group still has live members besides its leader, read
-//! from `/proc` (a signal of 0 to the group cannot tell: the leader's
-//! zombie, kept to hold the group's id, always answers).
+//! Which process groups still have live members besides their leaders,
+//! read from `/proc` in one pass (a signal of 0 to a group cannot tell: the
+//! leader's zombie, kept to hold the group's id, always answers).
 
+use std::collections::HashSet;
 use std::fs;
 
-/// Whether any live process other than `leader` is in the group `leader`
-/// leads. When `/proc` cannot be read, it says no: the caller then stops
-/// waiting for the group rather than waiting for ever.
-pub(crate) fn has_members(leader: u32) -> bool {
-    let Ok(dir) = fs::read_dir("/proc") else { return false };
+/// The groups in which a live process other than the group's leader runs.
+/// When `/proc` cannot be read, none: the caller then stops waiting for
+/// groups rather than waiting for ever.
+pub(crate) fn with_members() -> HashSet<u32> {
+    let Ok(dir) = fs::read_dir("/proc") else { return HashSet::new() };
     dir.flatten()
         .filter_map(|entry| entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()))
-        .filter(|pid| *pid != leader)
-        .any(|pid| fs::read(format!("/proc/{pid}/stat")).is_ok_and(|stat| live_member(&stat, leader)))
+        .filter_map(|pid| {
+            let group = fs::read(format!("/proc/{pid}/stat")).ok().and_then(|stat| live_group(&stat))?;
+            (group != pid).then_some(group)
+        })
+        .collect()
 }
 
-/// Whether a `/proc/<pid>/stat` line is of a live process in group `pgid`.
-/// Its fields after the command (which may hold spaces and parentheses,
-/// so the last `)` ends it): state, parent pid, group.
-fn live_member(stat: &[u8], pgid: u32) -> bool {
-    let Some(end) = stat.iter().rposition(|b| *b == b')') else { return false };
+/// The group of a live process, from its `/proc/<pid>/stat` line: the
+/// fields after the command (which may hold spaces and parentheses, so the
+/// last `)` ends it) are state, parent pid, group. `None` for a zombie.
+fn live_group(stat: &[u8]) -> Option<u32> {
+    let end = stat.iter().rposition(|b| *b == b')')?;
     let rest = String::from_utf8_lossy(&stat[end + 1..]);
     let mut fields = rest.split_ascii_whitespace();
-    let state = fields.next();
-    let group = fields.nth(1).and_then(|g| g.parse::<u32>().ok());
-    group == Some(pgid) && !matches!(state, Some("Z" | "X"))
+    let state = fields.next()?;
+    let group = fields.nth(1)?.parse::<u32>().ok()?;
+    (!matches!(state, "Z" | "X")).then_some(group)
 }
 
 #[cfg(test)]
@@ -33,10 +37,8 @@ mod tests {
 
     #[test]
     fn parses_the_group_after_an_odd_command_name() {
-        let stat = b"4242 (a) b (c)) S 1 777 777 0 -1 4194560 0";
-        assert!(live_member(stat, 777));
-        assert!(!live_member(stat, 1));
-        assert!(!live_member(b"4242 (x) Z 1 777 777 0", 777), "a zombie is gone");
-        assert!(!live_member(b"garbage", 777));
+        assert_eq!(live_group(b"4242 (a) b (c)) S 1 777 777 0 -1 4194560 0"), Some(777));
+        assert_eq!(live_group(b"4242 (x) Z 1 777 777 0"), None, "a zombie is gone");
+        assert_eq!(live_group(b"garbage"), None);
     }
 }
