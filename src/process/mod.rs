@@ -4,6 +4,7 @@
 
 mod end;
 mod group;
+pub(crate) mod start_error;
 
 use std::io;
 use std::os::unix::process::ExitStatusExt;

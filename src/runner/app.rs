@@ -104,7 +104,9 @@ pub struct App {
 
 impl App {
     /// An app that runs `command`, split into words as a POSIX shell splits
-    /// them (quotes, backslashes), but never run through a shell.
+    /// them (quotes, backslashes), but never run through a shell: a program
+    /// file without a `#!` line that is no binary the kernel runs is a
+    /// start error, never handed to `/bin/sh` (whichever way it is spawned).
     pub fn new(command: impl Into<String>) -> App {
         App {
             command: command.into(),
@@ -244,7 +246,10 @@ impl App {
     /// A resource limit for its children, set in each child before it runs
     /// the program; repeatable (a later limit of the same kind replaces an
     /// earlier one). A limit above what this process may grant is an
-    /// [`Error::LimitTooHigh`](crate::Error::LimitTooHigh) at start.
+    /// [`Error::LimitTooHigh`](crate::Error::LimitTooHigh) at start; one too
+    /// low for any program to start under (`Memory` under 1 MiB, `OpenFiles`
+    /// under 3, a zero `CpuTime`) an
+    /// [`Error::InvalidSetting`](crate::Error::InvalidSetting) naming it.
     ///
     /// ```
     /// use std::time::Duration;

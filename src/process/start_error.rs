@@ -1,0 +1,122 @@
+//! Why a start failed, told so that it blames the right thing: the working
+//! directory, the program, its `#!` interpreter, the PATH, or a setting.
+//!
+//! The OS error stays the source (its kind and errno too); the message in
+//! front of it names what the error is about.
+
+use std::ffi::OsStr;
+use std::fmt;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use nix::libc;
+
+/// An OS error with what it is about.
+#[derive(Debug)]
+struct StartFailure {
+    what: String,
+    os: io::Error,
+}
+
+impl fmt::Display for StartFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.what, self.os)
+    }
+}
+
+impl std::error::Error for StartFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.os)
+    }
+}
+
+/// `os`, said to be about `what`; of the same kind.
+pub(crate) fn about(what: String, os: io::Error) -> io::Error {
+    io::Error::new(os.kind(), StartFailure { what, os })
+}
+
+/// The error of a start whose working directory `cwd` could not be entered.
+pub(crate) fn cwd_failed(cwd: &Path, os: io::Error) -> io::Error {
+    about(format!("working directory {}", cwd.display()), os)
+}
+
+/// A bare command name that is in no folder of `path`.
+pub(crate) fn not_in_path(path: &OsStr) -> io::Error {
+    let what =
+        format!("not found in PATH {} (Runner::with_extra_paths adds folders to it)", path.to_string_lossy());
+    about(what, io::Error::from_raw_os_error(libc::ENOENT))
+}
+
+/// `program`, which has neither a `#!` line nor a binary's header.
+pub(crate) fn not_runnable(program: &Path) -> io::Error {
+    exec_failed(program, None, io::Error::from_raw_os_error(libc::ENOEXEC))
+}
+
+/// Explains why running `program` (a path, relative to `cwd` if relative)
+/// failed with `os`, when it is not known whether entering `cwd` or the
+/// exec failed (`posix_spawn` tells only the error number).
+pub(crate) fn spawn_failed(program: &Path, cwd: Option<&Path>, os: io::Error) -> io::Error {
+    if let Some(cwd) = cwd
+        && let Err(entering) = cwd.join(".").metadata()
+    {
+        return cwd_failed(cwd, entering);
+    }
+    exec_failed(program, cwd, os)
+}
+
+/// Explains why the exec of `program` failed with `os`.
+pub(crate) fn exec_failed(program: &Path, cwd: Option<&Path>, os: io::Error) -> io::Error {
+    let shown = program.display();
+    let file = match cwd {
+        Some(cwd) if program.is_relative() => cwd.join(program),
+        _ => program.to_path_buf(),
+    };
+    let what = match os.raw_os_error() {
+        Some(libc::ENOEXEC) => {
+            format!("{shown} has no #! line and is not a binary this kernel runs")
+        }
+        Some(libc::ENOENT) if file.exists() => match interpreter(&file) {
+            Some(interpreter) if !interpreter.exists() => {
+                format!("the interpreter {} named on the #! line of {shown}", interpreter.display())
+            }
+            Some(interpreter) => format!("{shown} (its #! interpreter {})", interpreter.display()),
+            None => format!("{shown} (a binary whose loader is missing, or of another architecture)"),
+        },
+        Some(libc::EACCES) if file.is_file() => format!("{shown} (is it executable, on a noexec mount?)"),
+        _ => shown.to_string(),
+    };
+    about(what, os)
+}
+
+/// Whether the file starts like something `execve` runs: a `#!` line or an
+/// ELF header. (Other formats the kernel may know through `binfmt_misc`
+/// are not recognised.)
+pub(crate) fn looks_runnable(program: &Path) -> bool {
+    let mut head = [0u8; 4];
+    let n = std::fs::File::open(program).and_then(|mut f| read_full(&mut f, &mut head)).unwrap_or(0);
+    head[..n].starts_with(b"#!") || head[..n] == *b"\x7fELF"
+}
+
+/// The interpreter a `#!` line names, if the file starts with one.
+fn interpreter(file: &Path) -> Option<PathBuf> {
+    let mut head = [0u8; 256];
+    let n = std::fs::File::open(file).and_then(|mut f| read_full(&mut f, &mut head)).ok()?;
+    let line = head[..n].strip_prefix(b"#!")?;
+    let line = line.split(|&b| b == b'\n').next()?;
+    let word = line.split(|&b| b == b' ' || b == b'\t').find(|w| !w.is_empty())?;
+    use std::os::unix::ffi::OsStrExt;
+    Some(PathBuf::from(OsStr::from_bytes(word)))
+}
+
+fn read_full(file: &mut std::fs::File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
