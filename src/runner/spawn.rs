@@ -190,6 +190,7 @@ fn launch(
         // A terminal's session makes the child lead its own process group anyway.
         process_group: plan.setpgrp && !app.pty,
         setup: child_setup(app),
+        cgroup: None,
     };
     Ok((launch, channel, stderr))
 }

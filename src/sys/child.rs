@@ -112,6 +112,28 @@ pub(crate) fn prepare(command: &mut Command, setup: ChildSetup) {
     unsafe { command.pre_exec(in_child) };
 }
 
+/// Has the child move itself into the cgroup whose directory `cgroup` is
+/// open, before it runs its program (after the rest of its set-up).
+pub(crate) fn join_cgroup(command: &mut Command, cgroup: OwnedFd) {
+    let in_child = move || -> io::Result<()> { enter_cgroup(cgroup.as_raw_fd()) };
+    // SAFETY: `in_child` runs between fork and exec; it allocates nothing,
+    // takes no locks, and makes raw syscalls only (openat, write, close).
+    unsafe { command.pre_exec(in_child) };
+}
+
+/// Writes "0" (this process) to `cgroup.procs` in the directory `cgroup`.
+/// Async-signal-safe: runs in a child before exec.
+pub(crate) fn enter_cgroup(cgroup: libc::c_int) -> io::Result<()> {
+    // SAFETY: the path is a NUL-terminated literal; on success we own the fd.
+    let procs =
+        unsafe { syscall!(openat(cgroup, c"cgroup.procs".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC)) }?;
+    // SAFETY: writes one byte from a static buffer to the fd we opened.
+    let written = unsafe { syscall!(write(procs, b"0".as_ptr().cast(), 1)) };
+    // SAFETY: closes the fd we opened, once.
+    unsafe { libc::close(procs) };
+    written.map(drop)
+}
+
 /// Sets each signal in `mask` back to its default action (in the child).
 fn reset_signals(mask: u64) -> io::Result<()> {
     for signal in 1..=MAX_SIGNAL {
