@@ -62,7 +62,7 @@ fn one_behaviour_whichever_way_a_child_is_spawned() {
         runner.start(&alias).unwrap();
         let output = read_to_end(runner.get_channel(&alias).unwrap());
         assert_eq!(output, b"ok\n", "{way}");
-        assert_eq!(runner.terminate(&alias).unwrap().code(), Some(0), "{way}");
+        assert_eq!(runner.wait(&alias, DEADLINE).unwrap().and_then(|s| s.code()), Some(0), "{way}");
     }
 }
 

@@ -11,6 +11,54 @@ use std::path::{Path, PathBuf};
 
 use nix::libc;
 
+use crate::limit::Limit;
+use crate::sys::clone::{Failed, Stage};
+
+/// What a start tried, to name in its error.
+#[derive(Debug)]
+pub(crate) struct Attempt<'a> {
+    /// The program file.
+    pub(crate) program: &'a Path,
+    pub(crate) cwd: Option<&'a Path>,
+    pub(crate) limits: &'a [Limit],
+    /// The child's cgroup directory, where known.
+    pub(crate) cgroup: Option<&'a Path>,
+}
+
+/// The error of a start that failed at `failed.stage`, naming what that
+/// step was about and, where it is a privilege, what would allow it.
+pub(crate) fn explain(attempt: &Attempt<'_>, failed: Failed) -> io::Error {
+    let Failed { stage, os } = failed;
+    let what = match stage {
+        Stage::Exec => return exec_failed(attempt.program, attempt.cwd, os),
+        Stage::Fork => return spawn_failed(attempt.program, attempt.cwd, os),
+        Stage::Cwd => return cwd_failed(attempt.cwd.unwrap_or(Path::new("")), os),
+        Stage::Clone => "clone(2) of the child (namespaces need root or CAP_SYS_ADMIN; \
+                         settings for untrusted code need CLONE_PIDFD, Linux 5.2)"
+            .to_string(),
+        Stage::Signals => "resetting the child's signals".to_string(),
+        Stage::Stdio => "the child's stdin, stdout and stderr".to_string(),
+        Stage::ProcessGroup => "the child's own process group".to_string(),
+        Stage::Terminal => "the child's terminal session".to_string(),
+        Stage::Cgroup => match attempt.cgroup {
+            Some(path) => format!("joining cgroup {}", path.display()),
+            None => "joining its cgroup".to_string(),
+        },
+        Stage::Limit(i) => match attempt.limits.get(i) {
+            Some(limit) => format!("limit {limit}"),
+            None => "a limit".to_string(),
+        },
+        Stage::Scheduler => "scheduler".to_string(),
+        Stage::Nice => "nice (below 0 needs root or CAP_SYS_NICE)".to_string(),
+        Stage::Affinity => "cpu_affinity (only CPUs that are online and allowed to this process)".to_string(),
+        Stage::Loopback => "isolate_network: bringing up lo".to_string(),
+        Stage::User => "user (switching user needs root, or CAP_SETUID and CAP_SETGID)".to_string(),
+        Stage::DieWithParent => "die_with_parent (PR_SET_PDEATHSIG; the parent may have died)".to_string(),
+        Stage::NoNewPrivileges => "no_new_privileges".to_string(),
+    };
+    about(what, os)
+}
+
 /// An OS error with what it is about.
 #[derive(Debug)]
 struct StartFailure {
@@ -45,11 +93,6 @@ pub(crate) fn not_in_path(path: &OsStr) -> io::Error {
     let what =
         format!("not found in PATH {} (Runner::with_extra_paths adds folders to it)", path.to_string_lossy());
     about(what, io::Error::from_raw_os_error(libc::ENOENT))
-}
-
-/// `program`, which has neither a `#!` line nor a binary's header.
-pub(crate) fn not_runnable(program: &Path) -> io::Error {
-    exec_failed(program, None, io::Error::from_raw_os_error(libc::ENOEXEC))
 }
 
 /// Explains why running `program` (a path, relative to `cwd` if relative)

@@ -10,11 +10,12 @@ use std::path::{Path, PathBuf};
 use super::app::{App, Buffering, Start, Stderr, Transport};
 use super::check;
 use super::socket;
-use super::spawner;
+use super::spawner::{self, Started};
 use super::split::split_command;
 use crate::channel::Channel;
 use crate::error::{Error, Result};
-use crate::process::{Process, end_all, start_error};
+use crate::process::start_error::{self, Attempt};
+use crate::process::{Process, end_all};
 use crate::sys;
 use crate::sys::child::ChildSetup;
 use crate::sys::spawn::{ChildStdio, Launch};
@@ -58,21 +59,19 @@ pub(crate) fn spawn(
     }
     let program = find_program(app, &plan.argv[0], path, programs)?;
     let (launch, channel, stderr) = launch(app, &plan, &program, path)?;
-    let cwd = plan.cwd;
+    let attempt = Attempt { program: &program, cwd: plan.cwd, limits: &app.limits, cgroup: None };
     // Either way the launch is consumed: the child's ends of its pipes close
     // here once it has them.
     let started = if launch.fits_posix_spawn() {
         sys::spawn::posix_spawn(launch)
             .map(|pid| Process::from_pid(pid, None))
-            .map_err(|e| start_error::spawn_failed(&program, cwd, e))
-    } else if !start_error::looks_runnable(&in_cwd(&program, cwd)) {
-        // std's fork path execs with execvp, which would run such a file
-        // under /bin/sh; posix_spawn refuses it: refused on both.
-        Err(start_error::not_runnable(&program))
+            .map_err(|e| start_error::spawn_failed(&program, plan.cwd, e))
     } else {
-        spawner::spawn(launch.into_command(), app.die_with_parent)
-            .and_then(Process::new_io)
-            .map_err(|e| start_error::spawn_failed(&program, cwd, e))
+        match spawner::spawn(launch, app.die_with_parent) {
+            Ok(Started::Cloned(child)) => Ok(Process::with_pidfd(child.pid, child.pidfd)),
+            Ok(Started::Std(child)) => Ok(Process::from_pid(child.id(), Some(child))),
+            Err(failed) => Err(start_error::explain(&attempt, failed)),
+        }
     };
     let process = started.map_err(|source| {
         if source.kind() == io::ErrorKind::NotFound {
@@ -191,6 +190,7 @@ fn launch(
         process_group: plan.setpgrp && !app.pty,
         setup: child_setup(app),
         cgroup: None,
+        settings: Default::default(),
     };
     Ok((launch, channel, stderr))
 }
@@ -264,14 +264,6 @@ fn find_program(
             source: start_error::not_in_path(&searched.unwrap_or_default()),
         }
     })
-}
-
-/// `program` as the child sees it: a relative path is relative to `cwd`.
-fn in_cwd(program: &Path, cwd: Option<&Path>) -> PathBuf {
-    match cwd {
-        Some(cwd) if program.is_relative() => cwd.join(program),
-        _ => program.to_path_buf(),
-    }
 }
 
 /// Where commands were found in PATH, so each start execs once instead of

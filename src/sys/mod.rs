@@ -26,6 +26,7 @@ macro_rules! syscall {
 }
 
 pub(crate) mod child;
+pub(crate) mod clone;
 pub(crate) mod fd;
 pub(crate) mod pidfd;
 pub(crate) mod signals;

@@ -19,7 +19,7 @@ use std::process::{Command, Stdio};
 
 use nix::libc;
 
-use super::child::{self, ChildSetup};
+use super::child::{self, ChildSetup, Settings};
 
 /// Where one of a child's stdin, stdout and stderr comes from.
 #[derive(Debug)]
@@ -46,6 +46,8 @@ pub(crate) struct Launch {
     /// An open fd of the child's cgroup leaf directory: the child is placed
     /// in it before its program runs (a failure is a start error naming it).
     pub(crate) cgroup: Option<OwnedFd>,
+    /// For untrusted code and fair share: only our own `clone` sets them.
+    pub(crate) settings: Settings,
 }
 
 impl Launch {
@@ -60,7 +62,7 @@ impl Launch {
 
     /// The same as a std `Command`, our code in the child included.
     pub(crate) fn into_command(self) -> Command {
-        let Launch { program, argv, env, cwd, stdio, process_group, setup, cgroup } = self;
+        let Launch { program, argv, env, cwd, stdio, process_group, setup, cgroup, settings: _ } = self;
         let mut command = Command::new(program);
         command.arg0(&argv[0]).args(&argv[1..]).envs(env);
         if let Some(cwd) = cwd {
@@ -121,7 +123,7 @@ pub(crate) fn posix_spawn(launch: Launch) -> io::Result<u32> {
 }
 
 /// This process's environment with `overrides` set on top, as `K=V` strings.
-fn environment(overrides: &[(OsString, OsString)]) -> io::Result<Vec<CString>> {
+pub(super) fn environment(overrides: &[(OsString, OsString)]) -> io::Result<Vec<CString>> {
     let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     // In order: a later override of the same name wins.
     for (key, value) in overrides {
@@ -131,12 +133,12 @@ fn environment(overrides: &[(OsString, OsString)]) -> io::Result<Vec<CString>> {
     env.iter().map(|(k, v)| c_string(&[k.as_bytes(), b"=", v.as_bytes()].concat())).collect()
 }
 
-fn c_string(bytes: &[u8]) -> io::Result<CString> {
+pub(super) fn c_string(bytes: &[u8]) -> io::Result<CString> {
     CString::new(bytes)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a NUL byte in a start's setting"))
 }
 
-fn null_terminated(strings: &[CString]) -> Vec<*mut libc::c_char> {
+pub(super) fn null_terminated(strings: &[CString]) -> Vec<*mut libc::c_char> {
     strings.iter().map(|s| s.as_ptr().cast_mut()).chain([std::ptr::null_mut()]).collect()
 }
 
