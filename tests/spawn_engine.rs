@@ -49,8 +49,9 @@ fn the_clone_path_resets_ignored_and_blocked_signals() {
 }
 
 /// Where `clone` has no `CLONE_PIDFD` (Linux before 5.2; a shim fakes it),
-/// such starts take std's fork path: they run, their exits come, and a file
-/// without a `#!` line is still refused rather than run by `/bin/sh`.
+/// plain starts take `posix_spawn` and the others std's fork path: they
+/// run, their exits come, and a file without a `#!` line is still refused
+/// rather than run by `/bin/sh`.
 #[test]
 fn without_clone_pidfd_the_fork_path_is_taken() {
     let name = "without_clone_pidfd_the_fork_path_is_taken";
@@ -61,17 +62,20 @@ fn without_clone_pidfd_the_fork_path_is_taken() {
     }
     init();
     let dir = TempDir::new("fork-path");
-    let plain = dir.path().join("plain");
-    std::fs::write(&plain, "echo ran under a shell\n").unwrap();
-    std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let file = dir.path().join("plain");
+    std::fs::write(&file, "echo ran under a shell\n").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
     let mut runner = Runner::new().unwrap();
-    for (way, app) in clone_path("sh -c 'echo hi; exit 3'") {
+    let plain = |command: &str| [("plain", App::new(command))];
+    let hi = "sh -c 'echo hi; exit 3'";
+    for (way, app) in plain(hi).into_iter().chain(clone_path(hi)) {
         runner.add(way, app);
         runner.start(way).unwrap();
         assert_eq!(read_to_end(runner.get_channel(way).unwrap()), b"hi\n", "{way}");
         assert_eq!(runner.wait(way, DEADLINE).unwrap().and_then(|s| s.code()), Some(3), "{way}");
     }
-    for (way, app) in clone_path(&plain.display().to_string()) {
+    let file = file.display().to_string();
+    for (way, app) in plain(&file).into_iter().chain(clone_path(&file)) {
         let alias = format!("{way}-plain");
         runner.add(&alias, app);
         let err = runner.start(&alias).expect_err("a file without #! must not start");

@@ -1,7 +1,9 @@
 //! Start errors that blame the right thing, the same whichever way a child
-//! is spawned (issue 18, items 5 and 6): a plain start takes the
-//! `posix_spawn` path; `die_with_parent` or a `Limit` runs code of ours in
-//! the child and takes the other path.
+//! is spawned (issue 18, items 5 and 6). Each test tries a plain start and
+//! two that run code of ours in the child (`die_with_parent`, a `Limit`):
+//! all go through procloop's own `clone`; and again (the last test) where
+//! `clone` has no `CLONE_PIDFD` (a shim fakes an old kernel), so the plain
+//! start takes `posix_spawn` and the others std's fork path.
 
 mod util;
 
@@ -11,11 +13,10 @@ use std::time::Duration;
 use procloop::{App, Error, Limit, Runner};
 use util::*;
 
-/// `app` three ways: on the posix_spawn path, and twice on the path that
-/// runs code in the child.
+/// `app` three ways: plain, and twice running code in the child.
 fn every_path(app: App) -> [(&'static str, App); 3] {
     [
-        ("posix_spawn", app.clone()),
+        ("plain", app.clone()),
         ("die_with_parent", app.clone().die_with_parent(true)),
         ("limit", app.limit(Limit::OpenFiles(64))),
     ]
@@ -142,5 +143,24 @@ fn errors_that_blame_the_right_thing_zero_limits() {
             let message = start_error(&mut runner, &format!("{way}-{named}"), app.limit(limit));
             assert!(message.contains(&format!("limit {named}")), "{way}: {message}");
         }
+    }
+}
+
+/// Every test above again where `clone` has no `CLONE_PIDFD`: the plain
+/// start takes `posix_spawn`, the others std's fork path (execvp).
+#[test]
+fn the_same_errors_on_the_posix_spawn_and_fork_paths() {
+    if std::env::var_os("LD_PRELOAD").is_some() {
+        return;
+    }
+    let shim = build_shim("fail_clone_pidfd");
+    for name in [
+        "one_behaviour_whichever_way_a_child_is_spawned",
+        "errors_that_blame_the_right_thing_cwd_without_search_permission",
+        "errors_that_blame_the_right_thing_program_not_in_path",
+        "errors_that_blame_the_right_thing_missing_shebang_interpreter",
+        "errors_that_blame_the_right_thing_zero_limits",
+    ] {
+        in_own_process_with(name, &[("LD_PRELOAD", shim.as_os_str())]);
     }
 }

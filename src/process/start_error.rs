@@ -31,7 +31,7 @@ pub(crate) fn explain(attempt: &Attempt<'_>, failed: Failed) -> io::Error {
     let Failed { stage, os } = failed;
     let what = match stage {
         Stage::Exec => return exec_failed(attempt.program, attempt.cwd, os),
-        Stage::Fork => return spawn_failed(attempt.program, attempt.cwd, os),
+        Stage::Unknown => return spawn_failed(attempt.program, attempt.cwd, os),
         Stage::Cwd => return cwd_failed(attempt.cwd.unwrap_or(Path::new("")), os),
         Stage::Clone => "clone(2) of the child (namespaces need root or CAP_SYS_ADMIN; \
                          settings for untrusted code need CLONE_PIDFD, Linux 5.2)"

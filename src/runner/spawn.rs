@@ -60,18 +60,13 @@ pub(crate) fn spawn(
     let program = find_program(app, &plan.argv[0], path, programs)?;
     let (launch, channel, stderr) = launch(app, &plan, &program, path)?;
     let attempt = Attempt { program: &program, cwd: plan.cwd, limits: &app.limits, cgroup: None };
-    // Either way the launch is consumed: the child's ends of its pipes close
-    // here once it has them.
-    let started = if launch.fits_posix_spawn() {
-        sys::spawn::posix_spawn(launch)
-            .map(|pid| Process::from_pid(pid, None))
-            .map_err(|e| start_error::spawn_failed(&program, plan.cwd, e))
-    } else {
-        match spawner::spawn(launch, app.die_with_parent) {
-            Ok(Started::Cloned(child)) => Ok(Process::with_pidfd(child.pid, child.pidfd)),
-            Ok(Started::Std(child)) => Ok(Process::from_pid(child.id(), Some(child))),
-            Err(failed) => Err(start_error::explain(&attempt, failed)),
-        }
+    // The launch is consumed: the child's ends of its pipes close here once
+    // it has them.
+    let started = match spawner::spawn(launch, app.die_with_parent) {
+        Ok(Started::Cloned(child)) => Ok(Process::with_pidfd(child.pid, child.pidfd)),
+        Ok(Started::Spawned(pid)) => Ok(Process::from_pid(pid, None)),
+        Ok(Started::Std(child)) => Ok(Process::from_pid(child.id(), Some(child))),
+        Err(failed) => Err(start_error::explain(&attempt, failed)),
     };
     let process = started.map_err(|source| {
         if source.kind() == io::ErrorKind::NotFound {

@@ -207,16 +207,42 @@ fn any_blocked() -> bool {
 /// Where it cannot be read, every signal but SIGKILL and SIGSTOP counts as
 /// caught, so all are reset.
 pub(crate) fn host_signals() -> (u64, u64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let mask = |key: &str| {
-        let hex = status.lines().find_map(|line| line.strip_prefix(key))?;
-        u64::from_str_radix(hex.trim(), 16).ok()
+    // One read into a buffer on the stack: this runs on every start.
+    let mut buf = [0u8; 4096];
+    let n = std::fs::File::open("/proc/self/status").and_then(|mut f| read_most(&mut f, &mut buf));
+    let status = &buf[..n.unwrap_or(0)];
+    let mask = |key: &[u8]| {
+        let line = status.split(|&b| b == b'\n').find_map(|line| line.strip_prefix(key))?;
+        u64::from_str_radix(std::str::from_utf8(line).ok()?.trim(), 16).ok()
     };
     let unstoppable = 1 << (libc::SIGKILL - 1) | 1 << (libc::SIGSTOP - 1);
-    match (mask("SigIgn:"), mask("SigCgt:")) {
+    match (mask(b"SigIgn:"), mask(b"SigCgt:")) {
         (Some(ignored), Some(caught)) => (ignored & !unstoppable, caught & !unstoppable),
         _ => (0, !unstoppable),
     }
+}
+
+/// Reads until `buf` holds the whole `SigCgt` line (usually the first read
+/// does), is full, or the file ends.
+fn read_most(file: &mut std::fs::File, buf: &mut [u8]) -> io::Result<usize> {
+    use std::io::Read;
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => {
+                n += k;
+                let read = &buf[..n];
+                let at = read.windows(7).position(|w| w == b"SigCgt:");
+                if at.is_some_and(|at| read[at..].contains(&b'\n')) {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 /// What a child gets for untrusted code and fair share, set before exec

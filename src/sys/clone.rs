@@ -49,8 +49,9 @@ pub(crate) enum Stage {
     Cwd,
     /// The exec of its program.
     Exec,
-    /// std's fork path, which does not say which step failed.
-    Fork,
+    /// A spawn that does not say which step failed (`posix_spawn`, std's
+    /// fork path).
+    Unknown,
 }
 
 /// A failed start: which step, and the OS error.
@@ -68,7 +69,8 @@ pub(crate) struct Cloned {
 }
 
 /// What [`spawn`] gives when the kernel has no `clone` with `CLONE_PIDFD`
-/// (before 5.2) and nothing asked for needs it: take another way.
+/// (before 5.2, or a seccomp filter refuses it) and the launch asks for no
+/// namespace: take another way.
 pub(crate) const UNSUPPORTED: Option<Cloned> = None;
 
 /// The stack the child runs on until exec: its set-up is a few calls deep.
