@@ -92,6 +92,8 @@ pub enum Error {
         /// The queue's limit.
         limit: usize,
     },
+    /// This bot is in a turn that has not ended (the alias).
+    TurnInProgress(String),
     /// Any other OS error.
     Io(io::Error),
 }
@@ -125,6 +127,9 @@ impl fmt::Display for Error {
                 f,
                 "write queue full: {queued} bytes queued, {requested} more asked for, limit {limit}"
             ),
+            Error::TurnInProgress(alias) => {
+                write!(f, "bot {alias:?} is in a turn that has not ended; wait for its TurnEnded")
+            }
             Error::Io(e) => write!(f, "{e}"),
         }
     }

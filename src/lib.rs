@@ -129,8 +129,8 @@ pub use listener::{Listener, PeerAddr};
 pub use process::{Process, is_unknown_exit, unknown_exit};
 pub use reactor::{Reactor, ReactorEvent};
 pub use runner::{
-    App, Buffering, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Event, ReactorView, Restart, Runner, Start, Stderr,
-    Transport, split_command,
+    App, Buffering, Charge, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Event, Outcome, ReactorView, Restart, Runner,
+    Start, Stderr, Transport, Turn, TurnId, TurnReport, split_command,
 };
 pub use signal::{Signal, UnknownSignal};
 pub use timers::TimerId;

@@ -72,8 +72,15 @@ impl Reactor {
                 ready.push_back(token);
             }
         }
-        self.after_wait(Instant::now());
+        self.woke_at = Instant::now();
+        self.after_wait(self.woke_at);
         Ok(woken)
+    }
+
+    /// When the last wait ended: a reply handed over since sat readable
+    /// for at most the time from then.
+    pub(crate) fn woke_at(&self) -> Instant {
+        self.woke_at
     }
 
     /// What comes due with time: exits found by polling, chores, timers.

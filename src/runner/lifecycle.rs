@@ -85,7 +85,7 @@ impl Runner {
     /// not yet in the registry. On failure nothing is left running.
     fn launch(&mut self, alias: &Arc<str>, app: &str, opts: &Start) -> Result<Running> {
         let config = self.apps.get(app).ok_or_else(|| Error::UnknownApp(app.to_string()))?;
-        let (grace, wait) = (config.grace, config.socket_wait);
+        let (grace, wait, overage) = (config.grace, config.socket_wait, config.overage);
         let mut spawned = spawn::spawn(config, opts, self.path.as_deref(), &mut self.programs)?;
         if !opts.nowait {
             spawned.connect(wait)?;
@@ -94,6 +94,7 @@ impl Runner {
         let line_mode = spawned.line_mode;
         self.runs += 1;
         let mut running = self.register(alias, spawned, grace)?;
+        running.overage = overage;
         if let Some(path) = connecting {
             self.begin_connect(alias, &mut running, (path, wait, line_mode));
         }
@@ -131,6 +132,7 @@ impl Runner {
             process: Some(token),
             ended: None,
             grace,
+            overage: std::time::Duration::ZERO,
             stopped: false,
             connecting: None,
         })
@@ -184,6 +186,9 @@ impl Runner {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn stop(&mut self, alias: &str) -> Result<()> {
+        if self.turns.froze(alias) {
+            self.thaw_bot(alias); // a stopped process would not see its SIGTERM
+        }
         let running = self.running.get_mut(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
         running.stopped = true;
         running.connecting = None;
@@ -272,6 +277,10 @@ impl Runner {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn terminate(&mut self, alias: &str) -> Result<ExitStatus> {
+        if self.turns.froze(alias) {
+            self.thaw_bot(alias);
+        }
+        self.turn_forget(alias);
         let mut running =
             self.running.remove(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
         self.cancel_restart(&mut running);
@@ -292,6 +301,8 @@ impl Runner {
         for (timer, _) in self.duties.drain() {
             self.reactor.cancel_timer(timer);
         }
+        let frozen: Vec<Arc<str>> = self.running.keys().filter(|a| self.turns.froze(a)).cloned().collect();
+        frozen.iter().for_each(|alias| self.thaw_bot(alias));
         self.notices.clear();
         let mut all: Vec<Running> = self.running.drain().map(|(_, r)| r).collect();
         let mut processes = Vec::new();
