@@ -10,6 +10,7 @@ mod connect;
 mod dispatch;
 mod event;
 mod lifecycle;
+mod peer;
 mod restart;
 mod running;
 mod socket;
