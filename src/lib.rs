@@ -139,7 +139,7 @@ pub use process::{Process, is_unknown_exit, unknown_exit};
 pub use reactor::{Reactor, ReactorEvent};
 pub use runner::{
     App, Buffering, Charge, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Event, Outcome, ReactorView, Restart, Runner,
-    Start, Stderr, Transport, Turn, TurnId, TurnReport, split_command,
+    Scheduler, Start, Stderr, Transport, Turn, TurnId, TurnReport, split_command,
 };
 pub use signal::{Signal, UnknownSignal};
 pub use timers::TimerId;

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use nix::libc;
 
 use crate::limit::Limit;
+use crate::runner::Untrusted;
 use crate::sys::clone::{Failed, Stage};
 
 /// What a start tried, to name in its error.
@@ -23,19 +24,19 @@ pub(crate) struct Attempt<'a> {
     pub(crate) limits: &'a [Limit],
     /// The child's cgroup directory, where known.
     pub(crate) cgroup: Option<&'a Path>,
+    pub(crate) untrusted: &'a Untrusted,
 }
 
 /// The error of a start that failed at `failed.stage`, naming what that
 /// step was about and, where it is a privilege, what would allow it.
 pub(crate) fn explain(attempt: &Attempt<'_>, failed: Failed) -> io::Error {
     let Failed { stage, os } = failed;
+    let untrusted = attempt.untrusted;
     let what = match stage {
         Stage::Exec => return exec_failed(attempt.program, attempt.cwd, os),
         Stage::Unknown => return spawn_failed(attempt.program, attempt.cwd, os),
         Stage::Cwd => return cwd_failed(attempt.cwd.unwrap_or(Path::new("")), os),
-        Stage::Clone => "clone(2) of the child (namespaces need root or CAP_SYS_ADMIN; \
-                         settings for untrusted code need CLONE_PIDFD, Linux 5.2)"
-            .to_string(),
+        Stage::Clone => clone_failed(attempt.untrusted, &os),
         Stage::Signals => "resetting the child's signals".to_string(),
         Stage::Stdio => "the child's stdin, stdout and stderr".to_string(),
         Stage::ProcessGroup => "the child's own process group".to_string(),
@@ -48,15 +49,43 @@ pub(crate) fn explain(attempt: &Attempt<'_>, failed: Failed) -> io::Error {
             Some(limit) => format!("limit {limit}"),
             None => "a limit".to_string(),
         },
-        Stage::Scheduler => "scheduler".to_string(),
-        Stage::Nice => "nice (below 0 needs root or CAP_SYS_NICE)".to_string(),
-        Stage::Affinity => "cpu_affinity (only CPUs that are online and allowed to this process)".to_string(),
+        Stage::Scheduler => format!("scheduler {:?}", untrusted.scheduler.unwrap_or_default()),
+        Stage::Nice => format!("nice {} (below 0 needs root or CAP_SYS_NICE)", untrusted.nice.unwrap_or(0)),
+        Stage::Affinity => format!(
+            "cpu_affinity {:?} (only CPUs that are online and allowed to this process)",
+            untrusted.cpu_affinity.as_deref().unwrap_or_default()
+        ),
         Stage::Loopback => "isolate_network: bringing up lo".to_string(),
-        Stage::User => "user (switching user needs root, or CAP_SETUID and CAP_SETGID)".to_string(),
+        Stage::User => {
+            let (uid, gid) = untrusted.user.unwrap_or_default();
+            format!("user {uid}, group {gid} (switching user needs root, or CAP_SETUID and CAP_SETGID)")
+        }
         Stage::DieWithParent => "die_with_parent (PR_SET_PDEATHSIG; the parent may have died)".to_string(),
         Stage::NoNewPrivileges => "no_new_privileges".to_string(),
     };
     about(what, os)
+}
+
+/// What a failed `clone` is about: the namespaces asked for, else the
+/// settings that need it.
+fn clone_failed(untrusted: &Untrusted, os: &io::Error) -> String {
+    let asked: Vec<&str> =
+        [(untrusted.isolate_network, "isolate_network"), (untrusted.isolate_pids, "isolate_pids")]
+            .into_iter()
+            .filter_map(|(on, name)| on.then_some(name))
+            .collect();
+    match os.raw_os_error() {
+        Some(libc::EPERM) if !asked.is_empty() => {
+            format!("{} (a namespace of its own needs root or CAP_SYS_ADMIN)", asked.join(" and "))
+        }
+        Some(libc::ENOSYS | libc::EINVAL) => {
+            "the child's clone (user, namespaces, no_new_privileges, nice, scheduler and \
+             cpu_affinity need clone with CLONE_PIDFD, Linux 5.2)"
+                .to_string()
+        }
+        _ if !asked.is_empty() => format!("{} (the child's clone)", asked.join(" and ")),
+        _ => "the child's clone".to_string(),
+    }
 }
 
 /// An OS error with what it is about.

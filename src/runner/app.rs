@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::restart::{Restart, RestartPolicy};
+use super::untrusted::Untrusted;
 use crate::limit::Limit;
 
 /// How a channel hands over its input.
@@ -69,7 +70,10 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 /// `socketpair`), `socket_wait` and `termination_grace` (seconds),
 /// `"type": "pty"`, `die_with_parent`, `restart` (`never`, `on_failure`,
 /// `always`), `backoff` (`[initial, max]` seconds), `max_restarts` and
-/// `restart_window` (seconds).
+/// `restart_window` (seconds); for untrusted code and fair share `user`
+/// (`[uid, gid]`), `no_new_privileges`, `isolate_network`, `isolate_pids`,
+/// `nice`, `scheduler` (`normal`, `batch`, `idle`) and `cpu_affinity` (a
+/// list of CPU numbers).
 ///
 /// ```
 /// use procloop::{App, Buffering};
@@ -100,6 +104,8 @@ pub struct App {
     pub(crate) die_with_parent: bool,
     pub(crate) pty: bool,
     pub(crate) limits: Vec<Limit>,
+    /// User, namespaces, scheduling (`untrusted.rs`).
+    pub(crate) untrusted: Untrusted,
     pub(crate) overage: Duration,
 }
 
@@ -125,6 +131,7 @@ impl App {
             die_with_parent: false,
             pty: false,
             limits: Vec::new(),
+            untrusted: Untrusted::default(),
             overage: Duration::ZERO,
         }
     }

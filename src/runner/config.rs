@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::app::{App, Buffering, Stderr, Transport};
 use super::restart::Restart;
+use super::untrusted::{Scheduler, Untrusted};
 use crate::limit::Limit;
 
 #[derive(Deserialize, Default, PartialEq, Eq)]
@@ -51,6 +52,17 @@ pub(crate) struct AppConfig {
     restart_window: Option<f64>,
     #[serde(default)]
     die_with_parent: bool,
+    /// `[uid, gid]`.
+    user: Option<(u32, u32)>,
+    #[serde(default)]
+    no_new_privileges: bool,
+    #[serde(default)]
+    isolate_network: bool,
+    #[serde(default)]
+    isolate_pids: bool,
+    nice: Option<i32>,
+    scheduler: Option<Scheduler>,
+    cpu_affinity: Option<Vec<usize>>,
     #[serde(default)]
     limits: LimitsConfig,
     /// Seconds: the bank of time a bot may go over its turns' deadlines.
@@ -111,6 +123,15 @@ impl TryFrom<AppConfig> for App {
             .restart(config.restart)
             .die_with_parent(config.die_with_parent)
             .pty(config.kind == AppType::Pty);
+        app.untrusted = Untrusted {
+            user: config.user,
+            no_new_privileges: config.no_new_privileges,
+            isolate_network: config.isolate_network,
+            isolate_pids: config.isolate_pids,
+            nice: config.nice,
+            scheduler: config.scheduler,
+            cpu_affinity: config.cpu_affinity,
+        };
         // As in the Python runner, `socket` means something only for socket apps,
         // which may also get their path at start.
         if config.kind == AppType::Socket {

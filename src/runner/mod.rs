@@ -20,6 +20,7 @@ mod split;
 mod tokens;
 mod turn;
 mod turns;
+mod untrusted;
 mod view;
 
 use std::collections::{HashMap, VecDeque};
@@ -46,6 +47,8 @@ pub use split::split_command;
 use tokens::{Role, Tokens};
 pub use turn::{Charge, Outcome, Turn, TurnId, TurnReport};
 use turns::Turns;
+pub use untrusted::Scheduler;
+pub(crate) use untrusted::Untrusted;
 pub use view::ReactorView;
 
 /// The registry of configured apps and of the processes running them, by

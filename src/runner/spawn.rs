@@ -59,7 +59,13 @@ pub(crate) fn spawn(
     }
     let program = find_program(app, &plan.argv[0], path, programs)?;
     let (launch, channel, stderr) = launch(app, &plan, &program, path)?;
-    let attempt = Attempt { program: &program, cwd: plan.cwd, limits: &app.limits, cgroup: None };
+    let attempt = Attempt {
+        program: &program,
+        cwd: plan.cwd,
+        limits: &app.limits,
+        cgroup: None,
+        untrusted: &app.untrusted,
+    };
     // The launch is consumed: the child's ends of its pipes close here once
     // it has them.
     let started = match spawner::spawn(launch, app.die_with_parent) {
@@ -185,7 +191,7 @@ fn launch(
         process_group: plan.setpgrp && !app.pty,
         setup: child_setup(app),
         cgroup: None,
-        settings: Default::default(),
+        settings: app.untrusted.settings()?,
     };
     Ok((launch, channel, stderr))
 }

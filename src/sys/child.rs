@@ -269,6 +269,23 @@ impl Settings {
             && self.scheduler.is_none()
             && self.affinity.is_none()
     }
+
+    /// Sets the CPUs the child may run on; `Err` with the first CPU number
+    /// past what a CPU set holds.
+    pub(crate) fn set_affinity(&mut self, cpus: &[usize]) -> Result<(), usize> {
+        // SAFETY: cpu_set_t is plain data; all zeroes is the empty set.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        let most = 8 * std::mem::size_of::<libc::cpu_set_t>();
+        for &cpu in cpus {
+            if cpu >= most {
+                return Err(cpu);
+            }
+            // SAFETY: `cpu` is below the number of bits in the set.
+            unsafe { libc::CPU_SET(cpu, &mut set) };
+        }
+        self.affinity = Some(set);
+        Ok(())
+    }
 }
 
 /// Namespaces of its own a child is cloned into.
