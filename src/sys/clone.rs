@@ -137,17 +137,18 @@ pub(crate) fn spawn(launch: &Launch) -> Result<Option<Cloned>, Failed> {
     let flags =
         libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PIDFD | libc::SIGCHLD | namespaces.clone_flags();
     let mut pidfd: libc::c_int = -1;
-    let pid = {
+    let (pid, os) = {
         let _blocked = BlockAll::new().map_err(early)?;
         // SAFETY: `child` gets the plan, whose pointers stay valid until
         // clone returns: CLONE_VFORK suspends this thread until the child
         // has exec'd or exited, and `plan`, the C strings, the arrays and
         // the stack outlive this block. The child runs only `child`, which
         // allocates nothing. CLONE_PIDFD writes the pidfd to `pidfd`.
-        unsafe { libc::clone(child, stack.top(), flags, (&raw mut plan).cast(), &raw mut pidfd) }
+        let pid = unsafe { libc::clone(child, stack.top(), flags, (&raw mut plan).cast(), &raw mut pidfd) };
+        // errno before the mask is restored.
+        (pid, io::Error::last_os_error())
     };
     if pid == -1 {
-        let os = io::Error::last_os_error();
         let unsupported = matches!(os.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS));
         if unsupported && namespaces.is_empty() {
             return Ok(UNSUPPORTED);

@@ -1,6 +1,7 @@
 //! Starting a child: one description of the exec ([`Launch`]), carried out
-//! by `posix_spawn(3)` when the child needs no code of ours before it runs
-//! its program, else by std's `Command` (fork, our code, exec).
+//! by our own `clone` (`sys::clone`), or where the kernel lacks
+//! `CLONE_PIDFD` by `posix_spawn(3)` when the child needs no code of ours
+//! before it runs its program, else by std's `Command` (fork, our code, exec).
 //!
 //! std's own `posix_spawn` path resets only SIGPIPE, so a host that ignores
 //! other signals (Python ignores SIGXFSZ) would push every start onto the
