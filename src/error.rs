@@ -92,6 +92,13 @@ pub enum Error {
         /// The queue's limit.
         limit: usize,
     },
+    /// A [`Runner`](crate::Runner) used in a forked copy of the process
+    /// that made it: the children and fds it holds are that process's, and
+    /// the copy must not touch them.
+    ForkedCopy {
+        /// The id of the process the Runner belongs to.
+        owner: u32,
+    },
     /// Any other OS error.
     Io(io::Error),
 }
@@ -124,6 +131,11 @@ impl fmt::Display for Error {
             Error::QueueFull { queued, requested, limit } => write!(
                 f,
                 "write queue full: {queued} bytes queued, {requested} more asked for, limit {limit}"
+            ),
+            Error::ForkedCopy { owner } => write!(
+                f,
+                "this Runner belongs to pid {owner}: a forked copy of it (pid {}) must not use it",
+                std::process::id()
             ),
             Error::Io(e) => write!(f, "{e}"),
         }

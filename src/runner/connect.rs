@@ -37,14 +37,88 @@ impl Runner {
     /// One attempt to connect `alias`, then the next one scheduled, or
     /// the outcome noticed.
     pub(super) fn try_connect(&mut self, alias: &Arc<str>) {
-        let Some(running) = self.running.get_mut(alias) else { return };
-        let Some(connecting) = running.connecting.as_mut() else { return };
+        match self.attempt_connect(alias) {
+            Attempt::Connected => self.notice(alias, NoticeKind::Ready),
+            Attempt::Later(pause) => {
+                let run = self.running.get(alias).map_or(0, |r| r.run);
+                self.schedule_connect(alias, run, pause);
+            }
+            Attempt::Failed(error) => self.start_failed(alias, error),
+            Attempt::NotConnecting => {}
+        }
+    }
+
+    /// Waits up to `limit` for a [`nowait`](super::Start::nowait) socket
+    /// start of `alias` to connect, trying as a waiting start does: for a
+    /// host that must answer its own signals meanwhile (the Python
+    /// package's waiting start is a `nowait` start, then this in 50 ms
+    /// slices).
+    ///
+    /// `Ok(true)` once connected: its channel is in place, and no
+    /// [`Ready`](super::Event::Ready) is handed over for it. `Ok(false)` if
+    /// `limit` passed first: call again to go on (the socket wait counts
+    /// from the start). `Err` is what a waiting start gives (the socket did
+    /// not appear in time, the app exited first), and the start is undone
+    /// as a waiting start's is: its process killed, the alias free, and no
+    /// [`StartFailed`](super::Event::StartFailed) handed over. `Ok(true)`
+    /// for an alias that is not connecting (a stdio app's, say).
+    pub fn wait_ready(&mut self, alias: &str, limit: Duration) -> crate::Result<bool> {
+        self.owned()?;
+        let until = deadline_after(limit);
+        loop {
+            if let Some(outcome) = self.take_outcome(alias) {
+                return outcome;
+            }
+            let (alias, process) = match self.running.get_key_value(alias) {
+                Some((alias, running)) => (alias.clone(), running.process),
+                None => return Err(Error::NoSuchProcess(alias.to_string())),
+            };
+            let pause = match self.attempt_connect(&alias) {
+                Attempt::Connected | Attempt::NotConnecting => return Ok(true),
+                Attempt::Failed(error) => {
+                    self.start_failed(&alias, error);
+                    continue;
+                }
+                Attempt::Later(pause) => pause,
+            };
+            let now = Instant::now();
+            if now >= until {
+                return Ok(false);
+            }
+            // Sleeps on the process, so that an exit ends the pause at once.
+            let Some(process) = process.and_then(|token| self.reactor.process(token)) else { continue };
+            if let Some(status) = process.wait_timeout(pause.min(until - now))? {
+                let path = self.running.get_mut(&alias).and_then(|r| r.connecting.take()).map(|c| c.path);
+                self.start_failed(&alias, Error::SocketAppExited { path: path.unwrap_or_default(), status });
+            }
+        }
+    }
+
+    /// The outcome the loop noticed for a connecting `alias`, taken out of
+    /// the events to hand over: `Ready` or `StartFailed`.
+    fn take_outcome(&mut self, alias: &str) -> Option<crate::Result<bool>> {
+        let index = self.notices.iter().position(|n| {
+            &*n.alias == alias && matches!(n.kind, NoticeKind::Ready | NoticeKind::StartFailed(_))
+        })?;
+        match self.notices.remove(index)?.kind {
+            NoticeKind::StartFailed(error) => Some(Err(error)),
+            _ => Some(Ok(true)),
+        }
+    }
+
+    /// One attempt to connect `alias`.
+    fn attempt_connect(&mut self, alias: &Arc<str>) -> Attempt {
+        let Some(running) = self.running.get_mut(alias) else { return Attempt::NotConnecting };
+        let Some(connecting) = running.connecting.as_mut() else { return Attempt::NotConnecting };
         let error = match sys::connect_unix(&connecting.path) {
             Ok(fd) => {
                 let mut channel = Channel::from_socket_fd(fd);
                 channel.set_line_buffered(connecting.line_mode);
                 match self.reactor.register(channel) {
-                    Ok(token) => return self.connected(alias, token),
+                    Ok(token) => {
+                        self.connected(alias, token);
+                        return Attempt::Connected;
+                    }
                     Err(e) => e,
                 }
             }
@@ -53,14 +127,13 @@ impl Runner {
                 if now < connecting.deadline {
                     let pause = connecting.pause.min(connecting.deadline - now);
                     connecting.pause = (connecting.pause * 2).min(LONGEST_PAUSE);
-                    let run = running.run;
-                    return self.schedule_connect(alias, run, pause);
+                    return Attempt::Later(pause);
                 }
                 Error::SocketTimeout { path: connecting.path.clone(), waited: connecting.wait }
             }
             Err(e) => Error::Io(e),
         };
-        self.start_failed(alias, error);
+        Attempt::Failed(error)
     }
 
     fn connected(&mut self, alias: &Arc<str>, token: crate::token::Token) {
@@ -71,7 +144,6 @@ impl Runner {
         if let Some(process) = running.process {
             self.reactor.add_output(process, token);
         }
-        self.notice(alias, NoticeKind::Ready);
     }
 
     /// Undoes a `nowait` start: frees the alias, kills its process (reaped
@@ -97,6 +169,16 @@ impl Runner {
         let timer = self.reactor.set_timer(after);
         self.duties.insert(timer, Duty { alias: alias.clone(), run, kind: DutyKind::Connect });
     }
+}
+
+/// What one attempt to connect came to.
+enum Attempt {
+    Connected,
+    /// Not there yet: the next attempt after this pause.
+    Later(Duration),
+    Failed(Error),
+    /// The alias is gone, or not connecting.
+    NotConnecting,
 }
 
 /// Errors that mean the socket is not there, or not listening, yet.
