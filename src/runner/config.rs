@@ -81,8 +81,10 @@ impl<'de, T: Keyed> Visitor<'de> for KeyedVisitor<T> {
     }
 }
 
+/// Any value is taken, so that one that is not a map is an error that
+/// says what was expected (the key, for `limits`), whatever the format.
 fn keyed<'de, T: Keyed, D: Deserializer<'de>>(deserializer: D) -> Result<T, D::Error> {
-    deserializer.deserialize_map(KeyedVisitor(PhantomData))
+    deserializer.deserialize_any(KeyedVisitor(PhantomData))
 }
 
 /// The value of `key`; `null` is `None`. A bad value's error names `key`.
