@@ -452,6 +452,14 @@ impl PyRunner {
         Ok(borrow(slf)?.runner().is_running(alias))
     }
 
+    /// Whether nothing could ever produce an event, so that ``poll()``
+    /// returns ``[]`` at once: every alias's process has exited, its output
+    /// was drained and its ``Exited`` returned, and no restart, timer or
+    /// event waiting is left.
+    fn is_idle(slf: &Bound<'_, Self>) -> PyResult<bool> {
+        Ok(borrow(slf)?.idle())
+    }
+
     /// The pid of ``alias``'s process while its alias is taken, else None.
     fn pid(slf: &Bound<'_, Self>, alias: &str) -> PyResult<Option<u32>> {
         Ok(borrow(slf)?.runner().pid(alias))
