@@ -116,6 +116,7 @@ impl Pending {
             E::Spawn { .. } => Kind::Procloop(&SPAWN),
             E::SocketTimeout { .. }
             | E::SocketAppExited { .. }
+            | E::SocketImpostor { .. }
             | E::SocketPathTaken { .. }
             | E::InvalidSocketPath { .. } => Kind::Procloop(&SOCKET),
             E::InvalidSetting { .. } => Kind::Procloop(&CONFIG),

@@ -49,6 +49,8 @@ pub(crate) struct AppConfig {
     restart_window: Option<f64>,
     die_with_parent: bool,
     limits: LimitsConfig,
+    /// Seconds: the bank of time a bot may go over its turns' deadlines.
+    overage: Option<f64>,
 }
 
 /// A map read key by key: `read` takes the value of a key it knows.
@@ -284,6 +286,9 @@ impl TryFrom<AppConfig> for App {
         }
         if let Some((initial, max)) = config.backoff {
             app = app.backoff(seconds(initial, "backoff")?, seconds(max, "backoff")?);
+        }
+        if let Some(bank) = config.overage {
+            app = app.overage(seconds(bank, "overage")?);
         }
         for limit in config.limits.limits()? {
             app = app.limit(limit);

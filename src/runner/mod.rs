@@ -10,6 +10,7 @@ mod connect;
 mod dispatch;
 mod event;
 mod lifecycle;
+mod peer;
 mod restart;
 mod running;
 mod socket;
@@ -17,6 +18,8 @@ mod spawn;
 mod spawner;
 mod split;
 mod tokens;
+mod turn;
+mod turns;
 mod view;
 
 use std::collections::{HashMap, VecDeque};
@@ -41,6 +44,8 @@ use running::{Duty, Notice, Running};
 use spawn::ProgramCache;
 pub use split::split_command;
 use tokens::{Role, Tokens};
+pub use turn::{Charge, Outcome, Turn, TurnId, TurnReport};
+use turns::Turns;
 pub use view::ReactorView;
 
 /// The registry of configured apps and of the processes running them, by
@@ -72,7 +77,8 @@ pub use view::ReactorView;
 /// the child of a `fork()`, Python's `os.fork()` too) shares the parent's
 /// children, pipes and loop fd, and must not touch them: there every call
 /// that would (`start*`, `ensure_running*`, `stop`, `signal`, `wait`,
-/// `terminate*`, `poll_once*`, `cpu_time`, `resize`, `waker`, and the
+/// `wait_ready`, `terminate*`, `poll_once*`, `begin_turn`, `cpu_time`,
+/// `resize`, `waker`, and the
 /// [`reactor`](Self::reactor) view's `register` and `add_server`) gives
 /// `Err(Error::ForkedCopy)`; `get_channel` and `get_stderr` give `None`,
 /// `is_running`, `pause` and `resume` false, and `stop_all`,
@@ -96,6 +102,8 @@ pub struct Runner {
     programs: ProgramCache,
     /// Numbers the runs (starts and restarts) of aliases.
     runs: u64,
+    /// Turns of bot loops under way.
+    turns: Turns,
     /// The process that made this Runner: a copy of it in a forked child
     /// must not signal or wait for the parent's children.
     owner_pid: u32,
@@ -115,6 +123,7 @@ impl Runner {
             abandoned: Vec::new(),
             programs: ProgramCache::default(),
             runs: 0,
+            turns: Turns::default(),
             owner_pid: crate::sys::process_id(),
         })
     }
