@@ -45,10 +45,12 @@ pub(crate) fn explain(attempt: &Attempt<'_>, failed: Failed) -> io::Error {
             Some(path) => format!("joining cgroup {}", path.display()),
             None => "joining its cgroup".to_string(),
         },
-        Stage::Limit(i) => match attempt.limits.get(i) {
-            Some(limit) => format!("limit {limit}"),
-            None => "a limit".to_string(),
-        },
+        Stage::Limit(resource) => {
+            match attempt.limits.iter().find(|l| crate::sys::child::resource(l) == resource) {
+                Some(limit) => format!("limit {limit}"),
+                None => "a limit".to_string(),
+            }
+        }
         Stage::Scheduler => format!("scheduler {:?}", untrusted.scheduler.unwrap_or_default()),
         Stage::Nice => format!("nice {} (below 0 needs root or CAP_SYS_NICE)", untrusted.nice.unwrap_or(0)),
         Stage::Affinity => format!(

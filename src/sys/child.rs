@@ -303,7 +303,8 @@ impl Namespaces {
     }
 }
 
-fn resource(limit: &Limit) -> libc::__rlimit_resource_t {
+/// The `RLIMIT_*` resource of a limit set with `setrlimit`.
+pub(crate) fn resource(limit: &Limit) -> libc::__rlimit_resource_t {
     match limit {
         Limit::Memory(_) => libc::RLIMIT_AS,
         Limit::CpuTime(_) => libc::RLIMIT_CPU,

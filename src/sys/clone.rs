@@ -29,8 +29,8 @@ pub(crate) enum Stage {
     Terminal,
     /// Joining its cgroup.
     Cgroup,
-    /// The resource limit at this index of the setup's limits.
-    Limit(usize),
+    /// The resource limit on this resource (`RLIMIT_*`).
+    Limit(libc::__rlimit_resource_t),
     /// Its scheduling policy.
     Scheduler,
     /// Its nice value.
@@ -218,8 +218,8 @@ unsafe fn set_up(plan: &Plan) -> Result<(), (Stage, libc::c_int)> {
         if plan.cgroup >= 0 {
             super::child::enter_cgroup(plan.cgroup).map_err(|e| (Stage::Cgroup, raw(&e)))?;
         }
-        for (i, (resource, limit)) in plan.setup.limits().iter().enumerate() {
-            check(libc::setrlimit(*resource, limit), Stage::Limit(i))?;
+        for (resource, limit) in plan.setup.limits() {
+            check(libc::setrlimit(*resource, limit), Stage::Limit(*resource))?;
         }
         let settings = &plan.settings;
         if let Some(policy) = settings.scheduler {
@@ -525,6 +525,26 @@ mod tests {
         launch.cgroup = Some(open_dir(Path::new("/")));
         let failed = run(launch, out).expect_err("/ is no cgroup");
         assert_eq!(failed.stage, Stage::Cgroup, "{failed:?}");
+    }
+
+    #[test]
+    fn a_limit_the_kernel_refuses_fails_the_start_naming_that_limit() {
+        let (mut launch, out) = launch(&["/bin/true"]);
+        // Above the kernel's ceiling for open files (fs.nr_open): EPERM.
+        let limit = crate::Limit::OpenFiles(u64::MAX - 1);
+        launch.setup.limit(&limit);
+        let failed = run(launch, out).expect_err("no such limit");
+        assert_eq!(failed.stage, Stage::Limit(libc::RLIMIT_NOFILE), "{failed:?}");
+        let untrusted = crate::runner::Untrusted::default();
+        let attempt = crate::process::start_error::Attempt {
+            program: Path::new("/bin/true"),
+            cwd: None,
+            limits: &[crate::Limit::Memory(1 << 30), limit],
+            cgroup: None,
+            untrusted: &untrusted,
+        };
+        let message = crate::process::start_error::explain(&attempt, failed).to_string();
+        assert!(message.starts_with(&format!("limit {limit}: ")), "{message}");
     }
 
     #[test]
