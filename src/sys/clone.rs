@@ -5,6 +5,7 @@
 //! child. A failing child writes the stage and errno into the parent's
 //! memory, which it shares until exec, and exits with 127.
 
+use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -100,66 +101,81 @@ struct Plan {
     failed_errno: libc::c_int,
 }
 
+/// The C strings a plan points into, alive while the child may read them.
+struct Strings {
+    program: CString,
+    cwd: Option<CString>,
+    // Only pointed into, through the arrays below.
+    _argv: Vec<CString>,
+    _envp: Vec<CString>,
+    argv: Vec<*mut libc::c_char>,
+    envp: Vec<*mut libc::c_char>,
+}
+
+impl Strings {
+    fn new(launch: &Launch) -> io::Result<Strings> {
+        let argv = launch.argv.iter().map(|a| c_string(a.as_bytes())).collect::<io::Result<Vec<_>>>()?;
+        let envp = environment(&launch.env)?;
+        Ok(Strings {
+            program: c_string(launch.program.as_os_str().as_bytes())?,
+            cwd: launch.cwd.as_ref().map(|c| c_string(c.as_os_str().as_bytes())).transpose()?,
+            argv: null_terminated(&argv),
+            envp: null_terminated(&envp),
+            _argv: argv,
+            _envp: envp,
+        })
+    }
+}
+
+impl Plan {
+    /// The plan of `launch`, pointing into `strings`.
+    fn new(launch: &Launch, strings: &Strings) -> Plan {
+        Plan {
+            program: strings.program.as_ptr(),
+            argv: strings.argv.as_ptr(),
+            envp: strings.envp.as_ptr(),
+            cwd: strings.cwd.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
+            stdio: launch.stdio.each_ref().map(|s| match s {
+                ChildStdio::Inherit => INHERIT,
+                ChildStdio::Null => NULL,
+                ChildStdio::Fd(fd) => fd.as_raw_fd(),
+            }),
+            process_group: launch.process_group,
+            cgroup: launch.cgroup.as_ref().map_or(-1, |fd| fd.as_raw_fd()),
+            setup: launch.setup,
+            settings: launch.settings,
+            reset: launch.setup.signals_to_reset_in_clone(),
+            parent: std::process::id() as libc::pid_t,
+            loopback: loopback_request(),
+            failed_stage: None,
+            failed_errno: 0,
+        }
+    }
+}
+
 /// Starts `launch` with `clone`. `Ok(None)` ([`UNSUPPORTED`]) where the
 /// kernel lacks it and the launch asks for no namespace; then nothing was
 /// started.
 pub(crate) fn spawn(launch: &Launch) -> Result<Option<Cloned>, Failed> {
     let early = |os| Failed { stage: Stage::Clone, os };
-    let program = c_string(launch.program.as_os_str().as_bytes()).map_err(early)?;
-    let argv = launch.argv.iter().map(|a| c_string(a.as_bytes())).collect::<io::Result<Vec<_>>>();
-    let argv = argv.map_err(early)?;
-    let envp = environment(&launch.env).map_err(early)?;
-    let cwd = launch.cwd.as_ref().map(|c| c_string(c.as_os_str().as_bytes())).transpose().map_err(early)?;
-    let argv_ptrs = null_terminated(&argv);
-    let envp_ptrs = null_terminated(&envp);
-    let mut plan = Plan {
-        program: program.as_ptr(),
-        argv: argv_ptrs.as_ptr(),
-        envp: envp_ptrs.as_ptr(),
-        cwd: cwd.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
-        stdio: launch.stdio.each_ref().map(|s| match s {
-            ChildStdio::Inherit => INHERIT,
-            ChildStdio::Null => NULL,
-            ChildStdio::Fd(fd) => fd.as_raw_fd(),
-        }),
-        process_group: launch.process_group,
-        cgroup: launch.cgroup.as_ref().map_or(-1, |fd| fd.as_raw_fd()),
-        setup: launch.setup,
-        settings: launch.settings,
-        reset: launch.setup.signals_to_reset_in_clone(),
-        parent: std::process::id() as libc::pid_t,
-        loopback: loopback_request(),
-        failed_stage: None,
-        failed_errno: 0,
-    };
+    let strings = Strings::new(launch).map_err(early)?;
+    let mut plan = Plan::new(launch, &strings);
     let stack = Stack::take().map_err(early)?;
     let namespaces = launch.settings.namespaces;
     let flags =
         libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PIDFD | libc::SIGCHLD | namespaces.clone_flags();
-    let mut pidfd: libc::c_int = -1;
-    let (pid, os) = {
-        let _blocked = BlockAll::new().map_err(early)?;
-        // SAFETY: `child` gets the plan, whose pointers stay valid until
-        // clone returns: CLONE_VFORK suspends this thread until the child
-        // has exec'd or exited, and `plan`, the C strings, the arrays and
-        // the stack outlive this block. The child runs only `child`, which
-        // allocates nothing. CLONE_PIDFD writes the pidfd to `pidfd`.
-        let pid = unsafe { libc::clone(child, stack.top(), flags, (&raw mut plan).cast(), &raw mut pidfd) };
-        // errno before the mask is restored.
-        (pid, io::Error::last_os_error())
-    };
-    if pid == -1 {
-        let unsupported = matches!(os.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS));
-        if unsupported && namespaces.is_empty() {
+    let (pid, pidfd) = match clone(&mut plan, &stack, flags).map_err(early)? {
+        Ok(started) => started,
+        Err(os)
+            if matches!(os.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) && namespaces.is_empty() =>
+        {
             return Ok(UNSUPPORTED);
         }
-        return Err(Failed { stage: Stage::Clone, os });
-    }
+        Err(os) => return Err(Failed { stage: Stage::Clone, os }),
+    };
     // The child runs on it no more (it exec'd into a memory of its own, or
     // exited): the next start of this thread may use it.
     stack.give_back();
-    // SAFETY: clone succeeded with CLONE_PIDFD: `pidfd` is a new fd we own.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
     // SAFETY: the child is gone from our memory (exec'd or exited), so
     // nothing writes these any more.
     let (stage, errno) = unsafe { (std::ptr::read_volatile(&plan.failed_stage), plan.failed_errno) };
@@ -171,6 +187,30 @@ pub(crate) fn spawn(launch: &Launch) -> Result<Option<Cloned>, Failed> {
             Err(Failed { stage, os: io::Error::from_raw_os_error(errno) })
         }
     }
+}
+
+/// The `clone` itself, with every signal blocked in this thread: the child
+/// runs `child` with `plan` on `stack`, and this thread waits until it has
+/// exec'd or exited. The outer `Err` is the mask's; the inner, clone's.
+fn clone(
+    plan: &mut Plan,
+    stack: &Stack,
+    flags: libc::c_int,
+) -> io::Result<io::Result<(libc::pid_t, OwnedFd)>> {
+    let mut pidfd: libc::c_int = -1;
+    let _blocked = BlockAll::new()?;
+    // SAFETY: `child` gets the plan, whose pointers stay valid until clone
+    // returns: CLONE_VFORK suspends this thread until the child has exec'd
+    // or exited, and the plan, the strings it points into and the stack
+    // outlive the call. The child runs only `child`, which allocates
+    // nothing. CLONE_PIDFD writes the pidfd to `pidfd`.
+    let pid = unsafe { libc::clone(child, stack.top(), flags, (plan as *mut Plan).cast(), &raw mut pidfd) };
+    if pid == -1 {
+        // errno before the mask is restored.
+        return Ok(Err(io::Error::last_os_error()));
+    }
+    // SAFETY: clone succeeded with CLONE_PIDFD: `pidfd` is a new fd we own.
+    Ok(Ok((pid, unsafe { OwnedFd::from_raw_fd(pidfd) })))
 }
 
 /// The child: its set-up, then its program. Never returns to Rust code of
