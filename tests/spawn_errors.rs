@@ -56,6 +56,14 @@ fn one_behaviour_whichever_way_a_child_is_spawned() {
         assert!(message.contains(&plain.display().to_string()), "{way}: {message}");
         assert!(message.contains("has no #! line"), "{way}: {message}");
     }
+    // A #! line whose interpreter is such a file is named as the culprit.
+    let wrapper = dir.path().join("wrapper");
+    executable(&wrapper, &format!("#!{}\n", plain.display()));
+    for (way, app) in every_path(App::new(wrapper.display().to_string())) {
+        let message = start_error(&mut runner, &format!("{way}-wrapper"), app);
+        let named = format!("the interpreter {} on the #! line of {}", plain.display(), wrapper.display());
+        assert!(message.contains(&named), "{way}: {message}");
+    }
     // A file with a #! line runs on every path.
     for (way, app) in every_path(App::new(script.display().to_string())) {
         let alias = format!("{way}-script");

@@ -146,9 +146,16 @@ pub(crate) fn exec_failed(program: &Path, cwd: Option<&Path>, os: io::Error) -> 
         _ => program.to_path_buf(),
     };
     let what = match os.raw_os_error() {
-        Some(libc::ENOEXEC) => {
-            format!("{shown} has no #! line and is not a binary this kernel runs")
-        }
+        Some(libc::ENOEXEC) => match interpreter(&file) {
+            Some(interpreter) => {
+                format!(
+                    "the interpreter {} on the #! line of {shown} is not a program",
+                    interpreter.display()
+                )
+            }
+            None if looks_runnable(&file) => format!("{shown} is a binary this kernel does not run"),
+            None => format!("{shown} has no #! line and is not a binary this kernel runs"),
+        },
         Some(libc::ENOENT) if file.exists() => match interpreter(&file) {
             Some(interpreter) if !interpreter.exists() => {
                 format!("the interpreter {} named on the #! line of {shown}", interpreter.display())
@@ -162,10 +169,27 @@ pub(crate) fn exec_failed(program: &Path, cwd: Option<&Path>, os: io::Error) -> 
     about(what, os)
 }
 
+/// Whether `execve` would run the file, going by its start: an ELF header,
+/// or a `#!` line whose interpreter would run in turn (the kernel follows
+/// a few of those). Other formats the kernel may know through
+/// `binfmt_misc` are not recognised.
+pub(crate) fn exec_would_run(program: &Path) -> bool {
+    let mut file = program.to_path_buf();
+    for _ in 0..4 {
+        if !looks_runnable(&file) {
+            return false;
+        }
+        match interpreter(&file) {
+            Some(next) => file = next,
+            None => return true,
+        }
+    }
+    true
+}
+
 /// Whether the file starts like something `execve` runs: a `#!` line or an
-/// ELF header. (Other formats the kernel may know through `binfmt_misc`
-/// are not recognised.)
-pub(crate) fn looks_runnable(program: &Path) -> bool {
+/// ELF header.
+fn looks_runnable(program: &Path) -> bool {
     let mut head = [0u8; 4];
     let n = std::fs::File::open(program).and_then(|mut f| read_full(&mut f, &mut head)).unwrap_or(0);
     head[..n].starts_with(b"#!") || head[..n] == *b"\x7fELF"

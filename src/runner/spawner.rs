@@ -71,7 +71,7 @@ fn spawn_here(launch: Launch) -> Result<Started, Failed> {
         Some(cwd) if launch.program.is_relative() => cwd.join(&launch.program),
         _ => launch.program.clone(),
     };
-    if !start_error::looks_runnable(&program) {
+    if !start_error::exec_would_run(&program) {
         return Err(Failed { stage: Stage::Exec, os: io::Error::from_raw_os_error(libc::ENOEXEC) });
     }
     launch.into_command().spawn().map(Started::Std).map_err(|os| Failed { stage: Stage::Unknown, os })
