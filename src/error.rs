@@ -92,6 +92,19 @@ pub enum Error {
         /// The queue's limit.
         limit: usize,
     },
+    /// No cgroup v2 subtree can be had for a Runner's children
+    /// ([`Cgroups::Required`](crate::Cgroups::Required)), or an alias has
+    /// no cgroup to ask about: why.
+    CgroupsUnavailable(String),
+    /// A tree limit cannot be enforced: its cgroup controller is missing,
+    /// or there is no cgroup.
+    LimitUnsupported {
+        /// The limit asked for.
+        limit: crate::Limit,
+        /// What it needs and is missing: the controller as the kernel
+        /// spells it (`memory`, `pids`, `cpu`), or a cgroup.
+        missing: String,
+    },
     /// Any other OS error.
     Io(io::Error),
 }
@@ -125,6 +138,10 @@ impl fmt::Display for Error {
                 f,
                 "write queue full: {queued} bytes queued, {requested} more asked for, limit {limit}"
             ),
+            Error::CgroupsUnavailable(why) => write!(f, "no cgroup for the children: {why}"),
+            Error::LimitUnsupported { limit, missing } => {
+                write!(f, "limit {limit} cannot be enforced: it needs {missing}")
+            }
             Error::Io(e) => write!(f, "{e}"),
         }
     }

@@ -128,13 +128,13 @@ pub use listener::{Listener, PeerAddr};
 pub use process::{Process, is_unknown_exit, unknown_exit};
 pub use reactor::{Reactor, ReactorEvent};
 pub use runner::{
-    App, Buffering, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Event, Restart, Runner, Start, Stderr, Transport,
+    App, Buffering, Cgroups, Containment, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Event, Restart, Runner, Start, Stderr, Transport,
     split_command,
 };
 pub use signal::{Signal, UnknownSignal};
 pub use timers::TimerId;
 pub use token::Token;
-pub use usage::Usage;
+pub use usage::{TreeUsage, Usage};
 pub use waker::Waker;
 pub use write_queue::DEFAULT_WRITE_QUEUE_LIMIT;
 

@@ -66,6 +66,9 @@ struct LimitsConfig {
     processes: Option<u64>,
     file_size: Option<u64>,
     core_dump: Option<u64>,
+    tree_memory: Option<u64>,
+    tasks: Option<u64>,
+    cpus: Option<f64>,
 }
 
 impl LimitsConfig {
@@ -76,6 +79,9 @@ impl LimitsConfig {
             self.processes.map(Limit::Processes),
             self.file_size.map(Limit::FileSize),
             self.core_dump.map(Limit::CoreDump),
+            self.tree_memory.map(Limit::TreeMemory),
+            self.tasks.map(Limit::Tasks),
+            self.cpus.map(Limit::Cpus),
         ]
         .into_iter()
         .flatten()

@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use super::restart::{Restart, RestartState};
 use super::running::{Notice, NoticeKind, Origin, Running};
-use super::spawn::{self, Spawned};
+use super::spawn::{self, Placement, Spawned};
 use super::tokens::Role;
 use super::{Runner, Start};
 use crate::error::{Error, Result};
+use crate::process::cgroup::Leaf;
 use crate::process::{Process, end_all};
 use crate::signal::Signal;
 use crate::token::Token;
@@ -81,12 +82,35 @@ impl Runner {
         }
     }
 
-    /// Spawns a process of `app` for `alias` and registers it: a new run,
-    /// not yet in the registry. On failure nothing is left running.
+    /// Spawns a process of `app` for `alias` (in a cgroup leaf of its own,
+    /// with cgroups) and registers it: a new run, not yet in the registry.
+    /// On failure nothing is left running, and no leaf.
     fn launch(&mut self, alias: &Arc<str>, app: &str, opts: &Start) -> Result<Running> {
         let config = self.apps.get(app).ok_or_else(|| Error::UnknownApp(app.to_string()))?;
+        let leaf = self.contain.leaf_for(&config.limits)?;
+        let placement = match leaf.as_ref().map(Leaf::open).transpose() {
+            Ok(cgroup) => Placement { cgroup, own_group: self.contain.own_group() },
+            Err(e) => {
+                self.contain.remove(leaf.into_iter().collect());
+                return Err(e.into());
+            }
+        };
+        match self.launch_placed(alias, app, opts, placement) {
+            Ok(mut running) => {
+                running.leaf = leaf;
+                Ok(running)
+            }
+            Err(e) => {
+                self.contain.remove(leaf.into_iter().collect());
+                Err(e)
+            }
+        }
+    }
+
+    fn launch_placed(&mut self, alias: &Arc<str>, app: &str, opts: &Start, placement: Placement) -> Result<Running> {
+        let config = self.apps.get(app).ok_or_else(|| Error::UnknownApp(app.to_string()))?;
         let (grace, wait) = (config.grace, config.socket_wait);
-        let mut spawned = spawn::spawn(config, opts, self.path.as_deref(), &mut self.programs)?;
+        let mut spawned = spawn::spawn(config, opts, self.path.as_deref(), &mut self.programs, placement)?;
         if !opts.nowait {
             spawned.connect(wait)?;
         }
@@ -133,6 +157,7 @@ impl Runner {
             grace,
             stopped: false,
             connecting: None,
+            leaf: None,
         })
     }
 
@@ -149,6 +174,7 @@ impl Runner {
                 if let Some(mut old) = self.running.insert(alias.clone(), fresh) {
                     end_leftovers(&old);
                     self.forget(&old);
+                    self.contain.retire(old.leaf.take());
                     let fresh = self.running.get_mut(alias).expect("just inserted");
                     fresh.origin = old.origin.take();
                 }
@@ -188,6 +214,9 @@ impl Runner {
         running.stopped = true;
         running.connecting = None;
         let (process, grace) = (running.process, running.grace);
+        if let Some(leaf) = running.leaf.as_mut().filter(|_| process.is_some()) {
+            term_tree(leaf, running.pid);
+        }
         if let Some(timer) = running.origin.as_mut().and_then(|o| o.restart.pending.take()) {
             self.reactor.cancel_timer(timer);
             self.duties.remove(&timer);
@@ -270,12 +299,16 @@ impl Runner {
             self.running.remove(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
         self.cancel_restart(&mut running);
         let mut process = self.take_process(&mut running);
+        if let Some(leaf) = running.leaf.as_mut() {
+            term_tree(leaf, running.pid);
+        }
         // Signalled before its channels close: a child that ends at its
         // stdin's end of stream must not beat the SIGTERM to it.
         if let Some(process) = process.as_mut() {
             end_all(&mut [process], running.grace);
         }
         self.forget(&running);
+        self.contain.remove(running.leaf.take().into_iter().collect());
         process.and_then(|p| p.status()).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))
     }
 
@@ -289,6 +322,11 @@ impl Runner {
         self.notices.clear();
         let mut all: Vec<Running> = self.running.drain().map(|(_, r)| r).collect();
         let mut processes = Vec::new();
+        for running in all.iter_mut().filter(|r| r.process.is_some()) {
+            if let Some(leaf) = running.leaf.as_mut() {
+                term_tree(leaf, running.pid);
+            }
+        }
         for running in &mut all {
             if let Some(mut process) = self.take_process(running) {
                 if let Err(e) = process.stop(running.grace) {
@@ -303,6 +341,7 @@ impl Runner {
         let mut refs: Vec<&mut Process> = processes.iter_mut().collect();
         end_all(&mut refs, Duration::ZERO);
         all.iter().for_each(|r| self.forget(r));
+        self.contain.remove(all.iter_mut().filter_map(|r| r.leaf.take()).collect());
     }
 
     /// The process of a run, from the reactor or, once its exit was handed
@@ -335,6 +374,15 @@ impl Runner {
     pub(super) fn notice(&mut self, alias: &Arc<str>, kind: NoticeKind) {
         let run = self.running.get(alias).map_or(0, |r| r.run);
         self.notices.push_back(Notice { alias: alias.clone(), run, kind });
+    }
+}
+
+/// SIGTERM to every process of a child's tree but the child itself (which
+/// gets its own, with its group), thawed first: a frozen tree cannot act on it.
+fn term_tree(leaf: &mut Leaf, child: u32) {
+    leaf.thaw_if_frozen();
+    if let Err(e) = leaf.signal_all(Signal::SIGTERM, Some(child)) {
+        log::warn!("SIGTERM to the tree in {}: {e}", leaf.dir().display());
     }
 }
 

@@ -7,6 +7,7 @@ mod check;
 #[cfg(feature = "serde")]
 mod config;
 mod connect;
+mod containment;
 mod dispatch;
 mod event;
 mod lifecycle;
@@ -34,6 +35,8 @@ use crate::timers::TimerId;
 use crate::token::Token;
 use crate::usage::Usage;
 use crate::waker::Waker;
+pub use containment::{Cgroups, Containment};
+use containment::Contain;
 pub use app::{App, Buffering, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Start, Stderr, Transport};
 pub use event::Event;
 pub use restart::Restart;
@@ -88,6 +91,9 @@ pub struct Runner {
     /// The process that made this Runner: a copy of it in a forked child
     /// must not signal or wait for the parent's children.
     owner_pid: u32,
+    /// How its children are held: a cgroup leaf each, a process group each,
+    /// or neither. Dropped after the children are ended.
+    contain: Contain,
 }
 
 impl Runner {
@@ -105,6 +111,7 @@ impl Runner {
             programs: ProgramCache::default(),
             runs: 0,
             owner_pid: std::process::id(),
+            contain: Contain::Off,
         })
     }
 

@@ -14,6 +14,7 @@ use super::event::Event;
 use super::restart::RestartState;
 use crate::error::Error;
 use crate::process::Process;
+use crate::process::cgroup::Leaf;
 use crate::token::Token;
 
 /// One alias, from its start until `terminate`.
@@ -38,6 +39,8 @@ pub(crate) struct Running {
     pub(crate) stopped: bool,
     /// A `nowait` socket start that is not connected yet.
     pub(crate) connecting: Option<Connecting>,
+    /// Its cgroup leaf, with a cgroup: removed when the alias is freed.
+    pub(crate) leaf: Option<Leaf>,
 }
 
 impl Running {
