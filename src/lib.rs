@@ -128,8 +128,8 @@ pub use listener::{Listener, PeerAddr};
 pub use process::{Process, is_unknown_exit, unknown_exit};
 pub use reactor::{Reactor, ReactorEvent};
 pub use runner::{
-    App, Buffering, Cgroups, Containment, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Event, Restart, Runner, Start, Stderr, Transport,
-    split_command,
+    App, Buffering, Cgroups, Containment, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Event, Restart, Runner, Start,
+    Stderr, Transport, split_command,
 };
 pub use signal::{Signal, UnknownSignal};
 pub use timers::TimerId;

@@ -12,7 +12,8 @@ pub(crate) fn own_cgroup() -> Result<PathBuf, String> {
         .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
     let cgroups =
         fs::read_to_string("/proc/self/cgroup").map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
-    let path = v2_path(&cgroups).ok_or("this process is in no cgroup v2 cgroup (/proc/self/cgroup has no 0:: line)")?;
+    let path = v2_path(&cgroups)
+        .ok_or("this process is in no cgroup v2 cgroup (/proc/self/cgroup has no 0:: line)")?;
     let dir = locate(&mountinfo, &path).ok_or_else(|| {
         format!("no cgroup2 file system mounted here shows this process's cgroup {path} (see /proc/self/mountinfo)")
     })?;
@@ -55,7 +56,8 @@ fn unescape(field: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let octal = bytes.get(i + 1..i + 4).and_then(|d| u8::from_str_radix(std::str::from_utf8(d).ok()?, 8).ok());
+        let octal =
+            bytes.get(i + 1..i + 4).and_then(|d| u8::from_str_radix(std::str::from_utf8(d).ok()?, 8).ok());
         match (bytes[i], octal) {
             (b'\\', Some(byte)) => {
                 out.push(byte);
@@ -79,11 +81,9 @@ fn usable(dir: &Path) -> Result<(), String> {
         return Err(format!("{} is a {} cgroup: its children cannot be domains", dir.display(), kind.trim()));
     }
     let procs = dir.join("cgroup.procs");
-    fs::OpenOptions::new()
-        .write(true)
-        .open(&procs)
-        .map(drop)
-        .map_err(|e| format!("cannot move processes in {}: {} is not writable ({e})", dir.display(), procs.display()))
+    fs::OpenOptions::new().write(true).open(&procs).map(drop).map_err(|e| {
+        format!("cannot move processes in {}: {} is not writable ({e})", dir.display(), procs.display())
+    })
 }
 
 #[cfg(test)]

@@ -27,7 +27,12 @@ pub(crate) fn usage(dir: &Path) -> io::Result<TreeUsage> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(e),
     };
-    Ok(TreeUsage { user: micros("user_usec"), system: micros("system_usec"), memory_peak, tasks: tasks(dir)? })
+    Ok(TreeUsage {
+        user: micros("user_usec"),
+        system: micros("system_usec"),
+        memory_peak,
+        tasks: tasks(dir)?,
+    })
 }
 
 /// Processes and threads in the tree: `pids.current`, or without the pids

@@ -107,7 +107,13 @@ impl Runner {
         }
     }
 
-    fn launch_placed(&mut self, alias: &Arc<str>, app: &str, opts: &Start, placement: Placement) -> Result<Running> {
+    fn launch_placed(
+        &mut self,
+        alias: &Arc<str>,
+        app: &str,
+        opts: &Start,
+        placement: Placement,
+    ) -> Result<Running> {
         let config = self.apps.get(app).ok_or_else(|| Error::UnknownApp(app.to_string()))?;
         let (grace, wait) = (config.grace, config.socket_wait);
         let mut spawned = spawn::spawn(config, opts, self.path.as_deref(), &mut self.programs, placement)?;

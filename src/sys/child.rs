@@ -295,7 +295,11 @@ pub(crate) fn place_in_cgroup(command: &mut Command, leaf: OwnedFd) {
         // SAFETY: openat, write and close are async-signal-safe syscalls on
         // a NUL-terminated literal and a valid one-byte buffer.
         unsafe {
-            let procs = syscall!(openat(leaf.as_raw_fd(), c"cgroup.procs".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC))?;
+            let procs = syscall!(openat(
+                leaf.as_raw_fd(),
+                c"cgroup.procs".as_ptr(),
+                libc::O_WRONLY | libc::O_CLOEXEC
+            ))?;
             let written = syscall!(write(procs, b"0".as_ptr().cast(), 1));
             libc::close(procs);
             written?;

@@ -53,7 +53,9 @@ impl Launch {
     /// ours, and the program is a path (a bare name is looked up in the
     /// child's PATH, which std does).
     pub(crate) fn fits_posix_spawn(&self) -> bool {
-        !self.setup.runs_code() && self.cgroup.is_none() && self.program.as_os_str().as_bytes().contains(&b'/')
+        !self.setup.runs_code()
+            && self.cgroup.is_none()
+            && self.program.as_os_str().as_bytes().contains(&b'/')
     }
 
     /// The same as a std `Command`, our code in the child included.
