@@ -105,6 +105,8 @@ pub enum Error {
         /// spells it (`memory`, `pids`, `cpu`), or a cgroup.
         missing: String,
     },
+    /// This bot is in a turn that has not ended (the alias).
+    TurnInProgress(String),
     /// Any other OS error.
     Io(io::Error),
 }
@@ -141,6 +143,9 @@ impl fmt::Display for Error {
             Error::CgroupsUnavailable(why) => write!(f, "no cgroup for the children: {why}"),
             Error::LimitUnsupported { limit, missing } => {
                 write!(f, "limit {limit} cannot be enforced: it needs {missing}")
+            }
+            Error::TurnInProgress(alias) => {
+                write!(f, "bot {alias:?} is in a turn that has not ended; wait for its TurnEnded")
             }
             Error::Io(e) => write!(f, "{e}"),
         }

@@ -102,6 +102,7 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 #![warn(rust_2018_idioms)]
+#![deny(unnameable_types, unreachable_pub)]
 
 mod channel;
 mod error;
@@ -128,8 +129,8 @@ pub use listener::{Listener, PeerAddr};
 pub use process::{Process, is_unknown_exit, unknown_exit};
 pub use reactor::{Reactor, ReactorEvent};
 pub use runner::{
-    App, Buffering, Cgroups, Containment, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Event, Restart, Runner, Start,
-    Stderr, Transport, split_command,
+    App, Buffering, Cgroups, Charge, Containment, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Event, Outcome,
+    ReactorView, Restart, Runner, Start, Stderr, Transport, Turn, TurnId, TurnReport, split_command,
 };
 pub use signal::{Signal, UnknownSignal};
 pub use timers::TimerId;

@@ -57,9 +57,10 @@ fn ended(pid: u32) -> bool {
 
 /// A script that leaves its tree four ways (a setsid process, a
 /// double-forked one, a daemon, one that ignores SIGTERM), prints their
-/// pids and "ready", then sleeps, or exits with `exit` when given.
+/// pids and "ready", then sleeps, or, with `exit`, exits with that code
+/// once it reads a line.
 fn escapes_script(dir: &TempDir, exit: Option<u8>) -> App {
-    let end = exit.map_or("exec sleep 1000".to_string(), |code| format!("exit {code}"));
+    let end = exit.map_or("exec sleep 1000".to_string(), |code| format!("read go; exit {code}"));
     let script = format!(
         "setsid sleep 1000 & echo $!\n\
          (sleep 1000 & echo $!)\n\
@@ -160,6 +161,7 @@ fn no_escape_outlives_its_childs_exit_or_restart() {
     runner.add("bot", app);
     runner.start("bot").unwrap();
     let pids = escaped_pids(&mut runner, "bot");
+    runner.get_channel("bot").unwrap().write(b"go\n").unwrap();
     let got = run_until(&mut runner, |got| got.iter().any(|g| matches!(g, Got::Restarted(..))));
     assert!(got.iter().any(|g| matches!(g, Got::Restarted(_, Some(3)))), "{got:?}");
     assert_all_ended(&pids);

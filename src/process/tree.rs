@@ -35,6 +35,13 @@ pub(crate) fn usage(dir: &Path) -> io::Result<TreeUsage> {
     })
 }
 
+/// The CPU time (user and system) of the tree in `dir`, those that ended
+/// included: what a turn charges a bot.
+pub(crate) fn cpu_time(dir: &Path) -> io::Result<Duration> {
+    let stat = fs::read_to_string(dir.join("cpu.stat"))?;
+    Ok(Duration::from_micros(field(&stat, "usage_usec").unwrap_or(0)))
+}
+
 /// Processes and threads in the tree: `pids.current`, or without the pids
 /// controller the lines of `cgroup.threads`.
 fn tasks(dir: &Path) -> io::Result<u64> {

@@ -208,4 +208,13 @@ impl Runner {
             None => Err(Error::CgroupsUnavailable(self.contain.why_none())),
         }
     }
+
+    /// The CPU time a bot is charged: its whole tree's with a cgroup, else
+    /// the child's own ([`cpu_time`](Runner::cpu_time)).
+    pub(super) fn tree_cpu_time(&self, alias: &str) -> Result<std::time::Duration> {
+        match self.running.get(alias).and_then(|r| r.leaf.as_ref()) {
+            Some(leaf) => Ok(tree::cpu_time(leaf.dir())?),
+            None => self.cpu_time(alias),
+        }
+    }
 }

@@ -75,6 +75,15 @@ impl Runner {
             *last = self.tokens.get(token).map(|(alias, role)| (token, alias.clone(), role));
         }
         match last {
+            Some((_, alias, Role::Stdout)) if self.turns.awaits(alias) => {
+                let alias = alias.clone();
+                match self.turn_output(&alias) {
+                    Some((turn, elapsed)) => {
+                        handler(self, Event::Reply { turn, alias: &alias, data, elapsed })
+                    }
+                    None => handler(self, Event::Data { alias: &alias, data }),
+                }
+            }
             Some((_, alias, Role::Stderr)) => handler(self, Event::Stderr { alias, data }),
             Some((_, alias, _)) => handler(self, Event::Data { alias, data }),
             None => return pass_on(self, ReactorEvent::Data { token, data }, handler),
@@ -109,6 +118,7 @@ impl Runner {
             return self.hand_notices(room, handler);
         }
         self.decide_restart(&alias, status);
+        self.turn_exit(&alias);
         handler(self, Event::Exited { alias: &alias, status });
         1 + self.hand_notices(room - 1, handler)
     }
@@ -146,6 +156,7 @@ impl Runner {
         match duty.kind {
             DutyKind::Restart => self.restart(&duty.alias),
             DutyKind::Connect => self.try_connect(&duty.alias),
+            DutyKind::TurnDeadline(turn) => self.turn_deadline(&duty.alias, turn),
         }
     }
 
@@ -158,7 +169,9 @@ impl Runner {
         let mut handed = 0;
         while handed < room {
             let Some(notice) = self.notices.pop_front() else { break };
-            if self.running.get(&notice.alias).is_some_and(|r| r.run != notice.run) {
+            let stale = !notice.alias.is_empty()
+                && self.running.get(&notice.alias).is_some_and(|r| r.run != notice.run);
+            if stale {
                 continue;
             }
             handler(self, notice.event());

@@ -2,6 +2,7 @@
 
 use std::process::ExitStatus;
 
+use super::turn::{TurnId, TurnReport};
 use crate::error::Error;
 use crate::reactor::ReactorEvent;
 use crate::timers::TimerId;
@@ -82,6 +83,26 @@ pub enum Event<'a> {
         alias: &'a str,
         /// Why.
         error: &'a Error,
+    },
+    /// A bot's first reply in a turn ([`Runner::begin_turn`](crate::Runner::begin_turn)):
+    /// its first line after the turn's write (its first read without line
+    /// buffering), in time. Later output in the same turn comes as `Data`.
+    Reply {
+        /// The turn.
+        turn: TurnId,
+        /// The bot.
+        alias: &'a str,
+        /// The reply.
+        data: &'a [u8],
+        /// The time charged (wall or CPU, as the turn's [`Charge`](crate::Charge) says).
+        elapsed: std::time::Duration,
+    },
+    /// Every bot of a turn has an outcome.
+    TurnEnded {
+        /// The turn.
+        turn: TurnId,
+        /// Each bot's outcome.
+        report: &'a TurnReport,
     },
     /// An event of a channel or server of your own, registered through
     /// [`Runner::reactor`](crate::Runner::reactor).

@@ -115,7 +115,7 @@ impl Runner {
         placement: Placement,
     ) -> Result<Running> {
         let config = self.apps.get(app).ok_or_else(|| Error::UnknownApp(app.to_string()))?;
-        let (grace, wait) = (config.grace, config.socket_wait);
+        let (grace, wait, overage) = (config.grace, config.socket_wait, config.overage);
         let mut spawned = spawn::spawn(config, opts, self.path.as_deref(), &mut self.programs, placement)?;
         if !opts.nowait {
             spawned.connect(wait)?;
@@ -124,6 +124,7 @@ impl Runner {
         let line_mode = spawned.line_mode;
         self.runs += 1;
         let mut running = self.register(alias, spawned, grace)?;
+        running.overage = overage;
         if let Some(path) = connecting {
             self.begin_connect(alias, &mut running, (path, wait, line_mode));
         }
@@ -161,6 +162,7 @@ impl Runner {
             process: Some(token),
             ended: None,
             grace,
+            overage: std::time::Duration::ZERO,
             stopped: false,
             connecting: None,
             leaf: None,
@@ -216,6 +218,9 @@ impl Runner {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn stop(&mut self, alias: &str) -> Result<()> {
+        if self.turns.froze(alias) {
+            self.thaw_bot(alias); // a stopped process would not see its SIGTERM
+        }
         let running = self.running.get_mut(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
         running.stopped = true;
         running.connecting = None;
@@ -233,9 +238,15 @@ impl Runner {
         Ok(())
     }
 
-    /// Whether nothing could ever produce an event: no process, channel,
-    /// server or timer, no waker made, and no event waiting. Then
-    /// `poll_once(None)` returns `Ok(0)` at once.
+    /// Whether nothing could ever produce an event; then `poll_once(None)`
+    /// returns `Ok(0)` at once instead of waiting for ever.
+    ///
+    /// Idle means: no event waiting, no process running (an alias whose
+    /// process exited, whose output was drained and whose `Exited` was
+    /// handed over counts as spent, even while its alias stays taken), no
+    /// restart or connection pending, no timer set, no listening socket or
+    /// channel of your own that can still give an event (one whose
+    /// `Closed` was handed over cannot), and no [`Waker`](crate::Waker) made.
     pub fn is_idle(&self) -> bool {
         self.notices.is_empty() && self.reactor.is_idle()
     }
@@ -301,6 +312,10 @@ impl Runner {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn terminate(&mut self, alias: &str) -> Result<ExitStatus> {
+        if self.turns.froze(alias) {
+            self.thaw_bot(alias);
+        }
+        self.turn_forget(alias);
         let mut running =
             self.running.remove(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
         self.cancel_restart(&mut running);
@@ -325,6 +340,8 @@ impl Runner {
         for (timer, _) in self.duties.drain() {
             self.reactor.cancel_timer(timer);
         }
+        let frozen: Vec<Arc<str>> = self.running.keys().filter(|a| self.turns.froze(a)).cloned().collect();
+        frozen.iter().for_each(|alias| self.thaw_bot(alias));
         self.notices.clear();
         let mut all: Vec<Running> = self.running.drain().map(|(_, r)| r).collect();
         let mut processes = Vec::new();

@@ -18,6 +18,8 @@ mod spawn;
 mod spawner;
 mod split;
 mod tokens;
+mod turn;
+mod turns;
 mod view;
 
 use std::collections::{HashMap, VecDeque};
@@ -44,6 +46,8 @@ use running::{Duty, Notice, Running};
 use spawn::ProgramCache;
 pub use split::split_command;
 use tokens::{Role, Tokens};
+pub use turn::{Charge, Outcome, Turn, TurnId, TurnReport};
+use turns::Turns;
 pub use view::ReactorView;
 
 /// The registry of configured apps and of the processes running them, by
@@ -88,6 +92,8 @@ pub struct Runner {
     programs: ProgramCache,
     /// Numbers the runs (starts and restarts) of aliases.
     runs: u64,
+    /// Turns of bot loops under way.
+    turns: Turns,
     /// The process that made this Runner: a copy of it in a forked child
     /// must not signal or wait for the parent's children.
     owner_pid: u32,
@@ -110,6 +116,7 @@ impl Runner {
             abandoned: Vec::new(),
             programs: ProgramCache::default(),
             runs: 0,
+            turns: Turns::default(),
             owner_pid: std::process::id(),
             contain: Contain::Off,
         })

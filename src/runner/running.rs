@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use super::app::Start;
 use super::event::Event;
 use super::restart::RestartState;
+use super::turn::{TurnId, TurnReport};
 use crate::error::Error;
 use crate::process::Process;
 use crate::process::cgroup::Leaf;
@@ -35,6 +36,8 @@ pub(crate) struct Running {
     /// and for a group leader the zombie that holds the group's id.
     pub(crate) ended: Option<Process>,
     pub(crate) grace: Duration,
+    /// The app's overage bank for turns.
+    pub(crate) overage: Duration,
     /// `stop` was asked for: its exit is not restarted.
     pub(crate) stopped: bool,
     /// A `nowait` socket start that is not connected yet.
@@ -83,6 +86,8 @@ pub(crate) struct Duty {
 pub(crate) enum DutyKind {
     Restart,
     Connect,
+    /// A bot's deadline in a turn.
+    TurnDeadline(TurnId),
 }
 
 /// One of the Runner's own events, waiting to be handed over.
@@ -99,6 +104,8 @@ pub(crate) enum NoticeKind {
     GaveUp(ExitStatus),
     Ready,
     StartFailed(Error),
+    /// Not tied to an alias: its notice's alias is empty.
+    TurnEnded(TurnId, Box<TurnReport>),
 }
 
 impl Notice {
@@ -109,6 +116,7 @@ impl Notice {
             NoticeKind::GaveUp(status) => Event::GaveUp { alias, status: *status },
             NoticeKind::Ready => Event::Ready { alias },
             NoticeKind::StartFailed(error) => Event::StartFailed { alias, error },
+            NoticeKind::TurnEnded(turn, report) => Event::TurnEnded { turn: *turn, report },
         }
     }
 }
