@@ -95,8 +95,63 @@ fn assert_all_ended(pids: &[u32]) {
 fn runner_new_stays_off() {
     let runner = Runner::new().unwrap();
     assert_eq!(runner.containment(), Containment::None);
-    let runner = Runner::with_cgroups(Cgroups::Off).unwrap();
+    let mut runner = Runner::with_cgroups(Cgroups::Off).unwrap();
     assert_eq!(runner.containment(), Containment::None);
+    runner.add("sleep", App::new("sleep 1000"));
+    runner.start("sleep").unwrap();
+    let err = runner.tree_usage("sleep").unwrap_err();
+    assert!(matches!(err, Error::CgroupsUnavailable(_)), "{err:?}");
+    assert!(err.to_string().contains("Cgroups::Off"), "{err}");
+    runner.terminate("sleep").unwrap();
+}
+
+#[test]
+fn the_child_is_in_its_leaf_before_its_program_runs() {
+    let Some(mut runner) = cgroups_here() else { return };
+    runner.add("cat", App::new("cat /proc/self/cgroup"));
+    runner.start("cat").unwrap();
+    let got = run_until(&mut runner, |got| got.iter().any(|g| matches!(g, Got::Exited(..))));
+    let name = cgroup_dir(&runner).file_name().unwrap().to_string_lossy().into_owned();
+    let text = String::from_utf8(output_of(&got, "cat")).unwrap();
+    let line = text.lines().find(|l| l.starts_with("0::")).unwrap();
+    assert!(line.ends_with(&format!("/{name}/child-1")), "{line}");
+}
+
+#[test]
+fn without_a_cgroup_freeze_stops_the_child_and_terminate_still_ends_it() {
+    use std::os::unix::process::ExitStatusExt;
+    init();
+    let mut runner = Runner::new().unwrap();
+    runner.add("sleep", App::new("sleep 1000"));
+    let pid = runner.start("sleep").unwrap();
+    runner.freeze("sleep").unwrap();
+    wait_for("the child to stop", || pid_state(pid) == Some('T'));
+    runner.thaw("sleep").unwrap();
+    wait_for("the child to run again", || pid_state(pid) != Some('T'));
+    runner.freeze("sleep").unwrap();
+    wait_for("the child to stop again", || pid_state(pid) == Some('T'));
+    let status = runner.terminate("sleep").unwrap();
+    assert_eq!(status.signal(), Some(15), "a stopped child acts on its SIGTERM");
+}
+
+#[test]
+fn a_turn_freezes_the_whole_tree_between_turns() {
+    let Some(mut runner) = cgroups_here() else { return };
+    runner.add("bot", App::new("sh -c 'while read line; do echo ok; done'"));
+    runner.start("bot").unwrap();
+    let turn = procloop::Turn::new(Duration::from_secs(10)).bot("bot", "go\n").freeze_between(true);
+    runner.begin_turn(turn).unwrap();
+    let mut ended = false;
+    while !ended {
+        runner
+            .poll_once(Some(Duration::from_secs(5)), |_, e| {
+                ended |= matches!(e, procloop::Event::TurnEnded { .. })
+            })
+            .unwrap();
+    }
+    let events = leaves(&cgroup_dir(&runner)).pop().unwrap().join("cgroup.events");
+    wait_for("frozen 1", || std::fs::read_to_string(&events).unwrap().contains("frozen 1"));
+    runner.terminate("bot").unwrap();
 }
 
 #[test]
@@ -313,6 +368,9 @@ fn tree_limits_need_their_controller_or_a_cgroup() {
     let limits =
         [(Limit::TreeMemory(64 << 20), "memory"), (Limit::Tasks(16), "pids"), (Limit::Cpus(0.5), "cpu")];
     let mut off = Runner::new().unwrap();
+    off.add("sleep", App::new("sleep 1000").limit(Limit::Cpus(0.0)));
+    let err = off.start("sleep").unwrap_err();
+    assert!(matches!(err, Error::InvalidSetting { .. }) && err.to_string().contains("cpus of 0"), "{err}");
     for (limit, _) in limits {
         off.add("sleep", App::new("sleep 1000").limit(limit));
         let err = off.start("sleep").unwrap_err();
