@@ -357,6 +357,7 @@ impl Start {
     /// says how that went with [`Event::Ready`](crate::Event::Ready) or
     /// [`Event::StartFailed`](crate::Event::StartFailed); until `Ready`,
     /// `get_channel` gives `None`. (A stdio app's start never waits anyway.)
+    /// A restart by the loop always connects this way, with or without it.
     pub fn nowait(mut self) -> Start {
         self.nowait = true;
         self

@@ -6,6 +6,8 @@ use std::process::ExitStatus;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::connect::SocketStart;
+use super::peer::Owner;
 use super::restart::{Restart, RestartState};
 use super::running::{Notice, NoticeKind, Origin, Running};
 use super::spawn::{self, Placement, Spawned};
@@ -48,7 +50,7 @@ impl Runner {
             return Err(Error::ProcessExists(alias.to_string()));
         }
         let restarts = config.restart.when != Restart::Never;
-        let mut running = self.launch(&alias, app, &opts)?;
+        let mut running = self.launch(&alias, app, &opts, opts.nowait)?;
         if restarts {
             running.origin =
                 Some(Box::new(Origin { app: app.to_string(), opts, restart: RestartState::default() }));
@@ -84,8 +86,9 @@ impl Runner {
 
     /// Spawns a process of `app` for `alias` (in a cgroup leaf of its own,
     /// with cgroups) and registers it: a new run, not yet in the registry.
-    /// On failure nothing is left running, and no leaf.
-    fn launch(&mut self, alias: &Arc<str>, app: &str, opts: &Start) -> Result<Running> {
+    /// A socket app is connected first, or with `in_loop` connects in the
+    /// loop. On failure nothing is left running, and no leaf.
+    fn launch(&mut self, alias: &Arc<str>, app: &str, opts: &Start, in_loop: bool) -> Result<Running> {
         let config = self.apps.get(app).ok_or_else(|| Error::UnknownApp(app.to_string()))?;
         let leaf = self.contain.leaf_for(&config.limits)?;
         let placement = match leaf.as_ref().map(Leaf::open).transpose() {
@@ -95,7 +98,7 @@ impl Runner {
                 return Err(e.into());
             }
         };
-        match self.launch_placed(alias, app, opts, placement) {
+        match self.launch_placed(alias, app, opts, in_loop, placement) {
             Ok(mut running) => {
                 running.leaf = leaf;
                 Ok(running)
@@ -112,21 +115,24 @@ impl Runner {
         alias: &Arc<str>,
         app: &str,
         opts: &Start,
+        in_loop: bool,
         placement: Placement,
     ) -> Result<Running> {
         let config = self.apps.get(app).ok_or_else(|| Error::UnknownApp(app.to_string()))?;
         let (grace, wait, overage) = (config.grace, config.socket_wait, config.overage);
         let mut spawned = spawn::spawn(config, opts, self.path.as_deref(), &mut self.programs, placement)?;
-        if !opts.nowait {
+        if !in_loop {
             spawned.connect(wait)?;
         }
         let connecting = spawned.channel.is_none().then(|| spawned.socket.clone()).flatten();
+        let process = spawned.process.get();
+        let owner = Owner { pid: process.pid(), group: process.is_group_leader() };
         let line_mode = spawned.line_mode;
         self.runs += 1;
         let mut running = self.register(alias, spawned, grace)?;
         running.overage = overage;
         if let Some(path) = connecting {
-            self.begin_connect(alias, &mut running, (path, wait, line_mode));
+            self.begin_connect(alias, &mut running, SocketStart { path, wait, line_mode, owner });
         }
         Ok(running)
     }
@@ -171,14 +177,20 @@ impl Runner {
 
     /// Starts `alias` again with what it was started with, in place of its
     /// exited process; leaves a `Restarted` notice, or `GaveUp` if it won't
-    /// start (the alias then stays exited, as it was).
+    /// start (the alias then stays exited, as it was). A socket app is
+    /// connected in the loop, never here, and its `Restarted` waits for
+    /// that connection.
     pub(super) fn restart(&mut self, alias: &Arc<str>) {
         let Some(running) = self.running.get_mut(alias) else { return };
         let (Some(status), Some(origin)) = (running.status(), running.origin.as_mut()) else { return };
         origin.restart.pending = None;
         let (app, opts) = (origin.app.clone(), origin.opts.clone());
-        match self.launch(alias, &app, &opts) {
-            Ok(fresh) => {
+        match self.launch(alias, &app, &opts, true) {
+            Ok(mut fresh) => {
+                let held = fresh.connecting.is_some();
+                if let Some(connecting) = fresh.connecting.as_mut() {
+                    connecting.restarted = Some(status);
+                }
                 if let Some(mut old) = self.running.insert(alias.clone(), fresh) {
                     end_leftovers(&old);
                     self.forget(&old);
@@ -186,7 +198,9 @@ impl Runner {
                     let fresh = self.running.get_mut(alias).expect("just inserted");
                     fresh.origin = old.origin.take();
                 }
-                self.notice(alias, NoticeKind::Restarted(status));
+                if !held {
+                    self.notice(alias, NoticeKind::Restarted(status));
+                }
             }
             Err(e) => {
                 log::warn!("restarting {alias}: {e}");

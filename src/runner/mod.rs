@@ -11,6 +11,7 @@ mod containment;
 mod dispatch;
 mod event;
 mod lifecycle;
+mod peer;
 mod restart;
 mod running;
 mod socket;

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use super::app::Start;
 use super::event::Event;
+use super::peer::Owner;
 use super::restart::RestartState;
+use super::socket::not_connected;
 use super::turn::{TurnId, TurnReport};
 use crate::error::Error;
 use crate::process::Process;
@@ -27,7 +29,7 @@ pub(crate) struct Running {
     /// stay small).
     pub(crate) origin: Option<Box<Origin>>,
     pub(crate) pid: u32,
-    /// `None` while a `nowait` socket start connects.
+    /// `None` while a socket start connects in the loop.
     pub(crate) channel: Option<Token>,
     pub(crate) stderr: Option<Token>,
     /// The process in the reactor, until its exit is handed over.
@@ -40,7 +42,7 @@ pub(crate) struct Running {
     pub(crate) overage: Duration,
     /// `stop` was asked for: its exit is not restarted.
     pub(crate) stopped: bool,
-    /// A `nowait` socket start that is not connected yet.
+    /// A socket start connecting in the loop (`nowait`, or a restart).
     pub(crate) connecting: Option<Connecting>,
     /// Its cgroup leaf, with a cgroup: removed when the alias is freed.
     pub(crate) leaf: Option<Leaf>,
@@ -72,6 +74,24 @@ pub(crate) struct Connecting {
     /// The pause before the next attempt; it doubles up to a cap.
     pub(crate) pause: Duration,
     pub(crate) line_mode: bool,
+    /// Whose socket it must be.
+    pub(crate) owner: Owner,
+    /// The pid of another process found listening there, for the error.
+    pub(crate) impostor: Option<u32>,
+    /// For a restarted run, the exit that caused the restart: its
+    /// `Restarted` is held back until the connection is made.
+    pub(crate) restarted: Option<ExitStatus>,
+    /// Why a restarted run could not be connected; it was killed, and its
+    /// exit is awaited to count it as a failed run.
+    pub(crate) failed: Option<Error>,
+}
+
+impl Connecting {
+    /// Why the app was not connected when it exited with `status`.
+    pub(crate) fn failure(&mut self, status: ExitStatus) -> Error {
+        let exited = Some(status);
+        self.failed.take().unwrap_or_else(|| not_connected(&self.path, self.impostor, exited, self.wait))
+    }
 }
 
 /// One of the Runner's own timers.
