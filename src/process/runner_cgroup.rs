@@ -37,9 +37,16 @@ impl RunnerCgroup {
     pub(crate) fn create() -> Result<RunnerCgroup, String> {
         static RUNNERS: AtomicU64 = AtomicU64::new(0);
         let parent = hierarchy::own_cgroup()?;
-        let name = format!("procloop-{}-{}", std::process::id(), RUNNERS.fetch_add(1, Ordering::Relaxed));
-        let dir = parent.join(name);
-        fs::create_dir(&dir).map_err(|e| format!("cannot make cgroup {}: {e}", dir.display()))?;
+        let dir = loop {
+            let name = format!("procloop-{}-{}", std::process::id(), RUNNERS.fetch_add(1, Ordering::Relaxed));
+            let dir = parent.join(name);
+            match fs::create_dir(&dir) {
+                Ok(()) => break dir,
+                // Left by an earlier process of the same pid that died: not ours.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(format!("cannot make cgroup {}: {e}", dir.display())),
+            }
+        };
         let controllers = enable_controllers(&parent, &dir);
         log::debug!("cgroup {} with controllers {controllers:?}", dir.display());
         Ok(RunnerCgroup { dir, controllers, leaves: 0, retired: Vec::new(), owner_pid: std::process::id() })
@@ -58,7 +65,9 @@ impl RunnerCgroup {
     pub(crate) fn leaf(&mut self) -> std::io::Result<Leaf> {
         self.leaves += 1;
         self.remove_retired(None);
-        Leaf::create(self.dir.join(format!("child-{}", self.leaves)))
+        let dir = self.dir.join(format!("child-{}", self.leaves));
+        Leaf::create(dir.clone())
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot make cgroup {}: {e}", dir.display())))
     }
 
     /// Kills a leaf's tree and removes the leaf, waiting (bounded) until

@@ -98,8 +98,9 @@ impl Contain {
         let leaf = cgroup.leaf()?;
         for limit in limits.iter().filter(|l| l.controller().is_some()) {
             if let Err(e) = tree::set_limit(leaf.dir(), limit) {
+                let why = format!("cannot set limit {limit} in cgroup {}: {e}", leaf.dir().display());
                 cgroup.remove_leaf(leaf);
-                return Err(e.into());
+                return Err(Error::Io(std::io::Error::new(e.kind(), why)));
             }
         }
         Ok(Some(leaf))

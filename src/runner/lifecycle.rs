@@ -213,7 +213,10 @@ impl Runner {
     /// its group with `setpgrp`), SIGKILL from the loop once the app's
     /// grace has passed. The exit comes as [`Event::Exited`](super::Event::Exited),
     /// and the restart policy does not restart it. Stopping again, or an
-    /// alias that has exited, is Ok and does nothing more.
+    /// alias that has exited, is Ok and does nothing more. With a cgroup,
+    /// every process of its tree gets the SIGTERM (a frozen tree is thawed
+    /// first), and what is left of the tree is killed at the child's exit,
+    /// which its SIGKILL at the grace brings at the latest.
     ///
     /// ```
     /// use std::time::Duration;
@@ -310,7 +313,10 @@ impl Runner {
     /// grace period (what is left of it after a [`stop`](Self::stop)), then
     /// SIGKILL; always reaps, closes its channels and frees the alias. For a
     /// process that exited by itself, it just reaps (and ends what is left
-    /// of its group). It waits; [`stop`](Self::stop) is the way that doesn't.
+    /// of its group). With a cgroup, every process of its tree gets the
+    /// SIGTERM, and it returns once the rest of the tree is killed and its
+    /// leaf removed (at most 2 s more). It waits; [`stop`](Self::stop) is
+    /// the way that doesn't.
     ///
     /// ```
     /// use std::os::unix::process::ExitStatusExt;
