@@ -35,18 +35,8 @@ pub(crate) struct RunnerCgroup {
 impl RunnerCgroup {
     /// Makes `procloop-<pid>-<n>` below this process's cgroup; else why not.
     pub(crate) fn create() -> Result<RunnerCgroup, String> {
-        static RUNNERS: AtomicU64 = AtomicU64::new(0);
         let parent = hierarchy::own_cgroup()?;
-        let dir = loop {
-            let name = format!("procloop-{}-{}", std::process::id(), RUNNERS.fetch_add(1, Ordering::Relaxed));
-            let dir = parent.join(name);
-            match fs::create_dir(&dir) {
-                Ok(()) => break dir,
-                // Left by an earlier process of the same pid that died: not ours.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(format!("cannot make cgroup {}: {e}", dir.display())),
-            }
-        };
+        let dir = make_dir(&parent)?;
         let controllers = enable_controllers(&parent, &dir);
         log::debug!("cgroup {} with controllers {controllers:?}", dir.display());
         Ok(RunnerCgroup { dir, controllers, leaves: 0, retired: Vec::new(), owner_pid: std::process::id() })
@@ -124,6 +114,23 @@ impl Drop for RunnerCgroup {
             log::error!("cannot remove cgroup {}: {e}", self.dir.display());
         }
     }
+}
+
+/// Makes `procloop-<pid>-<n>` in `parent`, with an `n` no Runner of this
+/// process used; a name left by an earlier process of the same pid is
+/// skipped (a hundred at most).
+fn make_dir(parent: &Path) -> Result<PathBuf, String> {
+    static RUNNERS: AtomicU64 = AtomicU64::new(0);
+    for _ in 0..100 {
+        let name = format!("procloop-{}-{}", std::process::id(), RUNNERS.fetch_add(1, Ordering::Relaxed));
+        let dir = parent.join(name);
+        match fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(format!("cannot make cgroup {}: {e}", dir.display())),
+        }
+    }
+    Err(format!("cannot make a cgroup in {}: a hundred procloop names are taken", parent.display()))
 }
 
 /// Turns on, for the leaves below `dir`, what it may have of the wanted
