@@ -16,7 +16,7 @@ use crate::usage::TreeUsage;
 
 /// Whether a Runner puts each child in a cgroup of its own
 /// ([`Runner::with_cgroups`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum Cgroups {
     /// No cgroups, no process group forced ([`Runner::new`]).
