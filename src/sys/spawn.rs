@@ -75,7 +75,8 @@ impl Launch {
         if process_group {
             command.process_group(0);
         }
-        // First: the child is in its leaf before anything else it does.
+        // Before our other set-up in the child (limits, a session), and so
+        // before its program runs.
         if let Some(leaf) = cgroup {
             child::place_in_cgroup(&mut command, leaf);
         }
