@@ -39,7 +39,13 @@ impl RunnerCgroup {
         let dir = make_dir(&parent)?;
         let controllers = enable_controllers(&parent, &dir);
         log::debug!("cgroup {} with controllers {controllers:?}", dir.display());
-        Ok(RunnerCgroup { dir, controllers, leaves: 0, retired: Vec::new(), owner_pid: std::process::id() })
+        Ok(RunnerCgroup {
+            dir,
+            controllers,
+            leaves: 0,
+            retired: Vec::new(),
+            owner_pid: crate::sys::process_id(),
+        })
     }
 
     pub(crate) fn dir(&self) -> &Path {
@@ -106,7 +112,7 @@ impl RunnerCgroup {
 
 impl Drop for RunnerCgroup {
     fn drop(&mut self) {
-        if std::process::id() != self.owner_pid {
+        if crate::sys::process_id() != self.owner_pid {
             return; // a forked copy: the directory is its parent's
         }
         self.remove_retired(Some(deadline_after(EMPTY_WAIT)));
@@ -122,7 +128,8 @@ impl Drop for RunnerCgroup {
 fn make_dir(parent: &Path) -> Result<PathBuf, String> {
     static RUNNERS: AtomicU64 = AtomicU64::new(0);
     for _ in 0..100 {
-        let name = format!("procloop-{}-{}", std::process::id(), RUNNERS.fetch_add(1, Ordering::Relaxed));
+        let name =
+            format!("procloop-{}-{}", crate::sys::process_id(), RUNNERS.fetch_add(1, Ordering::Relaxed));
         let dir = parent.join(name);
         match fs::create_dir(&dir) {
             Ok(()) => return Ok(dir),

@@ -191,6 +191,7 @@ impl Runner {
     }
 
     fn set_frozen(&mut self, alias: &str, on: bool) -> Result<()> {
+        self.owned()?;
         let running = self.running.get_mut(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
         if let Some(leaf) = running.leaf.as_mut() {
             return Ok(leaf.set_frozen(on)?);
