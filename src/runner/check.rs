@@ -29,7 +29,7 @@ pub(crate) fn start(app: &App, argv: &[String], cwd: Option<&Path>, socket: Opti
     if let Some(cwd) = cwd {
         no_nul(cwd.as_os_str(), || format!("working directory {cwd:?}"))?;
     }
-    for limit in &app.limits {
+    for limit in app.limits.iter().filter(|l| l.controller().is_none()) {
         if let Some(reason) = too_low(limit) {
             return Err(Error::InvalidSetting { setting: format!("limit {limit}"), reason });
         }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use super::app::{App, Buffering, Start, Stderr, Transport};
@@ -40,6 +40,14 @@ struct Plan<'a> {
     line_mode: bool,
 }
 
+/// How a start is contained: the cgroup leaf the child is placed in (its
+/// directory, open), and whether it must lead a process group of its own.
+#[derive(Default)]
+pub(crate) struct Placement {
+    pub(crate) cgroup: Option<OwnedFd>,
+    pub(crate) own_group: bool,
+}
+
 /// Starts `app` with `opts`; `path` is the PATH the child gets and its
 /// command is looked up in; `programs` caches where commands were found.
 /// A socket start is not connected yet.
@@ -48,8 +56,10 @@ pub(crate) fn spawn(
     opts: &Start,
     path: Option<&OsStr>,
     programs: &mut ProgramCache,
+    placement: Placement,
 ) -> Result<Spawned> {
-    let plan = plan(app, opts)?;
+    let mut plan = plan(app, opts)?;
+    plan.setpgrp |= placement.own_group;
     check::start(app, &plan.argv, plan.cwd, plan.socket.as_deref())?;
     if let Some(cwd) = plan.cwd {
         check_cwd(&plan.argv[0], cwd)?;
@@ -58,12 +68,18 @@ pub(crate) fn spawn(
         socket::clear_socket_path(socket)?;
     }
     let program = find_program(app, &plan.argv[0], path, programs)?;
-    let (launch, channel, stderr) = launch(app, &plan, &program, path)?;
+    let (mut launch, channel, stderr) = launch(app, &plan, &program, path)?;
+    // Where the leaf is, for a start error that names it (one readlink).
+    let leaf = placement
+        .cgroup
+        .as_ref()
+        .and_then(|fd| std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok());
+    launch.cgroup = placement.cgroup;
     let attempt = Attempt {
         program: &program,
         cwd: plan.cwd,
         limits: &app.limits,
-        cgroup: None,
+        cgroup: leaf.as_deref(),
         untrusted: &app.untrusted,
     };
     // The launch is consumed: the child's ends of its pipes close here once
@@ -113,7 +129,8 @@ fn child_setup(app: &App) -> ChildSetup {
     let mut setup = ChildSetup::default();
     setup.die_with_parent = app.die_with_parent;
     setup.terminal = app.pty;
-    app.limits.iter().for_each(|limit| setup.limit(limit));
+    // The tree limits are the cgroup's, not setrlimit's.
+    app.limits.iter().filter(|l| l.controller().is_none()).for_each(|limit| setup.limit(limit));
     setup.reset_signals();
     setup
 }

@@ -129,15 +129,6 @@ pub(crate) fn prepare(command: &mut Command, setup: ChildSetup) {
     unsafe { command.pre_exec(in_child) };
 }
 
-/// Has the child move itself into the cgroup whose directory `cgroup` is
-/// open, before it runs its program (after the rest of its set-up).
-pub(crate) fn join_cgroup(command: &mut Command, cgroup: OwnedFd) {
-    let in_child = move || -> io::Result<()> { enter_cgroup(cgroup.as_raw_fd()) };
-    // SAFETY: `in_child` runs between fork and exec; it allocates nothing,
-    // takes no locks, and makes raw syscalls only (openat, write, close).
-    unsafe { command.pre_exec(in_child) };
-}
-
 /// Writes "0" (this process) to `cgroup.procs` in the directory `cgroup`.
 /// Async-signal-safe: runs in a child before exec.
 pub(crate) fn enter_cgroup(cgroup: libc::c_int) -> io::Result<()> {
@@ -414,4 +405,32 @@ pub(crate) fn set_window_size(fd: BorrowedFd<'_>, rows: u16, cols: u16) -> io::R
     let size = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
     // SAFETY: TIOCSWINSZ reads one `winsize` from the valid pointer.
     unsafe { syscall!(ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &size)) }.map(drop)
+}
+
+// --- cgroups branch: placement on the fork path (until the clone engine
+// of branch `spawn` does it with CLONE_INTO_CGROUP) ---
+
+/// Has the child move itself into the cgroup whose directory `leaf` is open
+/// on (`O_RDONLY | O_DIRECTORY | O_CLOEXEC`), first thing after the fork:
+/// it writes "0" to the leaf's `cgroup.procs`, so everything it runs and
+/// forks stays in the leaf. The fd closes with the `Command`.
+pub(crate) fn place_in_cgroup(command: &mut Command, leaf: OwnedFd) {
+    let in_child = move || -> io::Result<()> {
+        // SAFETY: openat, write and close are async-signal-safe syscalls on
+        // a NUL-terminated literal and a valid one-byte buffer.
+        unsafe {
+            let procs = syscall!(openat(
+                leaf.as_raw_fd(),
+                c"cgroup.procs".as_ptr(),
+                libc::O_WRONLY | libc::O_CLOEXEC
+            ))?;
+            let written = syscall!(write(procs, b"0".as_ptr().cast(), 1));
+            libc::close(procs);
+            written?;
+        }
+        Ok(())
+    };
+    // SAFETY: `in_child` runs between fork and exec; it allocates nothing,
+    // takes no locks and makes only async-signal-safe syscalls.
+    unsafe { command.pre_exec(in_child) };
 }

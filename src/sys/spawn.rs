@@ -58,6 +58,7 @@ impl Launch {
     pub(crate) fn fits_posix_spawn(&self) -> bool {
         !self.setup.runs_code()
             && self.cgroup.is_none()
+            && self.settings.is_empty()
             && self.program.as_os_str().as_bytes().contains(&b'/')
     }
 
@@ -78,10 +79,12 @@ impl Launch {
         if process_group {
             command.process_group(0);
         }
-        child::prepare(&mut command, setup);
-        if let Some(cgroup) = cgroup {
-            child::join_cgroup(&mut command, cgroup);
+        // Before our other set-up in the child (limits, a session), and so
+        // before its program runs.
+        if let Some(leaf) = cgroup {
+            child::place_in_cgroup(&mut command, leaf);
         }
+        child::prepare(&mut command, setup);
         command
     }
 }
