@@ -35,6 +35,10 @@ pub(crate) struct ChannelState {
     pub(crate) write_watched: bool,
     /// In the reactor's list of channels handed out since the last wait.
     pub(crate) handed_out: bool,
+    /// One past the position (counted from the first event ever queued)
+    /// of its last queued event: it has events queued while the queue has
+    /// popped fewer than this.
+    pub(crate) queued_until: u64,
 }
 
 impl ChannelState {
@@ -45,6 +49,7 @@ impl ChannelState {
             closed_reported: false,
             write_watched: false,
             handed_out: false,
+            queued_until: 0,
         }
     }
 }

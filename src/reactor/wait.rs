@@ -29,9 +29,6 @@ pub(crate) enum Woken {
 impl Reactor {
     /// Waits for readiness and notes it.
     pub(crate) fn wait(&mut self, timeout: Option<Duration>) -> Result<Woken> {
-        if let Some((token, _)) = self.current.take() {
-            self.ready.push_front(token);
-        }
         self.exited = None;
         self.requeue_unblocked();
         if timeout.is_none() && self.is_idle() {
@@ -113,6 +110,7 @@ impl Reactor {
             && self.waker.get().is_none()
             && self.ready.is_empty()
             && self.fired.is_empty()
+            && self.queue.is_empty()
     }
 
     fn wait_timeout(&mut self, timeout: Option<Duration>) -> Option<Duration> {

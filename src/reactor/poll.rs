@@ -1,0 +1,242 @@
+//! Handing events over: the queue of plain events a fill makes (indices
+//! and lengths, no borrows), popped one at a time for the handler. A nested
+//! `poll_once` pops the same queue, so every event is handed once, in
+//! order, whatever the handler does; the loop waits and fills only when the
+//! queue is empty.
+//!
+//! A handler that touches a channel whose events are still queued (reads
+//! it, pauses it, takes it back) first gets those events' bytes put back in
+//! the channel's buffer, and the events leave the queue: the channel is
+//! then what it would be had they never been read.
+
+use std::collections::VecDeque;
+use std::process::ExitStatus;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::entry::{ChannelState, Kind};
+use super::wait::Woken;
+use super::{Reactor, ReactorEvent};
+use crate::error::Result;
+use crate::listener::PeerAddr;
+use crate::timers::{TimerId, deadline_after};
+use crate::token::Token;
+
+/// An event waiting to be handed over; a `Data`'s bytes sit in the
+/// reactor's arena.
+#[derive(Debug)]
+pub(crate) enum Queued {
+    Data {
+        token: Token,
+        at: usize,
+        len: usize,
+    },
+    Closed {
+        token: Token,
+    },
+    /// Boxed: a UNIX peer address is over 100 bytes.
+    Accepted {
+        server: Token,
+        client: Token,
+        peer: Box<PeerAddr>,
+    },
+    /// The process stays in the table until this is handed over.
+    Exited {
+        token: Token,
+        status: ExitStatus,
+    },
+    Timer {
+        id: TimerId,
+    },
+    /// An event a handler took back by touching its channel.
+    Removed,
+}
+
+/// The queue, and how many events left it, which tells in O(1) whether a
+/// channel still has some queued (see [`ChannelState::queued_until`]).
+#[derive(Debug, Default)]
+pub(crate) struct Queue {
+    events: VecDeque<Queued>,
+    popped: u64,
+}
+
+impl Queue {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// Queues a channel's event and notes it on the channel.
+    #[inline]
+    pub(crate) fn push_for(&mut self, state: &mut ChannelState, event: Queued) {
+        self.events.push_back(event);
+        state.queued_until = self.popped + self.events.len() as u64;
+    }
+
+    pub(crate) fn push(&mut self, event: Queued) {
+        self.events.push_back(event);
+    }
+
+    /// Whether events of the channel `state` are still queued.
+    pub(crate) fn holds(&self, state: &ChannelState) -> bool {
+        state.queued_until > self.popped
+    }
+
+    #[inline]
+    fn pop(&mut self) -> Option<Queued> {
+        let event = self.events.pop_front()?;
+        self.popped += 1;
+        Some(event)
+    }
+}
+
+/// What one `poll_once` frame holds while a handler runs: a clone of the
+/// arena its `Data` bytes come from, taken again only when a nested poll
+/// started a new one (so not a refcount per event).
+#[derive(Default)]
+struct Frame {
+    arena: Option<Arc<Vec<u8>>>,
+}
+
+impl Frame {
+    #[inline]
+    fn bytes(&mut self, reactor: &Reactor, at: usize, len: usize) -> &[u8] {
+        if !self.arena.as_ref().is_some_and(|a| Arc::ptr_eq(a, &reactor.arena)) {
+            self.arena = Some(Arc::clone(&reactor.arena));
+        }
+        &self.arena.as_ref().expect("set above")[at..at + len]
+    }
+}
+
+/// Runs one `poll_once` on the reactor `reactor(owner)` gives: waits when
+/// nothing is queued, fills, and hands each event to `hand` with the room
+/// left under `max_events`; `hand` says how many events it handed on (none
+/// for one its owner keeps to itself, more for ones it adds).
+///
+/// It is generic over who owns the reactor, so that the Runner's handler
+/// gets the whole Runner.
+pub(crate) fn poll<T>(
+    owner: &mut T,
+    reactor: impl Fn(&mut T) -> &mut Reactor,
+    timeout: Option<Duration>,
+    max_events: usize,
+    mut hand: impl FnMut(&mut T, ReactorEvent<'_>, usize) -> usize,
+) -> Result<usize> {
+    let deadline = timeout.map(deadline_after);
+    let mut frame = Frame::default();
+    let mut count = 0;
+    loop {
+        let (mut woken, mut left) = (Woken::No, None);
+        if reactor(owner).queue.is_empty() {
+            left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            woken = reactor(owner).wait(left)?;
+            if woken == Woken::Idle {
+                return Ok(count);
+            }
+            frame.arena = None; // so that the fill may reuse the arena
+            reactor(owner).fill();
+        }
+        loop {
+            count += hand_queued(owner, &reactor, &mut frame, max_events - count, &mut hand);
+            frame.arena = None;
+            if count >= max_events || !reactor(owner).fill() {
+                break;
+            }
+        }
+        if count > 0 || woken != Woken::No || left.is_some_and(|l| l.is_zero()) {
+            return Ok(count);
+        }
+    }
+}
+
+/// Pops and hands queued events until `room` were handed or none is left.
+#[inline(always)]
+fn hand_queued<T>(
+    owner: &mut T,
+    reactor: &impl Fn(&mut T) -> &mut Reactor,
+    frame: &mut Frame,
+    room: usize,
+    hand: &mut impl FnMut(&mut T, ReactorEvent<'_>, usize) -> usize,
+) -> usize {
+    let mut handed = 0;
+    while handed < room {
+        let r = reactor(owner);
+        let Some(event) = r.queue.pop() else { break };
+        let event = match event {
+            Queued::Data { token, at, len } => {
+                let data = frame.bytes(r, at, len);
+                handed += hand(owner, ReactorEvent::Data { token, data }, room - handed);
+                continue;
+            }
+            Queued::Closed { token } => ReactorEvent::Closed { token },
+            Queued::Accepted { server, client, peer } => ReactorEvent::Accepted { server, client, peer: *peer },
+            Queued::Exited { token, status } => {
+                // Taken out as it is handed: until the next wait its handler
+                // may take it back with `remove_process`.
+                let Some(process) = r.take_process(token) else { continue };
+                r.exited = Some((token, process));
+                ReactorEvent::Exited { token, status }
+            }
+            Queued::Timer { id } if r.timers.hand_over(id) => ReactorEvent::Timer { id },
+            Queued::Timer { .. } | Queued::Removed => continue,
+        };
+        handed += hand(owner, event, room - handed);
+    }
+    handed
+}
+
+impl Reactor {
+    /// The channel behind `token`, for a caller that may read, pause or
+    /// remove it: its queued events are taken back first (an O(1) check
+    /// when there are none).
+    pub(crate) fn touch_channel(&mut self, token: Token) -> Option<&mut ChannelState> {
+        let Reactor { entries, queue, arena, .. } = self;
+        let state = entries.channel(token)?;
+        if queue.holds(state) {
+            let bytes = take_back(queue, arena, state, token);
+            self.enqueue(token);
+            self.take_back_exits(token, bytes);
+        }
+        self.entries.channel(token)
+    }
+
+    /// Takes back the queued `Exited` of a process whose output `output`
+    /// just got `bytes` put back: the exit comes again after them.
+    fn take_back_exits(&mut self, output: Token, bytes: usize) {
+        let mut exits = Vec::new();
+        for event in self.queue.events.iter_mut() {
+            let Queued::Exited { token, .. } = *event else { continue };
+            let feeds = self.entries.peek(token).is_some_and(|entry| match &entry.kind {
+                Kind::Process(state) => state.outputs.contains(&output),
+                _ => false,
+            });
+            if feeds {
+                *event = Queued::Removed;
+                exits.push(token);
+            }
+        }
+        for token in exits {
+            self.refund_drain_budget(token, bytes);
+            self.enqueue(token);
+        }
+    }
+}
+
+/// Takes `token`'s queued events out of the queue: their bytes go back in
+/// front of the channel's buffer, and a `Closed` will be found again.
+/// Returns how many bytes went back.
+#[cold]
+fn take_back(queue: &mut Queue, arena: &[u8], state: &mut ChannelState, token: Token) -> usize {
+    let upto = (state.queued_until - queue.popped) as usize;
+    let mut bytes = Vec::new();
+    for event in queue.events.iter_mut().take(upto) {
+        match event {
+            Queued::Data { token: t, at, len } if *t == token => bytes.extend_from_slice(&arena[*at..*at + *len]),
+            Queued::Closed { token: t } if *t == token => state.closed_reported = false,
+            _ => continue,
+        }
+        *event = Queued::Removed;
+    }
+    state.channel.unread(&bytes);
+    state.queued_until = 0;
+    bytes.len()
+}
