@@ -1,7 +1,8 @@
 //! Filling the queue: each entry with noted readiness or work takes one
 //! step, and a channel's step reads once, straight into the reactor's
 //! arena (one scratch buffer for the whole loop), and queues what it read:
-//! one `Data` in byte mode, one per whole line in line mode. A trailing
+//! one `Data` in byte mode; in line mode one entry for the whole lines,
+//! handed one line at a time as they are popped. A trailing
 //! partial line goes to the channel's own buffer, and back to the arena in
 //! front of the next read, so every line is one slice.
 //!
@@ -13,9 +14,9 @@
 use std::mem;
 use std::sync::Arc;
 
+use super::Reactor;
 use super::entry::{ChannelState, Kind};
 use super::poll::{Queue, Queued};
-use super::Reactor;
 use crate::channel::Fill;
 use crate::sys;
 use crate::token::Token;
@@ -162,10 +163,11 @@ fn deliver(
 }
 
 /// Queues what a read left at `arena[at..]` (after `partial` bytes of a
-/// line that were there before): all of it in byte mode; each whole line in
-/// line mode, the trailing partial one going back to the channel (unless
-/// it fills the channel's capacity: then it is a piece of its own).
-/// Returns how many bytes it queued, `None` if none.
+/// line that were there before): all of it in byte mode; in line mode its
+/// whole lines, handed one by one as they are popped, the trailing partial
+/// one going back to the channel (unless it fills the channel's capacity:
+/// then it is a piece of its own). Returns how many bytes it queued,
+/// `None` if none.
 #[inline]
 fn frame(
     queue: &mut Queue,
@@ -180,21 +182,26 @@ fn frame(
         queue.push_for(state, Queued::Data { token, at, len: end - at });
         return Some(end - at);
     }
-    let mut start = at;
-    for newline in memchr::memchr_iter(b'\n', &arena[at + partial..end]) {
-        let line_end = at + partial + newline + 1;
-        queue.push_for(state, Queued::Data { token, at: start, len: line_end - start });
-        start = line_end;
+    match memchr::memrchr(b'\n', &arena[at + partial..end]) {
+        Some(i) => {
+            let whole = at + partial + i + 1;
+            queue.push_for(state, Queued::Lines { token, at, end: whole });
+            if whole < end {
+                state.channel.buffer(&arena[whole..end]);
+                arena.truncate(whole);
+            }
+            Some(whole - at)
+        }
+        None if end - at == state.channel.input_capacity() => {
+            queue.push_for(state, Queued::Data { token, at, len: end - at });
+            Some(end - at)
+        }
+        None => {
+            state.channel.buffer(&arena[at..end]);
+            arena.truncate(at);
+            None
+        }
     }
-    if start == at && end - at == state.channel.input_capacity() {
-        queue.push_for(state, Queued::Data { token, at, len: end - at });
-        start = end;
-    }
-    if start < end {
-        state.channel.buffer(&arena[start..end]);
-        arena.truncate(start);
-    }
-    (start > at).then_some(start - at)
 }
 
 /// Reads into a paused channel's buffer until it is full or the fd is

@@ -30,8 +30,8 @@ use crate::token::{Token, WAKER};
 use crate::waker::Waker;
 use chores::Chores;
 pub use event::ReactorEvent;
-pub(crate) use poll::poll;
 use poll::Queue;
+pub(crate) use poll::poll;
 use table::Table;
 
 /// The most steps one `poll_once` takes; the rest wait for the next call,

@@ -31,6 +31,13 @@ pub(crate) enum Queued {
         at: usize,
         len: usize,
     },
+    /// Whole lines of a line-mode channel at `at..end`, handed one at a
+    /// time (`at` moves on), and popped with the last.
+    Lines {
+        token: Token,
+        at: usize,
+        end: usize,
+    },
     Closed {
         token: Token,
     },
@@ -50,6 +57,12 @@ pub(crate) enum Queued {
     },
     /// An event a handler took back by touching its channel.
     Removed,
+}
+
+/// A popped event: bytes in the arena, or an event without bytes.
+enum Popped {
+    Data { token: Token, at: usize, len: usize },
+    Other(ReactorEvent<'static>),
 }
 
 /// The queue, and how many events left it, which tells in O(1) whether a
@@ -160,31 +173,108 @@ fn hand_queued<T>(
     let mut handed = 0;
     while handed < room {
         let r = reactor(owner);
-        let Some(event) = r.queue.pop() else { break };
-        let event = match event {
-            Queued::Data { token, at, len } => {
+        handed += match r.pop_event() {
+            Some(Popped::Data { token, at, len }) => {
                 let data = frame.bytes(r, at, len);
-                handed += hand(owner, ReactorEvent::Data { token, data }, room - handed);
-                continue;
+                hand(owner, ReactorEvent::Data { token, data }, room - handed)
             }
-            Queued::Closed { token } => ReactorEvent::Closed { token },
-            Queued::Accepted { server, client, peer } => ReactorEvent::Accepted { server, client, peer: *peer },
-            Queued::Exited { token, status } => {
-                // Taken out as it is handed: until the next wait its handler
-                // may take it back with `remove_process`.
-                let Some(process) = r.take_process(token) else { continue };
-                r.exited = Some((token, process));
-                ReactorEvent::Exited { token, status }
-            }
-            Queued::Timer { id } if r.timers.hand_over(id) => ReactorEvent::Timer { id },
-            Queued::Timer { .. } | Queued::Removed => continue,
+            Some(Popped::Other(event)) => hand(owner, event, room - handed),
+            None => break,
         };
-        handed += hand(owner, event, room - handed);
     }
     handed
 }
 
 impl Reactor {
+    /// The pull form of [`poll_once`](Self::poll_once), with
+    /// [`next_event`](Self::next_event): waits (`None`: until something
+    /// happens; `Some(ZERO)`: not at all) until events are queued, reading
+    /// what is ready; true if some are. At once when some are queued
+    /// already (none is read then). Like `poll_once`, it returns `false`
+    /// when a [`Waker`](crate::Waker) or a signal ends the wait, and at once
+    /// when nothing could ever produce an event.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procloop::{Reactor, ReactorEvent, testing::TestChannel};
+    ///
+    /// let mut reactor = Reactor::new()?;
+    /// let (channel, mut peer) = TestChannel::pair();
+    /// reactor.register(channel.line_buffered())?;
+    /// peer.put(b"one\ntwo\n");
+    /// let mut lines = Vec::new();
+    /// while lines.len() < 2 && reactor.wait_events(Some(Duration::from_secs(5)))? {
+    ///     while let Some(event) = reactor.next_event() {
+    ///         if let ReactorEvent::Data { data, .. } = event {
+    ///             lines.push(data.to_vec());
+    ///         }
+    ///     }
+    /// }
+    /// assert_eq!(lines, [b"one\n".to_vec(), b"two\n".to_vec()]);
+    /// # Ok::<(), procloop::Error>(())
+    /// ```
+    pub fn wait_events(&mut self, timeout: Option<Duration>) -> Result<bool> {
+        let deadline = timeout.map(deadline_after);
+        while self.queue.is_empty() {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let woken = self.wait(left)?;
+            if self.fill() {
+                break;
+            }
+            if woken != Woken::No || left.is_some_and(|l| l.is_zero()) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The next queued event, handed over (its bytes are consumed, as in
+    /// `poll_once`); `None` when the queue is empty. It never waits nor
+    /// reads: [`wait_events`](Self::wait_events) does.
+    pub fn next_event(&mut self) -> Option<ReactorEvent<'_>> {
+        match self.pop_event()? {
+            Popped::Data { token, at, len } => {
+                Some(ReactorEvent::Data { token, data: &self.arena[at..at + len] })
+            }
+            Popped::Other(event) => Some(event),
+        }
+    }
+
+    /// Pops the next event to hand over: a process's is taken out of the
+    /// table now (until the next wait its handler may take it back with
+    /// `remove_process`); one that no longer applies is skipped.
+    #[inline]
+    fn pop_event(&mut self) -> Option<Popped> {
+        loop {
+            if let Some(Queued::Lines { token, at, end }) = self.queue.events.front_mut() {
+                let (token, line_at) = (*token, *at);
+                let lines = &self.arena[line_at..*end];
+                let len = memchr::memchr(b'\n', lines).map_or(lines.len(), |i| i + 1);
+                *at += len;
+                if *at == *end {
+                    self.queue.pop();
+                }
+                return Some(Popped::Data { token, at: line_at, len });
+            }
+            let event = match self.queue.pop()? {
+                Queued::Data { token, at, len } => return Some(Popped::Data { token, at, len }),
+                Queued::Lines { .. } => continue, // taken above
+                Queued::Closed { token } => ReactorEvent::Closed { token },
+                Queued::Accepted { server, client, peer } => {
+                    ReactorEvent::Accepted { server, client, peer: *peer }
+                }
+                Queued::Exited { token, status } => {
+                    let Some(process) = self.take_process(token) else { continue };
+                    self.exited = Some((token, process));
+                    ReactorEvent::Exited { token, status }
+                }
+                Queued::Timer { id } if self.timers.hand_over(id) => ReactorEvent::Timer { id },
+                Queued::Timer { .. } | Queued::Removed => continue,
+            };
+            return Some(Popped::Other(event));
+        }
+    }
+
     /// The channel behind `token`, for a caller that may read, pause or
     /// remove it: its queued events are taken back first (an O(1) check
     /// when there are none).
@@ -230,7 +320,10 @@ fn take_back(queue: &mut Queue, arena: &[u8], state: &mut ChannelState, token: T
     let mut bytes = Vec::new();
     for event in queue.events.iter_mut().take(upto) {
         match event {
-            Queued::Data { token: t, at, len } if *t == token => bytes.extend_from_slice(&arena[*at..*at + *len]),
+            Queued::Data { token: t, at, len } if *t == token => {
+                bytes.extend_from_slice(&arena[*at..*at + *len])
+            }
+            Queued::Lines { token: t, at, end } if *t == token => bytes.extend_from_slice(&arena[*at..*end]),
             Queued::Closed { token: t } if *t == token => state.closed_reported = false,
             _ => continue,
         }

@@ -172,7 +172,8 @@ impl Reactor {
 
     /// Closes every channel and server whose token `doomed` picks.
     pub(crate) fn close_where(&mut self, doomed: impl Fn(Token) -> bool) {
-        let picked = self.entries.tokens_where(|token, e| !matches!(e.kind, Kind::Process(_)) && doomed(token));
+        let picked =
+            self.entries.tokens_where(|token, e| !matches!(e.kind, Kind::Process(_)) && doomed(token));
         for token in picked {
             self.touch_channel(token);
             let Some(entry) = self.entries.remove(token) else { continue };

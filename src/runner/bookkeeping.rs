@@ -16,7 +16,13 @@ impl Runner {
     /// An alias's process exited (every byte of its output handed over):
     /// records it, decides about a restart, then hands `Exited` and what
     /// the decision says.
-    pub(super) fn on_exit<F>(&mut self, token: Token, status: ExitStatus, room: usize, handler: &mut F) -> usize
+    pub(super) fn on_exit<F>(
+        &mut self,
+        token: Token,
+        status: ExitStatus,
+        room: usize,
+        handler: &mut F,
+    ) -> usize
     where
         F: FnMut(&mut Runner, Event<'_>),
     {

@@ -3,11 +3,11 @@
 //! configuration and queries, and `poll_once`.
 
 mod app;
+mod bookkeeping;
 mod check;
 #[cfg(feature = "serde")]
 mod config;
 mod connect;
-mod bookkeeping;
 mod event;
 mod lifecycle;
 mod poll;

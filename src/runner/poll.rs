@@ -59,7 +59,9 @@ impl Runner {
             #[inline(always)]
             |runner, event, room| match event {
                 // Output is most events: its path stays inline in the loop.
-                ReactorEvent::Data { token, data } => runner.hand_output(&mut last, token, data, &mut handler),
+                ReactorEvent::Data { token, data } => {
+                    runner.hand_output(&mut last, token, data, &mut handler)
+                }
                 other => runner.dispatch(other, room, &mut handler),
             },
         )?;
