@@ -7,9 +7,11 @@
 //!   stream socket. It works with or without a loop: `read()` drains the
 //!   channel's buffer, then reads the fd without blocking.
 //! - [`Reactor`]: one `mio::Poll` over channels, listening sockets, child
-//!   processes (their pidfds) and timers. [`Reactor::poll_once`] waits once
-//!   and hands plain-data [`ReactorEvent`]s to a handler that also gets the
-//!   reactor, to write replies or register more.
+//!   processes (their pidfds) and timers. [`Reactor::poll_once`] waits when
+//!   no event is queued and hands plain-data [`ReactorEvent`]s to a handler
+//!   that also gets the reactor, to write replies, register more or poll
+//!   again (the pull form: [`Reactor::wait_events`] and
+//!   [`Reactor::next_event`]).
 //! - [`Runner`]: a registry of configured apps ([`App`]) and their running
 //!   processes by alias, built on one reactor; its events ([`Event`]) name
 //!   the alias.
@@ -39,10 +41,10 @@
 //! Bytes handed in an event are consumed: `read()` won't return them.
 //!
 //! In line mode every line is its own event. Lines that arrived together
-//! are handed over one after another without a trip round the loop, and
-//! they stay in the channel's buffer until each is handed over: a handler
-//! that reads, pauses or drops the channel mid-way gets the next line
-//! itself, stops the rest, or gets them back with the channel.
+//! are handed over one after another without a trip round the loop; a
+//! handler that reads, pauses or drops the channel mid-way gets the next
+//! line itself, stops the rest, or gets them back with the channel (its
+//! lines not handed yet go back to the channel's buffer first).
 //!
 //! ```
 //! use std::time::Duration;
@@ -67,9 +69,11 @@
 //!
 //! # Backpressure and bounded memory
 //!
-//! Each channel's input buffer is bounded (64 KiB by default, taken on
-//! first use). A channel that is [paused](Reactor::pause) keeps its input in
-//! that buffer; once it is full the reactor stops reading the fd, so the
+//! Each channel's input buffer is bounded (64 KiB by default) and holds
+//! memory only while it holds bytes: a reactor reads into one scratch
+//! buffer of its own and leaves in a channel only what its handler has not
+//! taken (a partial line, say). A channel that is [paused](Reactor::pause)
+//! keeps its input in its buffer; once it is full the reactor stops reading the fd, so the
 //! child blocks on its full pipe: nothing is dropped, memory stays bounded.
 //! Writes queue what the fd won't take now, up to a limit (16 MiB by
 //! default); a write that does not fit is refused whole with
