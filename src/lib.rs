@@ -106,6 +106,7 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 #![warn(rust_2018_idioms)]
+#![deny(unnameable_types, unreachable_pub)]
 
 mod channel;
 mod error;
@@ -132,8 +133,8 @@ pub use listener::{Listener, PeerAddr};
 pub use process::{Process, is_unknown_exit, unknown_exit};
 pub use reactor::{Reactor, ReactorEvent};
 pub use runner::{
-    App, Buffering, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Event, Restart, Runner, Start, Stderr, Transport,
-    split_command,
+    App, Buffering, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Event, ReactorView, Restart, Runner, Start, Stderr,
+    Transport, split_command,
 };
 pub use signal::{Signal, UnknownSignal};
 pub use timers::TimerId;

@@ -36,6 +36,12 @@ impl Process {
         self.kill_at.filter(|_| !self.killed && (self.exit.is_none() || self.zombie))
     }
 
+    /// Whether it was stopped and its SIGKILL deadline has not come (it may
+    /// have exited meanwhile).
+    pub(crate) fn awaits_kill(&self) -> bool {
+        self.kill_at.is_some() && !self.killed
+    }
+
     /// Sends SIGKILL (to the group too) if the process was stopped and its
     /// grace has passed by `now`; true if it did.
     pub fn kill_if_due(&mut self, now: Instant) -> bool {

@@ -55,6 +55,11 @@ impl Table {
             .collect()
     }
 
+    /// Every entry, for a look that touches no channel's input.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.slab.iter().map(|(_, entry)| entry)
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.slab.len()
     }

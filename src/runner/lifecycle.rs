@@ -198,9 +198,15 @@ impl Runner {
         Ok(())
     }
 
-    /// Whether nothing could ever produce an event: no process, channel,
-    /// server or timer, no waker made, and no event waiting. Then
-    /// `poll_once(None)` returns `Ok(0)` at once.
+    /// Whether nothing could ever produce an event; then `poll_once(None)`
+    /// returns `Ok(0)` at once instead of waiting for ever.
+    ///
+    /// Idle means: no event waiting, no process running (an alias whose
+    /// process exited, whose output was drained and whose `Exited` was
+    /// handed over counts as spent, even while its alias stays taken), no
+    /// restart or connection pending, no timer set, no listening socket or
+    /// channel of your own that can still give an event (one whose
+    /// `Closed` was handed over cannot), and no [`Waker`](crate::Waker) made.
     pub fn is_idle(&self) -> bool {
         self.notices.is_empty() && self.reactor.is_idle()
     }
