@@ -111,12 +111,13 @@ struct Frame {
 }
 
 impl Frame {
+    /// The reactor's `arena`, as this frame holds it.
     #[inline]
-    fn bytes(&mut self, reactor: &Reactor, at: usize, len: usize) -> &[u8] {
-        if !self.arena.as_ref().is_some_and(|a| Arc::ptr_eq(a, &reactor.arena)) {
-            self.arena = Some(Arc::clone(&reactor.arena));
+    fn arena(&mut self, arena: &Arc<Vec<u8>>) -> &[u8] {
+        if !self.arena.as_ref().is_some_and(|held| Arc::ptr_eq(held, arena)) {
+            self.arena = Some(Arc::clone(arena));
         }
-        &self.arena.as_ref().expect("set above")[at..at + len]
+        self.arena.as_deref().map_or(&[], Vec::as_slice)
     }
 }
 
@@ -173,9 +174,21 @@ fn hand_queued<T>(
     let mut handed = 0;
     while handed < room {
         let r = reactor(owner);
+        // Lines are most events: the next one is cut off the front entry
+        // here, without popping it until its last line.
+        if let Some(Queued::Lines { token, at, end }) = r.queue.events.front_mut() {
+            let (token, lines) = (*token, &frame.arena(&r.arena)[*at..*end]);
+            let data = &lines[..line_len(lines)];
+            *at += data.len();
+            if *at == *end {
+                r.queue.pop();
+            }
+            handed += hand(owner, ReactorEvent::Data { token, data }, room - handed);
+            continue;
+        }
         handed += match r.pop_event() {
             Some(Popped::Data { token, at, len }) => {
-                let data = frame.bytes(r, at, len);
+                let data = &frame.arena(&r.arena)[at..at + len];
                 hand(owner, ReactorEvent::Data { token, data }, room - handed)
             }
             Some(Popped::Other(event)) => hand(owner, event, room - handed),
@@ -183,6 +196,27 @@ fn hand_queued<T>(
         };
     }
     handed
+}
+
+/// The length of the first line of `lines` (which ends in `\n`), with
+/// its `\n`. Short lines are the common case: their end is found a word
+/// at a time before `memchr` (whose setup costs more than a short line).
+#[inline(always)]
+fn line_len(lines: &[u8]) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const NEWLINES: u64 = u64::from_ne_bytes([b'\n'; 8]);
+    let mut i = 0;
+    while i < 16 && i + 8 <= lines.len() {
+        let word = u64::from_le_bytes(lines[i..i + 8].try_into().expect("8 bytes"));
+        let zeroed = word ^ NEWLINES; // a newline's byte is zero now
+        let found = zeroed.wrapping_sub(ONES) & !zeroed & HIGHS; // its lowest set bit marks the first
+        if found != 0 {
+            return i + (found.trailing_zeros() / 8) as usize + 1;
+        }
+        i += 8;
+    }
+    memchr::memchr(b'\n', &lines[i..]).map_or(lines.len(), |j| i + j + 1)
 }
 
 impl Reactor {
@@ -248,8 +282,7 @@ impl Reactor {
         loop {
             if let Some(Queued::Lines { token, at, end }) = self.queue.events.front_mut() {
                 let (token, line_at) = (*token, *at);
-                let lines = &self.arena[line_at..*end];
-                let len = memchr::memchr(b'\n', lines).map_or(lines.len(), |i| i + 1);
+                let len = line_len(&self.arena[line_at..*end]);
                 *at += len;
                 if *at == *end {
                     self.queue.pop();
@@ -332,4 +365,29 @@ fn take_back(queue: &mut Queue, arena: &[u8], state: &mut ChannelState, token: T
     state.channel.unread(&bytes);
     state.queued_until = 0;
     bytes.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_len_finds_the_first_newline_wherever_it_is() {
+        for len in 1..48 {
+            for newline in 0..len {
+                let mut lines = vec![b'x'; len];
+                lines[newline] = b'\n';
+                if newline + 2 < len {
+                    lines[newline + 2] = b'\n'; // a second line after it
+                }
+                assert_eq!(line_len(&lines), newline + 1, "{len} bytes, newline at {newline}");
+            }
+        }
+        assert_eq!(line_len(b"\x8a\x0b\x09no newline, a piece"), 22, "no false match on bytes near '\\n'");
+    }
+
+    #[test]
+    fn a_queued_event_is_small() {
+        assert!(std::mem::size_of::<Queued>() <= 32, "{}", std::mem::size_of::<Queued>());
+    }
 }
