@@ -102,6 +102,7 @@ impl Pending {
             E::Spawn { .. } => Kind::Procloop(&SPAWN),
             E::SocketTimeout { .. }
             | E::SocketAppExited { .. }
+            | E::SocketImpostor { .. }
             | E::SocketPathTaken { .. }
             | E::InvalidSocketPath { .. } => Kind::Procloop(&SOCKET),
             E::InvalidSetting { .. } => Kind::Procloop(&CONFIG),

@@ -99,6 +99,8 @@ pub struct Reactor {
     /// Processes without a pidfd, whose exits are found by polling.
     unwatched: Vec<Token>,
     next_exit_check: Instant,
+    /// When the last wait ended.
+    woke_at: Instant,
     budget: usize,
     /// The process whose exit was handed over last, until the next wait:
     /// its handler may take it back with `remove_process`.
@@ -124,6 +126,7 @@ impl Reactor {
             waker: OnceLock::new(),
             unwatched: Vec::new(),
             next_exit_check: Instant::now(),
+            woke_at: Instant::now(),
             budget: 0,
             exited: None,
         })

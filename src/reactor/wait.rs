@@ -35,7 +35,8 @@ impl Reactor {
         // With only speculative reads to do, a wait that may block tries
         // them before asking the kernel; if they find nothing, the next
         // wait polls.
-        let only_speculative = self.follow_up_handed_out() && nothing_ready && timeout != Some(Duration::ZERO);
+        let only_speculative =
+            self.follow_up_handed_out() && nothing_ready && timeout != Some(Duration::ZERO);
         let timeout = self.wait_timeout(timeout);
         let mut woken = Woken::No;
         let polled = if only_speculative {
@@ -70,8 +71,15 @@ impl Reactor {
                 ready.push_back(token);
             }
         }
-        self.after_wait(Instant::now());
+        self.woke_at = Instant::now();
+        self.after_wait(self.woke_at);
         Ok(woken)
+    }
+
+    /// When the last wait ended: a reply handed over since sat readable
+    /// for at most the time from then.
+    pub(crate) fn woke_at(&self) -> Instant {
+        self.woke_at
     }
 
     /// What comes due with time: exits found by polling, chores, timers.

@@ -100,6 +100,7 @@ pub struct App {
     pub(crate) die_with_parent: bool,
     pub(crate) pty: bool,
     pub(crate) limits: Vec<Limit>,
+    pub(crate) overage: Duration,
 }
 
 impl App {
@@ -122,6 +123,7 @@ impl App {
             die_with_parent: false,
             pty: false,
             limits: Vec::new(),
+            overage: Duration::ZERO,
         }
     }
 
@@ -259,6 +261,17 @@ impl App {
         self
     }
 
+    /// A bank of time its bots may go over their turns' deadlines, in
+    /// all (Kaggle's and Lux's `remainingOverageTime`; a chess clock is the
+    /// same shape): in a turn, a bot's deadline is the turn's plus what is
+    /// left of its bank, and time past the turn's deadline is taken from
+    /// the bank ([`Runner::overage_left`](crate::Runner::overage_left)). A
+    /// bot past both times out, and its bank is then empty. Default: none.
+    pub fn overage(mut self, bank: Duration) -> App {
+        self.overage = bank;
+        self
+    }
+
     /// The resource limits of its children.
     pub fn limits(&self) -> &[Limit] {
         &self.limits
@@ -344,6 +357,7 @@ impl Start {
     /// says how that went with [`Event::Ready`](crate::Event::Ready) or
     /// [`Event::StartFailed`](crate::Event::StartFailed); until `Ready`,
     /// `get_channel` gives `None`. (A stdio app's start never waits anyway.)
+    /// A restart by the loop always connects this way, with or without it.
     pub fn nowait(mut self) -> Start {
         self.nowait = true;
         self

@@ -53,6 +53,8 @@ pub(crate) struct AppConfig {
     die_with_parent: bool,
     #[serde(default)]
     limits: LimitsConfig,
+    /// Seconds: the bank of time a bot may go over its turns' deadlines.
+    overage: Option<f64>,
 }
 
 /// `"limits": {"memory": 268435456, "cpu_time": 10, ...}`: bytes, seconds, counts.
@@ -131,6 +133,9 @@ impl TryFrom<AppConfig> for App {
         }
         if let Some((initial, max)) = config.backoff {
             app = app.backoff(seconds(initial, "backoff")?, seconds(max, "backoff")?);
+        }
+        if let Some(bank) = config.overage {
+            app = app.overage(seconds(bank, "overage")?);
         }
         for limit in config.limits.limits()? {
             app = app.limit(limit);

@@ -1,15 +1,20 @@
-//! A socket app started with `Start::nowait`: its start returns once the
-//! child runs, and the loop connects to its socket, retrying on a timer
-//! with a growing pause, until it connects (`Ready`), its socket wait has
-//! passed, or the app exits first (`StartFailed`, and the start is undone).
+//! A socket app started with `Start::nowait`, or restarted by the loop: its
+//! start returns once the child runs, and the loop connects to its socket,
+//! retrying on a timer with a growing pause, until the app's own socket
+//! connects (`Ready`, or the held-back `Restarted`), its socket wait has
+//! passed, or the app exits first. A `nowait` start then gives
+//! `StartFailed` and is undone; a restarted run is a failed run, which the
+//! restart policy restarts again or gives up on.
 
-use std::io;
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Runner;
+use super::peer::Owner;
 use super::running::{Connecting, Duty, DutyKind, Notice, NoticeKind, Running};
+use super::socket::{not_connected, not_there_yet};
 use super::tokens::Role;
 use crate::channel::Channel;
 use crate::error::Error;
@@ -21,57 +26,107 @@ use crate::timers::deadline_after;
 const FIRST_PAUSE: Duration = Duration::from_millis(1);
 const LONGEST_PAUSE: Duration = Duration::from_millis(50);
 
+/// What connecting a socket start needs.
+pub(super) struct SocketStart {
+    pub(super) path: PathBuf,
+    /// The app's socket wait.
+    pub(super) wait: Duration,
+    pub(super) line_mode: bool,
+    /// Whose socket it must be.
+    pub(super) owner: Owner,
+}
+
 impl Runner {
     /// Starts connecting `running` (not in the registry yet) in the loop.
-    pub(super) fn begin_connect(
-        &mut self,
-        alias: &Arc<str>,
-        running: &mut Running,
-        (path, wait, line_mode): (PathBuf, Duration, bool),
-    ) {
-        running.connecting =
-            Some(Connecting { path, deadline: deadline_after(wait), wait, pause: FIRST_PAUSE, line_mode });
+    pub(super) fn begin_connect(&mut self, alias: &Arc<str>, running: &mut Running, socket: SocketStart) {
+        let SocketStart { path, wait, line_mode, owner } = socket;
+        running.connecting = Some(Connecting {
+            path,
+            deadline: deadline_after(wait),
+            wait,
+            pause: FIRST_PAUSE,
+            line_mode,
+            owner,
+            impostor: None,
+            restarted: None,
+            failed: None,
+        });
         self.schedule_connect(alias, running.run, Duration::ZERO);
     }
 
     /// One attempt to connect `alias`, then the next one scheduled, or
-    /// the outcome noticed.
+    /// the outcome noticed. A listener that is not the app's own is
+    /// remembered (for the error) and the attempts go on.
     pub(super) fn try_connect(&mut self, alias: &Arc<str>) {
         let Some(running) = self.running.get_mut(alias) else { return };
-        let Some(connecting) = running.connecting.as_mut() else { return };
+        let Some(connecting) = running.connecting.as_mut().filter(|c| c.failed.is_none()) else { return };
         let error = match sys::connect_unix(&connecting.path) {
-            Ok(fd) => {
-                let mut channel = Channel::from_socket_fd(fd);
-                channel.set_line_buffered(connecting.line_mode);
-                match self.reactor.register(channel) {
-                    Ok(token) => return self.connected(alias, token),
-                    Err(e) => e,
+            Ok(fd) => match connecting.owner.impostor(fd.as_fd()) {
+                Ok(None) => {
+                    let mut channel = Channel::from_socket_fd(fd);
+                    channel.set_line_buffered(connecting.line_mode);
+                    match self.reactor.register(channel) {
+                        Ok(token) => return self.connected(alias, token),
+                        Err(e) => e,
+                    }
                 }
-            }
-            Err(e) if not_there_yet(&e) => {
-                let now = Instant::now();
-                if now < connecting.deadline {
-                    let pause = connecting.pause.min(connecting.deadline - now);
-                    connecting.pause = (connecting.pause * 2).min(LONGEST_PAUSE);
-                    let run = running.run;
-                    return self.schedule_connect(alias, run, pause);
+                Ok(Some(pid)) => {
+                    connecting.impostor = Some(pid);
+                    return self.try_later(alias);
                 }
-                Error::SocketTimeout { path: connecting.path.clone(), waited: connecting.wait }
-            }
+                Err(e) => Error::Io(e),
+            },
+            Err(e) if not_there_yet(&e) => return self.try_later(alias),
             Err(e) => Error::Io(e),
         };
-        self.start_failed(alias, error);
+        self.connect_failed(alias, error);
+    }
+
+    /// The next attempt after a pause, or the failure once the socket
+    /// wait has passed.
+    fn try_later(&mut self, alias: &Arc<str>) {
+        let Some(running) = self.running.get_mut(alias) else { return };
+        let Some(connecting) = running.connecting.as_mut() else { return };
+        let now = Instant::now();
+        if now < connecting.deadline {
+            let pause = connecting.pause.min(connecting.deadline - now);
+            connecting.pause = (connecting.pause * 2).min(LONGEST_PAUSE);
+            let run = running.run;
+            return self.schedule_connect(alias, run, pause);
+        }
+        let error = not_connected(&connecting.path, connecting.impostor, None, connecting.wait);
+        self.connect_failed(alias, error);
     }
 
     fn connected(&mut self, alias: &Arc<str>, token: crate::token::Token) {
         let Some(running) = self.running.get_mut(alias) else { return };
-        running.connecting = None;
+        let restarted = running.connecting.take().and_then(|c| c.restarted);
         running.channel = Some(token);
         self.tokens.insert(token, alias.clone(), Role::Stdout);
         if let Some(process) = running.process {
             self.reactor.add_output(process, token);
         }
-        self.notice(alias, NoticeKind::Ready);
+        match restarted {
+            Some(status) => self.notice(alias, NoticeKind::Restarted(status)),
+            None => self.notice(alias, NoticeKind::Ready),
+        }
+    }
+
+    /// A connection that won't come: a `nowait` start is undone; a
+    /// restarted run is killed, and its exit counts as a failed run.
+    fn connect_failed(&mut self, alias: &Arc<str>, error: Error) {
+        let Some(running) = self.running.get_mut(alias) else { return };
+        let Some(connecting) = running.connecting.as_mut().filter(|c| c.restarted.is_some()) else {
+            return self.start_failed(alias, error);
+        };
+        log::warn!("restarted {alias} could not be connected, killing it: {error}");
+        connecting.failed = Some(error);
+        let process = running.process.and_then(|token| self.reactor.process(token));
+        if let Some(process) = process
+            && let Err(e) = process.send(Signal::SIGKILL)
+        {
+            log::warn!("killing pid {}: {e}", process.pid());
+        }
     }
 
     /// Undoes a `nowait` start: frees the alias, kills its process (reaped
@@ -97,9 +152,4 @@ impl Runner {
         let timer = self.reactor.set_timer(after);
         self.duties.insert(timer, Duty { alias: alias.clone(), run, kind: DutyKind::Connect });
     }
-}
-
-/// Errors that mean the socket is not there, or not listening, yet.
-fn not_there_yet(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused | io::ErrorKind::WouldBlock)
 }

@@ -6,6 +6,8 @@ use std::process::ExitStatus;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::connect::SocketStart;
+use super::peer::Owner;
 use super::restart::{Restart, RestartState};
 use super::running::{Notice, NoticeKind, Origin, Running};
 use super::spawn::{self, Spawned};
@@ -47,7 +49,7 @@ impl Runner {
             return Err(Error::ProcessExists(alias.to_string()));
         }
         let restarts = config.restart.when != Restart::Never;
-        let mut running = self.launch(&alias, app, &opts)?;
+        let mut running = self.launch(&alias, app, &opts, opts.nowait)?;
         if restarts {
             running.origin =
                 Some(Box::new(Origin { app: app.to_string(), opts, restart: RestartState::default() }));
@@ -82,20 +84,24 @@ impl Runner {
     }
 
     /// Spawns a process of `app` for `alias` and registers it: a new run,
-    /// not yet in the registry. On failure nothing is left running.
-    fn launch(&mut self, alias: &Arc<str>, app: &str, opts: &Start) -> Result<Running> {
+    /// not yet in the registry. A socket app is connected first, or with
+    /// `in_loop` connects in the loop. On failure nothing is left running.
+    fn launch(&mut self, alias: &Arc<str>, app: &str, opts: &Start, in_loop: bool) -> Result<Running> {
         let config = self.apps.get(app).ok_or_else(|| Error::UnknownApp(app.to_string()))?;
-        let (grace, wait) = (config.grace, config.socket_wait);
+        let (grace, wait, overage) = (config.grace, config.socket_wait, config.overage);
         let mut spawned = spawn::spawn(config, opts, self.path.as_deref(), &mut self.programs)?;
-        if !opts.nowait {
+        if !in_loop {
             spawned.connect(wait)?;
         }
         let connecting = spawned.channel.is_none().then(|| spawned.socket.clone()).flatten();
+        let process = spawned.process.get();
+        let owner = Owner { pid: process.pid(), group: process.is_group_leader() };
         let line_mode = spawned.line_mode;
         self.runs += 1;
         let mut running = self.register(alias, spawned, grace)?;
+        running.overage = overage;
         if let Some(path) = connecting {
-            self.begin_connect(alias, &mut running, (path, wait, line_mode));
+            self.begin_connect(alias, &mut running, SocketStart { path, wait, line_mode, owner });
         }
         Ok(running)
     }
@@ -131,6 +137,7 @@ impl Runner {
             process: Some(token),
             ended: None,
             grace,
+            overage: std::time::Duration::ZERO,
             stopped: false,
             connecting: None,
         })
@@ -138,21 +145,29 @@ impl Runner {
 
     /// Starts `alias` again with what it was started with, in place of its
     /// exited process; leaves a `Restarted` notice, or `GaveUp` if it won't
-    /// start (the alias then stays exited, as it was).
+    /// start (the alias then stays exited, as it was). A socket app is
+    /// connected in the loop, never here, and its `Restarted` waits for
+    /// that connection.
     pub(super) fn restart(&mut self, alias: &Arc<str>) {
         let Some(running) = self.running.get_mut(alias) else { return };
         let (Some(status), Some(origin)) = (running.status(), running.origin.as_mut()) else { return };
         origin.restart.pending = None;
         let (app, opts) = (origin.app.clone(), origin.opts.clone());
-        match self.launch(alias, &app, &opts) {
-            Ok(fresh) => {
+        match self.launch(alias, &app, &opts, true) {
+            Ok(mut fresh) => {
+                let held = fresh.connecting.is_some();
+                if let Some(connecting) = fresh.connecting.as_mut() {
+                    connecting.restarted = Some(status);
+                }
                 if let Some(mut old) = self.running.insert(alias.clone(), fresh) {
                     end_leftovers(&old);
                     self.forget(&old);
                     let fresh = self.running.get_mut(alias).expect("just inserted");
                     fresh.origin = old.origin.take();
                 }
-                self.notice(alias, NoticeKind::Restarted(status));
+                if !held {
+                    self.notice(alias, NoticeKind::Restarted(status));
+                }
             }
             Err(e) => {
                 log::warn!("restarting {alias}: {e}");
@@ -184,6 +199,9 @@ impl Runner {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn stop(&mut self, alias: &str) -> Result<()> {
+        if self.turns.froze(alias) {
+            self.thaw_bot(alias); // a stopped process would not see its SIGTERM
+        }
         let running = self.running.get_mut(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
         running.stopped = true;
         running.connecting = None;
@@ -272,6 +290,10 @@ impl Runner {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn terminate(&mut self, alias: &str) -> Result<ExitStatus> {
+        if self.turns.froze(alias) {
+            self.thaw_bot(alias);
+        }
+        self.turn_forget(alias);
         let mut running =
             self.running.remove(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
         self.cancel_restart(&mut running);
@@ -292,6 +314,8 @@ impl Runner {
         for (timer, _) in self.duties.drain() {
             self.reactor.cancel_timer(timer);
         }
+        let frozen: Vec<Arc<str>> = self.running.keys().filter(|a| self.turns.froze(a)).cloned().collect();
+        frozen.iter().for_each(|alias| self.thaw_bot(alias));
         self.notices.clear();
         let mut all: Vec<Running> = self.running.drain().map(|(_, r)| r).collect();
         let mut processes = Vec::new();

@@ -1,6 +1,6 @@
 //! [`Runner`]: configured apps, and their running processes by alias, on
 //! one [`Reactor`]. This file is the Runner's face: its state, its
-//! configuration and queries, and `poll_once`.
+//! configuration and queries (`poll_once` is in `poll.rs`).
 
 mod app;
 mod bookkeeping;
@@ -10,6 +10,7 @@ mod config;
 mod connect;
 mod event;
 mod lifecycle;
+mod peer;
 mod poll;
 mod restart;
 mod running;
@@ -18,6 +19,8 @@ mod spawn;
 mod spawner;
 mod split;
 mod tokens;
+mod turn;
+mod turns;
 mod view;
 
 use std::collections::{HashMap, VecDeque};
@@ -42,6 +45,8 @@ use running::{Duty, Notice, Running};
 use spawn::ProgramCache;
 pub use split::split_command;
 use tokens::Tokens;
+pub use turn::{Charge, Outcome, Turn, TurnId, TurnReport};
+use turns::Turns;
 pub use view::ReactorView;
 
 /// The registry of configured apps and of the processes running them, by
@@ -86,6 +91,8 @@ pub struct Runner {
     programs: ProgramCache,
     /// Numbers the runs (starts and restarts) of aliases.
     runs: u64,
+    /// Turns of bot loops under way.
+    turns: Turns,
     /// The process that made this Runner: a copy of it in a forked child
     /// must not signal or wait for the parent's children.
     owner_pid: u32,
@@ -105,6 +112,7 @@ impl Runner {
             abandoned: Vec::new(),
             programs: ProgramCache::default(),
             runs: 0,
+            turns: Turns::default(),
             owner_pid: std::process::id(),
         })
     }

@@ -78,6 +78,15 @@ impl Runner {
             *last = self.tokens.get(token).map(|(alias, role)| (token, alias.clone(), role));
         }
         match last {
+            Some((_, alias, Role::Stdout)) if self.turns.awaits(alias) => {
+                let alias = alias.clone();
+                match self.turn_output(&alias) {
+                    Some((turn, elapsed)) => {
+                        handler(self, Event::Reply { turn, alias: &alias, data, elapsed })
+                    }
+                    None => handler(self, Event::Data { alias: &alias, data }),
+                }
+            }
             Some((_, alias, Role::Stderr)) => handler(self, Event::Stderr { alias, data }),
             Some((_, alias, _)) => handler(self, Event::Data { alias, data }),
             None => handler(self, Event::Reactor(ReactorEvent::Data { token, data })),

@@ -159,6 +159,25 @@ pub(crate) fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
     }
 }
 
+/// `SO_PEERCRED`: the pid of the process at the other end of a connected
+/// UNIX socket, as it was when that end called `listen(2)` or `connect(2)`
+/// (0 if that process is in a pid namespace this one cannot see).
+pub(crate) fn peer_pid(fd: BorrowedFd<'_>) -> io::Result<u32> {
+    let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: `cred` is a valid ucred of `len` bytes, which getsockopt writes at most.
+    unsafe {
+        syscall!(getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&raw mut cred).cast(),
+            &mut len
+        ))?;
+    }
+    Ok(cred.pid.max(0) as u32)
+}
+
 /// Waits until one of `fds` is readable or `timeout` passes (`None`: no limit).
 /// Returns how many are ready; `EINTR` counts as zero.
 pub(crate) fn poll_readable(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<usize> {
