@@ -54,6 +54,12 @@ impl InputBuffer {
         self.buf.len() - self.start
     }
 
+    /// The memory it holds now, in bytes.
+    #[cfg(test)]
+    pub(crate) fn reserved(&self) -> usize {
+        self.buf.capacity()
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -118,8 +124,11 @@ impl InputBuffer {
         let room = self.make_room(1);
         debug_assert!(room > 0, "read into a full buffer");
         self.buf.reserve_exact(room);
-        let n = sys::read_into_spare(fd, &mut self.buf, room)?;
-        Ok((n, room))
+        let read = sys::read_into_spare(fd, &mut self.buf, room);
+        if self.buf.is_empty() {
+            self.buf = Vec::new(); // nothing came: hold no memory
+        }
+        Ok((read?, room))
     }
 
     /// Appends as much of `data` as fits; returns how much that was.
@@ -161,6 +170,10 @@ mod tests {
         assert!(buffer.buf.capacity() < 1024, "a short push reserves what it needs");
         buffer.consume(3);
         assert_eq!(buffer.buf.capacity(), 0, "released once empty");
+        let (reader, _writer) = std::io::pipe().unwrap();
+        crate::sys::set_nonblocking(std::os::fd::AsFd::as_fd(&reader)).unwrap();
+        assert!(buffer.read_from(std::os::fd::AsFd::as_fd(&reader)).is_err(), "nothing to read");
+        assert_eq!(buffer.buf.capacity(), 0, "a read that got nothing leaves nothing reserved");
     }
 
     #[test]
@@ -216,6 +229,7 @@ mod tests {
     #[derive(Debug, Clone)]
     enum Op {
         Push(Vec<u8>),
+        Unread(Vec<u8>),
         Consume(usize),
         TakeLine,
     }
@@ -223,6 +237,7 @@ mod tests {
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
             prop::collection::vec(prop_oneof![Just(b'\n'), any::<u8>()], 0..40).prop_map(Op::Push),
+            prop::collection::vec(prop_oneof![Just(b'\n'), any::<u8>()], 0..20).prop_map(Op::Unread),
             (0usize..50).prop_map(Op::Consume),
             Just(Op::TakeLine),
         ]
@@ -230,7 +245,7 @@ mod tests {
 
     proptest! {
         /// The buffer against a `VecDeque` model: same bytes, same lines,
-        /// never more than its capacity.
+        /// never more than its capacity, and no memory once empty.
         #[test]
         fn behaves_like_a_bounded_deque(capacity in 1usize..64, ops in prop::collection::vec(op(), 0..200)) {
             let mut buffer = InputBuffer::new(capacity);
@@ -241,6 +256,13 @@ mod tests {
                         let taken = buffer.push(&data);
                         prop_assert_eq!(taken, data.len().min(capacity - model.len()));
                         model.extend(&data[..taken]);
+                    }
+                    Op::Unread(data) => {
+                        let fits = &data[..data.len().min(capacity - model.len())];
+                        buffer.unread(fits);
+                        for byte in fits.iter().rev() {
+                            model.push_front(*byte);
+                        }
                     }
                     Op::Consume(n) => {
                         let n = n.min(model.len());
@@ -258,6 +280,7 @@ mod tests {
                 let expected: Vec<u8> = model.iter().copied().collect();
                 prop_assert_eq!(buffer.data(), expected.as_slice());
                 prop_assert!(buffer.len() <= capacity);
+                prop_assert!(!buffer.is_empty() || buffer.reserved() == 0);
             }
         }
     }

@@ -186,6 +186,12 @@ impl Channel {
         self.input.unread(data);
     }
 
+    /// The memory its input buffer holds now, in bytes.
+    #[cfg(test)]
+    pub(crate) fn input_reserved(&self) -> usize {
+        self.input.reserved()
+    }
+
     /// Notes end of stream, seen by a reactor's own read.
     pub(crate) fn set_eof(&mut self) {
         self.eof = true;

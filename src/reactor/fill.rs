@@ -233,3 +233,45 @@ fn closed_once(queue: &mut Queue, state: &mut ChannelState, token: Token) -> Opt
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::testing::TestChannel;
+    use crate::{Reactor, ReactorEvent};
+
+    /// Reads go to the loop's scratch buffer: a channel keeps only a partial
+    /// line, and no memory at all once its input was all handed over.
+    #[test]
+    fn a_channel_holds_memory_only_for_what_was_not_handed_yet() {
+        let mut reactor = Reactor::new().unwrap();
+        let (channel, mut peer) = TestChannel::pair();
+        let token = reactor.register(channel.line_buffered()).unwrap();
+        let held = |reactor: &mut Reactor| reactor.entries.channel(token).unwrap().channel.input_reserved();
+        let mut lines = Vec::new();
+        peer.put(b"one\ntw");
+        while lines.is_empty() {
+            reactor
+                .poll_once(Some(Duration::from_secs(5)), |_, e| {
+                    if let ReactorEvent::Data { data, .. } = e {
+                        lines.push(data.to_vec());
+                    }
+                })
+                .unwrap();
+        }
+        assert!((2..4096).contains(&held(&mut reactor)), "the partial line only: {}", held(&mut reactor));
+        peer.put(b"o\n");
+        while lines.len() < 2 {
+            reactor
+                .poll_once(Some(Duration::from_secs(5)), |_, e| {
+                    if let ReactorEvent::Data { data, .. } = e {
+                        lines.push(data.to_vec());
+                    }
+                })
+                .unwrap();
+        }
+        assert_eq!(lines, [b"one\n".to_vec(), b"two\n".to_vec()]);
+        assert_eq!(held(&mut reactor), 0, "an idle channel holds no buffer");
+    }
+}
