@@ -44,6 +44,7 @@ impl Runner {
     where
         F: FnMut(&mut Runner, Event<'_>),
     {
+        self.owned()?;
         let max_events = max_events.max(1);
         let handed = self.hand_notices(max_events, &mut handler);
         if handed == max_events {
