@@ -119,38 +119,29 @@
 
 mod channel;
 mod error;
-mod input_buffer;
-mod limit;
-mod listener;
 mod process;
 mod reactor;
 mod runner;
-mod signal;
 mod sys;
 pub mod testing;
-mod timers;
-mod token;
-mod usage;
-mod waker;
-mod write_queue;
 
 pub use channel::Channel;
+pub use channel::input_buffer::DEFAULT_INPUT_CAPACITY;
+pub use channel::write_queue::DEFAULT_WRITE_QUEUE_LIMIT;
 pub use error::{Error, Result};
-pub use input_buffer::DEFAULT_INPUT_CAPACITY;
-pub use limit::Limit;
-pub use listener::{Listener, PeerAddr};
+pub use process::limit::Limit;
+pub use process::signal::{Signal, UnknownSignal};
+pub use process::usage::{TreeUsage, Usage};
 pub use process::{Process, is_unknown_exit, unknown_exit};
+pub use reactor::listener::{Listener, PeerAddr};
+pub use reactor::timers::TimerId;
+pub use reactor::token::Token;
+pub use reactor::waker::Waker;
 pub use reactor::{Reactor, ReactorEvent};
 pub use runner::{
     App, Buffering, Cgroups, Charge, Containment, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Event, Outcome,
     ReactorView, Restart, Runner, Start, Stderr, Transport, Turn, TurnId, TurnReport, split_command,
 };
-pub use signal::{Signal, UnknownSignal};
-pub use timers::TimerId;
-pub use token::Token;
-pub use usage::{TreeUsage, Usage};
-pub use waker::Waker;
-pub use write_queue::DEFAULT_WRITE_QUEUE_LIMIT;
 
 /// The README's examples, compiled as doctests so they stay true.
 #[cfg(doctest)]
