@@ -1,7 +1,8 @@
 //! [`Channel`]: the non-blocking read/write facade over one pipe pair, one
 //! stream socket or a terminal: how one is made, set up, closed, and which
-//! fds it has. Reading is in `read.rs`, writing in `write.rs`, the fds
-//! themselves in `ends.rs`.
+//! fds it has. Reading is in `read.rs` (into `input_buffer.rs`), writing
+//! in `write.rs` (what waits, in `write_queue.rs`), the fds themselves in
+//! `ends.rs`.
 
 mod ends;
 pub(crate) mod input_buffer;

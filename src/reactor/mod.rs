@@ -3,6 +3,8 @@
 //! host loop; `registry.rs` holds channels and servers, `processes.rs` the
 //! children, and a poll is `wait.rs` (readiness), `fill.rs` and `step.rs`
 //! (reads and the events they make, queued) and `poll.rs` (handing them).
+//! `token.rs` names entries, `timers.rs` keeps the user's timers, `waker.rs`
+//! wakes a waiting poll from another thread, `listener.rs` is a server.
 
 mod chores;
 mod entry;
