@@ -43,8 +43,8 @@ fn uci_match_plays_a_short_game() {
 fn bots_forfeit_when_late_silent_dead_over_their_memory_cap_or_cpu_budget() {
     // The bots built to miss a turn miss it whatever its length (they never
     // answer, or answer only once the next turn has come), and the others
-    // get 3 s: room for a python3 start and 64 MiB on a loaded machine.
-    // Every turn lasts that long (the silent bot never answers).
+    // get 3 s: room for 64 MiB, or a restarted hog's python3 start, on a
+    // loaded machine. Every turn lasts that long (silent never answers).
     let out = run("bots", &["4", "3000"]);
     let row = |bot: &str| out.lines().find(|l| l.starts_with(&format!("| {bot} "))).unwrap().to_string();
     // right, wrong, forfeited; then CPU time and peak memory.
