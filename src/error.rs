@@ -50,6 +50,17 @@ pub enum Error {
         /// The app's exit status.
         status: ExitStatus,
     },
+    /// Another process, neither the socket app nor one of its descendants,
+    /// listens on the app's socket (it bound the path first, so the app's
+    /// own bind failed); it was never taken for the app.
+    SocketImpostor {
+        /// The socket's path.
+        path: PathBuf,
+        /// The pid of the process that listens there.
+        pid: u32,
+        /// The app's exit status if it exited; `None` if its socket wait passed.
+        exited: Option<ExitStatus>,
+    },
     /// Something that is neither a socket nor an empty file is at a socket
     /// path; it was left untouched.
     SocketPathTaken {
@@ -92,6 +103,15 @@ pub enum Error {
         /// The queue's limit.
         limit: usize,
     },
+    /// A [`Runner`](crate::Runner) used in a forked copy of the process
+    /// that made it: the children and fds it holds are that process's, and
+    /// the copy must not touch them.
+    ForkedCopy {
+        /// The id of the process the Runner belongs to.
+        owner: u32,
+    },
+    /// This bot is in a turn that has not ended (the alias).
+    TurnInProgress(String),
     /// Any other OS error.
     Io(io::Error),
 }
@@ -111,6 +131,18 @@ impl fmt::Display for Error {
             Error::SocketAppExited { path, status } => {
                 write!(f, "app exited ({status}) before socket {} could be connected", path.display())
             }
+            Error::SocketImpostor { path, pid, exited } => {
+                let app = match exited {
+                    Some(status) => format!("the app exited ({status})"),
+                    None => "the app did not take it within its socket wait".to_string(),
+                };
+                write!(
+                    f,
+                    "socket {} is held by pid {pid}, which is not the app nor one of its children, \
+                     and {app}; end that process or give the app another socket path",
+                    path.display()
+                )
+            }
             Error::SocketPathTaken { path, found } => {
                 write!(f, "refusing to replace {found} at socket path {}", path.display())
             }
@@ -125,6 +157,14 @@ impl fmt::Display for Error {
                 f,
                 "write queue full: {queued} bytes queued, {requested} more asked for, limit {limit}"
             ),
+            Error::ForkedCopy { owner } => write!(
+                f,
+                "this Runner belongs to pid {owner}: a forked copy of it (pid {}) must not use it",
+                std::process::id()
+            ),
+            Error::TurnInProgress(alias) => {
+                write!(f, "bot {alias:?} is in a turn that has not ended; wait for its TurnEnded")
+            }
             Error::Io(e) => write!(f, "{e}"),
         }
     }

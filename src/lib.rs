@@ -38,6 +38,15 @@
 //! over. A grandchild holding the pipe delays `Closed`, never `Exited`.
 //! Bytes handed in an event are consumed: `read()` won't return them.
 //!
+//! With a restart policy, `Exited` is followed by `Restarted` (a new channel
+//! is in place) or `GaveUp`. A socket app's restart never waits in the loop:
+//! it connects in the loop, and its `Restarted` is held back until the new
+//! run's own socket is connected. A restarted run that exits or times out
+//! before that has no events of its own; it counts against the restart
+//! policy, which restarts it again or gives up (`GaveUp` with its status).
+//! A `nowait` socket start says `Ready` (its own socket, never another
+//! process's) or `StartFailed`.
+//!
 //! In line mode every line is its own event. Lines that arrived together
 //! are handed over one after another without a trip round the loop, and
 //! they stay in the channel's buffer until each is handed over: a handler
@@ -102,6 +111,7 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 #![warn(rust_2018_idioms)]
+#![deny(unnameable_types, unreachable_pub)]
 
 mod channel;
 mod error;
@@ -128,8 +138,8 @@ pub use listener::{Listener, PeerAddr};
 pub use process::{Process, is_unknown_exit, unknown_exit};
 pub use reactor::{Reactor, ReactorEvent};
 pub use runner::{
-    App, Buffering, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Event, Restart, Runner, Start, Stderr, Transport,
-    split_command,
+    App, Buffering, Charge, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Event, Outcome, ReactorView, Restart, Runner,
+    Start, Stderr, Transport, Turn, TurnId, TurnReport, split_command,
 };
 pub use signal::{Signal, UnknownSignal};
 pub use timers::TimerId;

@@ -224,10 +224,13 @@ impl Channel {
 
     /// Releases the fds (closing those it owns, never borrowed ones).
     ///
-    /// Input buffered before the close is still returned by `read` (one
-    /// line a call in line mode, a last partial line too), then `read`
-    /// gives `Err(Error::EndpointClosed)`; `write` gives it at once.
-    /// Unwritten output is dropped.
+    /// What had arrived is kept: the bytes the fd holds are read into the
+    /// buffer first (up to its capacity; more is dropped and logged).
+    /// Buffered input is still returned by `read` (one line a call in line
+    /// mode, a last partial line too), then `read` gives
+    /// `Err(Error::EndpointClosed)`; `write` gives it at once. In a
+    /// [`Reactor`](crate::Reactor) it comes as data events, then `Closed`.
+    /// Unwritten output is dropped (and logged).
     ///
     /// ```
     /// use procloop::{Error, testing::TestChannel};
@@ -244,6 +247,10 @@ impl Channel {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn close(&mut self) {
+        self.keep_arrived_input();
+        if self.queued() > 0 {
+            log::warn!("closing a channel drops {} bytes it had not written yet", self.queued());
+        }
         self.ends = Ends::Closed;
         self.eof = true;
         self.output = WriteQueue::new(self.output.limit());

@@ -80,6 +80,51 @@ impl Channel {
         }
     }
 
+    /// Reads everything available now, as in byte mode, whatever the
+    /// channel's mode: whole lines and a trailing partial line together
+    /// (a prompt such as `>>> ` that will not end with a newline until
+    /// answered). Empty when nothing is there; line mode goes on for the
+    /// next `read`.
+    ///
+    /// ```
+    /// use procloop::testing::TestChannel;
+    ///
+    /// let (channel, mut peer) = TestChannel::pair();
+    /// let mut channel = channel.line_buffered();
+    /// peer.put(b"Name? ");
+    /// assert_eq!(channel.read()?, b"", "half a line is not a line");
+    /// assert_eq!(channel.read_available()?, b"Name? ");
+    /// # Ok::<(), procloop::Error>(())
+    /// ```
+    pub fn read_available(&mut self) -> Result<Vec<u8>> {
+        let line_mode = std::mem::replace(&mut self.line_mode, false);
+        let read = self.read();
+        self.line_mode = line_mode;
+        read
+    }
+
+    /// Reads what the fd holds now into the buffer, before the fd closes:
+    /// up to the buffer's capacity; what does not fit is logged as dropped.
+    pub(crate) fn keep_arrived_input(&mut self) {
+        while !self.eof && self.read_fd().is_some() {
+            match self.fill_input() {
+                Ok(Fill::Read { .. }) => continue,
+                Ok(Fill::Full) => {
+                    let left = self.read_fd().map(sys::bytes_readable);
+                    if let Some(Ok(n)) = left.filter(|n| !matches!(n, Ok(0))) {
+                        log::warn!("closing a channel with a full buffer drops {n} bytes that had arrived");
+                    }
+                    break;
+                }
+                Ok(Fill::WouldBlock | Fill::Eof) => break,
+                Err(e) => {
+                    log::debug!("reading what had arrived before a close: {e}");
+                    break;
+                }
+            }
+        }
+    }
+
     /// The length of the next piece `read` would hand over from the buffer.
     pub(crate) fn piece_len(&mut self) -> Option<usize> {
         if self.input.is_empty() {

@@ -1,5 +1,7 @@
 //! What a reactor keeps per slab slot.
 
+use std::os::fd::RawFd;
+
 use crate::channel::Channel;
 use crate::listener::Listener;
 use crate::process::Process;
@@ -31,8 +33,10 @@ pub(crate) struct ChannelState {
     /// Input is buffered, not handed over (see `Reactor::pause`).
     pub(crate) paused: bool,
     pub(crate) closed_reported: bool,
-    /// A pipe's write end is in the poll (watched once bytes got queued).
-    pub(crate) write_watched: bool,
+    /// The fds in the poll for this channel: its read end (a socket's one
+    /// fd), and a pipe's write end once bytes got queued. Kept so that a
+    /// channel closed through any handle can be taken out of the poll.
+    pub(crate) watched: [Option<Watched>; 2],
     /// In the reactor's list of channels handed out since the last wait.
     pub(crate) handed_out: bool,
 }
@@ -43,11 +47,23 @@ impl ChannelState {
             channel,
             paused: false,
             closed_reported: false,
-            write_watched: false,
+            watched: [None, None],
             handed_out: false,
         }
     }
 }
+
+/// An fd in the poll: the kernel drops an owned one from the poll when it
+/// closes; a borrowed one stays open and must be taken out by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Watched {
+    pub(crate) fd: RawFd,
+    pub(crate) borrowed: bool,
+}
+
+/// Which of a channel's `watched` fds.
+pub(crate) const READ: usize = 0;
+pub(crate) const WRITE: usize = 1;
 
 #[derive(Debug)]
 pub(crate) struct ProcessState {
@@ -62,6 +78,15 @@ pub(crate) struct ProcessState {
 impl Entry {
     pub(crate) fn new(generation: u32, kind: Kind) -> Entry {
         Entry { generation, queued: false, readable: false, writable: false, hup: false, kind }
+    }
+
+    /// Whether it can never produce an event again: a channel whose
+    /// `Closed` was handed over, with nothing left to write.
+    pub(crate) fn is_spent(&self) -> bool {
+        match &self.kind {
+            Kind::Channel(state) => state.closed_reported && state.channel.queued() == 0,
+            Kind::Server(_) | Kind::Process(_) => false,
+        }
     }
 
     pub(crate) fn channel(&mut self) -> Option<&mut ChannelState> {

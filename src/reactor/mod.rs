@@ -95,6 +95,8 @@ pub struct Reactor {
     /// Processes without a pidfd, whose exits are found by polling.
     unwatched: Vec<Token>,
     next_exit_check: Instant,
+    /// When the last wait ended.
+    woke_at: Instant,
     budget: usize,
     /// Where handed-over bytes sit while the handler runs.
     delivery: Delivery,
@@ -121,6 +123,7 @@ impl Reactor {
             waker: OnceLock::new(),
             unwatched: Vec::new(),
             next_exit_check: Instant::now(),
+            woke_at: Instant::now(),
             budget: 0,
             delivery: Delivery::default(),
             exited: None,

@@ -128,8 +128,9 @@ impl Reactor {
     /// nothing more. False for an unknown token.
     pub fn stop_process(&mut self, token: Token, grace: Duration) -> Result<bool> {
         let Some(process) = self.process(token) else { return Ok(false) };
+        let before = process.kill_at();
         process.stop(grace)?;
-        if let Some(at) = process.kill_at() {
+        if let Some(at) = process.kill_at().filter(|_| before.is_none()) {
             self.chores.add(at, token, Chore::Kill);
         }
         Ok(true)
@@ -145,6 +146,43 @@ impl Reactor {
         if !self.unwatched.is_empty() {
             self.unwatched.retain(|t| *t != token);
         }
+        // Its SIGKILL deadline, if it was stopped, no longer applies.
+        if state.process.awaits_kill() {
+            self.chores.note_dead();
+        }
+        let entries = &self.entries;
+        self.chores.sweep(|token, chore| match chore {
+            Chore::Kill => matches!(&entries.peek(token).map(|e| &e.kind), Some(Kind::Process(p)) if p.process.kill_at().is_some()),
+            Chore::Accept => entries.peek(token).is_some(),
+        });
         Some(state.process)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::process::Command;
+
+    use super::*;
+
+    #[test]
+    fn a_stop_leaves_no_deadline_behind_once_its_process_ended() {
+        let mut reactor = Reactor::new().unwrap();
+        for _ in 0..300 {
+            let token = reactor.add_process(Command::new("sleep").arg("60").spawn().unwrap(), &[]).unwrap();
+            reactor.stop_process(token, Duration::MAX).unwrap();
+            reactor.stop_process(token, Duration::MAX).unwrap();
+        }
+        let mut exits = 0;
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while exits < 300 {
+            assert!(std::time::Instant::now() < deadline, "{exits} of 300 exits seen");
+            reactor
+                .poll_once(Some(Duration::from_millis(200)), |_, e| {
+                    exits += usize::from(matches!(e, crate::ReactorEvent::Exited { .. }));
+                })
+                .unwrap();
+        }
+        assert!(reactor.chores.len() <= 64, "{} deadlines kept after every exit", reactor.chores.len());
     }
 }

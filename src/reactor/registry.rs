@@ -5,9 +5,10 @@
 use std::os::fd::{AsFd, AsRawFd};
 
 use mio::Interest;
+use mio::unix::SourceFd;
 
 use super::Reactor;
-use super::entry::{ChannelState, Kind};
+use super::entry::{ChannelState, Kind, READ, WRITE, Watched};
 use crate::channel::Channel;
 use crate::error::Result;
 use crate::listener::Listener;
@@ -26,11 +27,18 @@ impl Reactor {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn register(&mut self, channel: Channel) -> Result<Token> {
+        // A channel closed through its handle since the last wait may still
+        // have a borrowed fd (perhaps this very one) in the poll.
+        for token in self.handed_out.clone() {
+            self.unwatch_closed_fds(token);
+        }
         let token = self.next_token();
-        self.watch_channel(token, &channel)?;
+        let mut state = ChannelState::new(channel);
+        self.watch_channel(token, &mut state)?;
+        let channel = &state.channel;
         let pending = channel.buffered() > 0 || channel.at_eof();
         let queued = channel.queued() > 0;
-        self.entries.insert(token, Kind::Channel(ChannelState::new(channel)));
+        self.entries.insert(token, Kind::Channel(state));
         if pending {
             self.enqueue(token);
         }
@@ -56,8 +64,8 @@ impl Reactor {
     /// ```
     pub fn unregister(&mut self, token: Token) -> Option<Channel> {
         self.entries.channel(token)?;
-        let Kind::Channel(state) = self.entries.remove(token)?.kind else { return None };
-        self.unwatch_channel(&state);
+        let Kind::Channel(mut state) = self.entries.remove(token)?.kind else { return None };
+        self.unwatch_channel(&mut state);
         Some(state.channel)
     }
 
@@ -175,7 +183,7 @@ impl Reactor {
             self.entries.remove_where(|token, e| !matches!(e.kind, Kind::Process(_)) && doomed(token));
         for entry in picked {
             match entry.kind {
-                Kind::Channel(state) => self.unwatch_channel(&state),
+                Kind::Channel(mut state) => self.unwatch_channel(&mut state),
                 Kind::Server(listener) => self.unwatch_fd(listener.as_fd().as_raw_fd()),
                 Kind::Process(_) => {}
             }
@@ -192,24 +200,59 @@ impl Reactor {
     /// Watches a channel's read side (a socket's both sides). A pipe's write
     /// end is watched only once bytes wait to be written: most writes go
     /// through at once, and each watch is a syscall per channel.
-    fn watch_channel(&self, token: Token, channel: &Channel) -> Result<()> {
-        let read = channel.read_fd().map(|fd| fd.as_raw_fd());
-        match read {
-            Some(fd) if channel.is_single_fd() => {
-                self.watch_fd(fd, token.to_mio(Side::Main), Interest::READABLE | Interest::WRITABLE)
-            }
-            Some(fd) => self.watch_fd(fd, token.to_mio(Side::Main), Interest::READABLE),
-            None => Ok(()),
+    fn watch_channel(&self, token: Token, state: &mut ChannelState) -> Result<()> {
+        let channel = &state.channel;
+        let Some(fd) = channel.read_fd().map(|fd| fd.as_raw_fd()) else { return Ok(()) };
+        let interest =
+            if channel.is_single_fd() { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+        self.watch_fd(fd, token.to_mio(Side::Main), interest)?;
+        state.watched[READ] = Some(Watched { fd, borrowed: channel.is_borrowed() });
+        Ok(())
+    }
+
+    /// Watches a pipe's write end, once bytes wait to be written.
+    pub(crate) fn watch_write_end(&mut self, token: Token) {
+        let Reactor { entries, poll, .. } = self;
+        let Some(state) = entries.channel(token) else { return };
+        let channel = &state.channel;
+        if state.watched[WRITE].is_some() || channel.is_single_fd() || channel.queued() == 0 {
+            return;
+        }
+        let Some(fd) = channel.write_fd().map(|fd| fd.as_raw_fd()) else { return };
+        match poll.registry().register(&mut SourceFd(&fd), token.to_mio(Side::Write), Interest::WRITABLE) {
+            Ok(()) => state.watched[WRITE] = Some(Watched { fd, borrowed: channel.is_borrowed() }),
+            Err(e) => log::warn!("cannot watch the write end of {token:?}: {e}"),
         }
     }
 
-    fn unwatch_channel(&self, state: &ChannelState) {
-        let channel = &state.channel;
-        if let Some(fd) = channel.read_fd() {
-            self.unwatch_fd(fd.as_raw_fd());
+    /// Takes out of the poll the fds a channel closed since they were
+    /// watched (`close`, `close_write`): a borrowed one stays open, so the
+    /// kernel keeps it in the poll, where registering it again would fail.
+    /// An owned one left the poll when it closed.
+    pub(crate) fn unwatch_closed_fds(&mut self, token: Token) {
+        let Some(state) = self.entries.channel(token) else { return };
+        let open = [state.channel.read_fd(), state.channel.write_fd()].map(|fd| fd.map(|fd| fd.as_raw_fd()));
+        let mut closed = Vec::new();
+        for (side, watched) in state.watched.iter_mut().enumerate() {
+            if let Some(w) = watched.filter(|w| open[side] != Some(w.fd)) {
+                *watched = None;
+                if w.borrowed {
+                    closed.push(w.fd);
+                }
+            }
         }
-        if let Some(fd) = channel.write_fd().filter(|_| state.write_watched && !channel.is_single_fd()) {
-            self.unwatch_fd(fd.as_raw_fd());
+        closed.into_iter().for_each(|fd| self.unwatch_fd(fd));
+    }
+
+    /// Takes a channel's fds out of the poll: those still open, and the
+    /// borrowed ones it closed.
+    fn unwatch_channel(&self, state: &mut ChannelState) {
+        let open = [state.channel.read_fd(), state.channel.write_fd()].map(|fd| fd.map(|fd| fd.as_raw_fd()));
+        for (side, watched) in state.watched.iter_mut().enumerate() {
+            let Some(w) = watched.take() else { continue };
+            if w.borrowed || open[side] == Some(w.fd) {
+                self.unwatch_fd(w.fd);
+            }
         }
     }
 }

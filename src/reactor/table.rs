@@ -79,6 +79,11 @@ impl Table {
         indices.into_iter().map(|i| self.slab.remove(i)).collect()
     }
 
+    /// Every entry, for a look that touches no channel's input.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.slab.iter().map(|(_, entry)| entry)
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.slab.len()
     }

@@ -3,10 +3,7 @@
 //! it on the entries, which then queue for their steps.
 
 use std::io;
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
-
-use mio::Interest;
 
 use super::Reactor;
 use super::chores::Chore;
@@ -75,8 +72,15 @@ impl Reactor {
                 ready.push_back(token);
             }
         }
-        self.after_wait(Instant::now());
+        self.woke_at = Instant::now();
+        self.after_wait(self.woke_at);
         Ok(woken)
+    }
+
+    /// When the last wait ended: a reply handed over since sat readable
+    /// for at most the time from then.
+    pub(crate) fn woke_at(&self) -> Instant {
+        self.woke_at
     }
 
     /// What comes due with time: exits found by polling, chores, timers.
@@ -104,15 +108,16 @@ impl Reactor {
         }
     }
 
-    /// Whether nothing registered could ever produce an event: no entry,
-    /// no timer, no waker, nothing queued. Then `poll_once(None)` returns
-    /// `Ok(0)` at once.
+    /// Whether nothing registered could ever produce an event: no process,
+    /// server or timer, no waker made, nothing queued, and every channel
+    /// spent (its `Closed` was handed over and it has nothing left to write).
+    /// Then `poll_once(None)` returns `Ok(0)` at once.
     pub fn is_idle(&self) -> bool {
-        self.entries.len() == 0
-            && self.timers.is_empty()
+        self.timers.is_empty()
             && self.waker.get().is_none()
             && self.ready.is_empty()
             && self.fired.is_empty()
+            && self.entries.iter().all(|entry| entry.is_spent())
     }
 
     fn wait_timeout(&mut self, timeout: Option<Duration>) -> Option<Duration> {
@@ -179,27 +184,21 @@ impl Reactor {
     /// [`follow_up_handed_out`](Self::follow_up_handed_out) for one channel; true
     /// if it queued a read.
     fn follow_up(&mut self, token: Token) -> bool {
-        let mut speculated = false;
-        {
-            let Some(entry) = self.entries.get(token) else { return false };
-            let readable = entry.readable;
-            let Some(state) = entry.channel() else { return false };
-            state.handed_out = false;
-            if !readable && !state.paused && !state.channel.at_eof() && state.channel.read_fd().is_some() {
-                entry.readable = true;
-                speculated = true;
-            }
-        }
+        self.unwatch_closed_fds(token);
+        let Some(entry) = self.entries.get(token) else { return false };
+        let readable = entry.readable;
+        let Some(state) = entry.channel() else { return false };
+        state.handed_out = false;
+        let channel = &state.channel;
+        let speculated = !readable && !state.paused && !channel.at_eof() && channel.read_fd().is_some();
+        // A channel closed by its handle may hold what had arrived, and owes its Closed.
+        let closed_unreported = channel.at_eof() && !state.closed_reported;
         if speculated {
-            self.enqueue(token);
+            entry.readable = true;
         }
-        let Some(state) = self.entries.channel(token) else { return speculated };
-        let pending = state.channel.queued() > 0 && !state.write_watched && !state.channel.is_single_fd();
-        if let Some(fd) = state.channel.write_fd().filter(|_| pending).map(|fd| fd.as_raw_fd()) {
-            state.write_watched = true;
-            if let Err(e) = self.watch_fd(fd, token.to_mio(Side::Write), Interest::WRITABLE) {
-                log::warn!("cannot watch the write end of {token:?}: {e}");
-            }
+        self.watch_write_end(token);
+        if speculated || closed_unreported {
+            self.enqueue(token);
         }
         speculated
     }

@@ -69,7 +69,11 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 /// `socketpair`), `socket_wait` and `termination_grace` (seconds),
 /// `"type": "pty"`, `die_with_parent`, `restart` (`never`, `on_failure`,
 /// `always`), `backoff` (`[initial, max]` seconds), `max_restarts` and
-/// `restart_window` (seconds).
+/// `restart_window` (seconds), `pty` (a bool, as `"type": "pty"`), and
+/// `limits` (a map: `memory`, `cpu_time`, `open_files`, `processes`,
+/// `file_size`, `core_dump`). Every key but `command` may be `null`, which
+/// is the default; an unknown key or a bad value is an error naming the
+/// key (`"buffering": "lines"` gives an error that starts `buffering:`).
 ///
 /// ```
 /// use procloop::{App, Buffering};
@@ -100,6 +104,7 @@ pub struct App {
     pub(crate) die_with_parent: bool,
     pub(crate) pty: bool,
     pub(crate) limits: Vec<Limit>,
+    pub(crate) overage: Duration,
 }
 
 impl App {
@@ -122,6 +127,7 @@ impl App {
             die_with_parent: false,
             pty: false,
             limits: Vec::new(),
+            overage: Duration::ZERO,
         }
     }
 
@@ -259,6 +265,17 @@ impl App {
         self
     }
 
+    /// A bank of time its bots may go over their turns' deadlines, in
+    /// all (Kaggle's and Lux's `remainingOverageTime`; a chess clock is the
+    /// same shape): in a turn, a bot's deadline is the turn's plus what is
+    /// left of its bank, and time past the turn's deadline is taken from
+    /// the bank ([`Runner::overage_left`](crate::Runner::overage_left)). A
+    /// bot past both times out, and its bank is then empty. Default: none.
+    pub fn overage(mut self, bank: Duration) -> App {
+        self.overage = bank;
+        self
+    }
+
     /// The resource limits of its children.
     pub fn limits(&self) -> &[Limit] {
         &self.limits
@@ -284,7 +301,13 @@ impl App {
 /// let opts = Start::new().alias("white").args(["--depth", "12"]).buffering(Buffering::Line);
 /// # let _ = opts;
 /// ```
+///
+/// With the `serde` feature it deserializes from the Python runner's start
+/// options: `alias`, `with_args`, `socket`, `cwd`, `setpgrp`, `buffering`
+/// and `nowait`, each optional (`null` is not given); an unknown key or a
+/// bad value is an error naming the key.
 #[derive(Clone, Debug, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize), serde(from = "super::config::StartConfig"))]
 #[must_use = "a Start does nothing until it is given to start_with"]
 pub struct Start {
     pub(crate) alias: Option<String>,
@@ -344,6 +367,7 @@ impl Start {
     /// says how that went with [`Event::Ready`](crate::Event::Ready) or
     /// [`Event::StartFailed`](crate::Event::StartFailed); until `Ready`,
     /// `get_channel` gives `None`. (A stdio app's start never waits anyway.)
+    /// A restart by the loop always connects this way, with or without it.
     pub fn nowait(mut self) -> Start {
         self.nowait = true;
         self

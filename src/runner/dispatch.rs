@@ -9,10 +9,10 @@ use std::process::ExitStatus;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::restart::Decision;
 use super::running::{Duty, DutyKind, Notice, NoticeKind};
 use super::tokens::Role;
 use super::{Event, Runner};
-use crate::error::Error;
 use crate::reactor::ReactorEvent;
 use crate::token::Token;
 
@@ -75,6 +75,15 @@ impl Runner {
             *last = self.tokens.get(token).map(|(alias, role)| (token, alias.clone(), role));
         }
         match last {
+            Some((_, alias, Role::Stdout)) if self.turns.awaits(alias) => {
+                let alias = alias.clone();
+                match self.turn_output(&alias) {
+                    Some((turn, elapsed)) => {
+                        handler(self, Event::Reply { turn, alias: &alias, data, elapsed })
+                    }
+                    None => handler(self, Event::Data { alias: &alias, data }),
+                }
+            }
             Some((_, alias, Role::Stderr)) => handler(self, Event::Stderr { alias, data }),
             Some((_, alias, _)) => handler(self, Event::Data { alias, data }),
             None => return pass_on(self, ReactorEvent::Data { token, data }, handler),
@@ -97,31 +106,49 @@ impl Runner {
         };
         running.process = None;
         running.ended = ended;
-        if let Some(connecting) = running.connecting.take() {
-            let error = Error::SocketAppExited { path: connecting.path, status };
-            self.start_failed(&alias, error);
+        if let Some(mut connecting) = running.connecting.take() {
+            let error = connecting.failure(status);
+            if connecting.restarted.is_none() {
+                self.start_failed(&alias, error);
+            } else {
+                // The user was never told of this run: no `Exited`, but the
+                // policy hears of it, and says `Restarted` or `GaveUp`.
+                log::warn!("restarted {alias} failed before its socket was connected: {error}");
+                self.decide_restart(&alias, status, true);
+            }
+            self.turn_exit(&alias);
             return self.hand_notices(room, handler);
         }
-        self.decide_restart(&alias, status);
+        self.decide_restart(&alias, status, false);
+        self.turn_exit(&alias);
         handler(self, Event::Exited { alias: &alias, status });
         1 + self.hand_notices(room - 1, handler)
     }
 
     /// Applies the app's restart policy to an exit: a restart timer, or a
-    /// `GaveUp` notice. A stopped alias stays as it is.
-    fn decide_restart(&mut self, alias: &Arc<str>, status: ExitStatus) {
+    /// `GaveUp` notice. A stopped alias stays as it is. A `failed_run` (a
+    /// restarted run that never connected) counts as a failure whatever its
+    /// status, and is never left without `Restarted` or `GaveUp` to come.
+    fn decide_restart(&mut self, alias: &Arc<str>, status: ExitStatus, failed_run: bool) {
         let Some(running) = self.running.get_mut(alias) else { return };
         let run = running.run;
         let Some(origin) = running.origin.as_mut().filter(|_| !running.stopped) else { return };
-        let Some(app) = self.apps.get(&origin.app) else { return };
-        match app.restart.decide(status, &mut origin.restart, Instant::now()) {
-            super::restart::Decision::Stay => {}
-            super::restart::Decision::RestartAfter(delay) => {
+        let policy = self.apps.get(&origin.app).map(|app| &app.restart);
+        let now = Instant::now();
+        let decision = match policy {
+            Some(policy) if failed_run => policy.decide_failed(&mut origin.restart, now),
+            Some(policy) => policy.decide(status, &mut origin.restart, now),
+            None if failed_run => Decision::GiveUp,
+            None => Decision::Stay,
+        };
+        match decision {
+            Decision::Stay if !failed_run => {}
+            Decision::RestartAfter(delay) => {
                 let timer = self.reactor.set_timer(delay);
                 origin.restart.pending = Some(timer);
                 self.duties.insert(timer, Duty { alias: alias.clone(), run, kind: DutyKind::Restart });
             }
-            super::restart::Decision::GiveUp => {
+            Decision::Stay | Decision::GiveUp => {
                 self.notices.push_back(Notice {
                     alias: alias.clone(),
                     run,
@@ -140,6 +167,7 @@ impl Runner {
         match duty.kind {
             DutyKind::Restart => self.restart(&duty.alias),
             DutyKind::Connect => self.try_connect(&duty.alias),
+            DutyKind::TurnDeadline(turn) => self.turn_deadline(&duty.alias, turn),
         }
     }
 
@@ -152,7 +180,9 @@ impl Runner {
         let mut handed = 0;
         while handed < room {
             let Some(notice) = self.notices.pop_front() else { break };
-            if self.running.get(&notice.alias).is_some_and(|r| r.run != notice.run) {
+            let stale = !notice.alias.is_empty()
+                && self.running.get(&notice.alias).is_some_and(|r| r.run != notice.run);
+            if stale {
                 continue;
             }
             handler(self, notice.event());

@@ -2,6 +2,7 @@
 
 use std::process::ExitStatus;
 
+use super::turn::{TurnId, TurnReport};
 use crate::error::Error;
 use crate::reactor::ReactorEvent;
 use crate::timers::TimerId;
@@ -45,7 +46,12 @@ pub enum Event<'a> {
         status: ExitStatus,
     },
     /// An exited process was started again by its app's restart policy; a
-    /// new channel is in place. It follows that exit's `Exited`.
+    /// new channel is in place. It follows that exit's `Exited`. A socket
+    /// app's restart connects in the loop, and `Restarted` waits until its
+    /// own socket is connected; a restarted run that exits (or whose socket
+    /// wait passes, then it is killed) before that has no events of its
+    /// own: it counts as a failed run, restarted again or given up on, and
+    /// the next `Restarted` or `GaveUp` carries its status.
     Restarted {
         /// The process.
         alias: &'a str,
@@ -53,7 +59,8 @@ pub enum Event<'a> {
         status: ExitStatus,
     },
     /// The restart policy gave up (too many restarts in its window, or the
-    /// start failed): the alias stays exited, as after a plain exit.
+    /// start failed, or a restarted socket app's run never connected): the
+    /// alias stays exited, as after a plain exit.
     GaveUp {
         /// The process.
         alias: &'a str,
@@ -66,7 +73,9 @@ pub enum Event<'a> {
         id: TimerId,
     },
     /// A socket app started with [`Start::nowait`](crate::Start::nowait)
-    /// is connected: its channel is in place.
+    /// is connected: its channel is in place, to the app's own socket (its
+    /// listener is the app or one of its descendants, never another
+    /// process that took the path).
     Ready {
         /// The process.
         alias: &'a str,
@@ -74,14 +83,35 @@ pub enum Event<'a> {
     /// A socket app started with [`Start::nowait`](crate::Start::nowait)
     /// could not be connected: its socket did not appear within the app's
     /// socket wait ([`Error::SocketTimeout`], then the process is killed),
-    /// the app exited first ([`Error::SocketAppExited`]), or the connection
-    /// failed. The start is undone: the alias is free, nothing runs, and no
+    /// the app exited first ([`Error::SocketAppExited`]), another process
+    /// holds its socket ([`Error::SocketImpostor`], naming that process), or
+    /// the connection failed. The start is undone: the alias is free, nothing runs, and no
     /// `Exited` follows.
     StartFailed {
         /// The process.
         alias: &'a str,
         /// Why.
         error: &'a Error,
+    },
+    /// A bot's first reply in a turn ([`Runner::begin_turn`](crate::Runner::begin_turn)):
+    /// its first line after the turn's write (its first read without line
+    /// buffering), in time. Later output in the same turn comes as `Data`.
+    Reply {
+        /// The turn.
+        turn: TurnId,
+        /// The bot.
+        alias: &'a str,
+        /// The reply.
+        data: &'a [u8],
+        /// The time charged (wall or CPU, as the turn's [`Charge`](crate::Charge) says).
+        elapsed: std::time::Duration,
+    },
+    /// Every bot of a turn has an outcome.
+    TurnEnded {
+        /// The turn.
+        turn: TurnId,
+        /// Each bot's outcome.
+        report: &'a TurnReport,
     },
     /// An event of a channel or server of your own, registered through
     /// [`Runner::reactor`](crate::Runner::reactor).

@@ -6,14 +6,17 @@ use std::process::ExitStatus;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::connect::SocketStart;
+use super::peer::Owner;
 use super::restart::{Restart, RestartState};
 use super::running::{Notice, NoticeKind, Origin, Running};
 use super::spawn::{self, Spawned};
 use super::tokens::Role;
 use super::{Runner, Start};
 use crate::error::{Error, Result};
-use crate::process::{Process, end_all};
+use crate::process::{Process, end_all, end_all_by};
 use crate::signal::Signal;
+use crate::timers::deadline_after;
 use crate::token::Token;
 
 impl Runner {
@@ -41,13 +44,14 @@ impl Runner {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn start_with(&mut self, app: &str, opts: Start) -> Result<u32> {
+        self.owned()?;
         let config = self.apps.get(app).ok_or_else(|| Error::UnknownApp(app.to_string()))?;
         let alias: Arc<str> = Arc::from(opts.alias.as_deref().unwrap_or(app));
         if self.running.contains_key(&alias) {
             return Err(Error::ProcessExists(alias.to_string()));
         }
         let restarts = config.restart.when != Restart::Never;
-        let mut running = self.launch(&alias, app, &opts)?;
+        let mut running = self.launch(&alias, app, &opts, opts.nowait)?;
         if restarts {
             running.origin =
                 Some(Box::new(Origin { app: app.to_string(), opts, restart: RestartState::default() }));
@@ -74,6 +78,7 @@ impl Runner {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn ensure_running_with(&mut self, app: &str, opts: Start) -> Result<u32> {
+        self.owned()?;
         let alias = opts.alias.as_deref().unwrap_or(app);
         match self.running.get(alias) {
             Some(running) => Ok(running.pid),
@@ -82,20 +87,24 @@ impl Runner {
     }
 
     /// Spawns a process of `app` for `alias` and registers it: a new run,
-    /// not yet in the registry. On failure nothing is left running.
-    fn launch(&mut self, alias: &Arc<str>, app: &str, opts: &Start) -> Result<Running> {
+    /// not yet in the registry. A socket app is connected first, or with
+    /// `in_loop` connects in the loop. On failure nothing is left running.
+    fn launch(&mut self, alias: &Arc<str>, app: &str, opts: &Start, in_loop: bool) -> Result<Running> {
         let config = self.apps.get(app).ok_or_else(|| Error::UnknownApp(app.to_string()))?;
-        let (grace, wait) = (config.grace, config.socket_wait);
+        let (grace, wait, overage) = (config.grace, config.socket_wait, config.overage);
         let mut spawned = spawn::spawn(config, opts, self.path.as_deref(), &mut self.programs)?;
-        if !opts.nowait {
+        if !in_loop {
             spawned.connect(wait)?;
         }
         let connecting = spawned.channel.is_none().then(|| spawned.socket.clone()).flatten();
+        let process = spawned.process.get();
+        let owner = Owner { pid: process.pid(), group: process.is_group_leader() };
         let line_mode = spawned.line_mode;
         self.runs += 1;
         let mut running = self.register(alias, spawned, grace)?;
+        running.overage = overage;
         if let Some(path) = connecting {
-            self.begin_connect(alias, &mut running, (path, wait, line_mode));
+            self.begin_connect(alias, &mut running, SocketStart { path, wait, line_mode, owner });
         }
         Ok(running)
     }
@@ -131,6 +140,7 @@ impl Runner {
             process: Some(token),
             ended: None,
             grace,
+            overage: std::time::Duration::ZERO,
             stopped: false,
             connecting: None,
         })
@@ -138,21 +148,29 @@ impl Runner {
 
     /// Starts `alias` again with what it was started with, in place of its
     /// exited process; leaves a `Restarted` notice, or `GaveUp` if it won't
-    /// start (the alias then stays exited, as it was).
+    /// start (the alias then stays exited, as it was). A socket app is
+    /// connected in the loop, never here, and its `Restarted` waits for
+    /// that connection.
     pub(super) fn restart(&mut self, alias: &Arc<str>) {
         let Some(running) = self.running.get_mut(alias) else { return };
         let (Some(status), Some(origin)) = (running.status(), running.origin.as_mut()) else { return };
         origin.restart.pending = None;
         let (app, opts) = (origin.app.clone(), origin.opts.clone());
-        match self.launch(alias, &app, &opts) {
-            Ok(fresh) => {
+        match self.launch(alias, &app, &opts, true) {
+            Ok(mut fresh) => {
+                let held = fresh.connecting.is_some();
+                if let Some(connecting) = fresh.connecting.as_mut() {
+                    connecting.restarted = Some(status);
+                }
                 if let Some(mut old) = self.running.insert(alias.clone(), fresh) {
                     end_leftovers(&old);
                     self.forget(&old);
                     let fresh = self.running.get_mut(alias).expect("just inserted");
                     fresh.origin = old.origin.take();
                 }
-                self.notice(alias, NoticeKind::Restarted(status));
+                if !held {
+                    self.notice(alias, NoticeKind::Restarted(status));
+                }
             }
             Err(e) => {
                 log::warn!("restarting {alias}: {e}");
@@ -184,6 +202,10 @@ impl Runner {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn stop(&mut self, alias: &str) -> Result<()> {
+        self.owned()?;
+        if self.turns.froze(alias) {
+            self.thaw_bot(alias); // a stopped process would not see its SIGTERM
+        }
         let running = self.running.get_mut(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
         running.stopped = true;
         running.connecting = None;
@@ -198,15 +220,24 @@ impl Runner {
         Ok(())
     }
 
-    /// Whether nothing could ever produce an event: no process, channel,
-    /// server or timer, no waker made, and no event waiting. Then
-    /// `poll_once(None)` returns `Ok(0)` at once.
+    /// Whether nothing could ever produce an event; then `poll_once(None)`
+    /// returns `Ok(0)` at once instead of waiting for ever.
+    ///
+    /// Idle means: no event waiting, no process running (an alias whose
+    /// process exited, whose output was drained and whose `Exited` was
+    /// handed over counts as spent, even while its alias stays taken), no
+    /// restart or connection pending, no timer set, no listening socket or
+    /// channel of your own that can still give an event (one whose
+    /// `Closed` was handed over cannot), and no [`Waker`](crate::Waker) made.
     pub fn is_idle(&self) -> bool {
         self.notices.is_empty() && self.reactor.is_idle()
     }
 
     /// [`stop`](Self::stop) for every alias; returns at once.
     pub fn stop_all(&mut self) {
+        if self.owned().is_err() {
+            return;
+        }
         let aliases: Vec<Arc<str>> = self.running.keys().cloned().collect();
         for alias in aliases {
             if let Err(e) = self.stop(&alias) {
@@ -219,6 +250,7 @@ impl Runner {
     /// `setpgrp`). Once the process has exited it does nothing, but for a
     /// `setpgrp` app whose group lives on.
     pub fn signal(&mut self, alias: &str, signal: Signal) -> Result<()> {
+        self.owned()?;
         let running = self.running.get(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
         match (running.process, &running.ended) {
             (Some(token), _) => match self.reactor.process(token) {
@@ -236,6 +268,7 @@ impl Runner {
     /// and every event, this alias's `Exited` included, is still handed
     /// over by a later `poll_once`.
     pub fn wait(&mut self, alias: &str, timeout: Duration) -> Result<Option<ExitStatus>> {
+        self.owned()?;
         let running = self.running.get(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
         if let Some(status) = running.status() {
             return Ok(Some(status));
@@ -266,6 +299,11 @@ impl Runner {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn terminate(&mut self, alias: &str) -> Result<ExitStatus> {
+        self.owned()?;
+        if self.turns.froze(alias) {
+            self.thaw_bot(alias);
+        }
+        self.turn_forget(alias);
         let mut running =
             self.running.remove(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
         self.cancel_restart(&mut running);
@@ -279,13 +317,59 @@ impl Runner {
         process.and_then(|p| p.status()).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))
     }
 
+    /// [`terminate`](Self::terminate), waiting at most `limit`: for a host
+    /// that must answer its own signals while a child ends (the Python
+    /// package calls it in 50 ms slices, so that Ctrl-C is answered).
+    /// `Ok(Some(status))` once `alias` is ended, as `terminate` gives it;
+    /// `Ok(None)` if `limit` passed first: `alias` is then
+    /// [`stop`](Self::stop)ped (SIGTERM sent, SIGKILL due once its grace
+    /// has passed) and stays taken, and a call again goes on where this one
+    /// left off (the grace is not started anew). The loop, `terminate` or
+    /// dropping the Runner end it too.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procloop::{App, Runner};
+    ///
+    /// let mut runner = Runner::new()?;
+    /// runner.add("sleep", App::new("sleep 60"));
+    /// runner.start("sleep")?;
+    /// let status = loop {
+    ///     // ... answer signals here ...
+    ///     if let Some(status) = runner.terminate_within("sleep", Duration::from_millis(50))? {
+    ///         break status;
+    ///     }
+    /// };
+    /// assert!(!status.success());
+    /// # Ok::<(), procloop::Error>(())
+    /// ```
+    pub fn terminate_within(&mut self, alias: &str, limit: Duration) -> Result<Option<ExitStatus>> {
+        self.stop(alias)?;
+        let running = self.running.get_mut(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
+        let process = match running.process {
+            Some(token) => self.reactor.process(token),
+            None => running.ended.as_mut(),
+        };
+        if let Some(process) = process
+            && !end_all_by(&mut [process], running.grace, Some(deadline_after(limit)))
+        {
+            return Ok(None);
+        }
+        self.terminate(alias).map(Some)
+    }
+
     /// Ends every process: SIGTERM to all, each its own grace period (all
     /// at once), then SIGKILL to the rest; reaps all and closes every
     /// channel. It waits; [`stop_all`](Self::stop_all) is the way that doesn't.
     pub fn terminate_all(&mut self) {
+        if self.owned().is_err() {
+            return;
+        }
         for (timer, _) in self.duties.drain() {
             self.reactor.cancel_timer(timer);
         }
+        let frozen: Vec<Arc<str>> = self.running.keys().filter(|a| self.turns.froze(a)).cloned().collect();
+        frozen.iter().for_each(|alias| self.thaw_bot(alias));
         self.notices.clear();
         let mut all: Vec<Running> = self.running.drain().map(|(_, r)| r).collect();
         let mut processes = Vec::new();

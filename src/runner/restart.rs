@@ -71,6 +71,20 @@ impl RestartPolicy {
         if !wanted {
             return Decision::Stay;
         }
+        self.schedule(state, now)
+    }
+
+    /// Decides about a restarted run that failed before it was ready (its
+    /// socket never connected): a failure, whatever its exit status.
+    pub(crate) fn decide_failed(&self, state: &mut RestartState, now: Instant) -> Decision {
+        if self.when == Restart::Never {
+            return Decision::Stay;
+        }
+        self.schedule(state, now)
+    }
+
+    /// A restart after the backoff, or giving up after too many.
+    fn schedule(&self, state: &mut RestartState, now: Instant) -> Decision {
         state.history.retain(|at| now.duration_since(*at) < self.window);
         if state.history.len() >= self.max_restarts as usize {
             return Decision::GiveUp;

@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 
 use super::app::Start;
 use super::event::Event;
+use super::peer::Owner;
 use super::restart::RestartState;
+use super::socket::not_connected;
+use super::turn::{TurnId, TurnReport};
 use crate::error::Error;
 use crate::process::Process;
 use crate::token::Token;
@@ -25,7 +28,7 @@ pub(crate) struct Running {
     /// stay small).
     pub(crate) origin: Option<Box<Origin>>,
     pub(crate) pid: u32,
-    /// `None` while a `nowait` socket start connects.
+    /// `None` while a socket start connects in the loop.
     pub(crate) channel: Option<Token>,
     pub(crate) stderr: Option<Token>,
     /// The process in the reactor, until its exit is handed over.
@@ -34,9 +37,11 @@ pub(crate) struct Running {
     /// and for a group leader the zombie that holds the group's id.
     pub(crate) ended: Option<Process>,
     pub(crate) grace: Duration,
+    /// The app's overage bank for turns.
+    pub(crate) overage: Duration,
     /// `stop` was asked for: its exit is not restarted.
     pub(crate) stopped: bool,
-    /// A `nowait` socket start that is not connected yet.
+    /// A socket start connecting in the loop (`nowait`, or a restart).
     pub(crate) connecting: Option<Connecting>,
 }
 
@@ -66,6 +71,24 @@ pub(crate) struct Connecting {
     /// The pause before the next attempt; it doubles up to a cap.
     pub(crate) pause: Duration,
     pub(crate) line_mode: bool,
+    /// Whose socket it must be.
+    pub(crate) owner: Owner,
+    /// The pid of another process found listening there, for the error.
+    pub(crate) impostor: Option<u32>,
+    /// For a restarted run, the exit that caused the restart: its
+    /// `Restarted` is held back until the connection is made.
+    pub(crate) restarted: Option<ExitStatus>,
+    /// Why a restarted run could not be connected; it was killed, and its
+    /// exit is awaited to count it as a failed run.
+    pub(crate) failed: Option<Error>,
+}
+
+impl Connecting {
+    /// Why the app was not connected when it exited with `status`.
+    pub(crate) fn failure(&mut self, status: ExitStatus) -> Error {
+        let exited = Some(status);
+        self.failed.take().unwrap_or_else(|| not_connected(&self.path, self.impostor, exited, self.wait))
+    }
 }
 
 /// One of the Runner's own timers.
@@ -80,6 +103,8 @@ pub(crate) struct Duty {
 pub(crate) enum DutyKind {
     Restart,
     Connect,
+    /// A bot's deadline in a turn.
+    TurnDeadline(TurnId),
 }
 
 /// One of the Runner's own events, waiting to be handed over.
@@ -96,6 +121,8 @@ pub(crate) enum NoticeKind {
     GaveUp(ExitStatus),
     Ready,
     StartFailed(Error),
+    /// Not tied to an alias: its notice's alias is empty.
+    TurnEnded(TurnId, Box<TurnReport>),
 }
 
 impl Notice {
@@ -106,6 +133,7 @@ impl Notice {
             NoticeKind::GaveUp(status) => Event::GaveUp { alias, status: *status },
             NoticeKind::Ready => Event::Ready { alias },
             NoticeKind::StartFailed(error) => Event::StartFailed { alias, error },
+            NoticeKind::TurnEnded(turn, report) => Event::TurnEnded { turn: *turn, report },
         }
     }
 }

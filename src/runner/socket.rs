@@ -1,12 +1,15 @@
-//! Socket apps: clearing the path before the start, connecting after it.
+//! Socket apps: clearing the path before the start, connecting after it
+//! (to the app's own socket only).
 
 use std::fs;
 use std::io;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::FileTypeExt;
-use std::os::unix::net::UnixStream;
 use std::path::Path;
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
+use super::peer::Owner;
 use crate::error::{Error, Result};
 use crate::process::Process;
 
@@ -66,26 +69,55 @@ fn is_live(path: &Path) -> bool {
     }
 }
 
-/// Connects to the app's socket, retrying until it appears, the app exits,
-/// or `wait` passes. Waiting sleeps on the process (its pidfd), so an exit
-/// ends the wait at once.
-pub(crate) fn connect(path: &Path, process: &mut Process, wait: Duration) -> Result<UnixStream> {
+/// Connects to the app's socket, retrying until the app itself (or one of
+/// its descendants) listens there, the app exits, or `wait` passes. Waiting
+/// sleeps on the process (its pidfd), so an exit ends the wait at once. A
+/// listener that is not the app's is never taken: the error then names it.
+pub(crate) fn connect(path: &Path, process: &mut Process, wait: Duration) -> Result<OwnedFd> {
     let start = Instant::now();
+    let owner = Owner { pid: process.pid(), group: process.is_group_leader() };
+    let mut impostor = None;
     let mut pause = Duration::from_millis(1);
     loop {
-        match UnixStream::connect(path) {
-            Ok(stream) => return Ok(stream),
-            Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused) => {}
+        // Not blocking: an impostor that never accepts fills its backlog.
+        match crate::sys::connect_unix(path) {
+            Ok(fd) => match owner.impostor(fd.as_fd())? {
+                None => return Ok(fd),
+                Some(pid) => impostor = Some(pid),
+            },
+            Err(e) if not_there_yet(&e) => {}
             Err(e) => return Err(e.into()),
         }
         if let Some(status) = process.try_wait()? {
-            return Err(Error::SocketAppExited { path: path.to_path_buf(), status });
+            return Err(not_connected(path, impostor, Some(status), wait));
         }
         let waited = start.elapsed();
         if waited >= wait {
-            return Err(Error::SocketTimeout { path: path.to_path_buf(), waited: wait });
+            return Err(not_connected(path, impostor, None, wait));
         }
         process.wait_timeout(pause.min(wait - waited))?;
         pause = (pause * 2).min(MAX_RETRY_PAUSE);
     }
+}
+
+/// Why a socket app could not be connected: another process held its
+/// socket (`impostor`), it exited first (`exited`), or `wait` passed.
+pub(crate) fn not_connected(
+    path: &Path,
+    impostor: Option<u32>,
+    exited: Option<ExitStatus>,
+    wait: Duration,
+) -> Error {
+    let path = path.to_path_buf();
+    match (impostor, exited) {
+        (Some(pid), exited) => Error::SocketImpostor { path, pid, exited },
+        (None, Some(status)) => Error::SocketAppExited { path, status },
+        (None, None) => Error::SocketTimeout { path, waited: wait },
+    }
+}
+
+/// Errors that mean the socket is not there, or not listening, yet: no
+/// socket, nobody listening, or a backlog that is full.
+pub(crate) fn not_there_yet(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused | io::ErrorKind::WouldBlock)
 }

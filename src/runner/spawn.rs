@@ -93,7 +93,7 @@ impl Spawned {
     /// (the Python runner's blocking way); a stdio start has its channel already.
     pub(crate) fn connect(&mut self, wait: std::time::Duration) -> Result<()> {
         let Some(path) = self.socket.as_ref().filter(|_| self.channel.is_none()) else { return Ok(()) };
-        let mut channel = Channel::from_unix(socket::connect(path, self.process.get(), wait)?)?;
+        let mut channel = Channel::from_socket_fd(socket::connect(path, self.process.get(), wait)?);
         channel.set_line_buffered(self.line_mode);
         self.channel = Some(channel);
         Ok(())

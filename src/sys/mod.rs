@@ -27,12 +27,14 @@ macro_rules! syscall {
 
 pub(crate) mod child;
 pub(crate) mod fd;
+mod owner;
 pub(crate) mod pidfd;
 pub(crate) mod signals;
 pub(crate) mod spawn;
 mod wait;
 
 pub(crate) use fd::{ChannelFd, check_stream_socket, hung_up};
+pub(crate) use owner::process_id;
 pub(crate) use pidfd::Pidfd;
 pub(crate) use wait::{Ended, cpu_time, peek_exit, try_reap};
 
@@ -169,6 +171,25 @@ pub(crate) fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
         syscall!(socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()))?;
         Ok((OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])))
     }
+}
+
+/// `SO_PEERCRED`: the pid of the process at the other end of a connected
+/// UNIX socket, as it was when that end called `listen(2)` or `connect(2)`
+/// (0 if that process is in a pid namespace this one cannot see).
+pub(crate) fn peer_pid(fd: BorrowedFd<'_>) -> io::Result<u32> {
+    let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: `cred` is a valid ucred of `len` bytes, which getsockopt writes at most.
+    unsafe {
+        syscall!(getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&raw mut cred).cast(),
+            &mut len
+        ))?;
+    }
+    Ok(cred.pid.max(0) as u32)
 }
 
 /// Waits until one of `fds` is readable or `timeout` passes (`None`: no limit).

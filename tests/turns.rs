@@ -1,0 +1,191 @@
+//! Turns of a bot loop: replies, time-outs, exits, the overage bank, CPU
+//! charging, freezing between turns, and bad turns refused whole.
+
+mod util;
+
+use std::time::{Duration, Instant};
+
+use procloop::{App, Buffering, Charge, Error, Event, Outcome, Runner, Start, Turn, TurnId, TurnReport};
+use util::*;
+
+/// What a turn gave: each reply's (alias, data) and the report.
+struct Played {
+    replies: Vec<(String, Vec<u8>)>,
+    data: Vec<(String, Vec<u8>)>,
+    report: TurnReport,
+}
+
+fn play(runner: &mut Runner, turn: TurnId) -> Played {
+    let deadline = Instant::now() + DEADLINE;
+    let (mut replies, mut data, mut report) = (Vec::new(), Vec::new(), None);
+    while report.is_none() {
+        assert!(Instant::now() < deadline, "the turn never ended; replies {replies:?}");
+        runner
+            .poll_once(Some(Duration::from_millis(200)), |_, event| match event {
+                Event::Reply { turn: t, alias, data: d, .. } if t == turn => {
+                    replies.push((alias.into(), d.to_vec()))
+                }
+                Event::Data { alias, data: d } => data.push((alias.into(), d.to_vec())),
+                Event::TurnEnded { turn: t, report: r } if t == turn => report = Some(r.clone()),
+                _ => {}
+            })
+            .unwrap();
+    }
+    Played { replies, data, report: report.unwrap() }
+}
+
+fn bots(command: &str, aliases: &[&str]) -> Runner {
+    let mut runner = runner_with("bot", App::new(command).buffering(Buffering::Line));
+    for alias in aliases {
+        runner.start_with("bot", Start::new().alias(*alias)).unwrap();
+    }
+    runner
+}
+
+fn replied(outcome: Option<Outcome>) -> bool {
+    matches!(outcome, Some(Outcome::Replied { .. }))
+}
+
+#[test]
+fn echo_bots_all_reply_with_their_own_data() {
+    let mut runner = bots("cat", &["a", "b", "c"]);
+    let turn = Turn::new(Duration::from_secs(10)).bot("a", "1\n").bot("b", "2\n").bot("c", "3\n");
+    let id = runner.begin_turn(turn).unwrap();
+    let mut played = play(&mut runner, id);
+    played.replies.sort();
+    assert_eq!(
+        played.replies,
+        [("a".into(), b"1\n".to_vec()), ("b".into(), b"2\n".to_vec()), ("c".into(), b"3\n".to_vec())]
+    );
+    assert!(played.report.iter().all(|(_, o)| replied(Some(o))), "{:?}", played.report);
+}
+
+#[test]
+fn a_silent_bot_times_out_while_the_others_reply() {
+    let mut runner = bots("cat", &["talker"]);
+    runner.add("mute", App::new("sleep 60").buffering(Buffering::Line));
+    runner.start("mute").unwrap();
+    let id = runner
+        .begin_turn(Turn::new(Duration::from_millis(200)).bot("talker", "hi\n").bot("mute", "hi\n"))
+        .unwrap();
+    let played = play(&mut runner, id);
+    assert!(replied(played.report.outcome("talker")));
+    assert_eq!(played.report.outcome("mute"), Some(Outcome::TimedOut));
+    assert_eq!(runner.overage_left("mute").unwrap(), Duration::ZERO);
+}
+
+#[test]
+fn the_bank_shrinks_by_the_overage_and_an_empty_bank_times_out() {
+    let script = "while read line; do sleep \"$line\"; echo done; done";
+    let app =
+        App::new(format!("sh -c '{script}'")).buffering(Buffering::Line).overage(Duration::from_secs(3));
+    let mut runner = runner_with("slow", app);
+    runner.start("slow").unwrap();
+    assert_eq!(runner.overage_left("slow").unwrap(), Duration::from_secs(3));
+    let base = Duration::from_millis(50);
+    let id = runner.begin_turn(Turn::new(base).bot("slow", "0.3\n")).unwrap();
+    let played = play(&mut runner, id);
+    let Some(Outcome::Replied { elapsed, .. }) = played.report.outcome("slow") else {
+        panic!("{:?}", played.report)
+    };
+    assert!(elapsed > base, "it went over");
+    let left = runner.overage_left("slow").unwrap();
+    assert_eq!(left, Duration::from_secs(3) - (elapsed - base), "the bank pays for the overage");
+    let id = runner.begin_turn(Turn::new(base).bot("slow", "60\n")).unwrap();
+    let played = play(&mut runner, id);
+    assert_eq!(played.report.outcome("slow"), Some(Outcome::TimedOut));
+    assert_eq!(runner.overage_left("slow").unwrap(), Duration::ZERO);
+}
+
+#[test]
+fn a_bot_that_exits_mid_turn_is_exited() {
+    let mut runner = bots("cat", &["stays"]);
+    runner.add("quitter", App::new("sh -c 'read line; exit 3'").buffering(Buffering::Line));
+    runner.start("quitter").unwrap();
+    let id = runner
+        .begin_turn(Turn::new(Duration::from_secs(10)).bot("stays", "x\n").bot("quitter", "x\n"))
+        .unwrap();
+    let played = play(&mut runner, id);
+    assert_eq!(played.report.outcome("quitter"), Some(Outcome::Exited));
+    assert!(replied(played.report.outcome("stays")));
+}
+
+#[test]
+fn a_sleeping_bot_replies_in_cpu_time_past_a_wall_deadline() {
+    let mut runner = bots("sh -c 'read line; sleep 0.5; echo late but idle'", &["sleeper"]);
+    let turn = Turn::new(Duration::from_millis(100)).bot("sleeper", "go\n").charge(Charge::Cpu);
+    let id = runner.begin_turn(turn).unwrap();
+    let played = play(&mut runner, id);
+    let Some(Outcome::Replied { elapsed, cpu }) = played.report.outcome("sleeper") else {
+        panic!("{:?}", played.report)
+    };
+    assert_eq!(Some(elapsed), cpu, "under Cpu the time charged is CPU time");
+    assert_eq!(played.replies, [("sleeper".into(), b"late but idle\n".to_vec())]);
+}
+
+#[test]
+fn a_second_line_in_the_same_turn_is_data() {
+    let mut runner = bots("sh -c 'read line; echo first; echo second; sleep 60'", &["chatty"]);
+    let id = runner.begin_turn(Turn::new(Duration::from_secs(10)).bot("chatty", "go\n")).unwrap();
+    let mut played = play(&mut runner, id);
+    assert_eq!(played.replies, [("chatty".into(), b"first\n".to_vec())]);
+    let deadline = Instant::now() + DEADLINE;
+    while played.data.is_empty() {
+        assert!(Instant::now() < deadline);
+        runner
+            .poll_once(Some(Duration::from_millis(200)), |_, e| {
+                if let Event::Data { alias, data } = e {
+                    played.data.push((alias.into(), data.to_vec()));
+                }
+            })
+            .unwrap();
+    }
+    assert_eq!(played.data, [("chatty".into(), b"second\n".to_vec())]);
+}
+
+#[test]
+fn a_spinner_frozen_between_turns_gains_no_cpu() {
+    let spin = "python3 -c 'import sys\nsys.stdin.readline()\nprint(\"ok\", flush=True)\nwhile True: pass'";
+    let mut runner = bots(spin, &["spinner"]);
+    let turn = Turn::new(Duration::from_secs(10)).bot("spinner", "go\n").freeze_between(true);
+    let id = runner.begin_turn(turn).unwrap();
+    let played = play(&mut runner, id);
+    assert!(replied(played.report.outcome("spinner")));
+    // Frozen: its CPU clock stands still while the loop runs on.
+    let before = runner.cpu_time("spinner").unwrap();
+    let until = Instant::now() + Duration::from_millis(300);
+    while Instant::now() < until {
+        runner.poll_once(Some(Duration::from_millis(50)), |_, _| {}).unwrap();
+    }
+    let frozen_for = runner.cpu_time("spinner").unwrap() - before;
+    assert!(frozen_for < Duration::from_millis(20), "it ran {frozen_for:?} while frozen");
+    // A later turn thaws it; a frozen bot can still be terminated.
+    let id = runner.begin_turn(Turn::new(Duration::from_millis(100)).bot("spinner", "again\n")).unwrap();
+    play(&mut runner, id);
+    runner.terminate("spinner").unwrap();
+}
+
+#[test]
+fn bad_turns_are_refused_whole_and_write_nothing() {
+    let mut runner = bots("cat", &["a", "b"]);
+    let cases: Vec<(Turn, &str)> = vec![
+        (Turn::new(Duration::from_secs(1)), "names no bot"),
+        (Turn::new(Duration::ZERO).bot("a", "bad\n"), "0 s"),
+        (Turn::new(Duration::from_secs(1)).bot("a", "bad\n").bot("a", "bad\n"), "named twice"),
+        (Turn::new(Duration::from_secs(1)).bot("a", "bad\n").bot("nobody", "bad\n"), "nobody"),
+    ];
+    for (turn, names) in cases {
+        let err = runner.begin_turn(turn).unwrap_err();
+        assert!(err.to_string().contains(names), "{err} should name {names:?}");
+    }
+    let first = runner.begin_turn(Turn::new(Duration::from_secs(10)).bot("a", "good\n")).unwrap();
+    let err = runner
+        .begin_turn(Turn::new(Duration::from_secs(10)).bot("b", "bad\n").bot("a", "bad\n"))
+        .unwrap_err();
+    assert!(matches!(&err, Error::TurnInProgress(alias) if alias == "a"), "{err}");
+    let played = play(&mut runner, first);
+    assert_eq!(played.replies, [("a".into(), b"good\n".to_vec())], "nothing of a refused turn was written");
+    let id = runner.begin_turn(Turn::new(Duration::from_secs(10)).bot("b", "good\n")).unwrap();
+    assert_eq!(play(&mut runner, id).replies, [("b".into(), b"good\n".to_vec())]);
+    assert!(matches!(runner.overage_left("nobody"), Err(Error::NoSuchProcess(_))));
+}
