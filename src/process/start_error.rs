@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use nix::libc;
 
-use crate::limit::Limit;
+use crate::process::limit::Limit;
 use crate::runner::Untrusted;
 use crate::sys::clone::{Failed, Stage};
 

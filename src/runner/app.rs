@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::restart::{Restart, RestartPolicy};
 use super::untrusted::Untrusted;
-use crate::limit::Limit;
+use crate::process::limit::Limit;
 
 /// How a channel hands over its input.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
