@@ -143,6 +143,7 @@ pub use channel::write_queue::DEFAULT_WRITE_QUEUE_LIMIT;
 
 pub use process::limit::Limit;
 pub use process::signal::{Signal, UnknownSignal};
+pub use process::spawn::{Spawn, Spawned};
 pub use process::usage::{TreeUsage, Usage};
 pub use process::{Process, is_unknown_exit, unknown_exit};
 

@@ -9,6 +9,7 @@ mod hierarchy;
 pub(crate) mod limit;
 pub(crate) mod runner_cgroup;
 pub(crate) mod signal;
+pub(crate) mod spawn;
 pub(crate) mod start_error;
 pub(crate) mod tree;
 pub(crate) mod usage;

@@ -16,6 +16,28 @@ use crate::error::Result;
 use crate::process::Process;
 
 impl Reactor {
+    /// Starts `spawn` and registers its process and channels: the start
+    /// path the Runner's apps take (limits, terminal, cgroup placement,
+    /// errors naming the stage that failed), without a Runner. Nothing is
+    /// left running if it fails. See [`Spawn`](crate::Spawn) for an example.
+    pub fn spawn(&mut self, spawn: crate::Spawn) -> Result<crate::Spawned> {
+        let started = spawn.start()?;
+        let (process, channel, stderr) = (started.process, started.channel, started.stderr);
+        // A Spawn names no socket, so its start has its channel already.
+        let channel = channel.ok_or_else(|| std::io::Error::other("a start without its channel"))?;
+        let channel = self.register(channel)?;
+        let stderr = match stderr.map(|s| self.register(s)).transpose() {
+            Ok(stderr) => stderr,
+            Err(e) => {
+                drop(self.unregister(channel));
+                return Err(e);
+            }
+        };
+        let outputs: Vec<Token> = std::iter::once(channel).chain(stderr).collect();
+        let process = self.watch_process(process.keep(), &outputs);
+        Ok(crate::Spawned { process, channel, stderr })
+    }
+
     /// Watches a child: when it exits, the reactor reaps it and hands
     /// [`ReactorEvent::Exited`](crate::ReactorEvent::Exited), after every
     /// byte it wrote to the `outputs` channels was handed over.

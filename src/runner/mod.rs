@@ -16,7 +16,7 @@ mod poll;
 mod restart;
 mod running;
 mod socket;
-mod spawn;
+pub(crate) mod spawn;
 mod spawner;
 mod split;
 mod tokens;
