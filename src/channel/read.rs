@@ -7,8 +7,8 @@ use std::io;
 
 use super::Channel;
 use super::ends::is_peer_gone;
+use super::input_buffer::InputBuffer;
 use crate::error::{Error, Result};
-use crate::input_buffer::InputBuffer;
 use crate::sys;
 
 /// What one `read(2)` into the input buffer gave.

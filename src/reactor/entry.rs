@@ -2,10 +2,10 @@
 
 use std::os::fd::RawFd;
 
+use super::listener::Listener;
+use super::token::Token;
 use crate::channel::Channel;
-use crate::listener::Listener;
 use crate::process::Process;
-use crate::token::Token;
 
 #[derive(Debug)]
 pub(crate) struct Entry {

@@ -2,9 +2,9 @@
 
 use std::process::ExitStatus;
 
-use crate::listener::PeerAddr;
-use crate::timers::TimerId;
-use crate::token::Token;
+use super::listener::PeerAddr;
+use super::timers::TimerId;
+use super::token::Token;
 
 /// One thing that happened in a [`Reactor`](crate::Reactor): plain data,
 /// handed to the `poll_once` handler.

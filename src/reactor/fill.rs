@@ -17,9 +17,9 @@ use std::sync::Arc;
 use super::Reactor;
 use super::entry::{ChannelState, Kind};
 use super::poll::{Queue, Queued};
+use super::token::Token;
 use crate::channel::Fill;
 use crate::sys;
-use crate::token::Token;
 
 /// A fill takes no more steps once the arena holds this much.
 const ARENA_LIMIT: usize = 256 * 1024;

@@ -3,17 +3,23 @@
 //! host loop; `registry.rs` holds channels and servers, `processes.rs` the
 //! children, and a poll is `wait.rs` (readiness), `fill.rs` and `step.rs`
 //! (reads and the events they make, queued) and `poll.rs` (handing them).
+//! `token.rs` names entries, `timers.rs` keeps the user's timers, `waker.rs`
+//! wakes a waiting poll from another thread, `listener.rs` is a server.
 
 mod chores;
 mod entry;
 mod event;
 mod fill;
+pub(crate) mod listener;
 mod poll;
 mod processes;
 mod registry;
 mod step;
 mod table;
+pub(crate) mod timers;
+pub(crate) mod token;
 mod wait;
+pub(crate) mod waker;
 
 use std::collections::VecDeque;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
@@ -25,14 +31,14 @@ use mio::{Events, Interest, Poll};
 
 use crate::error::Result;
 use crate::process::Process;
-use crate::timers::{TimerId, Timers};
-use crate::token::{Token, WAKER};
-use crate::waker::Waker;
 use chores::Chores;
 pub use event::ReactorEvent;
 use poll::Queue;
 pub(crate) use poll::poll;
 use table::Table;
+use timers::{TimerId, Timers};
+use token::{Token, WAKER};
+use waker::Waker;
 
 /// The most steps one `poll_once` takes; the rest wait for the next call,
 /// which then does not block. It keeps one flooding channel from holding

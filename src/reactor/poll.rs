@@ -15,12 +15,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::entry::{ChannelState, Kind};
+use super::listener::PeerAddr;
+use super::timers::{TimerId, deadline_after};
+use super::token::Token;
 use super::wait::Woken;
 use super::{Reactor, ReactorEvent};
 use crate::error::Result;
-use crate::listener::PeerAddr;
-use crate::timers::{TimerId, deadline_after};
-use crate::token::Token;
 
 /// An event waiting to be handed over; a `Data`'s bytes sit in the
 /// reactor's arena.

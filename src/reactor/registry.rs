@@ -9,10 +9,10 @@ use mio::unix::SourceFd;
 
 use super::Reactor;
 use super::entry::{ChannelState, Kind, READ, WRITE, Watched};
+use super::listener::Listener;
+use super::token::{Side, Token};
 use crate::channel::Channel;
 use crate::error::Result;
-use crate::listener::Listener;
-use crate::token::{Side, Token};
 
 impl Reactor {
     /// Registers a channel; its input now arrives as events.

@@ -8,8 +8,8 @@ use super::Reactor;
 use super::chores::Chore;
 use super::entry::Kind;
 use super::poll::Queued;
+use super::token::Token;
 use crate::error::Error;
-use crate::token::Token;
 
 /// How much a process's output is drained after its exit, when the kernel
 /// won't say how much it holds (the bytes in the channel's buffer and the
@@ -49,7 +49,7 @@ impl Reactor {
                 Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionAborted => continue,
                 _ => {
                     log::warn!("accepting a client of {token:?}: {error}; trying again in {ACCEPT_RETRY:?}");
-                    let at = crate::timers::deadline_after(ACCEPT_RETRY);
+                    let at = super::timers::deadline_after(ACCEPT_RETRY);
                     self.chores.add(at, token, Chore::Accept);
                     return false;
                 }

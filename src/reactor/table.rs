@@ -4,7 +4,7 @@
 use slab::Slab;
 
 use super::entry::{ChannelState, Entry, Kind};
-use crate::token::Token;
+use super::token::Token;
 
 #[derive(Debug, Default)]
 pub(crate) struct Table {

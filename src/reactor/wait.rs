@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use super::Reactor;
 use super::chores::Chore;
+use super::token::{Side, Token, WAKER};
 use crate::error::Result;
 use crate::process::EXIT_POLL_INTERVAL;
-use crate::token::{Side, Token, WAKER};
 
 /// How a wait ended, besides the readiness it noted.
 #[derive(Debug, PartialEq, Eq)]

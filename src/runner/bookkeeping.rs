@@ -10,7 +10,7 @@ use std::time::Instant;
 use super::restart::Decision;
 use super::running::{Duty, DutyKind, Notice, NoticeKind};
 use super::{Event, Runner};
-use crate::token::Token;
+use crate::reactor::token::Token;
 
 impl Runner {
     /// An alias's process exited (every byte of its output handed over):

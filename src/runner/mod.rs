@@ -34,11 +34,11 @@ use std::time::Duration;
 
 use crate::channel::Channel;
 use crate::error::{Error, Result};
+use crate::process::usage::Usage;
 use crate::reactor::Reactor;
-use crate::timers::TimerId;
-use crate::token::Token;
-use crate::usage::Usage;
-use crate::waker::Waker;
+use crate::reactor::timers::TimerId;
+use crate::reactor::token::Token;
+use crate::reactor::waker::Waker;
 pub use app::{App, Buffering, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Start, Stderr, Transport};
 use containment::Contain;
 pub use containment::{Cgroups, Containment};

@@ -9,8 +9,8 @@ use std::time::Duration;
 use super::tokens::Role;
 use super::{Event, Runner};
 use crate::error::Result;
+use crate::reactor::token::Token;
 use crate::reactor::{ReactorEvent, poll};
-use crate::token::Token;
 
 /// The alias of the token that gave the last piece of output, so a run of
 /// lines of one channel looks it up once. Kept by the `poll_once` frame,
