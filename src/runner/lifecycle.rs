@@ -58,7 +58,7 @@ impl Runner {
                 Some(Box::new(Origin { app: app.to_string(), opts, restart: RestartState::default() }));
         }
         let pid = running.pid;
-        self.running.insert(alias, running);
+        self.running.insert(alias, Box::new(running));
         Ok(pid)
     }
 
@@ -194,7 +194,7 @@ impl Runner {
                 if let Some(connecting) = fresh.connecting.as_mut() {
                     connecting.restarted = Some(status);
                 }
-                if let Some(mut old) = self.running.insert(alias.clone(), fresh) {
+                if let Some(mut old) = self.running.insert(alias.clone(), Box::new(fresh)) {
                     end_leftovers(&old);
                     self.forget(&old);
                     self.contain.retire(old.leaf.take());

@@ -92,7 +92,7 @@ pub use view::ReactorView;
 pub struct Runner {
     reactor: Reactor,
     apps: HashMap<String, App>,
-    running: HashMap<Arc<str>, Running>,
+    running: HashMap<Arc<str>, Box<Running>>,
     /// What each reactor token of the Runner's is.
     tokens: Tokens,
     /// PATH with the extra folders, when there are any.
