@@ -106,6 +106,25 @@ fn runner_new_stays_off() {
 }
 
 #[test]
+fn extra_paths_and_cgroups_go_together() {
+    let Some(runner) = cgroups_here() else { return };
+    let dir = TempDir::new("extra-path");
+    let script = dir.path().join("procloop-extra-path-bot");
+    std::fs::write(&script, "#!/bin/sh\ncat /proc/self/cgroup\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut runner_with_paths =
+        Runner::with_cgroups_and_extra_paths(Cgroups::Required, [dir.path()]).unwrap();
+    let path = cgroup_dir(&runner_with_paths);
+    assert_ne!(path, cgroup_dir(&runner), "a cgroup of its own");
+    runner_with_paths.add("bot", App::new("procloop-extra-path-bot"));
+    runner_with_paths.start("bot").unwrap();
+    let got = run_until(&mut runner_with_paths, |got| got.iter().any(|g| matches!(g, Got::Exited(..))));
+    let text = String::from_utf8(output_of(&got, "bot")).unwrap();
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(text.lines().any(|l| l.starts_with("0::") && l.ends_with(&format!("/{name}/child-1"))), "{text}");
+}
+
+#[test]
 fn the_child_is_in_its_leaf_before_its_program_runs() {
     let Some(mut runner) = cgroups_here() else { return };
     runner.add("cat", App::new("cat /proc/self/cgroup"));

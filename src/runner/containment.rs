@@ -171,6 +171,24 @@ impl Runner {
         Ok(runner)
     }
 
+    /// [`with_cgroups`](Self::with_cgroups), with `paths` appended to PATH
+    /// as [`with_extra_paths`](Self::with_extra_paths) does.
+    ///
+    /// ```
+    /// use procloop::{Cgroups, Runner};
+    ///
+    /// let runner = Runner::with_cgroups_and_extra_paths(Cgroups::Preferred, ["/opt/bots/bin"])?;
+    /// # Ok::<(), procloop::Error>(())
+    /// ```
+    pub fn with_cgroups_and_extra_paths<I: IntoIterator<Item = P>, P: Into<PathBuf>>(
+        mode: Cgroups,
+        paths: I,
+    ) -> Result<Runner> {
+        let mut runner = Runner::with_extra_paths(paths)?;
+        runner.contain = Contain::new(mode)?;
+        Ok(runner)
+    }
+
     /// How this Runner holds its children's trees.
     pub fn containment(&self) -> Containment {
         match &self.contain {
