@@ -18,8 +18,8 @@ use super::turn::{TurnId, TurnReport};
 use crate::error::Error;
 use crate::process::Process;
 use crate::process::cgroup::Leaf;
-use crate::timers::TimerId;
-use crate::token::Token;
+use crate::reactor::timers::TimerId;
+use crate::reactor::token::Token;
 
 /// One alias, from its start until `terminate`.
 #[derive(Debug)]
