@@ -33,9 +33,12 @@ const WAIT_SLICE: Duration = Duration::from_millis(50);
 /// (``"pipes"``, ``"socketpair"``), ``socket_wait``, ``termination_grace``,
 /// ``restart`` (``"never"``, ``"on_failure"``, ``"always"``), ``backoff``
 /// (``(initial, max)`` seconds), ``max_restarts``, ``restart_window``,
-/// ``die_with_parent``, ``limits`` (a dict: ``memory``, ``file_size``,
-/// ``core_dump`` in bytes, ``cpu_time`` in seconds, ``open_files``,
-/// ``processes``).
+/// ``die_with_parent``, for untrusted code ``user`` (``(uid, gid)``),
+/// ``no_new_privileges``, ``isolate_network``, ``isolate_pids``, ``nice``,
+/// ``scheduler`` (``"normal"``, ``"batch"``, ``"idle"``), ``cpu_affinity``,
+/// and ``limits`` (a dict: ``memory``, ``file_size``, ``core_dump`` in
+/// bytes, ``cpu_time`` in seconds, ``open_files``, ``processes``; for the
+/// whole tree, with a cgroup, ``tree_memory`` in bytes, ``tasks``, ``cpus``).
 ///
 /// ``poll(timeout, max_events)`` waits (GIL released) and returns event
 /// objects: ``Data``, ``Stderr``, ``Closed``, ``Exited``, ``Restarted``,
