@@ -3,13 +3,20 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use procloop::{App, Buffering, Event, Restart, Runner, Start, TimerId, Transport};
+use procloop::{App, Buffering, Cgroups, Event, Restart, Runner, Start, TimerId, Transport};
 
 use crate::frame::{self, Ledger, Role};
 use crate::util::*;
 
 pub fn run(scenario: &Scenario, transport: Transport) -> Metrics {
     run_with(scenario, transport, false)
+}
+
+/// As [`run`], with every child in a cgroup of its own
+/// (`Cgroups::Required`): what containment costs a start.
+pub fn run_contained(scenario: &Scenario) -> Metrics {
+    CONTAINED.with(|c| c.set(true));
+    run(scenario, Transport::Pipes)
 }
 
 /// As [`run`], with every app started `die_with_parent` (the fork path).
@@ -29,10 +36,14 @@ pub fn run_with(scenario: &Scenario, transport: Transport, die_with_parent: bool
 thread_local! {
     static TRANSPORT: std::cell::Cell<Transport> = const { std::cell::Cell::new(Transport::Pipes) };
     static DIE_WITH_PARENT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static CONTAINED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 fn runner(name: &str, app: App) -> Runner {
-    let mut runner = Runner::new().unwrap();
+    let mut runner = match CONTAINED.with(|c| c.get()) {
+        true => Runner::with_cgroups(Cgroups::Required).unwrap(),
+        false => Runner::new().unwrap(),
+    };
     let app = app.transport(TRANSPORT.with(|t| t.get())).die_with_parent(DIE_WITH_PARENT.with(|d| d.get()));
     runner.add(name, app);
     runner

@@ -112,6 +112,7 @@ impl Scenario {
             "plain" => matches!(self, Scenario::Throughput { .. } | Scenario::Lines { .. }),
             "procloop-sock" => !matches!(self, Scenario::Lines { .. }),
             "procloop-dwp" => matches!(self, Scenario::Spawn { .. } | Scenario::Fanout { .. }),
+            "procloop-cg" => matches!(self, Scenario::Spawn { .. }),
             "threads" => true,
             _ => true,
         }
