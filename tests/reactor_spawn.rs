@@ -54,6 +54,16 @@ fn a_missing_command_is_an_error_naming_it_and_registers_nothing() {
 }
 
 #[test]
+fn a_tree_limit_is_refused_not_dropped() {
+    let mut reactor = Reactor::new().unwrap();
+    match reactor.spawn(Spawn::new("true").limit(Limit::Tasks(5))) {
+        Err(Error::LimitUnsupported { limit, .. }) => assert_eq!(limit, Limit::Tasks(5)),
+        other => panic!("{other:?}"),
+    }
+    assert!(reactor.is_empty());
+}
+
+#[test]
 fn a_missing_cgroup_is_an_error_naming_it() {
     let mut reactor = Reactor::new().unwrap();
     match reactor.spawn(Spawn::new("true").cgroup("/no/such/cgroup")) {

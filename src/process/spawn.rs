@@ -82,8 +82,9 @@ impl Spawn {
         self
     }
 
-    /// A resource limit, set in the child before its program runs (a limit
-    /// of the whole tree needs [`cgroup`](Self::cgroup) to hold).
+    /// A resource limit of the child, set before its program runs. A limit
+    /// of the whole tree (memory, pids, CPU) is a cgroup's, which a `Spawn`
+    /// does not make: starting with one is [`Error::LimitUnsupported`].
     pub fn limit(mut self, limit: Limit) -> Spawn {
         self.app = self.app.limit(limit);
         self
@@ -129,6 +130,10 @@ impl Spawn {
     /// Starts it: the process, killed and reaped should a later step fail,
     /// and its channels.
     pub(crate) fn start(self) -> Result<launch::Spawned> {
+        if let Some(limit) = self.app.limits().iter().find(|l| l.controller().is_some()) {
+            let missing = "a cgroup with its limits set (use a Runner's cgroups)".to_string();
+            return Err(Error::LimitUnsupported { limit: *limit, missing });
+        }
         let cgroup = match &self.cgroup {
             Some(dir) => Some(open_dir(dir)?),
             None => None,
