@@ -5,7 +5,8 @@
 //!
 //! Each folder of `src/` is a layer, from the bottom up:
 //!
-//! - `sys/`: every raw system call and every `unsafe` block of the crate.
+//! - `sys/`: every raw system call and every `unsafe` block of the crate,
+//!   on plain values (fds, pids, numbers), never a type of a layer above.
 //! - `channel/`: [`Channel`], a non-blocking read/write facade over a pipe
 //!   pair or a stream socket. It works with or without a loop: `read()`
 //!   drains the channel's buffer, then reads the fd without blocking.

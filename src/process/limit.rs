@@ -5,6 +5,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use nix::libc;
+
 /// A resource limit for an app's children ([`App::limit`](crate::App::limit)).
 ///
 /// Each sets both the soft and the hard limit, so the child cannot raise it
@@ -80,6 +82,18 @@ impl Limit {
             Limit::Tasks(_) => Some("pids"),
             Limit::Cpus(_) => Some("cpu"),
             _ => None,
+        }
+    }
+
+    /// The `RLIMIT_*` resource of a limit set with `setrlimit`.
+    pub(crate) fn resource(&self) -> libc::__rlimit_resource_t {
+        match self {
+            Limit::Memory(_) => libc::RLIMIT_AS,
+            Limit::CpuTime(_) => libc::RLIMIT_CPU,
+            Limit::OpenFiles(_) => libc::RLIMIT_NOFILE,
+            Limit::Processes(_) => libc::RLIMIT_NPROC,
+            Limit::FileSize(_) => libc::RLIMIT_FSIZE,
+            _ => libc::RLIMIT_CORE,
         }
     }
 

@@ -46,11 +46,7 @@ pub(crate) fn explain(attempt: &Attempt<'_>, failed: Failed) -> io::Error {
             None => "joining its cgroup".to_string(),
         },
         Stage::Limit(resource) => {
-            match attempt
-                .limits
-                .iter()
-                .find(|l| l.controller().is_none() && crate::sys::child::resource(l) == resource)
-            {
+            match attempt.limits.iter().find(|l| l.controller().is_none() && l.resource() == resource) {
                 Some(limit) => format!("limit {limit}"),
                 None => "a limit".to_string(),
             }

@@ -37,8 +37,8 @@ pub(crate) struct ChannelState {
     /// fd), and a pipe's write end once bytes got queued. Kept so that a
     /// channel closed through any handle can be taken out of the poll.
     pub(crate) watched: [Option<Watched>; 2],
-    /// In the reactor's list of channels handed out since the last wait.
-    pub(crate) handed_out: bool,
+    /// In the reactor's list of channels lent since the last wait.
+    pub(crate) lent: bool,
     /// One past the position (counted from the first event ever queued)
     /// of its last queued event: it has events queued while the queue has
     /// popped fewer than this.
@@ -52,7 +52,7 @@ impl ChannelState {
             paused: false,
             closed_reported: false,
             watched: [None, None],
-            handed_out: false,
+            lent: false,
             queued_until: 0,
         }
     }

@@ -6,7 +6,7 @@
 //! `token.rs` names entries, `timers.rs` keeps the user's timers, `waker.rs`
 //! wakes a waiting poll from another thread, `listener.rs` is a server.
 
-mod chores;
+mod deadlines;
 mod entry;
 mod event;
 mod fill;
@@ -31,7 +31,7 @@ use mio::{Events, Interest, Poll};
 
 use crate::error::Result;
 use crate::process::Process;
-use chores::Chores;
+use deadlines::Deadlines;
 pub use event::ReactorEvent;
 use poll::Queue;
 pub(crate) use poll::poll;
@@ -89,9 +89,9 @@ pub struct Reactor {
     /// The bytes of the queued `Data` events: one scratch buffer for the
     /// loop, reused by each fill (a new one if a handler still holds it).
     arena: Arc<Vec<u8>>,
-    /// Channels handed out by `channel()` since the last wait: they may
+    /// Channels lent by `channel()` since the last wait: they may
     /// have queued bytes whose write end is not watched yet.
-    handed_out: Vec<Token>,
+    lent: Vec<Token>,
     /// Paused channels that stopped reading (full buffer) or hold their end
     /// of stream; looked at again before each wait.
     blocked: Vec<Token>,
@@ -99,7 +99,7 @@ pub struct Reactor {
     /// Timers that came due, to be handed over (unless cancelled first).
     fired: VecDeque<TimerId>,
     /// The reactor's own deadlines: SIGKILLs, accept retries.
-    chores: Chores,
+    deadlines: Deadlines,
     /// Made on first use: an eventfd a reactor that is never woken need not have.
     waker: OnceLock<Arc<mio::Waker>>,
     /// Processes without a pidfd, whose exits are found by polling.
@@ -124,11 +124,11 @@ impl Reactor {
             ready: VecDeque::new(),
             queue: Queue::default(),
             arena: Arc::new(Vec::new()),
-            handed_out: Vec::new(),
+            lent: Vec::new(),
             blocked: Vec::new(),
             timers: Timers::default(),
             fired: VecDeque::new(),
-            chores: Chores::default(),
+            deadlines: Deadlines::default(),
             waker: OnceLock::new(),
             unwatched: Vec::new(),
             next_exit_check: Instant::now(),
@@ -197,7 +197,7 @@ impl Reactor {
     /// host loop that waits on the reactor's fd: call `poll_once` with a
     /// zero timeout when the fd is readable or this instant has come.
     pub fn next_deadline(&mut self) -> Option<Instant> {
-        let busy = !self.ready.is_empty() || !self.fired.is_empty() || !self.handed_out.is_empty();
+        let busy = !self.ready.is_empty() || !self.fired.is_empty() || !self.lent.is_empty();
         if busy || !self.queue.is_empty() {
             return Some(Instant::now());
         }

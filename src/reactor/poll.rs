@@ -18,7 +18,7 @@ use super::entry::{ChannelState, Kind};
 use super::listener::PeerAddr;
 use super::timers::{TimerId, deadline_after};
 use super::token::Token;
-use super::wait::Woken;
+use super::wait::WaitEnd;
 use super::{Reactor, ReactorEvent};
 use crate::error::Result;
 
@@ -181,11 +181,11 @@ pub(crate) fn poll<T>(
     let mut frame = Frame::default();
     let mut count = 0;
     loop {
-        let (mut woken, mut left) = (Woken::No, None);
+        let (mut wait_end, mut left) = (WaitEnd::Ready, None);
         if reactor(owner).queue.is_empty() {
             left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            woken = reactor(owner).wait(left)?;
-            if woken == Woken::Idle {
+            wait_end = reactor(owner).wait(left)?;
+            if wait_end == WaitEnd::Idle {
                 return Ok(count);
             }
             frame.arena = None; // so that the fill may reuse the arena
@@ -198,7 +198,7 @@ pub(crate) fn poll<T>(
                 break;
             }
         }
-        if count > 0 || woken != Woken::No || left.is_some_and(|l| l.is_zero()) {
+        if count > 0 || wait_end != WaitEnd::Ready || left.is_some_and(|l| l.is_zero()) {
             return Ok(count);
         }
     }
@@ -316,11 +316,11 @@ impl Reactor {
         let deadline = timeout.map(deadline_after);
         while self.queue.is_empty() {
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            let woken = self.wait(left)?;
+            let wait_end = self.wait(left)?;
             if self.fill() {
                 break;
             }
-            if woken != Woken::No || left.is_some_and(|l| l.is_zero()) {
+            if wait_end != WaitEnd::Ready || left.is_some_and(|l| l.is_zero()) {
                 return Ok(false);
             }
         }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use mio::Interest;
 
 use super::Reactor;
-use super::chores::Chore;
+use super::deadlines::Deadline;
 use super::entry::{Kind, ProcessState};
 use super::token::{Side, Token};
 use crate::error::Result;
@@ -97,7 +97,7 @@ impl Reactor {
             None => self.unwatched.push(token),
         }
         if let Some(at) = process.kill_at() {
-            self.chores.add(at, token, Chore::Kill);
+            self.deadlines.add(at, token, Deadline::Sigkill);
         }
         let state = ProcessState { process, outputs: outputs.to_vec(), drain_budget: None };
         self.entries.insert(token, Kind::Process(state));
@@ -153,7 +153,7 @@ impl Reactor {
         let before = process.kill_at();
         process.stop(grace)?;
         if let Some(at) = process.kill_at().filter(|_| before.is_none()) {
-            self.chores.add(at, token, Chore::Kill);
+            self.deadlines.add(at, token, Deadline::Sigkill);
         }
         Ok(true)
     }
@@ -170,12 +170,12 @@ impl Reactor {
         }
         // Its SIGKILL deadline, if it was stopped, no longer applies.
         if state.process.awaits_kill() {
-            self.chores.note_dead();
+            self.deadlines.note_dead();
         }
         let entries = &self.entries;
-        self.chores.sweep(|token, chore| match chore {
-            Chore::Kill => matches!(&entries.peek(token).map(|e| &e.kind), Some(Kind::Process(p)) if p.process.kill_at().is_some()),
-            Chore::Accept => entries.peek(token).is_some(),
+        self.deadlines.sweep(|token, deadline| match deadline {
+            Deadline::Sigkill => matches!(&entries.peek(token).map(|e| &e.kind), Some(Kind::Process(p)) if p.process.kill_at().is_some()),
+            Deadline::RetryAccept => entries.peek(token).is_some(),
         });
         Some(state.process)
     }
@@ -205,6 +205,6 @@ mod tests {
                 })
                 .unwrap();
         }
-        assert!(reactor.chores.len() <= 64, "{} deadlines kept after every exit", reactor.chores.len());
+        assert!(reactor.deadlines.len() <= 64, "{} deadlines kept after every exit", reactor.deadlines.len());
     }
 }

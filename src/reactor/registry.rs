@@ -29,7 +29,7 @@ impl Reactor {
     pub fn register(&mut self, channel: Channel) -> Result<Token> {
         // A channel closed through its handle since the last wait may still
         // have a borrowed fd (perhaps this very one) in the poll.
-        for token in self.handed_out.clone() {
+        for token in self.lent.clone() {
             self.unwatch_closed_fds(token);
         }
         let token = self.next_token();
@@ -73,9 +73,9 @@ impl Reactor {
     pub fn channel(&mut self, token: Token) -> Option<&mut Channel> {
         self.touch_channel(token)?;
         let state = self.entries.channel(token)?;
-        if !state.handed_out {
-            state.handed_out = true;
-            self.handed_out.push(token);
+        if !state.lent {
+            state.lent = true;
+            self.lent.push(token);
         }
         Some(&mut state.channel)
     }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::Reactor;
-use super::chores::Chore;
+use super::deadlines::Deadline;
 use super::entry::Kind;
 use super::poll::Queued;
 use super::token::Token;
@@ -50,7 +50,7 @@ impl Reactor {
                 _ => {
                     log::warn!("accepting a client of {token:?}: {error}; trying again in {ACCEPT_RETRY:?}");
                     let at = super::timers::deadline_after(ACCEPT_RETRY);
-                    self.chores.add(at, token, Chore::Accept);
+                    self.deadlines.add(at, token, Deadline::RetryAccept);
                     return false;
                 }
             }

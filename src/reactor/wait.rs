@@ -6,18 +6,18 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use super::Reactor;
-use super::chores::Chore;
+use super::deadlines::Deadline;
 use super::token::{Side, Token, WAKER};
 use crate::error::Result;
 use crate::process::EXIT_POLL_INTERVAL;
 
 /// How a wait ended, besides the readiness it noted.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Woken {
+pub(crate) enum WaitEnd {
     /// Readiness or the timeout (or nothing to wait for yet).
-    No,
+    Ready,
     /// A waker or a signal: `poll_once` returns even without events.
-    Yes,
+    Interrupted,
     /// Nothing registered could ever produce an event, and the caller
     /// would have waited for ever: `poll_once` returns `Ok(0)` at once.
     Idle,
@@ -25,20 +25,19 @@ pub(crate) enum Woken {
 
 impl Reactor {
     /// Waits for readiness and notes it.
-    pub(crate) fn wait(&mut self, timeout: Option<Duration>) -> Result<Woken> {
+    pub(crate) fn wait(&mut self, timeout: Option<Duration>) -> Result<WaitEnd> {
         self.exited = None;
         self.requeue_unblocked();
         if timeout.is_none() && self.is_idle() {
-            return Ok(Woken::Idle);
+            return Ok(WaitEnd::Idle);
         }
         let nothing_ready = self.ready.is_empty() && self.fired.is_empty();
         // With only speculative reads to do, a wait that may block tries
         // them before asking the kernel; if they find nothing, the next
         // wait polls.
-        let only_speculative =
-            self.follow_up_handed_out() && nothing_ready && timeout != Some(Duration::ZERO);
+        let only_speculative = self.follow_up_lent() && nothing_ready && timeout != Some(Duration::ZERO);
         let timeout = self.wait_timeout(timeout);
-        let mut woken = Woken::No;
+        let mut wait_end = WaitEnd::Ready;
         let polled = if only_speculative {
             self.events.clear();
             Ok(())
@@ -49,14 +48,14 @@ impl Reactor {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {
                 self.events.clear();
-                woken = Woken::Yes;
+                wait_end = WaitEnd::Interrupted;
             }
             Err(e) => return Err(e.into()),
         }
         let Reactor { events, entries, ready, .. } = self;
         for event in events.iter() {
             if event.token() == WAKER {
-                woken = Woken::Yes;
+                wait_end = WaitEnd::Interrupted;
                 continue;
             }
             let (token, side) = Token::from_mio(event.token());
@@ -73,7 +72,7 @@ impl Reactor {
         }
         self.woke_at = Instant::now();
         self.after_wait(self.woke_at);
-        Ok(woken)
+        Ok(wait_end)
     }
 
     /// When the last wait ended: a reply handed over since sat readable
@@ -82,13 +81,13 @@ impl Reactor {
         self.woke_at
     }
 
-    /// What comes due with time: exits found by polling, chores, timers.
+    /// What comes due with time: exits found by polling, its own deadlines, timers.
     fn after_wait(&mut self, now: Instant) {
         if !self.unwatched.is_empty() && now >= self.next_exit_check {
             self.check_unwatched_exits(now);
         }
-        while let Some((token, chore)) = self.chores.pop_due(now) {
-            self.do_chore(token, chore, now);
+        while let Some((token, deadline)) = self.deadlines.pop_due(now) {
+            self.on_deadline(token, deadline, now);
         }
         while let Some(id) = self.timers.pop_due(now) {
             self.fired.push_back(id);
@@ -96,14 +95,14 @@ impl Reactor {
         self.budget = super::EVENT_BUDGET;
     }
 
-    fn do_chore(&mut self, token: Token, chore: Chore, now: Instant) {
-        match chore {
-            Chore::Kill => {
+    fn on_deadline(&mut self, token: Token, deadline: Deadline, now: Instant) {
+        match deadline {
+            Deadline::Sigkill => {
                 if let Some(process) = self.process(token) {
                     process.kill_if_due(now);
                 }
             }
-            Chore::Accept => self.enqueue(token),
+            Deadline::RetryAccept => self.enqueue(token),
         }
     }
 
@@ -129,10 +128,10 @@ impl Reactor {
         [timeout, own].into_iter().flatten().min()
     }
 
-    /// The earliest of the timers, the chores and the next exit check.
+    /// The earliest of the timers, its own deadlines and the next exit check.
     pub(crate) fn own_deadline(&mut self) -> Option<Instant> {
         let exit_check = (!self.unwatched.is_empty()).then_some(self.next_exit_check);
-        [self.timers.next_deadline(), self.chores.next(), exit_check].into_iter().flatten().min()
+        [self.timers.next_deadline(), self.deadlines.next(), exit_check].into_iter().flatten().min()
     }
 
     /// Finds exits of processes without a pidfd, by polling.
@@ -165,30 +164,30 @@ impl Reactor {
         }
     }
 
-    /// Looks at the channels handed out since the last wait: watches the
+    /// Looks at the channels lent since the last wait: watches the
     /// write ends that now have bytes queued, and queues a read of those not
     /// known to be readable, speculating that an answer to what was just
     /// written is already there (a request and its reply). Returns whether
     /// it queued such a read.
-    fn follow_up_handed_out(&mut self) -> bool {
+    fn follow_up_lent(&mut self) -> bool {
         let mut speculated = false;
         // Taken out and put back emptied, so its memory serves every wait.
-        let mut handed_out = std::mem::take(&mut self.handed_out);
-        for token in handed_out.drain(..) {
+        let mut lent = std::mem::take(&mut self.lent);
+        for token in lent.drain(..) {
             speculated |= self.follow_up(token);
         }
-        self.handed_out = handed_out;
+        self.lent = lent;
         speculated
     }
 
-    /// [`follow_up_handed_out`](Self::follow_up_handed_out) for one channel; true
+    /// [`follow_up_lent`](Self::follow_up_lent) for one channel; true
     /// if it queued a read.
     fn follow_up(&mut self, token: Token) -> bool {
         self.unwatch_closed_fds(token);
         let Some(entry) = self.entries.get(token) else { return false };
         let readable = entry.readable;
         let Some(state) = entry.channel() else { return false };
-        state.handed_out = false;
+        state.lent = false;
         let channel = &state.channel;
         let speculated = !readable && !state.paused && !channel.at_eof() && channel.read_fd().is_some();
         // A channel closed by its handle may hold what had arrived, and owes its Closed.

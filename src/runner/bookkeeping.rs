@@ -1,14 +1,14 @@
 //! The Runner's own side of its events: an exit's bookkeeping and restart
 //! decision, done before the handler sees `Exited` (so a handler that
 //! unwinds or restarts the alias by hand cannot undo them); its own timers'
-//! work; and the notices it hands over.
+//! work; and the own events it hands over.
 
 use std::process::ExitStatus;
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::restart::Decision;
-use super::running::{Duty, DutyKind, Notice, NoticeKind};
+use super::running::{OwnEvent, OwnEventKind, OwnTimer, TimerPurpose};
 use super::{Event, Runner};
 use crate::reactor::token::Token;
 
@@ -42,7 +42,7 @@ impl Runner {
         }
         if let Some(timer) = running.tree_kill.take() {
             self.reactor.cancel_timer(timer); // killed already, just above
-            self.duties.remove(&timer);
+            self.own_timers.remove(&timer);
         }
         if let Some(mut connecting) = running.connecting.take() {
             let error = connecting.failure(status);
@@ -55,16 +55,16 @@ impl Runner {
                 self.decide_restart(&alias, status, true);
             }
             self.turn_exit(&alias);
-            return self.hand_notices(room, handler);
+            return self.hand_own_events(room, handler);
         }
         self.decide_restart(&alias, status, false);
         self.turn_exit(&alias);
         handler(self, Event::Exited { alias: &alias, status });
-        1 + self.hand_notices(room - 1, handler)
+        1 + self.hand_own_events(room - 1, handler)
     }
 
     /// Applies the app's restart policy to an exit: a restart timer, or a
-    /// `GaveUp` notice. A stopped alias stays as it is. A `failed_run` (a
+    /// `GaveUp` event. A stopped alias stays as it is. A `failed_run` (a
     /// restarted run that never connected) counts as a failure whatever its
     /// status, and is never left without `Restarted` or `GaveUp` to come.
     fn decide_restart(&mut self, alias: &Arc<str>, status: ExitStatus, failed_run: bool) {
@@ -84,13 +84,14 @@ impl Runner {
             Decision::RestartAfter(delay) => {
                 let timer = self.reactor.set_timer(delay);
                 origin.restart.pending = Some(timer);
-                self.duties.insert(timer, Duty { alias: alias.clone(), run, kind: DutyKind::Restart });
+                self.own_timers
+                    .insert(timer, OwnTimer { alias: alias.clone(), run, kind: TimerPurpose::Restart });
             }
             Decision::Stay | Decision::GiveUp => {
-                self.notices.push_back(Notice {
+                self.own_events.push_back(OwnEvent {
                     alias: alias.clone(),
                     run,
-                    kind: NoticeKind::GaveUp(status),
+                    kind: OwnEventKind::GaveUp(status),
                 });
             }
         }
@@ -98,33 +99,33 @@ impl Runner {
 
     /// Does one of the Runner's own timers' work, if its run is still the
     /// alias's current one.
-    pub(super) fn do_duty(&mut self, duty: Duty) {
-        if self.running.get(&duty.alias).is_none_or(|r| r.run != duty.run) {
+    pub(super) fn on_own_timer(&mut self, own_timer: OwnTimer) {
+        if self.running.get(&own_timer.alias).is_none_or(|r| r.run != own_timer.run) {
             return;
         }
-        match duty.kind {
-            DutyKind::Restart => self.restart(&duty.alias),
-            DutyKind::Connect => self.try_connect(&duty.alias),
-            DutyKind::TurnDeadline(turn) => self.turn_deadline(&duty.alias, turn),
-            DutyKind::KillTree => self.kill_tree(&duty.alias),
+        match own_timer.kind {
+            TimerPurpose::Restart => self.restart(&own_timer.alias),
+            TimerPurpose::Connect => self.try_connect(&own_timer.alias),
+            TimerPurpose::TurnDeadline(turn) => self.turn_deadline(&own_timer.alias, turn),
+            TimerPurpose::KillTree => self.kill_tree(&own_timer.alias),
         }
     }
 
-    /// Hands over waiting notices, at most `room`; a notice of a run that
+    /// Hands over its own events, at most `room`; one of a run that
     /// a later start of its alias replaced is dropped.
-    pub(super) fn hand_notices<F>(&mut self, room: usize, handler: &mut F) -> usize
+    pub(super) fn hand_own_events<F>(&mut self, room: usize, handler: &mut F) -> usize
     where
         F: FnMut(&mut Runner, Event<'_>),
     {
         let mut handed = 0;
         while handed < room {
-            let Some(notice) = self.notices.pop_front() else { break };
-            let stale = !notice.alias.is_empty()
-                && self.running.get(&notice.alias).is_some_and(|r| r.run != notice.run);
+            let Some(queued) = self.own_events.pop_front() else { break };
+            let stale = !queued.alias.is_empty()
+                && self.running.get(&queued.alias).is_some_and(|r| r.run != queued.run);
             if stale {
                 continue;
             }
-            handler(self, notice.event());
+            handler(self, queued.event());
             handed += 1;
         }
         handed

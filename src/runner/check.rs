@@ -33,7 +33,7 @@ pub(crate) fn start(app: &App, argv: &[String], cwd: Option<&Path>, socket: Opti
         if let Some(reason) = too_low(limit) {
             return Err(Error::InvalidSetting { setting: format!("limit {limit}"), reason });
         }
-        if let Err(allowed) = crate::sys::child::check_limit(limit) {
+        if let Err(allowed) = crate::sys::child::check_limit(limit.resource(), limit.value()) {
             return Err(Error::LimitTooHigh { limit: *limit, allowed });
         }
     }

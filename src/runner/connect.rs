@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::Runner;
 use super::peer::Owner;
-use super::running::{Connecting, Duty, DutyKind, Notice, NoticeKind, Running};
+use super::running::{Connecting, OwnEvent, OwnEventKind, OwnTimer, Running, TimerPurpose};
 use super::socket::{not_connected, not_there_yet};
 use super::tokens::Role;
 use crate::channel::Channel;
@@ -137,11 +137,11 @@ impl Runner {
     /// The outcome the loop noticed for a connecting `alias`, taken out of
     /// the events to hand over: `Ready` or `StartFailed`.
     fn take_outcome(&mut self, alias: &str) -> Option<crate::Result<bool>> {
-        let index = self.notices.iter().position(|n| {
-            &*n.alias == alias && matches!(n.kind, NoticeKind::Ready | NoticeKind::StartFailed(_))
+        let index = self.own_events.iter().position(|n| {
+            &*n.alias == alias && matches!(n.kind, OwnEventKind::Ready | OwnEventKind::StartFailed(_))
         })?;
-        match self.notices.remove(index)?.kind {
-            NoticeKind::StartFailed(error) => Some(Err(error)),
+        match self.own_events.remove(index)?.kind {
+            OwnEventKind::StartFailed(error) => Some(Err(error)),
             _ => Some(Ok(true)),
         }
     }
@@ -149,13 +149,13 @@ impl Runner {
     /// Cancels the connection attempts scheduled for `alias`.
     fn cancel_connects(&mut self, alias: &str) {
         let timers: Vec<_> = self
-            .duties
+            .own_timers
             .iter()
-            .filter(|(_, duty)| &*duty.alias == alias && duty.kind == DutyKind::Connect)
+            .filter(|(_, own_timer)| &*own_timer.alias == alias && own_timer.kind == TimerPurpose::Connect)
             .map(|(timer, _)| *timer)
             .collect();
         for timer in timers {
-            self.duties.remove(&timer);
+            self.own_timers.remove(&timer);
             self.reactor.cancel_timer(timer);
         }
     }
@@ -185,8 +185,8 @@ impl Runner {
             self.reactor.add_output(process, token);
         }
         match restarted {
-            Some(status) => self.notice(alias, NoticeKind::Restarted(status)),
-            None => self.notice(alias, NoticeKind::Ready),
+            Some(status) => self.push_own_event(alias, OwnEventKind::Restarted(status)),
+            None => self.push_own_event(alias, OwnEventKind::Ready),
         }
     }
 
@@ -208,7 +208,7 @@ impl Runner {
     }
 
     /// Undoes a `nowait` start: frees the alias, kills its process (reaped
-    /// in the loop, without an event) and leaves a `StartFailed` notice.
+    /// in the loop, without an event) and leaves a `StartFailed` event.
     pub(super) fn start_failed(&mut self, alias: &Arc<str>, error: Error) {
         let Some(mut running) = self.running.remove(alias) else { return };
         log::debug!("start of {alias} failed: {error}");
@@ -223,12 +223,13 @@ impl Runner {
         }
         self.forget(&running);
         self.contain.retire(running.leaf.take());
-        let notice = Notice { alias: alias.clone(), run: running.run, kind: NoticeKind::StartFailed(error) };
-        self.notices.push_back(notice);
+        let queued =
+            OwnEvent { alias: alias.clone(), run: running.run, kind: OwnEventKind::StartFailed(error) };
+        self.own_events.push_back(queued);
     }
 
     fn schedule_connect(&mut self, alias: &Arc<str>, run: u64, after: Duration) {
         let timer = self.reactor.set_timer(after);
-        self.duties.insert(timer, Duty { alias: alias.clone(), run, kind: DutyKind::Connect });
+        self.own_timers.insert(timer, OwnTimer { alias: alias.clone(), run, kind: TimerPurpose::Connect });
     }
 }

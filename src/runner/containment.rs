@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use super::Runner;
-use super::running::{Duty, DutyKind, Running};
+use super::running::{OwnTimer, Running, TimerPurpose};
 use crate::error::{Error, Result};
 use crate::process::cgroup::Leaf;
 use crate::process::limit::Limit;
@@ -244,7 +244,7 @@ impl Runner {
         let Some(kill_at) = self.reactor.process_ref(token).and_then(|p| p.kill_at()) else { return };
         let (alias, run) = (alias.clone(), running.run);
         let timer = self.reactor.set_timer(kill_at.saturating_duration_since(Instant::now()));
-        self.duties.insert(timer, Duty { alias: alias.clone(), run, kind: DutyKind::KillTree });
+        self.own_timers.insert(timer, OwnTimer { alias: alias.clone(), run, kind: TimerPurpose::KillTree });
         if let Some(running) = self.running.get_mut(&alias) {
             running.tree_kill = Some(timer);
         }
@@ -268,7 +268,7 @@ impl Runner {
     pub(super) fn cancel_tree_kill(&mut self, running: &mut Running) {
         if let Some(timer) = running.tree_kill.take() {
             self.reactor.cancel_timer(timer);
-            self.duties.remove(&timer);
+            self.own_timers.remove(&timer);
         }
     }
 

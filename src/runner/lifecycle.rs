@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::connect::SocketStart;
 use super::peer::Owner;
 use super::restart::{Restart, RestartState};
-use super::running::{Notice, NoticeKind, Origin, Running};
+use super::running::{Origin, OwnEvent, OwnEventKind, Running};
 use super::spawn::{self, Placement, Spawned};
 use super::tokens::Role;
 use super::{Runner, Start};
@@ -180,7 +180,7 @@ impl Runner {
     }
 
     /// Starts `alias` again with what it was started with, in place of its
-    /// exited process; leaves a `Restarted` notice, or `GaveUp` if it won't
+    /// exited process; leaves a `Restarted` event, or `GaveUp` if it won't
     /// start (the alias then stays exited, as it was). A socket app is
     /// connected in the loop, never here, and its `Restarted` waits for
     /// that connection.
@@ -203,12 +203,12 @@ impl Runner {
                     fresh.origin = old.origin.take();
                 }
                 if !held {
-                    self.notice(alias, NoticeKind::Restarted(status));
+                    self.push_own_event(alias, OwnEventKind::Restarted(status));
                 }
             }
             Err(e) => {
                 log::warn!("restarting {alias}: {e}");
-                self.notice(alias, NoticeKind::GaveUp(status));
+                self.push_own_event(alias, OwnEventKind::GaveUp(status));
             }
         }
     }
@@ -253,7 +253,7 @@ impl Runner {
         }
         if let Some(timer) = running.origin.as_mut().and_then(|o| o.restart.pending.take()) {
             self.reactor.cancel_timer(timer);
-            self.duties.remove(&timer);
+            self.own_timers.remove(&timer);
         }
         if let Some(token) = process {
             self.reactor.stop_process(token, grace)?;
@@ -272,7 +272,7 @@ impl Runner {
     /// channel of your own that can still give an event (one whose
     /// `Closed` was handed over cannot), and no [`Waker`](crate::Waker) made.
     pub fn is_idle(&self) -> bool {
-        self.notices.is_empty() && self.reactor.is_idle()
+        self.own_events.is_empty() && self.reactor.is_idle()
     }
 
     /// [`stop`](Self::stop) for every alias; returns at once.
@@ -416,12 +416,12 @@ impl Runner {
         if self.owned().is_err() {
             return;
         }
-        for (timer, _) in self.duties.drain() {
+        for (timer, _) in self.own_timers.drain() {
             self.reactor.cancel_timer(timer);
         }
         let frozen: Vec<Arc<str>> = self.running.keys().filter(|a| self.turns.froze(a)).cloned().collect();
         frozen.iter().for_each(|alias| self.thaw_bot(alias));
-        self.notices.clear();
+        self.own_events.clear();
         // Taken whole, not copied out: the copy was this loop's peak memory.
         let mut all = std::mem::take(&mut self.running);
         let mut processes = Vec::with_capacity(all.len());
@@ -462,7 +462,7 @@ impl Runner {
     fn cancel_restart(&mut self, running: &mut Running) {
         if let Some(timer) = running.origin.as_mut().and_then(|o| o.restart.pending.take()) {
             self.reactor.cancel_timer(timer);
-            self.duties.remove(&timer);
+            self.own_timers.remove(&timer);
         }
     }
 
@@ -474,9 +474,9 @@ impl Runner {
         }
     }
 
-    pub(super) fn notice(&mut self, alias: &Arc<str>, kind: NoticeKind) {
+    pub(super) fn push_own_event(&mut self, alias: &Arc<str>, kind: OwnEventKind) {
         let run = self.running.get(alias).map_or(0, |r| r.run);
-        self.notices.push_back(Notice { alias: alias.clone(), run, kind });
+        self.own_events.push_back(OwnEvent { alias: alias.clone(), run, kind });
     }
 }
 

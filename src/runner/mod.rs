@@ -45,7 +45,7 @@ use containment::Contain;
 pub use containment::{Cgroups, Containment};
 pub use event::Event;
 pub use restart::Restart;
-use running::{Duty, Notice, Running};
+use running::{OwnEvent, OwnTimer, Running};
 use spawn::ProgramCache;
 pub use split::split_command;
 use tokens::Tokens;
@@ -101,9 +101,9 @@ pub struct Runner {
     /// PATH with the extra folders, when there are any.
     path: Option<OsString>,
     /// The Runner's own timers: restarts and connection attempts.
-    duties: HashMap<TimerId, Duty>,
+    own_timers: HashMap<TimerId, OwnTimer>,
     /// The Runner's own events, waiting to be handed over.
-    notices: VecDeque<Notice>,
+    own_events: VecDeque<OwnEvent>,
     /// Processes the Runner ended on its own, reaped in the loop.
     abandoned: Vec<Token>,
     programs: ProgramCache,
@@ -128,8 +128,8 @@ impl Runner {
             running: HashMap::new(),
             tokens: Tokens::default(),
             path: None,
-            duties: HashMap::new(),
-            notices: VecDeque::new(),
+            own_timers: HashMap::new(),
+            own_events: VecDeque::new(),
             abandoned: Vec::new(),
             programs: ProgramCache::default(),
             runs: 0,
@@ -293,7 +293,7 @@ impl Runner {
     /// readable (see [`Reactor::next_deadline`]): for a host loop (asyncio,
     /// a game loop) that waits on the Runner's fd.
     pub fn next_deadline(&mut self) -> Option<std::time::Instant> {
-        if !self.notices.is_empty() {
+        if !self.own_events.is_empty() {
             return Some(std::time::Instant::now());
         }
         self.reactor.next_deadline()

@@ -1,4 +1,4 @@
-//! The Runner's `poll_once`: its own notices first, then the reactor's
+//! The Runner's `poll_once`: its own events first, then the reactor's
 //! events, each turned into the Runner's (the user's own channels' as
 //! [`Event::Reactor`]); the Runner's own timers do their work instead, and
 //! an exit gets its bookkeeping (`bookkeeping.rs`) before it is handed.
@@ -46,7 +46,7 @@ impl Runner {
     {
         self.owned()?;
         let max_events = max_events.max(1);
-        let handed = self.hand_notices(max_events, &mut handler);
+        let handed = self.hand_own_events(max_events, &mut handler);
         if handed == max_events {
             return Ok(handed);
         }
@@ -121,10 +121,10 @@ impl Runner {
                 }
                 Some(_) | None => pass_on(self, ReactorEvent::Exited { token, status }, handler),
             },
-            ReactorEvent::Timer { id } => match self.duties.remove(&id) {
-                Some(duty) => {
-                    self.do_duty(duty);
-                    self.hand_notices(room, handler)
+            ReactorEvent::Timer { id } => match self.own_timers.remove(&id) {
+                Some(own_timer) => {
+                    self.on_own_timer(own_timer);
+                    self.hand_own_events(room, handler)
                 }
                 None => {
                     handler(self, Event::Timer { id });

@@ -1,6 +1,6 @@
 //! What the Runner keeps per alias (`Running`), and the two kinds of work
-//! it leaves for later: duties (its own timers: a restart, a connection
-//! attempt) and notices (its own events: restarted, gave up, ready, start
+//! it leaves for later: its own timers (a restart, a connection
+//! attempt) and its own events (restarted, gave up, ready, start
 //! failed), each tied to one run of an alias so that it can never act on a
 //! later start of the same alias.
 
@@ -101,14 +101,14 @@ impl Connecting {
 
 /// One of the Runner's own timers.
 #[derive(Debug)]
-pub(crate) struct Duty {
+pub(crate) struct OwnTimer {
     pub(crate) alias: Arc<str>,
     pub(crate) run: u64,
-    pub(crate) kind: DutyKind,
+    pub(crate) kind: TimerPurpose,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum DutyKind {
+pub(crate) enum TimerPurpose {
     Restart,
     Connect,
     /// A bot's deadline in a turn.
@@ -119,31 +119,31 @@ pub(crate) enum DutyKind {
 
 /// One of the Runner's own events, waiting to be handed over.
 #[derive(Debug)]
-pub(crate) struct Notice {
+pub(crate) struct OwnEvent {
     pub(crate) alias: Arc<str>,
     pub(crate) run: u64,
-    pub(crate) kind: NoticeKind,
+    pub(crate) kind: OwnEventKind,
 }
 
 #[derive(Debug)]
-pub(crate) enum NoticeKind {
+pub(crate) enum OwnEventKind {
     Restarted(ExitStatus),
     GaveUp(ExitStatus),
     Ready,
     StartFailed(Error),
-    /// Not tied to an alias: its notice's alias is empty.
+    /// Not tied to an alias: its event's alias is empty.
     TurnEnded(TurnId, Box<TurnReport>),
 }
 
-impl Notice {
+impl OwnEvent {
     pub(crate) fn event(&self) -> Event<'_> {
         let alias = &*self.alias;
         match &self.kind {
-            NoticeKind::Restarted(status) => Event::Restarted { alias, status: *status },
-            NoticeKind::GaveUp(status) => Event::GaveUp { alias, status: *status },
-            NoticeKind::Ready => Event::Ready { alias },
-            NoticeKind::StartFailed(error) => Event::StartFailed { alias, error },
-            NoticeKind::TurnEnded(turn, report) => Event::TurnEnded { turn: *turn, report },
+            OwnEventKind::Restarted(status) => Event::Restarted { alias, status: *status },
+            OwnEventKind::GaveUp(status) => Event::GaveUp { alias, status: *status },
+            OwnEventKind::Ready => Event::Ready { alias },
+            OwnEventKind::StartFailed(error) => Event::StartFailed { alias, error },
+            OwnEventKind::TurnEnded(turn, report) => Event::TurnEnded { turn: *turn, report },
         }
     }
 }

@@ -130,7 +130,10 @@ fn child_setup(app: &App) -> ChildSetup {
     setup.die_with_parent = app.die_with_parent;
     setup.terminal = app.pty;
     // The tree limits are the cgroup's, not setrlimit's.
-    app.limits.iter().filter(|l| l.controller().is_none()).for_each(|limit| setup.limit(limit));
+    app.limits
+        .iter()
+        .filter(|l| l.controller().is_none())
+        .for_each(|limit| setup.limit(limit.resource(), limit.value()));
     setup.reset_signals();
     setup
 }

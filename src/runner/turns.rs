@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Runner;
-use super::running::{Duty, DutyKind, Notice, NoticeKind};
+use super::running::{OwnEvent, OwnEventKind, OwnTimer, TimerPurpose};
 use super::turn::{Charge, Outcome, Turn, TurnId, TurnReport};
 use crate::error::{Error, Result};
 use crate::reactor::timers::TimerId;
@@ -131,7 +131,8 @@ impl Runner {
                 Some(Ok(())) if self.exit_status(&alias).is_none() => {
                     let run = self.running.get(&alias).map_or(0, |r| r.run);
                     let timer = self.reactor.set_timer(allowed);
-                    self.duties.insert(timer, Duty { alias, run, kind: DutyKind::TurnDeadline(id) });
+                    self.own_timers
+                        .insert(timer, OwnTimer { alias, run, kind: TimerPurpose::TurnDeadline(id) });
                     bot.timer = Some(timer);
                 }
                 other => {
@@ -231,8 +232,10 @@ impl Runner {
                 let next = (bot.allowed - used).min(backstop - wall);
                 let run = self.running.get(alias).map_or(0, |r| r.run);
                 let timer = self.reactor.set_timer(next);
-                self.duties
-                    .insert(timer, Duty { alias: alias.clone(), run, kind: DutyKind::TurnDeadline(id) });
+                self.own_timers.insert(
+                    timer,
+                    OwnTimer { alias: alias.clone(), run, kind: TimerPurpose::TurnDeadline(id) },
+                );
                 return;
             }
         }
@@ -276,7 +279,7 @@ impl Runner {
         let finished = active.owed == 0;
         if let Some(timer) = timer {
             self.reactor.cancel_timer(timer);
-            self.duties.remove(&timer);
+            self.own_timers.remove(&timer);
         }
         let bank = self.bank_left(&alias);
         let left = match outcome {
@@ -306,10 +309,10 @@ impl Runner {
             .map(|b| (b.alias.to_string(), b.outcome.unwrap_or(Outcome::Exited)))
             .collect();
         let report = TurnReport { outcomes, harness_delay: active.harness_delay };
-        self.notices.push_back(Notice {
+        self.own_events.push_back(OwnEvent {
             alias: Arc::from(""),
             run: 0,
-            kind: NoticeKind::TurnEnded(id, Box::new(report)),
+            kind: OwnEventKind::TurnEnded(id, Box::new(report)),
         });
     }
 

@@ -9,9 +9,7 @@ use std::process::Command;
 
 use nix::libc;
 
-use crate::process::limit::Limit;
-
-/// The most limits one child gets: one per kind of [`Limit`].
+/// The most limits one child gets: one per `RLIMIT_*` resource it may set.
 const MAX_LIMITS: usize = 6;
 
 /// The highest signal number (`SIGRTMAX` on Linux).
@@ -38,11 +36,11 @@ pub(crate) struct ChildSetup {
 }
 
 impl ChildSetup {
-    /// Adds a resource limit (a later one of the same kind wins).
-    pub(crate) fn limit(&mut self, limit: &Limit) {
-        let resource = resource(limit);
-        let value = limit.value() as libc::rlim_t;
-        let hard = if matches!(limit, Limit::CpuTime(_)) { cpu_hard(value) } else { value };
+    /// Adds a resource limit, `value` for the `RLIMIT_*` `resource` (a
+    /// later one of the same resource wins).
+    pub(crate) fn limit(&mut self, resource: libc::__rlimit_resource_t, value: u64) {
+        let value = value as libc::rlim_t;
+        let hard = if resource == libc::RLIMIT_CPU { cpu_hard(value) } else { value };
         let entry = (resource, libc::rlimit { rlim_cur: value, rlim_max: hard });
         match self.limits[..self.limit_count].iter_mut().find(|(r, _)| *r == resource) {
             Some(slot) => *slot = entry,
@@ -294,18 +292,6 @@ impl Namespaces {
     }
 }
 
-/// The `RLIMIT_*` resource of a limit set with `setrlimit`.
-pub(crate) fn resource(limit: &Limit) -> libc::__rlimit_resource_t {
-    match limit {
-        Limit::Memory(_) => libc::RLIMIT_AS,
-        Limit::CpuTime(_) => libc::RLIMIT_CPU,
-        Limit::OpenFiles(_) => libc::RLIMIT_NOFILE,
-        Limit::Processes(_) => libc::RLIMIT_NPROC,
-        Limit::FileSize(_) => libc::RLIMIT_FSIZE,
-        _ => libc::RLIMIT_CORE,
-    }
-}
-
 /// The hard CPU limit: a second past the soft one, so SIGXCPU comes first;
 /// no higher than this process may set.
 fn cpu_hard(soft: libc::rlim_t) -> libc::rlim_t {
@@ -318,19 +304,19 @@ fn cpu_hard(soft: libc::rlim_t) -> libc::rlim_t {
     }
 }
 
-/// Checks that this process may give a child `limit`: not above its own
-/// hard limit (unless it may raise that), nor, for open files, above the
-/// kernel's ceiling. `Err` gives the most it may give.
-pub(crate) fn check_limit(limit: &Limit) -> Result<(), u64> {
-    let value = limit.value();
-    if let Limit::OpenFiles(_) = limit
+/// Checks that this process may give a child `value` for the `RLIMIT_*`
+/// `resource`: not above its own hard limit (unless it may raise that),
+/// nor, for open files, above the kernel's ceiling. `Err` gives the most it
+/// may give.
+pub(crate) fn check_limit(resource: libc::__rlimit_resource_t, value: u64) -> Result<(), u64> {
+    if resource == libc::RLIMIT_NOFILE
         && let Some(ceiling) =
             std::fs::read_to_string("/proc/sys/fs/nr_open").ok().and_then(|s| s.trim().parse().ok())
         && value > ceiling
     {
         return Err(ceiling);
     }
-    match host_hard(resource(limit)) {
+    match host_hard(resource) {
         Ok(hard) if hard != libc::RLIM_INFINITY && value > hard && !may_raise_hard_limits() => Err(hard),
         _ => Ok(()),
     }

@@ -592,7 +592,7 @@ mod tests {
         let (mut launch, out) = launch(&["/bin/true"]);
         // Above the kernel's ceiling for open files (fs.nr_open): EPERM.
         let limit = crate::Limit::OpenFiles(u64::MAX - 1);
-        launch.setup.limit(&limit);
+        launch.setup.limit(limit.resource(), limit.value());
         let failed = run(launch, out).expect_err("no such limit");
         assert_eq!(failed.stage, Stage::Limit(libc::RLIMIT_NOFILE), "{failed:?}");
         let untrusted = crate::runner::Untrusted::default();
