@@ -146,7 +146,7 @@ impl Keyed for AppConfig {
     const WHAT: &'static str = "an app's config: a map with a \"command\"";
     const KEYS: &'static str = "command, type, cwd, socket, buffering, setpgrp, pty, env, stderr, transport, \
                                 socket_wait, termination_grace, restart, backoff, max_restarts, \
-                                restart_window, die_with_parent, limits";
+                                restart_window, die_with_parent, limits, overage";
 
     fn read<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
         match key {
@@ -167,6 +167,7 @@ impl Keyed for AppConfig {
             "max_restarts" => self.max_restarts = value(map, key)?,
             "restart_window" => self.restart_window = value(map, key)?,
             "die_with_parent" => self.die_with_parent = flag(map, key)?,
+            "overage" => self.overage = value(map, key)?,
             // Its own errors name `limits.<name>`.
             "limits" => self.limits = map.next_value::<Option<LimitsConfig>>()?.unwrap_or_default(),
             _ => return Ok(false),
