@@ -91,6 +91,11 @@ class ForkedCopyError(ProcloopError, RuntimeError):
     process's: the copy touches none of them. Make a new one in the child."""
 
 
+class TurnInProgressError(ProcloopError, RuntimeError):
+    """``begin_turn`` named a bot that is in a turn that has not ended (wait
+    for its ``TurnEnded``); nothing of the new turn was written."""
+
+
 __all__ = [
     "ProcloopError",
     "EndpointClosedException",
@@ -107,4 +112,5 @@ __all__ = [
     "WaitTimeout",
     "BusyError",
     "ForkedCopyError",
+    "TurnInProgressError",
 ]
