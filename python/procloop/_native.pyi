@@ -30,6 +30,27 @@ class _Limits(TypedDict, total=False):
     core_dump: Optional[int]
     """Bytes (RLIMIT_CORE); 0 for none."""
 
+__all__ = [
+    "Runner",
+    "Channel",
+    "Data",
+    "Stderr",
+    "Closed",
+    "Exited",
+    "Restarted",
+    "GaveUp",
+    "Timer",
+    "Ready",
+    "StartFailed",
+    "Usage",
+    "Reply",
+    "TurnEnded",
+    "TurnReport",
+    "Outcome",
+    "__version__",
+    "split_command",
+]
+
 __version__: str
 
 def split_command(command: str) -> list[str]: ...
@@ -166,7 +187,7 @@ class Outcome:
         """CPU seconds in the turn, for "replied" where they can be read; else None."""
     @property
     def replied(self) -> bool: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
 
 @final
 class TurnReport:
@@ -215,7 +236,7 @@ class Runner:
     ConfigError naming its key. Used in a forked child (os.fork()), every
     call raises ForkedCopyError."""
 
-    def __init__(self, *, extra_paths: Optional[Iterable[_Path]] = None) -> None: ...
+    def __new__(cls, *, extra_paths: Optional[Iterable[_Path]] = None) -> Runner: ...
     def add(
         self,
         name: str,

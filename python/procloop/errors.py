@@ -30,14 +30,14 @@ class ProcessExistsException(ProcloopError):
 class UnknownAppError(ProcloopError, KeyError):
     """No app is configured under this name."""
 
-    def __str__(self):
+    def __str__(self) -> str:
         return Exception.__str__(self)
 
 
 class NoSuchProcessError(ProcloopError, KeyError):
     """No process runs under this alias (never started, or terminated)."""
 
-    def __str__(self):
+    def __str__(self) -> str:
         return Exception.__str__(self)
 
 
