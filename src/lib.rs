@@ -138,13 +138,13 @@ pub use listener::{Listener, PeerAddr};
 pub use process::{Process, is_unknown_exit, unknown_exit};
 pub use reactor::{Reactor, ReactorEvent};
 pub use runner::{
-    App, Buffering, Charge, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Event, Outcome, ReactorView, Restart, Runner,
-    Start, Stderr, Transport, Turn, TurnId, TurnReport, split_command,
+    App, Buffering, Cgroups, Charge, Containment, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Event, Outcome,
+    ReactorView, Restart, Runner, Start, Stderr, Transport, Turn, TurnId, TurnReport, split_command,
 };
 pub use signal::{Signal, UnknownSignal};
 pub use timers::TimerId;
 pub use token::Token;
-pub use usage::Usage;
+pub use usage::{TreeUsage, Usage};
 pub use waker::Waker;
 pub use write_queue::DEFAULT_WRITE_QUEUE_LIMIT;
 

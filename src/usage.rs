@@ -1,5 +1,5 @@
 //! [`Usage`]: what a child used, from the kernel's accounting of it when
-//! it ended.
+//! it ended; [`TreeUsage`]: what its whole tree used, from its cgroup.
 
 use std::time::Duration;
 
@@ -17,6 +17,30 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// User and system CPU time together.
+    pub fn cpu_time(&self) -> Duration {
+        self.user + self.system
+    }
+}
+
+/// What a child's whole tree used: its cgroup's accounting
+/// ([`Runner::tree_usage`](crate::Runner::tree_usage)).
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct TreeUsage {
+    /// CPU time in user mode of every process of the tree, those that
+    /// ended included.
+    pub user: Duration,
+    /// CPU time in the kernel on the tree's behalf.
+    pub system: Duration,
+    /// The tree's peak memory in bytes; `None` where the cgroup has no
+    /// memory controller.
+    pub memory_peak: Option<u64>,
+    /// Processes and threads in the tree now.
+    pub tasks: u64,
+}
+
+impl TreeUsage {
     /// User and system CPU time together.
     pub fn cpu_time(&self) -> Duration {
         self.user + self.system

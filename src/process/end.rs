@@ -26,6 +26,9 @@ impl Process {
             return Ok(());
         }
         self.send(Signal::SIGTERM)?;
+        // A stopped process (SIGSTOP, Runner::freeze without a cgroup) acts
+        // on the SIGTERM only once it runs again.
+        self.send(Signal::SIGCONT)?;
         self.kill_at = Some(deadline_after(grace));
         Ok(())
     }

@@ -2,8 +2,12 @@
 //! (or its pid, which stays ours until we reap it); it is reaped by pid
 //! only, never by `waitpid(-1)`, so the host's other children are left alone.
 
+pub(crate) mod cgroup;
 mod end;
 mod group;
+mod hierarchy;
+pub(crate) mod runner_cgroup;
+pub(crate) mod tree;
 
 use std::io;
 use std::os::unix::process::ExitStatusExt;

@@ -28,7 +28,7 @@ pub(crate) fn start(app: &App, argv: &[String], cwd: Option<&Path>, socket: Opti
     if let Some(cwd) = cwd {
         no_nul(cwd.as_os_str(), || format!("working directory {cwd:?}"))?;
     }
-    for limit in &app.limits {
+    for limit in app.limits.iter().filter(|l| l.controller().is_none()) {
         if let Err(allowed) = crate::sys::child::check_limit(limit) {
             return Err(Error::LimitTooHigh { limit: *limit, allowed });
         }

@@ -192,12 +192,16 @@ struct LimitsConfig {
     processes: Option<u64>,
     file_size: Option<u64>,
     core_dump: Option<u64>,
+    tree_memory: Option<u64>,
+    tasks: Option<u64>,
+    cpus: Option<f64>,
 }
 
 impl Keyed for LimitsConfig {
-    const WHAT: &'static str =
-        "limits: a map of memory, cpu_time, open_files, processes, file_size, core_dump";
-    const KEYS: &'static str = "memory, cpu_time, open_files, processes, file_size, core_dump";
+    const WHAT: &'static str = "limits: a map of memory, cpu_time, open_files, processes, file_size, core_dump, \
+                                tree_memory, tasks, cpus";
+    const KEYS: &'static str =
+        "memory, cpu_time, open_files, processes, file_size, core_dump, tree_memory, tasks, cpus";
 
     fn read<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
         let named = format!("limits.{key}");
@@ -208,6 +212,9 @@ impl Keyed for LimitsConfig {
             "processes" => self.processes = value(map, &named)?,
             "file_size" => self.file_size = value(map, &named)?,
             "core_dump" => self.core_dump = value(map, &named)?,
+            "tree_memory" => self.tree_memory = value(map, &named)?,
+            "tasks" => self.tasks = value(map, &named)?,
+            "cpus" => self.cpus = value(map, &named)?,
             _ => {
                 let error = format_args!("limits: unknown limit {key:?} (known: {})", Self::KEYS);
                 return Err(de::Error::custom(error));
@@ -231,6 +238,9 @@ impl LimitsConfig {
             self.processes.map(Limit::Processes),
             self.file_size.map(Limit::FileSize),
             self.core_dump.map(Limit::CoreDump),
+            self.tree_memory.map(Limit::TreeMemory),
+            self.tasks.map(Limit::Tasks),
+            self.cpus.map(Limit::Cpus),
         ]
         .into_iter()
         .flatten()

@@ -222,6 +222,7 @@ impl Runner {
             self.abandoned.push(token);
         }
         self.forget(&running);
+        self.contain.retire(running.leaf.take());
         let notice = Notice { alias: alias.clone(), run: running.run, kind: NoticeKind::StartFailed(error) };
         self.notices.push_back(notice);
     }

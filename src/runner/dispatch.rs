@@ -106,6 +106,12 @@ impl Runner {
         };
         running.process = None;
         running.ended = ended;
+        // A child's tree lives as long as the child.
+        if let Some(leaf) = running.leaf.as_mut()
+            && let Err(e) = leaf.kill()
+        {
+            log::warn!("killing what is left of {alias}'s tree in {}: {e}", leaf.dir().display());
+        }
         if let Some(mut connecting) = running.connecting.take() {
             let error = connecting.failure(status);
             if connecting.restarted.is_none() {

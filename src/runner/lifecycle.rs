@@ -10,10 +10,11 @@ use super::connect::SocketStart;
 use super::peer::Owner;
 use super::restart::{Restart, RestartState};
 use super::running::{Notice, NoticeKind, Origin, Running};
-use super::spawn::{self, Spawned};
+use super::spawn::{self, Placement, Spawned};
 use super::tokens::Role;
 use super::{Runner, Start};
 use crate::error::{Error, Result};
+use crate::process::cgroup::Leaf;
 use crate::process::{Process, end_all, end_all_by};
 use crate::signal::Signal;
 use crate::timers::deadline_after;
@@ -86,13 +87,43 @@ impl Runner {
         }
     }
 
-    /// Spawns a process of `app` for `alias` and registers it: a new run,
-    /// not yet in the registry. A socket app is connected first, or with
-    /// `in_loop` connects in the loop. On failure nothing is left running.
+    /// Spawns a process of `app` for `alias` (in a cgroup leaf of its own,
+    /// with cgroups) and registers it: a new run, not yet in the registry.
+    /// A socket app is connected first, or with `in_loop` connects in the
+    /// loop. On failure nothing is left running, and no leaf.
     fn launch(&mut self, alias: &Arc<str>, app: &str, opts: &Start, in_loop: bool) -> Result<Running> {
         let config = self.apps.get(app).ok_or_else(|| Error::UnknownApp(app.to_string()))?;
+        let leaf = self.contain.leaf_for(&config.limits)?;
+        let placement = match leaf.as_ref().map(Leaf::open).transpose() {
+            Ok(cgroup) => Placement { cgroup, own_group: self.contain.own_group() },
+            Err(e) => {
+                self.contain.remove(leaf.into_iter().collect());
+                return Err(e.into());
+            }
+        };
+        match self.launch_placed(alias, app, opts, in_loop, placement) {
+            Ok(mut running) => {
+                running.leaf = leaf;
+                Ok(running)
+            }
+            Err(e) => {
+                self.contain.remove(leaf.into_iter().collect());
+                Err(e)
+            }
+        }
+    }
+
+    fn launch_placed(
+        &mut self,
+        alias: &Arc<str>,
+        app: &str,
+        opts: &Start,
+        in_loop: bool,
+        placement: Placement,
+    ) -> Result<Running> {
+        let config = self.apps.get(app).ok_or_else(|| Error::UnknownApp(app.to_string()))?;
         let (grace, wait, overage) = (config.grace, config.socket_wait, config.overage);
-        let mut spawned = spawn::spawn(config, opts, self.path.as_deref(), &mut self.programs)?;
+        let mut spawned = spawn::spawn(config, opts, self.path.as_deref(), &mut self.programs, placement)?;
         if !in_loop {
             spawned.connect(wait)?;
         }
@@ -143,6 +174,7 @@ impl Runner {
             overage: std::time::Duration::ZERO,
             stopped: false,
             connecting: None,
+            leaf: None,
         })
     }
 
@@ -165,6 +197,7 @@ impl Runner {
                 if let Some(mut old) = self.running.insert(alias.clone(), fresh) {
                     end_leftovers(&old);
                     self.forget(&old);
+                    self.contain.retire(old.leaf.take());
                     let fresh = self.running.get_mut(alias).expect("just inserted");
                     fresh.origin = old.origin.take();
                 }
@@ -183,7 +216,10 @@ impl Runner {
     /// its group with `setpgrp`), SIGKILL from the loop once the app's
     /// grace has passed. The exit comes as [`Event::Exited`](super::Event::Exited),
     /// and the restart policy does not restart it. Stopping again, or an
-    /// alias that has exited, is Ok and does nothing more.
+    /// alias that has exited, is Ok and does nothing more. With a cgroup,
+    /// every process of its tree gets the SIGTERM (a frozen tree is thawed
+    /// first), and what is left of the tree is killed at the child's exit,
+    /// which its SIGKILL at the grace brings at the latest.
     ///
     /// ```
     /// use std::time::Duration;
@@ -210,6 +246,9 @@ impl Runner {
         running.stopped = true;
         running.connecting = None;
         let (process, grace) = (running.process, running.grace);
+        if let Some(leaf) = running.leaf.as_mut().filter(|_| process.is_some()) {
+            term_tree(leaf, running.pid);
+        }
         if let Some(timer) = running.origin.as_mut().and_then(|o| o.restart.pending.take()) {
             self.reactor.cancel_timer(timer);
             self.duties.remove(&timer);
@@ -283,7 +322,10 @@ impl Runner {
     /// grace period (what is left of it after a [`stop`](Self::stop)), then
     /// SIGKILL; always reaps, closes its channels and frees the alias. For a
     /// process that exited by itself, it just reaps (and ends what is left
-    /// of its group). It waits; [`stop`](Self::stop) is the way that doesn't.
+    /// of its group). With a cgroup, every process of its tree gets the
+    /// SIGTERM, and it returns once the rest of the tree is killed and its
+    /// leaf removed (at most 2 s more). It waits; [`stop`](Self::stop) is
+    /// the way that doesn't.
     ///
     /// ```
     /// use std::os::unix::process::ExitStatusExt;
@@ -308,12 +350,17 @@ impl Runner {
             self.running.remove(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
         self.cancel_restart(&mut running);
         let mut process = self.take_process(&mut running);
+        // A stopped tree had its SIGTERM; the kill below ends what is left.
+        if let Some(leaf) = running.leaf.as_mut().filter(|_| !running.stopped) {
+            term_tree(leaf, running.pid);
+        }
         // Signalled before its channels close: a child that ends at its
         // stdin's end of stream must not beat the SIGTERM to it.
         if let Some(process) = process.as_mut() {
             end_all(&mut [process], running.grace);
         }
         self.forget(&running);
+        self.contain.remove(running.leaf.take().into_iter().collect());
         process.and_then(|p| p.status()).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))
     }
 
@@ -373,6 +420,11 @@ impl Runner {
         self.notices.clear();
         let mut all: Vec<Running> = self.running.drain().map(|(_, r)| r).collect();
         let mut processes = Vec::new();
+        for running in all.iter_mut().filter(|r| r.process.is_some()) {
+            if let Some(leaf) = running.leaf.as_mut() {
+                term_tree(leaf, running.pid);
+            }
+        }
         for running in &mut all {
             if let Some(mut process) = self.take_process(running) {
                 if let Err(e) = process.stop(running.grace) {
@@ -387,6 +439,7 @@ impl Runner {
         let mut refs: Vec<&mut Process> = processes.iter_mut().collect();
         end_all(&mut refs, Duration::ZERO);
         all.iter().for_each(|r| self.forget(r));
+        self.contain.remove(all.iter_mut().filter_map(|r| r.leaf.take()).collect());
     }
 
     /// The process of a run, from the reactor or, once its exit was handed
@@ -419,6 +472,15 @@ impl Runner {
     pub(super) fn notice(&mut self, alias: &Arc<str>, kind: NoticeKind) {
         let run = self.running.get(alias).map_or(0, |r| r.run);
         self.notices.push_back(Notice { alias: alias.clone(), run, kind });
+    }
+}
+
+/// SIGTERM to every process of a child's tree but the child itself (which
+/// gets its own, with its group), thawed first: a frozen tree cannot act on it.
+fn term_tree(leaf: &mut Leaf, child: u32) {
+    leaf.thaw_if_frozen();
+    if let Err(e) = leaf.signal_all(Signal::SIGTERM, Some(child)) {
+        log::warn!("SIGTERM to the tree in {}: {e}", leaf.dir().display());
     }
 }
 

@@ -7,6 +7,7 @@ mod check;
 #[cfg(feature = "serde")]
 mod config;
 mod connect;
+mod containment;
 mod dispatch;
 mod event;
 mod lifecycle;
@@ -38,6 +39,8 @@ use crate::token::Token;
 use crate::usage::Usage;
 use crate::waker::Waker;
 pub use app::{App, Buffering, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Start, Stderr, Transport};
+use containment::Contain;
+pub use containment::{Cgroups, Containment};
 pub use event::Event;
 pub use restart::Restart;
 use running::{Duty, Notice, Running};
@@ -107,6 +110,9 @@ pub struct Runner {
     /// The process that made this Runner: a copy of it in a forked child
     /// must not signal or wait for the parent's children.
     owner_pid: u32,
+    /// How its children are held: a cgroup leaf each, a process group each,
+    /// or neither. Dropped after the children are ended.
+    contain: Contain,
 }
 
 impl Runner {
@@ -125,6 +131,7 @@ impl Runner {
             runs: 0,
             turns: Turns::default(),
             owner_pid: crate::sys::process_id(),
+            contain: Contain::Off,
         })
     }
 

@@ -17,6 +17,7 @@ use super::socket::not_connected;
 use super::turn::{TurnId, TurnReport};
 use crate::error::Error;
 use crate::process::Process;
+use crate::process::cgroup::Leaf;
 use crate::token::Token;
 
 /// One alias, from its start until `terminate`.
@@ -43,6 +44,8 @@ pub(crate) struct Running {
     pub(crate) stopped: bool,
     /// A socket start connecting in the loop (`nowait`, or a restart).
     pub(crate) connecting: Option<Connecting>,
+    /// Its cgroup leaf, with a cgroup: removed when the alias is freed.
+    pub(crate) leaf: Option<Leaf>,
 }
 
 impl Running {

@@ -39,6 +39,14 @@ struct Plan<'a> {
     line_mode: bool,
 }
 
+/// How a start is contained: the cgroup leaf the child is placed in (its
+/// directory, open), and whether it must lead a process group of its own.
+#[derive(Default)]
+pub(crate) struct Placement {
+    pub(crate) cgroup: Option<OwnedFd>,
+    pub(crate) own_group: bool,
+}
+
 /// Starts `app` with `opts`; `path` is the PATH the child gets and its
 /// command is looked up in; `programs` caches where commands were found.
 /// A socket start is not connected yet.
@@ -47,8 +55,10 @@ pub(crate) fn spawn(
     opts: &Start,
     path: Option<&OsStr>,
     programs: &mut ProgramCache,
+    placement: Placement,
 ) -> Result<Spawned> {
-    let plan = plan(app, opts)?;
+    let mut plan = plan(app, opts)?;
+    plan.setpgrp |= placement.own_group;
     check::start(app, &plan.argv, plan.cwd, plan.socket.as_deref())?;
     if let Some(cwd) = plan.cwd {
         check_cwd(&plan.argv[0], cwd)?;
@@ -58,7 +68,8 @@ pub(crate) fn spawn(
     }
     let own_path = app.env.iter().any(|(k, _)| k == "PATH");
     let program = if own_path { None } else { programs.resolve(&plan.argv[0], path) };
-    let (launch, channel, stderr) = launch(app, &plan, program.as_deref(), path)?;
+    let (mut launch, channel, stderr) = launch(app, &plan, program.as_deref(), path)?;
+    launch.cgroup = placement.cgroup;
     // Either way the launch is consumed: the child's ends of its pipes close
     // here once it has them.
     let started = if launch.fits_posix_spawn() {
@@ -105,7 +116,8 @@ fn child_setup(app: &App) -> ChildSetup {
     let mut setup = ChildSetup::default();
     setup.die_with_parent = app.die_with_parent;
     setup.terminal = app.pty;
-    app.limits.iter().for_each(|limit| setup.limit(limit));
+    // The tree limits are the cgroup's, not setrlimit's.
+    app.limits.iter().filter(|l| l.controller().is_none()).for_each(|limit| setup.limit(limit));
     setup.reset_signals();
     setup
 }
@@ -182,6 +194,7 @@ fn launch(
         // A terminal's session makes the child lead its own process group anyway.
         process_group: plan.setpgrp && !app.pty,
         setup: child_setup(app),
+        cgroup: None,
     };
     Ok((launch, channel, stderr))
 }

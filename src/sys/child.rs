@@ -282,3 +282,31 @@ pub(crate) fn set_window_size(fd: BorrowedFd<'_>, rows: u16, cols: u16) -> io::R
     // SAFETY: TIOCSWINSZ reads one `winsize` from the valid pointer.
     unsafe { syscall!(ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &size)) }.map(drop)
 }
+
+// --- cgroups branch: placement on the fork path (until the clone engine
+// of branch `spawn` does it with CLONE_INTO_CGROUP) ---
+
+/// Has the child move itself into the cgroup whose directory `leaf` is open
+/// on (`O_RDONLY | O_DIRECTORY | O_CLOEXEC`), first thing after the fork:
+/// it writes "0" to the leaf's `cgroup.procs`, so everything it runs and
+/// forks stays in the leaf. The fd closes with the `Command`.
+pub(crate) fn place_in_cgroup(command: &mut Command, leaf: OwnedFd) {
+    let in_child = move || -> io::Result<()> {
+        // SAFETY: openat, write and close are async-signal-safe syscalls on
+        // a NUL-terminated literal and a valid one-byte buffer.
+        unsafe {
+            let procs = syscall!(openat(
+                leaf.as_raw_fd(),
+                c"cgroup.procs".as_ptr(),
+                libc::O_WRONLY | libc::O_CLOEXEC
+            ))?;
+            let written = syscall!(write(procs, b"0".as_ptr().cast(), 1));
+            libc::close(procs);
+            written?;
+        }
+        Ok(())
+    };
+    // SAFETY: `in_child` runs between fork and exec; it allocates nothing,
+    // takes no locks and makes only async-signal-safe syscalls.
+    unsafe { command.pre_exec(in_child) };
+}

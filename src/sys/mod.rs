@@ -195,8 +195,18 @@ pub(crate) fn peer_pid(fd: BorrowedFd<'_>) -> io::Result<u32> {
 /// Waits until one of `fds` is readable or `timeout` passes (`None`: no limit).
 /// Returns how many are ready; `EINTR` counts as zero.
 pub(crate) fn poll_readable(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<usize> {
+    poll_for(fds, libc::POLLIN, timeout)
+}
+
+/// Waits until `fd` has a priority event (a cgroup's `cgroup.events`
+/// changed) or `timeout` passes; as [`poll_readable`].
+pub(crate) fn poll_priority(fd: BorrowedFd<'_>, timeout: Duration) -> io::Result<usize> {
+    poll_for(&[fd], libc::POLLPRI, Some(timeout))
+}
+
+fn poll_for(fds: &[BorrowedFd<'_>], events: libc::c_short, timeout: Option<Duration>) -> io::Result<usize> {
     let mut pollfds: Vec<libc::pollfd> =
-        fds.iter().map(|fd| libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 }).collect();
+        fds.iter().map(|fd| libc::pollfd { fd: fd.as_raw_fd(), events, revents: 0 }).collect();
     let ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as libc::c_int);
     // The millisecond rounding must not turn a short non-zero wait into a busy loop.
     let ms = if ms == 0 && timeout.is_some_and(|t| !t.is_zero()) { 1 } else { ms };

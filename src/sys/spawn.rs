@@ -43,6 +43,9 @@ pub(crate) struct Launch {
     pub(crate) stdio: [ChildStdio; 3],
     pub(crate) process_group: bool,
     pub(crate) setup: ChildSetup,
+    /// The cgroup leaf the child is placed in before its program runs: its
+    /// directory, open `O_RDONLY | O_DIRECTORY | O_CLOEXEC`.
+    pub(crate) cgroup: Option<OwnedFd>,
 }
 
 impl Launch {
@@ -50,12 +53,14 @@ impl Launch {
     /// ours, and the program is a path (a bare name is looked up in the
     /// child's PATH, which std does).
     pub(crate) fn fits_posix_spawn(&self) -> bool {
-        !self.setup.runs_code() && self.program.as_os_str().as_bytes().contains(&b'/')
+        !self.setup.runs_code()
+            && self.cgroup.is_none()
+            && self.program.as_os_str().as_bytes().contains(&b'/')
     }
 
     /// The same as a std `Command`, our code in the child included.
     pub(crate) fn into_command(self) -> Command {
-        let Launch { program, argv, env, cwd, stdio, process_group, setup } = self;
+        let Launch { program, argv, env, cwd, stdio, process_group, setup, cgroup } = self;
         let mut command = Command::new(program);
         command.arg0(&argv[0]).args(&argv[1..]).envs(env);
         if let Some(cwd) = cwd {
@@ -69,6 +74,11 @@ impl Launch {
         command.stdin(stdin).stdout(stdout).stderr(stderr);
         if process_group {
             command.process_group(0);
+        }
+        // Before our other set-up in the child (limits, a session), and so
+        // before its program runs.
+        if let Some(leaf) = cgroup {
+            child::place_in_cgroup(&mut command, leaf);
         }
         child::prepare(&mut command, setup);
         command
