@@ -3,7 +3,6 @@
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
-
 use std::time::Duration;
 
 use procloop::{Event, TimerId, TurnId, TurnReport};
@@ -80,7 +79,8 @@ pub(crate) fn returncode(status: ExitStatus) -> Option<i32> {
     status.code().or(status.signal().map(|s| -s))
 }
 
-/// Bytes from a process's stdout (or its socket); one line when line-buffered.
+/// Bytes from a process's stdout (or its socket); one line when
+/// line-buffered, several whole lines with ``poll(batch=True)``.
 #[pyclass(module = "procloop._native", frozen, get_all)]
 pub(crate) struct Data {
     /// The process.
