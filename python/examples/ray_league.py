@@ -6,7 +6,9 @@ Each round, every shard plays one turn (``Runner.begin_turn``) for all its
 bots at once: each bot gets the round's number and answers with a number;
 a bot that does not answer within the deadline scores nothing that round.
 The bots are started with ``die_with_parent``: when an actor dies (``ray
-kill``, a crash, a lost node), its bots die with it. Where the procloop in
+kill``, a crash, a lost node), its bots die with it, whatever Ray itself
+cleans up. Each bot leads its own process group (``setpgrp``), so that
+``stop`` and ``terminate`` reach what it forks. Where the procloop in
 use has containment (``Runner(cgroups="preferred")``) and this machine
 gives a cgroup, each bot's whole tree is in a cgroup of its own, so nothing
 it forks or setsids escapes ``terminate``.
@@ -57,9 +59,9 @@ class Shard:
 
     def __init__(self, seeds: Dict[str, int], extra: Optional[Dict[str, str]] = None) -> None:
         self.runner, self.containment = make_runner()
-        self.runner.add("bot", BOT, buffering="line", die_with_parent=True, termination_grace=0.5)
+        self.runner.add("bot", BOT, buffering="line", setpgrp=True, die_with_parent=True, termination_grace=0.5)
         for name, command in (extra or {}).items():
-            self.runner.add(name, command, buffering="line", die_with_parent=True, termination_grace=0.5)
+            self.runner.add(name, command, buffering="line", setpgrp=True, die_with_parent=True, termination_grace=0.5)
             self.runner.start(name)
         for alias, seed in seeds.items():
             self.runner.start("bot", alias, [str(seed)])
@@ -74,6 +76,12 @@ class Shard:
                 if isinstance(event, procloop.TurnEnded) and event.turn == turn:
                     replies = event.report.replies
                     return {alias: int(replies[alias]) if alias in replies else 0 for alias in self.bots}
+
+    def start(self, name: str, command: str) -> Optional[int]:
+        """Starts one more process, dying with the actor too; its pid."""
+        self.runner.add(name, command, buffering="line", setpgrp=True, die_with_parent=True, termination_grace=0.5)
+        self.runner.start(name)
+        return self.runner.pid(name)
 
     def pids(self) -> Dict[str, Optional[int]]:
         """The pid of each process this shard runs (for the tests)."""

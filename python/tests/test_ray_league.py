@@ -24,11 +24,15 @@ def local_ray():
     # The actors import ray_league by name: their processes get its folder.
     path = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in [str(EXAMPLES), path] if p)
+    # Ray kills a dead worker's children itself by default: off, so that
+    # what ends the bots here is procloop's die_with_parent.
+    os.environ["RAY_kill_child_processes_on_worker_exit"] = "false"
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         yield
     finally:
         ray.shutdown()
+        del os.environ["RAY_kill_child_processes_on_worker_exit"]
         if path is None:
             del os.environ["PYTHONPATH"]
         else:
@@ -74,13 +78,15 @@ def test_the_league_plays_and_every_bot_dies_with_its_actor(local_ray):
 def test_a_setsid_grandchild_dies_with_its_actor_under_containment(local_ray, tmp_path):
     marker = tmp_path / "grandchild.pid"
     escaper = f"sh -c 'setsid sleep 1000 & echo $! > {marker}; exec sleep 1000'"
-    (shard,) = ray_league.deal(2, 1, extra={"escaper": escaper})
+    (shard,) = ray_league.deal(2, 1)
     how = ray.get(shard.how_contained.remote())
     if how != "cgroup":
+        # Checked before the escaper starts: without a cgroup it would escape.
         ray.kill(shard)
         reason = f"containment is not active here (children contained by: {how}); a setsid grandchild escapes"
         print(reason)
         pytest.skip(reason)
+    ray.get(shard.start.remote("escaper", escaper))
     end = time.monotonic() + DEADLINE
     while not marker.exists() or not marker.read_text().strip():
         assert time.monotonic() < end, "the escaper never wrote its grandchild's pid"
