@@ -10,36 +10,46 @@
 //! ```
 //!
 //! The bots are small scripts (sh, and python3 for the hog) written to a
-//! temporary folder: each reads `turn T A B` and must answer `T A+B`.
+//! temporary folder: each says `hello` once it runs, then reads `turn T A B`
+//! and must answer `T A+B`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use procloop::{App, Buffering, Event, Limit, Restart, Runner, Start, Stderr};
 
 /// Name, interpreter, script.
 const BOTS: &[(&str, &str, &str)] = &[
-    ("quick", "sh", r#"while read w t a b; do echo "$t $((a + b))"; done"#),
+    ("quick", "sh", r#"echo hello; while read w t a b; do echo "$t $((a + b))"; done"#),
     (
         "sloppy",
         "sh",
-        r#"while read w t a b; do [ $((t % 3)) = 0 ] && b=$((b + 1)); echo "$t $((a + b))"; done"#,
+        r#"echo hello; while read w t a b; do [ $((t % 3)) = 0 ] && b=$((b + 1)); echo "$t $((a + b))"; done"#,
     ),
-    // Late on even turns: it sleeps half again the deadline (SLOW is replaced).
-    ("slow", "sh", r#"while read w t a b; do [ $((t % 2)) = 0 ] && sleep SLOW; echo "$t $((a + b))"; done"#),
-    ("crashy", "sh", r#"while read w t a b; do [ "$t" = 3 ] && exit 1; echo "$t $((a + b))"; done"#),
-    ("silent", "sh", r#"while read line; do :; done"#),
+    // Late on even turns, whatever the deadline: it holds the answer back
+    // until the next turn's state has come.
+    (
+        "slow",
+        "sh",
+        r#"echo hello; while read w t a b; do [ -n "$held" ] && echo "$held"; held="$t $((a + b))"; if [ $((t % 2)) = 1 ]; then echo "$held"; held=; fi; done"#,
+    ),
+    (
+        "crashy",
+        "sh",
+        r#"echo hello; while read w t a b; do [ "$t" = 3 ] && exit 1; echo "$t $((a + b))"; done"#,
+    ),
+    ("silent", "sh", r#"echo hello; while read line; do :; done"#),
     // Thinks for ever from turn 2 on.
     (
         "spinner",
         "sh",
-        r#"while read w t a b; do [ "$t" = 2 ] && while :; do :; done; echo "$t $((a + b))"; done"#,
+        r#"echo hello; while read w t a b; do [ "$t" = 2 ] && while :; do :; done; echo "$t $((a + b))"; done"#,
     ),
     // Hoards 64 MiB a turn on turns 1 and 2: the second is past its cap.
     (
         "hog",
         "python3",
-        "import sys\nhoard = []\nfor line in sys.stdin:\n    _, t, a, b = line.split()\n    \
+        "import sys\nprint('hello', flush=True)\nhoard = []\nfor line in sys.stdin:\n    _, t, a, b = line.split()\n    \
          if int(t) <= 2:\n        hoard.append(bytearray(64 << 20))\n    \
          print(t, int(a) + int(b), flush=True)\n",
     ),
@@ -49,6 +59,8 @@ const BOTS: &[(&str, &str, &str)] = &[
 const MEMORY_CAP: u64 = 128 << 20;
 /// The CPU time a bot may think for in one run; the arena stops it past that.
 const CPU_BUDGET: Duration = Duration::from_millis(500);
+/// How long the bots have to start and say hello.
+const START_DEADLINE: Duration = Duration::from_secs(10);
 
 /// What the arena keeps of each bot.
 #[derive(Default)]
@@ -75,7 +87,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut runner = Runner::new()?;
     for (name, interpreter, script) in BOTS {
         let path = dir.join(format!("{name}.{interpreter}"));
-        std::fs::write(&path, script.replace("SLOW", &format!("{:.3}", deadline.as_secs_f64() * 1.5)))?;
+        std::fs::write(&path, script)?;
         let app = App::new(format!("{interpreter} {}", path.display()))
             .buffering(Buffering::Line)
             .stderr(Stderr::Capture)
@@ -89,6 +101,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         runner.start_with(name, Start::new())?;
     }
     let mut records: BTreeMap<&str, Record> = BOTS.iter().map(|(n, ..)| (*n, Record::default())).collect();
+    await_hellos(&mut runner, &mut records)?;
     for turn in 1..=turns {
         let (a, b) = (turn * 7 % 13, turn * 5 % 11);
         let answers = play_turn(&mut runner, &mut records, turn, a, b, deadline)?;
@@ -115,6 +128,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     drop(runner);
     std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+/// Waits until every bot has said hello (or the start deadline passed), so
+/// that starting up costs no turn.
+fn await_hellos(runner: &mut Runner, records: &mut BTreeMap<&'static str, Record>) -> procloop::Result<()> {
+    let deadline = runner.set_timer(START_DEADLINE);
+    let mut hello = BTreeSet::new();
+    let mut over = false;
+    while !over && hello.len() < BOTS.len() {
+        runner.poll_once(None, |runner, event| match event {
+            Event::Data { alias, data } if data.starts_with(b"hello") => {
+                hello.insert(alias.to_string());
+            }
+            Event::Timer { id } if id == deadline => over = true,
+            other => keep_books(runner, records, "start", other),
+        })?;
+    }
+    runner.cancel_timer(deadline);
     Ok(())
 }
 

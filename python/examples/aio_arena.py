@@ -26,7 +26,7 @@ from procloop.aio import Events
 if TYPE_CHECKING:
     from procloop._native import _Limits
 
-LIMITS: "_Limits" = {"memory": 256 << 20, "cpu_time": 2, "open_files": 32}
+LIMITS: "_Limits" = {"memory": 128 << 20, "cpu_time": 2, "open_files": 32}
 MATCHES = [("rocky", "cycler"), ("dice", "sleepy"), ("greedy", "spinner"), ("cycler", "dice")]
 STRIKES = 3
 

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from procloop._native import _Event, _Limits
 
 #: Each bot's hard limits, set in the child before it runs.
-LIMITS: "_Limits" = {"memory": 256 << 20, "cpu_time": 2, "open_files": 32}
+LIMITS: "_Limits" = {"memory": 128 << 20, "cpu_time": 2, "open_files": 32}
 #: Missed deadlines before a bot is stopped.
 STRIKES = 3
 #: Seconds of CPU a bot may use for the whole game.

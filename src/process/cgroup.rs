@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use nix::libc;
 
-use crate::signal::Signal;
+use super::signal::Signal;
 use crate::sys;
 
 /// How often the fallback kill (no `cgroup.kill`) looks for what is left:

@@ -6,8 +6,11 @@ pub(crate) mod cgroup;
 mod end;
 mod group;
 mod hierarchy;
+pub(crate) mod limit;
 pub(crate) mod runner_cgroup;
+pub(crate) mod signal;
 pub(crate) mod tree;
+pub(crate) mod usage;
 
 use std::io;
 use std::os::unix::process::ExitStatusExt;
@@ -17,11 +20,11 @@ use std::time::{Duration, Instant};
 use nix::libc;
 
 use crate::error::{Error, Result};
-use crate::signal::Signal;
+use crate::reactor::timers::deadline_after;
 use crate::sys::{self, Pidfd};
-use crate::timers::deadline_after;
-use crate::usage::Usage;
 pub(crate) use end::{end_all, end_all_by};
+use signal::Signal;
+use usage::Usage;
 
 /// How often exits are checked where there is no pidfd.
 pub(crate) const EXIT_POLL_INTERVAL: Duration = Duration::from_millis(10);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::cgroup::Leaf;
 use super::hierarchy;
-use crate::timers::deadline_after;
+use crate::reactor::timers::deadline_after;
 
 /// The controllers a tree limit needs, as the kernel spells them.
 const WANTED: [&str; 3] = ["memory", "pids", "cpu"];

@@ -7,8 +7,8 @@ use std::io;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::limit::Limit;
-use crate::usage::TreeUsage;
+use super::limit::Limit;
+use super::usage::TreeUsage;
 
 /// The period of `cpu.max`, in microseconds (the kernel's default).
 const CPU_PERIOD: u64 = 100_000;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::restart::{Restart, RestartPolicy};
-use crate::limit::Limit;
+use crate::process::limit::Limit;
 
 /// How a channel hands over its input.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 
 use super::app::{App, Buffering, Start, Stderr, Transport};
 use super::restart::Restart;
-use crate::limit::Limit;
+use crate::process::limit::Limit;
 
 #[derive(serde::Deserialize, Default, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]

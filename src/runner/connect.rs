@@ -18,9 +18,9 @@ use super::socket::{not_connected, not_there_yet};
 use super::tokens::Role;
 use crate::channel::Channel;
 use crate::error::Error;
-use crate::signal::Signal;
+use crate::process::signal::Signal;
+use crate::reactor::timers::deadline_after;
 use crate::sys;
-use crate::timers::deadline_after;
 
 /// The first pause between two attempts; it doubles up to the longest.
 const FIRST_PAUSE: Duration = Duration::from_millis(1);
@@ -176,7 +176,7 @@ impl Runner {
         self.connect_failed(alias, error);
     }
 
-    fn connected(&mut self, alias: &Arc<str>, token: crate::token::Token) {
+    fn connected(&mut self, alias: &Arc<str>, token: crate::reactor::token::Token) {
         let Some(running) = self.running.get_mut(alias) else { return };
         let restarted = running.connecting.take().and_then(|c| c.restarted);
         running.channel = Some(token);

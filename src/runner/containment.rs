@@ -7,12 +7,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::Runner;
 use crate::error::{Error, Result};
-use crate::limit::Limit;
 use crate::process::cgroup::Leaf;
+use crate::process::limit::Limit;
 use crate::process::runner_cgroup::RunnerCgroup;
+use crate::process::signal::Signal;
 use crate::process::tree;
-use crate::signal::Signal;
-use crate::usage::TreeUsage;
+use crate::process::usage::TreeUsage;
 
 /// Whether a Runner puts each child in a cgroup of its own
 /// ([`Runner::with_cgroups`]).

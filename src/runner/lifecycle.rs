@@ -15,10 +15,10 @@ use super::tokens::Role;
 use super::{Runner, Start};
 use crate::error::{Error, Result};
 use crate::process::cgroup::Leaf;
+use crate::process::signal::Signal;
 use crate::process::{Process, end_all, end_all_by};
-use crate::signal::Signal;
-use crate::timers::deadline_after;
-use crate::token::Token;
+use crate::reactor::timers::deadline_after;
+use crate::reactor::token::Token;
 
 impl Runner {
     /// Starts `app` under its own name; returns the pid.

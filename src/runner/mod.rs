@@ -1,17 +1,18 @@
 //! [`Runner`]: configured apps, and their running processes by alias, on
 //! one [`Reactor`]. This file is the Runner's face: its state, its
-//! configuration and queries, and `poll_once`.
+//! configuration and queries (`poll_once` is in `poll.rs`).
 
 mod app;
+mod bookkeeping;
 mod check;
 #[cfg(feature = "serde")]
 mod config;
 mod connect;
 mod containment;
-mod dispatch;
 mod event;
 mod lifecycle;
 mod peer;
+mod poll;
 mod restart;
 mod running;
 mod socket;
@@ -33,11 +34,11 @@ use std::time::Duration;
 
 use crate::channel::Channel;
 use crate::error::{Error, Result};
-use crate::reactor::{Reactor, ReactorEvent, drive};
-use crate::timers::TimerId;
-use crate::token::Token;
-use crate::usage::Usage;
-use crate::waker::Waker;
+use crate::process::usage::Usage;
+use crate::reactor::Reactor;
+use crate::reactor::timers::TimerId;
+use crate::reactor::token::Token;
+use crate::reactor::waker::Waker;
 pub use app::{App, Buffering, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Start, Stderr, Transport};
 use containment::Contain;
 pub use containment::{Cgroups, Containment};
@@ -46,7 +47,7 @@ pub use restart::Restart;
 use running::{Duty, Notice, Running};
 use spawn::ProgramCache;
 pub use split::split_command;
-use tokens::{Role, Tokens};
+use tokens::Tokens;
 pub use turn::{Charge, Outcome, Turn, TurnId, TurnReport};
 use turns::Turns;
 pub use view::ReactorView;
@@ -323,59 +324,6 @@ impl Runner {
     pub fn reactor(&mut self) -> ReactorView<'_> {
         let forked_from = self.owned().err().map(|_| self.owner_pid);
         ReactorView::new(&mut self.reactor, &self.tokens, forked_from)
-    }
-
-    /// Waits (`None`: until something happens; `Some(ZERO)`: not at all)
-    /// and hands every event to `handler`; returns how many it handed.
-    ///
-    /// With `None` and nothing that could ever produce an event (no
-    /// process, channel, server or timer, and no waker made), it returns
-    /// `Ok(0)` at once instead of waiting for ever.
-    pub fn poll_once<F>(&mut self, timeout: Option<Duration>, handler: F) -> Result<usize>
-    where
-        F: FnMut(&mut Runner, Event<'_>),
-    {
-        self.poll_once_max(timeout, usize::MAX, handler)
-    }
-
-    /// As [`poll_once`](Self::poll_once), handing over at most `max_events`
-    /// events; the rest wait for the next call, which then does not block.
-    /// (A cap of zero is taken as one.)
-    pub fn poll_once_max<F>(
-        &mut self,
-        timeout: Option<Duration>,
-        max_events: usize,
-        mut handler: F,
-    ) -> Result<usize>
-    where
-        F: FnMut(&mut Runner, Event<'_>),
-    {
-        self.owned()?;
-        let max_events = max_events.max(1);
-        let handed = self.hand_notices(max_events, &mut handler);
-        if handed == max_events {
-            return Ok(handed);
-        }
-        let timeout = if handed > 0 { Some(Duration::ZERO) } else { timeout };
-        // The alias of the channel that gave the last piece of output, kept
-        // here rather than in the Runner: a handler that unwinds drops it
-        // with this frame, and a token's alias never changes.
-        let mut last: Option<(Token, Arc<str>, Role)> = None;
-        let rest = drive(
-            self,
-            |r| &mut r.reactor,
-            timeout,
-            max_events - handed,
-            #[inline(always)]
-            |runner, event, room| match event {
-                // Output is most events: its path stays inline in the loop.
-                ReactorEvent::Data { token, data } => {
-                    runner.hand_output(&mut last, token, data, &mut handler)
-                }
-                other => runner.dispatch(other, room, &mut handler),
-            },
-        )?;
-        Ok(handed + rest)
     }
 }
 

@@ -18,7 +18,7 @@ use super::turn::{TurnId, TurnReport};
 use crate::error::Error;
 use crate::process::Process;
 use crate::process::cgroup::Leaf;
-use crate::token::Token;
+use crate::reactor::token::Token;
 
 /// One alias, from its start until `terminate`.
 #[derive(Debug)]

@@ -10,7 +10,7 @@ use super::Runner;
 use super::running::{Duty, DutyKind, Notice, NoticeKind};
 use super::turn::{Charge, Outcome, Turn, TurnId, TurnReport};
 use crate::error::{Error, Result};
-use crate::timers::TimerId;
+use crate::reactor::timers::TimerId;
 
 /// Backstop of a CPU-charged deadline, in wall time: this many deadlines.
 const CPU_BACKSTOP: u32 = 10;

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use nix::libc;
 
-use crate::limit::Limit;
+use crate::process::limit::Limit;
 
 /// The most limits one child gets: one per kind of [`Limit`].
 const MAX_LIMITS: usize = 6;

@@ -57,18 +57,6 @@ pub(crate) fn kill_group(pgid: u32, signal: i32) -> io::Result<()> {
     unsafe { syscall!(killpg(pgid as libc::pid_t, signal)) }.map(drop)
 }
 
-/// `read(2)` into `buf`; retries on `EINTR`.
-pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
-    loop {
-        // SAFETY: `buf` is valid for writes of `buf.len()` bytes and `fd` is open.
-        let res = unsafe { syscall!(read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len())) };
-        match res {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => return other.map(|n| n as usize),
-        }
-    }
-}
-
 /// `read(2)` of up to `max` bytes into `buf`'s spare capacity, which the
 /// caller reserved; the bytes read are appended. Retries on `EINTR`.
 pub(crate) fn read_into_spare(fd: BorrowedFd<'_>, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
