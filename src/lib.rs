@@ -154,7 +154,8 @@ pub use reactor::{Reactor, ReactorEvent};
 
 pub use runner::{
     App, Buffering, Cgroups, Charge, Containment, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Event, Outcome,
-    ReactorView, Restart, Runner, Start, Stderr, Transport, Turn, TurnId, TurnReport, split_command,
+    ReactorView, Restart, Runner, Scheduler, Start, Stderr, Transport, Turn, TurnId, TurnReport,
+    split_command,
 };
 
 /// The README's examples, compiled as doctests so they stay true.

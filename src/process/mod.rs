@@ -9,6 +9,7 @@ mod hierarchy;
 pub(crate) mod limit;
 pub(crate) mod runner_cgroup;
 pub(crate) mod signal;
+pub(crate) mod start_error;
 pub(crate) mod tree;
 pub(crate) mod usage;
 
@@ -94,15 +95,29 @@ impl Process {
         Ok(Process::from_pid(child.id(), Some(child)))
     }
 
-    /// [`new`](Self::new) for a spawn's `io::Result`.
-    pub(crate) fn new_io(child: Child) -> io::Result<Process> {
-        Ok(Process::from_pid(child.id(), Some(child)))
+    /// Takes over the child `pid`, spawned with its pidfd (`CLONE_PIDFD`),
+    /// which this process spawned and nobody has reaped.
+    pub(crate) fn with_pidfd(pid: u32, pidfd: std::os::fd::OwnedFd) -> Process {
+        let mut process = Process::unwatched(pid, None);
+        process.pidfd = Pidfd::adopt(pidfd);
+        process
     }
 
     /// Takes over the child `pid`, which this process spawned and nobody
     /// has reaped.
     pub(crate) fn from_pid(pid: u32, child: Option<Child>) -> Process {
-        let mut process = Process {
+        let mut process = Process::unwatched(pid, child);
+        match Pidfd::open(pid) {
+            Ok(pidfd) => process.pidfd = pidfd,
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => process.lost(),
+            Err(e) => log::warn!("no pidfd for pid {pid} ({e}); its exit is found by polling"),
+        }
+        process
+    }
+
+    /// The child `pid`, without a pidfd yet.
+    fn unwatched(pid: u32, child: Option<Child>) -> Process {
+        Process {
             pid,
             _child: child,
             pidfd: None,
@@ -111,13 +126,7 @@ impl Process {
             zombie: false,
             kill_at: None,
             killed_at: None,
-        };
-        match Pidfd::open(pid) {
-            Ok(pidfd) => process.pidfd = pidfd,
-            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => process.lost(),
-            Err(e) => log::warn!("no pidfd for pid {pid} ({e}); its exit is found by polling"),
         }
-        process
     }
 
     /// Marks the process as the leader of its own process group (it was

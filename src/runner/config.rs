@@ -13,6 +13,7 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 
 use super::app::{App, Buffering, Start, Stderr, Transport};
 use super::restart::Restart;
+use super::untrusted::Untrusted;
 use crate::process::limit::Limit;
 
 #[derive(serde::Deserialize, Default, PartialEq, Eq)]
@@ -48,6 +49,8 @@ pub(crate) struct AppConfig {
     /// Seconds.
     restart_window: Option<f64>,
     die_with_parent: bool,
+    /// user, namespaces, scheduling.
+    untrusted: Untrusted,
     limits: LimitsConfig,
     /// Seconds: the bank of time a bot may go over its turns' deadlines.
     overage: Option<f64>,
@@ -146,7 +149,9 @@ impl Keyed for AppConfig {
     const WHAT: &'static str = "an app's config: a map with a \"command\"";
     const KEYS: &'static str = "command, type, cwd, socket, buffering, setpgrp, pty, env, stderr, transport, \
                                 socket_wait, termination_grace, restart, backoff, max_restarts, \
-                                restart_window, die_with_parent, limits, overage";
+                                restart_window, die_with_parent, user, no_new_privileges, \
+                                isolate_network, isolate_pids, nice, scheduler, cpu_affinity, limits, \
+                                overage";
 
     fn read<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
         match key {
@@ -168,6 +173,13 @@ impl Keyed for AppConfig {
             "restart_window" => self.restart_window = value(map, key)?,
             "die_with_parent" => self.die_with_parent = flag(map, key)?,
             "overage" => self.overage = value(map, key)?,
+            "user" => self.untrusted.user = value(map, key)?,
+            "no_new_privileges" => self.untrusted.no_new_privileges = flag(map, key)?,
+            "isolate_network" => self.untrusted.isolate_network = flag(map, key)?,
+            "isolate_pids" => self.untrusted.isolate_pids = flag(map, key)?,
+            "nice" => self.untrusted.nice = value(map, key)?,
+            "scheduler" => self.untrusted.scheduler = value(map, key)?,
+            "cpu_affinity" => self.untrusted.cpu_affinity = value(map, key)?,
             // Its own errors name `limits.<name>`.
             "limits" => self.limits = map.next_value::<Option<LimitsConfig>>()?.unwrap_or_default(),
             _ => return Ok(false),
@@ -275,6 +287,7 @@ impl TryFrom<AppConfig> for App {
             .restart(config.restart)
             .die_with_parent(config.die_with_parent)
             .pty(config.pty || config.kind == AppType::Pty);
+        app.untrusted = config.untrusted;
         // As in the Python runner, `socket` means something only for socket apps,
         // which may also get their path at start.
         if config.kind == AppType::Socket {

@@ -22,6 +22,7 @@ mod split;
 mod tokens;
 mod turn;
 mod turns;
+mod untrusted;
 mod view;
 
 use std::collections::{HashMap, VecDeque};
@@ -50,6 +51,8 @@ pub use split::split_command;
 use tokens::Tokens;
 pub use turn::{Charge, Outcome, Turn, TurnId, TurnReport};
 use turns::Turns;
+pub use untrusted::Scheduler;
+pub(crate) use untrusted::Untrusted;
 pub use view::ReactorView;
 
 /// The registry of configured apps and of the processes running them, by

@@ -26,6 +26,7 @@ macro_rules! syscall {
 }
 
 pub(crate) mod child;
+pub(crate) mod clone;
 pub(crate) mod fd;
 mod owner;
 pub(crate) mod pidfd;
