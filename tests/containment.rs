@@ -106,6 +106,25 @@ fn runner_new_stays_off() {
 }
 
 #[test]
+fn extra_paths_and_cgroups_go_together() {
+    let Some(runner) = cgroups_here() else { return };
+    let dir = TempDir::new("extra-path");
+    let script = dir.path().join("procloop-extra-path-bot");
+    std::fs::write(&script, "#!/bin/sh\ncat /proc/self/cgroup\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut runner_with_paths =
+        Runner::with_cgroups_and_extra_paths(Cgroups::Required, [dir.path()]).unwrap();
+    let path = cgroup_dir(&runner_with_paths);
+    assert_ne!(path, cgroup_dir(&runner), "a cgroup of its own");
+    runner_with_paths.add("bot", App::new("procloop-extra-path-bot"));
+    runner_with_paths.start("bot").unwrap();
+    let got = run_until(&mut runner_with_paths, |got| got.iter().any(|g| matches!(g, Got::Exited(..))));
+    let text = String::from_utf8(output_of(&got, "bot")).unwrap();
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(text.lines().any(|l| l.starts_with("0::") && l.ends_with(&format!("/{name}/child-1"))), "{text}");
+}
+
+#[test]
 fn the_child_is_in_its_leaf_before_its_program_runs() {
     let Some(mut runner) = cgroups_here() else { return };
     runner.add("cat", App::new("cat /proc/self/cgroup"));
@@ -191,6 +210,99 @@ fn no_escape_survives_stop() {
     runner.stop("bot").unwrap();
     run_until(&mut runner, |got| got.iter().any(|g| matches!(g, Got::Exited(..))));
     assert_all_ended(&pids);
+}
+
+/// A child that ignores SIGTERM and prints the pid of a grandchild that
+/// ignores it too; a short grace.
+fn deaf_tree() -> App {
+    App::new("sh -c 'trap \"\" TERM; sleep 1000 & echo $!; wait'")
+        .termination_grace(Duration::from_millis(100))
+}
+
+/// Starts [`deaf_tree`]; its pid and its grandchild's.
+fn start_deaf_tree(runner: &mut Runner) -> (u32, u32) {
+    runner.add("deaf", deaf_tree());
+    let child = runner.start("deaf").unwrap();
+    let got = run_until(runner, |got| output_of(got, "deaf").ends_with(b"\n"));
+    let grandchild = String::from_utf8(output_of(&got, "deaf")).unwrap().trim().parse().unwrap();
+    (child, grandchild)
+}
+
+#[test]
+fn stop_ends_a_tree_deaf_to_sigterm_at_the_grace() {
+    let Some(mut runner) = cgroups_here() else { return };
+    let (child, grandchild) = start_deaf_tree(&mut runner);
+    runner.stop("deaf").unwrap();
+    run_until(&mut runner, |got| got.iter().any(|g| matches!(g, Got::Exited(..))) && ended(grandchild));
+    assert!(ended(child));
+}
+
+#[test]
+fn the_kill_at_the_grace_is_dropped_once_the_childs_exit_killed_the_tree() {
+    let Some(mut runner) = cgroups_here() else { return };
+    runner.add("sleep", App::new("sleep 1000").termination_grace(Duration::from_secs(3600)));
+    runner.start("sleep").unwrap();
+    runner.stop("sleep").unwrap();
+    let closed = Got::Closed("sleep".into());
+    run_until(&mut runner, |got| got.iter().any(|g| matches!(g, Got::Exited(..))) && got.contains(&closed));
+    assert!(runner.is_idle(), "no timer is left for the hour's grace");
+    runner.start_with("sleep", Start::new().alias("other")).unwrap();
+    assert_eq!(runner.terminate_within("other", Duration::ZERO).unwrap(), None, "stopped, not ended");
+    runner.terminate("other").unwrap();
+    assert!(runner.is_idle(), "terminate drops the kill at the grace too");
+}
+
+/// A cgroup v1 freezer group holding processes frozen: one that gets
+/// SIGKILL there stays in the kernel (state D) until it is thawed, which
+/// dropping this does.
+struct Stuck(PathBuf);
+
+impl Stuck {
+    /// A group of the v1 freezer hierarchy, where one is mounted.
+    fn new() -> Option<Stuck> {
+        let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let mount = info.lines().find_map(|line| {
+            let (fields, tail) = line.split_once(" - ")?;
+            let options = tail.strip_prefix("cgroup ")?.split(' ').nth(1)?;
+            options.split(',').any(|o| o == "freezer").then(|| fields.split(' ').nth(4).map(PathBuf::from))?
+        })?;
+        let dir = mount.join(format!("procloop-stuck-{}", std::process::id()));
+        std::fs::create_dir(&dir).ok()?;
+        Some(Stuck(dir))
+    }
+
+    fn hold(&self, pid: u32) {
+        std::fs::write(self.0.join("cgroup.procs"), pid.to_string()).unwrap();
+        std::fs::write(self.0.join("freezer.state"), "FROZEN").unwrap();
+        let state = || std::fs::read_to_string(self.0.join("freezer.state")).unwrap();
+        wait_for("the v1 freezer to hold the child", || state() == "FROZEN\n");
+    }
+}
+
+impl Drop for Stuck {
+    fn drop(&mut self) {
+        let _ = std::fs::write(self.0.join("freezer.state"), "THAWED");
+        let empty = || std::fs::read_to_string(self.0.join("cgroup.procs")).is_ok_and(|p| p.is_empty());
+        wait_for("the v1 freezer group to empty", empty);
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+#[test]
+fn stop_kills_the_tree_at_the_grace_while_the_child_is_stuck_in_the_kernel() {
+    let Some(mut runner) = cgroups_here() else { return };
+    let Some(stuck) = Stuck::new() else {
+        eprintln!("skipped: no cgroup v1 freezer here to hold a child in the kernel");
+        return;
+    };
+    let (child, grandchild) = start_deaf_tree(&mut runner);
+    stuck.hold(child);
+    runner.stop("deaf").unwrap();
+    run_until(&mut runner, |_| ended(grandchild));
+    assert_eq!(pid_state(child), Some('D'), "the child is still held in the kernel");
+    drop(stuck);
+    run_until(&mut runner, |got| got.iter().any(|g| matches!(g, Got::Exited(..))));
+    assert!(ended(child));
 }
 
 #[test]

@@ -8,10 +8,11 @@ a bot that does not answer within the deadline scores nothing that round.
 The bots are started with ``die_with_parent``: when an actor dies (``ray
 kill``, a crash, a lost node), its bots die with it, whatever Ray itself
 cleans up. Each bot leads its own process group (``setpgrp``), so that
-``stop`` and ``terminate`` reach what it forks. Where the procloop in
-use has containment (``Runner(cgroups="preferred")``) and this machine
-gives a cgroup, each bot's whole tree is in a cgroup of its own, so nothing
-it forks or setsids escapes ``terminate``.
+``stop`` and ``terminate`` reach what it forks. Each Runner asks for
+containment (``Runner(cgroups="preferred")``): where the machine gives a
+cgroup, each bot's whole tree is in a cgroup of its own, so nothing
+it forks or setsids escapes ``terminate``, and a watchdog outside the
+actor kills that cgroup once the actor's process has ended.
 
     pip install ray
     python examples/ray_league.py [--bots 100] [--actors 2] [--rounds 5]
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 from typing import Any, Dict, List, Optional, Tuple
 
 import ray
@@ -39,19 +41,36 @@ DEADLINE = 2.0
 
 
 def make_runner() -> Tuple[procloop.Runner, str]:
-    """A Runner, contained in cgroups where this procloop and this machine
-    can; and how its children are contained (``"cgroup"``, ``"process
-    group"`` or ``"none"``)."""
-    contained: Dict[str, Any] = {"cgroups": "preferred"}
-    try:
-        runner = procloop.Runner(**contained)
-    except TypeError:  # a procloop without containment
-        return procloop.Runner(), "none"
-    containment = getattr(runner, "containment", None)
-    described = str(containment() if callable(containment) else containment).lower()
-    if "cgroup" in described:
-        return runner, "cgroup"
-    return runner, "process group" if "group" in described else "none"
+    """A Runner, contained in cgroups where this machine gives one; and how
+    its children are contained (``"cgroup"``, ``"process_group"`` or
+    ``"none"``)."""
+    runner = procloop.Runner(cgroups="preferred")
+    kind, path = runner.containment()
+    if path is not None:
+        watch(os.getpid(), str(path))
+    return runner, kind
+
+
+#: Waits for the actor's process to end, then kills the Runner's cgroup
+#: (every bot's tree, setsid grandchildren included) and removes it.
+_WATCHDOG = """
+while kill -0 "$1" 2>/dev/null; do sleep 0.2; done
+echo 1 > "$2/cgroup.kill"
+for try in 1 2 3 4 5 6 7 8 9 10; do
+    find "$2" -depth -mindepth 1 -type d -exec rmdir {} + 2>/dev/null
+    rmdir "$2" 2>/dev/null && break
+    sleep 0.2
+done
+"""
+
+
+def watch(actor: int, cgroup: str) -> None:
+    """Ends what is in ``cgroup`` once process ``actor`` has ended: a
+    killed actor (SIGKILL) drops no Runner, so nothing else would. The
+    watchdog is a process of its own session, not the actor's child, so
+    that whatever ends the actor and its children leaves it running."""
+    launcher = 'setsid sh -c "$0" watchdog "$1" "$2" </dev/null >/dev/null 2>&1 &'
+    subprocess.run(["sh", "-c", launcher, _WATCHDOG, str(actor), cgroup], check=True)
 
 
 class Shard:

@@ -29,6 +29,7 @@ from ._native import (
     StartFailed,
     Stderr,
     Timer,
+    TreeUsage,
     Usage,
     Reply,
     TurnEnded,
@@ -40,11 +41,13 @@ from ._native import (
 from .errors import (
     BadCommandError,
     BusyError,
+    CgroupsUnavailableError,
     ConfigError,
     EndpointClosed,
     EndpointClosedException,
     ForkedCopyError,
     LimitTooHighError,
+    LimitUnsupportedError,
     NoSuchProcessError,
     ProcessExistsException,
     ProcloopError,
@@ -59,6 +62,7 @@ from .errors import (
 __all__ = [
     "Runner",
     "Channel",
+    "TreeUsage",
     "Data",
     "Stderr",
     "Closed",
@@ -92,4 +96,6 @@ __all__ = [
     "BusyError",
     "ForkedCopyError",
     "TurnInProgressError",
+    "LimitUnsupportedError",
+    "CgroupsUnavailableError",
 ]

@@ -80,7 +80,7 @@ def test_a_setsid_grandchild_dies_with_its_actor_under_containment(local_ray, tm
     escaper = f"sh -c 'setsid sleep 1000 & echo $! > {marker}; exec sleep 1000'"
     (shard,) = ray_league.deal(2, 1)
     how = ray.get(shard.how_contained.remote())
-    if how != "cgroup":
+    if how != "cgroup":  # "process_group" or "none"
         # Checked before the escaper starts: without a cgroup it would escape.
         ray.kill(shard)
         reason = f"containment is not active here (children contained by: {how}); a setsid grandchild escapes"

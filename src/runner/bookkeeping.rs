@@ -40,6 +40,10 @@ impl Runner {
         {
             log::warn!("killing what is left of {alias}'s tree in {}: {e}", leaf.dir().display());
         }
+        if let Some(timer) = running.tree_kill.take() {
+            self.reactor.cancel_timer(timer); // killed already, just above
+            self.duties.remove(&timer);
+        }
         if let Some(mut connecting) = running.connecting.take() {
             let error = connecting.failure(status);
             if connecting.restarted.is_none() {
@@ -102,6 +106,7 @@ impl Runner {
             DutyKind::Restart => self.restart(&duty.alias),
             DutyKind::Connect => self.try_connect(&duty.alias),
             DutyKind::TurnDeadline(turn) => self.turn_deadline(&duty.alias, turn),
+            DutyKind::KillTree => self.kill_tree(&duty.alias),
         }
     }
 

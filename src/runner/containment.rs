@@ -4,8 +4,10 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use super::Runner;
+use super::running::{Duty, DutyKind, Running};
 use crate::error::{Error, Result};
 use crate::process::cgroup::Leaf;
 use crate::process::limit::Limit;
@@ -169,6 +171,24 @@ impl Runner {
         Ok(runner)
     }
 
+    /// [`with_cgroups`](Self::with_cgroups), with `paths` appended to PATH
+    /// as [`with_extra_paths`](Self::with_extra_paths) does.
+    ///
+    /// ```
+    /// use procloop::{Cgroups, Runner};
+    ///
+    /// let runner = Runner::with_cgroups_and_extra_paths(Cgroups::Preferred, ["/opt/bots/bin"])?;
+    /// # Ok::<(), procloop::Error>(())
+    /// ```
+    pub fn with_cgroups_and_extra_paths<I: IntoIterator<Item = P>, P: Into<PathBuf>>(
+        mode: Cgroups,
+        paths: I,
+    ) -> Result<Runner> {
+        let mut runner = Runner::with_extra_paths(paths)?;
+        runner.contain = Contain::new(mode)?;
+        Ok(runner)
+    }
+
     /// How this Runner holds its children's trees.
     pub fn containment(&self) -> Containment {
         match &self.contain {
@@ -208,6 +228,47 @@ impl Runner {
         match &running.leaf {
             Some(leaf) => Ok(tree::usage(leaf.dir())?),
             None => Err(Error::CgroupsUnavailable(self.contain.why_none())),
+        }
+    }
+
+    /// With a cgroup, sets the kill of a stopped `alias`'s whole tree for
+    /// when its grace has passed, with its child's SIGKILL: a child stuck
+    /// in the kernel, or whose exit is not handled yet, must not keep the
+    /// rest of its tree alive past it. Once per stop: it is not moved by
+    /// another `stop`.
+    pub(super) fn kill_tree_at_grace(&mut self, alias: &str) {
+        let Some((alias, running)) = self.running.get_key_value(alias) else { return };
+        let (Some(_), None, Some(token)) = (&running.leaf, running.tree_kill, running.process) else {
+            return;
+        };
+        let Some(kill_at) = self.reactor.process_ref(token).and_then(|p| p.kill_at()) else { return };
+        let (alias, run) = (alias.clone(), running.run);
+        let timer = self.reactor.set_timer(kill_at.saturating_duration_since(Instant::now()));
+        self.duties.insert(timer, Duty { alias: alias.clone(), run, kind: DutyKind::KillTree });
+        if let Some(running) = self.running.get_mut(&alias) {
+            running.tree_kill = Some(timer);
+        }
+    }
+
+    /// A stopped run's grace has passed: its whole tree is killed, the
+    /// child too, stuck or not (its exit comes as usual).
+    pub(super) fn kill_tree(&mut self, alias: &str) {
+        let Some(running) = self.running.get_mut(alias) else { return };
+        running.tree_kill = None;
+        if let Some(leaf) = running.leaf.as_mut().filter(|_| running.process.is_some()) {
+            log::debug!("{alias}'s grace has passed: killing its tree in {}", leaf.dir().display());
+            if let Err(e) = leaf.kill() {
+                log::warn!("killing {alias}'s tree in {}: {e}", leaf.dir().display());
+            }
+        }
+    }
+
+    /// Cancels the kill of a run's tree at its grace (the run is ended
+    /// another way).
+    pub(super) fn cancel_tree_kill(&mut self, running: &mut Running) {
+        if let Some(timer) = running.tree_kill.take() {
+            self.reactor.cancel_timer(timer);
+            self.duties.remove(&timer);
         }
     }
 

@@ -175,6 +175,7 @@ impl Runner {
             stopped: false,
             connecting: None,
             leaf: None,
+            tree_kill: None,
         })
     }
 
@@ -218,8 +219,9 @@ impl Runner {
     /// and the restart policy does not restart it. Stopping again, or an
     /// alias that has exited, is Ok and does nothing more. With a cgroup,
     /// every process of its tree gets the SIGTERM (a frozen tree is thawed
-    /// first), and what is left of the tree is killed at the child's exit,
-    /// which its SIGKILL at the grace brings at the latest.
+    /// first), and the whole tree is killed (`cgroup.kill`) once the child's
+    /// exit is seen or the grace has passed, whichever comes first: a child
+    /// stuck in the kernel past its SIGKILL does not keep the rest alive.
     ///
     /// ```
     /// use std::time::Duration;
@@ -255,6 +257,7 @@ impl Runner {
         }
         if let Some(token) = process {
             self.reactor.stop_process(token, grace)?;
+            self.kill_tree_at_grace(alias);
         }
         Ok(())
     }
@@ -349,6 +352,7 @@ impl Runner {
         let mut running =
             self.running.remove(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
         self.cancel_restart(&mut running);
+        self.cancel_tree_kill(&mut running);
         let mut process = self.take_process(&mut running);
         // A stopped tree had its SIGTERM; the kill below ends what is left.
         if let Some(leaf) = running.leaf.as_mut().filter(|_| !running.stopped) {

@@ -18,6 +18,7 @@ use super::turn::{TurnId, TurnReport};
 use crate::error::Error;
 use crate::process::Process;
 use crate::process::cgroup::Leaf;
+use crate::reactor::timers::TimerId;
 use crate::reactor::token::Token;
 
 /// One alias, from its start until `terminate`.
@@ -46,6 +47,8 @@ pub(crate) struct Running {
     pub(crate) connecting: Option<Connecting>,
     /// Its cgroup leaf, with a cgroup: removed when the alias is freed.
     pub(crate) leaf: Option<Leaf>,
+    /// The timer that kills its leaf once a `stop`'s grace has passed.
+    pub(crate) tree_kill: Option<TimerId>,
 }
 
 impl Running {
@@ -108,6 +111,8 @@ pub(crate) enum DutyKind {
     Connect,
     /// A bot's deadline in a turn.
     TurnDeadline(TurnId),
+    /// A stopped child's grace has passed: its whole tree is killed.
+    KillTree,
 }
 
 /// One of the Runner's own events, waiting to be handed over.
