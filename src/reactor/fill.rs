@@ -18,6 +18,7 @@ use super::Reactor;
 use super::entry::{ChannelState, Kind};
 use super::poll::{Queue, Queued};
 use super::token::Token;
+use crate::DEFAULT_INPUT_CAPACITY;
 use crate::channel::Fill;
 use crate::sys;
 
@@ -55,6 +56,11 @@ impl Reactor {
             Some(arena) => {
                 let mut arena = mem::take(arena);
                 arena.clear();
+                // All it may hold at once, asked for once: growing it by
+                // doubling copied (and so kept resident) what it held.
+                if arena.capacity() == 0 {
+                    arena.reserve_exact(ARENA_LIMIT + DEFAULT_INPUT_CAPACITY);
+                }
                 arena
             }
             None => {

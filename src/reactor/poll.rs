@@ -71,11 +71,31 @@ enum Popped {
 pub(crate) struct Queue {
     events: VecDeque<Queued>,
     popped: u64,
+    /// The `Lines` entry being handed, in front of `events`: it leaves the
+    /// deque with its first line, so that the next ones are cut off here.
+    batch: Batch,
+}
+
+/// Lines of one channel at `at..end` of the arena (none when `at == end`).
+/// `serial` tells one batch from the next, so that a handing loop sees
+/// that a nested poll or a take-back changed it.
+#[derive(Debug)]
+struct Batch {
+    token: Token,
+    at: usize,
+    end: usize,
+    serial: u64,
+}
+
+impl Default for Batch {
+    fn default() -> Batch {
+        Batch { token: Token::new(0, 0), at: 0, end: 0, serial: 0 }
+    }
 }
 
 impl Queue {
     pub(crate) fn is_empty(&self) -> bool {
-        self.events.is_empty()
+        self.events.is_empty() && self.batch.at == self.batch.end
     }
 
     /// Queues a channel's event and notes it on the channel.
@@ -89,9 +109,31 @@ impl Queue {
         self.events.push_back(event);
     }
 
-    /// Whether events of the channel `state` are still queued.
-    pub(crate) fn holds(&self, state: &ChannelState) -> bool {
-        state.queued_until > self.popped
+    /// Whether events of the channel `state` (`token`) are still queued.
+    pub(crate) fn holds(&self, state: &ChannelState, token: Token) -> bool {
+        state.queued_until > self.popped || (self.batch.token == token && self.batch.at < self.batch.end)
+    }
+
+    /// True if lines are left in the batch, after moving a `Lines` entry
+    /// at the front of the deque there when it was empty.
+    #[inline(always)]
+    fn batch_ready(&mut self) -> bool {
+        if self.batch.at < self.batch.end {
+            return true;
+        }
+        let Some(&Queued::Lines { token, at, end }) = self.events.front() else { return false };
+        self.pop();
+        self.batch = Batch { token, at, end, serial: self.batch.serial + 1 };
+        true
+    }
+
+    /// Cuts the next line off the non-empty batch, whose bytes are `arena`.
+    #[inline(always)]
+    fn next_line(&mut self, arena: &[u8]) -> (Token, usize, usize) {
+        let Batch { token, at, end, .. } = self.batch;
+        let len = line_len(&arena[at..end]);
+        self.batch.at += len;
+        (token, at, len)
     }
 
     #[inline]
@@ -174,16 +216,10 @@ fn hand_queued<T>(
     let mut handed = 0;
     while handed < room {
         let r = reactor(owner);
-        // Lines are most events: the next one is cut off the front entry
-        // here, without popping it until its last line.
-        if let Some(Queued::Lines { token, at, end }) = r.queue.events.front_mut() {
-            let (token, lines) = (*token, &frame.arena(&r.arena)[*at..*end]);
-            let data = &lines[..line_len(lines)];
-            *at += data.len();
-            if *at == *end {
-                r.queue.pop();
-            }
-            handed += hand(owner, ReactorEvent::Data { token, data }, room - handed);
+        // Lines are most events: they are cut off the batch in a loop of
+        // their own.
+        if r.queue.batch_ready() {
+            handed += hand_batch(owner, reactor, frame, room - handed, hand);
             continue;
         }
         handed += match r.pop_event() {
@@ -194,6 +230,35 @@ fn hand_queued<T>(
             Some(Popped::Other(event)) => hand(owner, event, room - handed),
             None => break,
         };
+    }
+    handed
+}
+
+/// Hands the batch's lines one at a time until `room` were handed or the
+/// batch is empty, or until a handler changed it (a nested poll handed
+/// some of it, or its channel was touched): the caller looks again then.
+#[inline(always)]
+fn hand_batch<T>(
+    owner: &mut T,
+    reactor: &impl Fn(&mut T) -> &mut Reactor,
+    frame: &mut Frame,
+    room: usize,
+    hand: &mut impl FnMut(&mut T, ReactorEvent<'_>, usize) -> usize,
+) -> usize {
+    let r = reactor(owner);
+    let Batch { token, mut at, end, serial } = r.queue.batch;
+    let mut lines = &frame.arena(&r.arena)[at..end];
+    let mut handed = 0;
+    while handed < room && !lines.is_empty() {
+        let (data, rest) = lines.split_at(line_len(lines));
+        at += data.len();
+        reactor(owner).queue.batch.at = at; // before the handler, which may look
+        handed += hand(owner, ReactorEvent::Data { token, data }, room - handed);
+        let batch = &reactor(owner).queue.batch;
+        if batch.at != at || batch.serial != serial {
+            break;
+        }
+        lines = rest;
     }
     handed
 }
@@ -280,14 +345,9 @@ impl Reactor {
     #[inline]
     fn pop_event(&mut self) -> Option<Popped> {
         loop {
-            if let Some(Queued::Lines { token, at, end }) = self.queue.events.front_mut() {
-                let (token, line_at) = (*token, *at);
-                let len = line_len(&self.arena[line_at..*end]);
-                *at += len;
-                if *at == *end {
-                    self.queue.pop();
-                }
-                return Some(Popped::Data { token, at: line_at, len });
+            if self.queue.batch_ready() {
+                let (token, at, len) = self.queue.next_line(&self.arena);
+                return Some(Popped::Data { token, at, len });
             }
             let event = match self.queue.pop()? {
                 Queued::Data { token, at, len } => return Some(Popped::Data { token, at, len }),
@@ -314,7 +374,7 @@ impl Reactor {
     pub(crate) fn touch_channel(&mut self, token: Token) -> Option<&mut ChannelState> {
         let Reactor { entries, queue, arena, .. } = self;
         let state = entries.channel(token)?;
-        if queue.holds(state) {
+        if queue.holds(state, token) {
             let bytes = take_back(queue, arena, state, token);
             self.enqueue(token);
             self.take_back_exits(token, bytes);
@@ -349,8 +409,13 @@ impl Reactor {
 /// Returns how many bytes went back.
 #[cold]
 fn take_back(queue: &mut Queue, arena: &[u8], state: &mut ChannelState, token: Token) -> usize {
-    let upto = (state.queued_until - queue.popped) as usize;
     let mut bytes = Vec::new();
+    let batch = &mut queue.batch;
+    if batch.token == token && batch.at < batch.end {
+        bytes.extend_from_slice(&arena[batch.at..batch.end]);
+        batch.at = batch.end;
+    }
+    let upto = state.queued_until.saturating_sub(queue.popped) as usize;
     for event in queue.events.iter_mut().take(upto) {
         match event {
             Queued::Data { token: t, at, len } if *t == token => {

@@ -33,7 +33,7 @@ impl Runner {
             return 0;
         };
         running.process = None;
-        running.ended = ended;
+        running.ended = ended.map(Box::new);
         // A child's tree lives as long as the child.
         if let Some(leaf) = running.leaf.as_mut()
             && let Err(e) = leaf.kill()

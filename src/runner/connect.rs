@@ -40,7 +40,7 @@ impl Runner {
     /// Starts connecting `running` (not in the registry yet) in the loop.
     pub(super) fn begin_connect(&mut self, alias: &Arc<str>, running: &mut Running, socket: SocketStart) {
         let SocketStart { path, wait, line_mode, owner } = socket;
-        running.connecting = Some(Connecting {
+        running.connecting = Some(Box::new(Connecting {
             path,
             deadline: deadline_after(wait),
             wait,
@@ -50,7 +50,7 @@ impl Runner {
             impostor: None,
             restarted: None,
             failed: None,
-        });
+        }));
         self.schedule_connect(alias, running.run, Duration::ZERO);
     }
 

@@ -58,7 +58,7 @@ impl Runner {
                 Some(Box::new(Origin { app: app.to_string(), opts, restart: RestartState::default() }));
         }
         let pid = running.pid;
-        self.running.insert(alias, running);
+        self.running.insert(alias, Box::new(running));
         Ok(pid)
     }
 
@@ -195,7 +195,7 @@ impl Runner {
                 if let Some(connecting) = fresh.connecting.as_mut() {
                     connecting.restarted = Some(status);
                 }
-                if let Some(mut old) = self.running.insert(alias.clone(), fresh) {
+                if let Some(mut old) = self.running.insert(alias.clone(), Box::new(fresh)) {
                     end_leftovers(&old);
                     self.forget(&old);
                     self.contain.retire(old.leaf.take());
@@ -399,7 +399,7 @@ impl Runner {
         let running = self.running.get_mut(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
         let process = match running.process {
             Some(token) => self.reactor.process(token),
-            None => running.ended.as_mut(),
+            None => running.ended.as_deref_mut(),
         };
         if let Some(process) = process
             && !end_all_by(&mut [process], running.grace, Some(deadline_after(limit)))
@@ -422,14 +422,15 @@ impl Runner {
         let frozen: Vec<Arc<str>> = self.running.keys().filter(|a| self.turns.froze(a)).cloned().collect();
         frozen.iter().for_each(|alias| self.thaw_bot(alias));
         self.notices.clear();
-        let mut all: Vec<Running> = self.running.drain().map(|(_, r)| r).collect();
-        let mut processes = Vec::new();
-        for running in all.iter_mut().filter(|r| r.process.is_some()) {
+        // Taken whole, not copied out: the copy was this loop's peak memory.
+        let mut all = std::mem::take(&mut self.running);
+        let mut processes = Vec::with_capacity(all.len());
+        for running in all.values_mut().filter(|r| r.process.is_some()) {
             if let Some(leaf) = running.leaf.as_mut() {
                 term_tree(leaf, running.pid);
             }
         }
-        for running in &mut all {
+        for running in all.values_mut() {
             if let Some(mut process) = self.take_process(running) {
                 if let Err(e) = process.stop(running.grace) {
                     log::warn!("stopping pid {}: {e}", process.pid());
@@ -442,8 +443,8 @@ impl Runner {
         }
         let mut refs: Vec<&mut Process> = processes.iter_mut().collect();
         end_all(&mut refs, Duration::ZERO);
-        all.iter().for_each(|r| self.forget(r));
-        self.contain.remove(all.iter_mut().filter_map(|r| r.leaf.take()).collect());
+        all.values().for_each(|r| self.forget(r));
+        self.contain.remove(all.values_mut().filter_map(|r| r.leaf.take()).collect());
     }
 
     /// The process of a run, from the reactor or, once its exit was handed
@@ -454,7 +455,7 @@ impl Runner {
                 self.tokens.remove(token);
                 self.reactor.take_process(token)
             }
-            None => running.ended.take(),
+            None => running.ended.take().map(|process| *process),
         }
     }
 
@@ -491,7 +492,7 @@ fn term_tree(leaf: &mut Leaf, child: u32) {
 /// What is left of a restarted run's process group: its leader crashed, so
 /// the rest of the group is ended with it.
 fn end_leftovers(old: &Running) {
-    if let Some(ended) = old.ended.as_ref().filter(|p| p.is_group_leader())
+    if let Some(ended) = old.ended.as_deref().filter(|p| p.is_group_leader())
         && let Err(e) = ended.signal_group(Signal::SIGKILL)
     {
         log::warn!("ending what is left of pid {}'s group: {e}", ended.pid());

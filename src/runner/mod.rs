@@ -95,7 +95,7 @@ pub use view::ReactorView;
 pub struct Runner {
     reactor: Reactor,
     apps: HashMap<String, App>,
-    running: HashMap<Arc<str>, Running>,
+    running: HashMap<Arc<str>, Box<Running>>,
     /// What each reactor token of the Runner's is.
     tokens: Tokens,
     /// PATH with the extra folders, when there are any.
@@ -240,7 +240,7 @@ impl Runner {
     /// was handed over; `None` before, or when its exit status was taken by
     /// someone else.
     pub fn usage(&self, alias: &str) -> Option<Usage> {
-        self.running.get(alias)?.ended.as_ref()?.usage()
+        self.running.get(alias)?.ended.as_deref()?.usage()
     }
 
     /// The CPU time (user and system) `alias`'s process has used so far:
@@ -250,7 +250,7 @@ impl Runner {
         let running = self.running.get(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
         let process = match (running.process, &running.ended) {
             (Some(token), _) => self.reactor.process_ref(token),
-            (None, ended) => ended.as_ref(),
+            (None, ended) => ended.as_deref(),
         };
         process.ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?.cpu_time()
     }

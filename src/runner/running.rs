@@ -36,15 +36,17 @@ pub(crate) struct Running {
     /// The process in the reactor, until its exit is handed over.
     pub(crate) process: Option<Token>,
     /// The process once its exit was handed over: its status and usage,
-    /// and for a group leader the zombie that holds the group's id.
-    pub(crate) ended: Option<Process>,
+    /// and for a group leader the zombie that holds the group's id. Boxed,
+    /// as is `connecting`: a run is kept in a hash map, whose every slot
+    /// (a quarter to half of them empty) is as big as a `Running`.
+    pub(crate) ended: Option<Box<Process>>,
     pub(crate) grace: Duration,
     /// The app's overage bank for turns.
     pub(crate) overage: Duration,
     /// `stop` was asked for: its exit is not restarted.
     pub(crate) stopped: bool,
     /// A socket start connecting in the loop (`nowait`, or a restart).
-    pub(crate) connecting: Option<Connecting>,
+    pub(crate) connecting: Option<Box<Connecting>>,
     /// Its cgroup leaf, with a cgroup: removed when the alias is freed.
     pub(crate) leaf: Option<Leaf>,
     /// The timer that kills its leaf once a `stop`'s grace has passed.
@@ -54,7 +56,7 @@ pub(crate) struct Running {
 impl Running {
     /// The exit status, once the exit was handed over.
     pub(crate) fn status(&self) -> Option<ExitStatus> {
-        self.ended.as_ref().and_then(Process::status)
+        self.ended.as_deref().and_then(Process::status)
     }
 }
 
