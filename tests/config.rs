@@ -120,6 +120,7 @@ fn every_bad_value_is_an_error_naming_its_key() {
         (r#"{"command": "x", "max_restarts": -1}"#, "max_restarts:"),
         (r#"{"command": "x", "restart_window": true}"#, "restart_window:"),
         (r#"{"command": "x", "die_with_parent": "no"}"#, "die_with_parent:"),
+        (r#"{"command": "x", "overage": "lots"}"#, "overage:"),
         (r#"{"command": "x", "limits": {"memory": "1G"}}"#, "limits.memory:"),
         (r#"{"command": "x", "limits": {"cpu_time": -1}}"#, "limits.cpu_time:"),
         (r#"{"command": "x", "limits": {"mem": 1}}"#, "limits: unknown limit \"mem\""),

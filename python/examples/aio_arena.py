@@ -16,13 +16,17 @@ Python 3.10 or later (``match``).
 
 import argparse
 import asyncio
+from typing import TYPE_CHECKING, Dict, Optional, Tuple
 
 import bots
 import procloop
 from procloop import Data, Exited
 from procloop.aio import Events
 
-LIMITS = {"memory": 128 << 20, "cpu_time": 2, "open_files": 32}
+if TYPE_CHECKING:
+    from procloop._native import _Limits
+
+LIMITS: "_Limits" = {"memory": 128 << 20, "cpu_time": 2, "open_files": 32}
 MATCHES = [("rocky", "cycler"), ("dice", "sleepy"), ("greedy", "spinner"), ("cycler", "dice")]
 STRIKES = 3
 
@@ -31,17 +35,17 @@ class Router:
     """The Runner's events, routed: each alias's stdout lines to its queue,
     its exit (the returncode) to its future."""
 
-    def __init__(self):
-        self._lines = {}
-        self._exits = {}
+    def __init__(self) -> None:
+        self._lines: Dict[str, "asyncio.Queue[bytes]"] = {}
+        self._exits: Dict[str, "asyncio.Future[Optional[int]]"] = {}
 
-    def lines(self, alias):
+    def lines(self, alias: str) -> "asyncio.Queue[bytes]":
         return self._lines.setdefault(alias, asyncio.Queue())
 
-    def exit(self, alias):
+    def exit(self, alias: str) -> "asyncio.Future[Optional[int]]":
         return self._exits.setdefault(alias, asyncio.get_running_loop().create_future())
 
-    async def run(self, events):
+    async def run(self, events: Events) -> None:
         async for event in events:
             match event:
                 case Data(alias, line):
@@ -50,7 +54,7 @@ class Router:
                     self.exit(alias).set_result(code)
 
 
-async def line(router, alias, seconds):
+async def line(router: Router, alias: str, seconds: float) -> Optional[bytes]:
     """The next line of ``alias``, or None if none came in time."""
     try:
         return await asyncio.wait_for(router.lines(alias).get(), seconds)
@@ -58,7 +62,7 @@ async def line(router, alias, seconds):
         return None
 
 
-async def move(router, alias, turn, seconds):
+async def move(router: Router, alias: str, turn: int, seconds: float) -> Optional[str]:
     """The move of ``alias`` for ``turn``, or None if it did not come
     within ``seconds`` (late answers to earlier turns are skipped)."""
     loop = asyncio.get_running_loop()
@@ -72,7 +76,9 @@ async def move(router, alias, turn, seconds):
             return played
 
 
-async def play(runner, router, number, pair, turns, deadline):
+async def play(
+    runner: procloop.Runner, router: Router, number: int, pair: Tuple[str, str], turns: int, deadline: float
+) -> str:
     aliases = [f"{bot}#{number}" for bot in pair]
     for bot, alias in zip(pair, aliases):
         runner.start(bot, alias=alias)
@@ -83,12 +89,12 @@ async def play(runner, router, number, pair, turns, deadline):
         for turn in range(1, turns + 1):
             for alias in aliases:
                 try:
-                    runner.get_channel(alias).write(b"turn %d\n" % turn)
+                    runner.channel(alias).write(b"turn %d\n" % turn)
                 except procloop.EndpointClosed:
                     pass  # it died (greedy's MemoryError, say): it misses the move
             moves = await asyncio.gather(*(move(router, alias, turn, deadline) for alias in aliases))
-            for alias, played in zip(aliases, moves):
-                missed[alias] += played is None
+            for alias, m in zip(aliases, moves):
+                missed[alias] += m is None
             played = {alias: m for alias, m in zip(aliases, moves) if m is not None}
             for alias, points in bots.score(played).items():
                 score[alias] += points
@@ -100,21 +106,22 @@ async def play(runner, router, number, pair, turns, deadline):
         codes = await asyncio.wait_for(asyncio.gather(*(router.exit(alias) for alias in aliases)), 10.0)
     a, b = aliases
     if missed[a] >= STRIKES or missed[b] >= STRIKES:
-        winner = a if missed[a] < missed[b] else b
+        winner: Optional[str] = a if missed[a] < missed[b] else b
         how = "on missed moves"
     else:
         winner = a if score[a] > score[b] else b if score[b] > score[a] else None
         how = f"{score[a]}:{score[b]}"
+    usages = [(alias, runner.usage(alias), code) for alias, code in zip(aliases, codes)]
     used = ", ".join(
-        f"{alias} {runner.usage(alias).cpu_time:.2f} s CPU, exit {code}" if runner.usage(alias) else f"{alias} exit {code}"
-        for alias, code in zip(aliases, codes)
+        f"{alias} {usage.cpu_time:.2f} s CPU, exit {code}" if usage else f"{alias} exit {code}"
+        for alias, usage, code in usages
     )
     for alias in aliases:
         runner.terminate(alias)  # frees the alias; it has exited, so this only reaps
     return f"{a} vs {b}: {winner or 'draw'} ({how}); {used}"
 
 
-async def main():
+async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=6)
     parser.add_argument("--deadline", type=float, default=0.3, help="seconds a move")

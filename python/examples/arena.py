@@ -19,13 +19,17 @@ Python 3.10 or later (``match``).
 """
 
 import argparse
+from typing import TYPE_CHECKING, Callable, Dict, Optional, Set, Tuple
 
 import bots
 import procloop
 from procloop import Data, Exited, Stderr, Timer
 
+if TYPE_CHECKING:
+    from procloop._native import _Event, _Limits
+
 #: Each bot's hard limits, set in the child before it runs.
-LIMITS = {"memory": 128 << 20, "cpu_time": 2, "open_files": 32}
+LIMITS: "_Limits" = {"memory": 128 << 20, "cpu_time": 2, "open_files": 32}
 #: Missed deadlines before a bot is stopped.
 STRIKES = 3
 #: Seconds of CPU a bot may use for the whole game.
@@ -34,7 +38,9 @@ CPU_BUDGET = 0.25
 START_DEADLINE = 10.0
 
 
-def poll_until(runner, done, seconds, handle):
+def poll_until(
+    runner: procloop.Runner, done: Callable[[], bool], seconds: float, handle: "Callable[[_Event], None]"
+) -> bool:
     """Hands each event to ``handle`` until ``done()`` or ``seconds`` have
     passed (a timer of the loop's own); False if the time ran out."""
     timer = runner.set_timer(seconds)
@@ -49,13 +55,16 @@ def poll_until(runner, done, seconds, handle):
     return in_time
 
 
-def play(runner, turns, deadline):
+def play(
+    runner: procloop.Runner, turns: int, deadline: float
+) -> Tuple[Dict[str, int], Dict[str, int], Dict[str, Optional[int]], Dict[str, str]]:
     scores = dict.fromkeys(bots.NAMES, 0)
     strikes = dict.fromkeys(bots.NAMES, 0)
-    exits, notes = {}, {}
+    exits: Dict[str, Optional[int]] = {}
+    notes: Dict[str, str] = {}
     playing = set(bots.NAMES)
 
-    def note(event):
+    def note(event: "_Event") -> None:
         """Events that come whenever they come: exits and complaints."""
         match event:
             case Exited(bot, code):
@@ -66,9 +75,9 @@ def play(runner, turns, deadline):
                 notes[bot] = lines[-1] if lines else notes.get(bot, "")
 
     # Everyone says hello first, so that starting up costs no turn.
-    hello = set()
+    hello: Set[str] = set()
 
-    def greeted(event):
+    def greeted(event: "_Event") -> None:
         if isinstance(event, Data) and event.data == b"hello\n":
             hello.add(event.alias)
         else:
@@ -81,12 +90,12 @@ def play(runner, turns, deadline):
             break
         for bot in sorted(playing):
             try:
-                runner.get_channel(bot).write(b"turn %d\n" % turn)
+                runner.channel(bot).write(b"turn %d\n" % turn)
             except procloop.EndpointClosed:
                 pass  # it died just now; its Exited is on its way
-        moves = {}
+        moves: Dict[str, str] = {}
 
-        def answered(event, turn=turn, moves=moves):
+        def answered(event: "_Event", turn: int = turn, moves: Dict[str, str] = moves) -> None:
             match event:
                 case Data(bot, line):
                     move = bots.parse(line.decode(), turn)
@@ -119,7 +128,7 @@ def play(runner, turns, deadline):
     return scores, strikes, exits, notes
 
 
-def main():
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=8)
     parser.add_argument("--deadline", type=float, default=0.3, help="seconds a turn")

@@ -5,6 +5,7 @@ play badly (late, greedily, for ever)."""
 
 import shlex
 import sys
+from typing import Dict, Optional
 
 MOVES = ("rock", "paper", "scissors")
 
@@ -45,13 +46,13 @@ for turn, line in enumerate(sys.stdin):
 NAMES = tuple(_BRAINS)
 
 
-def command(name):
+def command(name: str) -> str:
     """The command line of bot ``name``: this Python, running its program."""
     program = _PROGRAM.format(moves=MOVES, brain=_BRAINS[name])
     return " ".join(shlex.quote(word) for word in (sys.executable, "-u", "-c", program))
 
 
-def parse(line, turn):
+def parse(line: str, turn: int) -> Optional[str]:
     """The move in a bot's answer to ``turn``; None for an answer to another
     turn (a late one) or nonsense."""
     words = line.split()
@@ -60,6 +61,6 @@ def parse(line, turn):
     return None
 
 
-def score(moves):
+def score(moves: Dict[str, str]) -> Dict[str, int]:
     """Points of each bot for one turn: one per other bot its move beats."""
     return {bot: sum(BEATS[move] == other for other in moves.values()) for bot, move in moves.items()}

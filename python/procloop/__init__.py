@@ -5,9 +5,11 @@ The engine is procloop's Rust core. Two ways to use it:
 - the native API: :class:`Runner` with ``poll()`` returning event objects
   (:class:`Data`, :class:`Stderr`, :class:`Closed`, :class:`Exited`,
   :class:`Restarted`, :class:`GaveUp`, :class:`Timer`, :class:`Ready`,
-  :class:`StartFailed`), ``stop``/``signal``/``wait`` that never stall the
-  loop, resource limits and :class:`Usage`, timers, and ``fileno()`` with
-  ``next_deadline()`` for selectors and asyncio (:mod:`procloop.aio` drives
+  :class:`StartFailed`), turns of a bot loop (``begin_turn`` with
+  :class:`Reply`, :class:`TurnEnded` and its :class:`TurnReport`),
+  ``stop``/``signal``/``wait`` that never stall the loop, resource limits
+  and :class:`Usage`, timers, and ``fileno()`` with ``next_deadline()``
+  for selectors and asyncio (:mod:`procloop.aio` drives
   a Runner from an asyncio loop);
 - the Python runner's own API, unchanged, in :mod:`procloop.compat`
   (``procloop.compat.runner``, ``procloop.compat.channels`` and its
@@ -29,6 +31,11 @@ from ._native import (
     Timer,
     TreeUsage,
     Usage,
+    Reply,
+    TurnEnded,
+    TurnReport,
+    Outcome,
+    __version__,
     split_command,
 )
 from .errors import (
@@ -47,6 +54,7 @@ from .errors import (
     QueueFullError,
     SocketError,
     SpawnError,
+    TurnInProgressError,
     UnknownAppError,
     WaitTimeout,
 )
@@ -65,7 +73,29 @@ __all__ = [
     "Ready",
     "StartFailed",
     "Usage",
+    "Reply",
+    "TurnEnded",
+    "TurnReport",
+    "Outcome",
     "split_command",
+    "__version__",
     "errors",
-    *errors.__all__,
+    "ProcloopError",
+    "EndpointClosedException",
+    "EndpointClosed",
+    "ProcessExistsException",
+    "UnknownAppError",
+    "NoSuchProcessError",
+    "BadCommandError",
+    "ConfigError",
+    "LimitTooHighError",
+    "SpawnError",
+    "SocketError",
+    "QueueFullError",
+    "WaitTimeout",
+    "BusyError",
+    "ForkedCopyError",
+    "TurnInProgressError",
+    "LimitUnsupportedError",
+    "CgroupsUnavailableError",
 ]

@@ -10,7 +10,9 @@ from .errors import ProcloopError
 
 _Path = Union[str, PathLike[str]]
 _Buffering = Optional[str]
-_Event = Union["Data", "Stderr", "Closed", "Exited", "Restarted", "GaveUp", "Timer", "Ready", "StartFailed"]
+_Event = Union[
+    "Data", "Stderr", "Closed", "Exited", "Restarted", "GaveUp", "Timer", "Ready", "StartFailed", "Reply", "TurnEnded"
+]
 _Signal = Union[int, _signal.Signals, str]
 
 class _Limits(TypedDict, total=False):
@@ -35,6 +37,30 @@ class _Limits(TypedDict, total=False):
     cpus: Optional[float]
     """At most this many CPUs' worth of time for the whole tree (cpu.max); needs a cgroup."""
 
+__all__ = [
+    "Runner",
+    "Channel",
+    "Data",
+    "Stderr",
+    "Closed",
+    "Exited",
+    "Restarted",
+    "GaveUp",
+    "Timer",
+    "Ready",
+    "StartFailed",
+    "Usage",
+    "TreeUsage",
+    "Reply",
+    "TurnEnded",
+    "TurnReport",
+    "Outcome",
+    "__version__",
+    "split_command",
+]
+
+__version__: str
+
 def split_command(command: str) -> list[str]: ...
 
 @final
@@ -46,6 +72,8 @@ class Channel:
     @staticmethod
     def socket(fd: int, *, buffering: _Buffering = None) -> Channel: ...
     def read(self) -> bytes: ...
+    def read_available(self) -> bytes:
+        """As read(), but in line mode whole lines and a trailing partial line at once."""
     def write(self, *chunks: Union[bytes, bytearray]) -> None: ...
     def flush(self) -> None: ...
     @property
@@ -153,6 +181,61 @@ class Usage:
         """``user + system``."""
 
 @final
+class Outcome:
+    """How one bot's turn went."""
+
+    __match_args__: Final = ("kind", "elapsed", "cpu")
+    @property
+    def kind(self) -> Literal["replied", "timed_out", "exited"]: ...
+    @property
+    def elapsed(self) -> Optional[float]:
+        """Seconds charged (wall, or CPU under charge="cpu"), for "replied"; else None."""
+    @property
+    def cpu(self) -> Optional[float]:
+        """CPU seconds in the turn, for "replied" where they can be read; else None."""
+    @property
+    def replied(self) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class TurnReport:
+    """What a finished turn gave."""
+
+    @property
+    def outcomes(self) -> dict[str, Outcome]:
+        """Each bot's outcome, in the order the turn named them."""
+    @property
+    def replies(self) -> dict[str, bytes]:
+        """Each reply, for the bots that replied in time."""
+    @property
+    def harness_delay(self) -> float:
+        """Seconds: the most any reply sat readable before the loop handed it over."""
+    def outcome(self, alias: str) -> Optional[Outcome]: ...
+
+@final
+class Reply:
+    """A bot's first reply in a turn."""
+
+    __match_args__: Final = ("turn", "alias", "data", "elapsed")
+    @property
+    def turn(self) -> int: ...
+    @property
+    def alias(self) -> str: ...
+    @property
+    def data(self) -> bytes: ...
+    @property
+    def elapsed(self) -> float: ...
+
+@final
+class TurnEnded:
+    """Every bot of a turn has an outcome."""
+
+    __match_args__: Final = ("turn", "report")
+    @property
+    def turn(self) -> int: ...
+    @property
+    def report(self) -> TurnReport: ...
+@final
 class TreeUsage:
     """What a child's whole tree has used, from its cgroup (``Runner.tree_usage``)."""
 
@@ -213,6 +296,7 @@ class Runner:
         scheduler: Literal["normal", "batch", "idle"] = "normal",
         cpu_affinity: Optional[Sequence[int]] = None,
         limits: Optional[_Limits] = None,
+        overage: Optional[float] = None,
     ) -> None: ...
     def update_config(self, config: Mapping[str, Mapping[str, object]]) -> None: ...
     def start(
@@ -240,6 +324,8 @@ class Runner:
         nowait: bool = False,
     ) -> int: ...
     def get_channel(self, alias: str) -> Optional[Channel]: ...
+    def channel(self, alias: str) -> Channel:
+        """As get_channel, but NoSuchProcessError instead of None."""
     def get_stderr(self, alias: str) -> Optional[Channel]: ...
     def terminate(self, alias: str) -> Optional[int]:
         """Ctrl-C meanwhile raises KeyboardInterrupt within 50 ms and leaves the alias stopped."""
@@ -262,7 +348,19 @@ class Runner:
     def resize(self, alias: str, rows: int, cols: int) -> None: ...
     def set_timer(self, seconds: float) -> int: ...
     def cancel_timer(self, id: int) -> bool: ...
-    def poll(self, timeout: Optional[float] = None, max_events: Optional[int] = None) -> list[_Event]: ...
+    def poll(
+        self, timeout: Optional[float] = None, max_events: Optional[int] = None, *, batch: bool = False
+    ) -> list[_Event]: ...
+    def begin_turn(
+        self,
+        bots: Mapping[str, Union[bytes, bytearray]],
+        deadline: float,
+        *,
+        charge: Literal["wall", "cpu"] = "wall",
+        freeze_between: bool = False,
+    ) -> int:
+        """Writes each payload and returns the turn's number at once; Reply and TurnEnded follow."""
+    def overage_left(self, alias: str) -> float: ...
     def next_deadline(self) -> Optional[float]:
         """On the time.monotonic() clock (asyncio's loop.time()); None if only fileno() can wake it."""
     def fileno(self) -> int: ...

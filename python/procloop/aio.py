@@ -24,6 +24,12 @@ blocks in it::
 
     asyncio.run(main())
 
+Two helpers take part of the events on the way: ``await events.turn({alias:
+payload, ...}, deadline=0.1)`` begins a turn and returns its
+:class:`procloop.TurnReport` (its ``Reply`` events and ``TurnEnded`` are
+not handed out again), and ``async for line in events.lines("bot-3")`` gives
+that alias's output line by line (its ``Data`` events go there instead).
+
 Events are pulled: the Runner is polled only while a coroutine waits for
 an event, at most ``max_events`` at a time, so a slow consumer holds the
 children back through their pipes (bounded memory) instead of piling
@@ -37,10 +43,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from typing import TYPE_CHECKING, Any, Callable, Deque, List, Optional
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Deque, Dict, List, Literal, Mapping, Optional, Union
+
+from ._native import Closed, Data, Exited, Reply, TurnEnded
 
 if TYPE_CHECKING:
-    from ._native import _Event, Runner
+    from ._native import _Event, Runner, TurnReport
 
 __all__ = ["Events"]
 
@@ -56,12 +64,16 @@ class Events:
     does).
     """
 
-    def __init__(self, runner: Runner, *, max_events: int = 256) -> None:
+    def __init__(self, runner: Runner, *, max_events: int = 256, batch: bool = False) -> None:
         if max_events < 1:
             raise ValueError("max_events: at least 1")
         self._runner = runner
         self._max_events = max_events
+        self._batch = batch
         self._queue: Deque[_Event] = collections.deque()
+        # Turns awaited with turn(), and the aliases read with lines().
+        self._turns: Dict[int, asyncio.Future[TurnReport]] = {}
+        self._streams: Dict[str, _Stream] = {}
         self._closed = False
         # While a coroutine waits: the future the loop's callbacks complete,
         # how many coroutines await it, and what wakes it.
@@ -107,13 +119,92 @@ class Events:
                 return self._queue.popleft()
             if self._closed:
                 raise StopAsyncIteration
-            events = self._runner.poll(0, self._max_events)
-            if events:
-                self._queue.extend(events)
+            if self._pull():
                 continue
             if deadline is not None and time.monotonic() >= deadline:
                 raise asyncio.TimeoutError(f"no event within {timeout} s")
             await self._wait(deadline)
+
+    async def turn(
+        self,
+        bots: Mapping[str, Union[bytes, bytearray]],
+        deadline: float,
+        *,
+        charge: Literal["wall", "cpu"] = "wall",
+        freeze_between: bool = False,
+    ) -> TurnReport:
+        """Begins a turn (``Runner.begin_turn``, whose errors it raises) and
+        returns its report once every bot has an outcome: ``report.outcomes``
+        and each reply in ``report.replies``. Its ``Reply`` events and its
+        ``TurnEnded`` are not handed out by ``next()``; other events met
+        meanwhile are. The turn ends by itself (every bot has a deadline);
+        cancelling the wait leaves the turn running, and its events then
+        come through ``next()``."""
+        number = self._runner.begin_turn(bots, deadline, charge=charge, freeze_between=freeze_between)
+        report: asyncio.Future[TurnReport] = asyncio.get_running_loop().create_future()
+        self._turns[number] = report
+        try:
+            while not report.done():
+                if self._closed:
+                    raise StopAsyncIteration
+                if not self._pull():
+                    await self._wait(None)
+            return report.result()
+        finally:
+            self._turns.pop(number, None)
+
+    async def lines(self, alias: str) -> AsyncIterator[bytes]:
+        """``alias``'s output line by line (newlines kept; a last line
+        without one at its end), until its end of stream (``Closed``) or
+        ``close()``. Its ``Data`` events go here instead of ``next()``,
+        those already taken included. One stream per alias at a time."""
+        if alias in self._streams:
+            raise RuntimeError(f"lines({alias!r}) is already being read")
+        stream = self._streams[alias] = _Stream()
+        for event in [e for e in self._queue if isinstance(e, (Data, Closed, Exited)) and e.alias == alias]:
+            if isinstance(event, Data):
+                self._queue.remove(event)
+                stream.feed(event.data)
+            else:
+                stream.end()
+        try:
+            while True:
+                if stream.lines:
+                    yield stream.lines.popleft()
+                elif stream.ended or self._closed:
+                    return
+                elif not self._pull():
+                    await self._wait(None)
+        finally:
+            if self._streams.get(alias) is stream:
+                del self._streams[alias]
+
+    def _pull(self) -> bool:
+        """Polls the Runner without waiting and sorts what came: an awaited
+        turn's events to its ``turn()``, a read alias's output to its
+        ``lines()``, the rest to the queue. Whether anything came."""
+        events = self._runner.poll(0, self._max_events, batch=self._batch)
+        handed = False
+        for event in events:
+            if isinstance(event, TurnEnded) and event.turn in self._turns:
+                future = self._turns[event.turn]
+                if not future.done():
+                    future.set_result(event.report)
+                handed = True
+            elif isinstance(event, Reply) and event.turn in self._turns:
+                pass
+            elif isinstance(event, Data) and event.alias in self._streams:
+                self._streams[event.alias].feed(event.data)
+                handed = True
+            else:
+                if isinstance(event, (Closed, Exited)) and event.alias in self._streams:
+                    self._streams[event.alias].end()
+                    handed = True
+                self._queue.append(event)
+        if handed or self._queue:
+            # Another coroutine may be waiting for what this one took.
+            self._wake()
+        return bool(events)
 
     async def until(self, predicate: Callable[[_Event], Any], timeout: Optional[float] = None) -> List[_Event]:
         """The events up to and including the first for which
@@ -187,3 +278,29 @@ class Events:
         self._disarm()
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+
+class _Stream:
+    """One alias's output as lines, for ``Events.lines``."""
+
+    def __init__(self) -> None:
+        self.lines: Deque[bytes] = collections.deque()
+        self.partial = b""
+        self.ended = False
+
+    def feed(self, data: bytes) -> None:
+        data = self.partial + data if self.partial else data
+        start = 0
+        while True:
+            end = data.find(b"\n", start)
+            if end < 0:
+                break
+            self.lines.append(data[start : end + 1])
+            start = end + 1
+        self.partial = data[start:]
+
+    def end(self) -> None:
+        if self.partial:
+            self.lines.append(self.partial)
+            self.partial = b""
+        self.ended = True

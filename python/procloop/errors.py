@@ -30,14 +30,14 @@ class ProcessExistsException(ProcloopError):
 class UnknownAppError(ProcloopError, KeyError):
     """No app is configured under this name."""
 
-    def __str__(self):
+    def __str__(self) -> str:
         return Exception.__str__(self)
 
 
 class NoSuchProcessError(ProcloopError, KeyError):
     """No process runs under this alias (never started, or terminated)."""
 
-    def __str__(self):
+    def __str__(self) -> str:
         return Exception.__str__(self)
 
 
@@ -105,6 +105,11 @@ class ForkedCopyError(ProcloopError, RuntimeError):
     process's: the copy touches none of them. Make a new one in the child."""
 
 
+class TurnInProgressError(ProcloopError, RuntimeError):
+    """``begin_turn`` named a bot that is in a turn that has not ended (wait
+    for its ``TurnEnded``); nothing of the new turn was written."""
+
+
 __all__ = [
     "ProcloopError",
     "EndpointClosedException",
@@ -123,4 +128,5 @@ __all__ = [
     "WaitTimeout",
     "BusyError",
     "ForkedCopyError",
+    "TurnInProgressError",
 ]

@@ -133,6 +133,19 @@ impl PyChannel {
         Ok(PyBytes::new(py, &data))
     }
 
+    /// As ``read()``, but in line mode whole lines and a trailing partial
+    /// line at once (a prompt such as ``b"Name? "``); in bytes mode the
+    /// same as ``read()``.
+    fn read_available<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let data = self.with(py, |channel| {
+            if channel.queued() > 0 {
+                let _ = channel.flush();
+            }
+            channel.read_available()
+        })?;
+        Ok(PyBytes::new(py, &data))
+    }
+
     /// Writes the chunks as one write, without blocking: what the fd won't
     /// take now is queued and flushed by the next write, read or poll.
     /// EndpointClosedException if the other end is gone; QueueFullError if

@@ -50,10 +50,16 @@ static CGROUPS_UNAVAILABLE: Class = Class::new("CgroupsUnavailableError");
 static BUSY: Class = Class::new("BusyError");
 static WAIT_TIMEOUT: Class = Class::new("WaitTimeout");
 static FORKED_COPY: Class = Class::new("ForkedCopyError");
+static TURN_IN_PROGRESS: Class = Class::new("TurnInProgressError");
 
 /// `EndpointClosedException`, raised without a message.
 pub(crate) fn endpoint_closed(py: Python<'_>) -> PyErr {
     ENDPOINT_CLOSED.err(py, String::new())
+}
+
+/// `NoSuchProcessError` with `message`.
+pub(crate) fn no_such_process(py: Python<'_>, message: String) -> PyErr {
+    NO_SUCH_PROCESS.err(py, message)
 }
 
 /// A bad option or config value (`ConfigError`, also a `ValueError`).
@@ -127,6 +133,7 @@ impl Pending {
             E::CgroupsUnavailable(_) => Kind::Procloop(&CGROUPS_UNAVAILABLE),
             E::QueueFull { .. } => Kind::Procloop(&QUEUE_FULL),
             E::ForkedCopy { .. } => Kind::Procloop(&FORKED_COPY),
+            E::TurnInProgress(_) => Kind::Procloop(&TURN_IN_PROGRESS),
             E::Io(e) if e.kind() == io::ErrorKind::InvalidInput => Kind::Value,
             // The same error, owned: by its OS error number, or its kind
             // and message.

@@ -3,12 +3,14 @@
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
+use std::time::Duration;
 
-use procloop::{Event, TimerId};
+use procloop::{Event, TimerId, TurnId, TurnReport};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
 use crate::errors::Pending;
+use crate::turns::{self, TurnBook};
 
 /// An event with owned bytes, collected while the GIL is released.
 pub(crate) enum Owned {
@@ -21,6 +23,8 @@ pub(crate) enum Owned {
     Timer(TimerId),
     Ready(String),
     StartFailed(String, Pending),
+    Reply(TurnId, String, Vec<u8>, Duration),
+    TurnEnded(TurnId, TurnReport),
 }
 
 impl Owned {
@@ -38,9 +42,31 @@ impl Owned {
             Event::Timer { id } => Owned::Timer(id),
             Event::Ready { alias } => Owned::Ready(alias.into()),
             Event::StartFailed { alias, error } => Owned::StartFailed(alias.into(), Pending::of(error)),
+            Event::Reply { turn, alias, data, elapsed } => {
+                Owned::Reply(turn, alias.into(), data.to_vec(), elapsed)
+            }
+            Event::TurnEnded { turn, report } => Owned::TurnEnded(turn, report.clone()),
             _ => return None,
         })
     }
+}
+
+/// Collects owned events; with `batch`, a process's output that follows its
+/// own output straight away joins it, so that one `Data` holds several lines.
+pub(crate) fn collect(owned: &mut Vec<Owned>, event: Owned, batch: bool) {
+    if batch {
+        match (owned.last_mut(), &event) {
+            (Some(Owned::Data(last, bytes)), Owned::Data(alias, data))
+            | (Some(Owned::Stderr(last, bytes)), Owned::Stderr(alias, data))
+                if last == alias =>
+            {
+                bytes.extend_from_slice(data);
+                return;
+            }
+            _ => {}
+        }
+    }
+    owned.push(event);
 }
 
 /// `subprocess`'s returncode: the exit code, or minus the signal that ended
@@ -53,7 +79,8 @@ pub(crate) fn returncode(status: ExitStatus) -> Option<i32> {
     status.code().or(status.signal().map(|s| -s))
 }
 
-/// Bytes from a process's stdout (or its socket); one line when line-buffered.
+/// Bytes from a process's stdout (or its socket); one line when
+/// line-buffered, several whole lines with ``poll(batch=True)``.
 #[pyclass(module = "procloop._native", frozen, get_all)]
 pub(crate) struct Data {
     /// The process.
@@ -252,11 +279,12 @@ impl Timer {
 }
 
 /// Makes the Python object of an owned event; `timer_id` maps a fired
-/// timer to the number `set_timer` returned.
+/// timer to the number `set_timer` returned, `turns` a turn to its number.
 pub(crate) fn to_python(
     py: Python<'_>,
     event: Owned,
     timer_id: impl FnOnce(TimerId) -> u64,
+    turns: &mut TurnBook,
 ) -> PyResult<Py<PyAny>> {
     let alias = |a: &str| PyString::new(py, a).unbind();
     let bytes = |d: &[u8]| PyBytes::new(py, d).unbind();
@@ -279,5 +307,7 @@ pub(crate) fn to_python(
             let error = e.into_py(py).into_value(py).into_any();
             Py::new(py, StartFailed { alias: alias(&a), error })?.into_any()
         }
+        Owned::Reply(id, a, d, elapsed) => turns::reply(py, turns, id, &a, &d, elapsed)?,
+        Owned::TurnEnded(id, report) => turns::ended(py, turns, id, &report)?,
     })
 }

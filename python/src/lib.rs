@@ -10,6 +10,7 @@ mod containment;
 mod errors;
 mod events;
 mod runner;
+mod turns;
 
 use pyo3::prelude::*;
 
@@ -36,6 +37,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<events::Ready>()?;
     m.add_class::<events::StartFailed>()?;
     m.add_class::<events::Usage>()?;
+    m.add_class::<turns::Reply>()?;
+    m.add_class::<turns::TurnEnded>()?;
+    m.add_class::<turns::TurnReport>()?;
+    m.add_class::<turns::Outcome>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(split_command, m)?)?;
     Ok(())
 }

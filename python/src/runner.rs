@@ -15,8 +15,9 @@ use pyo3::types::{PyBool, PyDict, PyString};
 
 use crate::channel::PyChannel;
 use crate::config;
-use crate::errors::{IntoPy, busy, config_error, forked_copy, wait_timeout};
+use crate::errors::{IntoPy, busy, config_error, forked_copy, no_such_process, wait_timeout};
 use crate::events::{self, Owned, Usage, returncode};
+use crate::turns::{self, TurnBook};
 
 /// How long one wait of `poll` lasts at most before Python's signal
 /// handlers get a turn. A signal sent to this thread ends the wait at once
@@ -74,6 +75,8 @@ pub(crate) struct PyRunner {
     timers: HashMap<TimerId, u64>,
     timer_ids: HashMap<u64, TimerId>,
     next_timer: u64,
+    /// The numbers Python knows turns by, and their replies so far.
+    turns: TurnBook,
     /// The process that made the Runner: a forked child must not end its children.
     owner_pid: u32,
 }
@@ -152,12 +155,13 @@ impl PyRunner {
             }
         }
     }
+}
 
-    fn timer_number(&mut self, id: TimerId) -> u64 {
-        let number = self.timers.remove(&id).unwrap_or(u64::MAX);
-        self.timer_ids.remove(&number);
-        number
-    }
+/// The number Python knows a fired timer by, forgotten now.
+fn timer_number(timers: &mut HashMap<TimerId, u64>, ids: &mut HashMap<u64, TimerId>, id: TimerId) -> u64 {
+    let number = timers.remove(&id).unwrap_or(u64::MAX);
+    ids.remove(&number);
+    number
 }
 
 /// `time.monotonic()`.
@@ -217,6 +221,7 @@ impl PyRunner {
             timers: HashMap::new(),
             timer_ids: HashMap::new(),
             next_timer: 0,
+            turns: TurnBook::default(),
             owner_pid: std::process::id(),
         })
     }
@@ -326,6 +331,21 @@ impl PyRunner {
     /// (or started anew) raises EndpointClosedException.
     fn get_channel(slf: &Bound<'_, Self>, alias: &str) -> PyResult<Option<PyChannel>> {
         Self::handle(slf, alias, false)
+    }
+
+    /// The channel of ``alias``, as ``get_channel`` but never None:
+    /// NoSuchProcessError if the alias is not taken (or, for a socket app
+    /// started with ``nowait=True``, not connected yet).
+    #[pyo3(name = "channel")]
+    fn channel_of(slf: &Bound<'_, Self>, alias: &str) -> PyResult<PyChannel> {
+        Self::handle(slf, alias, false)?.ok_or_else(|| {
+            let reason = if borrow(slf).is_ok_and(|mut r| r.runner().pid(alias).is_some()) {
+                "its socket is not connected yet"
+            } else {
+                "it is not taken"
+            };
+            no_such_process(slf.py(), format!("no channel of {alias:?}: {reason}"))
+        })
     }
 
     /// The captured stderr of ``alias`` (``stderr="capture"``), read-only.
@@ -532,11 +552,16 @@ impl PyRunner {
     /// process or channel left, no timer set). The GIL is released while waiting; Python
     /// signal handlers run meanwhile, and an exception they raise
     /// (KeyboardInterrupt) propagates from here.
-    #[pyo3(signature = (timeout=None, max_events=None))]
+    ///
+    /// With ``batch=True`` a process's output read in one go comes as one
+    /// ``Data`` (``Stderr``) event: in line mode its ``data`` holds several
+    /// whole lines, newlines kept (``max_events`` still counts lines).
+    #[pyo3(signature = (timeout=None, max_events=None, *, batch=false))]
     fn poll(
         slf: &Bound<'_, Self>,
         timeout: Option<f64>,
         max_events: Option<usize>,
+        batch: bool,
     ) -> PyResult<Vec<Py<PyAny>>> {
         let py = slf.py();
         let max_events = match max_events {
@@ -557,7 +582,7 @@ impl PyRunner {
             let polled = py.detach(|| {
                 runner.poll_once_max(Some(slice), max_events, |_, event| {
                     if let Some(event) = Owned::of(event) {
-                        owned.push(event);
+                        events::collect(&mut owned, event, batch);
                     }
                 })
             });
@@ -570,7 +595,8 @@ impl PyRunner {
                         // The start was undone: its alias is free.
                         this.generations.remove(alias);
                     }
-                    out.push(events::to_python(py, event, |id| this.timer_number(id))?);
+                    let (timers, ids, turns) = (&mut this.timers, &mut this.timer_ids, &mut this.turns);
+                    out.push(events::to_python(py, event, |id| timer_number(timers, ids, id), turns)?);
                 }
                 return Ok(out);
             }
@@ -579,6 +605,42 @@ impl PyRunner {
                 return Ok(Vec::new());
             }
         }
+    }
+
+    /// Begins a turn and returns its number at once: writes each bot's
+    /// payload (``bots``: alias to bytes, in order) and gives each
+    /// ``deadline`` seconds, plus what is left of its overage bank (the
+    /// app's ``overage``), to reply. ``poll`` then returns a ``Reply`` for
+    /// each bot's first reply (its first line in line mode) and
+    /// ``TurnEnded`` once every bot has an ``Outcome``; later output comes
+    /// as ``Data``. ``charge="cpu"`` counts the bot's CPU time instead of
+    /// wall time (ten deadlines of wall time at most); ``freeze_between``
+    /// stops each bot (SIGSTOP) once it has its outcome, until a later turn
+    /// writes to it. Nothing is written if the turn is bad: ConfigError
+    /// for no bot, a zero deadline or a bad ``charge``;
+    /// NoSuchProcessError for an alias not taken; TurnInProgressError for
+    /// a bot in a turn that has not ended.
+    #[pyo3(signature = (bots, deadline, *, charge="wall", freeze_between=false))]
+    fn begin_turn(
+        slf: &Bound<'_, Self>,
+        bots: &Bound<'_, PyAny>,
+        deadline: f64,
+        charge: &str,
+        freeze_between: bool,
+    ) -> PyResult<u64> {
+        let py = slf.py();
+        let turn = turns::turn_of(py, bots, deadline, charge, freeze_between)?;
+        let mut this = borrow(slf)?;
+        let id = this.runner().begin_turn(turn).py(py)?;
+        Ok(this.turns.begin(id))
+    }
+
+    /// Seconds left in ``alias``'s overage bank (its app's ``overage``):
+    /// what it may still go over its turns' deadlines, in all.
+    /// NoSuchProcessError if not taken.
+    fn overage_left(slf: &Bound<'_, Self>, alias: &str) -> PyResult<f64> {
+        let py = slf.py();
+        Ok(borrow(slf)?.runner().overage_left(alias).py(py)?.as_secs_f64())
     }
 
     /// When ``poll`` has something to do next without ``fileno()`` becoming

@@ -150,7 +150,8 @@ impl Keyed for AppConfig {
     const KEYS: &'static str = "command, type, cwd, socket, buffering, setpgrp, pty, env, stderr, transport, \
                                 socket_wait, termination_grace, restart, backoff, max_restarts, \
                                 restart_window, die_with_parent, user, no_new_privileges, \
-                                isolate_network, isolate_pids, nice, scheduler, cpu_affinity, limits";
+                                isolate_network, isolate_pids, nice, scheduler, cpu_affinity, limits, \
+                                overage";
 
     fn read<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
         match key {
@@ -171,6 +172,7 @@ impl Keyed for AppConfig {
             "max_restarts" => self.max_restarts = value(map, key)?,
             "restart_window" => self.restart_window = value(map, key)?,
             "die_with_parent" => self.die_with_parent = flag(map, key)?,
+            "overage" => self.overage = value(map, key)?,
             "user" => self.untrusted.user = value(map, key)?,
             "no_new_privileges" => self.untrusted.no_new_privileges = flag(map, key)?,
             "isolate_network" => self.untrusted.isolate_network = flag(map, key)?,

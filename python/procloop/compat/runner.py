@@ -14,10 +14,12 @@ Runner ends its children instead of leaving them running.
 """
 
 import logging
+from os import PathLike
+from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Union
 
 from .. import _native
 from ..errors import ProcessExistsException
-from .channels import PipeChannel, SocketChannel
+from .channels import Channel, PipeChannel, SocketChannel
 
 __all__ = ["ProcessExistsException", "Runner"]
 
@@ -28,15 +30,15 @@ class _App:
     """One configured app, as the library keeps it: a command, a type and
     the other fields, which a start may override."""
 
-    def __init__(self, command, type="stdio", **kwargs):
+    def __init__(self, command: str, type: str = "stdio", **kwargs: Any) -> None:
         _native.split_command(command)  # a bad command fails here, as shlex did
         self.command = command
         self.socket_type = type != 'stdio'
         self.kwargs = kwargs
 
-    def config(self, overrides):
+    def config(self, overrides: Mapping[str, Any]) -> Dict[str, Any]:
         kwargs = dict(self.kwargs, **overrides)
-        config = {"command": self.command, "buffering": kwargs.get('buffering')}
+        config: Dict[str, Any] = {"command": self.command, "buffering": kwargs.get('buffering')}
         if kwargs.get('cwd') is not None:
             config["cwd"] = kwargs['cwd']
         if kwargs.get('setpgrp', False):
@@ -50,22 +52,24 @@ class _App:
 class Runner:
     """Starts configured apps under aliases and hands out their channels."""
 
-    def __init__(self, *, extra_paths=None):
+    def __init__(self, *, extra_paths: Optional[Iterable[Union[str, "PathLike[str]"]]] = None) -> None:
         self._native = _native.Runner(extra_paths=extra_paths)
-        self._apps = {}
-        self._channels = {}
+        self._apps: Dict[str, _App] = {}
+        self._channels: Dict[str, Union[PipeChannel, SocketChannel]] = {}
 
-    def add(self, app, command, **kwargs):
+    def add(self, app: str, command: str, **kwargs: Any) -> None:
         """Configures one app."""
         self.update_config({app: dict(command=command, **kwargs)})
 
-    def update_config(self, config):
+    def update_config(self, config: Mapping[str, Mapping[str, Any]]) -> None:
         """Configures apps: ``{name: {"command": ..., "type": ..., ...}}``."""
         for app, app_config in config.items():
             _LOGGER.debug("Updating config for %s", app)
             self._apps[app] = _App(**app_config)
 
-    def ensure_running(self, app_name, alias=None, with_args=None, **kwargs):
+    def ensure_running(
+        self, app_name: str, alias: Optional[str] = None, with_args: Optional[Sequence[str]] = None, **kwargs: Any
+    ) -> None:
         """Starts ``app_name`` as ``alias`` unless that alias is taken."""
         if alias is None:
             alias = app_name
@@ -76,12 +80,16 @@ class Runner:
         _LOGGER.info("Starting application %s as %s", app_name, alias)
         self._native.add(app_name, **app.config(kwargs))
         self._native.start(app_name, alias=alias, with_args=list(with_args or []))
-        core = self._native.get_channel(alias)
-        cls = SocketChannel if app.socket_type else PipeChannel
-        self._channels[alias] = cls._of(core, core.buffering)
+        core = self._native.channel(alias)
+        if app.socket_type:
+            self._channels[alias] = SocketChannel._of(core, core.buffering)
+        else:
+            self._channels[alias] = PipeChannel._of(core, core.buffering)
         _LOGGER.debug("%s started", alias)
 
-    def start(self, app_name, alias=None, with_args=None, **kwargs):
+    def start(
+        self, app_name: str, alias: Optional[str] = None, with_args: Optional[Sequence[str]] = None, **kwargs: Any
+    ) -> None:
         """As ``ensure_running``; ProcessExistsException if the alias is taken."""
         if alias is None:
             alias = app_name
@@ -89,11 +97,11 @@ class Runner:
             raise ProcessExistsException(alias)
         self.ensure_running(app_name, alias, with_args, **kwargs)
 
-    def get_channel(self, alias):
+    def get_channel(self, alias: str) -> Optional[Channel]:
         """The channel of ``alias``; None if it is not running."""
         return self._channels.get(alias)
 
-    def terminate(self, alias):
+    def terminate(self, alias: str) -> None:
         """Closes the channel of ``alias`` and ends its process."""
         channel = self._channels.pop(alias)
         channel.close()

@@ -12,39 +12,43 @@ it waits, and an exception they raise (KeyboardInterrupt) propagates.
 
 import logging
 import select
+import socket
+from typing import Dict, Iterator, List, Optional, Tuple, Union
 
-from .channel import EndpointClosedException, SocketChannel
+from .channel import Channel, EndpointClosedException, SocketChannel
 
 __all__ = ["Poller"]
 
 _LOGGER = logging.getLogger(__name__)
+
+#: What ``poll`` returns: ``(data, channel)``, or ``((addr, client), server)``.
+_Result = Union[Tuple[bytes, Channel], Tuple[Tuple[object, SocketChannel], socket.socket]]
 
 
 class Poller:
     """Polls registered channels and servers; accepted clients inherit
     ``buffering``."""
 
-    def __init__(self, *, buffering='bytes'):
-        self._servers = {}
-        self._channels = {}
+    def __init__(self, *, buffering: Optional[str] = 'bytes') -> None:
+        self._servers: Dict[int, socket.socket] = {}
+        self._channels: Dict[int, Channel] = {}
         self._poll = select.poll()
         self._buffering = buffering
 
     @staticmethod
-    def _readlines(channel):
+    def _readlines(channel: Channel) -> Iterator[bytes]:
         while True:
             data = channel.read()
             if not data:
                 break
             yield data
 
-    def poll(self, timeout=None):
+    def poll(self, timeout: Optional[float] = None) -> List[_Result]:
         """Waits up to ``timeout`` seconds (None: no limit) and returns the
         results; see the module doc."""
-        if timeout is not None:
-            timeout = timeout * 1000
-        result = []
-        for fd, event in self._poll.poll(timeout):
+        millis = None if timeout is None else timeout * 1000
+        result: List[_Result] = []
+        for fd, event in self._poll.poll(millis):
             _LOGGER.debug("Got event %d on fd %d", event, fd)
             if fd in self._channels:
                 channel = self._channels[fd]
@@ -65,33 +69,33 @@ class Poller:
                 result.append(((addr, client), server))
         return result
 
-    def register(self, channel):
+    def register(self, channel: Channel) -> None:
         """Polls ``channel`` (by its ``get_fd()``)."""
         fd = channel.get_fd()
         self._channels[fd] = channel
         self._poll.register(fd, select.POLLIN)
         _LOGGER.debug("Registered channel %s with fd %d", channel, fd)
 
-    def add_server(self, server):
+    def add_server(self, server: socket.socket) -> None:
         """Accepts the clients of a listening socket."""
         self._servers[server.fileno()] = server
         self._poll.register(server.fileno(), select.POLLIN)
 
-    def close_all(self):
+    def close_all(self) -> None:
         """Closes every registered channel and server."""
         for channel in self._channels.values():
             channel.close()
         for server in self._servers.values():
             server.close()
 
-    def _unregister(self, channel, fd):
+    def _unregister(self, channel: Channel, fd: int) -> None:
         if fd not in self._channels:
             return
         self._poll.unregister(fd)
         del self._channels[fd]
         _LOGGER.debug("Unregistered channel %s with fd %d", channel, fd)
 
-    def unregister(self, channel):
+    def unregister(self, channel: Channel) -> None:
         """Stops polling ``channel``; nothing if it is not registered."""
         for fd, registered in list(self._channels.items()):
             if registered is channel:
