@@ -177,6 +177,30 @@ impl Runner {
         Ok(self.bank_left(alias))
     }
 
+    /// Adds `extra` to what is left of `alias`'s overage bank and returns
+    /// the new amount: a chess clock's increment, say. A turn that has
+    /// begun keeps the deadline it was given.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procloop::{App, Runner};
+    ///
+    /// let mut runner = Runner::new()?;
+    /// runner.add("bot", App::new("cat").overage(Duration::from_secs(10)));
+    /// runner.start("bot")?;
+    /// let left = runner.add_overage("bot", Duration::from_millis(100))?;
+    /// assert_eq!(left, Duration::from_millis(10_100));
+    /// # Ok::<(), procloop::Error>(())
+    /// ```
+    pub fn add_overage(&mut self, alias: &str, extra: Duration) -> Result<Duration> {
+        let Some(alias) = self.running.get_key_value(alias).map(|(alias, _)| alias.clone()) else {
+            return Err(Error::NoSuchProcess(alias.to_string()));
+        };
+        let left = self.bank_left(&alias).saturating_add(extra);
+        self.turns.banks.insert(alias, left);
+        Ok(left)
+    }
+
     fn bank_left(&self, alias: &str) -> Duration {
         match self.turns.banks.get(alias) {
             Some(left) => *left,
