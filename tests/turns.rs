@@ -216,21 +216,21 @@ fn under_a_reply_prefix_the_clock_runs_until_the_matching_line() {
 }
 
 #[test]
-fn time_added_to_the_bank_lets_a_slow_reply_through() {
+fn time_put_in_the_bank_lets_a_slow_reply_through() {
     let script = "while read line; do sleep \"$line\"; echo done; done";
     let mut runner = runner_with("slow", App::new(format!("sh -c '{script}'")).buffering(Buffering::Line));
     runner.start("slow").unwrap();
-    let added = runner.add_overage("slow", Duration::from_secs(5)).unwrap();
-    assert_eq!(
-        (added, runner.overage_left("slow").unwrap()),
-        (Duration::from_secs(5), Duration::from_secs(5))
-    );
+    runner.set_overage("slow", Duration::from_secs(5)).unwrap();
+    assert_eq!(runner.overage_left("slow").unwrap(), Duration::from_secs(5));
     let base = Duration::from_millis(50);
     let id = runner.begin_turn(Turn::new(base).bot("slow", "0.3\n")).unwrap();
     let played = play(&mut runner, id);
     let Some(Outcome::Replied { elapsed, .. }) = played.report.outcome("slow") else {
-        panic!("without the added time it would have timed out: {:?}", played.report)
+        panic!("without the time put in it would have timed out: {:?}", played.report)
     };
     assert_eq!(runner.overage_left("slow").unwrap(), Duration::from_secs(5) - (elapsed - base));
-    assert!(matches!(runner.add_overage("nobody", base), Err(Error::NoSuchProcess(_))));
+    runner.set_overage("slow", Duration::ZERO).unwrap();
+    let id = runner.begin_turn(Turn::new(base).bot("slow", "0.3\n")).unwrap();
+    assert_eq!(play(&mut runner, id).report.outcome("slow"), Some(Outcome::TimedOut), "an emptied bank");
+    assert!(matches!(runner.set_overage("nobody", base), Err(Error::NoSuchProcess(_))));
 }

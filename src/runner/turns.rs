@@ -177,9 +177,9 @@ impl Runner {
         Ok(self.bank_left(alias))
     }
 
-    /// Adds `extra` to what is left of `alias`'s overage bank and returns
-    /// the new amount: a chess clock's increment, say. A turn that has
-    /// begun keeps the deadline it was given.
+    /// Sets what is left of `alias`'s overage bank: a chess clock set back
+    /// to its base for a new game, or given its increment after a move. A
+    /// turn that has begun keeps the deadline it was given.
     ///
     /// ```
     /// use std::time::Duration;
@@ -188,17 +188,17 @@ impl Runner {
     /// let mut runner = Runner::new()?;
     /// runner.add("bot", App::new("cat").overage(Duration::from_secs(10)));
     /// runner.start("bot")?;
-    /// let left = runner.add_overage("bot", Duration::from_millis(100))?;
-    /// assert_eq!(left, Duration::from_millis(10_100));
+    /// let increment = Duration::from_millis(100);
+    /// runner.set_overage("bot", runner.overage_left("bot")? + increment)?;
+    /// assert_eq!(runner.overage_left("bot")?, Duration::from_millis(10_100));
     /// # Ok::<(), procloop::Error>(())
     /// ```
-    pub fn add_overage(&mut self, alias: &str, extra: Duration) -> Result<Duration> {
+    pub fn set_overage(&mut self, alias: &str, left: Duration) -> Result<()> {
         let Some(alias) = self.running.get_key_value(alias).map(|(alias, _)| alias.clone()) else {
             return Err(Error::NoSuchProcess(alias.to_string()));
         };
-        let left = self.bank_left(&alias).saturating_add(extra);
         self.turns.banks.insert(alias, left);
-        Ok(left)
+        Ok(())
     }
 
     fn bank_left(&self, alias: &str) -> Duration {
