@@ -15,7 +15,8 @@ fi
 
 venv=$(mktemp -d)/venv
 python3 -m venv "$venv"
-"$venv/bin/pip" install --upgrade pip maturin pytest
+# chess (python-chess): the tournament example checks moves and writes PGN with it.
+"$venv/bin/pip" install --upgrade pip maturin pytest chess
 "$venv/bin/pip" install ./
 
 # yet-another-runner 0.6.0's sdist holds its tests; its `runner` and
