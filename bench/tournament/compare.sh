@@ -28,6 +28,8 @@ max_plies=${MAX_PLIES:-100}
 games_per=${GAMES_PER:-2}
 venv=${VENV:-/tmp/procloop-tournament-venv}
 out=${OUT:-$(mktemp -d)}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
 
 [ -x "$fastchess_src/fastchess" ] || make -C "$fastchess_src" -j2 >&2
 fastchess=$fastchess_src/fastchess
@@ -54,10 +56,12 @@ run() {
   local name=$1 pgn=$2
   shift 2
   local log=$out/$name.log
-  "$py" "$here/measure.py" "$@" >"$log" 2>"$out/$name.err" || { echo "$name failed, see $log" >&2; }
+  # From $out: fastchess leaves its config.json in the folder it runs in.
+  (cd "$out" && "$py" "$here/measure.py" "$@" >"$log" 2>"$out/$name.err") || echo "$name failed, see $log" >&2
   local measured moves losses
   measured=$(tail -1 "$log")
-  moves=$(plies "$pgn")
+  moves=$( [ -s "$pgn" ] && plies "$pgn" || echo 0)
+  [ "$moves" -gt 0 ] || echo "$name played no move, see $log" >&2
   losses=$(grep -c 'Termination "time forfeit"' "$pgn" || true)
   echo "$measured $moves $losses"
 }
@@ -74,7 +78,7 @@ for c in "${concurrencies[@]}"; do
     --nodes "$nodes" --max-plies "$max_plies" --hash "$hash" --pgn "$p" --charge cpu)
   # fastchess: -maxmoves counts moves of both sides (full moves); one game a round.
   result[fastchess]=$(run "fastchess-$c" "$f" "$fastchess" -engine cmd="$engine" name=sf1 -engine cmd="$engine" name=sf2 \
-    -each proto=uci nodes="$nodes" tc=inf option.Hash="$hash" -rounds "$games" -games 1 -concurrency "$c" \
+    -each proto=uci nodes="$nodes" tc=inf option.Hash="$hash" -rounds "$games" -games 1 -concurrency "$c" -force-concurrency \
     -maxmoves $((max_plies / 2)) -pgnout file="$f")
   result[python-chess]=$(run "pychess-$c" "$y" "$py" "$here/pychess.py" --engine "$engine" --concurrency "$c" \
     --games "$games" --nodes "$nodes" --max-plies "$max_plies" --hash "$hash" --pgn "$y")
