@@ -16,8 +16,10 @@ use crate::score::Score;
 /// Slots whose engines start at once: the others wait, so that no
 /// engine's start-up, slowed by the others', misses its limit.
 const STARTING_AT_ONCE: usize = 4;
-/// Wall time an engine has for each step of its start and for `isready`.
-const START_LIMIT: Duration = Duration::from_secs(60);
+/// CPU time an engine has for each step of its start and for `isready`
+/// (ten times that in wall time at most): CPU time, so that a start-up
+/// slowed by a loaded machine does not miss it.
+const START_LIMIT: Duration = Duration::from_secs(10);
 /// Time a move has without a clock (`--nodes` alone).
 const MOVE_LIMIT: Duration = Duration::from_secs(10);
 /// The shortest turn deadline: a clock with no increment.
@@ -151,7 +153,7 @@ impl Tournament {
 
     /// (Re)starts the slot's engines `which`, and sends them `uci`.
     fn start_engines(&mut self, runner: &mut Runner, i: usize, which: &[usize]) {
-        let mut turn = Turn::new(START_LIMIT).reply_prefix("uciok");
+        let mut turn = Turn::new(START_LIMIT).charge(Charge::Cpu).reply_prefix("uciok");
         for &e in which {
             let alias = self.slots[i].aliases[e].clone();
             if runner.exit_status(&alias).is_some() {
@@ -179,7 +181,7 @@ impl Tournament {
         let all_replied = report.iter().all(|(_, o)| matches!(o, Outcome::Replied { .. }));
         match self.slots[i].step {
             Step::Uci if all_replied => {
-                let mut turn = Turn::new(START_LIMIT).reply_prefix("readyok");
+                let mut turn = Turn::new(START_LIMIT).charge(Charge::Cpu).reply_prefix("readyok");
                 let payload = match self.opts.hash {
                     Some(mib) => format!("setoption name Hash value {mib}\nisready\n"),
                     None => "isready\n".into(),
@@ -221,7 +223,7 @@ impl Tournament {
         self.rounds_given += 1;
         let round = self.rounds_given;
         self.slots[i].game = Some(Game::new(round, (round + 1) % 2));
-        let mut turn = Turn::new(START_LIMIT).reply_prefix("readyok");
+        let mut turn = Turn::new(START_LIMIT).charge(Charge::Cpu).reply_prefix("readyok");
         for alias in &self.slots[i].aliases {
             turn = turn.bot(alias, "ucinewgame\nisready\n");
         }
