@@ -103,6 +103,13 @@ pub enum Error {
         /// The queue's limit.
         limit: usize,
     },
+    /// A [`Runner`](crate::Runner) used in a forked copy of the process
+    /// that made it: the children and fds it holds are that process's, and
+    /// the copy must not touch them.
+    ForkedCopy {
+        /// The id of the process the Runner belongs to.
+        owner: u32,
+    },
     /// This bot is in a turn that has not ended (the alias).
     TurnInProgress(String),
     /// Any other OS error.
@@ -149,6 +156,11 @@ impl fmt::Display for Error {
             Error::QueueFull { queued, requested, limit } => write!(
                 f,
                 "write queue full: {queued} bytes queued, {requested} more asked for, limit {limit}"
+            ),
+            Error::ForkedCopy { owner } => write!(
+                f,
+                "this Runner belongs to pid {owner}: a forked copy of it (pid {}) must not use it",
+                std::process::id()
             ),
             Error::TurnInProgress(alias) => {
                 write!(f, "bot {alias:?} is in a turn that has not ended; wait for its TurnEnded")

@@ -90,3 +90,71 @@ fn socket_type_without_path_needs_one_at_start() {
     assert!(matches!(err, procloop::Error::InvalidSocketPath { .. }), "{err:?}");
     assert!(err.to_string().contains("names a socket"), "{err}");
 }
+
+#[test]
+fn every_bad_value_is_an_error_naming_its_key() {
+    for (config, key) in [
+        (r#"{"command": "x", "buffering": "lines"}"#, "buffering:"),
+        (r#"{"command": "x", "buffering": 1}"#, "buffering:"),
+        (r#"{"command": 5}"#, "command:"),
+        (r#"{"command": "x", "type": "pipe"}"#, "type:"),
+        (r#"{"command": "x", "cwd": 3}"#, "cwd:"),
+        (r#"{"command": "x", "setpgrp": "yes"}"#, "setpgrp:"),
+        (r#"{"command": "x", "pty": 1}"#, "pty:"),
+        (r#"{"command": "x", "env": ["A=1"]}"#, "env:"),
+        (r#"{"command": "x", "env": {"A": 1}}"#, "env:"),
+        (r#"{"command": "x", "stderr": "loud"}"#, "stderr:"),
+        (r#"{"command": "x", "transport": "pigeon"}"#, "transport:"),
+        (r#"{"command": "x", "socket_wait": "5s"}"#, "socket_wait:"),
+        (r#"{"command": "x", "termination_grace": -1}"#, "termination_grace:"),
+        (r#"{"command": "x", "restart": "sometimes"}"#, "restart:"),
+        (r#"{"command": "x", "backoff": [1]}"#, "backoff:"),
+        (r#"{"command": "x", "max_restarts": -1}"#, "max_restarts:"),
+        (r#"{"command": "x", "restart_window": true}"#, "restart_window:"),
+        (r#"{"command": "x", "die_with_parent": "no"}"#, "die_with_parent:"),
+        (r#"{"command": "x", "limits": {"memory": "1G"}}"#, "limits.memory:"),
+        (r#"{"command": "x", "limits": {"cpu_time": -1}}"#, "limits.cpu_time:"),
+        (r#"{"command": "x", "limits": {"mem": 1}}"#, "limits: unknown limit \"mem\""),
+        (r#"{"command": "x", "colour": "red"}"#, "unknown key \"colour\""),
+        (r#"{"type": "stdio"}"#, "command:"),
+    ] {
+        let err = serde_json::from_str::<App>(config).map(|_| ()).unwrap_err().to_string();
+        assert!(err.contains(key), "{config}: {err:?} does not name {key:?}");
+    }
+}
+
+#[test]
+fn null_is_the_default() {
+    let app: App = serde_json::from_str(
+        r#"{"command": "cat", "type": null, "buffering": null, "cwd": null, "setpgrp": null, "env": null,
+            "stderr": null, "restart": null, "limits": null, "termination_grace": null}"#,
+    )
+    .unwrap();
+    let shown = format!("{app:?}");
+    for field in ["buffering: Bytes", "setpgrp: false", "stderr: Inherit", "grace: 5s", "cwd: None"] {
+        assert!(shown.contains(field), "{field} not in {shown}");
+    }
+}
+
+#[test]
+fn start_options_from_the_config_shape() {
+    let start: procloop::Start = serde_json::from_str(
+        r#"{"alias": "b", "with_args": ["-n", "x y"], "buffering": "line", "setpgrp": null, "nowait": false}"#,
+    )
+    .unwrap();
+    let mut runner = Runner::new().unwrap();
+    runner.add("echo", App::new("echo"));
+    runner.start_with("echo", start).unwrap();
+    let channel = runner.get_channel("b").unwrap();
+    assert!(channel.is_line_buffered());
+    assert_eq!(read_to_end(channel), b"x y");
+    for (config, key) in [
+        (r#"{"with_args": "abc"}"#, "with_args:"),
+        (r#"{"buffering": "lines"}"#, "buffering:"),
+        (r#"{"nowait": 1}"#, "nowait:"),
+        (r#"{"args": []}"#, "unknown key \"args\""),
+    ] {
+        let err = serde_json::from_str::<procloop::Start>(config).map(|_| ()).unwrap_err().to_string();
+        assert!(err.contains(key), "{config}: {err:?} does not name {key:?}");
+    }
+}

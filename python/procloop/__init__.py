@@ -36,6 +36,7 @@ from .errors import (
     ConfigError,
     EndpointClosed,
     EndpointClosedException,
+    ForkedCopyError,
     LimitTooHighError,
     NoSuchProcessError,
     ProcessExistsException,

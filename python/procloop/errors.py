@@ -85,6 +85,12 @@ class BusyError(ProcloopError, RuntimeError):
     another thread was inside one of its calls, a waiting ``poll`` say."""
 
 
+class ForkedCopyError(ProcloopError, RuntimeError):
+    """A Runner or Channel was used in a forked child (``os.fork()``) of the
+    process that made it. The children, pipes and loop it holds are that
+    process's: the copy touches none of them. Make a new one in the child."""
+
+
 __all__ = [
     "ProcloopError",
     "EndpointClosedException",
@@ -100,4 +106,5 @@ __all__ = [
     "QueueFullError",
     "WaitTimeout",
     "BusyError",
+    "ForkedCopyError",
 ]

@@ -9,8 +9,8 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyTuple};
 
-use crate::config::buffering;
-use crate::errors::{IntoPy, busy, endpoint_closed};
+use crate::config;
+use crate::errors::{IntoPy, busy, endpoint_closed, forked_copy};
 use crate::runner::PyRunner;
 
 /// Where the Rust channel behind a handle lives.
@@ -29,17 +29,33 @@ enum Backing {
 /// already buffered).
 ///
 /// Made by ``Runner.get_channel`` / ``get_stderr``, or over fds that Python
-/// owns with ``Channel.pipe`` and ``Channel.socket`` (procloop never closes
-/// those; closing them behind its back gives EndpointClosedException).
+/// owns with ``Channel.pipe`` and ``Channel.socket``: procloop never closes
+/// those. Close the channel before its fds: an fd closed behind its back
+/// gives EndpointClosedException, but one whose number was reused by a new
+/// file is read and written as that file.
+///
+/// A channel belongs to the process that made it: used in a forked child
+/// it raises ForkedCopyError and touches nothing.
 #[pyclass(module = "procloop._native", name = "Channel")]
 pub(crate) struct PyChannel {
     backing: Backing,
+    /// The process that made it.
+    owner_pid: u32,
 }
 
 impl PyChannel {
     /// A handle on a Runner's channel (its stdout/socket, or its stderr).
     pub(crate) fn of_runner(runner: Py<PyRunner>, alias: String, stderr: bool, generation: u64) -> PyChannel {
-        PyChannel { backing: Backing::Runner { runner, alias, stderr, generation } }
+        PyChannel {
+            backing: Backing::Runner { runner, alias, stderr, generation },
+            owner_pid: std::process::id(),
+        }
+    }
+
+    /// A channel over borrowed fds, its own.
+    fn own(channel: RustChannel, buffering: procloop::Buffering) -> PyChannel {
+        let channel = if buffering == procloop::Buffering::Line { channel.line_buffered() } else { channel };
+        PyChannel { backing: Backing::Own(channel), owner_pid: std::process::id() }
     }
 
     /// Runs `f` on the Rust channel; EndpointClosed if it is gone.
@@ -61,6 +77,9 @@ impl PyChannel {
         py: Python<'_>,
         f: impl FnOnce(Option<&mut RustChannel>) -> PyResult<R>,
     ) -> PyResult<R> {
+        if std::process::id() != self.owner_pid {
+            return Err(forked_copy(py, "Channel", self.owner_pid));
+        }
         match &mut self.backing {
             Backing::Own(channel) => f(Some(channel)),
             Backing::Runner { runner, alias, stderr, generation } => {
@@ -84,8 +103,9 @@ impl PyChannel {
         sink: Option<RawFd>,
         buffering: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyChannel> {
+        let buffering = config::buffering(buffering, "buffering")?;
         let channel = RustChannel::from_borrowed_pipe(faucet, sink).py(py)?;
-        Ok(PyChannel { backing: Backing::Own(line_mode(channel, buffering)) })
+        Ok(PyChannel::own(channel, buffering))
     }
 
     /// A channel over a connected stream socket's fd that Python keeps
@@ -93,8 +113,9 @@ impl PyChannel {
     #[staticmethod]
     #[pyo3(signature = (fd, *, buffering=None))]
     fn socket(py: Python<'_>, fd: RawFd, buffering: Option<&Bound<'_, PyAny>>) -> PyResult<PyChannel> {
+        let buffering = config::buffering(buffering, "buffering")?;
         let channel = RustChannel::from_borrowed_socket(fd).py(py)?;
-        Ok(PyChannel { backing: Backing::Own(line_mode(channel, buffering)) })
+        Ok(PyChannel::own(channel, buffering))
     }
 
     /// What is there now, without blocking: ``b''`` for nothing, one whole
@@ -190,12 +211,5 @@ impl PyChannel {
             Backing::Runner { alias, stderr: false, .. } => format!("<procloop.Channel of {alias:?}>"),
             Backing::Runner { alias, .. } => format!("<procloop.Channel of {alias:?}'s stderr>"),
         }
-    }
-}
-
-fn line_mode(channel: RustChannel, buffering_option: Option<&Bound<'_, PyAny>>) -> RustChannel {
-    match buffering_option.map(buffering) {
-        Some(procloop::Buffering::Line) => channel.line_buffered(),
-        _ => channel,
     }
 }

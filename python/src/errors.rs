@@ -47,6 +47,7 @@ static CONFIG: Class = Class::new("ConfigError");
 static LIMIT_TOO_HIGH: Class = Class::new("LimitTooHighError");
 static BUSY: Class = Class::new("BusyError");
 static WAIT_TIMEOUT: Class = Class::new("WaitTimeout");
+static FORKED_COPY: Class = Class::new("ForkedCopyError");
 
 /// `EndpointClosedException`, raised without a message.
 pub(crate) fn endpoint_closed(py: Python<'_>) -> PyErr {
@@ -64,6 +65,19 @@ pub(crate) fn busy(py: Python<'_>, what: &str) -> PyErr {
         py,
         format!(
             "this {what} is in use by another thread (a poll may be waiting on it): use it from one thread"
+        ),
+    )
+}
+
+/// A Runner or Channel used in a forked child of the process that made it
+/// (`ForkedCopyError`, also a `RuntimeError`).
+pub(crate) fn forked_copy(py: Python<'_>, what: &str, owner: u32) -> PyErr {
+    FORKED_COPY.err(
+        py,
+        format!(
+            "this {what} belongs to pid {owner}: a forked copy of it (pid {}) must not use it; \
+             make a new one in this process",
+            std::process::id()
         ),
     )
 }
@@ -108,6 +122,7 @@ impl Pending {
             E::InvalidSetting { .. } => Kind::Procloop(&CONFIG),
             E::LimitTooHigh { .. } => Kind::Procloop(&LIMIT_TOO_HIGH),
             E::QueueFull { .. } => Kind::Procloop(&QUEUE_FULL),
+            E::ForkedCopy { .. } => Kind::Procloop(&FORKED_COPY),
             E::Io(e) if e.kind() == io::ErrorKind::InvalidInput => Kind::Value,
             // The same error, owned: by its OS error number, or its kind
             // and message.

@@ -15,7 +15,7 @@ use pyo3::types::{PyBool, PyDict, PyString};
 
 use crate::channel::PyChannel;
 use crate::config;
-use crate::errors::{IntoPy, busy, config_error, wait_timeout};
+use crate::errors::{IntoPy, busy, config_error, forked_copy, wait_timeout};
 use crate::events::{self, Owned, Usage, returncode};
 
 /// How long one wait of `poll` lasts at most before Python's signal
@@ -46,6 +46,17 @@ const WAIT_SLICE: Duration = Duration::from_millis(50);
 /// selectors) drive it. ``with Runner() as r:`` ends every child on exit,
 /// as ``terminate_all()`` does. A Runner is used from one thread at a time:
 /// a second thread gets ``BusyError`` while a call (a waiting poll) runs.
+/// It belongs to the process that made it: in a forked child (``os.fork()``)
+/// every call raises ``ForkedCopyError`` and touches nothing of the
+/// parent's children and fds.
+///
+/// Every wait (``poll``, ``wait``, ``terminate``, ``terminate_all``, a
+/// socket app's ``start``) releases the GIL and runs Python's signal
+/// handlers at least every 50 ms: Ctrl-C raises ``KeyboardInterrupt``
+/// there, and the Runner stays whole (an interrupted ``terminate`` leaves
+/// the alias stopped: SIGKILL once its grace has passed, from ``poll``, the
+/// next ``terminate`` or dropping the Runner; an interrupted socket start
+/// is undone).
 #[pyclass(module = "procloop._native", name = "Runner")]
 pub(crate) struct PyRunner {
     /// `None` only while dropping.
@@ -104,6 +115,41 @@ impl PyRunner {
         self.runner().is_idle()
     }
 
+    /// `terminate_within` for `terminate_all`: a failure to end `alias`
+    /// that way ends it the plain way, so that every turn makes headway.
+    fn end_within(&mut self, py: Python<'_>, alias: &str, limit: Duration) {
+        let runner = self.runner();
+        let ended = py.detach(|| match runner.terminate_within(alias, limit) {
+            Ok(ended) => ended.is_some(),
+            Err(_) => {
+                let _ = runner.terminate(alias);
+                true
+            }
+        });
+        if ended {
+            self.generations.remove(alias);
+        }
+    }
+
+    /// Waits in slices until `alias`'s socket start is connected, answering
+    /// signals between them; a failure or a signal undoes the start.
+    fn wait_ready(&mut self, py: Python<'_>, alias: &str) -> PyResult<()> {
+        loop {
+            let runner = self.runner();
+            if py.detach(|| runner.wait_ready(alias, WAIT_SLICE)).py(py)? {
+                return Ok(());
+            }
+            if let Err(interrupted) = py.check_signals() {
+                let runner = self.runner();
+                py.detach(|| {
+                    let _ = runner.signal(alias, Signal::SIGKILL);
+                    let _ = runner.terminate(alias);
+                });
+                return Err(interrupted);
+            }
+        }
+    }
+
     fn timer_number(&mut self, id: TimerId) -> u64 {
         let number = self.timers.remove(&id).unwrap_or(u64::MAX);
         self.timer_ids.remove(&number);
@@ -135,8 +181,14 @@ fn to_signal(value: &Bound<'_, PyAny>) -> PyResult<Signal> {
     }
 }
 
+/// The Runner, for one call: BusyError while another thread is in one,
+/// ForkedCopyError in a forked child.
 fn borrow<'py>(slf: &Bound<'py, PyRunner>) -> PyResult<PyRefMut<'py, PyRunner>> {
-    slf.try_borrow_mut().map_err(|_| busy(slf.py(), "Runner"))
+    let this = slf.try_borrow_mut().map_err(|_| busy(slf.py(), "Runner"))?;
+    if std::process::id() != this.owner_pid {
+        return Err(forked_copy(slf.py(), "Runner", this.owner_pid));
+    }
+    Ok(this)
 }
 
 #[pymethods]
@@ -208,18 +260,23 @@ impl PyRunner {
     /// until it can connect; with ``nowait=True`` it returns once the child
     /// runs, and the connection is made in the loop: ``poll`` then returns
     /// ``Ready(alias)`` (``get_channel`` gives None until then) or
-    /// ``StartFailed(alias, error)``.
+    /// ``StartFailed(alias, error)``. Ctrl-C during the wait undoes the
+    /// start (the child is killed and reaped, the alias freed).
     #[pyo3(signature = (app, alias=None, with_args=None, **overrides))]
     fn start(
         slf: &Bound<'_, Self>,
         app: &str,
         alias: Option<String>,
-        with_args: Option<Vec<String>>,
+        with_args: Option<&Bound<'_, PyAny>>,
         overrides: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<u32> {
         let py = slf.py();
         let alias = alias.unwrap_or_else(|| app.to_string());
-        let (opts, has_socket) = config::start(py, Some(alias.clone()), with_args, overrides)?;
+        let (opts, has_socket) = config::start(py, &alias, with_args, overrides)?;
+        let nowait = match overrides {
+            Some(overrides) => overrides.get_item("nowait")?.is_some_and(|v| v.is_truthy().unwrap_or(false)),
+            None => false,
+        };
         let mut this = borrow(slf)?;
         if this.socket_apps.contains(app) && !has_socket {
             return Err(config_error(
@@ -230,7 +287,11 @@ impl PyRunner {
             ));
         }
         let runner = this.runner();
-        let pid = py.detach(|| runner.start_with(app, opts)).py(py)?;
+        // A socket app connects in slices below, answering signals between them.
+        let pid = py.detach(|| runner.start_with(app, opts.nowait())).py(py)?;
+        if !nowait {
+            this.wait_ready(py, &alias)?;
+        }
         this.next_generation += 1;
         let generation = this.next_generation;
         this.generations.insert(alias, generation);
@@ -244,7 +305,7 @@ impl PyRunner {
         slf: &Bound<'_, Self>,
         app: &str,
         alias: Option<String>,
-        with_args: Option<Vec<String>>,
+        with_args: Option<&Bound<'_, PyAny>>,
         overrides: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<u32> {
         let taken = borrow(slf)?.runner().pid(alias.as_deref().unwrap_or(app));
@@ -271,14 +332,23 @@ impl PyRunner {
     /// closes its channels and frees the alias. Returns its returncode
     /// (None if its status was taken by someone else). NoSuchProcessError
     /// if not taken. It waits (GIL released); ``stop`` is the way that
-    /// doesn't.
+    /// doesn't. Ctrl-C meanwhile raises KeyboardInterrupt at once and leaves
+    /// the alias stopped and taken: it is killed once its grace has passed
+    /// (by ``poll``, the next ``terminate``, or dropping the Runner).
     fn terminate(slf: &Bound<'_, Self>, alias: &str) -> PyResult<Option<i32>> {
         let py = slf.py();
         let mut this = borrow(slf)?;
-        this.generations.remove(alias);
-        let runner = this.runner();
-        let status = py.detach(|| runner.terminate(alias)).py(py)?;
-        Ok(returncode(status))
+        loop {
+            let runner = this.runner();
+            let ended = py.detach(|| runner.terminate_within(alias, WAIT_SLICE));
+            if !matches!(ended, Ok(None)) {
+                this.generations.remove(alias);
+            }
+            if let Some(status) = ended.py(py)? {
+                return Ok(returncode(status));
+            }
+            py.check_signals()?;
+        }
     }
 
     /// Asks ``alias``'s process to end and returns at once: SIGTERM now (to
@@ -354,9 +424,23 @@ impl PyRunner {
     }
 
     /// Ends every process (one shared grace period) and frees every alias.
+    /// Ctrl-C meanwhile raises KeyboardInterrupt at once, and leaves the
+    /// aliases not ended yet stopped, as ``terminate`` does.
     fn terminate_all(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
         let mut this = borrow(slf)?;
+        this.runner().stop_all();
+        loop {
+            let aliases: Vec<String> = this.runner().aliases().map(str::to_string).collect();
+            let Some((first, rest)) = aliases.split_first() else { break };
+            // The others' exits (and due SIGKILLs) are seen without waiting;
+            // the wait is on the first one.
+            for alias in rest {
+                this.end_within(py, alias, Duration::ZERO);
+            }
+            this.end_within(py, first, WAIT_SLICE);
+            py.check_signals()?;
+        }
         this.generations.clear();
         let runner = this.runner();
         py.detach(|| runner.terminate_all());
@@ -366,6 +450,14 @@ impl PyRunner {
     /// Whether ``alias`` is taken and its process has not exited.
     fn is_running(slf: &Bound<'_, Self>, alias: &str) -> PyResult<bool> {
         Ok(borrow(slf)?.runner().is_running(alias))
+    }
+
+    /// Whether nothing could ever produce an event, so that ``poll()``
+    /// returns ``[]`` at once: every alias's process has exited, its output
+    /// was drained and its ``Exited`` returned, and no restart, timer or
+    /// event waiting is left.
+    fn is_idle(slf: &Bound<'_, Self>) -> PyResult<bool> {
+        Ok(borrow(slf)?.idle())
     }
 
     /// The pid of ``alias``'s process while its alias is taken, else None.
@@ -521,6 +613,11 @@ impl PyRunner {
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        if let Ok(this) = slf.try_borrow()
+            && this.owner_pid != std::process::id()
+        {
+            return Ok(format!("<procloop.Runner of pid {} (a forked copy)>", this.owner_pid));
+        }
         let aliases = Self::aliases(slf)?;
         Ok(format!("<procloop.Runner running {}>", PyString::new(slf.py(), &aliases.join(", "))))
     }

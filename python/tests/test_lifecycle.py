@@ -400,6 +400,20 @@ def test_an_idle_poll_without_timeout_returns_at_once():
     assert time.monotonic() - began < 5
 
 
+def test_is_idle_says_whether_poll_would_return_at_once():
+    runner = procloop.Runner()
+    assert runner.is_idle()
+    runner.add("sleep", "sleep 60")
+    runner.start("sleep")
+    assert not runner.is_idle(), "a running child can still produce events"
+    runner.terminate("sleep")
+    assert runner.is_idle()
+    timer = runner.set_timer(60)
+    assert not runner.is_idle(), "a timer can still fire"
+    runner.cancel_timer(timer)
+    assert runner.is_idle()
+
+
 # limits, usage, cpu_time
 
 

@@ -33,13 +33,13 @@ impl Process {
     /// When a stopped process gets SIGKILL; `None` unless stopped and not
     /// killed yet.
     pub fn kill_at(&self) -> Option<Instant> {
-        self.kill_at.filter(|_| !self.killed && (self.exit.is_none() || self.zombie))
+        self.kill_at.filter(|_| self.killed_at.is_none() && (self.exit.is_none() || self.zombie))
     }
 
     /// Whether it was stopped and its SIGKILL deadline has not come (it may
     /// have exited meanwhile).
     pub(crate) fn awaits_kill(&self) -> bool {
-        self.kill_at.is_some() && !self.killed
+        self.kill_at.is_some() && self.killed_at.is_none()
     }
 
     /// Sends SIGKILL (to the group too) if the process was stopped and its
@@ -56,7 +56,7 @@ impl Process {
 
     /// SIGKILL to the process, and to its group if it leads one.
     fn kill(&mut self) {
-        self.killed = true;
+        self.killed_at = Some(Instant::now());
         if let Err(e) = self.send(Signal::SIGKILL) {
             log::warn!("SIGKILL to pid {}: {e}", self.pid());
         }
@@ -83,12 +83,21 @@ impl Process {
 /// for all of them (and the groups they lead), every wait bounded. Their
 /// exits are then known; group leaders' zombies are reaped on drop.
 pub(crate) fn end_all(processes: &mut [&mut Process], grace: Duration) {
+    end_all_by(processes, grace, None);
+}
+
+/// [`end_all`], waiting only until `until` (when there is one): true once
+/// all of them have ended (or outlived SIGKILL, then they are given up
+/// on), false if `until` came first. Called again, it goes on where it was
+/// left: each grace is counted from the first SIGTERM, and the SIGKILL
+/// given up on from the first SIGKILL.
+pub(crate) fn end_all_by(processes: &mut [&mut Process], grace: Duration, until: Option<Instant>) -> bool {
     for process in processes.iter_mut() {
         if let Err(e) = process.stop(grace) {
             log::warn!("SIGTERM to pid {}: {e}", process.pid());
         }
     }
-    let mut last_kill: Option<Instant> = None;
+    let mut last_kill: Option<Instant> = processes.iter().filter_map(|p| p.killed_at).max();
     loop {
         let now = Instant::now();
         let mut next_kill: Option<Instant> = None;
@@ -103,7 +112,7 @@ pub(crate) fn end_all(processes: &mut [&mut Process], grace: Duration) {
             left += 1;
             match process.kill_at() {
                 Some(at) if at > now => next_kill = next_kill.into_iter().chain([at]).min(),
-                _ if !process.killed => {
+                _ if process.killed_at.is_none() => {
                     process.kill();
                     last_kill = Some(now);
                 }
@@ -111,16 +120,20 @@ pub(crate) fn end_all(processes: &mut [&mut Process], grace: Duration) {
             }
         }
         if left == 0 {
-            return;
+            return true;
         }
         let give_up = last_kill.unwrap_or(now) + KILL_WAIT;
         if next_kill.is_none() && now >= give_up {
             log::error!("{left} processes outlived SIGKILL by {KILL_WAIT:?}; left unreaped");
-            return;
+            return true;
         }
-        if let Err(e) = pause(processes, next_kill.unwrap_or(give_up)) {
+        if until.is_some_and(|until| now >= until) {
+            return false;
+        }
+        let wake = next_kill.unwrap_or(give_up);
+        if let Err(e) = pause(processes, until.map_or(wake, |until| wake.min(until))) {
             log::warn!("waiting for children to end: {e}");
-            return;
+            return true;
         }
     }
 }

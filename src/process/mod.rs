@@ -17,7 +17,7 @@ use crate::signal::Signal;
 use crate::sys::{self, Pidfd};
 use crate::timers::deadline_after;
 use crate::usage::Usage;
-pub(crate) use end::end_all;
+pub(crate) use end::{end_all, end_all_by};
 
 /// How often exits are checked where there is no pidfd.
 pub(crate) const EXIT_POLL_INTERVAL: Duration = Duration::from_millis(10);
@@ -68,8 +68,8 @@ pub struct Process {
     zombie: bool,
     /// When a stopped process gets SIGKILL.
     kill_at: Option<Instant>,
-    /// It got SIGKILL.
-    killed: bool,
+    /// When it got SIGKILL.
+    killed_at: Option<Instant>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -103,7 +103,7 @@ impl Process {
             group: false,
             zombie: false,
             kill_at: None,
-            killed: false,
+            killed_at: None,
         };
         match Pidfd::open(pid) {
             Ok(pidfd) => process.pidfd = pidfd,

@@ -69,7 +69,11 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 /// `socketpair`), `socket_wait` and `termination_grace` (seconds),
 /// `"type": "pty"`, `die_with_parent`, `restart` (`never`, `on_failure`,
 /// `always`), `backoff` (`[initial, max]` seconds), `max_restarts` and
-/// `restart_window` (seconds).
+/// `restart_window` (seconds), `pty` (a bool, as `"type": "pty"`), and
+/// `limits` (a map: `memory`, `cpu_time`, `open_files`, `processes`,
+/// `file_size`, `core_dump`). Every key but `command` may be `null`, which
+/// is the default; an unknown key or a bad value is an error naming the
+/// key (`"buffering": "lines"` gives an error that starts `buffering:`).
 ///
 /// ```
 /// use procloop::{App, Buffering};
@@ -297,7 +301,13 @@ impl App {
 /// let opts = Start::new().alias("white").args(["--depth", "12"]).buffering(Buffering::Line);
 /// # let _ = opts;
 /// ```
+///
+/// With the `serde` feature it deserializes from the Python runner's start
+/// options: `alias`, `with_args`, `socket`, `cwd`, `setpgrp`, `buffering`
+/// and `nowait`, each optional (`null` is not given); an unknown key or a
+/// bad value is an error naming the key.
 #[derive(Clone, Debug, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize), serde(from = "super::config::StartConfig"))]
 #[must_use = "a Start does nothing until it is given to start_with"]
 pub struct Start {
     pub(crate) alias: Option<String>,

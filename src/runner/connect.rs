@@ -82,6 +82,84 @@ impl Runner {
         self.connect_failed(alias, error);
     }
 
+    /// Waits up to `limit` for a [`nowait`](super::Start::nowait) socket
+    /// start of `alias` to connect, trying as the loop does: for a host
+    /// that must answer its own signals meanwhile (the Python package's
+    /// waiting start is a `nowait` start, then this in 50 ms slices).
+    ///
+    /// `Ok(true)` once connected: its channel is in place, and no
+    /// [`Ready`](super::Event::Ready) is handed over for it. `Ok(false)` if
+    /// `limit` passed first: call again, or poll, to go on (the socket wait
+    /// counts from the start). `Err` is what a waiting start gives (the
+    /// socket did not appear in time, the app exited first, another
+    /// process holds the socket), and the start is undone as a waiting
+    /// start's is: its process killed, the alias free, and no
+    /// [`StartFailed`](super::Event::StartFailed) handed over. `Ok(true)` at
+    /// once for an alias that is not a `nowait` start connecting (a stdio
+    /// app's; a restarted run, which the loop connects).
+    pub fn wait_ready(&mut self, alias: &str, limit: Duration) -> crate::Result<bool> {
+        self.owned()?;
+        let until = deadline_after(limit);
+        loop {
+            if let Some(outcome) = self.take_outcome(alias) {
+                return outcome;
+            }
+            let Some((alias, running)) = self.running.get_key_value(alias) else {
+                return Err(Error::NoSuchProcess(alias.to_string()));
+            };
+            let alias = alias.clone();
+            let connecting =
+                running.connecting.as_ref().filter(|c| c.failed.is_none() && c.restarted.is_none());
+            let Some(pause) = connecting.map(|c| c.pause) else { return Ok(true) };
+            let process = running.process;
+            // The loop's next attempt, made now; the one after it stays
+            // scheduled for the loop.
+            self.cancel_connects(&alias);
+            self.try_connect(&alias);
+            if let Some(outcome) = self.take_outcome(&alias) {
+                return outcome;
+            }
+            let now = Instant::now();
+            if now >= until {
+                return Ok(false);
+            }
+            // Sleeps on the process, so that an exit ends the pause at once.
+            let Some(process) = process.and_then(|token| self.reactor.process(token)) else { continue };
+            if let Some(status) = process.wait_timeout(pause.min(until - now))?
+                && let Some(mut connecting) = self.running.get_mut(&alias).and_then(|r| r.connecting.take())
+            {
+                let error = connecting.failure(status);
+                self.start_failed(&alias, error);
+            }
+        }
+    }
+
+    /// The outcome the loop noticed for a connecting `alias`, taken out of
+    /// the events to hand over: `Ready` or `StartFailed`.
+    fn take_outcome(&mut self, alias: &str) -> Option<crate::Result<bool>> {
+        let index = self.notices.iter().position(|n| {
+            &*n.alias == alias && matches!(n.kind, NoticeKind::Ready | NoticeKind::StartFailed(_))
+        })?;
+        match self.notices.remove(index)?.kind {
+            NoticeKind::StartFailed(error) => Some(Err(error)),
+            _ => Some(Ok(true)),
+        }
+    }
+
+    /// Cancels the connection attempts scheduled for `alias`.
+    fn cancel_connects(&mut self, alias: &str) {
+        let timers: Vec<_> = self
+            .duties
+            .iter()
+            .filter(|(_, duty)| &*duty.alias == alias && duty.kind == DutyKind::Connect)
+            .map(|(timer, _)| *timer)
+            .collect();
+        for timer in timers {
+            self.duties.remove(&timer);
+            self.reactor.cancel_timer(timer);
+        }
+    }
+
     /// The next attempt after a pause, or the failure once the socket
     /// wait has passed.
     fn try_later(&mut self, alias: &Arc<str>) {

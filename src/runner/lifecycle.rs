@@ -14,8 +14,9 @@ use super::spawn::{self, Spawned};
 use super::tokens::Role;
 use super::{Runner, Start};
 use crate::error::{Error, Result};
-use crate::process::{Process, end_all};
+use crate::process::{Process, end_all, end_all_by};
 use crate::signal::Signal;
+use crate::timers::deadline_after;
 use crate::token::Token;
 
 impl Runner {
@@ -43,6 +44,7 @@ impl Runner {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn start_with(&mut self, app: &str, opts: Start) -> Result<u32> {
+        self.owned()?;
         let config = self.apps.get(app).ok_or_else(|| Error::UnknownApp(app.to_string()))?;
         let alias: Arc<str> = Arc::from(opts.alias.as_deref().unwrap_or(app));
         if self.running.contains_key(&alias) {
@@ -76,6 +78,7 @@ impl Runner {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn ensure_running_with(&mut self, app: &str, opts: Start) -> Result<u32> {
+        self.owned()?;
         let alias = opts.alias.as_deref().unwrap_or(app);
         match self.running.get(alias) {
             Some(running) => Ok(running.pid),
@@ -199,6 +202,7 @@ impl Runner {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn stop(&mut self, alias: &str) -> Result<()> {
+        self.owned()?;
         if self.turns.froze(alias) {
             self.thaw_bot(alias); // a stopped process would not see its SIGTERM
         }
@@ -231,6 +235,9 @@ impl Runner {
 
     /// [`stop`](Self::stop) for every alias; returns at once.
     pub fn stop_all(&mut self) {
+        if self.owned().is_err() {
+            return;
+        }
         let aliases: Vec<Arc<str>> = self.running.keys().cloned().collect();
         for alias in aliases {
             if let Err(e) = self.stop(&alias) {
@@ -243,6 +250,7 @@ impl Runner {
     /// `setpgrp`). Once the process has exited it does nothing, but for a
     /// `setpgrp` app whose group lives on.
     pub fn signal(&mut self, alias: &str, signal: Signal) -> Result<()> {
+        self.owned()?;
         let running = self.running.get(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
         match (running.process, &running.ended) {
             (Some(token), _) => match self.reactor.process(token) {
@@ -260,6 +268,7 @@ impl Runner {
     /// and every event, this alias's `Exited` included, is still handed
     /// over by a later `poll_once`.
     pub fn wait(&mut self, alias: &str, timeout: Duration) -> Result<Option<ExitStatus>> {
+        self.owned()?;
         let running = self.running.get(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
         if let Some(status) = running.status() {
             return Ok(Some(status));
@@ -290,6 +299,7 @@ impl Runner {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn terminate(&mut self, alias: &str) -> Result<ExitStatus> {
+        self.owned()?;
         if self.turns.froze(alias) {
             self.thaw_bot(alias);
         }
@@ -307,10 +317,54 @@ impl Runner {
         process.and_then(|p| p.status()).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))
     }
 
+    /// [`terminate`](Self::terminate), waiting at most `limit`: for a host
+    /// that must answer its own signals while a child ends (the Python
+    /// package calls it in 50 ms slices, so that Ctrl-C is answered).
+    /// `Ok(Some(status))` once `alias` is ended, as `terminate` gives it;
+    /// `Ok(None)` if `limit` passed first: `alias` is then
+    /// [`stop`](Self::stop)ped (SIGTERM sent, SIGKILL due once its grace
+    /// has passed) and stays taken, and a call again goes on where this one
+    /// left off (the grace is not started anew). The loop, `terminate` or
+    /// dropping the Runner end it too.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procloop::{App, Runner};
+    ///
+    /// let mut runner = Runner::new()?;
+    /// runner.add("sleep", App::new("sleep 60"));
+    /// runner.start("sleep")?;
+    /// let status = loop {
+    ///     // ... answer signals here ...
+    ///     if let Some(status) = runner.terminate_within("sleep", Duration::from_millis(50))? {
+    ///         break status;
+    ///     }
+    /// };
+    /// assert!(!status.success());
+    /// # Ok::<(), procloop::Error>(())
+    /// ```
+    pub fn terminate_within(&mut self, alias: &str, limit: Duration) -> Result<Option<ExitStatus>> {
+        self.stop(alias)?;
+        let running = self.running.get_mut(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
+        let process = match running.process {
+            Some(token) => self.reactor.process(token),
+            None => running.ended.as_mut(),
+        };
+        if let Some(process) = process
+            && !end_all_by(&mut [process], running.grace, Some(deadline_after(limit)))
+        {
+            return Ok(None);
+        }
+        self.terminate(alias).map(Some)
+    }
+
     /// Ends every process: SIGTERM to all, each its own grace period (all
     /// at once), then SIGKILL to the rest; reaps all and closes every
     /// channel. It waits; [`stop_all`](Self::stop_all) is the way that doesn't.
     pub fn terminate_all(&mut self) {
+        if self.owned().is_err() {
+            return;
+        }
         for (timer, _) in self.duties.drain() {
             self.reactor.cancel_timer(timer);
         }

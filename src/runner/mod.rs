@@ -72,6 +72,18 @@ pub use view::ReactorView;
 /// runner.terminate("cat")?;
 /// # Ok::<(), procloop::Error>(())
 /// ```
+///
+/// A Runner belongs to the process that made it. A forked copy of it (in
+/// the child of a `fork()`, Python's `os.fork()` too) shares the parent's
+/// children, pipes and loop fd, and must not touch them: there every call
+/// that would (`start*`, `ensure_running*`, `stop`, `signal`, `wait`,
+/// `wait_ready`, `terminate*`, `poll_once*`, `begin_turn`, `cpu_time`,
+/// `resize`, `waker`, and the
+/// [`reactor`](Self::reactor) view's `register` and `add_server`) gives
+/// `Err(Error::ForkedCopy)`; `get_channel` and `get_stderr` give `None`,
+/// `is_running`, `pause` and `resume` false, and `stop_all`,
+/// `terminate_all` and dropping it do nothing. The child makes a Runner of
+/// its own instead.
 #[derive(Debug)]
 pub struct Runner {
     reactor: Reactor,
@@ -112,7 +124,7 @@ impl Runner {
             programs: ProgramCache::default(),
             runs: 0,
             turns: Turns::default(),
-            owner_pid: std::process::id(),
+            owner_pid: crate::sys::process_id(),
         })
     }
 
@@ -137,6 +149,15 @@ impl Runner {
         Ok(runner)
     }
 
+    /// `Err(Error::ForkedCopy)` in a forked copy of the process that made
+    /// the Runner: its children and fds are that process's.
+    fn owned(&self) -> Result<()> {
+        match crate::sys::process_id() {
+            pid if pid == self.owner_pid => Ok(()),
+            _ => Err(Error::ForkedCopy { owner: self.owner_pid }),
+        }
+    }
+
     /// Configures (or reconfigures) the app `name`.
     pub fn add(&mut self, name: impl Into<String>, app: App) {
         self.apps.insert(name.into(), app);
@@ -159,6 +180,7 @@ impl Runner {
     /// The channel of `alias`; `None` once terminated (or never started),
     /// and while a [`nowait`](Start::nowait) socket start connects.
     pub fn get_channel(&mut self, alias: &str) -> Option<&mut Channel> {
+        self.owned().ok()?;
         let token = self.running.get(alias)?.channel?;
         self.reactor.channel(token)
     }
@@ -167,25 +189,29 @@ impl Runner {
     /// the channel's input capacity (then the child is held back), for
     /// `get_channel(alias).read()`. False for an unknown alias.
     pub fn pause(&mut self, alias: &str) -> bool {
-        let channel = self.running.get(alias).and_then(|r| r.channel);
+        let channel = self.running.get(alias).filter(|_| self.owned().is_ok()).and_then(|r| r.channel);
         channel.is_some_and(|token| self.reactor.pause(token))
     }
 
     /// Hands `alias`'s output over as events again.
     pub fn resume(&mut self, alias: &str) -> bool {
-        let channel = self.running.get(alias).and_then(|r| r.channel);
+        let channel = self.running.get(alias).filter(|_| self.owned().is_ok()).and_then(|r| r.channel);
         channel.is_some_and(|token| self.reactor.resume(token))
     }
 
     /// The captured stderr of `alias` (read-only), with [`Stderr::Capture`].
     pub fn get_stderr(&mut self, alias: &str) -> Option<&mut Channel> {
+        self.owned().ok()?;
         let token = self.running.get(alias)?.stderr?;
         self.reactor.channel(token)
     }
 
     /// Whether `alias` is taken and its process has not exited.
     pub fn is_running(&mut self, alias: &str) -> bool {
-        let Some(token) = self.running.get(alias).and_then(|r| r.process) else { return false };
+        let Some(token) = self.running.get(alias).filter(|_| self.owned().is_ok()).and_then(|r| r.process)
+        else {
+            return false;
+        };
         self.reactor.process(token).is_some_and(|p| matches!(p.try_wait(), Ok(None)))
     }
 
@@ -209,6 +235,7 @@ impl Runner {
     /// The CPU time (user and system) `alias`'s process has used so far:
     /// cheap enough to call every turn (one `clock_gettime`).
     pub fn cpu_time(&self, alias: &str) -> Result<Duration> {
+        self.owned()?;
         let running = self.running.get(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
         let process = match (running.process, &running.ended) {
             (Some(token), _) => self.reactor.process_ref(token),
@@ -224,6 +251,7 @@ impl Runner {
 
     /// Sets the window size of a `pty` app's terminal (the child gets SIGWINCH).
     pub fn resize(&mut self, alias: &str, rows: u16, cols: u16) -> Result<()> {
+        self.owned()?;
         let channel = self.get_channel(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
         match channel.read_fd().filter(|_| channel.is_terminal()) {
             Some(fd) => Ok(crate::sys::child::set_window_size(fd, rows, cols)?),
@@ -246,6 +274,7 @@ impl Runner {
 
     /// A handle that wakes a waiting `poll_once` from any thread.
     pub fn waker(&self) -> Result<Waker> {
+        self.owned()?;
         self.reactor.waker()
     }
 
@@ -285,7 +314,8 @@ impl Runner {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn reactor(&mut self) -> ReactorView<'_> {
-        ReactorView::new(&mut self.reactor, &self.tokens)
+        let forked_from = self.owned().err().map(|_| self.owner_pid);
+        ReactorView::new(&mut self.reactor, &self.tokens, forked_from)
     }
 
     /// Waits (`None`: until something happens; `Some(ZERO)`: not at all)
@@ -313,6 +343,7 @@ impl Runner {
     where
         F: FnMut(&mut Runner, Event<'_>),
     {
+        self.owned()?;
         let max_events = max_events.max(1);
         let handed = self.hand_notices(max_events, &mut handler);
         if handed == max_events {
@@ -343,7 +374,7 @@ impl Runner {
 
 impl Drop for Runner {
     fn drop(&mut self) {
-        if std::process::id() != self.owner_pid {
+        if self.owned().is_err() {
             return; // a forked copy: the children are its parent's
         }
         self.terminate_all();

@@ -115,6 +115,7 @@ impl Runner {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn begin_turn(&mut self, turn: Turn) -> Result<TurnId> {
+        self.owned()?;
         self.check_turn(&turn)?;
         self.turns.next += 1;
         let id = TurnId(self.turns.next);

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::tokens::Tokens;
 use crate::channel::Channel;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::listener::Listener;
 use crate::reactor::Reactor;
 use crate::timers::TimerId;
@@ -21,15 +21,27 @@ use crate::token::Token;
 pub struct ReactorView<'a> {
     reactor: &'a mut Reactor,
     tokens: &'a Tokens,
+    /// The Runner's owner, when this is a forked copy of it: nothing of
+    /// the reactor may be touched then.
+    forked_from: Option<u32>,
 }
 
 impl<'a> ReactorView<'a> {
-    pub(super) fn new(reactor: &'a mut Reactor, tokens: &'a Tokens) -> ReactorView<'a> {
-        ReactorView { reactor, tokens }
+    pub(super) fn new(
+        reactor: &'a mut Reactor,
+        tokens: &'a Tokens,
+        forked_from: Option<u32>,
+    ) -> ReactorView<'a> {
+        ReactorView { reactor, tokens, forked_from }
+    }
+
+    fn owned(&self) -> Result<()> {
+        self.forked_from.map_or(Ok(()), |owner| Err(Error::ForkedCopy { owner }))
     }
 
     /// Registers a channel (see [`Reactor::register`]).
     pub fn register(&mut self, channel: Channel) -> Result<Token> {
+        self.owned()?;
         self.reactor.register(channel)
     }
 
@@ -59,6 +71,7 @@ impl<'a> ReactorView<'a> {
 
     /// Accepts clients of `listener` (see [`Reactor::add_server`]).
     pub fn add_server(&mut self, listener: impl Into<Listener>) -> Result<Token> {
+        self.owned()?;
         self.reactor.add_server(listener)
     }
 
@@ -70,6 +83,9 @@ impl<'a> ReactorView<'a> {
 
     /// Closes every channel and server of yours (the Runner's stay).
     pub fn close_all(&mut self) {
+        if self.owned().is_err() {
+            return;
+        }
         let tokens = self.tokens;
         self.reactor.close_where(|token| !tokens.owns(token));
     }
@@ -85,6 +101,6 @@ impl<'a> ReactorView<'a> {
     }
 
     fn yours(&self, token: Token) -> Option<()> {
-        (!self.tokens.owns(token)).then_some(())
+        (!self.tokens.owns(token) && self.forked_from.is_none()).then_some(())
     }
 }

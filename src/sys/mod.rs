@@ -27,12 +27,14 @@ macro_rules! syscall {
 
 pub(crate) mod child;
 pub(crate) mod fd;
+mod owner;
 pub(crate) mod pidfd;
 pub(crate) mod signals;
 pub(crate) mod spawn;
 mod wait;
 
 pub(crate) use fd::{ChannelFd, check_stream_socket, hung_up};
+pub(crate) use owner::process_id;
 pub(crate) use pidfd::Pidfd;
 pub(crate) use wait::{Ended, cpu_time, peek_exit, try_reap};
 
