@@ -76,10 +76,12 @@ for c in "${concurrencies[@]}"; do
   declare -A result
   result[procloop]=$(run "procloop-$c" "$p" "$tournament" --engine "$engine" --concurrency "$c" --games "$games" \
     --nodes "$nodes" --max-plies "$max_plies" --hash "$hash" --pgn "$p" --charge cpu)
-  # fastchess: -maxmoves counts moves of both sides (full moves); one game a round.
+  # fastchess: -maxmoves counts moves of both sides (full moves); one game a
+  # round; a minute for an engine's start (its default, 10 s, is too short
+  # for 256 engines starting on 2 cores; procloop's is 10 s of CPU time).
   result[fastchess]=$(run "fastchess-$c" "$f" "$fastchess" -engine cmd="$engine" name=sf1 -engine cmd="$engine" name=sf2 \
     -each proto=uci nodes="$nodes" tc=inf option.Hash="$hash" -rounds "$games" -games 1 -concurrency "$c" -force-concurrency \
-    -maxmoves $((max_plies / 2)) -pgnout file="$f")
+    -maxmoves $((max_plies / 2)) -startup-ms 60000 -pgnout file="$f")
   result[python-chess]=$(run "pychess-$c" "$y" "$py" "$here/pychess.py" --engine "$engine" --concurrency "$c" \
     --games "$games" --nodes "$nodes" --max-plies "$max_plies" --hash "$hash" --pgn "$y")
   for h in procloop fastchess python-chess; do
