@@ -3,43 +3,60 @@
 //! dead bot forfeits the turn; a crashing bot is restarted by its app's
 //! restart policy. Every bot runs under a memory cap; one that thinks past
 //! its CPU budget is stopped. A results table at the end, with the CPU time
-//! and peak memory each bot used.
+//! and peak memory each bot used, and the CPU time of its whole tree.
+//!
+//! Each bot runs in a cgroup of its own where one can be had
+//! (`Cgroups::Preferred`), and two intruders try their luck beside the game:
+//! one leaves its tree (setsid and a double fork) with a busy grandchild,
+//! which still ends with its bot; one forks without end, held by
+//! `Limit::Tasks` where the cgroup has the pids controller (elsewhere its
+//! start is refused, `LimitUnsupported`, and it sits out).
 //!
 //! ```text
 //! cargo run --example bots -- [turns] [deadline-ms]
 //! ```
 //!
 //! The bots are small scripts (sh, and python3 for the hog) written to a
-//! temporary folder: each reads `turn T A B` and must answer `T A+B`.
+//! temporary folder: each says `hello` once it runs, then reads `turn T A B`
+//! and must answer `T A+B`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use procloop::{App, Buffering, Event, Limit, Restart, Runner, Start, Stderr};
+use procloop::{App, Buffering, Cgroups, Containment, Error, Event, Limit, Restart, Runner, Start, Stderr};
 
 /// Name, interpreter, script.
 const BOTS: &[(&str, &str, &str)] = &[
-    ("quick", "sh", r#"while read w t a b; do echo "$t $((a + b))"; done"#),
+    ("quick", "sh", r#"echo hello; while read w t a b; do echo "$t $((a + b))"; done"#),
     (
         "sloppy",
         "sh",
-        r#"while read w t a b; do [ $((t % 3)) = 0 ] && b=$((b + 1)); echo "$t $((a + b))"; done"#,
+        r#"echo hello; while read w t a b; do [ $((t % 3)) = 0 ] && b=$((b + 1)); echo "$t $((a + b))"; done"#,
     ),
-    // Late on even turns: it sleeps half again the deadline (SLOW is replaced).
-    ("slow", "sh", r#"while read w t a b; do [ $((t % 2)) = 0 ] && sleep SLOW; echo "$t $((a + b))"; done"#),
-    ("crashy", "sh", r#"while read w t a b; do [ "$t" = 3 ] && exit 1; echo "$t $((a + b))"; done"#),
-    ("silent", "sh", r#"while read line; do :; done"#),
+    // Late on even turns, whatever the deadline: it holds the answer back
+    // until the next turn's state has come.
+    (
+        "slow",
+        "sh",
+        r#"echo hello; while read w t a b; do [ -n "$held" ] && echo "$held"; held="$t $((a + b))"; if [ $((t % 2)) = 1 ]; then echo "$held"; held=; fi; done"#,
+    ),
+    (
+        "crashy",
+        "sh",
+        r#"echo hello; while read w t a b; do [ "$t" = 3 ] && exit 1; echo "$t $((a + b))"; done"#,
+    ),
+    ("silent", "sh", r#"echo hello; while read line; do :; done"#),
     // Thinks for ever from turn 2 on.
     (
         "spinner",
         "sh",
-        r#"while read w t a b; do [ "$t" = 2 ] && while :; do :; done; echo "$t $((a + b))"; done"#,
+        r#"echo hello; while read w t a b; do [ "$t" = 2 ] && while :; do :; done; echo "$t $((a + b))"; done"#,
     ),
     // Hoards 64 MiB a turn on turns 1 and 2: the second is past its cap.
     (
         "hog",
         "python3",
-        "import sys\nhoard = []\nfor line in sys.stdin:\n    _, t, a, b = line.split()\n    \
+        "import sys\nprint('hello', flush=True)\nhoard = []\nfor line in sys.stdin:\n    _, t, a, b = line.split()\n    \
          if int(t) <= 2:\n        hoard.append(bytearray(64 << 20))\n    \
          print(t, int(a) + int(b), flush=True)\n",
     ),
@@ -49,6 +66,8 @@ const BOTS: &[(&str, &str, &str)] = &[
 const MEMORY_CAP: u64 = 128 << 20;
 /// The CPU time a bot may think for in one run; the arena stops it past that.
 const CPU_BUDGET: Duration = Duration::from_millis(500);
+/// How long the bots have to start and say hello.
+const START_DEADLINE: Duration = Duration::from_secs(10);
 
 /// What the arena keeps of each bot.
 #[derive(Default)]
@@ -63,6 +82,8 @@ struct Record {
     last_words: String,
     /// Stopped for thinking past its budget.
     stopped: bool,
+    /// The CPU time of its ended runs' whole trees, with a cgroup.
+    tree_cpu: Option<Duration>,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -72,10 +93,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let deadline = Duration::from_millis(deadline_ms);
     let dir = std::env::temp_dir().join(format!("procloop-bots-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let mut runner = Runner::new()?;
+    // A cgroup per bot where this process may make them, else a process
+    // group per bot.
+    let mut runner = Runner::with_cgroups(Cgroups::Preferred)?;
+    let intruders = start_intruders(&mut runner, &dir)?;
     for (name, interpreter, script) in BOTS {
         let path = dir.join(format!("{name}.{interpreter}"));
-        std::fs::write(&path, script.replace("SLOW", &format!("{:.3}", deadline.as_secs_f64() * 1.5)))?;
+        std::fs::write(&path, script)?;
         let app = App::new(format!("{interpreter} {}", path.display()))
             .buffering(Buffering::Line)
             .stderr(Stderr::Capture)
@@ -89,6 +113,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         runner.start_with(name, Start::new())?;
     }
     let mut records: BTreeMap<&str, Record> = BOTS.iter().map(|(n, ..)| (*n, Record::default())).collect();
+    await_hellos(&mut runner, &mut records)?;
     for turn in 1..=turns {
         let (a, b) = (turn * 7 % 13, turn * 5 % 11);
         let answers = play_turn(&mut runner, &mut records, turn, a, b, deadline)?;
@@ -101,20 +126,53 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         check_budgets(&mut runner, &mut records, turn)?;
     }
+    let escapee = show_intruders(&runner, &intruders, &dir)?;
     // Game over: stop every bot and take what each used as its exit comes.
     runner.stop_all();
     while BOTS.iter().any(|(name, ..)| runner.exit_status(name).is_none()) {
         runner.poll_once(None, |runner, event| keep_books(runner, &mut records, "game over", event))?;
     }
-    println!("\n| bot     | right | wrong | forfeited | CPU time | peak memory |");
-    println!("|---------|-------|-------|-----------|----------|-------------|");
+    println!("\n| bot     | right | wrong | forfeited | CPU time | peak memory | tree CPU |");
+    println!("|---------|-------|-------|-----------|----------|-------------|----------|");
     for (name, r) in &records {
         let (cpu, peak) = (r.cpu.as_secs_f64(), r.peak as f64 / (1 << 20) as f64);
         let (right, wrong, forfeited) = (r.right, r.wrong, r.forfeited);
-        println!("| {name:<7} | {right:>5} | {wrong:>5} | {forfeited:>9} | {cpu:>6.3} s | {peak:>7.1} MiB |");
+        let tree = r.tree_cpu.map_or("-".to_string(), |t| format!("{:.3} s", t.as_secs_f64()));
+        println!(
+            "| {name:<7} | {right:>5} | {wrong:>5} | {forfeited:>9} | {cpu:>6.3} s | {peak:>7.1} MiB | {tree:>8} |"
+        );
     }
     drop(runner);
+    if let Some(pid) = escapee {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok();
+        // A zombie nobody reaps (the orphan's new parent may not) has ended too.
+        let ended =
+            state.is_none_or(|stat| stat.rsplit(')').next().is_some_and(|s| s.trim_start().starts_with('Z')));
+        println!(
+            "the escaper's grandchild (pid {pid}): {}",
+            if ended { "ended with its bot" } else { "got away" }
+        );
+    }
     std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+/// Waits until every bot has said hello (or the start deadline passed), so
+/// that starting up costs no turn.
+fn await_hellos(runner: &mut Runner, records: &mut BTreeMap<&'static str, Record>) -> procloop::Result<()> {
+    let deadline = runner.set_timer(START_DEADLINE);
+    let mut hello = BTreeSet::new();
+    let mut over = false;
+    while !over && hello.len() < BOTS.len() {
+        runner.poll_once(None, |runner, event| match event {
+            Event::Data { alias, data } if data.starts_with(b"hello") => {
+                hello.insert(alias.to_string());
+            }
+            Event::Timer { id } if id == deadline => over = true,
+            other => keep_books(runner, records, "start", other),
+        })?;
+    }
+    runner.cancel_timer(deadline);
     Ok(())
 }
 
@@ -180,6 +238,9 @@ fn keep_books(runner: &mut Runner, records: &mut BTreeMap<&str, Record>, when: &
                 let peak = usage.max_rss as f64 / (1 << 20) as f64;
                 used = format!("; {:.3} s of CPU, peak {peak:.1} MiB", usage.cpu_time().as_secs_f64());
             }
+            if let Ok(tree) = runner.tree_usage(alias) {
+                *record.tree_cpu.get_or_insert_default() += tree.cpu_time();
+            }
             let words = std::mem::take(&mut record.last_words);
             let said = if words.is_empty() { String::new() } else { format!(": {words}") };
             println!("{when}: {alias} exited ({status}{used}){said}");
@@ -211,4 +272,65 @@ fn check_budgets(
         }
     }
     Ok(())
+}
+
+/// Name, script, tree limit: bots that attack the arena instead of playing.
+const INTRUDERS: &[(&str, &str, Option<Limit>)] = &[
+    // Leaves its tree: a new session and a double fork; the grandchild spins
+    // (at nice 19, to spare the players) for as long as it lives.
+    (
+        "escaper",
+        "setsid sh -c 'nice -n 19 sh -c \"while :; do :; done\" & echo $! > escapee.pid'\nexec sleep 1000\n",
+        None,
+    ),
+    // Forks without end (4096 at most, should it ever run uncapped): a fork
+    // fails once its tree holds 32 tasks, which ends the loop.
+    (
+        "forker",
+        "(i=0; while [ $i -lt 4096 ]; do sleep 1000 & i=$((i + 1)); done) 2>/dev/null &\nexec sleep 1000\n",
+        Some(Limit::Tasks(32)),
+    ),
+];
+
+/// Starts the intruders that can be held here; their names. Without a
+/// cgroup, the escaper sits out (its grandchild would get away), and the
+/// forker's start is refused.
+fn start_intruders(runner: &mut Runner, dir: &std::path::Path) -> Result<Vec<&'static str>, Error> {
+    let contained = matches!(runner.containment(), Containment::Cgroup { .. });
+    println!("containment: {:?}", runner.containment());
+    let mut started = Vec::new();
+    for (name, script, limit) in INTRUDERS {
+        if *name == "escaper" && !contained {
+            println!("escaper sits out: without a cgroup its grandchild would get away");
+            continue;
+        }
+        let path = dir.join(format!("{name}.sh"));
+        std::fs::write(&path, script)?;
+        let mut app = App::new(format!("sh {}", path.display())).cwd(dir).stderr(Stderr::Null);
+        if let Some(limit) = limit {
+            app = app.limit(*limit);
+        }
+        runner.add(*name, app);
+        match runner.start(name) {
+            Ok(_) => started.push(*name),
+            Err(e @ Error::LimitUnsupported { .. }) => println!("{name} is refused, and sits out: {e}"),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(started)
+}
+
+/// What each intruder's tree holds at the end of the game; the escaper's
+/// grandchild's pid, if it got that far.
+fn show_intruders(runner: &Runner, intruders: &[&str], dir: &std::path::Path) -> Result<Option<u32>, Error> {
+    for name in intruders {
+        let tree = runner.tree_usage(name)?;
+        let cpu = tree.cpu_time().as_secs_f64();
+        println!("{name}: its tree holds {} tasks and has used {cpu:.3} s of CPU", tree.tasks);
+    }
+    let pid = std::fs::read_to_string(dir.join("escapee.pid")).ok().and_then(|p| p.trim().parse().ok());
+    if let Some(pid) = pid.filter(|_| intruders.contains(&"escaper")) {
+        println!("the escaper's grandchild (pid {pid}) left its session, not its cgroup");
+    }
+    Ok(pid)
 }

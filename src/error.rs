@@ -103,6 +103,19 @@ pub enum Error {
         /// The queue's limit.
         limit: usize,
     },
+    /// No cgroup v2 subtree can be had for a Runner's children
+    /// ([`Cgroups::Required`](crate::Cgroups::Required)), or an alias has
+    /// no cgroup to ask about: why.
+    CgroupsUnavailable(String),
+    /// A tree limit cannot be enforced: its cgroup controller is missing,
+    /// or there is no cgroup.
+    LimitUnsupported {
+        /// The limit asked for.
+        limit: crate::Limit,
+        /// What it needs and is missing: the controller as the kernel
+        /// spells it (`memory`, `pids`, `cpu`), or a cgroup.
+        missing: String,
+    },
     /// A [`Runner`](crate::Runner) used in a forked copy of the process
     /// that made it: the children and fds it holds are that process's, and
     /// the copy must not touch them.
@@ -157,6 +170,10 @@ impl fmt::Display for Error {
                 f,
                 "write queue full: {queued} bytes queued, {requested} more asked for, limit {limit}"
             ),
+            Error::CgroupsUnavailable(why) => write!(f, "no cgroup for the children: {why}"),
+            Error::LimitUnsupported { limit, missing } => {
+                write!(f, "limit {limit} cannot be enforced: it needs {missing}")
+            }
             Error::ForkedCopy { owner } => write!(
                 f,
                 "this Runner belongs to pid {owner}: a forked copy of it (pid {}) must not use it",

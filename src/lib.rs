@@ -1,18 +1,29 @@
 //! procloop runs many child processes and talks to them from one
 //! single-threaded event loop: no hidden threads, no global signal handlers.
 //!
-//! # Three layers
+//! # Layers
 //!
-//! - [`Channel`]: a non-blocking read/write facade over a pipe pair or a
-//!   stream socket. It works with or without a loop: `read()` drains the
-//!   channel's buffer, then reads the fd without blocking.
-//! - [`Reactor`]: one `mio::Poll` over channels, listening sockets, child
-//!   processes (their pidfds) and timers. [`Reactor::poll_once`] waits once
-//!   and hands plain-data [`ReactorEvent`]s to a handler that also gets the
-//!   reactor, to write replies or register more.
-//! - [`Runner`]: a registry of configured apps ([`App`]) and their running
-//!   processes by alias, built on one reactor; its events ([`Event`]) name
-//!   the alias.
+//! Each folder of `src/` is a layer, from the bottom up:
+//!
+//! - `sys/`: every raw system call and every `unsafe` block of the crate.
+//! - `channel/`: [`Channel`], a non-blocking read/write facade over a pipe
+//!   pair or a stream socket. It works with or without a loop: `read()`
+//!   drains the channel's buffer, then reads the fd without blocking.
+//! - `process/`: [`Process`], one child we started: the [`Signal`]s it can
+//!   be sent, the [`Limit`]s it runs under, what it used ([`Usage`]), its
+//!   cgroup.
+//! - `reactor/`: [`Reactor`], one `mio::Poll` over channels, listening
+//!   sockets ([`Listener`]), child processes (their pidfds) and timers.
+//!   [`Reactor::poll_once`] waits when no event is queued and hands
+//!   plain-data [`ReactorEvent`]s to a handler that also gets the reactor,
+//!   to write replies, register more or poll again (the pull form:
+//!   [`Reactor::wait_events`] and [`Reactor::next_event`]).
+//! - `runner/`: [`Runner`], a registry of configured apps ([`App`]) and
+//!   their running processes by alias, built on one reactor; its events
+//!   ([`Event`]) name the alias.
+//! - `testing/`: [`testing`], helpers for tests of code built on procloop.
+//!
+//! `error.rs` holds the [`Error`] they share.
 //!
 //! ```
 //! use std::os::unix::net::UnixStream;
@@ -48,10 +59,10 @@
 //! process's) or `StartFailed`.
 //!
 //! In line mode every line is its own event. Lines that arrived together
-//! are handed over one after another without a trip round the loop, and
-//! they stay in the channel's buffer until each is handed over: a handler
-//! that reads, pauses or drops the channel mid-way gets the next line
-//! itself, stops the rest, or gets them back with the channel.
+//! are handed over one after another without a trip round the loop; a
+//! handler that reads, pauses or drops the channel mid-way gets the next
+//! line itself, stops the rest, or gets them back with the channel (its
+//! lines not handed yet go back to the channel's buffer first).
 //!
 //! ```
 //! use std::time::Duration;
@@ -76,9 +87,11 @@
 //!
 //! # Backpressure and bounded memory
 //!
-//! Each channel's input buffer is bounded (64 KiB by default, taken on
-//! first use). A channel that is [paused](Reactor::pause) keeps its input in
-//! that buffer; once it is full the reactor stops reading the fd, so the
+//! Each channel's input buffer is bounded (64 KiB by default) and holds
+//! memory only while it holds bytes: a reactor reads into one scratch
+//! buffer of its own and leaves in a channel only what its handler has not
+//! taken (a partial line, say). A channel that is [paused](Reactor::pause)
+//! keeps its input in its buffer; once it is full the reactor stops reading the fd, so the
 //! child blocks on its full pipe: nothing is dropped, memory stays bounded.
 //! Writes queue what the fd won't take now, up to a limit (16 MiB by
 //! default); a write that does not fit is refused whole with
@@ -113,40 +126,37 @@
 #![warn(rust_2018_idioms)]
 #![deny(unnameable_types, unreachable_pub)]
 
+// The layers, and the error type they share (see the crate docs).
 mod channel;
 mod error;
-mod input_buffer;
-mod limit;
-mod listener;
 mod process;
 mod reactor;
 mod runner;
-mod signal;
 mod sys;
 pub mod testing;
-mod timers;
-mod token;
-mod usage;
-mod waker;
-mod write_queue;
+
+pub use error::{Error, Result};
 
 pub use channel::Channel;
-pub use error::{Error, Result};
-pub use input_buffer::DEFAULT_INPUT_CAPACITY;
-pub use limit::Limit;
-pub use listener::{Listener, PeerAddr};
+pub use channel::input_buffer::DEFAULT_INPUT_CAPACITY;
+pub use channel::write_queue::DEFAULT_WRITE_QUEUE_LIMIT;
+
+pub use process::limit::Limit;
+pub use process::signal::{Signal, UnknownSignal};
+pub use process::usage::{TreeUsage, Usage};
 pub use process::{Process, is_unknown_exit, unknown_exit};
+
+pub use reactor::listener::{Listener, PeerAddr};
+pub use reactor::timers::TimerId;
+pub use reactor::token::Token;
+pub use reactor::waker::Waker;
 pub use reactor::{Reactor, ReactorEvent};
+
 pub use runner::{
-    App, Buffering, Charge, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Event, Outcome, ReactorView, Restart, Runner,
-    Start, Stderr, Transport, Turn, TurnId, TurnReport, split_command,
+    App, Buffering, Cgroups, Charge, Containment, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Event, Outcome,
+    ReactorView, Restart, Runner, Scheduler, Start, Stderr, Transport, Turn, TurnId, TurnReport,
+    split_command,
 };
-pub use signal::{Signal, UnknownSignal};
-pub use timers::TimerId;
-pub use token::Token;
-pub use usage::Usage;
-pub use waker::Waker;
-pub use write_queue::DEFAULT_WRITE_QUEUE_LIMIT;
 
 /// The README's examples, compiled as doctests so they stay true.
 #[cfg(doctest)]

@@ -92,6 +92,14 @@ fn socket_type_without_path_needs_one_at_start() {
 }
 
 #[test]
+fn config_takes_the_tree_limits() {
+    use procloop::Limit;
+    let json = r#"{"command": "bot", "limits": {"tree_memory": 1048576, "tasks": 8, "cpus": 0.5}}"#;
+    let app: App = serde_json::from_str(json).unwrap();
+    assert_eq!(app.limits(), [Limit::TreeMemory(1 << 20), Limit::Tasks(8), Limit::Cpus(0.5)]);
+}
+
+#[test]
 fn every_bad_value_is_an_error_naming_its_key() {
     for (config, key) in [
         (r#"{"command": "x", "buffering": "lines"}"#, "buffering:"),

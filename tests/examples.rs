@@ -41,8 +41,11 @@ fn uci_match_plays_a_short_game() {
 
 #[test]
 fn bots_forfeit_when_late_silent_dead_over_their_memory_cap_or_cpu_budget() {
-    // A generous deadline: only the bots built to miss it miss it.
-    let out = run("bots", &["4", "1000"]);
+    // The bots built to miss a turn miss it whatever its length (they never
+    // answer, or answer only once the next turn has come), and the others
+    // get 3 s: room for 64 MiB, or a restarted hog's python3 start, on a
+    // loaded machine. Every turn lasts that long (silent never answers).
+    let out = run("bots", &["4", "3000"]);
     let row = |bot: &str| out.lines().find(|l| l.starts_with(&format!("| {bot} "))).unwrap().to_string();
     // right, wrong, forfeited; then CPU time and peak memory.
     let cells = |bot: &str| -> Vec<String> { row(bot).split('|').map(|c| c.trim().to_string()).collect() };
@@ -66,6 +69,33 @@ fn bots_forfeit_when_late_silent_dead_over_their_memory_cap_or_cpu_budget() {
     assert!(number(&cells("spinner")[5], "s") > 0.5, "{out}");
     assert!(number(&cells("quick")[5], "s") < 0.5, "{out}");
     assert!(!out.contains('\r'), "no carriage returns: readable through a pipe");
+    check_containment(&out, &cells);
+}
+
+/// With a cgroup per bot, the escaper's setsid, double-forked grandchild
+/// ends with its bot, and the forker is held by its `Limit::Tasks` (or
+/// refused where the cgroup has no pids controller); without, both sit out.
+fn check_containment(out: &str, cells: &dyn Fn(&str) -> Vec<String>) {
+    if !out.contains("containment: Cgroup") {
+        assert!(out.contains("escaper sits out") && out.contains("forker is refused"), "{out}");
+        assert_eq!(cells("quick")[7], "-", "no tree CPU without a cgroup: {out}");
+        return;
+    }
+    assert!(cells("quick")[7].ends_with(" s"), "the tree CPU column: {out}");
+    let after_the_run = |l: &&str| l.starts_with("the escaper's grandchild (pid ") && l.contains("): ");
+    let line = out.lines().find(after_the_run).expect(out);
+    let pid: u32 = line.split(['(', ')']).nth(1).unwrap().trim_start_matches("pid ").parse().unwrap();
+    assert!(line.ends_with("ended with its bot"), "{out}");
+    let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok();
+    let gone = state.is_none_or(|stat| stat.rsplit(')').next().unwrap().trim_start().starts_with('Z'));
+    assert!(gone, "the escapee, pid {pid}, ended (or is a zombie nobody reaps) after the run");
+    match out.lines().find(|l| l.starts_with("forker")).expect(out) {
+        refused if refused.starts_with("forker is refused") => assert!(refused.contains("\"pids\""), "{out}"),
+        held => {
+            let tasks: u64 = held.split_whitespace().nth(4).unwrap().parse().unwrap();
+            assert!((1..=32).contains(&tasks), "held by Limit::Tasks(32): {out}");
+        }
+    }
 }
 
 #[test]

@@ -223,3 +223,75 @@ fn a_runner_handler_that_reads_then_terminates_mid_stream() {
     let want: Vec<Vec<u8>> = (1..=1500).map(|i| format!("{i}\n").into_bytes()).collect();
     assert_eq!(got, want);
 }
+
+/// A handler that touches an exited child's channel while its last lines
+/// and its exit wait together: the lines it did not read still come before
+/// `Exited` (a grandchild keeps the pipe open, so the exit is queued right
+/// behind the lines, with no `Closed` between).
+#[test]
+fn touching_the_channel_of_an_exited_child_keeps_exited_after_its_lines() {
+    use procloop::{App, Buffering, Event};
+    let app = App::new("sh -c 'seq 1 300; sleep 5 &'").buffering(Buffering::Line).setpgrp(true);
+    let mut runner = runner_with("seq", app);
+    runner.start("seq").unwrap();
+    assert!(runner.wait("seq", DEADLINE).unwrap().is_some(), "sh is done");
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + DEADLINE;
+    while seen.last().is_none_or(|s| s != "exited") {
+        assert!(Instant::now() < deadline, "{seen:?}");
+        runner
+            .poll_once(Some(DEADLINE), |runner, e| match e {
+                Event::Data { data, .. } => {
+                    seen.push(String::from_utf8_lossy(data).trim().to_string());
+                    if seen.len() == 2 {
+                        runner.get_channel("seq").unwrap(); // a touch: the rest is taken back
+                    }
+                }
+                Event::Exited { .. } => seen.push("exited".into()),
+                _ => {}
+            })
+            .unwrap();
+    }
+    let want: Vec<String> = (1..=300).map(|i| i.to_string()).chain(["exited".into()]).collect();
+    assert_eq!(seen, want);
+    runner.terminate("seq").unwrap(); // and the sleeping grandchild with its group
+}
+
+/// A handler that polls again and so reads more while it still holds the
+/// bytes of its own event: those stay what they were (the nested fill
+/// starts a new scratch buffer instead of writing over them).
+#[test]
+fn a_nested_poll_leaves_the_outer_handlers_bytes_intact() {
+    init();
+    let mut reactor = Reactor::new().unwrap();
+    let (first, mut first_peer) = TestChannel::pair();
+    let (second, mut second_peer) = TestChannel::pair();
+    reactor.register(first).unwrap();
+    let inner_token = reactor.register(second).unwrap();
+    first_peer.put(b"outer");
+    let mut checked = false;
+    let deadline = Instant::now() + DEADLINE;
+    while !checked {
+        assert!(Instant::now() < deadline);
+        reactor
+            .poll_once(Some(DEADLINE), |reactor, e| {
+                let ReactorEvent::Data { token, data } = e else { return };
+                assert_ne!(token, inner_token, "only the nested poll sees it");
+                second_peer.put(b"INNER!");
+                let mut inner = Vec::new();
+                while inner.len() < 6 {
+                    assert!(Instant::now() < deadline);
+                    reactor
+                        .poll_once(Some(DEADLINE), |_, e| {
+                            if let ReactorEvent::Data { data, .. } = e {
+                                inner.extend_from_slice(data);
+                            }
+                        })
+                        .unwrap();
+                }
+                assert_eq!((data, inner.as_slice()), (&b"outer"[..], &b"INNER!"[..]));
+                checked = true;
+            })
+            .unwrap();
+    }
+}

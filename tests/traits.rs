@@ -19,6 +19,10 @@ fn public_types_have_their_traits() {
     copy_eq_hash_debug::<procloop::Signal>();
     copy_partial_eq_debug::<procloop::Limit>();
     copy_partial_eq_debug::<procloop::Usage>();
+    copy_partial_eq_debug::<procloop::TreeUsage>();
+    copy_eq_hash_debug::<procloop::Cgroups>();
+    let containment: fn(&procloop::Containment) -> procloop::Containment = Clone::clone;
+    let _ = containment;
     let waker: fn(&procloop::Waker) -> procloop::Waker = Clone::clone;
     let _ = waker;
     let app = procloop::App::new("cat");
@@ -27,4 +31,5 @@ fn public_types_have_their_traits() {
     assert_eq!(procloop::Buffering::default(), procloop::Buffering::Bytes);
     assert_eq!(procloop::Stderr::default(), procloop::Stderr::Inherit);
     assert_eq!(procloop::Restart::default(), procloop::Restart::Never);
+    assert_eq!(procloop::Cgroups::default(), procloop::Cgroups::Off);
 }

@@ -65,8 +65,10 @@ fn a_silent_bot_times_out_while_the_others_reply() {
     let mut runner = bots("cat", &["talker"]);
     runner.add("mute", App::new("sleep 60").buffering(Buffering::Line));
     runner.start("mute").unwrap();
+    // The mute bot times out whatever the turn's length; 2 s leaves the
+    // talker's echo room on a loaded machine.
     let id = runner
-        .begin_turn(Turn::new(Duration::from_millis(200)).bot("talker", "hi\n").bot("mute", "hi\n"))
+        .begin_turn(Turn::new(Duration::from_secs(2)).bot("talker", "hi\n").bot("mute", "hi\n"))
         .unwrap();
     let played = play(&mut runner, id);
     assert!(replied(played.report.outcome("talker")));

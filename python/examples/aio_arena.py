@@ -22,7 +22,7 @@ import procloop
 from procloop import Data, Exited
 from procloop.aio import Events
 
-LIMITS = {"memory": 256 << 20, "cpu_time": 2, "open_files": 32}
+LIMITS = {"memory": 128 << 20, "cpu_time": 2, "open_files": 32}
 MATCHES = [("rocky", "cycler"), ("dice", "sleepy"), ("greedy", "spinner"), ("cycler", "dice")]
 STRIKES = 3
 

@@ -25,7 +25,7 @@ import procloop
 from procloop import Data, Exited, Stderr, Timer
 
 #: Each bot's hard limits, set in the child before it runs.
-LIMITS = {"memory": 256 << 20, "cpu_time": 2, "open_files": 32}
+LIMITS = {"memory": 128 << 20, "cpu_time": 2, "open_files": 32}
 #: Missed deadlines before a bot is stopped.
 STRIKES = 3
 #: Seconds of CPU a bot may use for the whole game.

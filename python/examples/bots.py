@@ -1,7 +1,7 @@
 """The bots of the arena examples: small Python programs that play rock,
 paper, scissors over stdin and stdout. They say ``hello`` once started;
 then each turn they read ``turn N`` and answer ``N MOVE``. Some of them
-play badly (slowly, greedily, for ever)."""
+play badly (late, greedily, for ever)."""
 
 import shlex
 import sys
@@ -20,16 +20,18 @@ _BRAINS = {
     "cycler": "move = MOVES[turn % 3]",
     # Random, seeded: the same game every run.
     "dice": "move = rng.choice(MOVES)",
-    # Every other turn it thinks for a second: past the turn's deadline.
-    "sleepy": "time.sleep(1 if turn % 2 else 0)\n    move = 'paper'",
-    # Hoards 64 MiB a turn, until its memory limit says no (MemoryError).
+    # Every other turn it dozes until the next turn has begun: past the
+    # turn's deadline, however long that is.
+    "sleepy": "if turn % 2:\n        select.select([sys.stdin], [], [])\n    move = 'paper'",
+    # Hoards 64 MiB a turn, until its memory limit says no (MemoryError:
+    # on its second turn under the arenas' 128 MiB).
     "greedy": "hoard.append(bytearray(64 << 20))\n    move = 'scissors'",
     # From its third turn on it thinks for ever: its CPU time grows.
     "spinner": "while turn >= 2:\n        pass\n    move = 'rock'",
 }
 
 _PROGRAM = """\
-import random, sys, time
+import random, select, sys
 MOVES = {moves!r}
 rng = random.Random(42)
 hoard = []

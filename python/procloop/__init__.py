@@ -27,17 +27,20 @@ from ._native import (
     StartFailed,
     Stderr,
     Timer,
+    TreeUsage,
     Usage,
     split_command,
 )
 from .errors import (
     BadCommandError,
     BusyError,
+    CgroupsUnavailableError,
     ConfigError,
     EndpointClosed,
     EndpointClosedException,
     ForkedCopyError,
     LimitTooHighError,
+    LimitUnsupportedError,
     NoSuchProcessError,
     ProcessExistsException,
     ProcloopError,
@@ -51,6 +54,7 @@ from .errors import (
 __all__ = [
     "Runner",
     "Channel",
+    "TreeUsage",
     "Data",
     "Stderr",
     "Closed",

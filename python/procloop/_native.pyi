@@ -3,6 +3,7 @@
 
 import signal as _signal
 from os import PathLike
+from pathlib import Path
 from typing import Final, Iterable, final, Literal, Mapping, Optional, Sequence, Tuple, TypedDict, Union
 
 from .errors import ProcloopError
@@ -27,6 +28,12 @@ class _Limits(TypedDict, total=False):
     """Bytes (RLIMIT_FSIZE)."""
     core_dump: Optional[int]
     """Bytes (RLIMIT_CORE); 0 for none."""
+    tree_memory: Optional[int]
+    """Bytes of memory for the whole tree (its cgroup's memory.max, no swap); needs a cgroup."""
+    tasks: Optional[int]
+    """Processes and threads in the whole tree (pids.max); needs a cgroup. Holds a fork bomb, root's too."""
+    cpus: Optional[float]
+    """At most this many CPUs' worth of time for the whole tree (cpu.max); needs a cgroup."""
 
 def split_command(command: str) -> list[str]: ...
 
@@ -146,6 +153,27 @@ class Usage:
         """``user + system``."""
 
 @final
+class TreeUsage:
+    """What a child's whole tree has used, from its cgroup (``Runner.tree_usage``)."""
+
+    __match_args__: Final = ("user", "system", "memory_peak", "tasks")
+    @property
+    def user(self) -> float:
+        """Seconds of CPU in user mode, every process it ever ran."""
+    @property
+    def system(self) -> float:
+        """Seconds of CPU in the kernel."""
+    @property
+    def memory_peak(self) -> Optional[int]:
+        """Bytes; None where the cgroup has no memory controller."""
+    @property
+    def tasks(self) -> int:
+        """Processes and threads in the tree now."""
+    @property
+    def cpu_time(self) -> float:
+        """``user + system``."""
+
+@final
 class Runner:
     """Many child processes, one event loop; see the module docs.
 
@@ -153,7 +181,9 @@ class Runner:
     ConfigError naming its key. Used in a forked child (os.fork()), every
     call raises ForkedCopyError."""
 
-    def __init__(self, *, extra_paths: Optional[Iterable[_Path]] = None) -> None: ...
+    def __new__(
+        cls, *, extra_paths: Optional[Iterable[_Path]] = None, cgroups: Literal["off", "preferred", "required"] = "off"
+    ) -> Runner: ...
     def add(
         self,
         name: str,
@@ -175,6 +205,13 @@ class Runner:
         restart_window: Optional[float] = None,
         die_with_parent: bool = False,
         pty: bool = False,
+        user: Optional[Tuple[int, int]] = None,
+        no_new_privileges: bool = False,
+        isolate_network: bool = False,
+        isolate_pids: bool = False,
+        nice: Optional[int] = None,
+        scheduler: Literal["normal", "batch", "idle"] = "normal",
+        cpu_affinity: Optional[Sequence[int]] = None,
         limits: Optional[_Limits] = None,
     ) -> None: ...
     def update_config(self, config: Mapping[str, Mapping[str, object]]) -> None: ...
@@ -232,3 +269,10 @@ class Runner:
     def close(self) -> None: ...
     def __enter__(self) -> Runner: ...
     def __exit__(self, *exc: object) -> Literal[False]: ...
+    def containment(self) -> Tuple[Literal["cgroup", "process_group", "none"], Optional[Path]]:
+        """("cgroup", the Runner's cgroup directory), ("process_group", None) or ("none", None)."""
+    def freeze(self, alias: str) -> None:
+        """The whole tree stops running (cgroup.freeze; SIGSTOP without a cgroup); returns at once."""
+    def thaw(self, alias: str) -> None: ...
+    def tree_usage(self, alias: str) -> TreeUsage:
+        """Raises CgroupsUnavailableError (saying why) without a cgroup."""

@@ -60,6 +60,20 @@ class LimitTooHighError(ConfigError):
     that may be granted."""
 
 
+class LimitUnsupportedError(ConfigError):
+    """An app's tree limit (``limits={"tree_memory": ..., "tasks": ...,
+    "cpus": ...}``) cannot be enforced here: the Runner has no cgroup
+    (``cgroups="off"``, or ``"preferred"`` fell back to process groups), or
+    its cgroup lacks the controller, which the message names as the kernel
+    spells it (``memory``, ``pids``, ``cpu``). Raised by ``start``."""
+
+
+class CgroupsUnavailableError(ProcloopError, OSError):
+    """No cgroup can be had: ``Runner(cgroups="required")`` where this
+    process may make none (the message says why), or ``tree_usage`` of a
+    Runner without cgroups."""
+
+
 class SpawnError(ProcloopError, OSError):
     """The command could not be started (missing binary, not executable, a bad
     working directory); the message names the command and the OS error."""
@@ -101,6 +115,8 @@ __all__ = [
     "BadCommandError",
     "ConfigError",
     "LimitTooHighError",
+    "LimitUnsupportedError",
+    "CgroupsUnavailableError",
     "SpawnError",
     "SocketError",
     "QueueFullError",

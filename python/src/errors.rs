@@ -45,6 +45,8 @@ static SOCKET: Class = Class::new("SocketError");
 static QUEUE_FULL: Class = Class::new("QueueFullError");
 static CONFIG: Class = Class::new("ConfigError");
 static LIMIT_TOO_HIGH: Class = Class::new("LimitTooHighError");
+static LIMIT_UNSUPPORTED: Class = Class::new("LimitUnsupportedError");
+static CGROUPS_UNAVAILABLE: Class = Class::new("CgroupsUnavailableError");
 static BUSY: Class = Class::new("BusyError");
 static WAIT_TIMEOUT: Class = Class::new("WaitTimeout");
 static FORKED_COPY: Class = Class::new("ForkedCopyError");
@@ -121,6 +123,8 @@ impl Pending {
             | E::InvalidSocketPath { .. } => Kind::Procloop(&SOCKET),
             E::InvalidSetting { .. } => Kind::Procloop(&CONFIG),
             E::LimitTooHigh { .. } => Kind::Procloop(&LIMIT_TOO_HIGH),
+            E::LimitUnsupported { .. } => Kind::Procloop(&LIMIT_UNSUPPORTED),
+            E::CgroupsUnavailable(_) => Kind::Procloop(&CGROUPS_UNAVAILABLE),
             E::QueueFull { .. } => Kind::Procloop(&QUEUE_FULL),
             E::ForkedCopy { .. } => Kind::Procloop(&FORKED_COPY),
             E::Io(e) if e.kind() == io::ErrorKind::InvalidInput => Kind::Value,

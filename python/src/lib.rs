@@ -6,6 +6,7 @@
 
 mod channel;
 mod config;
+mod containment;
 mod errors;
 mod events;
 mod runner;
@@ -24,6 +25,7 @@ fn split_command(py: Python<'_>, command: &str) -> PyResult<Vec<String>> {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<runner::PyRunner>()?;
     m.add_class::<channel::PyChannel>()?;
+    m.add_class::<containment::TreeUsage>()?;
     m.add_class::<events::Data>()?;
     m.add_class::<events::Stderr>()?;
     m.add_class::<events::Closed>()?;

@@ -33,9 +33,12 @@ const WAIT_SLICE: Duration = Duration::from_millis(50);
 /// (``"pipes"``, ``"socketpair"``), ``socket_wait``, ``termination_grace``,
 /// ``restart`` (``"never"``, ``"on_failure"``, ``"always"``), ``backoff``
 /// (``(initial, max)`` seconds), ``max_restarts``, ``restart_window``,
-/// ``die_with_parent``, ``limits`` (a dict: ``memory``, ``file_size``,
-/// ``core_dump`` in bytes, ``cpu_time`` in seconds, ``open_files``,
-/// ``processes``).
+/// ``die_with_parent``, for untrusted code ``user`` (``(uid, gid)``),
+/// ``no_new_privileges``, ``isolate_network``, ``isolate_pids``, ``nice``,
+/// ``scheduler`` (``"normal"``, ``"batch"``, ``"idle"``), ``cpu_affinity``,
+/// and ``limits`` (a dict: ``memory``, ``file_size``, ``core_dump`` in
+/// bytes, ``cpu_time`` in seconds, ``open_files``, ``processes``; for the
+/// whole tree, with a cgroup, ``tree_memory`` in bytes, ``tasks``, ``cpus``).
 ///
 /// ``poll(timeout, max_events)`` waits (GIL released) and returns event
 /// objects: ``Data``, ``Stderr``, ``Closed``, ``Exited``, ``Restarted``,
@@ -194,15 +197,18 @@ fn borrow<'py>(slf: &Bound<'py, PyRunner>) -> PyResult<PyRefMut<'py, PyRunner>> 
 #[pymethods]
 impl PyRunner {
     /// A runner with no apps; ``extra_paths`` are appended to PATH, both to
-    /// find commands and in the children's environment.
+    /// find commands and in the children's environment. ``cgroups``:
+    /// ``"off"``, ``"preferred"`` (a cgroup per child where one can be had,
+    /// else a process group per child) or ``"required"``
+    /// (CgroupsUnavailableError where none can be had).
     #[new]
-    #[pyo3(signature = (*, extra_paths=None))]
-    fn new(py: Python<'_>, extra_paths: Option<Vec<std::path::PathBuf>>) -> PyResult<PyRunner> {
-        let runner = match extra_paths {
-            Some(paths) => Runner::with_extra_paths(paths),
-            None => Runner::new(),
-        }
-        .py(py)?;
+    #[pyo3(signature = (*, extra_paths=None, cgroups="off"))]
+    fn new(
+        py: Python<'_>,
+        extra_paths: Option<Vec<std::path::PathBuf>>,
+        cgroups: &str,
+    ) -> PyResult<PyRunner> {
+        let runner = crate::containment::runner(py, extra_paths, cgroups)?;
         Ok(PyRunner {
             inner: Some(runner),
             socket_apps: HashSet::new(),
@@ -620,6 +626,38 @@ impl PyRunner {
         }
         let aliases = Self::aliases(slf)?;
         Ok(format!("<procloop.Runner running {}>", PyString::new(slf.py(), &aliases.join(", "))))
+    }
+
+    // Containment: a cgroup per child (``cgroups=``), one block.
+
+    /// How the children are held: ``("cgroup", path)`` with the Runner's
+    /// own cgroup directory (each child in a leaf below it),
+    /// ``("process_group", None)`` where ``cgroups="preferred"`` found no
+    /// cgroup, ``("none", None)`` with ``cgroups="off"``.
+    fn containment(slf: &Bound<'_, Self>) -> PyResult<(&'static str, Option<std::path::PathBuf>)> {
+        Ok(crate::containment::describe(borrow(slf)?.runner().containment()))
+    }
+
+    /// Stops ``alias``'s whole tree from running (its cgroup's freezer;
+    /// without a cgroup, SIGSTOP) and returns at once. A frozen tree can
+    /// still be stopped and terminated. NoSuchProcessError if not taken.
+    fn freeze(slf: &Bound<'_, Self>, alias: &str) -> PyResult<()> {
+        let py = slf.py();
+        borrow(slf)?.runner().freeze(alias).py(py)
+    }
+
+    /// Lets a frozen tree run again (without a cgroup, SIGCONT).
+    fn thaw(slf: &Bound<'_, Self>, alias: &str) -> PyResult<()> {
+        let py = slf.py();
+        borrow(slf)?.runner().thaw(alias).py(py)
+    }
+
+    /// What ``alias``'s whole tree has used (a ``TreeUsage``), read from its
+    /// cgroup: every process it ever ran. CgroupsUnavailableError (saying
+    /// why) without a cgroup, NoSuchProcessError if not taken.
+    fn tree_usage(slf: &Bound<'_, Self>, alias: &str) -> PyResult<crate::containment::TreeUsage> {
+        let py = slf.py();
+        Ok(crate::containment::TreeUsage::of(borrow(slf)?.runner().tree_usage(alias).py(py)?))
     }
 }
 

@@ -1,23 +1,26 @@
 //! [`Channel`]: the non-blocking read/write facade over one pipe pair, one
 //! stream socket or a terminal: how one is made, set up, closed, and which
-//! fds it has. Reading is in `read.rs`, writing in `write.rs`, the fds
-//! themselves in `ends.rs`.
+//! fds it has. Reading is in `read.rs` (into `input_buffer.rs`), writing
+//! in `write.rs` (what waits, in `write_queue.rs`), the fds themselves in
+//! `ends.rs`.
 
 mod ends;
+pub(crate) mod input_buffer;
 mod read;
 mod write;
+pub(crate) mod write_queue;
 
 use std::net::TcpStream;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 
 use crate::error::Result;
-use crate::input_buffer::{DEFAULT_INPUT_CAPACITY, InputBuffer};
 use crate::sys;
 use crate::sys::ChannelFd;
-use crate::write_queue::{DEFAULT_WRITE_QUEUE_LIMIT, WriteQueue};
 use ends::Ends;
+use input_buffer::{DEFAULT_INPUT_CAPACITY, InputBuffer};
 pub(crate) use read::Fill;
+use write_queue::{DEFAULT_WRITE_QUEUE_LIMIT, WriteQueue};
 
 /// A non-blocking byte channel to a child process or a peer.
 ///

@@ -1,13 +1,14 @@
 //! A channel's read side: its bounded input buffer, filled from the fd and
-//! handed over a piece at a time, by `read()` or by the reactor (which
-//! also reads straight into its own buffer when this one is empty).
+//! handed over a piece at a time by `read()`. A reactor reads straight into
+//! its own scratch buffer instead, and keeps here only what its handler has
+//! not taken yet (a partial line, input put back or held while paused).
 
 use std::io;
 
 use super::Channel;
 use super::ends::is_peer_gone;
+use super::input_buffer::InputBuffer;
 use crate::error::{Error, Result};
-use crate::input_buffer::InputBuffer;
 use crate::sys;
 
 /// What one `read(2)` into the input buffer gave.
@@ -150,11 +151,6 @@ impl Channel {
         self.input.consume(n);
     }
 
-    /// How many bytes left the input buffer since it was made.
-    pub(crate) fn consumed(&self) -> u64 {
-        self.input.consumed()
-    }
-
     pub(crate) fn input_is_full(&self) -> bool {
         self.input.is_full()
     }
@@ -180,18 +176,31 @@ impl Channel {
     /// Buffers bytes already read from the fd (they fit: the buffer was
     /// empty and they came from one read of at most its capacity).
     pub(crate) fn buffer(&mut self, data: &[u8]) {
-        if data.is_empty() {
-            return;
-        }
         let taken = self.input.push(data);
         debug_assert_eq!(taken, data.len());
     }
 
-    /// One `read(2)` straight into `buf`, by-passing the input buffer; for
-    /// byte mode with nothing buffered.
-    pub(crate) fn read_direct(&mut self, buf: &mut [u8]) -> Result<Fill> {
-        let Some(fd) = self.ends.read_fd() else { return Ok(Fill::Eof) };
-        let fill = read_outcome(sys::read(fd, buf), buf.len())?;
+    /// Puts bytes a reactor had read but not handed over back in front of
+    /// the buffered ones.
+    pub(crate) fn unread(&mut self, data: &[u8]) {
+        self.input.unread(data);
+    }
+
+    /// The memory its input buffer holds now, in bytes.
+    #[cfg(test)]
+    pub(crate) fn input_reserved(&self) -> usize {
+        self.input.reserved()
+    }
+
+    /// Notes end of stream, seen by a reactor's own read.
+    pub(crate) fn set_eof(&mut self) {
+        self.eof = true;
+    }
+
+    /// What a failed read of a reactor's own says: `WouldBlock`, `Eof`
+    /// (the peer is gone; noted), or the error.
+    pub(crate) fn read_failed(&mut self, e: io::Error) -> Result<Fill> {
+        let fill = read_outcome(Err(e), 0)?;
         self.eof |= fill == Fill::Eof;
         Ok(fill)
     }

@@ -7,9 +7,9 @@ use std::os::fd::AsFd;
 
 use super::Channel;
 use super::ends::{Ends, is_peer_gone};
+use super::write_queue::WriteQueue;
 use crate::error::{Error, Result};
 use crate::sys;
-use crate::write_queue::WriteQueue;
 
 impl Channel {
     /// Writes `data` without blocking: what the fd won't take now is queued

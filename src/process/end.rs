@@ -5,11 +5,11 @@ use std::collections::HashSet;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
+use super::signal::Signal;
 use super::{EXIT_POLL_INTERVAL, Process, group};
 use crate::error::Result;
-use crate::signal::Signal;
+use crate::reactor::timers::deadline_after;
 use crate::sys;
-use crate::timers::deadline_after;
 
 /// How long a process may take to go after SIGKILL before we give up
 /// waiting (it is stuck in the kernel, in an uninterruptible sleep).
@@ -26,6 +26,9 @@ impl Process {
             return Ok(());
         }
         self.send(Signal::SIGTERM)?;
+        // A stopped process (SIGSTOP, Runner::freeze without a cgroup) acts
+        // on the SIGTERM only once it runs again.
+        self.send(Signal::SIGCONT)?;
         self.kill_at = Some(deadline_after(grace));
         Ok(())
     }

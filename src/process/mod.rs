@@ -2,8 +2,16 @@
 //! (or its pid, which stays ours until we reap it); it is reaped by pid
 //! only, never by `waitpid(-1)`, so the host's other children are left alone.
 
+pub(crate) mod cgroup;
 mod end;
 mod group;
+mod hierarchy;
+pub(crate) mod limit;
+pub(crate) mod runner_cgroup;
+pub(crate) mod signal;
+pub(crate) mod start_error;
+pub(crate) mod tree;
+pub(crate) mod usage;
 
 use std::io;
 use std::os::unix::process::ExitStatusExt;
@@ -13,11 +21,11 @@ use std::time::{Duration, Instant};
 use nix::libc;
 
 use crate::error::{Error, Result};
-use crate::signal::Signal;
+use crate::reactor::timers::deadline_after;
 use crate::sys::{self, Pidfd};
-use crate::timers::deadline_after;
-use crate::usage::Usage;
 pub(crate) use end::{end_all, end_all_by};
+use signal::Signal;
+use usage::Usage;
 
 /// How often exits are checked where there is no pidfd.
 pub(crate) const EXIT_POLL_INTERVAL: Duration = Duration::from_millis(10);
@@ -87,15 +95,29 @@ impl Process {
         Ok(Process::from_pid(child.id(), Some(child)))
     }
 
-    /// [`new`](Self::new) for a spawn's `io::Result`.
-    pub(crate) fn new_io(child: Child) -> io::Result<Process> {
-        Ok(Process::from_pid(child.id(), Some(child)))
+    /// Takes over the child `pid`, spawned with its pidfd (`CLONE_PIDFD`),
+    /// which this process spawned and nobody has reaped.
+    pub(crate) fn with_pidfd(pid: u32, pidfd: std::os::fd::OwnedFd) -> Process {
+        let mut process = Process::unwatched(pid, None);
+        process.pidfd = Pidfd::adopt(pidfd);
+        process
     }
 
     /// Takes over the child `pid`, which this process spawned and nobody
     /// has reaped.
     pub(crate) fn from_pid(pid: u32, child: Option<Child>) -> Process {
-        let mut process = Process {
+        let mut process = Process::unwatched(pid, child);
+        match Pidfd::open(pid) {
+            Ok(pidfd) => process.pidfd = pidfd,
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => process.lost(),
+            Err(e) => log::warn!("no pidfd for pid {pid} ({e}); its exit is found by polling"),
+        }
+        process
+    }
+
+    /// The child `pid`, without a pidfd yet.
+    fn unwatched(pid: u32, child: Option<Child>) -> Process {
+        Process {
             pid,
             _child: child,
             pidfd: None,
@@ -104,13 +126,7 @@ impl Process {
             zombie: false,
             kill_at: None,
             killed_at: None,
-        };
-        match Pidfd::open(pid) {
-            Ok(pidfd) => process.pidfd = pidfd,
-            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => process.lost(),
-            Err(e) => log::warn!("no pidfd for pid {pid} ({e}); its exit is found by polling"),
         }
-        process
     }
 
     /// Marks the process as the leader of its own process group (it was

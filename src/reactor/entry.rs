@@ -2,10 +2,10 @@
 
 use std::os::fd::RawFd;
 
+use super::listener::Listener;
+use super::token::Token;
 use crate::channel::Channel;
-use crate::listener::Listener;
 use crate::process::Process;
-use crate::token::Token;
 
 #[derive(Debug)]
 pub(crate) struct Entry {
@@ -39,6 +39,10 @@ pub(crate) struct ChannelState {
     pub(crate) watched: [Option<Watched>; 2],
     /// In the reactor's list of channels handed out since the last wait.
     pub(crate) handed_out: bool,
+    /// One past the position (counted from the first event ever queued)
+    /// of its last queued event: it has events queued while the queue has
+    /// popped fewer than this.
+    pub(crate) queued_until: u64,
 }
 
 impl ChannelState {
@@ -49,6 +53,7 @@ impl ChannelState {
             closed_reported: false,
             watched: [None, None],
             handed_out: false,
+            queued_until: 0,
         }
     }
 }

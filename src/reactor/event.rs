@@ -2,10 +2,9 @@
 
 use std::process::ExitStatus;
 
-use super::delivery::Delivery;
-use crate::listener::PeerAddr;
-use crate::timers::TimerId;
-use crate::token::Token;
+use super::listener::PeerAddr;
+use super::timers::TimerId;
+use super::token::Token;
 
 /// One thing that happened in a [`Reactor`](crate::Reactor): plain data,
 /// handed to the `poll_once` handler.
@@ -47,55 +46,4 @@ pub enum ReactorEvent<'a> {
         /// The timer.
         id: TimerId,
     },
-}
-
-/// An event without its bytes, while the bytes sit in the delivery buffer.
-#[derive(Debug)]
-pub(crate) enum Step {
-    /// `len` bytes at `at` in the delivery buffer.
-    Data {
-        token: Token,
-        at: usize,
-        len: usize,
-    },
-    Closed {
-        token: Token,
-    },
-    /// Boxed: a UNIX peer address is over 100 bytes, and every step of
-    /// every kind is moved by value on the hot path.
-    Accepted {
-        server: Token,
-        client: Token,
-        peer: Box<PeerAddr>,
-    },
-    Exited {
-        token: Token,
-        status: ExitStatus,
-    },
-    Timer {
-        id: TimerId,
-    },
-}
-
-impl Step {
-    /// The event, with its bytes from `delivery`.
-    pub(crate) fn event(self, delivery: &Delivery) -> ReactorEvent<'_> {
-        match self {
-            Step::Data { token, at, len } => ReactorEvent::Data { token, data: delivery.bytes(at, len) },
-            Step::Closed { token } => ReactorEvent::Closed { token },
-            Step::Accepted { server, client, peer } => ReactorEvent::Accepted { server, client, peer: *peer },
-            Step::Exited { token, status } => ReactorEvent::Exited { token, status },
-            Step::Timer { id } => ReactorEvent::Timer { id },
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_step_is_small() {
-        assert!(std::mem::size_of::<Option<Step>>() <= 32, "{}", std::mem::size_of::<Option<Step>>());
-    }
 }

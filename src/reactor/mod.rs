@@ -1,19 +1,25 @@
 //! [`Reactor`]: one `mio::Poll` over channels, servers and processes. This
 //! file is its face: its state, timers, `poll_once`, and the poll's fd for a
 //! host loop; `registry.rs` holds channels and servers, `processes.rs` the
-//! children, `wait.rs` and `step.rs` the two halves of a poll.
+//! children, and a poll is `wait.rs` (readiness), `fill.rs` and `step.rs`
+//! (reads and the events they make, queued) and `poll.rs` (handing them).
+//! `token.rs` names entries, `timers.rs` keeps the user's timers, `waker.rs`
+//! wakes a waiting poll from another thread, `listener.rs` is a server.
 
-mod batch;
 mod chores;
-mod delivery;
-mod drive;
 mod entry;
 mod event;
+mod fill;
+pub(crate) mod listener;
+mod poll;
 mod processes;
 mod registry;
 mod step;
 mod table;
+pub(crate) mod timers;
+pub(crate) mod token;
 mod wait;
+pub(crate) mod waker;
 
 use std::collections::VecDeque;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
@@ -25,27 +31,28 @@ use mio::{Events, Interest, Poll};
 
 use crate::error::Result;
 use crate::process::Process;
-use crate::timers::{TimerId, Timers};
-use crate::token::{Token, WAKER};
-use crate::waker::Waker;
 use chores::Chores;
-use delivery::Delivery;
-pub(crate) use drive::drive;
 pub use event::ReactorEvent;
-use event::Step;
+use poll::Queue;
+pub(crate) use poll::poll;
 use table::Table;
+use timers::{TimerId, Timers};
+use token::{Token, WAKER};
+use waker::Waker;
 
 /// The most steps one `poll_once` takes; the rest wait for the next call,
 /// which then does not block. It keeps one flooding channel from holding
-/// the loop. (A step in line mode may hand over a batch: the whole lines
-/// of one buffer, at most one input capacity.)
+/// the loop. (A step reads at most once, up to the channel's input
+/// capacity; in line mode that may make many events, one a line.)
 const EVENT_BUDGET: usize = 1024;
 
 /// The event loop: every registered channel's fds, every listening socket
 /// and every child's pidfd in one `mio::Poll`.
 ///
-/// `poll_once` waits once, moves ready bytes into the channels' buffers and
-/// hands each event to the handler, which gets the reactor too.
+/// `poll_once` waits when no event is queued, reads what is ready into
+/// one scratch buffer, queues the events it makes, and hands each to the
+/// handler, which gets the reactor too (and may poll again: a nested
+/// `poll_once` hands the same queue on).
 ///
 /// ```
 /// use std::os::unix::net::UnixStream;
@@ -77,8 +84,11 @@ pub struct Reactor {
     next_generation: u32,
     /// Entries with work to do, served round-robin.
     ready: VecDeque<Token>,
-    /// The entry that gave the last event, and how many it gave in a row.
-    current: Option<(Token, usize)>,
+    /// Events ready to be handed over, in order.
+    queue: Queue,
+    /// The bytes of the queued `Data` events: one scratch buffer for the
+    /// loop, reused by each fill (a new one if a handler still holds it).
+    arena: Arc<Vec<u8>>,
     /// Channels handed out by `channel()` since the last wait: they may
     /// have queued bytes whose write end is not watched yet.
     handed_out: Vec<Token>,
@@ -98,8 +108,6 @@ pub struct Reactor {
     /// When the last wait ended.
     woke_at: Instant,
     budget: usize,
-    /// Where handed-over bytes sit while the handler runs.
-    delivery: Delivery,
     /// The process whose exit was handed over last, until the next wait:
     /// its handler may take it back with `remove_process`.
     exited: Option<(Token, Process)>,
@@ -114,7 +122,8 @@ impl Reactor {
             entries: Table::default(),
             next_generation: 0,
             ready: VecDeque::new(),
-            current: None,
+            queue: Queue::default(),
+            arena: Arc::new(Vec::new()),
             handed_out: Vec::new(),
             blocked: Vec::new(),
             timers: Timers::default(),
@@ -125,7 +134,6 @@ impl Reactor {
             next_exit_check: Instant::now(),
             woke_at: Instant::now(),
             budget: 0,
-            delivery: Delivery::default(),
             exited: None,
         })
     }
@@ -190,7 +198,7 @@ impl Reactor {
     /// zero timeout when the fd is readable or this instant has come.
     pub fn next_deadline(&mut self) -> Option<Instant> {
         let busy = !self.ready.is_empty() || !self.fired.is_empty() || !self.handed_out.is_empty();
-        if busy || self.current.is_some() {
+        if busy || !self.queue.is_empty() {
             return Some(Instant::now());
         }
         self.own_deadline()
@@ -239,7 +247,7 @@ impl Reactor {
     where
         F: FnMut(&mut Reactor, ReactorEvent<'_>),
     {
-        drive(
+        poll(
             self,
             |r| r,
             timeout,

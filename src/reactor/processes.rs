@@ -11,9 +11,9 @@ use mio::Interest;
 use super::Reactor;
 use super::chores::Chore;
 use super::entry::{Kind, ProcessState};
+use super::token::{Side, Token};
 use crate::error::Result;
 use crate::process::Process;
-use crate::token::{Side, Token};
 
 impl Reactor {
     /// Watches a child: when it exits, the reactor reaps it and hands

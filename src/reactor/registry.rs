@@ -9,10 +9,10 @@ use mio::unix::SourceFd;
 
 use super::Reactor;
 use super::entry::{ChannelState, Kind, READ, WRITE, Watched};
+use super::listener::Listener;
+use super::token::{Side, Token};
 use crate::channel::Channel;
 use crate::error::Result;
-use crate::listener::Listener;
-use crate::token::{Side, Token};
 
 impl Reactor {
     /// Registers a channel; its input now arrives as events.
@@ -63,7 +63,7 @@ impl Reactor {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn unregister(&mut self, token: Token) -> Option<Channel> {
-        self.entries.channel(token)?;
+        self.touch_channel(token)?;
         let Kind::Channel(mut state) = self.entries.remove(token)?.kind else { return None };
         self.unwatch_channel(&mut state);
         Some(state.channel)
@@ -71,6 +71,7 @@ impl Reactor {
 
     /// The registered channel behind `token`.
     pub fn channel(&mut self, token: Token) -> Option<&mut Channel> {
+        self.touch_channel(token)?;
         let state = self.entries.channel(token)?;
         if !state.handed_out {
             state.handed_out = true;
@@ -81,7 +82,7 @@ impl Reactor {
 
     /// Drops a channel: its fds close, which takes them out of the poll.
     pub(crate) fn discard(&mut self, token: Token) {
-        if self.entries.channel(token).is_some() {
+        if self.touch_channel(token).is_some() {
             self.entries.remove(token);
         }
     }
@@ -180,8 +181,10 @@ impl Reactor {
     /// Closes every channel and server whose token `doomed` picks.
     pub(crate) fn close_where(&mut self, doomed: impl Fn(Token) -> bool) {
         let picked =
-            self.entries.remove_where(|token, e| !matches!(e.kind, Kind::Process(_)) && doomed(token));
-        for entry in picked {
+            self.entries.tokens_where(|token, e| !matches!(e.kind, Kind::Process(_)) && doomed(token));
+        for token in picked {
+            self.touch_channel(token);
+            let Some(entry) = self.entries.remove(token) else { continue };
             match entry.kind {
                 Kind::Channel(mut state) => self.unwatch_channel(&mut state),
                 Kind::Server(listener) => self.unwatch_fd(listener.as_fd().as_raw_fd()),
@@ -191,7 +194,7 @@ impl Reactor {
     }
 
     fn set_paused(&mut self, token: Token, paused: bool) -> bool {
-        let Some(state) = self.entries.channel(token) else { return false };
+        let Some(state) = self.touch_channel(token) else { return false };
         state.paused = paused;
         self.enqueue(token);
         true

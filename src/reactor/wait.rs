@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use super::Reactor;
 use super::chores::Chore;
+use super::token::{Side, Token, WAKER};
 use crate::error::Result;
 use crate::process::EXIT_POLL_INTERVAL;
-use crate::token::{Side, Token, WAKER};
 
 /// How a wait ended, besides the readiness it noted.
 #[derive(Debug, PartialEq, Eq)]
@@ -26,21 +26,20 @@ pub(crate) enum Woken {
 impl Reactor {
     /// Waits for readiness and notes it.
     pub(crate) fn wait(&mut self, timeout: Option<Duration>) -> Result<Woken> {
-        if let Some((token, _)) = self.current.take() {
-            self.ready.push_front(token);
-        }
         self.exited = None;
         self.requeue_unblocked();
         if timeout.is_none() && self.is_idle() {
             return Ok(Woken::Idle);
         }
         let nothing_ready = self.ready.is_empty() && self.fired.is_empty();
-        // With only bets on the queue, a wait that may block tries them
-        // before asking the kernel; if they lose, the next wait polls.
-        let only_bets = self.follow_up_handed_out() && nothing_ready && timeout != Some(Duration::ZERO);
+        // With only speculative reads to do, a wait that may block tries
+        // them before asking the kernel; if they find nothing, the next
+        // wait polls.
+        let only_speculative =
+            self.follow_up_handed_out() && nothing_ready && timeout != Some(Duration::ZERO);
         let timeout = self.wait_timeout(timeout);
         let mut woken = Woken::No;
-        let polled = if only_bets {
+        let polled = if only_speculative {
             self.events.clear();
             Ok(())
         } else {
@@ -117,6 +116,7 @@ impl Reactor {
             && self.waker.get().is_none()
             && self.ready.is_empty()
             && self.fired.is_empty()
+            && self.queue.is_empty()
             && self.entries.iter().all(|entry| entry.is_spent())
     }
 
@@ -167,7 +167,7 @@ impl Reactor {
 
     /// Looks at the channels handed out since the last wait: watches the
     /// write ends that now have bytes queued, and queues a read of those not
-    /// known to be readable, on the bet that an answer to what was just
+    /// known to be readable, speculating that an answer to what was just
     /// written is already there (a request and its reply). Returns whether
     /// it queued such a read.
     fn follow_up_handed_out(&mut self) -> bool {

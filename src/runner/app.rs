@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::restart::{Restart, RestartPolicy};
-use crate::limit::Limit;
+use super::untrusted::Untrusted;
+use crate::process::limit::Limit;
 
 /// How a channel hands over its input.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -71,7 +72,10 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 /// `always`), `backoff` (`[initial, max]` seconds), `max_restarts` and
 /// `restart_window` (seconds), `pty` (a bool, as `"type": "pty"`), and
 /// `limits` (a map: `memory`, `cpu_time`, `open_files`, `processes`,
-/// `file_size`, `core_dump`). Every key but `command` may be `null`, which
+/// `file_size`, `core_dump`); for untrusted code and fair share `user`
+/// (`[uid, gid]`), `no_new_privileges`, `isolate_network`, `isolate_pids`,
+/// `nice`, `scheduler` (`normal`, `batch`, `idle`) and `cpu_affinity` (a
+/// list of CPU numbers). Every key but `command` may be `null`, which
 /// is the default; an unknown key or a bad value is an error naming the
 /// key (`"buffering": "lines"` gives an error that starts `buffering:`).
 ///
@@ -104,12 +108,16 @@ pub struct App {
     pub(crate) die_with_parent: bool,
     pub(crate) pty: bool,
     pub(crate) limits: Vec<Limit>,
+    /// User, namespaces, scheduling (`untrusted.rs`).
+    pub(crate) untrusted: Untrusted,
     pub(crate) overage: Duration,
 }
 
 impl App {
     /// An app that runs `command`, split into words as a POSIX shell splits
-    /// them (quotes, backslashes), but never run through a shell.
+    /// them (quotes, backslashes), but never run through a shell: a program
+    /// file without a `#!` line that is no binary the kernel runs is a
+    /// start error, never handed to `/bin/sh` (whichever way it is spawned).
     pub fn new(command: impl Into<String>) -> App {
         App {
             command: command.into(),
@@ -127,6 +135,7 @@ impl App {
             die_with_parent: false,
             pty: false,
             limits: Vec::new(),
+            untrusted: Untrusted::default(),
             overage: Duration::ZERO,
         }
     }
@@ -250,7 +259,10 @@ impl App {
     /// A resource limit for its children, set in each child before it runs
     /// the program; repeatable (a later limit of the same kind replaces an
     /// earlier one). A limit above what this process may grant is an
-    /// [`Error::LimitTooHigh`](crate::Error::LimitTooHigh) at start.
+    /// [`Error::LimitTooHigh`](crate::Error::LimitTooHigh) at start; one too
+    /// low for any program to start under (`Memory` under 1 MiB, `OpenFiles`
+    /// under 3, a zero `CpuTime`) an
+    /// [`Error::InvalidSetting`](crate::Error::InvalidSetting) naming it.
     ///
     /// ```
     /// use std::time::Duration;

@@ -6,6 +6,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use super::app::App;
+use crate::Limit;
 use crate::error::{Error, Result};
 
 /// Checks the argv, environment, working directory and socket path of a
@@ -28,7 +29,10 @@ pub(crate) fn start(app: &App, argv: &[String], cwd: Option<&Path>, socket: Opti
     if let Some(cwd) = cwd {
         no_nul(cwd.as_os_str(), || format!("working directory {cwd:?}"))?;
     }
-    for limit in &app.limits {
+    for limit in app.limits.iter().filter(|l| l.controller().is_none()) {
+        if let Some(reason) = too_low(limit) {
+            return Err(Error::InvalidSetting { setting: format!("limit {limit}"), reason });
+        }
         if let Err(allowed) = crate::sys::child::check_limit(limit) {
             return Err(Error::LimitTooHigh { limit: *limit, allowed });
         }
@@ -41,6 +45,21 @@ pub(crate) fn start(app: &App, argv: &[String], cwd: Option<&Path>, socket: Opti
         no_nul(socket.as_os_str(), || format!("socket path {socket:?}"))?;
     }
     Ok(())
+}
+
+/// The least address space a limit may leave a child: below it, loading a
+/// dynamically linked program fails, and the child dies of SIGSEGV or
+/// exits with 127 instead of the start failing.
+pub(crate) const MIN_MEMORY: u64 = 1 << 20;
+
+/// Why `limit` is too low for any program to start under, if it is.
+fn too_low(limit: &Limit) -> Option<&'static str> {
+    match *limit {
+        Limit::Memory(n) if n < MIN_MEMORY => Some("programs fail to load in under 1 MiB of address space"),
+        Limit::OpenFiles(n) if n < 3 => Some("a child needs room for at least stdin, stdout and stderr"),
+        Limit::CpuTime(time) if time.is_zero() => Some("a child with no CPU time at all cannot run"),
+        _ => None,
+    }
 }
 
 fn no_nul(text: &OsStr, setting: impl FnOnce() -> String) -> Result<()> {

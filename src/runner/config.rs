@@ -13,7 +13,8 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 
 use super::app::{App, Buffering, Start, Stderr, Transport};
 use super::restart::Restart;
-use crate::limit::Limit;
+use super::untrusted::Untrusted;
+use crate::process::limit::Limit;
 
 #[derive(serde::Deserialize, Default, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -48,6 +49,8 @@ pub(crate) struct AppConfig {
     /// Seconds.
     restart_window: Option<f64>,
     die_with_parent: bool,
+    /// user, namespaces, scheduling.
+    untrusted: Untrusted,
     limits: LimitsConfig,
     /// Seconds: the bank of time a bot may go over its turns' deadlines.
     overage: Option<f64>,
@@ -146,7 +149,8 @@ impl Keyed for AppConfig {
     const WHAT: &'static str = "an app's config: a map with a \"command\"";
     const KEYS: &'static str = "command, type, cwd, socket, buffering, setpgrp, pty, env, stderr, transport, \
                                 socket_wait, termination_grace, restart, backoff, max_restarts, \
-                                restart_window, die_with_parent, limits";
+                                restart_window, die_with_parent, user, no_new_privileges, \
+                                isolate_network, isolate_pids, nice, scheduler, cpu_affinity, limits";
 
     fn read<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
         match key {
@@ -167,6 +171,13 @@ impl Keyed for AppConfig {
             "max_restarts" => self.max_restarts = value(map, key)?,
             "restart_window" => self.restart_window = value(map, key)?,
             "die_with_parent" => self.die_with_parent = flag(map, key)?,
+            "user" => self.untrusted.user = value(map, key)?,
+            "no_new_privileges" => self.untrusted.no_new_privileges = flag(map, key)?,
+            "isolate_network" => self.untrusted.isolate_network = flag(map, key)?,
+            "isolate_pids" => self.untrusted.isolate_pids = flag(map, key)?,
+            "nice" => self.untrusted.nice = value(map, key)?,
+            "scheduler" => self.untrusted.scheduler = value(map, key)?,
+            "cpu_affinity" => self.untrusted.cpu_affinity = value(map, key)?,
             // Its own errors name `limits.<name>`.
             "limits" => self.limits = map.next_value::<Option<LimitsConfig>>()?.unwrap_or_default(),
             _ => return Ok(false),
@@ -191,12 +202,16 @@ struct LimitsConfig {
     processes: Option<u64>,
     file_size: Option<u64>,
     core_dump: Option<u64>,
+    tree_memory: Option<u64>,
+    tasks: Option<u64>,
+    cpus: Option<f64>,
 }
 
 impl Keyed for LimitsConfig {
-    const WHAT: &'static str =
-        "limits: a map of memory, cpu_time, open_files, processes, file_size, core_dump";
-    const KEYS: &'static str = "memory, cpu_time, open_files, processes, file_size, core_dump";
+    const WHAT: &'static str = "limits: a map of memory, cpu_time, open_files, processes, file_size, core_dump, \
+                                tree_memory, tasks, cpus";
+    const KEYS: &'static str =
+        "memory, cpu_time, open_files, processes, file_size, core_dump, tree_memory, tasks, cpus";
 
     fn read<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
         let named = format!("limits.{key}");
@@ -207,6 +222,9 @@ impl Keyed for LimitsConfig {
             "processes" => self.processes = value(map, &named)?,
             "file_size" => self.file_size = value(map, &named)?,
             "core_dump" => self.core_dump = value(map, &named)?,
+            "tree_memory" => self.tree_memory = value(map, &named)?,
+            "tasks" => self.tasks = value(map, &named)?,
+            "cpus" => self.cpus = value(map, &named)?,
             _ => {
                 let error = format_args!("limits: unknown limit {key:?} (known: {})", Self::KEYS);
                 return Err(de::Error::custom(error));
@@ -230,6 +248,9 @@ impl LimitsConfig {
             self.processes.map(Limit::Processes),
             self.file_size.map(Limit::FileSize),
             self.core_dump.map(Limit::CoreDump),
+            self.tree_memory.map(Limit::TreeMemory),
+            self.tasks.map(Limit::Tasks),
+            self.cpus.map(Limit::Cpus),
         ]
         .into_iter()
         .flatten()
@@ -264,6 +285,7 @@ impl TryFrom<AppConfig> for App {
             .restart(config.restart)
             .die_with_parent(config.die_with_parent)
             .pty(config.pty || config.kind == AppType::Pty);
+        app.untrusted = config.untrusted;
         // As in the Python runner, `socket` means something only for socket apps,
         // which may also get their path at start.
         if config.kind == AppType::Socket {

@@ -18,9 +18,9 @@ use super::socket::{not_connected, not_there_yet};
 use super::tokens::Role;
 use crate::channel::Channel;
 use crate::error::Error;
-use crate::signal::Signal;
+use crate::process::signal::Signal;
+use crate::reactor::timers::deadline_after;
 use crate::sys;
-use crate::timers::deadline_after;
 
 /// The first pause between two attempts; it doubles up to the longest.
 const FIRST_PAUSE: Duration = Duration::from_millis(1);
@@ -40,7 +40,7 @@ impl Runner {
     /// Starts connecting `running` (not in the registry yet) in the loop.
     pub(super) fn begin_connect(&mut self, alias: &Arc<str>, running: &mut Running, socket: SocketStart) {
         let SocketStart { path, wait, line_mode, owner } = socket;
-        running.connecting = Some(Connecting {
+        running.connecting = Some(Box::new(Connecting {
             path,
             deadline: deadline_after(wait),
             wait,
@@ -50,7 +50,7 @@ impl Runner {
             impostor: None,
             restarted: None,
             failed: None,
-        });
+        }));
         self.schedule_connect(alias, running.run, Duration::ZERO);
     }
 
@@ -176,7 +176,7 @@ impl Runner {
         self.connect_failed(alias, error);
     }
 
-    fn connected(&mut self, alias: &Arc<str>, token: crate::token::Token) {
+    fn connected(&mut self, alias: &Arc<str>, token: crate::reactor::token::Token) {
         let Some(running) = self.running.get_mut(alias) else { return };
         let restarted = running.connecting.take().and_then(|c| c.restarted);
         running.channel = Some(token);
@@ -222,6 +222,7 @@ impl Runner {
             self.abandoned.push(token);
         }
         self.forget(&running);
+        self.contain.retire(running.leaf.take());
         let notice = Notice { alias: alias.clone(), run: running.run, kind: NoticeKind::StartFailed(error) };
         self.notices.push_back(notice);
     }

@@ -5,7 +5,7 @@ use std::process::ExitStatus;
 use super::turn::{TurnId, TurnReport};
 use crate::error::Error;
 use crate::reactor::ReactorEvent;
-use crate::timers::TimerId;
+use crate::reactor::timers::TimerId;
 
 /// One thing that happened to the Runner's processes: plain data, handed
 /// to the `poll_once` handler.

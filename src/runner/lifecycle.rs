@@ -10,14 +10,15 @@ use super::connect::SocketStart;
 use super::peer::Owner;
 use super::restart::{Restart, RestartState};
 use super::running::{Notice, NoticeKind, Origin, Running};
-use super::spawn::{self, Spawned};
+use super::spawn::{self, Placement, Spawned};
 use super::tokens::Role;
 use super::{Runner, Start};
 use crate::error::{Error, Result};
+use crate::process::cgroup::Leaf;
+use crate::process::signal::Signal;
 use crate::process::{Process, end_all, end_all_by};
-use crate::signal::Signal;
-use crate::timers::deadline_after;
-use crate::token::Token;
+use crate::reactor::timers::deadline_after;
+use crate::reactor::token::Token;
 
 impl Runner {
     /// Starts `app` under its own name; returns the pid.
@@ -57,7 +58,7 @@ impl Runner {
                 Some(Box::new(Origin { app: app.to_string(), opts, restart: RestartState::default() }));
         }
         let pid = running.pid;
-        self.running.insert(alias, running);
+        self.running.insert(alias, Box::new(running));
         Ok(pid)
     }
 
@@ -86,13 +87,43 @@ impl Runner {
         }
     }
 
-    /// Spawns a process of `app` for `alias` and registers it: a new run,
-    /// not yet in the registry. A socket app is connected first, or with
-    /// `in_loop` connects in the loop. On failure nothing is left running.
+    /// Spawns a process of `app` for `alias` (in a cgroup leaf of its own,
+    /// with cgroups) and registers it: a new run, not yet in the registry.
+    /// A socket app is connected first, or with `in_loop` connects in the
+    /// loop. On failure nothing is left running, and no leaf.
     fn launch(&mut self, alias: &Arc<str>, app: &str, opts: &Start, in_loop: bool) -> Result<Running> {
         let config = self.apps.get(app).ok_or_else(|| Error::UnknownApp(app.to_string()))?;
+        let leaf = self.contain.leaf_for(&config.limits)?;
+        let placement = match leaf.as_ref().map(Leaf::open).transpose() {
+            Ok(cgroup) => Placement { cgroup, own_group: self.contain.own_group() },
+            Err(e) => {
+                self.contain.remove(leaf.into_iter().collect());
+                return Err(e.into());
+            }
+        };
+        match self.launch_placed(alias, app, opts, in_loop, placement) {
+            Ok(mut running) => {
+                running.leaf = leaf;
+                Ok(running)
+            }
+            Err(e) => {
+                self.contain.remove(leaf.into_iter().collect());
+                Err(e)
+            }
+        }
+    }
+
+    fn launch_placed(
+        &mut self,
+        alias: &Arc<str>,
+        app: &str,
+        opts: &Start,
+        in_loop: bool,
+        placement: Placement,
+    ) -> Result<Running> {
+        let config = self.apps.get(app).ok_or_else(|| Error::UnknownApp(app.to_string()))?;
         let (grace, wait, overage) = (config.grace, config.socket_wait, config.overage);
-        let mut spawned = spawn::spawn(config, opts, self.path.as_deref(), &mut self.programs)?;
+        let mut spawned = spawn::spawn(config, opts, self.path.as_deref(), &mut self.programs, placement)?;
         if !in_loop {
             spawned.connect(wait)?;
         }
@@ -143,6 +174,8 @@ impl Runner {
             overage: std::time::Duration::ZERO,
             stopped: false,
             connecting: None,
+            leaf: None,
+            tree_kill: None,
         })
     }
 
@@ -162,9 +195,10 @@ impl Runner {
                 if let Some(connecting) = fresh.connecting.as_mut() {
                     connecting.restarted = Some(status);
                 }
-                if let Some(mut old) = self.running.insert(alias.clone(), fresh) {
+                if let Some(mut old) = self.running.insert(alias.clone(), Box::new(fresh)) {
                     end_leftovers(&old);
                     self.forget(&old);
+                    self.contain.retire(old.leaf.take());
                     let fresh = self.running.get_mut(alias).expect("just inserted");
                     fresh.origin = old.origin.take();
                 }
@@ -183,7 +217,11 @@ impl Runner {
     /// its group with `setpgrp`), SIGKILL from the loop once the app's
     /// grace has passed. The exit comes as [`Event::Exited`](super::Event::Exited),
     /// and the restart policy does not restart it. Stopping again, or an
-    /// alias that has exited, is Ok and does nothing more.
+    /// alias that has exited, is Ok and does nothing more. With a cgroup,
+    /// every process of its tree gets the SIGTERM (a frozen tree is thawed
+    /// first), and the whole tree is killed (`cgroup.kill`) once the child's
+    /// exit is seen or the grace has passed, whichever comes first: a child
+    /// stuck in the kernel past its SIGKILL does not keep the rest alive.
     ///
     /// ```
     /// use std::time::Duration;
@@ -210,12 +248,16 @@ impl Runner {
         running.stopped = true;
         running.connecting = None;
         let (process, grace) = (running.process, running.grace);
+        if let Some(leaf) = running.leaf.as_mut().filter(|_| process.is_some()) {
+            term_tree(leaf, running.pid);
+        }
         if let Some(timer) = running.origin.as_mut().and_then(|o| o.restart.pending.take()) {
             self.reactor.cancel_timer(timer);
             self.duties.remove(&timer);
         }
         if let Some(token) = process {
             self.reactor.stop_process(token, grace)?;
+            self.kill_tree_at_grace(alias);
         }
         Ok(())
     }
@@ -283,7 +325,10 @@ impl Runner {
     /// grace period (what is left of it after a [`stop`](Self::stop)), then
     /// SIGKILL; always reaps, closes its channels and frees the alias. For a
     /// process that exited by itself, it just reaps (and ends what is left
-    /// of its group). It waits; [`stop`](Self::stop) is the way that doesn't.
+    /// of its group). With a cgroup, every process of its tree gets the
+    /// SIGTERM, and it returns once the rest of the tree is killed and its
+    /// leaf removed (at most 2 s more). It waits; [`stop`](Self::stop) is
+    /// the way that doesn't.
     ///
     /// ```
     /// use std::os::unix::process::ExitStatusExt;
@@ -307,13 +352,19 @@ impl Runner {
         let mut running =
             self.running.remove(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
         self.cancel_restart(&mut running);
+        self.cancel_tree_kill(&mut running);
         let mut process = self.take_process(&mut running);
+        // A stopped tree had its SIGTERM; the kill below ends what is left.
+        if let Some(leaf) = running.leaf.as_mut().filter(|_| !running.stopped) {
+            term_tree(leaf, running.pid);
+        }
         // Signalled before its channels close: a child that ends at its
         // stdin's end of stream must not beat the SIGTERM to it.
         if let Some(process) = process.as_mut() {
             end_all(&mut [process], running.grace);
         }
         self.forget(&running);
+        self.contain.remove(running.leaf.take().into_iter().collect());
         process.and_then(|p| p.status()).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))
     }
 
@@ -348,7 +399,7 @@ impl Runner {
         let running = self.running.get_mut(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
         let process = match running.process {
             Some(token) => self.reactor.process(token),
-            None => running.ended.as_mut(),
+            None => running.ended.as_deref_mut(),
         };
         if let Some(process) = process
             && !end_all_by(&mut [process], running.grace, Some(deadline_after(limit)))
@@ -371,9 +422,15 @@ impl Runner {
         let frozen: Vec<Arc<str>> = self.running.keys().filter(|a| self.turns.froze(a)).cloned().collect();
         frozen.iter().for_each(|alias| self.thaw_bot(alias));
         self.notices.clear();
-        let mut all: Vec<Running> = self.running.drain().map(|(_, r)| r).collect();
-        let mut processes = Vec::new();
-        for running in &mut all {
+        // Taken whole, not copied out: the copy was this loop's peak memory.
+        let mut all = std::mem::take(&mut self.running);
+        let mut processes = Vec::with_capacity(all.len());
+        for running in all.values_mut().filter(|r| r.process.is_some()) {
+            if let Some(leaf) = running.leaf.as_mut() {
+                term_tree(leaf, running.pid);
+            }
+        }
+        for running in all.values_mut() {
             if let Some(mut process) = self.take_process(running) {
                 if let Err(e) = process.stop(running.grace) {
                     log::warn!("stopping pid {}: {e}", process.pid());
@@ -386,7 +443,8 @@ impl Runner {
         }
         let mut refs: Vec<&mut Process> = processes.iter_mut().collect();
         end_all(&mut refs, Duration::ZERO);
-        all.iter().for_each(|r| self.forget(r));
+        all.values().for_each(|r| self.forget(r));
+        self.contain.remove(all.values_mut().filter_map(|r| r.leaf.take()).collect());
     }
 
     /// The process of a run, from the reactor or, once its exit was handed
@@ -397,7 +455,7 @@ impl Runner {
                 self.tokens.remove(token);
                 self.reactor.take_process(token)
             }
-            None => running.ended.take(),
+            None => running.ended.take().map(|process| *process),
         }
     }
 
@@ -422,10 +480,19 @@ impl Runner {
     }
 }
 
+/// SIGTERM to every process of a child's tree but the child itself (which
+/// gets its own, with its group), thawed first: a frozen tree cannot act on it.
+fn term_tree(leaf: &mut Leaf, child: u32) {
+    leaf.thaw_if_frozen();
+    if let Err(e) = leaf.signal_all(Signal::SIGTERM, Some(child)) {
+        log::warn!("SIGTERM to the tree in {}: {e}", leaf.dir().display());
+    }
+}
+
 /// What is left of a restarted run's process group: its leader crashed, so
 /// the rest of the group is ended with it.
 fn end_leftovers(old: &Running) {
-    if let Some(ended) = old.ended.as_ref().filter(|p| p.is_group_leader())
+    if let Some(ended) = old.ended.as_deref().filter(|p| p.is_group_leader())
         && let Err(e) = ended.signal_group(Signal::SIGKILL)
     {
         log::warn!("ending what is left of pid {}'s group: {e}", ended.pid());

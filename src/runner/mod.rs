@@ -1,16 +1,18 @@
 //! [`Runner`]: configured apps, and their running processes by alias, on
 //! one [`Reactor`]. This file is the Runner's face: its state, its
-//! configuration and queries, and `poll_once`.
+//! configuration and queries (`poll_once` is in `poll.rs`).
 
 mod app;
+mod bookkeeping;
 mod check;
 #[cfg(feature = "serde")]
 mod config;
 mod connect;
-mod dispatch;
+mod containment;
 mod event;
 mod lifecycle;
 mod peer;
+mod poll;
 mod restart;
 mod running;
 mod socket;
@@ -20,6 +22,7 @@ mod split;
 mod tokens;
 mod turn;
 mod turns;
+mod untrusted;
 mod view;
 
 use std::collections::{HashMap, VecDeque};
@@ -32,20 +35,24 @@ use std::time::Duration;
 
 use crate::channel::Channel;
 use crate::error::{Error, Result};
-use crate::reactor::{Reactor, ReactorEvent, drive};
-use crate::timers::TimerId;
-use crate::token::Token;
-use crate::usage::Usage;
-use crate::waker::Waker;
+use crate::process::usage::Usage;
+use crate::reactor::Reactor;
+use crate::reactor::timers::TimerId;
+use crate::reactor::token::Token;
+use crate::reactor::waker::Waker;
 pub use app::{App, Buffering, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Start, Stderr, Transport};
+use containment::Contain;
+pub use containment::{Cgroups, Containment};
 pub use event::Event;
 pub use restart::Restart;
 use running::{Duty, Notice, Running};
 use spawn::ProgramCache;
 pub use split::split_command;
-use tokens::{Role, Tokens};
+use tokens::Tokens;
 pub use turn::{Charge, Outcome, Turn, TurnId, TurnReport};
 use turns::Turns;
+pub use untrusted::Scheduler;
+pub(crate) use untrusted::Untrusted;
 pub use view::ReactorView;
 
 /// The registry of configured apps and of the processes running them, by
@@ -88,7 +95,7 @@ pub use view::ReactorView;
 pub struct Runner {
     reactor: Reactor,
     apps: HashMap<String, App>,
-    running: HashMap<Arc<str>, Running>,
+    running: HashMap<Arc<str>, Box<Running>>,
     /// What each reactor token of the Runner's is.
     tokens: Tokens,
     /// PATH with the extra folders, when there are any.
@@ -107,6 +114,9 @@ pub struct Runner {
     /// The process that made this Runner: a copy of it in a forked child
     /// must not signal or wait for the parent's children.
     owner_pid: u32,
+    /// How its children are held: a cgroup leaf each, a process group each,
+    /// or neither. Dropped after the children are ended.
+    contain: Contain,
 }
 
 impl Runner {
@@ -125,6 +135,7 @@ impl Runner {
             runs: 0,
             turns: Turns::default(),
             owner_pid: crate::sys::process_id(),
+            contain: Contain::Off,
         })
     }
 
@@ -229,7 +240,7 @@ impl Runner {
     /// was handed over; `None` before, or when its exit status was taken by
     /// someone else.
     pub fn usage(&self, alias: &str) -> Option<Usage> {
-        self.running.get(alias)?.ended.as_ref()?.usage()
+        self.running.get(alias)?.ended.as_deref()?.usage()
     }
 
     /// The CPU time (user and system) `alias`'s process has used so far:
@@ -239,7 +250,7 @@ impl Runner {
         let running = self.running.get(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
         let process = match (running.process, &running.ended) {
             (Some(token), _) => self.reactor.process_ref(token),
-            (None, ended) => ended.as_ref(),
+            (None, ended) => ended.as_deref(),
         };
         process.ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?.cpu_time()
     }
@@ -316,59 +327,6 @@ impl Runner {
     pub fn reactor(&mut self) -> ReactorView<'_> {
         let forked_from = self.owned().err().map(|_| self.owner_pid);
         ReactorView::new(&mut self.reactor, &self.tokens, forked_from)
-    }
-
-    /// Waits (`None`: until something happens; `Some(ZERO)`: not at all)
-    /// and hands every event to `handler`; returns how many it handed.
-    ///
-    /// With `None` and nothing that could ever produce an event (no
-    /// process, channel, server or timer, and no waker made), it returns
-    /// `Ok(0)` at once instead of waiting for ever.
-    pub fn poll_once<F>(&mut self, timeout: Option<Duration>, handler: F) -> Result<usize>
-    where
-        F: FnMut(&mut Runner, Event<'_>),
-    {
-        self.poll_once_max(timeout, usize::MAX, handler)
-    }
-
-    /// As [`poll_once`](Self::poll_once), handing over at most `max_events`
-    /// events; the rest wait for the next call, which then does not block.
-    /// (A cap of zero is taken as one.)
-    pub fn poll_once_max<F>(
-        &mut self,
-        timeout: Option<Duration>,
-        max_events: usize,
-        mut handler: F,
-    ) -> Result<usize>
-    where
-        F: FnMut(&mut Runner, Event<'_>),
-    {
-        self.owned()?;
-        let max_events = max_events.max(1);
-        let handed = self.hand_notices(max_events, &mut handler);
-        if handed == max_events {
-            return Ok(handed);
-        }
-        let timeout = if handed > 0 { Some(Duration::ZERO) } else { timeout };
-        // The alias of the channel that gave the last piece of output, kept
-        // here rather than in the Runner: a handler that unwinds drops it
-        // with this frame, and a token's alias never changes.
-        let mut last: Option<(Token, Arc<str>, Role)> = None;
-        let rest = drive(
-            self,
-            |r| &mut r.reactor,
-            timeout,
-            max_events - handed,
-            #[inline(always)]
-            |runner, event, room| match event {
-                // Output is most events: its path stays inline in the loop.
-                ReactorEvent::Data { token, data } => {
-                    runner.hand_output(&mut last, token, data, &mut handler)
-                }
-                other => runner.dispatch(other, room, &mut handler),
-            },
-        )?;
-        Ok(handed + rest)
     }
 }
 

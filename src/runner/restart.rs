@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
-use crate::timers::TimerId;
+use crate::reactor::timers::TimerId;
 
 /// When a process that exited by itself is started again.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -17,7 +17,9 @@ use super::socket::not_connected;
 use super::turn::{TurnId, TurnReport};
 use crate::error::Error;
 use crate::process::Process;
-use crate::token::Token;
+use crate::process::cgroup::Leaf;
+use crate::reactor::timers::TimerId;
+use crate::reactor::token::Token;
 
 /// One alias, from its start until `terminate`.
 #[derive(Debug)]
@@ -34,21 +36,27 @@ pub(crate) struct Running {
     /// The process in the reactor, until its exit is handed over.
     pub(crate) process: Option<Token>,
     /// The process once its exit was handed over: its status and usage,
-    /// and for a group leader the zombie that holds the group's id.
-    pub(crate) ended: Option<Process>,
+    /// and for a group leader the zombie that holds the group's id. Boxed,
+    /// as is `connecting`: a run is kept in a hash map, whose every slot
+    /// (a quarter to half of them empty) is as big as a `Running`.
+    pub(crate) ended: Option<Box<Process>>,
     pub(crate) grace: Duration,
     /// The app's overage bank for turns.
     pub(crate) overage: Duration,
     /// `stop` was asked for: its exit is not restarted.
     pub(crate) stopped: bool,
     /// A socket start connecting in the loop (`nowait`, or a restart).
-    pub(crate) connecting: Option<Connecting>,
+    pub(crate) connecting: Option<Box<Connecting>>,
+    /// Its cgroup leaf, with a cgroup: removed when the alias is freed.
+    pub(crate) leaf: Option<Leaf>,
+    /// The timer that kills its leaf once a `stop`'s grace has passed.
+    pub(crate) tree_kill: Option<TimerId>,
 }
 
 impl Running {
     /// The exit status, once the exit was handed over.
     pub(crate) fn status(&self) -> Option<ExitStatus> {
-        self.ended.as_ref().and_then(Process::status)
+        self.ended.as_deref().and_then(Process::status)
     }
 }
 
@@ -105,6 +113,8 @@ pub(crate) enum DutyKind {
     Connect,
     /// A bot's deadline in a turn.
     TurnDeadline(TurnId),
+    /// A stopped child's grace has passed: its whole tree is killed.
+    KillTree,
 }
 
 /// One of the Runner's own events, waiting to be handed over.

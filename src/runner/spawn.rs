@@ -4,16 +4,17 @@
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use super::app::{App, Buffering, Start, Stderr, Transport};
 use super::check;
 use super::socket;
-use super::spawner;
+use super::spawner::{self, Started};
 use super::split::split_command;
 use crate::channel::Channel;
 use crate::error::{Error, Result};
+use crate::process::start_error::{self, Attempt};
 use crate::process::{Process, end_all};
 use crate::sys;
 use crate::sys::child::ChildSetup;
@@ -39,6 +40,14 @@ struct Plan<'a> {
     line_mode: bool,
 }
 
+/// How a start is contained: the cgroup leaf the child is placed in (its
+/// directory, open), and whether it must lead a process group of its own.
+#[derive(Default)]
+pub(crate) struct Placement {
+    pub(crate) cgroup: Option<OwnedFd>,
+    pub(crate) own_group: bool,
+}
+
 /// Starts `app` with `opts`; `path` is the PATH the child gets and its
 /// command is looked up in; `programs` caches where commands were found.
 /// A socket start is not connected yet.
@@ -47,8 +56,10 @@ pub(crate) fn spawn(
     opts: &Start,
     path: Option<&OsStr>,
     programs: &mut ProgramCache,
+    placement: Placement,
 ) -> Result<Spawned> {
-    let plan = plan(app, opts)?;
+    let mut plan = plan(app, opts)?;
+    plan.setpgrp |= placement.own_group;
     check::start(app, &plan.argv, plan.cwd, plan.socket.as_deref())?;
     if let Some(cwd) = plan.cwd {
         check_cwd(&plan.argv[0], cwd)?;
@@ -56,19 +67,32 @@ pub(crate) fn spawn(
     if let Some(socket) = &plan.socket {
         socket::clear_socket_path(socket)?;
     }
-    let own_path = app.env.iter().any(|(k, _)| k == "PATH");
-    let program = if own_path { None } else { programs.resolve(&plan.argv[0], path) };
-    let (launch, channel, stderr) = launch(app, &plan, program.as_deref(), path)?;
-    // Either way the launch is consumed: the child's ends of its pipes close
-    // here once it has them.
-    let started = if launch.fits_posix_spawn() {
-        sys::spawn::posix_spawn(launch).map(|pid| Process::from_pid(pid, None))
-    } else {
-        spawner::spawn(launch.into_command(), app.die_with_parent).and_then(Process::new_io)
+    let program = find_program(app, &plan.argv[0], path, programs)?;
+    let (mut launch, channel, stderr) = launch(app, &plan, &program, path)?;
+    // Where the leaf is, for a start error that names it (one readlink).
+    let leaf = placement
+        .cgroup
+        .as_ref()
+        .and_then(|fd| std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok());
+    launch.cgroup = placement.cgroup;
+    let attempt = Attempt {
+        program: &program,
+        cwd: plan.cwd,
+        limits: &app.limits,
+        cgroup: leaf.as_deref(),
+        untrusted: &app.untrusted,
+    };
+    // The launch is consumed: the child's ends of its pipes close here once
+    // it has them.
+    let started = match spawner::spawn(launch, app.die_with_parent) {
+        Ok(Started::Cloned(child)) => Ok(Process::with_pidfd(child.pid, child.pidfd)),
+        Ok(Started::Spawned(pid)) => Ok(Process::from_pid(pid, None)),
+        Ok(Started::Std(child)) => Ok(Process::from_pid(child.id(), Some(child))),
+        Err(failed) => Err(start_error::explain(&attempt, failed)),
     };
     let process = started.map_err(|source| {
-        if program.is_some() && source.kind() == io::ErrorKind::NotFound {
-            // The command moved since it was found: the next start looks again.
+        if source.kind() == io::ErrorKind::NotFound {
+            // The command may have moved since it was found: the next start looks again.
             programs.forget(&plan.argv[0]);
         }
         Error::Spawn { command: plan.argv[0].clone(), source }
@@ -105,7 +129,8 @@ fn child_setup(app: &App) -> ChildSetup {
     let mut setup = ChildSetup::default();
     setup.die_with_parent = app.die_with_parent;
     setup.terminal = app.pty;
-    app.limits.iter().for_each(|limit| setup.limit(limit));
+    // The tree limits are the cgroup's, not setrlimit's.
+    app.limits.iter().filter(|l| l.controller().is_none()).for_each(|limit| setup.limit(limit));
     setup.reset_signals();
     setup
 }
@@ -151,7 +176,7 @@ fn check_cwd(program: &str, cwd: &Path) -> Result<()> {
 fn launch(
     app: &App,
     plan: &Plan<'_>,
-    program: Option<&Path>,
+    program: &Path,
     path: Option<&OsStr>,
 ) -> Result<(Launch, Option<Channel>, Option<Channel>)> {
     let (stdio, channel, stderr) = match (&plan.socket, app.pty) {
@@ -174,7 +199,7 @@ fn launch(
         path.map(|p| ("PATH".into(), p.to_os_string())).into_iter().collect();
     env.extend(app.env.iter().cloned());
     let launch = Launch {
-        program: program.map_or_else(|| PathBuf::from(&plan.argv[0]), Path::to_path_buf),
+        program: program.to_path_buf(),
         argv: plan.argv.clone(),
         env,
         cwd: plan.cwd.map(Path::to_path_buf),
@@ -182,6 +207,8 @@ fn launch(
         // A terminal's session makes the child lead its own process group anyway.
         process_group: plan.setpgrp && !app.pty,
         setup: child_setup(app),
+        cgroup: None,
+        settings: app.untrusted.settings()?,
     };
     Ok((launch, channel, stderr))
 }
@@ -229,23 +256,48 @@ fn wire_stderr(stderr: Stderr, stdout: Option<OwnedFd>) -> Result<(ChildStdio, O
     })
 }
 
+/// The program file of `command`: itself if it names a path, else where
+/// it is found in the PATH its child gets (the app's own PATH, else
+/// `path`, else ours). A bare name found nowhere is an error naming that PATH.
+fn find_program(
+    app: &App,
+    command: &str,
+    path: Option<&OsStr>,
+    programs: &mut ProgramCache,
+) -> Result<PathBuf> {
+    if command.contains('/') {
+        return Ok(PathBuf::from(command));
+    }
+    let own_path = app.env.iter().rev().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_os_str());
+    let found = match own_path {
+        // An app's own PATH is looked through on each start, not cached.
+        Some(own) => search(command, own),
+        None => programs.resolve(command, path),
+    };
+    found.ok_or_else(|| {
+        let searched =
+            own_path.map(OsString::from).or(path.map(OsString::from)).or_else(|| std::env::var_os("PATH"));
+        Error::Spawn {
+            command: command.to_string(),
+            source: start_error::not_in_path(&searched.unwrap_or_default()),
+        }
+    })
+}
+
 /// Where commands were found in PATH, so each start execs once instead of
 /// trying every PATH folder in the child.
 #[derive(Debug, Default)]
 pub(crate) struct ProgramCache(HashMap<String, PathBuf>);
 
 impl ProgramCache {
-    /// The full path of `program` if it is a bare name found in `path`
+    /// The full path of the bare name `program` if it is found in `path`
     /// (default: our PATH).
     fn resolve(&mut self, program: &str, path: Option<&OsStr>) -> Option<PathBuf> {
-        if program.contains('/') {
-            return None;
-        }
         if let Some(found) = self.0.get(program) {
             return Some(found.clone());
         }
         let path = path.map(OsString::from).or_else(|| std::env::var_os("PATH"))?;
-        let found = std::env::split_paths(&path).map(|dir| dir.join(program)).find(|p| is_executable(p))?;
+        let found = search(program, &path)?;
         self.0.insert(program.to_string(), found.clone());
         Some(found)
     }
@@ -253,6 +305,11 @@ impl ProgramCache {
     fn forget(&mut self, program: &str) {
         self.0.remove(program);
     }
+}
+
+/// The first executable file named `program` in the folders of `path`.
+fn search(program: &str, path: &OsStr) -> Option<PathBuf> {
+    std::env::split_paths(path).map(|dir| dir.join(program)).find(|p| is_executable(p))
 }
 
 fn is_executable(path: &Path) -> bool {

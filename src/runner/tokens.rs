@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use crate::token::Token;
+use crate::reactor::token::Token;
 
 /// The role a token of the Runner's plays for its alias.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

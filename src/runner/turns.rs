@@ -10,8 +10,7 @@ use super::Runner;
 use super::running::{Duty, DutyKind, Notice, NoticeKind};
 use super::turn::{Charge, Outcome, Turn, TurnId, TurnReport};
 use crate::error::{Error, Result};
-use crate::signal::Signal;
-use crate::timers::TimerId;
+use crate::reactor::timers::TimerId;
 
 /// Backstop of a CPU-charged deadline, in wall time: this many deadlines.
 const CPU_BACKSTOP: u32 = 10;
@@ -137,7 +136,7 @@ impl Runner {
             }
             let allowed = turn.deadline.saturating_add(self.bank_left(&alias));
             let written = self.get_channel(&alias).map(|channel| channel.write(&payload));
-            let cpu_at_start = self.cpu_time(&alias).ok();
+            let cpu_at_start = self.tree_cpu_time(&alias).ok();
             let mut bot = Bot {
                 alias: alias.clone(),
                 started: Instant::now(),
@@ -239,7 +238,8 @@ impl Runner {
     pub(super) fn turn_output(&mut self, alias: &Arc<str>) -> Option<(TurnId, Duration)> {
         let (id, bot) = self.owing_bot(alias)?;
         let charge = self.turns.active.get(&id)?.charge;
-        let cpu = self.cpu_time(alias).ok().zip(bot.cpu_at_start).map(|(now, then)| now.saturating_sub(then));
+        let cpu =
+            self.tree_cpu_time(alias).ok().zip(bot.cpu_at_start).map(|(now, then)| now.saturating_sub(then));
         let elapsed = match charge {
             Charge::Cpu => cpu.unwrap_or_else(|| bot.started.elapsed()),
             _ => bot.started.elapsed(),
@@ -262,8 +262,11 @@ impl Runner {
         let Some((owed_id, bot)) = self.owing_bot(alias).filter(|(t, _)| *t == id) else { return };
         let Some(active) = self.turns.active.get(&owed_id) else { return };
         if active.charge == Charge::Cpu {
-            let used =
-                self.cpu_time(alias).ok().zip(bot.cpu_at_start).map(|(now, then)| now.saturating_sub(then));
+            let used = self
+                .tree_cpu_time(alias)
+                .ok()
+                .zip(bot.cpu_at_start)
+                .map(|(now, then)| now.saturating_sub(then));
             let backstop = bot.allowed.saturating_mul(CPU_BACKSTOP);
             let wall = bot.started.elapsed();
             if let Some(used) = used.filter(|used| *used < bot.allowed && wall < backstop) {
@@ -354,7 +357,7 @@ impl Runner {
 
     /// Stops a bot from running between turns.
     fn freeze_bot(&mut self, alias: &Arc<str>) {
-        if let Err(e) = self.signal(alias, Signal::SIGSTOP) {
+        if let Err(e) = self.freeze(alias) {
             log::warn!("freezing {alias} between turns: {e}");
             return;
         }
@@ -364,7 +367,7 @@ impl Runner {
     /// Lets a bot run again.
     pub(super) fn thaw_bot(&mut self, alias: &str) {
         self.turns.frozen.remove(alias);
-        if let Err(e) = self.signal(alias, Signal::SIGCONT) {
+        if let Err(e) = self.thaw(alias) {
             log::warn!("thawing {alias}: {e}");
         }
     }

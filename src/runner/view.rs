@@ -8,10 +8,10 @@ use std::time::Duration;
 use super::tokens::Tokens;
 use crate::channel::Channel;
 use crate::error::{Error, Result};
-use crate::listener::Listener;
 use crate::reactor::Reactor;
-use crate::timers::TimerId;
-use crate::token::Token;
+use crate::reactor::listener::Listener;
+use crate::reactor::timers::TimerId;
+use crate::reactor::token::Token;
 
 /// The reactor under a [`Runner`](crate::Runner), as
 /// [`Runner::reactor`](crate::Runner::reactor) lends it: what you register

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use nix::libc;
 
-use crate::limit::Limit;
+use crate::process::limit::Limit;
 
 /// The most limits one child gets: one per kind of [`Limit`].
 const MAX_LIMITS: usize = 6;
@@ -29,6 +29,9 @@ pub(crate) struct ChildSetup {
     /// Signals the host ignores (bit `n - 1` for signal `n`), which a
     /// program would inherit; reset to their default.
     ignored: u64,
+    /// Signals the host catches: a child that shares our memory until exec
+    /// resets them before it unblocks signals.
+    caught: u64,
     /// Signals the spawning thread blocks, which a program would inherit
     /// blocked; the child unblocks them all.
     blocked: bool,
@@ -51,12 +54,23 @@ impl ChildSetup {
         }
     }
 
-    /// Notes the signals this process ignores and this thread blocks now,
-    /// for the child to reset, as Python's `restore_signals` does. SIGPIPE
-    /// is left out: std resets it, on the fast `posix_spawn` path too.
+    /// Notes the signals this process ignores or catches and this thread
+    /// blocks now, for the child to reset, as Python's `restore_signals`
+    /// does (one read of `/proc/self/status`).
     pub(crate) fn reset_signals(&mut self) {
-        self.ignored = ignored_signals() & !(1 << (libc::SIGPIPE - 1));
+        (self.ignored, self.caught) = host_signals();
         self.blocked = any_blocked();
+    }
+
+    /// The signals a child that shares our memory resets before it
+    /// unblocks any: those ignored or caught here.
+    pub(crate) fn signals_to_reset_in_clone(&self) -> u64 {
+        self.ignored | self.caught
+    }
+
+    /// The resource limits, as `setrlimit` takes them.
+    pub(crate) fn limits(&self) -> &[(libc::__rlimit_resource_t, libc::rlimit)] {
+        &self.limits[..self.limit_count]
     }
 
     /// Whether the child must run code of ours before its program (which
@@ -72,7 +86,8 @@ impl ChildSetup {
     }
 
     fn is_empty(&self) -> bool {
-        !self.die_with_parent && !self.terminal && self.limit_count == 0 && self.ignored == 0 && !self.blocked
+        let ignored = self.ignored & !(1 << (libc::SIGPIPE - 1));
+        !self.die_with_parent && !self.terminal && self.limit_count == 0 && ignored == 0 && !self.blocked
     }
 }
 
@@ -84,8 +99,10 @@ pub(crate) fn prepare(command: &mut Command, setup: ChildSetup) {
         return;
     }
     let parent = std::process::id() as libc::pid_t;
+    // SIGPIPE is left out: std resets it.
+    let ignored = setup.ignored & !(1 << (libc::SIGPIPE - 1));
     let in_child = move || -> io::Result<()> {
-        reset_signals(setup.ignored)?;
+        reset_signals(ignored)?;
         if setup.blocked {
             unblock_signals()?;
         }
@@ -112,20 +129,44 @@ pub(crate) fn prepare(command: &mut Command, setup: ChildSetup) {
     unsafe { command.pre_exec(in_child) };
 }
 
+/// Writes "0" (this process) to `cgroup.procs` in the directory `cgroup`.
+/// Async-signal-safe: runs in a child before exec.
+pub(crate) fn enter_cgroup(cgroup: libc::c_int) -> io::Result<()> {
+    // SAFETY: the path is a NUL-terminated literal; on success we own the fd.
+    let procs =
+        unsafe { syscall!(openat(cgroup, c"cgroup.procs".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC)) }?;
+    // SAFETY: writes one byte from a static buffer to the fd we opened.
+    let written = unsafe { syscall!(write(procs, b"0".as_ptr().cast(), 1)) };
+    // SAFETY: closes the fd we opened, once.
+    unsafe { libc::close(procs) };
+    written.map(drop)
+}
+
 /// Sets each signal in `mask` back to its default action (in the child).
 fn reset_signals(mask: u64) -> io::Result<()> {
     for signal in 1..=MAX_SIGNAL {
-        if mask & (1 << (signal - 1)) == 0 {
-            continue;
-        }
-        // SAFETY: sigaction reads one valid, zeroed-then-filled sigaction.
-        unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = libc::SIG_DFL;
-            syscall!(sigaction(signal, &action, std::ptr::null_mut()))?;
+        if mask & (1 << (signal - 1)) != 0 {
+            default_action(signal).map_err(io::Error::from_raw_os_error)?;
         }
     }
     Ok(())
+}
+
+/// Puts `signal` back at its default action: the raw `rt_sigaction`, as
+/// glibc refuses to touch its own signals 32 and 33 (a host may have left
+/// them ignored, and a program would inherit that). `Err` holds the errno.
+/// A raw syscall: safe between fork and exec.
+pub(crate) fn default_action(signal: libc::c_int) -> Result<(), libc::c_int> {
+    // The kernel's `struct sigaction` (handler, flags, restorer, mask): all
+    // zeroes is SIG_DFL with no flags and an empty mask.
+    let action = [0u64; 4];
+    // SAFETY: the kernel reads 32 bytes of `action` and an 8-byte mask
+    // (_NSIG / 8); a null old action is allowed.
+    let res = unsafe {
+        libc::syscall(libc::SYS_rt_sigaction, signal, action.as_ptr(), std::ptr::null_mut::<u64>(), 8)
+    };
+    // SAFETY: errno's location is always valid for the calling thread.
+    if res == -1 { Err(unsafe { *libc::__errno_location() }) } else { Ok(()) }
 }
 
 /// Unblocks every signal (in the child).
@@ -152,26 +193,109 @@ fn any_blocked() -> bool {
     }
 }
 
-/// The signals whose action in this process is "ignore".
-fn ignored_signals() -> u64 {
-    let mut mask = 0;
-    for signal in 1..=MAX_SIGNAL {
-        // glibc keeps 32 and 33 for itself; SIGKILL and SIGSTOP can't be ignored.
-        if matches!(signal, 32 | 33) || signal == libc::SIGKILL || signal == libc::SIGSTOP {
-            continue;
-        }
-        let mut current = std::mem::MaybeUninit::<libc::sigaction>::uninit();
-        // SAFETY: a null new action only reads the current one into `current`.
-        let res = unsafe { libc::sigaction(signal, std::ptr::null(), current.as_mut_ptr()) };
-        // SAFETY: sigaction succeeded, so it filled `current`.
-        if res == 0 && unsafe { current.assume_init() }.sa_sigaction == libc::SIG_IGN {
-            mask |= 1 << (signal - 1);
-        }
+/// The signals this process ignores and catches: `SigIgn` and `SigCgt`
+/// of `/proc/self/status` (one read, instead of a `sigaction` per signal).
+/// Where it cannot be read, every signal but SIGKILL and SIGSTOP counts as
+/// caught, so all are reset.
+pub(crate) fn host_signals() -> (u64, u64) {
+    // One read into a buffer on the stack: this runs on every start.
+    let mut buf = [0u8; 4096];
+    let n = std::fs::File::open("/proc/self/status").and_then(|mut f| read_most(&mut f, &mut buf));
+    let status = &buf[..n.unwrap_or(0)];
+    let mask = |key: &[u8]| {
+        let line = status.split(|&b| b == b'\n').find_map(|line| line.strip_prefix(key))?;
+        u64::from_str_radix(std::str::from_utf8(line).ok()?.trim(), 16).ok()
+    };
+    let unstoppable = 1 << (libc::SIGKILL - 1) | 1 << (libc::SIGSTOP - 1);
+    match (mask(b"SigIgn:"), mask(b"SigCgt:")) {
+        (Some(ignored), Some(caught)) => (ignored & !unstoppable, caught & !unstoppable),
+        _ => (0, !unstoppable),
     }
-    mask
 }
 
-fn resource(limit: &Limit) -> libc::__rlimit_resource_t {
+/// Reads until `buf` holds the whole `SigCgt` line (usually the first read
+/// does), is full, or the file ends.
+fn read_most(file: &mut std::fs::File, buf: &mut [u8]) -> io::Result<usize> {
+    use std::io::Read;
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => {
+                n += k;
+                let read = &buf[..n];
+                let at = read.windows(7).position(|w| w == b"SigCgt:");
+                if at.is_some_and(|at| read[at..].contains(&b'\n')) {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// What a child gets for untrusted code and fair share, set before exec
+/// (only by our own `clone` spawn).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Settings {
+    /// `(uid, gid)`, with no supplementary groups.
+    pub(crate) user: Option<(u32, u32)>,
+    pub(crate) no_new_privileges: bool,
+    pub(crate) namespaces: Namespaces,
+    pub(crate) nice: Option<i32>,
+    /// A `SCHED_*` policy.
+    pub(crate) scheduler: Option<libc::c_int>,
+    pub(crate) affinity: Option<libc::cpu_set_t>,
+}
+
+impl Settings {
+    /// Whether there is nothing to set.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.user.is_none()
+            && !self.no_new_privileges
+            && self.namespaces.is_empty()
+            && self.nice.is_none()
+            && self.scheduler.is_none()
+            && self.affinity.is_none()
+    }
+
+    /// Sets the CPUs the child may run on; `Err` with the first CPU number
+    /// past what a CPU set holds.
+    pub(crate) fn set_affinity(&mut self, cpus: &[usize]) -> Result<(), usize> {
+        // SAFETY: cpu_set_t is plain data; all zeroes is the empty set.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        let most = 8 * std::mem::size_of::<libc::cpu_set_t>();
+        for &cpu in cpus {
+            if cpu >= most {
+                return Err(cpu);
+            }
+            // SAFETY: `cpu` is below the number of bits in the set.
+            unsafe { libc::CPU_SET(cpu, &mut set) };
+        }
+        self.affinity = Some(set);
+        Ok(())
+    }
+}
+
+/// Namespaces of its own a child is cloned into.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Namespaces {
+    /// A network namespace with only loopback, up.
+    pub(crate) network: bool,
+    /// A PID namespace, of which the child is init.
+    pub(crate) pids: bool,
+}
+
+impl Namespaces {
+    pub(crate) fn is_empty(&self) -> bool {
+        !self.network && !self.pids
+    }
+}
+
+/// The `RLIMIT_*` resource of a limit set with `setrlimit`.
+pub(crate) fn resource(limit: &Limit) -> libc::__rlimit_resource_t {
     match limit {
         Limit::Memory(_) => libc::RLIMIT_AS,
         Limit::CpuTime(_) => libc::RLIMIT_CPU,
@@ -281,4 +405,32 @@ pub(crate) fn set_window_size(fd: BorrowedFd<'_>, rows: u16, cols: u16) -> io::R
     let size = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
     // SAFETY: TIOCSWINSZ reads one `winsize` from the valid pointer.
     unsafe { syscall!(ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &size)) }.map(drop)
+}
+
+// --- cgroups branch: placement on the fork path (until the clone engine
+// of branch `spawn` does it with CLONE_INTO_CGROUP) ---
+
+/// Has the child move itself into the cgroup whose directory `leaf` is open
+/// on (`O_RDONLY | O_DIRECTORY | O_CLOEXEC`), first thing after the fork:
+/// it writes "0" to the leaf's `cgroup.procs`, so everything it runs and
+/// forks stays in the leaf. The fd closes with the `Command`.
+pub(crate) fn place_in_cgroup(command: &mut Command, leaf: OwnedFd) {
+    let in_child = move || -> io::Result<()> {
+        // SAFETY: openat, write and close are async-signal-safe syscalls on
+        // a NUL-terminated literal and a valid one-byte buffer.
+        unsafe {
+            let procs = syscall!(openat(
+                leaf.as_raw_fd(),
+                c"cgroup.procs".as_ptr(),
+                libc::O_WRONLY | libc::O_CLOEXEC
+            ))?;
+            let written = syscall!(write(procs, b"0".as_ptr().cast(), 1));
+            libc::close(procs);
+            written?;
+        }
+        Ok(())
+    };
+    // SAFETY: `in_child` runs between fork and exec; it allocates nothing,
+    // takes no locks and makes only async-signal-safe syscalls.
+    unsafe { command.pre_exec(in_child) };
 }

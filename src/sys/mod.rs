@@ -26,6 +26,7 @@ macro_rules! syscall {
 }
 
 pub(crate) mod child;
+pub(crate) mod clone;
 pub(crate) mod fd;
 mod owner;
 pub(crate) mod pidfd;
@@ -55,18 +56,6 @@ pub(crate) fn kill(pid: u32, signal: i32) -> io::Result<()> {
 pub(crate) fn kill_group(pgid: u32, signal: i32) -> io::Result<()> {
     // SAFETY: plain syscall with no pointers.
     unsafe { syscall!(killpg(pgid as libc::pid_t, signal)) }.map(drop)
-}
-
-/// `read(2)` into `buf`; retries on `EINTR`.
-pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
-    loop {
-        // SAFETY: `buf` is valid for writes of `buf.len()` bytes and `fd` is open.
-        let res = unsafe { syscall!(read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len())) };
-        match res {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => return other.map(|n| n as usize),
-        }
-    }
 }
 
 /// `read(2)` of up to `max` bytes into `buf`'s spare capacity, which the
@@ -195,8 +184,18 @@ pub(crate) fn peer_pid(fd: BorrowedFd<'_>) -> io::Result<u32> {
 /// Waits until one of `fds` is readable or `timeout` passes (`None`: no limit).
 /// Returns how many are ready; `EINTR` counts as zero.
 pub(crate) fn poll_readable(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<usize> {
+    poll_for(fds, libc::POLLIN, timeout)
+}
+
+/// Waits until `fd` has a priority event (a cgroup's `cgroup.events`
+/// changed) or `timeout` passes; as [`poll_readable`].
+pub(crate) fn poll_priority(fd: BorrowedFd<'_>, timeout: Duration) -> io::Result<usize> {
+    poll_for(&[fd], libc::POLLPRI, Some(timeout))
+}
+
+fn poll_for(fds: &[BorrowedFd<'_>], events: libc::c_short, timeout: Option<Duration>) -> io::Result<usize> {
     let mut pollfds: Vec<libc::pollfd> =
-        fds.iter().map(|fd| libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 }).collect();
+        fds.iter().map(|fd| libc::pollfd { fd: fd.as_raw_fd(), events, revents: 0 }).collect();
     let ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as libc::c_int);
     // The millisecond rounding must not turn a short non-zero wait into a busy loop.
     let ms = if ms == 0 && timeout.is_some_and(|t| !t.is_zero()) { 1 } else { ms };

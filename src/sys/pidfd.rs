@@ -21,6 +21,12 @@ impl Pidfd {
         Self::open_raw(pid).map(Some)
     }
 
+    /// Takes over the pidfd a spawn gave; `None` where pidfds are off
+    /// (`PROCLOOP_NO_PIDFD=1`), which closes it.
+    pub(crate) fn adopt(fd: OwnedFd) -> Option<Pidfd> {
+        supported().then_some(Pidfd(fd))
+    }
+
     fn open_raw(pid: u32) -> io::Result<Pidfd> {
         // SAFETY: pidfd_open takes a pid and flags and returns a new fd we then own.
         let fd = unsafe { syscall!(syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0)) }?;

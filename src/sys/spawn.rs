@@ -1,6 +1,7 @@
 //! Starting a child: one description of the exec ([`Launch`]), carried out
-//! by `posix_spawn(3)` when the child needs no code of ours before it runs
-//! its program, else by std's `Command` (fork, our code, exec).
+//! by our own `clone` (`sys::clone`), or where the kernel lacks
+//! `CLONE_PIDFD` by `posix_spawn(3)` when the child needs no code of ours
+//! before it runs its program, else by std's `Command` (fork, our code, exec).
 //!
 //! std's own `posix_spawn` path resets only SIGPIPE, so a host that ignores
 //! other signals (Python ignores SIGXFSZ) would push every start onto the
@@ -19,7 +20,7 @@ use std::process::{Command, Stdio};
 
 use nix::libc;
 
-use super::child::{self, ChildSetup};
+use super::child::{self, ChildSetup, Settings};
 
 /// Where one of a child's stdin, stdout and stderr comes from.
 #[derive(Debug)]
@@ -43,6 +44,11 @@ pub(crate) struct Launch {
     pub(crate) stdio: [ChildStdio; 3],
     pub(crate) process_group: bool,
     pub(crate) setup: ChildSetup,
+    /// An open fd of the child's cgroup leaf directory: the child is placed
+    /// in it before its program runs (a failure is a start error naming it).
+    pub(crate) cgroup: Option<OwnedFd>,
+    /// For untrusted code and fair share: only our own `clone` sets them.
+    pub(crate) settings: Settings,
 }
 
 impl Launch {
@@ -50,12 +56,15 @@ impl Launch {
     /// ours, and the program is a path (a bare name is looked up in the
     /// child's PATH, which std does).
     pub(crate) fn fits_posix_spawn(&self) -> bool {
-        !self.setup.runs_code() && self.program.as_os_str().as_bytes().contains(&b'/')
+        !self.setup.runs_code()
+            && self.cgroup.is_none()
+            && self.settings.is_empty()
+            && self.program.as_os_str().as_bytes().contains(&b'/')
     }
 
     /// The same as a std `Command`, our code in the child included.
     pub(crate) fn into_command(self) -> Command {
-        let Launch { program, argv, env, cwd, stdio, process_group, setup } = self;
+        let Launch { program, argv, env, cwd, stdio, process_group, setup, cgroup, settings: _ } = self;
         let mut command = Command::new(program);
         command.arg0(&argv[0]).args(&argv[1..]).envs(env);
         if let Some(cwd) = cwd {
@@ -69,6 +78,11 @@ impl Launch {
         command.stdin(stdin).stdout(stdout).stderr(stderr);
         if process_group {
             command.process_group(0);
+        }
+        // Before our other set-up in the child (limits, a session), and so
+        // before its program runs.
+        if let Some(leaf) = cgroup {
+            child::place_in_cgroup(&mut command, leaf);
         }
         child::prepare(&mut command, setup);
         command
@@ -113,7 +127,7 @@ pub(crate) fn posix_spawn(launch: Launch) -> io::Result<u32> {
 }
 
 /// This process's environment with `overrides` set on top, as `K=V` strings.
-fn environment(overrides: &[(OsString, OsString)]) -> io::Result<Vec<CString>> {
+pub(super) fn environment(overrides: &[(OsString, OsString)]) -> io::Result<Vec<CString>> {
     let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     // In order: a later override of the same name wins.
     for (key, value) in overrides {
@@ -123,12 +137,12 @@ fn environment(overrides: &[(OsString, OsString)]) -> io::Result<Vec<CString>> {
     env.iter().map(|(k, v)| c_string(&[k.as_bytes(), b"=", v.as_bytes()].concat())).collect()
 }
 
-fn c_string(bytes: &[u8]) -> io::Result<CString> {
+pub(super) fn c_string(bytes: &[u8]) -> io::Result<CString> {
     CString::new(bytes)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a NUL byte in a start's setting"))
 }
 
-fn null_terminated(strings: &[CString]) -> Vec<*mut libc::c_char> {
+pub(super) fn null_terminated(strings: &[CString]) -> Vec<*mut libc::c_char> {
     strings.iter().map(|s| s.as_ptr().cast_mut()).chain([std::ptr::null_mut()]).collect()
 }
 

@@ -19,7 +19,8 @@ pub fn run(scenario: &Scenario) -> Metrics {
         Scenario::Throughput { bytes } => throughput(*bytes),
         Scenario::PingPong { rounds } => ping_pong(*rounds),
         Scenario::Lines { n } => lines(*n),
-        Scenario::Frame { .. } => unreachable!("the frame scenarios do not run the mio loop"),
+        Scenario::Frame { n, faults: false } => frame(*n),
+        Scenario::Frame { faults: true, .. } => unreachable!("the faults scenario does not run the mio loop"),
     }
 }
 
@@ -268,4 +269,83 @@ fn lines(n: usize) -> Metrics {
     assert!(child.wait().unwrap().success());
     assert_eq!((lines, bytes), (want_lines, want_bytes));
     Metrics::mlines(lines, elapsed)
+}
+
+/// The frame scenario without faults, as the floor for a loop's memory and
+/// turn: each bot's stdout in the poll, one read buffer for all, and per
+/// bot only a partial line (allocated while there is one).
+fn frame(n: usize) -> Metrics {
+    use crate::frame::{self, Ledger, Role};
+    let program = frame::bot_program();
+    let mut poll = Poll::new().unwrap();
+    let mut events = Events::with_capacity(1024);
+    let mut ledger = Ledger::new(n, false);
+    let mut bots: Vec<(Child, Vec<u8>)> = (0..n)
+        .map(|i| {
+            let child = Command::new(&program)
+                .args(Role::Healthy.args())
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let stdout = child.stdout.as_ref().unwrap().as_raw_fd();
+            nonblocking(stdout);
+            register(&poll, stdout, i, Interest::READABLE);
+            (child, Vec::new())
+        })
+        .collect();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut serve =
+        |poll: &mut Poll, ledger: &mut Ledger, bots: &mut Vec<(Child, Vec<u8>)>, until: Instant| {
+            let timeout = until.saturating_duration_since(Instant::now());
+            poll.poll(&mut events, Some(timeout)).unwrap();
+            for event in events.iter() {
+                let bot = event.token().0;
+                let (child, partial) = &mut bots[bot];
+                loop {
+                    match child.stdout.as_mut().unwrap().read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(k) => {
+                            let mut start = 0;
+                            for end in memchr::memchr_iter(b'\n', &buf[..k]) {
+                                if partial.is_empty() {
+                                    ledger.reply(bot, &buf[start..=end]);
+                                } else {
+                                    partial.extend_from_slice(&buf[start..=end]);
+                                    ledger.reply(bot, partial);
+                                    *partial = Vec::new();
+                                }
+                                start = end + 1;
+                            }
+                            partial.extend_from_slice(&buf[start..k]);
+                        }
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+            }
+        };
+    for turn in 0..Ledger::turns() {
+        ledger.begin_turn(turn);
+        let deadline = ledger.start() + frame::DEADLINE;
+        for (i, (child, _)) in bots.iter_mut().enumerate() {
+            if let Some(line) = ledger.line(i) {
+                child.stdin.as_mut().unwrap().write_all(&line).unwrap();
+            }
+        }
+        ledger.written();
+        while Instant::now() < deadline {
+            serve(&mut poll, &mut ledger, &mut bots, deadline);
+        }
+        ledger.end_turn();
+    }
+    let drain = Instant::now() + frame::DRAIN;
+    while !ledger.settled() && Instant::now() < drain {
+        serve(&mut poll, &mut ledger, &mut bots, drain);
+    }
+    for (mut child, _) in bots {
+        drop(child.stdin.take());
+        child.wait().unwrap();
+    }
+    ledger.finish()
 }

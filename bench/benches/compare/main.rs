@@ -19,7 +19,7 @@
 //! `plain` the bare limit (a read loop; a pipe between two threads).
 //!
 //! The frame scenarios (`frame`, `frame-faults`) run procloop, tokio-ct and
-//! threads only; their bots are this binary run with `--bot` (see `frame.rs`).
+//! threads only, and `frame` the mio loop too; their bots are this binary run with `--bot` (see `frame.rs`).
 
 mod frame;
 mod imp_mio;

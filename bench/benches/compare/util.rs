@@ -104,7 +104,8 @@ impl Scenario {
 
     pub fn supports(&self, imp: &str) -> bool {
         if matches!(self, Scenario::Frame { .. }) {
-            return matches!(imp, "procloop" | "tokio-ct" | "threads");
+            let mio = imp == "mio-loop" && matches!(self, Scenario::Frame { faults: false, .. });
+            return mio || matches!(imp, "procloop" | "tokio-ct" | "threads");
         }
         match imp {
             "procloop-facade" => matches!(self, Scenario::PingPong { .. } | Scenario::Lines { .. }),

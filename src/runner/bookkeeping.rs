@@ -1,9 +1,7 @@
-//! Turning the reactor's events into the Runner's: every reactor event
-//! becomes an event for the handler (the user's own channels' as
-//! [`Event::Reactor`]) except the Runner's own timers, which do their duty
-//! and may leave notices; an exit's bookkeeping and restart decision are
-//! done before the handler sees `Exited`, so a handler that unwinds or
-//! restarts the alias by hand cannot undo them.
+//! The Runner's own side of its events: an exit's bookkeeping and restart
+//! decision, done before the handler sees `Exited` (so a handler that
+//! unwinds or restarts the alias by hand cannot undo them); its own timers'
+//! work; and the notices it hands over.
 
 use std::process::ExitStatus;
 use std::sync::Arc;
@@ -11,90 +9,20 @@ use std::time::Instant;
 
 use super::restart::Decision;
 use super::running::{Duty, DutyKind, Notice, NoticeKind};
-use super::tokens::Role;
 use super::{Event, Runner};
-use crate::reactor::ReactorEvent;
-use crate::token::Token;
+use crate::reactor::token::Token;
 
 impl Runner {
-    /// Hands `handler` the events `event` makes, at most `room` of them;
-    /// returns how many.
-    pub(super) fn dispatch<F>(&mut self, event: ReactorEvent<'_>, room: usize, handler: &mut F) -> usize
-    where
-        F: FnMut(&mut Runner, Event<'_>),
-    {
-        match event {
-            ReactorEvent::Data { token, data } => self.hand_output(&mut None, token, data, handler),
-            ReactorEvent::Closed { token } => match self.tokens.get(token) {
-                Some((alias, Role::Stdout)) => {
-                    let alias = alias.clone();
-                    handler(self, Event::Closed { alias: &alias });
-                    1
-                }
-                // A captured stderr's end of stream has no event of its own.
-                Some(_) => 0,
-                None => pass_on(self, ReactorEvent::Closed { token }, handler),
-            },
-            ReactorEvent::Exited { token, status } => match self.tokens.get(token) {
-                Some((_, Role::Process)) => self.on_exit(token, status, room, handler),
-                Some((_, Role::Abandoned)) => {
-                    self.abandoned.retain(|t| *t != token);
-                    self.tokens.remove(token);
-                    0
-                }
-                Some(_) | None => pass_on(self, ReactorEvent::Exited { token, status }, handler),
-            },
-            ReactorEvent::Timer { id } => match self.duties.remove(&id) {
-                Some(duty) => {
-                    self.do_duty(duty);
-                    self.hand_notices(room, handler)
-                }
-                None => {
-                    handler(self, Event::Timer { id });
-                    1
-                }
-            },
-            other => pass_on(self, other, handler),
-        }
-    }
-
-    /// Hands over a piece of an alias's output. `last` caches the alias of
-    /// the token before, so the lines of a batch look it up once.
-    #[inline(always)]
-    pub(super) fn hand_output<F>(
-        &mut self,
-        last: &mut Option<(Token, Arc<str>, Role)>,
-        token: Token,
-        data: &[u8],
-        handler: &mut F,
-    ) -> usize
-    where
-        F: FnMut(&mut Runner, Event<'_>),
-    {
-        if last.as_ref().is_none_or(|(cached, ..)| *cached != token) {
-            *last = self.tokens.get(token).map(|(alias, role)| (token, alias.clone(), role));
-        }
-        match last {
-            Some((_, alias, Role::Stdout)) if self.turns.is_reply(alias, data) => {
-                let alias = alias.clone();
-                match self.turn_output(&alias) {
-                    Some((turn, elapsed)) => {
-                        handler(self, Event::Reply { turn, alias: &alias, data, elapsed })
-                    }
-                    None => handler(self, Event::Data { alias: &alias, data }),
-                }
-            }
-            Some((_, alias, Role::Stderr)) => handler(self, Event::Stderr { alias, data }),
-            Some((_, alias, _)) => handler(self, Event::Data { alias, data }),
-            None => return pass_on(self, ReactorEvent::Data { token, data }, handler),
-        }
-        1
-    }
-
     /// An alias's process exited (every byte of its output handed over):
     /// records it, decides about a restart, then hands `Exited` and what
     /// the decision says.
-    fn on_exit<F>(&mut self, token: Token, status: ExitStatus, room: usize, handler: &mut F) -> usize
+    pub(super) fn on_exit<F>(
+        &mut self,
+        token: Token,
+        status: ExitStatus,
+        room: usize,
+        handler: &mut F,
+    ) -> usize
     where
         F: FnMut(&mut Runner, Event<'_>),
     {
@@ -105,7 +33,17 @@ impl Runner {
             return 0;
         };
         running.process = None;
-        running.ended = ended;
+        running.ended = ended.map(Box::new);
+        // A child's tree lives as long as the child.
+        if let Some(leaf) = running.leaf.as_mut()
+            && let Err(e) = leaf.kill()
+        {
+            log::warn!("killing what is left of {alias}'s tree in {}: {e}", leaf.dir().display());
+        }
+        if let Some(timer) = running.tree_kill.take() {
+            self.reactor.cancel_timer(timer); // killed already, just above
+            self.duties.remove(&timer);
+        }
         if let Some(mut connecting) = running.connecting.take() {
             let error = connecting.failure(status);
             if connecting.restarted.is_none() {
@@ -160,7 +98,7 @@ impl Runner {
 
     /// Does one of the Runner's own timers' work, if its run is still the
     /// alias's current one.
-    fn do_duty(&mut self, duty: Duty) {
+    pub(super) fn do_duty(&mut self, duty: Duty) {
         if self.running.get(&duty.alias).is_none_or(|r| r.run != duty.run) {
             return;
         }
@@ -168,6 +106,7 @@ impl Runner {
             DutyKind::Restart => self.restart(&duty.alias),
             DutyKind::Connect => self.try_connect(&duty.alias),
             DutyKind::TurnDeadline(turn) => self.turn_deadline(&duty.alias, turn),
+            DutyKind::KillTree => self.kill_tree(&duty.alias),
         }
     }
 
@@ -190,13 +129,4 @@ impl Runner {
         }
         handed
     }
-}
-
-/// Hands on an event of the user's own channels and servers.
-fn pass_on<F>(runner: &mut Runner, event: ReactorEvent<'_>, handler: &mut F) -> usize
-where
-    F: FnMut(&mut Runner, Event<'_>),
-{
-    handler(runner, Event::Reactor(event));
-    1
 }

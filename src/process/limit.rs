@@ -1,6 +1,6 @@
 //! [`Limit`]: a resource limit set in a child before it runs its program
 //! (`setrlimit(2)` between fork and exec), as bot arenas need: a memory cap,
-//! a CPU-time cap, and the like.
+//! a CPU-time cap, and the like; or, for its whole tree, in its cgroup.
 
 use std::fmt;
 use std::time::Duration;
@@ -22,7 +22,12 @@ use std::time::Duration;
 ///     .limit(Limit::OpenFiles(64));
 /// # let _ = bot;
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// `TreeMemory`, `Tasks` and `Cpus` hold for the child's whole tree and
+/// need its cgroup ([`Cgroups`](crate::Cgroups)) with the controller
+/// they name; without it, a start fails with
+/// [`Error::LimitUnsupported`](crate::Error::LimitUnsupported).
+#[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
 pub enum Limit {
     /// Bytes of address space (`RLIMIT_AS`): allocations past it fail.
@@ -40,6 +45,15 @@ pub enum Limit {
     FileSize(u64),
     /// Bytes of a core dump (`RLIMIT_CORE`); 0 for none.
     CoreDump(u64),
+    /// Bytes of memory for the whole tree (the cgroup's `memory.max`, and
+    /// no swap): past it the kernel reclaims, then kills in the tree.
+    TreeMemory(u64),
+    /// Processes and threads in the whole tree (`pids.max`): a fork past
+    /// it fails. It applies to root too.
+    Tasks(u64),
+    /// At most this many CPUs' worth of time for the whole tree
+    /// (`cpu.max`): 0.5 is half of one CPU.
+    Cpus(f64),
 }
 
 impl Limit {
@@ -52,18 +66,36 @@ impl Limit {
             Limit::Processes(_) => "processes",
             Limit::FileSize(_) => "file_size",
             Limit::CoreDump(_) => "core_dump",
+            Limit::TreeMemory(_) => "tree_memory",
+            Limit::Tasks(_) => "tasks",
+            Limit::Cpus(_) => "cpus",
         }
     }
 
-    /// The value `setrlimit` gets: seconds for CPU time, rounded up.
+    /// The cgroup v2 controller a tree limit needs, as the kernel spells
+    /// it; `None` for a limit set with `setrlimit`.
+    pub(crate) fn controller(&self) -> Option<&'static str> {
+        match self {
+            Limit::TreeMemory(_) => Some("memory"),
+            Limit::Tasks(_) => Some("pids"),
+            Limit::Cpus(_) => Some("cpu"),
+            _ => None,
+        }
+    }
+
+    /// The value `setrlimit` gets: seconds for CPU time, rounded up (for
+    /// `Cpus`, whole CPUs rounded up; it is never given to `setrlimit`).
     pub(crate) fn value(&self) -> u64 {
         match *self {
             Limit::CpuTime(time) => time.as_secs() + u64::from(time.subsec_nanos() > 0),
+            Limit::Cpus(cpus) => cpus.ceil() as u64,
             Limit::Memory(n)
             | Limit::OpenFiles(n)
             | Limit::Processes(n)
             | Limit::FileSize(n)
-            | Limit::CoreDump(n) => n,
+            | Limit::CoreDump(n)
+            | Limit::TreeMemory(n)
+            | Limit::Tasks(n) => n,
         }
     }
 
@@ -77,6 +109,7 @@ impl fmt::Display for Limit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Limit::CpuTime(time) => write!(f, "{} of {time:?}", self.name()),
+            Limit::Cpus(cpus) => write!(f, "{} of {cpus}", self.name()),
             _ => write!(f, "{} of {}", self.name(), self.value()),
         }
     }

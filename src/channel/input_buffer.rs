@@ -6,9 +6,11 @@
 //! every chunk is one slice, handed over without joining two halves (a ring
 //! would have to copy a line that wraps, or map its memory twice).
 //!
-//! Its memory is reserved on first use and never zeroed: the kernel backs
-//! only the pages bytes were read into, so thousands of channels that each
-//! got a line cost a page each, and idle ones nothing.
+//! It holds memory only while it holds bytes: reserved when bytes come
+//! (never zeroed, so the kernel backs only the pages they were read into)
+//! and released once the last one is taken. A reactor keeps here only what
+//! the user has not taken yet (a partial line, input put back or held while
+//! paused), so thousands of idle channels cost no buffer at all.
 
 use std::io;
 use std::os::fd::BorrowedFd;
@@ -26,9 +28,6 @@ pub(crate) struct InputBuffer {
     start: usize,
     /// Bytes from `start` already searched for a newline without finding one.
     scanned: usize,
-    /// Bytes consumed since the buffer was made: tells a reactor's line
-    /// batch whether anyone else took bytes from the front meanwhile.
-    consumed: u64,
 }
 
 /// Lengths, not bytes: 60 KB of input would print as 300 KB of text.
@@ -55,6 +54,12 @@ impl InputBuffer {
         self.buf.len() - self.start
     }
 
+    /// The memory it holds now, in bytes.
+    #[cfg(test)]
+    pub(crate) fn reserved(&self) -> usize {
+        self.buf.capacity()
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -68,11 +73,6 @@ impl InputBuffer {
         &self.buf[self.start..]
     }
 
-    /// How many bytes were consumed since the buffer was made.
-    pub(crate) fn consumed(&self) -> u64 {
-        self.consumed
-    }
-
     /// Drops the first `n` buffered bytes.
     ///
     /// # Panics
@@ -81,36 +81,54 @@ impl InputBuffer {
     pub(crate) fn consume(&mut self, n: usize) {
         assert!(n <= self.len(), "consume({n}) of {} buffered bytes", self.len());
         self.start += n;
-        self.consumed += n as u64;
         self.scanned = self.scanned.saturating_sub(n);
         if self.start == self.buf.len() {
-            self.buf.clear();
+            self.buf = Vec::new(); // an empty buffer holds no memory
             self.start = 0;
         }
     }
 
+    /// Puts `data` back in front of the buffered bytes (bytes a reactor
+    /// had queued for its handler and takes back); they fit, as they came
+    /// from this channel's own reads.
+    pub(crate) fn unread(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        let mut buf = Vec::with_capacity(data.len() + self.len());
+        buf.extend_from_slice(data);
+        buf.extend_from_slice(self.data());
+        debug_assert!(buf.len() <= self.capacity, "{} bytes put back over {}", buf.len(), self.capacity);
+        self.buf = buf;
+        self.start = 0;
+        self.scanned = 0;
+    }
+
     /// Room at the end, after moving the unread bytes to the front if the
     /// gap there has grown bigger than that room, or the room is less than
-    /// `wanted`.
+    /// `wanted`; memory is reserved for `wanted` bytes of it.
     fn make_room(&mut self, wanted: usize) -> usize {
-        if self.buf.capacity() == 0 {
-            self.buf.reserve_exact(self.capacity);
-        }
         let room = self.capacity - self.buf.len();
         if self.start > 0 && (self.start > room || room < wanted) {
             self.buf.drain(..self.start);
             self.start = 0;
         }
-        self.capacity - self.buf.len()
+        let room = self.capacity - self.buf.len();
+        self.buf.reserve_exact(wanted.min(room));
+        room
     }
 
     /// One `read(2)` from `fd` into the free space; `Ok(0)` is end of
     /// stream, and a full buffer is not read into (the caller checks).
     pub(crate) fn read_from(&mut self, fd: BorrowedFd<'_>) -> io::Result<(usize, usize)> {
-        let room = self.make_room(0);
+        let room = self.make_room(1);
         debug_assert!(room > 0, "read into a full buffer");
-        let n = sys::read_into_spare(fd, &mut self.buf, room)?;
-        Ok((n, room))
+        self.buf.reserve_exact(room);
+        let read = sys::read_into_spare(fd, &mut self.buf, room);
+        if self.buf.is_empty() {
+            self.buf = Vec::new(); // nothing came: hold no memory
+        }
+        Ok((read?, room))
     }
 
     /// Appends as much of `data` as fits; returns how much that was.
@@ -145,9 +163,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn no_memory_until_first_use() {
-        let buffer = InputBuffer::new(1024);
+    fn no_memory_until_first_use_and_none_once_emptied() {
+        let mut buffer = InputBuffer::new(1024);
         assert_eq!(buffer.buf.capacity(), 0);
+        buffer.push(b"abc");
+        assert!(buffer.buf.capacity() < 1024, "a short push reserves what it needs");
+        buffer.consume(3);
+        assert_eq!(buffer.buf.capacity(), 0, "released once empty");
+        let (reader, _writer) = std::io::pipe().unwrap();
+        crate::sys::set_nonblocking(std::os::fd::AsFd::as_fd(&reader)).unwrap();
+        assert!(buffer.read_from(std::os::fd::AsFd::as_fd(&reader)).is_err(), "nothing to read");
+        assert_eq!(buffer.buf.capacity(), 0, "a read that got nothing leaves nothing reserved");
+    }
+
+    #[test]
+    fn unread_puts_bytes_before_the_buffered_ones() {
+        let mut buffer = InputBuffer::new(16);
+        buffer.push(b"xabc");
+        buffer.consume(1);
+        assert_eq!(buffer.line_len(), None);
+        buffer.unread(b"1\n2\n");
+        assert_eq!(buffer.data(), b"1\n2\nabc");
+        assert_eq!(buffer.line_len(), Some(2), "searched again from the front");
     }
 
     #[test]
@@ -192,6 +229,7 @@ mod tests {
     #[derive(Debug, Clone)]
     enum Op {
         Push(Vec<u8>),
+        Unread(Vec<u8>),
         Consume(usize),
         TakeLine,
     }
@@ -199,6 +237,7 @@ mod tests {
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
             prop::collection::vec(prop_oneof![Just(b'\n'), any::<u8>()], 0..40).prop_map(Op::Push),
+            prop::collection::vec(prop_oneof![Just(b'\n'), any::<u8>()], 0..20).prop_map(Op::Unread),
             (0usize..50).prop_map(Op::Consume),
             Just(Op::TakeLine),
         ]
@@ -206,7 +245,7 @@ mod tests {
 
     proptest! {
         /// The buffer against a `VecDeque` model: same bytes, same lines,
-        /// never more than its capacity.
+        /// never more than its capacity, and no memory once empty.
         #[test]
         fn behaves_like_a_bounded_deque(capacity in 1usize..64, ops in prop::collection::vec(op(), 0..200)) {
             let mut buffer = InputBuffer::new(capacity);
@@ -217,6 +256,13 @@ mod tests {
                         let taken = buffer.push(&data);
                         prop_assert_eq!(taken, data.len().min(capacity - model.len()));
                         model.extend(&data[..taken]);
+                    }
+                    Op::Unread(data) => {
+                        let fits = &data[..data.len().min(capacity - model.len())];
+                        buffer.unread(fits);
+                        for byte in fits.iter().rev() {
+                            model.push_front(*byte);
+                        }
                     }
                     Op::Consume(n) => {
                         let n = n.min(model.len());
@@ -234,6 +280,7 @@ mod tests {
                 let expected: Vec<u8> = model.iter().copied().collect();
                 prop_assert_eq!(buffer.data(), expected.as_slice());
                 prop_assert!(buffer.len() <= capacity);
+                prop_assert!(!buffer.is_empty() || buffer.reserved() == 0);
             }
         }
     }

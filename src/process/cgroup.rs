@@ -1,0 +1,168 @@
+//! One child's cgroup leaf: made before the start, its whole tree killed,
+//! frozen or signalled, waited for until empty (learned from
+//! `cgroup.events`, never by sleeping, every wait bounded), then removed.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use nix::libc;
+
+use super::signal::Signal;
+use crate::sys;
+
+/// How often the fallback kill (no `cgroup.kill`) looks for what is left:
+/// a process forked before the freeze took hold is not in its first list.
+const FALLBACK_ROUND: Duration = Duration::from_millis(10);
+
+/// A cgroup directory holding one child's tree.
+#[derive(Debug)]
+pub(crate) struct Leaf {
+    dir: PathBuf,
+    /// We froze it (and have not thawed it).
+    frozen: bool,
+    /// Killed without `cgroup.kill`: its pids get SIGKILL until it is empty.
+    killing_each: bool,
+}
+
+impl Leaf {
+    /// Makes the directory `dir` (its parent must exist).
+    pub(crate) fn create(dir: PathBuf) -> io::Result<Leaf> {
+        fs::create_dir(&dir)?;
+        Ok(Leaf { dir, frozen: false, killing_each: false })
+    }
+
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The directory, open for a child to place itself in (`O_RDONLY |
+    /// O_DIRECTORY | O_CLOEXEC`).
+    pub(crate) fn open(&self) -> io::Result<OwnedFd> {
+        let dir = OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY).open(&self.dir)?;
+        Ok(dir.into())
+    }
+
+    /// Kills every process in it, without waiting: `cgroup.kill`, or where
+    /// the kernel has none (before 5.14), freeze and SIGKILL each.
+    pub(crate) fn kill(&mut self) -> io::Result<()> {
+        if !no_cgroup_kill() {
+            match fs::write(self.dir.join("cgroup.kill"), "1") {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                done => return done,
+            }
+        }
+        self.killing_each = true;
+        self.set_frozen(true)?;
+        self.signal_all(Signal::SIGKILL, None)
+    }
+
+    /// Freezes (`true`) or thaws the whole tree; returns at once (the
+    /// kernel says `frozen 1` in `cgroup.events` once it is done).
+    pub(crate) fn set_frozen(&mut self, on: bool) -> io::Result<()> {
+        fs::write(self.dir.join("cgroup.freeze"), if on { "1" } else { "0" })?;
+        self.frozen = on;
+        Ok(())
+    }
+
+    /// Thaws it if we froze it: a frozen tree cannot act on a SIGTERM.
+    pub(crate) fn thaw_if_frozen(&mut self) {
+        if self.frozen
+            && let Err(e) = self.set_frozen(false)
+        {
+            log::warn!("thawing {}: {e}", self.dir.display());
+        }
+    }
+
+    /// Sends `signal` to every process in it but `except`.
+    pub(crate) fn signal_all(&self, signal: Signal, except: Option<u32>) -> io::Result<()> {
+        for pid in self.pids()?.into_iter().filter(|pid| Some(*pid) != except) {
+            match sys::kill(pid, signal.as_raw()) {
+                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
+                other => other?,
+            }
+        }
+        Ok(())
+    }
+
+    /// The processes in it now (`cgroup.procs`).
+    fn pids(&self) -> io::Result<Vec<u32>> {
+        let procs = fs::read_to_string(self.dir.join("cgroup.procs"))?;
+        Ok(procs.lines().filter_map(|line| line.trim().parse().ok()).collect())
+    }
+
+    /// Waits until no process is left in it or `deadline` passes; true if
+    /// it is empty. It watches `cgroup.events` (the kernel flags a change
+    /// as a priority event).
+    pub(crate) fn wait_empty(&self, deadline: Instant) -> io::Result<bool> {
+        let mut events = File::open(self.dir.join("cgroup.events"))?;
+        loop {
+            if !populated(&mut events)? {
+                return Ok(true);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(false);
+            }
+            let wait = if self.killing_each {
+                self.signal_all(Signal::SIGKILL, None)?;
+                left.min(FALLBACK_ROUND)
+            } else {
+                left
+            };
+            sys::poll_priority(events.as_fd(), wait)?;
+        }
+    }
+
+    /// Removes the directory once it is empty: `EBUSY` (a task still on its
+    /// way out) is retried on each change of `cgroup.events`, until
+    /// `deadline`. A leaf that is gone already counts as removed.
+    pub(crate) fn remove(&self, deadline: Instant) -> io::Result<()> {
+        loop {
+            match fs::remove_dir(&self.dir) {
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                    log::debug!("{} is busy; removing it again once it changes", self.dir.display());
+                    remove_below(&self.dir);
+                    self.wait_empty(deadline)?;
+                    let events = File::open(self.dir.join("cgroup.events"))?;
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    sys::poll_priority(events.as_fd(), left.min(FALLBACK_ROUND))?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                done => return done,
+            }
+        }
+    }
+}
+
+/// Removes the cgroups a child made below its leaf (as root it may), which
+/// keep the leaf busy; what cannot go yet is tried again by the caller.
+fn remove_below(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())) {
+        remove_below(&entry.path());
+        if let Err(e) = fs::remove_dir(entry.path()) {
+            log::debug!("removing {}: {e}", entry.path().display());
+        }
+    }
+}
+
+/// Whether `cgroup.events` says a process is in the cgroup (read from its
+/// start: a read is also what re-arms its priority event).
+fn populated(events: &mut File) -> io::Result<bool> {
+    let mut text = String::new();
+    events.rewind()?;
+    events.read_to_string(&mut text)?;
+    Ok(!text.lines().any(|line| line == "populated 0"))
+}
+
+/// `PROCLOOP_NO_CGROUP_KILL=1` makes kills take the way of kernels without
+/// `cgroup.kill` (freeze, SIGKILL each), for tests of that way.
+fn no_cgroup_kill() -> bool {
+    static OFF: OnceLock<bool> = OnceLock::new();
+    *OFF.get_or_init(|| std::env::var_os("PROCLOOP_NO_CGROUP_KILL").is_some_and(|v| v == "1"))
+}

@@ -1,0 +1,175 @@
+//! A Runner's own cgroup directory, below this process's cgroup: made with
+//! a name no other Runner uses, the controllers it may hand its leaves
+//! turned on, one leaf per child below it; removed, leaves first, on drop.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use super::cgroup::Leaf;
+use super::hierarchy;
+use crate::reactor::timers::deadline_after;
+
+/// The controllers a tree limit needs, as the kernel spells them.
+const WANTED: [&str; 3] = ["memory", "pids", "cpu"];
+
+/// How long the processes of killed leaves may take to go before their
+/// directories are left behind (they are stuck in the kernel).
+pub(crate) const EMPTY_WAIT: Duration = Duration::from_secs(2);
+
+/// A Runner's cgroup directory.
+#[derive(Debug)]
+pub(crate) struct RunnerCgroup {
+    dir: PathBuf,
+    /// The controllers on for its leaves.
+    controllers: Vec<&'static str>,
+    /// Numbers the leaves.
+    leaves: u64,
+    /// Killed leaves not removed yet: busy when last tried.
+    retired: Vec<Leaf>,
+    /// The process that made it: a forked copy must not remove it.
+    owner_pid: u32,
+}
+
+impl RunnerCgroup {
+    /// Makes `procloop-<pid>-<n>` below this process's cgroup; else why not.
+    pub(crate) fn create() -> Result<RunnerCgroup, String> {
+        let parent = hierarchy::own_cgroup()?;
+        let dir = make_dir(&parent)?;
+        let controllers = enable_controllers(&parent, &dir);
+        log::debug!("cgroup {} with controllers {controllers:?}", dir.display());
+        Ok(RunnerCgroup {
+            dir,
+            controllers,
+            leaves: 0,
+            retired: Vec::new(),
+            owner_pid: crate::sys::process_id(),
+        })
+    }
+
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Whether its leaves have `controller`.
+    pub(crate) fn has(&self, controller: &str) -> bool {
+        self.controllers.contains(&controller)
+    }
+
+    /// A new, empty leaf for one child.
+    pub(crate) fn leaf(&mut self) -> std::io::Result<Leaf> {
+        self.leaves += 1;
+        self.remove_retired(None);
+        let dir = self.dir.join(format!("child-{}", self.leaves));
+        Leaf::create(dir.clone())
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot make cgroup {}: {e}", dir.display())))
+    }
+
+    /// Kills a leaf's tree and removes the leaf, waiting (bounded) until
+    /// it is empty; one that cannot go yet is kept for a later try.
+    pub(crate) fn remove_leaf(&mut self, leaf: Leaf) {
+        self.remove_leaves(vec![leaf]);
+    }
+
+    /// [`remove_leaf`](Self::remove_leaf) for many, killed all at once
+    /// and waited for with one shared deadline.
+    pub(crate) fn remove_leaves(&mut self, mut leaves: Vec<Leaf>) {
+        for leaf in &mut leaves {
+            if let Err(e) = leaf.kill() {
+                log::warn!("killing the tree in {}: {e}", leaf.dir().display());
+            }
+        }
+        self.retired.extend(leaves);
+        self.remove_retired(Some(deadline_after(EMPTY_WAIT)));
+    }
+
+    /// Kills a leaf's tree and removes it without waiting; if it is not
+    /// empty yet, a later call removes it.
+    pub(crate) fn retire(&mut self, mut leaf: Leaf) {
+        if let Err(e) = leaf.kill() {
+            log::warn!("killing the tree in {}: {e}", leaf.dir().display());
+        }
+        self.retired.push(leaf);
+        self.remove_retired(None);
+    }
+
+    /// Removes the retired leaves that are empty; with a deadline, waits
+    /// for the others up to it (and logs those left behind).
+    fn remove_retired(&mut self, deadline: Option<Instant>) {
+        self.retired.retain(|leaf| match deadline {
+            None => fs::remove_dir(leaf.dir()).is_err_and(|e| e.kind() != std::io::ErrorKind::NotFound),
+            Some(deadline) => match leaf.remove(deadline) {
+                Ok(()) => false,
+                Err(e) => {
+                    log::error!("cannot remove cgroup {}: {e}", leaf.dir().display());
+                    true
+                }
+            },
+        });
+    }
+}
+
+impl Drop for RunnerCgroup {
+    fn drop(&mut self) {
+        if crate::sys::process_id() != self.owner_pid {
+            return; // a forked copy: the directory is its parent's
+        }
+        self.remove_retired(Some(deadline_after(EMPTY_WAIT)));
+        if let Err(e) = fs::remove_dir(&self.dir) {
+            log::error!("cannot remove cgroup {}: {e}", self.dir.display());
+        }
+    }
+}
+
+/// Makes `procloop-<pid>-<n>` in `parent`, with an `n` no Runner of this
+/// process used; a name left by an earlier process of the same pid is
+/// skipped (a hundred at most).
+fn make_dir(parent: &Path) -> Result<PathBuf, String> {
+    static RUNNERS: AtomicU64 = AtomicU64::new(0);
+    for _ in 0..100 {
+        let name =
+            format!("procloop-{}-{}", crate::sys::process_id(), RUNNERS.fetch_add(1, Ordering::Relaxed));
+        let dir = parent.join(name);
+        match fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(format!("cannot make cgroup {}: {e}", dir.display())),
+        }
+    }
+    Err(format!("cannot make a cgroup in {}: a hundred procloop names are taken", parent.display()))
+}
+
+/// Turns on, for the leaves below `dir`, what it may have of the wanted
+/// controllers: first in `parent` (which fails, harmlessly, where `parent`
+/// holds processes and is not the root), then in `dir` itself, which holds
+/// no process (its children live in leaves). The ones that are on.
+fn enable_controllers(parent: &Path, dir: &Path) -> Vec<&'static str> {
+    let listed = |path: PathBuf| fs::read_to_string(path).unwrap_or_default();
+    let in_parent = listed(parent.join("cgroup.controllers"));
+    let parent_on = listed(parent.join("cgroup.subtree_control"));
+    for controller in WANTED {
+        if has_word(&in_parent, controller) && !has_word(&parent_on, controller) {
+            let turned = fs::write(parent.join("cgroup.subtree_control"), format!("+{controller}"));
+            if let Err(e) = turned {
+                log::debug!("cannot turn on {controller} in {}: {e}", parent.display());
+            }
+        }
+    }
+    let available = listed(dir.join("cgroup.controllers"));
+    WANTED
+        .into_iter()
+        .filter(|c| has_word(&available, c))
+        .filter(|c| match fs::write(dir.join("cgroup.subtree_control"), format!("+{c}")) {
+            Ok(()) => true,
+            Err(e) => {
+                log::warn!("cannot turn on the {c} controller in {}: {e}", dir.display());
+                false
+            }
+        })
+        .collect()
+}
+
+fn has_word(list: &str, word: &str) -> bool {
+    list.split_whitespace().any(|w| w == word)
+}

@@ -1,0 +1,103 @@
+//! A cgroup leaf's tree as a whole: what it used (`cpu.stat`,
+//! `memory.peak`, `pids.current` or `cgroup.threads`) and the limits set on
+//! it (`memory.max`, `pids.max`, `cpu.max`).
+
+use std::fs;
+use std::io;
+use std::path::Path;
+use std::time::Duration;
+
+use super::limit::Limit;
+use super::usage::TreeUsage;
+
+/// The period of `cpu.max`, in microseconds (the kernel's default).
+const CPU_PERIOD: u64 = 100_000;
+
+/// The smallest quota `cpu.max` takes, in microseconds.
+const CPU_MIN_QUOTA: u64 = 1_000;
+
+/// What the tree in `dir` used: CPU time of all its processes, those that
+/// ended included (`cpu.stat` is there without the cpu controller too),
+/// its memory peak where the memory controller is on, its tasks now.
+pub(crate) fn usage(dir: &Path) -> io::Result<TreeUsage> {
+    let stat = fs::read_to_string(dir.join("cpu.stat"))?;
+    let micros = |key: &str| Duration::from_micros(field(&stat, key).unwrap_or(0));
+    let memory_peak = match fs::read_to_string(dir.join("memory.peak")) {
+        Ok(text) => text.trim().parse().ok(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
+    Ok(TreeUsage {
+        user: micros("user_usec"),
+        system: micros("system_usec"),
+        memory_peak,
+        tasks: tasks(dir)?,
+    })
+}
+
+/// The CPU time (user and system) of the tree in `dir`, those that ended
+/// included: what a turn charges a bot.
+pub(crate) fn cpu_time(dir: &Path) -> io::Result<Duration> {
+    let stat = fs::read_to_string(dir.join("cpu.stat"))?;
+    Ok(Duration::from_micros(field(&stat, "usage_usec").unwrap_or(0)))
+}
+
+/// Processes and threads in the tree: `pids.current`, or without the pids
+/// controller the lines of `cgroup.threads`.
+fn tasks(dir: &Path) -> io::Result<u64> {
+    match fs::read_to_string(dir.join("pids.current")) {
+        Ok(text) => Ok(text.trim().parse().unwrap_or(0)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            Ok(fs::read_to_string(dir.join("cgroup.threads"))?.lines().count() as u64)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The number after `key` in a flat-keyed file such as `cpu.stat`.
+fn field(text: &str, key: &str) -> Option<u64> {
+    text.lines().find_map(|line| line.strip_prefix(key)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// Sets a tree limit in the leaf `dir` (whose controller is on there).
+pub(crate) fn set_limit(dir: &Path, limit: &Limit) -> io::Result<()> {
+    match *limit {
+        Limit::TreeMemory(bytes) => {
+            fs::write(dir.join("memory.max"), bytes.to_string())?;
+            // No swap to go past the limit into; absent without swap accounting.
+            match fs::write(dir.join("memory.swap.max"), "0") {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                done => done,
+            }
+        }
+        Limit::Tasks(tasks) => fs::write(dir.join("pids.max"), tasks.to_string()),
+        Limit::Cpus(cpus) => fs::write(dir.join("cpu.max"), cpu_max(cpus)),
+        _ => Ok(()),
+    }
+}
+
+/// `cpu.max` for `cpus` CPUs' worth of time: quota and period.
+fn cpu_max(cpus: f64) -> String {
+    let quota = (cpus * CPU_PERIOD as f64).round() as u64;
+    format!("{} {CPU_PERIOD}", quota.max(CPU_MIN_QUOTA))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_cpu_stat_fields_by_exact_name() {
+        let stat = "usage_usec 300\nuser_usec 200\nsystem_usec 100\nnr_periods 0\n";
+        assert_eq!(field(stat, "user_usec"), Some(200));
+        assert_eq!(field(stat, "usage_usec"), Some(300));
+        assert_eq!(field(stat, "user"), None);
+    }
+
+    #[test]
+    fn cpu_max_is_a_quota_per_period() {
+        assert_eq!(cpu_max(0.5), "50000 100000");
+        assert_eq!(cpu_max(2.0), "200000 100000");
+        assert_eq!(cpu_max(0.0001), "1000 100000", "the kernel's smallest quota");
+    }
+}

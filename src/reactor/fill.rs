@@ -1,0 +1,283 @@
+//! Filling the queue: each entry with noted readiness or work takes one
+//! step, and a channel's step reads once, straight into the reactor's
+//! arena (one scratch buffer for the whole loop), and queues what it read:
+//! one `Data` in byte mode; in line mode one entry for the whole lines,
+//! handed one line at a time as they are popped. A trailing
+//! partial line goes to the channel's own buffer, and back to the arena in
+//! front of the next read, so every line is one slice.
+//!
+//! A fill runs only when the queue is empty, and takes each ready entry
+//! once (the ones with more to give go to the back of the ready queue, for
+//! the next fill); the step budget and the arena's limit keep one flooding
+//! channel from holding the loop.
+
+use std::mem;
+use std::sync::Arc;
+
+use super::Reactor;
+use super::entry::{ChannelState, Kind};
+use super::poll::{Queue, Queued};
+use super::token::Token;
+use crate::DEFAULT_INPUT_CAPACITY;
+use crate::channel::Fill;
+use crate::sys;
+
+/// A fill takes no more steps once the arena holds this much.
+const ARENA_LIMIT: usize = 256 * 1024;
+
+impl Reactor {
+    /// Fills the empty queue; false if nothing came of it.
+    pub(crate) fn fill(&mut self) -> bool {
+        debug_assert!(self.queue.is_empty(), "a fill with events queued");
+        while let Some(id) = self.fired.pop_front() {
+            self.queue.push(Queued::Timer { id });
+        }
+        let mut arena = self.take_arena();
+        let mut steps = self.ready.len();
+        while steps > 0 && self.budget > 0 && arena.len() < ARENA_LIMIT {
+            let Some(token) = self.ready.pop_front() else { break };
+            steps -= 1;
+            self.budget -= 1;
+            if self.step(token, &mut arena) {
+                self.ready.push_back(token);
+            } else if let Some(entry) = self.entries.get(token) {
+                entry.queued = false;
+            }
+        }
+        *Arc::get_mut(&mut self.arena).expect("no handler runs during a fill") = arena;
+        !self.queue.is_empty()
+    }
+
+    /// The arena, emptied: nothing queued refers to it any more. A frame of
+    /// an outer `poll_once` whose handler polls again may still hold its
+    /// bytes, and keeps them: this fill starts a new arena.
+    fn take_arena(&mut self) -> Vec<u8> {
+        match Arc::get_mut(&mut self.arena) {
+            Some(arena) => {
+                let mut arena = mem::take(arena);
+                arena.clear();
+                // All it may hold at once, asked for once: growing it by
+                // doubling copied (and so kept resident) what it held.
+                if arena.capacity() == 0 {
+                    arena.reserve_exact(ARENA_LIMIT + DEFAULT_INPUT_CAPACITY);
+                }
+                arena
+            }
+            None => {
+                self.arena = Arc::new(Vec::new());
+                Vec::new()
+            }
+        }
+    }
+
+    /// One step of an entry; true if it may have more to give.
+    fn step(&mut self, token: Token, arena: &mut Vec<u8>) -> bool {
+        let Some(entry) = self.entries.get(token) else { return false };
+        match entry.kind {
+            Kind::Channel(_) => self.step_channel(token, arena).is_some(),
+            Kind::Server(_) => self.step_server(token),
+            Kind::Process(_) => self.step_process(token, arena),
+        }
+    }
+
+    /// Flushes the write queue if writable, then queues the next piece of
+    /// input, reading at most until one piece is there. Returns how many
+    /// bytes it queued, `None` if no event at all.
+    pub(crate) fn step_channel(&mut self, token: Token, arena: &mut Vec<u8>) -> Option<usize> {
+        let Reactor { entries, queue, blocked, .. } = self;
+        let entry = entries.get(token)?;
+        let (mut readable, hup) = (entry.readable, entry.hup);
+        let flush = mem::take(&mut entry.writable);
+        let state = entry.channel()?;
+        if flush && let Err(e) = state.channel.flush() {
+            log::debug!("flush of {token:?}: {e}");
+        }
+        let mut is_blocked = false;
+        let queued = if state.paused {
+            let full = buffer_input(state, &mut readable);
+            is_blocked = full || (state.channel.at_eof() && state.channel.buffered() > 0);
+            closed_once(queue, state, token)
+        } else {
+            deliver(queue, state, token, arena, &mut readable, hup)
+        };
+        entry.readable = readable;
+        if is_blocked && !blocked.contains(&token) {
+            blocked.push(token);
+        }
+        queued
+    }
+}
+
+/// Queues one piece: one of the channel's own buffer (bytes put back, held
+/// while paused, or buffered before it was registered), consumed now, one
+/// a step; or what one read gives.
+fn deliver(
+    queue: &mut Queue,
+    state: &mut ChannelState,
+    token: Token,
+    arena: &mut Vec<u8>,
+    readable: &mut bool,
+    hup: bool,
+) -> Option<usize> {
+    loop {
+        let channel = &mut state.channel;
+        if let Some(len) = channel.piece_len() {
+            let at = arena.len();
+            arena.extend_from_slice(&channel.buffered_bytes()[..len]);
+            channel.consume(len);
+            queue.push_for(state, Queued::Data { token, at, len });
+            return Some(len);
+        }
+        if channel.at_eof() || !*readable {
+            return closed_once(queue, state, token);
+        }
+        let Some(fd) = channel.read_fd() else {
+            channel.set_eof();
+            continue;
+        };
+        // A partial line (all the buffer can hold here) goes first.
+        let at = arena.len();
+        let partial = channel.buffered();
+        arena.extend_from_slice(channel.buffered_bytes());
+        let room = channel.input_capacity() - partial;
+        arena.reserve(room);
+        match sys::read_into_spare(fd, arena, room) {
+            Ok(0) => {
+                arena.truncate(at);
+                channel.set_eof();
+            }
+            Ok(n) => {
+                *readable = n == room || hup;
+                channel.consume(partial);
+                if let Some(len) = frame(queue, state, token, arena, at, partial) {
+                    return Some(len);
+                }
+            }
+            Err(e) => {
+                arena.truncate(at);
+                match channel.read_failed(e) {
+                    Ok(Fill::WouldBlock) => *readable = false,
+                    Ok(_) => {}
+                    Err(e) => {
+                        log::warn!("read from {token:?}: {e}; treated as end of stream");
+                        channel.fail_read();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Queues what a read left at `arena[at..]` (after `partial` bytes of a
+/// line that were there before): all of it in byte mode; in line mode its
+/// whole lines, handed one by one as they are popped, the trailing partial
+/// one going back to the channel (unless it fills the channel's capacity:
+/// then it is a piece of its own). Returns how many bytes it queued,
+/// `None` if none.
+#[inline]
+fn frame(
+    queue: &mut Queue,
+    state: &mut ChannelState,
+    token: Token,
+    arena: &mut Vec<u8>,
+    at: usize,
+    partial: usize,
+) -> Option<usize> {
+    let end = arena.len();
+    if !state.channel.is_line_buffered() {
+        queue.push_for(state, Queued::Data { token, at, len: end - at });
+        return Some(end - at);
+    }
+    match memchr::memrchr(b'\n', &arena[at + partial..end]) {
+        Some(i) => {
+            let whole = at + partial + i + 1;
+            queue.push_for(state, Queued::Lines { token, at, end: whole });
+            if whole < end {
+                state.channel.buffer(&arena[whole..end]);
+                arena.truncate(whole);
+            }
+            Some(whole - at)
+        }
+        None if end - at == state.channel.input_capacity() => {
+            queue.push_for(state, Queued::Data { token, at, len: end - at });
+            Some(end - at)
+        }
+        None => {
+            state.channel.buffer(&arena[at..end]);
+            arena.truncate(at);
+            None
+        }
+    }
+}
+
+/// Reads into a paused channel's buffer until it is full or the fd is
+/// drained; true if it is full.
+fn buffer_input(state: &mut ChannelState, readable: &mut bool) -> bool {
+    while *readable && !state.channel.at_eof() {
+        match state.channel.fill_input() {
+            Ok(Fill::Read { .. }) => {}
+            Ok(Fill::Full) => return true,
+            Ok(Fill::WouldBlock) => *readable = false,
+            Ok(Fill::Eof) => {}
+            Err(e) => {
+                log::warn!("read into a paused channel: {e}");
+                *readable = false;
+            }
+        }
+    }
+    state.channel.input_is_full()
+}
+
+/// `Closed`, the first time the channel is at end of stream with nothing
+/// left to hand over.
+fn closed_once(queue: &mut Queue, state: &mut ChannelState, token: Token) -> Option<usize> {
+    let channel = &state.channel;
+    if channel.at_eof() && channel.buffered() == 0 && !state.closed_reported {
+        state.closed_reported = true;
+        queue.push_for(state, Queued::Closed { token });
+        return Some(0);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::testing::TestChannel;
+    use crate::{Reactor, ReactorEvent};
+
+    /// Reads go to the loop's scratch buffer: a channel keeps only a partial
+    /// line, and no memory at all once its input was all handed over.
+    #[test]
+    fn a_channel_holds_memory_only_for_what_was_not_handed_yet() {
+        let mut reactor = Reactor::new().unwrap();
+        let (channel, mut peer) = TestChannel::pair();
+        let token = reactor.register(channel.line_buffered()).unwrap();
+        let held = |reactor: &mut Reactor| reactor.entries.channel(token).unwrap().channel.input_reserved();
+        let mut lines = Vec::new();
+        peer.put(b"one\ntw");
+        while lines.is_empty() {
+            reactor
+                .poll_once(Some(Duration::from_secs(5)), |_, e| {
+                    if let ReactorEvent::Data { data, .. } = e {
+                        lines.push(data.to_vec());
+                    }
+                })
+                .unwrap();
+        }
+        assert!((2..4096).contains(&held(&mut reactor)), "the partial line only: {}", held(&mut reactor));
+        peer.put(b"o\n");
+        while lines.len() < 2 {
+            reactor
+                .poll_once(Some(Duration::from_secs(5)), |_, e| {
+                    if let ReactorEvent::Data { data, .. } = e {
+                        lines.push(data.to_vec());
+                    }
+                })
+                .unwrap();
+        }
+        assert_eq!(lines, [b"one\n".to_vec(), b"two\n".to_vec()]);
+        assert_eq!(held(&mut reactor), 0, "an idle channel holds no buffer");
+    }
+}

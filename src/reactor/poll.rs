@@ -1,0 +1,458 @@
+//! Handing events over: the queue of plain events a fill makes (indices
+//! and lengths, no borrows), popped one at a time for the handler. A nested
+//! `poll_once` pops the same queue, so every event is handed once, in
+//! order, whatever the handler does; the loop waits and fills only when the
+//! queue is empty.
+//!
+//! A handler that touches a channel whose events are still queued (reads
+//! it, pauses it, takes it back) first gets those events' bytes put back in
+//! the channel's buffer, and the events leave the queue: the channel is
+//! then what it would be had they never been read.
+
+use std::collections::VecDeque;
+use std::process::ExitStatus;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::entry::{ChannelState, Kind};
+use super::listener::PeerAddr;
+use super::timers::{TimerId, deadline_after};
+use super::token::Token;
+use super::wait::Woken;
+use super::{Reactor, ReactorEvent};
+use crate::error::Result;
+
+/// An event waiting to be handed over; a `Data`'s bytes sit in the
+/// reactor's arena.
+#[derive(Debug)]
+pub(crate) enum Queued {
+    Data {
+        token: Token,
+        at: usize,
+        len: usize,
+    },
+    /// Whole lines of a line-mode channel at `at..end`, handed one at a
+    /// time (`at` moves on), and popped with the last.
+    Lines {
+        token: Token,
+        at: usize,
+        end: usize,
+    },
+    Closed {
+        token: Token,
+    },
+    /// Boxed: a UNIX peer address is over 100 bytes.
+    Accepted {
+        server: Token,
+        client: Token,
+        peer: Box<PeerAddr>,
+    },
+    /// The process stays in the table until this is handed over.
+    Exited {
+        token: Token,
+        status: ExitStatus,
+    },
+    Timer {
+        id: TimerId,
+    },
+    /// An event a handler took back by touching its channel.
+    Removed,
+}
+
+/// A popped event: bytes in the arena, or an event without bytes.
+enum Popped {
+    Data { token: Token, at: usize, len: usize },
+    Other(ReactorEvent<'static>),
+}
+
+/// The queue, and how many events left it, which tells in O(1) whether a
+/// channel still has some queued (see [`ChannelState::queued_until`]).
+#[derive(Debug, Default)]
+pub(crate) struct Queue {
+    events: VecDeque<Queued>,
+    popped: u64,
+    /// The `Lines` entry being handed, in front of `events`: it leaves the
+    /// deque with its first line, so that the next ones are cut off here.
+    batch: Batch,
+}
+
+/// Lines of one channel at `at..end` of the arena (none when `at == end`).
+/// `serial` tells one batch from the next, so that a handing loop sees
+/// that a nested poll or a take-back changed it.
+#[derive(Debug)]
+struct Batch {
+    token: Token,
+    at: usize,
+    end: usize,
+    serial: u64,
+}
+
+impl Default for Batch {
+    fn default() -> Batch {
+        Batch { token: Token::new(0, 0), at: 0, end: 0, serial: 0 }
+    }
+}
+
+impl Queue {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.batch.at == self.batch.end
+    }
+
+    /// Queues a channel's event and notes it on the channel.
+    #[inline]
+    pub(crate) fn push_for(&mut self, state: &mut ChannelState, event: Queued) {
+        self.events.push_back(event);
+        state.queued_until = self.popped + self.events.len() as u64;
+    }
+
+    pub(crate) fn push(&mut self, event: Queued) {
+        self.events.push_back(event);
+    }
+
+    /// Whether events of the channel `state` (`token`) are still queued.
+    pub(crate) fn holds(&self, state: &ChannelState, token: Token) -> bool {
+        state.queued_until > self.popped || (self.batch.token == token && self.batch.at < self.batch.end)
+    }
+
+    /// True if lines are left in the batch, after moving a `Lines` entry
+    /// at the front of the deque there when it was empty.
+    #[inline(always)]
+    fn batch_ready(&mut self) -> bool {
+        if self.batch.at < self.batch.end {
+            return true;
+        }
+        let Some(&Queued::Lines { token, at, end }) = self.events.front() else { return false };
+        self.pop();
+        self.batch = Batch { token, at, end, serial: self.batch.serial + 1 };
+        true
+    }
+
+    /// Cuts the next line off the non-empty batch, whose bytes are `arena`.
+    #[inline(always)]
+    fn next_line(&mut self, arena: &[u8]) -> (Token, usize, usize) {
+        let Batch { token, at, end, .. } = self.batch;
+        let len = line_len(&arena[at..end]);
+        self.batch.at += len;
+        (token, at, len)
+    }
+
+    #[inline]
+    fn pop(&mut self) -> Option<Queued> {
+        let event = self.events.pop_front()?;
+        self.popped += 1;
+        Some(event)
+    }
+}
+
+/// What one `poll_once` frame holds while a handler runs: a clone of the
+/// arena its `Data` bytes come from, taken again only when a nested poll
+/// started a new one (so not a refcount per event).
+#[derive(Default)]
+struct Frame {
+    arena: Option<Arc<Vec<u8>>>,
+}
+
+impl Frame {
+    /// The reactor's `arena`, as this frame holds it.
+    #[inline]
+    fn arena(&mut self, arena: &Arc<Vec<u8>>) -> &[u8] {
+        if !self.arena.as_ref().is_some_and(|held| Arc::ptr_eq(held, arena)) {
+            self.arena = Some(Arc::clone(arena));
+        }
+        self.arena.as_deref().map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Runs one `poll_once` on the reactor `reactor(owner)` gives: waits when
+/// nothing is queued, fills, and hands each event to `hand` with the room
+/// left under `max_events`; `hand` says how many events it handed on (none
+/// for one its owner keeps to itself, more for ones it adds).
+///
+/// It is generic over who owns the reactor, so that the Runner's handler
+/// gets the whole Runner.
+pub(crate) fn poll<T>(
+    owner: &mut T,
+    reactor: impl Fn(&mut T) -> &mut Reactor,
+    timeout: Option<Duration>,
+    max_events: usize,
+    mut hand: impl FnMut(&mut T, ReactorEvent<'_>, usize) -> usize,
+) -> Result<usize> {
+    let deadline = timeout.map(deadline_after);
+    let mut frame = Frame::default();
+    let mut count = 0;
+    loop {
+        let (mut woken, mut left) = (Woken::No, None);
+        if reactor(owner).queue.is_empty() {
+            left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            woken = reactor(owner).wait(left)?;
+            if woken == Woken::Idle {
+                return Ok(count);
+            }
+            frame.arena = None; // so that the fill may reuse the arena
+            reactor(owner).fill();
+        }
+        loop {
+            count += hand_queued(owner, &reactor, &mut frame, max_events - count, &mut hand);
+            frame.arena = None;
+            if count >= max_events || !reactor(owner).fill() {
+                break;
+            }
+        }
+        if count > 0 || woken != Woken::No || left.is_some_and(|l| l.is_zero()) {
+            return Ok(count);
+        }
+    }
+}
+
+/// Pops and hands queued events until `room` were handed or none is left.
+#[inline(always)]
+fn hand_queued<T>(
+    owner: &mut T,
+    reactor: &impl Fn(&mut T) -> &mut Reactor,
+    frame: &mut Frame,
+    room: usize,
+    hand: &mut impl FnMut(&mut T, ReactorEvent<'_>, usize) -> usize,
+) -> usize {
+    let mut handed = 0;
+    while handed < room {
+        let r = reactor(owner);
+        // Lines are most events: they are cut off the batch in a loop of
+        // their own.
+        if r.queue.batch_ready() {
+            handed += hand_batch(owner, reactor, frame, room - handed, hand);
+            continue;
+        }
+        handed += match r.pop_event() {
+            Some(Popped::Data { token, at, len }) => {
+                let data = &frame.arena(&r.arena)[at..at + len];
+                hand(owner, ReactorEvent::Data { token, data }, room - handed)
+            }
+            Some(Popped::Other(event)) => hand(owner, event, room - handed),
+            None => break,
+        };
+    }
+    handed
+}
+
+/// Hands the batch's lines one at a time until `room` were handed or the
+/// batch is empty, or until a handler changed it (a nested poll handed
+/// some of it, or its channel was touched): the caller looks again then.
+#[inline(always)]
+fn hand_batch<T>(
+    owner: &mut T,
+    reactor: &impl Fn(&mut T) -> &mut Reactor,
+    frame: &mut Frame,
+    room: usize,
+    hand: &mut impl FnMut(&mut T, ReactorEvent<'_>, usize) -> usize,
+) -> usize {
+    let r = reactor(owner);
+    let Batch { token, mut at, end, serial } = r.queue.batch;
+    let mut lines = &frame.arena(&r.arena)[at..end];
+    let mut handed = 0;
+    while handed < room && !lines.is_empty() {
+        let (data, rest) = lines.split_at(line_len(lines));
+        at += data.len();
+        reactor(owner).queue.batch.at = at; // before the handler, which may look
+        handed += hand(owner, ReactorEvent::Data { token, data }, room - handed);
+        let batch = &reactor(owner).queue.batch;
+        if batch.at != at || batch.serial != serial {
+            break;
+        }
+        lines = rest;
+    }
+    handed
+}
+
+/// The length of the first line of `lines` (which ends in `\n`), with
+/// its `\n`. Short lines are the common case: their end is found a word
+/// at a time before `memchr` (whose setup costs more than a short line).
+#[inline(always)]
+fn line_len(lines: &[u8]) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const NEWLINES: u64 = u64::from_ne_bytes([b'\n'; 8]);
+    let mut i = 0;
+    while i < 16 && i + 8 <= lines.len() {
+        let word = u64::from_le_bytes(lines[i..i + 8].try_into().expect("8 bytes"));
+        let zeroed = word ^ NEWLINES; // a newline's byte is zero now
+        let found = zeroed.wrapping_sub(ONES) & !zeroed & HIGHS; // its lowest set bit marks the first
+        if found != 0 {
+            return i + (found.trailing_zeros() / 8) as usize + 1;
+        }
+        i += 8;
+    }
+    memchr::memchr(b'\n', &lines[i..]).map_or(lines.len(), |j| i + j + 1)
+}
+
+impl Reactor {
+    /// The pull form of [`poll_once`](Self::poll_once), with
+    /// [`next_event`](Self::next_event): waits (`None`: until something
+    /// happens; `Some(ZERO)`: not at all) until events are queued, reading
+    /// what is ready; true if some are. At once when some are queued
+    /// already (none is read then). Like `poll_once`, it returns `false`
+    /// when a [`Waker`](crate::Waker) or a signal ends the wait, and at once
+    /// when nothing could ever produce an event.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procloop::{Reactor, ReactorEvent, testing::TestChannel};
+    ///
+    /// let mut reactor = Reactor::new()?;
+    /// let (channel, mut peer) = TestChannel::pair();
+    /// reactor.register(channel.line_buffered())?;
+    /// peer.put(b"one\ntwo\n");
+    /// let mut lines = Vec::new();
+    /// while lines.len() < 2 && reactor.wait_events(Some(Duration::from_secs(5)))? {
+    ///     while let Some(event) = reactor.next_event() {
+    ///         if let ReactorEvent::Data { data, .. } = event {
+    ///             lines.push(data.to_vec());
+    ///         }
+    ///     }
+    /// }
+    /// assert_eq!(lines, [b"one\n".to_vec(), b"two\n".to_vec()]);
+    /// # Ok::<(), procloop::Error>(())
+    /// ```
+    pub fn wait_events(&mut self, timeout: Option<Duration>) -> Result<bool> {
+        let deadline = timeout.map(deadline_after);
+        while self.queue.is_empty() {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let woken = self.wait(left)?;
+            if self.fill() {
+                break;
+            }
+            if woken != Woken::No || left.is_some_and(|l| l.is_zero()) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The next queued event, handed over (its bytes are consumed, as in
+    /// `poll_once`); `None` when the queue is empty. It never waits nor
+    /// reads: [`wait_events`](Self::wait_events) does.
+    pub fn next_event(&mut self) -> Option<ReactorEvent<'_>> {
+        match self.pop_event()? {
+            Popped::Data { token, at, len } => {
+                Some(ReactorEvent::Data { token, data: &self.arena[at..at + len] })
+            }
+            Popped::Other(event) => Some(event),
+        }
+    }
+
+    /// Pops the next event to hand over: a process's is taken out of the
+    /// table now (until the next wait its handler may take it back with
+    /// `remove_process`); one that no longer applies is skipped.
+    #[inline]
+    fn pop_event(&mut self) -> Option<Popped> {
+        loop {
+            if self.queue.batch_ready() {
+                let (token, at, len) = self.queue.next_line(&self.arena);
+                return Some(Popped::Data { token, at, len });
+            }
+            let event = match self.queue.pop()? {
+                Queued::Data { token, at, len } => return Some(Popped::Data { token, at, len }),
+                Queued::Lines { .. } => continue, // taken above
+                Queued::Closed { token } => ReactorEvent::Closed { token },
+                Queued::Accepted { server, client, peer } => {
+                    ReactorEvent::Accepted { server, client, peer: *peer }
+                }
+                Queued::Exited { token, status } => {
+                    let Some(process) = self.take_process(token) else { continue };
+                    self.exited = Some((token, process));
+                    ReactorEvent::Exited { token, status }
+                }
+                Queued::Timer { id } if self.timers.hand_over(id) => ReactorEvent::Timer { id },
+                Queued::Timer { .. } | Queued::Removed => continue,
+            };
+            return Some(Popped::Other(event));
+        }
+    }
+
+    /// The channel behind `token`, for a caller that may read, pause or
+    /// remove it: its queued events are taken back first (an O(1) check
+    /// when there are none).
+    pub(crate) fn touch_channel(&mut self, token: Token) -> Option<&mut ChannelState> {
+        let Reactor { entries, queue, arena, .. } = self;
+        let state = entries.channel(token)?;
+        if queue.holds(state, token) {
+            let bytes = take_back(queue, arena, state, token);
+            self.enqueue(token);
+            self.take_back_exits(token, bytes);
+        }
+        self.entries.channel(token)
+    }
+
+    /// Takes back the queued `Exited` of a process whose output `output`
+    /// just got `bytes` put back: the exit comes again after them.
+    fn take_back_exits(&mut self, output: Token, bytes: usize) {
+        let mut exits = Vec::new();
+        for event in self.queue.events.iter_mut() {
+            let Queued::Exited { token, .. } = *event else { continue };
+            let feeds = self.entries.peek(token).is_some_and(|entry| match &entry.kind {
+                Kind::Process(state) => state.outputs.contains(&output),
+                _ => false,
+            });
+            if feeds {
+                *event = Queued::Removed;
+                exits.push(token);
+            }
+        }
+        for token in exits {
+            self.refund_drain_budget(token, bytes);
+            self.enqueue(token);
+        }
+    }
+}
+
+/// Takes `token`'s queued events out of the queue: their bytes go back in
+/// front of the channel's buffer, and a `Closed` will be found again.
+/// Returns how many bytes went back.
+#[cold]
+fn take_back(queue: &mut Queue, arena: &[u8], state: &mut ChannelState, token: Token) -> usize {
+    let mut bytes = Vec::new();
+    let batch = &mut queue.batch;
+    if batch.token == token && batch.at < batch.end {
+        bytes.extend_from_slice(&arena[batch.at..batch.end]);
+        batch.at = batch.end;
+    }
+    let upto = state.queued_until.saturating_sub(queue.popped) as usize;
+    for event in queue.events.iter_mut().take(upto) {
+        match event {
+            Queued::Data { token: t, at, len } if *t == token => {
+                bytes.extend_from_slice(&arena[*at..*at + *len])
+            }
+            Queued::Lines { token: t, at, end } if *t == token => bytes.extend_from_slice(&arena[*at..*end]),
+            Queued::Closed { token: t } if *t == token => state.closed_reported = false,
+            _ => continue,
+        }
+        *event = Queued::Removed;
+    }
+    state.channel.unread(&bytes);
+    state.queued_until = 0;
+    bytes.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_len_finds_the_first_newline_wherever_it_is() {
+        for len in 1..48 {
+            for newline in 0..len {
+                let mut lines = vec![b'x'; len];
+                lines[newline] = b'\n';
+                if newline + 2 < len {
+                    lines[newline + 2] = b'\n'; // a second line after it
+                }
+                assert_eq!(line_len(&lines), newline + 1, "{len} bytes, newline at {newline}");
+            }
+        }
+        assert_eq!(line_len(b"\x8a\x0b\x09no newline, a piece"), 22, "no false match on bytes near '\\n'");
+    }
+
+    #[test]
+    fn a_queued_event_is_small() {
+        assert!(std::mem::size_of::<Queued>() <= 32, "{}", std::mem::size_of::<Queued>());
+    }
+}
