@@ -33,7 +33,8 @@ wheel=$(ls dist/procloop-*-cp39-abi3-*manylinux_2_17_x86_64*.whl)
 # The wheel alone, from the files in dist/: nothing is fetched or built.
 venv="$work/venv"
 python3 -m venv "$venv"
-"$venv/bin/pip" install --upgrade pip pytest mypy
+# chess (python-chess): the tournament example checks moves and writes PGN with it.
+"$venv/bin/pip" install --upgrade pip pytest mypy chess
 "$venv/bin/pip" install --no-index --no-deps "$wheel"
 # Ray, for examples/ray_league.py's test only (large: this venv only); the
 # test skips, saying so, where it cannot be imported.

@@ -191,3 +191,48 @@ fn bad_turns_are_refused_whole_and_write_nothing() {
     assert_eq!(play(&mut runner, id).replies, [("b".into(), b"good\n".to_vec())]);
     assert!(matches!(runner.overage_left("nobody"), Err(Error::NoSuchProcess(_))));
 }
+
+#[test]
+fn a_reply_prefix_makes_the_earlier_lines_data() {
+    let engine = "sh -c 'read line; echo info depth 1; echo info depth 2; echo bestmove e2e4; sleep 60'";
+    let mut runner = bots(engine, &["engine"]);
+    let turn = Turn::new(Duration::from_secs(10)).bot("engine", "go\n").reply_prefix("bestmove");
+    let id = runner.begin_turn(turn).unwrap();
+    let played = play(&mut runner, id);
+    assert_eq!(played.replies, [("engine".into(), b"bestmove e2e4\n".to_vec())]);
+    let info = [("engine".into(), b"info depth 1\n".to_vec()), ("engine".into(), b"info depth 2\n".to_vec())];
+    assert_eq!(played.data, info, "the lines before the reply, in order, before the turn ended");
+    assert!(replied(played.report.outcome("engine")));
+}
+
+#[test]
+fn under_a_reply_prefix_the_clock_runs_until_the_matching_line() {
+    // It speaks at once, but never the line the turn waits for.
+    let mut runner = bots("sh -c 'read line; echo info thinking; sleep 60'", &["engine"]);
+    let turn = Turn::new(Duration::from_millis(200)).bot("engine", "go\n").reply_prefix("bestmove");
+    let id = runner.begin_turn(turn).unwrap();
+    let played = play(&mut runner, id);
+    assert!(played.replies.is_empty(), "{:?}", played.replies);
+    assert_eq!(played.data, [("engine".into(), b"info thinking\n".to_vec())]);
+    assert_eq!(played.report.outcome("engine"), Some(Outcome::TimedOut));
+}
+
+#[test]
+fn time_put_in_the_bank_lets_a_slow_reply_through() {
+    let script = "while read line; do sleep \"$line\"; echo done; done";
+    let mut runner = runner_with("slow", App::new(format!("sh -c '{script}'")).buffering(Buffering::Line));
+    runner.start("slow").unwrap();
+    runner.set_overage("slow", Duration::from_secs(5)).unwrap();
+    assert_eq!(runner.overage_left("slow").unwrap(), Duration::from_secs(5));
+    let base = Duration::from_millis(50);
+    let id = runner.begin_turn(Turn::new(base).bot("slow", "0.3\n")).unwrap();
+    let played = play(&mut runner, id);
+    let Some(Outcome::Replied { elapsed, .. }) = played.report.outcome("slow") else {
+        panic!("without the time put in it would have timed out: {:?}", played.report)
+    };
+    assert_eq!(runner.overage_left("slow").unwrap(), Duration::from_secs(5) - (elapsed - base));
+    runner.set_overage("slow", Duration::ZERO).unwrap();
+    let id = runner.begin_turn(Turn::new(base).bot("slow", "0.3\n")).unwrap();
+    assert_eq!(play(&mut runner, id).report.outcome("slow"), Some(Outcome::TimedOut), "an emptied bank");
+    assert!(matches!(runner.set_overage("nobody", base), Err(Error::NoSuchProcess(_))));
+}

@@ -1,5 +1,6 @@
 """The examples run, end by themselves, and print what they promise."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -49,6 +50,47 @@ def test_the_asyncio_arena_plays_every_match():
         "cycler#4 vs dice#4",
     ]
     assert "exit 1" in out[2], "greedy's memory limit"
+
+
+def stockfish():
+    import shutil
+
+    return shutil.which("stockfish", path=os.environ.get("PATH", "") + ":/usr/games")
+
+
+@pytest.mark.skipif(sys.version_info < (3, 10), reason="the examples use match")
+def test_the_tournament_plays_legal_games_into_a_pgn(tmp_path):
+    pytest.importorskip("chess", reason="python-chess is not installed (pip install chess)")
+    engine = stockfish()
+    if engine is None:
+        pytest.skip("stockfish is not installed (apt-get install -y stockfish)")
+    pgn = tmp_path / "games.pgn"
+    args = ["--engine", engine, "--games", "2", "--concurrency", "2", "--nodes", "200", "--max-plies", "20"]
+    out = run("tournament.py", *args, "--pgn", str(pgn))
+    import chess.pgn
+
+    with open(pgn) as f:
+        games = [chess.pgn.read_game(f), chess.pgn.read_game(f)]
+    assert all(len(list(g.mainline_moves())) == 20 for g in games), "legal moves, replayed by python-chess"
+    assert [g.headers["Termination"] for g in games] == ["adjudication", "adjudication"]
+    assert ": +0 =2 -0" in out, out
+    last = out.splitlines()[-1]
+    assert last.startswith("harness: ") and last.endswith(" s") and " µs CPU per move over 40 moves in " in last, last
+
+
+@pytest.mark.skipif(sys.version_info < (3, 10), reason="the examples use match")
+def test_the_tournaments_silent_engine_loses_on_time(tmp_path):
+    pytest.importorskip("chess", reason="python-chess is not installed (pip install chess)")
+    engine = stockfish()
+    if engine is None:
+        pytest.skip("stockfish is not installed (apt-get install -y stockfish)")
+    fake = EXAMPLES.parent.parent / "tournament" / "tests" / "fake_uci.sh"
+    pgn = tmp_path / "games.pgn"
+    args = ["--engine", engine, "--engine", f"sh {fake} silent", "--games", "2", "--tc", "0.3+0"]
+    out = run("tournament.py", *args, "--pgn", str(pgn))
+    text = pgn.read_text()
+    assert text.count('[Termination "time forfeit"]') == 2, text
+    assert "time losses 0 / 2" in out, out
 
 
 def readme_programs():

@@ -95,7 +95,9 @@ pub enum Event<'a> {
     },
     /// A bot's first reply in a turn ([`Runner::begin_turn`](crate::Runner::begin_turn)):
     /// its first line after the turn's write (its first read without line
-    /// buffering), in time. Later output in the same turn comes as `Data`.
+    /// buffering; with [`Turn::reply_prefix`](crate::Turn::reply_prefix),
+    /// its first line that starts with the prefix), in time. Other output
+    /// in the same turn comes as `Data`.
     Reply {
         /// The turn.
         turn: TurnId,

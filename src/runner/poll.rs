@@ -79,7 +79,7 @@ impl Runner {
             *last = self.tokens.get(token).map(|(alias, role)| (token, alias.clone(), role));
         }
         match last {
-            Some((_, alias, Role::Stdout)) if self.turns.awaits(alias) => {
+            Some((_, alias, Role::Stdout)) if self.turns.is_reply(alias, data) => {
                 let alias = alias.clone();
                 match self.turn_output(&alias) {
                     Some((turn, elapsed)) => {

@@ -29,13 +29,14 @@ pub struct Turn {
     pub(crate) bots: Vec<(String, Vec<u8>)>,
     pub(crate) charge: Charge,
     pub(crate) freeze_between: bool,
+    pub(crate) reply_prefix: Option<Box<[u8]>>,
 }
 
 impl Turn {
     /// A turn in which each bot has `deadline` (plus what is left of its
     /// overage bank, [`App::overage`](crate::App::overage)) to reply.
     pub fn new(deadline: Duration) -> Turn {
-        Turn { deadline, bots: Vec::new(), charge: Charge::Wall, freeze_between: false }
+        Turn { deadline, bots: Vec::new(), charge: Charge::Wall, freeze_between: false, reply_prefix: None }
     }
 
     /// Adds the bot `alias`, to which `payload` is written when the turn begins.
@@ -55,6 +56,30 @@ impl Turn {
     /// it first. A frozen bot can still be stopped and terminated.
     pub fn freeze_between(mut self, on: bool) -> Turn {
         self.freeze_between = on;
+        self
+    }
+
+    /// Makes each bot's reply its first line that starts with `prefix`:
+    /// the lines before it come as [`Event::Data`](crate::Event::Data), and
+    /// its clock runs until the reply. A UCI engine, which prints `info`
+    /// lines while it thinks, replies with `bestmove`:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procloop::Turn;
+    ///
+    /// let turn = Turn::new(Duration::from_secs(1))
+    ///     .bot("white", "position startpos\ngo nodes 2000\n")
+    ///     .reply_prefix("bestmove");
+    /// # let _ = turn;
+    /// ```
+    ///
+    /// Without line buffering, the reply is the first piece read that holds
+    /// a line starting with `prefix` (the whole piece). An empty prefix is
+    /// the default: the first line is the reply.
+    pub fn reply_prefix(mut self, prefix: impl Into<Vec<u8>>) -> Turn {
+        let prefix = prefix.into();
+        self.reply_prefix = (!prefix.is_empty()).then(|| prefix.into_boxed_slice());
         self
     }
 }

@@ -32,6 +32,8 @@ struct Active {
     base: Duration,
     charge: Charge,
     freeze: bool,
+    /// What a reply line starts with; `None`: any line.
+    prefix: Option<Box<[u8]>>,
     bots: Vec<Bot>,
     /// Bots without an outcome yet.
     owed: usize,
@@ -56,6 +58,20 @@ impl Turns {
         !self.members.is_empty() && self.members.get(alias).is_some_and(|(_, owed)| *owed)
     }
 
+    /// Whether `data`, output of `alias`, is the reply its turn waits for
+    /// (cheap when no turn runs).
+    #[inline]
+    pub(super) fn is_reply(&self, alias: &str, data: &[u8]) -> bool {
+        if self.members.is_empty() {
+            return false;
+        }
+        let Some((id, true)) = self.members.get(alias) else { return false };
+        match self.active.get(id).and_then(|active| active.prefix.as_deref()) {
+            None => true,
+            Some(prefix) => starts_a_line(data, prefix),
+        }
+    }
+
     /// Whether a turn froze `alias`.
     pub(super) fn froze(&self, alias: &str) -> bool {
         self.frozen.contains(alias)
@@ -66,7 +82,8 @@ impl Runner {
     /// Begins a turn and returns at once: writes each bot's payload and
     /// arms its deadline. The loop then hands
     /// [`Event::Reply`](super::Event::Reply) for each bot's first reply (its
-    /// first line in line mode, else its first read) and
+    /// first line in line mode, else its first read; its first line that
+    /// starts with the turn's [`Turn::reply_prefix`], if it has one) and
     /// [`Event::TurnEnded`](super::Event::TurnEnded) once every bot has an
     /// outcome. Later output of a bot in the same turn comes as `Data`.
     /// Several turns may run at once over different bots.
@@ -105,6 +122,7 @@ impl Runner {
             base: turn.deadline,
             charge: turn.charge,
             freeze: turn.freeze_between,
+            prefix: turn.reply_prefix,
             bots: Vec::with_capacity(turn.bots.len()),
             owed: turn.bots.len(),
             harness_delay: Duration::ZERO,
@@ -158,6 +176,30 @@ impl Runner {
             return Err(Error::NoSuchProcess(alias.to_string()));
         }
         Ok(self.bank_left(alias))
+    }
+
+    /// Sets what is left of `alias`'s overage bank: a chess clock set back
+    /// to its base for a new game, or given its increment after a move. A
+    /// turn that has begun keeps the deadline it was given.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procloop::{App, Runner};
+    ///
+    /// let mut runner = Runner::new()?;
+    /// runner.add("bot", App::new("cat").overage(Duration::from_secs(10)));
+    /// runner.start("bot")?;
+    /// let increment = Duration::from_millis(100);
+    /// runner.set_overage("bot", runner.overage_left("bot")? + increment)?;
+    /// assert_eq!(runner.overage_left("bot")?, Duration::from_millis(10_100));
+    /// # Ok::<(), procloop::Error>(())
+    /// ```
+    pub fn set_overage(&mut self, alias: &str, left: Duration) -> Result<()> {
+        let Some(alias) = self.running.get_key_value(alias).map(|(alias, _)| alias.clone()) else {
+            return Err(Error::NoSuchProcess(alias.to_string()));
+        };
+        self.turns.banks.insert(alias, left);
+        Ok(())
     }
 
     fn bank_left(&self, alias: &str) -> Duration {
@@ -347,4 +389,23 @@ struct BotView {
     started: Instant,
     cpu_at_start: Option<Duration>,
     allowed: Duration,
+}
+
+/// Whether `data` starts with `prefix`, or holds a line that does.
+fn starts_a_line(data: &[u8], prefix: &[u8]) -> bool {
+    data.starts_with(prefix) || memchr::memchr_iter(b'\n', data).any(|at| data[at + 1..].starts_with(prefix))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::starts_a_line;
+
+    #[test]
+    fn a_prefix_matches_at_the_start_of_any_line_of_a_piece() {
+        assert!(starts_a_line(b"bestmove e2e4\n", b"bestmove"));
+        assert!(starts_a_line(b"info depth 1\nbestmove e2e4\n", b"bestmove"));
+        assert!(!starts_a_line(b"info string no bestmove\n", b"bestmove"));
+        assert!(!starts_a_line(b"info depth 1\n", b"bestmove"));
+        assert!(!starts_a_line(b"info\n", b"bestmove"), "a piece ending in a newline");
+    }
 }

@@ -1,0 +1,401 @@
+"""A tournament between two UCI chess engines on procloop's native loop:
+many games at once, one thread, the Python counterpart of the Rust
+example ``cargo run --release -p procloop-tournament --example tournament``.
+
+- Each pair of engines plays its games one after the other; the pairs play
+  at once. Each move is a turn: ``position`` and ``go`` to the engine to
+  move, and its ``bestmove`` line (after its ``info`` lines) as the reply.
+- Its clock: ``--nodes`` alone gives each move 10 s; ``--tc BASE+INC``
+  gives each side a Fischer clock. ``--charge cpu`` counts the engine's
+  CPU time (``runner.cpu_time``), so that a loaded machine does not flag a
+  healthy engine: the deadline timer, when it fires, looks at the CPU time
+  used and is set again for what is left (ten times the time in wall time
+  at most). A move past the clock loses on time.
+- python-chess checks each move and ends games by the rules (mate,
+  stalemate, threefold repetition, 50 moves, insufficient material); a
+  move limit draws; a crash or an illegal move loses. The games go to a
+  PGN file.
+- Its last line: the harness's own CPU time per move (``getrusage``).
+
+    pip install chess
+    python examples/tournament.py --engine stockfish --concurrency 8 --games 32 --nodes 2000 --pgn games.pgn
+
+Python 3.10 or later (``match``).
+"""
+
+import argparse
+import datetime
+import resource
+import sys
+import time
+
+import chess
+import chess.pgn
+import procloop
+from procloop import Data, Exited, Timer
+
+#: Pairs of engines that start at once: the others wait their turn, so
+#: that no engine's start-up, slowed by the others', misses its limit.
+STARTING_AT_ONCE = 4
+#: Wall time an engine has to answer ``uci`` and ``isready``.
+START_LIMIT = 60.0
+#: Time a move has without a clock.
+MOVE_LIMIT = 10.0
+#: The wall-time backstop of a CPU-charged move: this many times its time.
+CPU_BACKSTOP = 10
+
+
+def options(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--engine", action="append", help="an engine's command (once for both, or twice)")
+    parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--games", type=int, default=2)
+    parser.add_argument("--nodes", type=int)
+    parser.add_argument("--tc", help="each side's clock in seconds: BASE+INC")
+    parser.add_argument("--max-plies", type=int, default=400, help="0: no move limit")
+    parser.add_argument("--hash", type=int, help="the engines' Hash in MiB")
+    parser.add_argument("--pgn")
+    parser.add_argument("--charge", choices=["cpu", "wall"], default="cpu")
+    opts = parser.parse_args(argv)
+    engines = opts.engine or ["stockfish"]
+    if len(engines) > 2:
+        parser.error("--engine given more than twice: a tournament has two engines")
+    opts.engines = engines * 2 if len(engines) == 1 else engines
+    if opts.concurrency < 1:
+        parser.error("--concurrency must be at least 1")
+    if opts.tc:
+        base, _, inc = opts.tc.partition("+")
+        try:
+            opts.tc = (float(base), float(inc or 0))
+        except ValueError:
+            parser.error(f"--tc {opts.tc!r}: BASE+INC in seconds")
+    elif opts.nodes is None:
+        opts.nodes = 2000
+    return opts
+
+
+class Pair:
+    """Two engines (aliases ``a{i}`` and ``b{i}``) and the game they play."""
+
+    def __init__(self, index):
+        self.aliases = (f"a{index}", f"b{index}")
+        self.step = "queued"
+        self.waiting = {}  # alias -> the line prefix it owes
+        self.board = None
+        self.round = 0
+        self.white = 0  # which engine plays White
+        self.clocks = [0.0, 0.0]
+        self.move = None  # the move being thought: alias, engine, start wall, start CPU, allowed, timer
+        self.timer = None  # the start-up or new-game step's deadline
+        self.starting = False  # whether it counts among the pairs starting at once
+
+
+class Tournament:
+    def __init__(self, runner, opts):
+        self.runner = runner
+        self.opts = opts
+        self.pairs = [Pair(i) for i in range(min(opts.concurrency, opts.games))]
+        self.by_alias = {alias: pair for pair in self.pairs for alias in pair.aliases}
+        self.queued = list(self.pairs)
+        self.starting = 0
+        self.rounds_given = 0
+        self.names = list(opts.engines)
+        self.named = [False, False]
+        self.score = {"wins": 0, "draws": 0, "losses": 0}
+        self.losses = {kind: [0, 0] for kind in ("time", "crash", "illegal")}
+        self.moves = 0
+        self.games = 0
+        self.errors = []
+        self.pgn = open(opts.pgn, "w") if opts.pgn else None
+        self.timers = {}  # timer id -> its pair
+        for i, command in enumerate(opts.engines):
+            runner.add(f"engine{i}", command, buffering="line")
+        self.start_queued()
+
+    def over(self):
+        return all(pair.step in ("done", "failed") for pair in self.pairs)
+
+    # Start-up: uci, then setoption and isready; a few pairs at a time.
+
+    def start_queued(self):
+        while self.starting < STARTING_AT_ONCE and self.queued:
+            pair = self.queued.pop(0)
+            self.starting += 1
+            pair.starting = True
+            self.start(pair, (0, 1))
+
+    def start(self, pair, engines):
+        for e in engines:
+            alias = pair.aliases[e]
+            if alias in self.runner.aliases():
+                self.runner.terminate(alias)
+            self.runner.start(f"engine{e}", alias=alias)
+        self.ask(pair, "uci", {pair.aliases[e]: b"uci\n" for e in engines}, b"uciok")
+
+    def ask(self, pair, step, payloads, prefix):
+        """Writes each engine its payload; the step ends when each has
+        answered a line starting with ``prefix``, or at ``START_LIMIT``."""
+        pair.step = step
+        pair.waiting = {}
+        pair.timer = self.runner.set_timer(START_LIMIT)
+        self.timers[pair.timer] = pair
+        for alias, payload in payloads.items():
+            if not self.send(alias, payload):
+                return self.answered(pair, failed=alias)
+            pair.waiting[alias] = prefix
+
+    def send(self, alias, payload):
+        """Writes to an engine; False if it has ended."""
+        channel = self.runner.get_channel(alias)
+        if channel is None or self.runner.returncode(alias) is not None:
+            return False
+        try:
+            channel.write(payload)
+        except OSError:
+            return False
+        return True
+
+    def answered(self, pair, failed=None):
+        """A step's engines all answered (or ``failed`` did not)."""
+        self.runner.cancel_timer(pair.timer)
+        self.timers.pop(pair.timer, None)
+        if failed is not None and pair.step in ("uci", "ready"):
+            return self.fail(pair, f"{failed} did not start")
+        if failed is not None:  # newgame
+            loser = pair.aliases.index(failed)
+            colour = chess.WHITE if loser == pair.white else chess.BLACK
+            return self.finish(pair, not colour, "abandoned", "crash")
+        match pair.step:
+            case "uci":
+                hash_ = f"setoption name Hash value {self.opts.hash}\n" if self.opts.hash else ""
+                payload = (hash_ + "isready\n").encode()
+                self.ask(pair, "ready", {alias: payload for alias in pair.aliases}, b"readyok")
+            case "ready":
+                if pair.starting:
+                    pair.starting = False
+                    self.starting -= 1
+                    self.start_queued()
+                self.next_game(pair)
+            case "newgame":
+                if self.opts.tc:
+                    pair.clocks = [self.opts.tc[0], self.opts.tc[0]]
+                self.ask_move(pair)
+
+    # Games.
+
+    def next_game(self, pair):
+        if self.rounds_given == self.opts.games:
+            return self.quit(pair, "done")
+        gone = [e for e in (0, 1) if self.runner.returncode(pair.aliases[e]) is not None]
+        if gone:
+            return self.start(pair, gone)
+        self.rounds_given += 1
+        pair.round = self.rounds_given
+        pair.white = (pair.round + 1) % 2
+        pair.board = chess.Board()
+        self.ask(pair, "newgame", {alias: b"ucinewgame\nisready\n" for alias in pair.aliases}, b"readyok")
+
+    def engine_to_move(self, pair):
+        return pair.white if pair.board.turn == chess.WHITE else 1 - pair.white
+
+    def ask_move(self, pair):
+        e = self.engine_to_move(pair)
+        alias = pair.aliases[e]
+        moves = " ".join(m.uci() for m in pair.board.move_stack)
+        go = "go"
+        allowed = MOVE_LIMIT
+        if self.opts.tc:
+            white, black = pair.clocks[pair.white], pair.clocks[1 - pair.white]
+            inc = round(self.opts.tc[1] * 1000)
+            go += f" wtime {round(white * 1000)} btime {round(black * 1000)} winc {inc} binc {inc}"
+            allowed = pair.clocks[e] + self.opts.tc[1]
+        if self.opts.nodes:
+            go += f" nodes {self.opts.nodes}"
+        position = f"position startpos moves {moves}\n" if moves else "position startpos\n"
+        pair.step = "move"
+        pair.waiting = {alias: b"bestmove"}
+        started = time.monotonic()
+        if not self.send(alias, f"{position}{go}\n".encode()):
+            return self.finish(pair, not pair.board.turn, "abandoned", "crash")
+        cpu = self.runner.cpu_time(alias) if self.opts.charge == "cpu" else 0.0
+        timer = self.runner.set_timer(allowed)
+        self.timers[timer] = pair
+        pair.move = (alias, e, started, cpu, allowed, timer)
+
+    def used(self, pair):
+        alias, _, started, cpu, _, _ = pair.move
+        if self.opts.charge == "cpu":
+            return self.runner.cpu_time(alias) - cpu
+        return time.monotonic() - started
+
+    def bestmove(self, pair, line):
+        alias, e, started, _, allowed, timer = pair.move
+        self.runner.cancel_timer(timer)
+        self.timers.pop(timer, None)
+        used = self.used(pair)
+        if used > allowed:
+            return self.finish(pair, not pair.board.turn, "time forfeit", "time")
+        words = line.split()
+        try:
+            move = chess.Move.from_uci(words[1].decode())
+        except (IndexError, ValueError, UnicodeDecodeError):
+            move = None
+        if move is None or not pair.board.is_legal(move):
+            return self.finish(pair, not pair.board.turn, "rules infraction", "illegal")
+        if self.opts.tc:
+            # A Fischer clock: what the move used, then the increment.
+            pair.clocks[e] += self.opts.tc[1] - used
+        pair.board.push(move)
+        self.moves += 1
+        outcome = pair.board.outcome(claim_draw=True)
+        if outcome:
+            return self.finish(pair, outcome.winner, "normal")
+        if self.opts.max_plies and len(pair.board.move_stack) >= self.opts.max_plies:
+            return self.finish(pair, None, "adjudication")
+        self.ask_move(pair)
+
+    def move_timer(self, pair):
+        """A move's deadline timer fired: on time, unless CPU charging says
+        the engine has time left (then the timer is set again)."""
+        alias, e, started, cpu, allowed, _ = pair.move
+        if self.opts.charge == "cpu":
+            used = self.used(pair)
+            backstop = allowed * CPU_BACKSTOP - (time.monotonic() - started)
+            if used < allowed and backstop > 0:
+                timer = self.runner.set_timer(min(allowed - used, backstop))
+                self.timers[timer] = pair
+                pair.move = (alias, e, started, cpu, allowed, timer)
+                return
+        self.send(alias, b"stop\n")  # its bestmove comes before the next readyok
+        winner = not pair.board.turn
+        if not pair.board.has_insufficient_material(winner):
+            self.finish(pair, winner, "time forfeit", "time")
+        else:
+            self.finish(pair, None, "time forfeit")
+
+    def finish(self, pair, winner, termination, kind=None):
+        """The game ended: ``winner`` is a colour or None (a draw)."""
+        self.games += 1
+        engine = None if winner is None else (pair.white if winner == chess.WHITE else 1 - pair.white)
+        key = {None: "draws", 0: "wins", 1: "losses"}[engine]
+        self.score[key] += 1
+        if kind and engine is not None:
+            self.losses[kind][1 - engine] += 1
+        result = {None: "1/2-1/2", chess.WHITE: "1-0", chess.BLACK: "0-1"}[winner]
+        if self.pgn:
+            game = chess.pgn.Game.from_board(pair.board)
+            game.headers.update(
+                Event="procloop tournament",
+                Date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y.%m.%d"),
+                Round=str(pair.round),
+                White=self.names[pair.white],
+                Black=self.names[1 - pair.white],
+                Result=result,
+                Termination=termination,
+                TimeControl=f"{self.opts.tc[0]:g}+{self.opts.tc[1]:g}" if self.opts.tc else "-",
+                PlyCount=str(len(pair.board.move_stack)),
+            )
+            print(game.accept(chess.pgn.StringExporter(columns=80)), file=self.pgn, end="\n\n")
+        pair.move = None
+        self.next_game(pair)
+
+    def fail(self, pair, error):
+        print(error, file=sys.stderr)
+        self.errors.append(error)
+        if pair.starting:
+            pair.starting = False
+            self.starting -= 1
+        self.quit(pair, "failed")
+        self.start_queued()
+
+    def quit(self, pair, step):
+        pair.step = step
+        for alias in pair.aliases:
+            self.send(alias, b"quit\n")
+
+    # The loop's events.
+
+    def handle(self, event):
+        match event:
+            case Data(alias, line):
+                pair = self.by_alias.get(alias)
+                if pair is None:
+                    return
+                if line.startswith(b"id name ") and pair.step == "uci":
+                    self.name(alias.startswith("b"), line[8:].decode(errors="replace").strip())
+                prefix = pair.waiting.get(alias)
+                if prefix is None or not line.startswith(prefix):
+                    return
+                del pair.waiting[alias]
+                if pair.step == "move":
+                    self.bestmove(pair, line)
+                elif not pair.waiting:
+                    self.answered(pair)
+            case Timer(id):
+                pair = self.timers.pop(id, None)
+                if pair is not None and pair.step == "move":
+                    self.move_timer(pair)
+                elif pair is not None:
+                    self.answered(pair, failed=next(iter(pair.waiting)))
+            case Exited(alias, _):
+                pair = self.by_alias.get(alias)
+                if pair is None or alias not in pair.waiting:
+                    return
+                if pair.step == "move":
+                    self.runner.cancel_timer(pair.move[-1])
+                    self.timers.pop(pair.move[-1], None)
+                    self.finish(pair, not pair.board.turn, "abandoned", "crash")
+                else:
+                    self.answered(pair, failed=alias)
+
+    def name(self, e, name):
+        if self.named[e]:
+            return
+        self.named[e] = True
+        self.names[e] = name
+        if all(self.named) and self.names[0] == self.names[1]:
+            self.names = [f"{name} (1)", f"{name} (2)"]
+
+
+def main(argv=None):
+    opts = options(argv)
+    began = time.monotonic()
+    with procloop.Runner(extra_paths=["/usr/games"]) as runner:
+        tournament = Tournament(runner, opts)
+        while not tournament.over():
+            for event in runner.poll():
+                tournament.handle(event)
+        seconds = time.monotonic() - began
+        if tournament.pgn:
+            tournament.pgn.close()
+        deadline = time.monotonic() + 5
+        while any(runner.returncode(a) is None for a in runner.aliases()) and time.monotonic() < deadline:
+            runner.poll(0.1)
+        runner.terminate_all()
+    first, second = tournament.names
+    s = tournament.score
+    limit = f"{opts.nodes} nodes a move" if opts.nodes else ""
+    if opts.tc:
+        limit += f"{', ' if limit else ''}{opts.tc[0]:g}+{opts.tc[1]:g}"
+    print(f"{opts.games} games, {opts.concurrency} at once, {limit}, {opts.charge} charged")
+    print(f"{first} vs {second}: +{s['wins']} ={s['draws']} -{s['losses']}")
+    losses = tournament.losses
+    print(
+        f"time losses {losses['time'][0]} / {losses['time'][1]}, crashes {losses['crash'][0]} / "
+        f"{losses['crash'][1]}, illegal moves {losses['illegal'][0]} / {losses['illegal'][1]}"
+    )
+    for error in tournament.errors:
+        print(f"error: {error}")
+    unplayed = opts.games - tournament.games
+    if unplayed:
+        print(f"{unplayed} games not played")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime
+    moves = tournament.moves
+    print(f"moves per second: {moves / seconds:.0f}")
+    print(f"harness: {cpu * 1e6 / max(moves, 1):.1f} µs CPU per move over {moves} moves in {seconds:.1f} s")
+    return 0 if not unplayed and not tournament.errors else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

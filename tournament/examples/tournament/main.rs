@@ -1,0 +1,138 @@
+//! A tournament between two UCI chess engines, many games at once, from
+//! one thread: each move is a turn of one engine (`Runner::begin_turn`),
+//! whose reply is its `bestmove` line and whose clock is its overage bank.
+//!
+//! ```text
+//! apt-get install -y stockfish
+//! cargo run --release -p procloop-tournament --example tournament -- \
+//!     --engine stockfish --engine stockfish --concurrency 8 --games 64 \
+//!     --nodes 2000 --max-plies 200 --hash 16 --pgn games.pgn --charge cpu
+//! ```
+//!
+//! With `--tc BASE+INC` each side's clock starts at BASE seconds and gains
+//! INC after each move (a Fischer clock); the engine is told both, and a
+//! move past its clock loses on time (`[Termination "time forfeit"]`).
+//! `--charge cpu` counts the engine's CPU time, so that a loaded machine
+//! does not flag a healthy engine. Every move is checked for legality, and
+//! games end by the rules (mate, stalemate, threefold repetition, the
+//! 50-move rule, insufficient material), by the move limit (a draw), on
+//! time, or by a crash or an illegal move (a loss). The last line printed
+//! is the harness's own CPU time per move (`getrusage(RUSAGE_SELF)`).
+
+mod game;
+mod options;
+mod play;
+mod score;
+
+use std::time::{Duration, Instant, SystemTime};
+
+use procloop::Runner;
+
+use play::Tournament;
+
+/// How long the engines have to quit at the end before they are ended.
+const QUIT_GRACE: Duration = Duration::from_secs(5);
+
+fn main() {
+    let opts = match options::parse(std::env::args().skip(1)) {
+        Ok(opts) => opts,
+        Err(message) => {
+            eprintln!("{message}");
+            std::process::exit(2);
+        }
+    };
+    match run(opts) {
+        Ok(true) => {}
+        Ok(false) => std::process::exit(1),
+        Err(error) => {
+            eprintln!("tournament: {error}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Plays the tournament; `Ok(false)` if some games could not be played.
+fn run(opts: options::Options) -> Result<bool, Box<dyn std::error::Error>> {
+    let games = opts.games;
+    let concurrency = opts.concurrency;
+    let limit = match (opts.nodes, opts.tc) {
+        (Some(n), Some(tc)) => format!("{n} nodes a move, {:?}+{:?}", tc.base, tc.increment),
+        (Some(n), None) => format!("{n} nodes a move"),
+        (None, Some(tc)) => format!("{:?}+{:?}", tc.base, tc.increment),
+        (None, None) => unreachable!("parse gives a default"),
+    };
+    let began = Instant::now();
+    let mut runner = Runner::with_extra_paths(["/usr/games"])?;
+    let mut tournament = Tournament::new(opts, today())?;
+    tournament.begin(&mut runner);
+    while !tournament.over() {
+        runner.poll_once(None, |runner, event| tournament.on_event(runner, event))?;
+    }
+    let seconds = began.elapsed().as_secs_f64();
+    tournament.close();
+    end_engines(&mut runner)?;
+    let score = &tournament.score;
+    let [first, second] = score.names();
+    println!("{games} games, {concurrency} at once, {limit}, {:?} charged", tournament.charge());
+    println!("{first} vs {second}: +{} ={} -{}", score.wins, score.draws, score.losses);
+    println!(
+        "time losses {} / {}, crashes {} / {}, illegal moves {} / {}",
+        score.time_losses[0],
+        score.time_losses[1],
+        score.crashes[0],
+        score.crashes[1],
+        score.illegal[0],
+        score.illegal[1]
+    );
+    for error in &tournament.errors {
+        println!("error: {error}");
+    }
+    let unplayed = games - score.games as usize;
+    if unplayed > 0 {
+        println!("{unplayed} games not played");
+    }
+    let cpu = harness_cpu();
+    let moves = score.moves.max(1);
+    println!("moves per second: {:.0}", score.moves as f64 / seconds);
+    println!(
+        "harness: {:.1} µs CPU per move over {} moves in {seconds:.1} s",
+        cpu.as_secs_f64() * 1e6 / moves as f64,
+        score.moves
+    );
+    Ok(unplayed == 0 && tournament.errors.is_empty())
+}
+
+/// Waits up to `QUIT_GRACE` for the engines, asked to quit, to exit; then
+/// ends the rest.
+fn end_engines(runner: &mut Runner) -> procloop::Result<()> {
+    let deadline = Instant::now() + QUIT_GRACE;
+    while !runner.is_idle() && Instant::now() < deadline {
+        runner.poll_once(Some(deadline - Instant::now()), |_, _| {})?;
+    }
+    runner.terminate_all();
+    Ok(())
+}
+
+/// The process's own CPU time so far, user and system.
+fn harness_cpu() -> Duration {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let Ok(usage) = getrusage(UsageWho::RUSAGE_SELF) else { return Duration::ZERO };
+    let micros = |t: nix::sys::time::TimeVal| t.tv_sec() as u64 * 1_000_000 + t.tv_usec() as u64;
+    Duration::from_micros(micros(usage.user_time()) + micros(usage.system_time()))
+}
+
+/// Today's date (UTC) as PGN writes it: "2026.12.06".
+fn today() -> String {
+    let days = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() / 86_400);
+    // Howard Hinnant's days-to-civil, for days since 1970-01-01.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}.{month:02}.{day:02}")
+}

@@ -1,0 +1,113 @@
+//! The tournament's command line, checked: every bad value is named.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use procloop::Charge;
+
+pub const USAGE: &str = "usage: tournament [--engine CMD] [--engine CMD] [--concurrency C] [--games G]
+    [--nodes N] [--tc BASE+INC] [--max-plies P] [--hash MIB] [--pgn FILE] [--charge cpu|wall]
+  --engine      an engine's command line, once for both or twice (default: stockfish)
+  --concurrency games played at once (default 1)
+  --games       games in all (default 2); colours alternate
+  --nodes       nodes a move (`go nodes N`); the default when --tc is not given: 2000
+  --tc          each side's clock, seconds: base plus increment a move (e.g. 10+0.1)
+  --max-plies   a game that reaches it is drawn by adjudication (default 400; 0: none)
+  --hash        the engines' Hash option in MiB (default: the engine's own)
+  --pgn         where the games go (default: none)
+  --charge      what a clock counts: the engine's CPU time (default) or wall time";
+
+/// A clock: `base` at the start of a game, `increment` after each move.
+#[derive(Clone, Copy, Debug)]
+pub struct TimeControl {
+    pub base: Duration,
+    pub increment: Duration,
+}
+
+#[derive(Debug)]
+pub struct Options {
+    pub engines: [String; 2],
+    pub concurrency: usize,
+    pub games: usize,
+    pub nodes: Option<u64>,
+    pub tc: Option<TimeControl>,
+    pub max_plies: usize,
+    pub hash: Option<u32>,
+    pub pgn: Option<PathBuf>,
+    pub charge: Charge,
+}
+
+/// The options from `args` (the program's name left out); `Err` names what was wrong.
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
+    let mut engines = Vec::new();
+    let mut opts = Options {
+        engines: Default::default(),
+        concurrency: 1,
+        games: 2,
+        nodes: None,
+        tc: None,
+        max_plies: 400,
+        hash: None,
+        pgn: None,
+        charge: Charge::Cpu,
+    };
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--engine" => engines.push(value()?),
+            "--concurrency" => opts.concurrency = number(&arg, &value()?)?,
+            "--games" => opts.games = number(&arg, &value()?)?,
+            "--nodes" => opts.nodes = Some(number(&arg, &value()?)?),
+            "--tc" => opts.tc = Some(time_control(&value()?)?),
+            "--max-plies" => opts.max_plies = number(&arg, &value()?)?,
+            "--hash" => opts.hash = Some(number(&arg, &value()?)?),
+            "--pgn" => opts.pgn = Some(value()?.into()),
+            "--charge" => opts.charge = charge(&value()?)?,
+            "--help" | "-h" => return Err(USAGE.into()),
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+        }
+    }
+    opts.engines = match engines.len() {
+        0 => ["stockfish".into(), "stockfish".into()],
+        1 => [engines[0].clone(), engines[0].clone()],
+        2 => [engines[0].clone(), engines[1].clone()],
+        n => return Err(format!("--engine given {n} times: a tournament has two engines")),
+    };
+    if opts.concurrency == 0 {
+        return Err("--concurrency 0: at least one game must be played at a time".into());
+    }
+    if opts.tc.is_none() && opts.nodes.is_none() {
+        opts.nodes = Some(2000);
+    }
+    Ok(opts)
+}
+
+fn number<T: std::str::FromStr>(arg: &str, value: &str) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    value.parse().map_err(|e| format!("{arg} {value:?}: {e}"))
+}
+
+/// "BASE+INC" or "BASE", in seconds.
+fn time_control(value: &str) -> Result<TimeControl, String> {
+    let (base, increment) = value.split_once('+').unwrap_or((value, "0"));
+    let seconds = |part: &str| -> Result<Duration, String> {
+        let s: f64 = part.parse().map_err(|e| format!("--tc {value:?}: {part:?}: {e}"))?;
+        Duration::try_from_secs_f64(s).map_err(|_| format!("--tc {value:?}: {part:?} is not a duration"))
+    };
+    let tc = TimeControl { base: seconds(base)?, increment: seconds(increment)? };
+    if tc.base.is_zero() {
+        return Err(format!("--tc {value:?}: a clock needs some time to start with"));
+    }
+    Ok(tc)
+}
+
+fn charge(value: &str) -> Result<Charge, String> {
+    match value {
+        "cpu" => Ok(Charge::Cpu),
+        "wall" => Ok(Charge::Wall),
+        other => Err(format!("--charge {other:?}: cpu or wall")),
+    }
+}

@@ -1,0 +1,347 @@
+//! The tournament as turns: each pair of engines (a slot) is started a
+//! few slots at a time (uci, then isready), readied for each game
+//! (ucinewgame, isready), then asked for each move (position, go) as a
+//! turn of one engine whose reply is its `bestmove` line.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::Write;
+use std::time::Duration;
+
+use procloop::{Buffering, Charge, Event, Outcome, Runner, Start, Turn, TurnId, TurnReport};
+
+use crate::game::{Game, Termination};
+use crate::options::Options;
+use crate::score::Score;
+
+/// Slots whose engines start at once: the others wait, so that no
+/// engine's start-up, slowed by the others', misses its limit.
+const STARTING_AT_ONCE: usize = 4;
+/// CPU time an engine has for each step of its start and for `isready`
+/// (ten times that in wall time at most): CPU time, so that a start-up
+/// slowed by a loaded machine does not miss it.
+const START_LIMIT: Duration = Duration::from_secs(10);
+/// Time a move has without a clock (`--nodes` alone).
+const MOVE_LIMIT: Duration = Duration::from_secs(10);
+/// The shortest turn deadline: a clock with no increment.
+const LEAST_DEADLINE: Duration = Duration::from_millis(1);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    /// Not started yet: waits for its turn to start.
+    Queued,
+    Uci,
+    Ready,
+    NewGame,
+    Move,
+    /// No game left for it: its engines were asked to quit.
+    Done,
+    /// An engine could not be started.
+    Failed,
+}
+
+struct Slot {
+    /// Engine 0's alias and engine 1's.
+    aliases: [String; 2],
+    step: Step,
+    game: Option<Game>,
+    /// The move's `bestmove` line, until its turn's report.
+    bestmove: Vec<u8>,
+    /// Whether it counts among the slots starting at once.
+    starting: bool,
+}
+
+pub struct Tournament {
+    opts: Options,
+    slots: Vec<Slot>,
+    turns: HashMap<TurnId, usize>,
+    queued: VecDeque<usize>,
+    starting: usize,
+    rounds_given: usize,
+    pub score: Score,
+    pgn: Option<std::io::BufWriter<std::fs::File>>,
+    date: String,
+    time_control: String,
+    /// The first error that stopped a slot, or the PGN file's.
+    pub errors: Vec<String>,
+}
+
+impl Tournament {
+    pub fn new(opts: Options, date: String) -> std::io::Result<Tournament> {
+        let pgn = match &opts.pgn {
+            Some(path) => Some(std::io::BufWriter::new(std::fs::File::create(path)?)),
+            None => None,
+        };
+        let time_control = match opts.tc {
+            Some(tc) => format!("{}+{}", tc.base.as_secs_f64(), tc.increment.as_secs_f64()),
+            None => "-".into(),
+        };
+        let slots = (0..opts.concurrency.min(opts.games))
+            .map(|i| Slot {
+                aliases: [format!("a{i}"), format!("b{i}")],
+                step: Step::Queued,
+                game: None,
+                bestmove: Vec::new(),
+                starting: false,
+            })
+            .collect::<Vec<_>>();
+        let queued = (0..slots.len()).collect();
+        let score = Score::new(&opts.engines);
+        Ok(Tournament {
+            opts,
+            slots,
+            turns: HashMap::new(),
+            queued,
+            starting: 0,
+            rounds_given: 0,
+            score,
+            pgn,
+            date,
+            time_control,
+            errors: Vec::new(),
+        })
+    }
+
+    /// Adds the engines' apps and starts the first slots.
+    pub fn begin(&mut self, runner: &mut Runner) {
+        for (i, command) in self.opts.engines.iter().enumerate() {
+            let mut app = procloop::App::new(command.clone()).buffering(Buffering::Line);
+            if let Some(tc) = self.opts.tc {
+                app = app.overage(tc.base);
+            }
+            runner.add(format!("engine{i}"), app);
+        }
+        self.start_queued(runner);
+    }
+
+    /// Whether every slot is done or failed.
+    pub fn over(&self) -> bool {
+        self.slots.iter().all(|s| matches!(s.step, Step::Done | Step::Failed))
+    }
+
+    pub fn on_event(&mut self, runner: &mut Runner, event: Event<'_>) {
+        match event {
+            Event::Reply { turn, data, .. } => {
+                if let Some(slot) = self.turns.get(&turn).map(|&i| &mut self.slots[i])
+                    && slot.step == Step::Move
+                {
+                    slot.bestmove.clear();
+                    slot.bestmove.extend_from_slice(data);
+                }
+            }
+            Event::Data { alias, data } if data.starts_with(b"id name ") => {
+                let name = String::from_utf8_lossy(&data[8..]).trim().to_string();
+                self.score.name(alias.starts_with('b') as usize, name);
+            }
+            Event::TurnEnded { turn, report } => {
+                if let Some(i) = self.turns.remove(&turn) {
+                    self.turn_ended(runner, i, report);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn start_queued(&mut self, runner: &mut Runner) {
+        while self.starting < STARTING_AT_ONCE
+            && let Some(i) = self.queued.pop_front()
+        {
+            self.starting += 1;
+            self.slots[i].starting = true;
+            self.start_engines(runner, i, &[0, 1]);
+        }
+    }
+
+    /// (Re)starts the slot's engines `which`, and sends them `uci`.
+    fn start_engines(&mut self, runner: &mut Runner, i: usize, which: &[usize]) {
+        let mut turn = Turn::new(START_LIMIT).charge(Charge::Cpu).reply_prefix("uciok");
+        for &e in which {
+            let alias = self.slots[i].aliases[e].clone();
+            if runner.exit_status(&alias).is_some() {
+                let _ = runner.terminate(&alias);
+            }
+            if let Err(error) = runner.start_with(&format!("engine{e}"), Start::new().alias(&alias)) {
+                return self.fail(runner, i, format!("starting {}: {error}", self.opts.engines[e]));
+            }
+            turn = turn.bot(&alias, "uci\n");
+        }
+        self.begin_turn(runner, i, Step::Uci, turn);
+    }
+
+    fn begin_turn(&mut self, runner: &mut Runner, i: usize, step: Step, turn: Turn) {
+        match runner.begin_turn(turn) {
+            Ok(id) => {
+                self.turns.insert(id, i);
+                self.slots[i].step = step;
+            }
+            Err(error) => self.fail(runner, i, format!("slot {i}: {error}")),
+        }
+    }
+
+    fn turn_ended(&mut self, runner: &mut Runner, i: usize, report: &TurnReport) {
+        let all_replied = report.iter().all(|(_, o)| matches!(o, Outcome::Replied { .. }));
+        match self.slots[i].step {
+            Step::Uci if all_replied => {
+                let mut turn = Turn::new(START_LIMIT).charge(Charge::Cpu).reply_prefix("readyok");
+                let payload = match self.opts.hash {
+                    Some(mib) => format!("setoption name Hash value {mib}\nisready\n"),
+                    None => "isready\n".into(),
+                };
+                for (alias, _) in report.iter() {
+                    turn = turn.bot(alias, payload.as_str());
+                }
+                self.begin_turn(runner, i, Step::Ready, turn);
+            }
+            Step::Ready if all_replied => {
+                if std::mem::take(&mut self.slots[i].starting) {
+                    self.starting -= 1;
+                    self.start_queued(runner);
+                }
+                self.ready_game(runner, i);
+            }
+            Step::Uci | Step::Ready => {
+                let failed: Vec<_> =
+                    report.iter().filter(|(_, o)| !matches!(o, Outcome::Replied { .. })).collect();
+                self.fail(runner, i, format!("slot {i}: engines that did not start: {failed:?}"));
+            }
+            Step::NewGame => self.new_game_ready(runner, i, report),
+            Step::Move => self.moved(runner, i, report),
+            Step::Queued | Step::Done | Step::Failed => {}
+        }
+    }
+
+    /// Gives the slot its next game (restarting an engine that ended in
+    /// the last one), or asks its engines to quit.
+    fn ready_game(&mut self, runner: &mut Runner, i: usize) {
+        if self.rounds_given == self.opts.games {
+            return self.quit(runner, i, Step::Done);
+        }
+        let gone: Vec<usize> =
+            (0..2).filter(|&e| runner.exit_status(&self.slots[i].aliases[e]).is_some()).collect();
+        if !gone.is_empty() {
+            return self.start_engines(runner, i, &gone);
+        }
+        self.rounds_given += 1;
+        let round = self.rounds_given;
+        self.slots[i].game = Some(Game::new(round, (round + 1) % 2));
+        let mut turn = Turn::new(START_LIMIT).charge(Charge::Cpu).reply_prefix("readyok");
+        for alias in &self.slots[i].aliases {
+            turn = turn.bot(alias, "ucinewgame\nisready\n");
+        }
+        self.begin_turn(runner, i, Step::NewGame, turn);
+    }
+
+    fn new_game_ready(&mut self, runner: &mut Runner, i: usize, report: &TurnReport) {
+        let slot = &mut self.slots[i];
+        let game = slot.game.as_mut().expect("a game");
+        for (e, alias) in slot.aliases.iter().enumerate() {
+            if !matches!(report.outcome(alias), Some(Outcome::Replied { .. })) {
+                let colour = if e == game.white { shakmaty::Color::White } else { shakmaty::Color::Black };
+                game.lose(colour, Termination::Abandoned, "the engine did not get ready");
+                return self.finish_game(runner, i);
+            }
+            if let Some(tc) = self.opts.tc {
+                let _ = runner.set_overage(alias, tc.base);
+            }
+        }
+        self.ask_move(runner, i);
+    }
+
+    /// A move's turn: `position` and `go` for the engine to move.
+    fn ask_move(&mut self, runner: &mut Runner, i: usize) {
+        let slot = &self.slots[i];
+        let game = slot.game.as_ref().expect("a game");
+        let mover = &slot.aliases[game.engine_to_move()];
+        let mut go = String::from("go");
+        let mut deadline = MOVE_LIMIT;
+        if let Some(tc) = self.opts.tc {
+            let white = &slot.aliases[game.white];
+            let black = &slot.aliases[1 - game.white];
+            let ms = |alias: &str| runner.overage_left(alias).unwrap_or_default().as_millis();
+            let inc = tc.increment.as_millis();
+            go += &format!(" wtime {} btime {} winc {inc} binc {inc}", ms(white), ms(black));
+            deadline = tc.increment.max(LEAST_DEADLINE);
+        }
+        if let Some(nodes) = self.opts.nodes {
+            go += &format!(" nodes {nodes}");
+        }
+        go.push('\n');
+        let payload = game.position_and(&go);
+        let turn = Turn::new(deadline).bot(mover, payload).reply_prefix("bestmove").charge(self.opts.charge);
+        self.begin_turn(runner, i, Step::Move, turn);
+    }
+
+    fn moved(&mut self, runner: &mut Runner, i: usize, report: &TurnReport) {
+        let max_plies = self.opts.max_plies;
+        let slot = &mut self.slots[i];
+        let game = slot.game.as_mut().expect("a game");
+        let mover = &slot.aliases[game.engine_to_move()];
+        let ending = match report.outcome(mover) {
+            Some(Outcome::Replied { elapsed, .. }) => {
+                if let Some(tc) = self.opts.tc {
+                    // A Fischer clock: the increment the move did not spend.
+                    let left = runner.overage_left(mover).unwrap_or_default();
+                    let _ = runner.set_overage(mover, left + tc.increment.saturating_sub(elapsed));
+                }
+                self.score.moves += 1;
+                game.play(&slot.bestmove, max_plies)
+            }
+            Some(Outcome::TimedOut) => {
+                // It may think on: its bestmove comes before the next readyok.
+                let _ = runner.get_channel(mover).map(|c| c.write(b"stop\n"));
+                game.forfeit(Termination::TimeForfeit, "time")
+            }
+            _ => game.forfeit(Termination::Abandoned, "the engine ended"),
+        };
+        match ending {
+            Some(_) => self.finish_game(runner, i),
+            None => self.ask_move(runner, i),
+        }
+    }
+
+    fn finish_game(&mut self, runner: &mut Runner, i: usize) {
+        let game = self.slots[i].game.take().expect("a game");
+        self.score.record(&game);
+        if let Some(pgn) = self.pgn.as_mut() {
+            let text = game.pgn(self.score.names(), &self.date, &self.time_control);
+            if let Err(error) = pgn.write_all(text.as_bytes()) {
+                self.errors.push(format!("writing the PGN: {error}"));
+                self.pgn = None;
+            }
+        }
+        self.ready_game(runner, i);
+    }
+
+    fn fail(&mut self, runner: &mut Runner, i: usize, error: String) {
+        eprintln!("{error}");
+        self.errors.push(error);
+        if std::mem::take(&mut self.slots[i].starting) {
+            self.starting -= 1;
+        }
+        self.quit(runner, i, Step::Failed);
+        self.start_queued(runner);
+    }
+
+    /// Asks the slot's engines to quit; `Runner::stop_all` ends any that do not.
+    fn quit(&mut self, runner: &mut Runner, i: usize, step: Step) {
+        for alias in &self.slots[i].aliases {
+            if let Some(channel) = runner.get_channel(alias) {
+                let _ = channel.write(b"quit\n");
+            }
+        }
+        self.slots[i].step = step;
+    }
+
+    /// Flushes the PGN.
+    pub fn close(&mut self) {
+        if let Some(mut pgn) = self.pgn.take()
+            && let Err(error) = pgn.flush()
+        {
+            self.errors.push(format!("writing the PGN: {error}"));
+        }
+    }
+
+    /// Charge in force, for the summary.
+    pub fn charge(&self) -> Charge {
+        self.opts.charge
+    }
+}
