@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use procloop::{App, Buffering, Cgroups, Event, Restart, Runner, Start, TimerId, Transport};
+use procloop::{App, Buffering, Cgroups, Event, Restart, Runner, Start, TimerId, Transport, Turn, TurnId};
 
 use crate::frame::{self, Ledger, Role};
 use crate::util::*;
@@ -193,30 +193,7 @@ fn lines(n: usize) -> Metrics {
 /// deadline (and the next turn's start); the crashed bot is restarted by its
 /// app's policy, the stopped one killed by a loop timer.
 fn frame(n: usize, faults: bool) -> Metrics {
-    let mut runner = Runner::new().unwrap();
-    let program = format!("'{}'", frame::bot_program());
-    let app =
-        |role: Role| App::new(format!("{program} {}", role.args().join(" "))).buffering(Buffering::Line);
-    runner.add("bot", app(Role::Healthy));
-    // The stubborn bot has the crashy one's policy too: a stopped child is
-    // not restarted (the ledger fails the run if it is). Its grace is the stop's.
-    let policy =
-        |app: App| app.restart(Restart::OnFailure).backoff(frame::RESTART_DELAY, frame::RESTART_DELAY);
-    runner.add("stubborn", policy(app(Role::Stubborn)).termination_grace(frame::GRACE));
-    runner.add(
-        "crashy",
-        app(Role::Crashy).restart(Restart::OnFailure).backoff(frame::RESTART_DELAY, frame::RESTART_DELAY),
-    );
-    let mut ledger = Ledger::new(n, faults);
-    let aliases: Vec<String> = (0..n).map(|i| i.to_string()).collect();
-    for (i, alias) in aliases.iter().enumerate() {
-        let app = match ledger.role(i) {
-            Role::Healthy => "bot",
-            Role::Stubborn => "stubborn",
-            Role::Crashy => "crashy",
-        };
-        runner.start_with(app, Start::new().alias(alias)).unwrap();
-    }
+    let (mut runner, aliases, mut ledger) = frame_runner(n, faults);
     for turn in 0..Ledger::turns() {
         if let Some(bot) = ledger.begin_turn(turn) {
             // SIGTERM now, SIGKILL from a loop timer after the app's grace.
@@ -241,6 +218,94 @@ fn frame(n: usize, faults: bool) -> Metrics {
         runner.poll_once(None, |_, e| over |= on_event(&mut ledger, e, deadline)).unwrap();
     }
     ledger.finish()
+}
+
+/// The frame scenario's Runner with its bots started, their aliases, and the ledger.
+fn frame_runner(n: usize, faults: bool) -> (Runner, Vec<String>, Ledger) {
+    let mut runner = Runner::new().unwrap();
+    let program = format!("'{}'", frame::bot_program());
+    let app =
+        |role: Role| App::new(format!("{program} {}", role.args().join(" "))).buffering(Buffering::Line);
+    runner.add("bot", app(Role::Healthy));
+    // The stubborn bot has the crashy one's policy too: a stopped child is
+    // not restarted (the ledger fails the run if it is). Its grace is the stop's.
+    let policy =
+        |app: App| app.restart(Restart::OnFailure).backoff(frame::RESTART_DELAY, frame::RESTART_DELAY);
+    runner.add("stubborn", policy(app(Role::Stubborn)).termination_grace(frame::GRACE));
+    runner.add(
+        "crashy",
+        app(Role::Crashy).restart(Restart::OnFailure).backoff(frame::RESTART_DELAY, frame::RESTART_DELAY),
+    );
+    let ledger = Ledger::new(n, faults);
+    let aliases: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+    for (i, alias) in aliases.iter().enumerate() {
+        let app = match ledger.role(i) {
+            Role::Healthy => "bot",
+            Role::Stubborn => "stubborn",
+            Role::Crashy => "crashy",
+        };
+        runner.start_with(app, Start::new().alias(alias)).unwrap();
+    }
+    (runner, aliases, ledger)
+}
+
+/// The frame scenarios written with `Runner::begin_turn`: each frame is a
+/// turn of every live bot with the frame's deadline; the next frame starts
+/// at the frame timer once the turn has ended (a late bot's turn ends at its
+/// deadline, so with the frame). Late replies come as data of a later turn.
+pub fn run_turns(scenario: &Scenario) -> Metrics {
+    let Scenario::Frame { n, faults } = scenario else {
+        unreachable!("procloop-turns runs the frame scenarios")
+    };
+    let (mut runner, aliases, mut ledger) = frame_runner(*n, *faults);
+    for turn in 0..Ledger::turns() {
+        if let Some(bot) = ledger.begin_turn(turn) {
+            runner.stop(&aliases[bot]).unwrap();
+        }
+        let frame_end = runner.set_timer(frame::DEADLINE);
+        let mut next = Turn::new(frame::DEADLINE);
+        let mut bots = 0;
+        for (bot, alias) in aliases.iter().enumerate() {
+            if let Some(line) = ledger.line(bot) {
+                next = next.bot(alias, line);
+                bots += 1;
+            }
+        }
+        let id = (bots > 0).then(|| runner.begin_turn(next).unwrap());
+        ledger.written();
+        let (mut frame_over, mut turn_over) = (false, id.is_none());
+        while !(frame_over && turn_over) {
+            runner
+                .poll_once(None, |_, e| {
+                    let (f, t) = on_turn_event(&mut ledger, e, frame_end, id);
+                    frame_over |= f;
+                    turn_over |= t;
+                })
+                .unwrap();
+        }
+        ledger.end_turn();
+    }
+    let deadline = runner.set_timer(frame::DRAIN);
+    let mut over = false;
+    while !over && !ledger.settled() {
+        runner.poll_once(None, |_, e| over |= on_turn_event(&mut ledger, e, deadline, None).0).unwrap();
+    }
+    ledger.finish()
+}
+
+/// [`on_event`] for the turn-written loop: (the frame timer fired, the turn ended).
+fn on_turn_event(
+    ledger: &mut Ledger,
+    event: Event<'_>,
+    frame_end: TimerId,
+    turn: Option<TurnId>,
+) -> (bool, bool) {
+    match event {
+        Event::Reply { alias, data, .. } => ledger.reply(alias.parse().unwrap(), data),
+        Event::TurnEnded { turn: t, .. } => return (false, Some(t) == turn),
+        other => return (on_event(ledger, other, frame_end), false),
+    }
+    (false, false)
 }
 
 /// Hands one event of the frame loop to the ledger; true at the deadline.

@@ -18,6 +18,7 @@
 //! multi-thread runtime, `threads` std::process with a thread per pipe, and
 //! `plain` the bare limit (a read loop; a pipe between two threads).
 //!
+//! `procloop-turns` is the frame scenarios written with `Runner::begin_turn`.
 //! The frame scenarios (`frame`, `frame-faults`) run procloop, tokio-ct and
 //! threads only, and `frame` the mio loop too; their bots are this binary run with `--bot` (see `frame.rs`).
 
@@ -36,6 +37,7 @@ use util::{Metrics, Scenario};
 /// The implementations, in table order.
 const IMPLS: &[&str] = &[
     "procloop",
+    "procloop-turns",
     "procloop-sock",
     "procloop-dwp",
     "procloop-cg",
@@ -121,6 +123,7 @@ fn run_one(imp: &str, spec: &str) {
         "procloop-sock" => imp_procloop::run(&scenario, Transport::SocketPair),
         "procloop-dwp" => imp_procloop::run_with(&scenario, Transport::Pipes, true),
         "procloop-facade" => imp_procloop::run_facade(&scenario),
+        "procloop-turns" => imp_procloop::run_turns(&scenario),
         "procloop-cg" => imp_procloop::run_contained(&scenario),
         "mio-loop" => imp_mio::run(&scenario),
         "tokio-ct" => imp_tokio::run(&scenario, false),
