@@ -23,16 +23,23 @@ example ``cargo run --release -p procloop-tournament --example tournament``.
 Python 3.10 or later (``match``).
 """
 
+from __future__ import annotations
+
 import argparse
 import datetime
 import resource
 import sys
 import time
 
+from typing import IO, Any, Optional, Sequence
+
 import chess
 import chess.pgn
 import procloop
 from procloop import Data, Exited, Timer
+
+#: A move being thought: alias, engine, start wall, start CPU, allowed, timer.
+Move = tuple[str, int, float, float, float, int]
 
 #: Pairs of engines that start at once: the others wait their turn, so
 #: that no engine's start-up, slowed by the others', misses its limit.
@@ -45,7 +52,7 @@ MOVE_LIMIT = 10.0
 CPU_BACKSTOP = 10
 
 
-def options(argv=None):
+def options(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--engine", action="append", help="an engine's command (once for both, or twice)")
     parser.add_argument("--concurrency", type=int, default=1)
@@ -77,21 +84,21 @@ def options(argv=None):
 class Pair:
     """Two engines (aliases ``a{i}`` and ``b{i}``) and the game they play."""
 
-    def __init__(self, index):
+    def __init__(self, index: int) -> None:
         self.aliases = (f"a{index}", f"b{index}")
         self.step = "queued"
-        self.waiting = {}  # alias -> the line prefix it owes
-        self.board = None
+        self.waiting: dict[str, bytes] = {}  # alias -> the line prefix it owes
+        self.board = chess.Board()
         self.round = 0
         self.white = 0  # which engine plays White
         self.clocks = [0.0, 0.0]
-        self.move = None  # the move being thought: alias, engine, start wall, start CPU, allowed, timer
-        self.timer = None  # the start-up or new-game step's deadline
+        self.move: Optional[Move] = None  # the move being thought
+        self.timer = 0  # the start-up or new-game step's deadline
         self.starting = False  # whether it counts among the pairs starting at once
 
 
 class Tournament:
-    def __init__(self, runner, opts):
+    def __init__(self, runner: procloop.Runner, opts: argparse.Namespace) -> None:
         self.runner = runner
         self.opts = opts
         self.pairs = [Pair(i) for i in range(min(opts.concurrency, opts.games))]
@@ -105,26 +112,26 @@ class Tournament:
         self.losses = {kind: [0, 0] for kind in ("time", "crash", "illegal")}
         self.moves = 0
         self.games = 0
-        self.errors = []
-        self.pgn = open(opts.pgn, "w") if opts.pgn else None
-        self.timers = {}  # timer id -> its pair
+        self.errors: list[str] = []
+        self.pgn: Optional[IO[str]] = open(opts.pgn, "w") if opts.pgn else None
+        self.timers: dict[int, Pair] = {}  # timer id -> its pair
         for i, command in enumerate(opts.engines):
             runner.add(f"engine{i}", command, buffering="line")
         self.start_queued()
 
-    def over(self):
+    def over(self) -> bool:
         return all(pair.step in ("done", "failed") for pair in self.pairs)
 
     # Start-up: uci, then setoption and isready; a few pairs at a time.
 
-    def start_queued(self):
+    def start_queued(self) -> None:
         while self.starting < STARTING_AT_ONCE and self.queued:
             pair = self.queued.pop(0)
             self.starting += 1
             pair.starting = True
             self.start(pair, (0, 1))
 
-    def start(self, pair, engines):
+    def start(self, pair: Pair, engines: Sequence[int]) -> None:
         for e in engines:
             alias = pair.aliases[e]
             if alias in self.runner.aliases():
@@ -132,7 +139,7 @@ class Tournament:
             self.runner.start(f"engine{e}", alias=alias)
         self.ask(pair, "uci", {pair.aliases[e]: b"uci\n" for e in engines}, b"uciok")
 
-    def ask(self, pair, step, payloads, prefix):
+    def ask(self, pair: Pair, step: str, payloads: dict[str, bytes], prefix: bytes) -> None:
         """Writes each engine its payload; the step ends when each has
         answered a line starting with ``prefix``, or at ``START_LIMIT``."""
         pair.step = step
@@ -144,7 +151,7 @@ class Tournament:
                 return self.answered(pair, failed=alias)
             pair.waiting[alias] = prefix
 
-    def send(self, alias, payload):
+    def send(self, alias: str, payload: bytes) -> bool:
         """Writes to an engine; False if it has ended."""
         channel = self.runner.get_channel(alias)
         if channel is None or self.runner.returncode(alias) is not None:
@@ -155,7 +162,7 @@ class Tournament:
             return False
         return True
 
-    def answered(self, pair, failed=None):
+    def answered(self, pair: Pair, failed: Optional[str] = None) -> None:
         """A step's engines all answered (or ``failed`` did not)."""
         self.runner.cancel_timer(pair.timer)
         self.timers.pop(pair.timer, None)
@@ -183,7 +190,7 @@ class Tournament:
 
     # Games.
 
-    def next_game(self, pair):
+    def next_game(self, pair: Pair) -> None:
         if self.rounds_given == self.opts.games:
             return self.quit(pair, "done")
         gone = [e for e in (0, 1) if self.runner.returncode(pair.aliases[e]) is not None]
@@ -195,10 +202,10 @@ class Tournament:
         pair.board = chess.Board()
         self.ask(pair, "newgame", {alias: b"ucinewgame\nisready\n" for alias in pair.aliases}, b"readyok")
 
-    def engine_to_move(self, pair):
+    def engine_to_move(self, pair: Pair) -> int:
         return pair.white if pair.board.turn == chess.WHITE else 1 - pair.white
 
-    def ask_move(self, pair):
+    def ask_move(self, pair: Pair) -> None:
         e = self.engine_to_move(pair)
         alias = pair.aliases[e]
         moves = " ".join(m.uci() for m in pair.board.move_stack)
@@ -222,13 +229,15 @@ class Tournament:
         self.timers[timer] = pair
         pair.move = (alias, e, started, cpu, allowed, timer)
 
-    def used(self, pair):
+    def used(self, pair: Pair) -> float:
+        assert pair.move is not None
         alias, _, started, cpu, _, _ = pair.move
         if self.opts.charge == "cpu":
             return self.runner.cpu_time(alias) - cpu
         return time.monotonic() - started
 
-    def bestmove(self, pair, line):
+    def bestmove(self, pair: Pair, line: bytes) -> None:
+        assert pair.move is not None
         alias, e, started, _, allowed, timer = pair.move
         self.runner.cancel_timer(timer)
         self.timers.pop(timer, None)
@@ -254,9 +263,10 @@ class Tournament:
             return self.finish(pair, None, "adjudication")
         self.ask_move(pair)
 
-    def move_timer(self, pair):
+    def move_timer(self, pair: Pair) -> None:
         """A move's deadline timer fired: on time, unless CPU charging says
         the engine has time left (then the timer is set again)."""
+        assert pair.move is not None
         alias, e, started, cpu, allowed, _ = pair.move
         if self.opts.charge == "cpu":
             used = self.used(pair)
@@ -273,7 +283,7 @@ class Tournament:
         else:
             self.finish(pair, None, "time forfeit")
 
-    def finish(self, pair, winner, termination, kind=None):
+    def finish(self, pair: Pair, winner: Optional[bool], termination: str, kind: Optional[str] = None) -> None:
         """The game ended: ``winner`` is a colour or None (a draw)."""
         self.games += 1
         engine = None if winner is None else (pair.white if winner == chess.WHITE else 1 - pair.white)
@@ -299,7 +309,7 @@ class Tournament:
         pair.move = None
         self.next_game(pair)
 
-    def fail(self, pair, error):
+    def fail(self, pair: Pair, error: str) -> None:
         print(error, file=sys.stderr)
         self.errors.append(error)
         if pair.starting:
@@ -308,14 +318,14 @@ class Tournament:
         self.quit(pair, "failed")
         self.start_queued()
 
-    def quit(self, pair, step):
+    def quit(self, pair: Pair, step: str) -> None:
         pair.step = step
         for alias in pair.aliases:
             self.send(alias, b"quit\n")
 
     # The loop's events.
 
-    def handle(self, event):
+    def handle(self, event: Any) -> None:
         match event:
             case Data(alias, line):
                 pair = self.by_alias.get(alias)
@@ -341,14 +351,14 @@ class Tournament:
                 pair = self.by_alias.get(alias)
                 if pair is None or alias not in pair.waiting:
                     return
-                if pair.step == "move":
+                if pair.step == "move" and pair.move is not None:
                     self.runner.cancel_timer(pair.move[-1])
                     self.timers.pop(pair.move[-1], None)
                     self.finish(pair, not pair.board.turn, "abandoned", "crash")
                 else:
                     self.answered(pair, failed=alias)
 
-    def name(self, e, name):
+    def name(self, e: int, name: str) -> None:
         if self.named[e]:
             return
         self.named[e] = True
@@ -357,7 +367,7 @@ class Tournament:
             self.names = [f"{name} (1)", f"{name} (2)"]
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> int:
     opts = options(argv)
     began = time.monotonic()
     with procloop.Runner(extra_paths=["/usr/games"]) as runner:
