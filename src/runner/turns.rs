@@ -59,12 +59,15 @@ impl Turns {
     }
 
     /// Whether `data`, output of `alias`, is the reply its turn waits for
-    /// (cheap when no turn runs).
-    #[inline]
+    /// (one inlined check when no turn runs: it is asked for every line).
+    #[inline(always)]
     pub(super) fn is_reply(&self, alias: &str, data: &[u8]) -> bool {
-        if self.members.is_empty() {
-            return false;
-        }
+        !self.members.is_empty() && self.member_replies(alias, data)
+    }
+
+    /// [`is_reply`](Self::is_reply) while some turn runs.
+    #[inline(never)]
+    fn member_replies(&self, alias: &str, data: &[u8]) -> bool {
         let Some((id, true)) = self.members.get(alias) else { return false };
         match self.active.get(id).and_then(|active| active.prefix.as_deref()) {
             None => true,
