@@ -118,14 +118,30 @@ impl Queue {
     /// True if lines are left in the batch, after moving a `Lines` entry
     /// at the front of the deque there when it was empty.
     #[inline(always)]
-    fn batch_ready(&mut self) -> bool {
+    fn batch_ready(&mut self, arena: &[u8]) -> bool {
         if self.batch.at < self.batch.end {
             return true;
         }
         let Some(&Queued::Lines { token, at, end }) = self.events.front() else { return false };
         self.pop();
         self.batch = Batch { token, at, end, serial: self.batch.serial + 1 };
-        true
+        if arena.get(end.wrapping_sub(1)) != Some(&b'\n') {
+            self.cut_piece(arena);
+        }
+        self.batch.at < self.batch.end
+    }
+
+    /// Cuts what follows the batch's last newline off it, into a `Data`
+    /// event of its own in front of the queue. A fill queues whole lines
+    /// only; this keeps a batch that broke that rule from stopping the loop
+    /// (a line cursor ends at the last newline).
+    #[cold]
+    fn cut_piece(&mut self, arena: &[u8]) {
+        let Batch { token, at, end, .. } = self.batch;
+        let whole = memchr::memrchr(b'\n', arena.get(at..end).unwrap_or_default()).map_or(at, |i| at + i + 1);
+        self.events.push_front(Queued::Data { token, at: whole, len: end - whole });
+        self.popped -= 1; // the events behind keep their places
+        self.batch.end = whole;
     }
 
     /// A cursor over the rest of the non-empty batch, whose bytes are
@@ -201,10 +217,7 @@ impl<'a> Lines<'a> {
         }
         while self.mask == 0 {
             self.block += 64;
-            match self.bytes.get(self.block..) {
-                Some(rest) if !rest.is_empty() => self.mask = newline_mask(rest),
-                _ => return self.last_piece(batch),
-            }
+            self.mask = newline_mask(self.bytes.get(self.block..)?);
         }
         let end = self.block + self.mask.trailing_zeros() as usize + 1;
         self.mask &= self.mask - 1;
@@ -212,17 +225,6 @@ impl<'a> Lines<'a> {
         self.at = end;
         batch.at = end;
         Some(line)
-    }
-
-    /// What is left after the last newline, as one piece: nothing when the
-    /// batch ends in one, as a batch of whole lines does (so that a batch
-    /// without one is still handed, not looked at again for ever).
-    #[cold]
-    fn last_piece(&mut self, batch: &mut Batch) -> Option<&'a [u8]> {
-        let piece = self.bytes.get(self.at..).filter(|piece| !piece.is_empty())?;
-        self.at = self.bytes.len();
-        batch.at = self.at;
-        Some(piece)
     }
 
     /// Hands lines to `hand` until `room` were handed or [`next`](Self::next)
@@ -254,12 +256,39 @@ impl<'a> Lines<'a> {
 fn newline_mask(bytes: &[u8]) -> u64 {
     match bytes.first_chunk::<64>() {
         Some(block) => block_mask(block),
-        None => {
-            let mut block = [0; 64];
-            block[..bytes.len()].copy_from_slice(bytes);
-            block_mask(&block)
-        }
+        None => short_mask(bytes),
     }
+}
+
+/// [`newline_mask`] of fewer than 64 bytes (a batch's last ones, or a
+/// short batch such as one reply) 8 at a time, the last 8 overlapping the
+/// ones before them, with no copy to pad them. (A fold from the last word
+/// down: as a sum of shifted words the compiler vectorizes it, with 64-bit
+/// multiplies that SSE2 lacks.)
+#[inline(always)]
+fn short_mask(bytes: &[u8]) -> u64 {
+    let (words, _) = bytes.as_chunks::<8>();
+    let mask = words.iter().rev().fold(0, |mask, word| mask << 8 | word_mask(word));
+    match bytes.last_chunk::<8>() {
+        Some(last) => mask | word_mask(last) << (bytes.len() - 8),
+        None => bytes.iter().rev().fold(0, |mask, &byte| mask << 1 | u64::from(byte == b'\n')),
+    }
+}
+
+/// The newlines of 8 bytes, a bit each: a byte's top bit is set where it
+/// was `\n` (exact: no carry from one byte into the next), then gathered.
+#[inline(always)]
+fn word_mask(word: &[u8; 8]) -> u64 {
+    const LOW7: u64 = u64::from_ne_bytes([0x7f; 8]);
+    let zeroed = u64::from_le_bytes(*word) ^ u64::from_ne_bytes([b'\n'; 8]); // a newline is 0 now
+    let newlines = !(((zeroed & LOW7) + LOW7) | zeroed) & !LOW7;
+    gather(newlines >> 7)
+}
+
+/// The flags (0 or 1) of 8 bytes gathered into 8 bits by one multiply.
+#[inline(always)]
+fn gather(flags: u64) -> u64 {
+    flags.wrapping_mul(0x0102_0408_1020_4080) >> 56
 }
 
 /// The newlines of `block`, a bit each. Written so that the compiler
@@ -267,12 +296,11 @@ fn newline_mask(bytes: &[u8]) -> u64 {
 /// 8 bytes' flags (0 or 1) into one byte of the mask.
 #[inline(always)]
 fn block_mask(block: &[u8; 64]) -> u64 {
-    const GATHER: u64 = 0x0102_0408_1020_4080;
     let flags: [u8; 64] = std::array::from_fn(|i| u8::from(block[i] == b'\n'));
     let (words, _) = flags.as_chunks::<8>();
     let mut mask = 0;
     for (k, word) in words.iter().enumerate() {
-        mask |= (u64::from_le_bytes(*word).wrapping_mul(GATHER) >> 56) << (8 * k);
+        mask |= gather(u64::from_le_bytes(*word)) << (8 * k);
     }
     mask
 }
@@ -352,7 +380,7 @@ fn hand_queued<T>(
     let mut handed = 0;
     while handed < room {
         let r = reactor(owner);
-        if r.queue.batch_ready() {
+        if r.queue.batch_ready(&r.arena) {
             let lines = r.queue.lines(frame.arena(&r.arena));
             handed += hand(owner, Handing::Lines(lines), room - handed);
             continue;
@@ -440,7 +468,7 @@ impl Reactor {
     #[inline]
     fn pop_event(&mut self) -> Option<Popped> {
         loop {
-            if self.queue.batch_ready() {
+            if self.queue.batch_ready(&self.arena) {
                 let (token, at, len) = self.queue.next_line(&self.arena);
                 return Some(Popped::Data { token, at, len });
             }
@@ -560,15 +588,34 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_without_a_final_newline_gives_its_rest_as_one_piece() {
-        let mut reactor = Reactor::new().unwrap();
-        let arena = b"one\ntwo\nthree".to_vec();
-        reactor.queue.push(Queued::Lines { token: Token::new(1, 1), at: 0, end: arena.len() });
-        assert!(reactor.queue.batch_ready());
-        let mut lines = reactor.queue.lines(&arena);
-        let got: Vec<&[u8]> = std::iter::from_fn(|| lines.next(&mut reactor)).collect();
-        assert_eq!(got, [&b"one\n"[..], b"two\n", b"three"]);
-        assert!(reactor.queue.is_empty(), "all of it handed");
+    fn a_batch_without_a_final_newline_hands_the_rest_as_one_piece() {
+        for (bytes, want) in [
+            (&b"one\ntwo\nthree"[..], &[&b"one\n"[..], b"two\n", b"three"][..]),
+            (b"no newline", &[b"no newline"]),
+        ] {
+            for pull in [false, true] {
+                let mut reactor = Reactor::new().unwrap();
+                *Arc::get_mut(&mut reactor.arena).unwrap() = bytes.to_vec();
+                reactor.queue.push(Queued::Lines { token: Token::new(1, 1), at: 0, end: bytes.len() });
+                let mut got = Vec::new();
+                if pull {
+                    while let Some(ReactorEvent::Data { data, .. }) = reactor.next_event() {
+                        got.push(data.to_vec());
+                    }
+                } else {
+                    reactor.poll_once(Some(Duration::ZERO), |_, e| got.push(data(e))).unwrap();
+                }
+                assert_eq!(got, want, "pull: {pull}");
+                assert!(reactor.queue.is_empty());
+            }
+        }
+    }
+
+    fn data(event: ReactorEvent<'_>) -> Vec<u8> {
+        match event {
+            ReactorEvent::Data { data, .. } => data.to_vec(),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
