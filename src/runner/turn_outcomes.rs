@@ -52,11 +52,10 @@ impl Runner {
             if b.outcome.is_some() || b.due > since {
                 continue;
             }
-            if active.charge == Charge::Cpu {
-                if let Some(later) = self.cpu_time_left(Member { turn: key, bot }) {
-                    self.turns.active[key].bots[bot].due = since + later;
-                    continue;
-                }
+            let cpu = active.charge == Charge::Cpu;
+            if let Some(later) = cpu.then(|| self.cpu_time_left(Member { turn: key, bot })).flatten() {
+                self.turns.active[key].bots[bot].due = since + later;
+                continue;
             }
             self.settle_bot(Member { turn: key, bot }, Outcome::TimedOut);
         }
