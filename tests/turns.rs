@@ -311,3 +311,20 @@ fn a_spinner_under_cpu_charge_times_out() {
     assert_eq!(play(&mut runner, id).report.outcome("spinner"), Some(Outcome::TimedOut));
     runner.terminate("spinner").unwrap();
 }
+
+#[test]
+fn a_bot_that_already_ended_is_exited_at_once() {
+    let mut runner = bots("cat", &["alive"]);
+    runner.add("gone", App::new("true").buffering(Buffering::Line));
+    runner.start("gone").unwrap();
+    let deadline = Instant::now() + DEADLINE;
+    while runner.exit_status("gone").is_none() {
+        assert!(Instant::now() < deadline, "true never exited");
+        runner.poll_once(Some(Duration::from_millis(200)), |_, _| {}).unwrap();
+    }
+    let id =
+        runner.begin_turn(Turn::new(Duration::from_secs(10)).bot("gone", "x\n").bot("alive", "x\n")).unwrap();
+    let played = play(&mut runner, id);
+    assert_eq!(played.report.outcome("gone"), Some(Outcome::Exited));
+    assert!(replied(played.report.outcome("alive")));
+}
