@@ -89,7 +89,8 @@ impl Turn {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Charge {
-    /// Wall-clock time from the write to the reply (the default).
+    /// Wall-clock time from the write to the reply (the default). No CPU
+    /// clock is read: [`Outcome::Replied`]'s `cpu` is `None`.
     #[default]
     Wall,
     /// The bot's CPU time in the turn (its process's CPU clock), with ten

@@ -4,8 +4,11 @@
 //!
 //! A turn keeps one loop timer, set for the earliest deadline of the bots
 //! that still owe a reply: bots with the same base and bank share it, so a
-//! turn of a thousand bots arms one timer, not a thousand. No CPU clock is
-//! read under `Charge::Wall`.
+//! turn of a thousand bots arms one timer, not a thousand. It counts from
+//! the last write, so it fires no earlier than any bot's deadline and at
+//! most one write phase after the first bot's; a reply that comes between
+//! is judged by the bot's own clock. No CPU clock is read under
+//! `Charge::Wall`.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
