@@ -2,7 +2,9 @@
 //! and lengths, no borrows), popped one at a time for the handler. A nested
 //! `poll_once` pops the same queue, so every event is handed once, in
 //! order, whatever the handler does; the loop waits and fills only when the
-//! queue is empty.
+//! queue is empty. A batch of lines goes to the owner whole, as a cursor
+//! ([`Lines`]) that cuts one line at a time, so that what the lines need
+//! is looked up once a batch.
 //!
 //! A handler that touches a channel whose events are still queued (reads
 //! it, pauses it, takes it back) first gets those events' bytes put back in

@@ -51,7 +51,7 @@ impl Runner {
             max_events - handed,
             #[inline(always)]
             |runner, handing, room| match handing {
-                // Lines are most events: their loop stays inline here.
+                // Lines are most events: a batch goes to one loop a role.
                 Handing::Lines(lines) => runner.hand_lines(lines, room, &mut handler),
                 Handing::Event(ReactorEvent::Data { token, data }) => match runner.tokens.get(token) {
                     Some((alias, role)) => {
