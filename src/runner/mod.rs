@@ -21,6 +21,7 @@ mod spawner;
 mod split;
 mod tokens;
 mod turn;
+mod turn_outcomes;
 mod turns;
 mod untrusted;
 mod view;
