@@ -3,6 +3,7 @@
 use std::os::fd::RawFd;
 
 use super::listener::Listener;
+use super::speculation::Speculation;
 use super::token::Token;
 use crate::channel::Channel;
 use crate::process::Process;
@@ -43,6 +44,8 @@ pub(crate) struct ChannelState {
     /// of its last queued event: it has events queued while the queue has
     /// popped fewer than this.
     pub(crate) queued_until: u64,
+    /// Whether a read right after a write is worth it for this channel.
+    pub(crate) speculation: Speculation,
 }
 
 impl ChannelState {
@@ -54,6 +57,7 @@ impl ChannelState {
             watched: [None, None],
             lent: false,
             queued_until: 0,
+            speculation: Speculation::default(),
         }
     }
 }

@@ -11,6 +11,7 @@
 //! the next fill); the step budget and the arena's limit keep one flooding
 //! channel from holding the loop.
 
+use std::io;
 use std::mem;
 use std::sync::Arc;
 
@@ -141,7 +142,9 @@ fn deliver(
         arena.extend_from_slice(channel.buffered_bytes());
         let room = channel.input_capacity() - partial;
         arena.reserve(room);
-        match sys::read_into_spare(fd, arena, room) {
+        let read = sys::read_into_spare(fd, arena, room);
+        state.speculation.found(!matches!(&read, Err(e) if e.kind() == io::ErrorKind::WouldBlock));
+        match read {
             Ok(0) => {
                 arena.truncate(at);
                 channel.set_eof();

@@ -14,6 +14,7 @@ pub(crate) mod listener;
 mod poll;
 mod processes;
 mod registry;
+mod speculation;
 mod step;
 mod table;
 pub(crate) mod timers;

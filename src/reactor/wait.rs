@@ -189,7 +189,11 @@ impl Reactor {
         let Some(state) = entry.channel() else { return false };
         state.lent = false;
         let channel = &state.channel;
-        let speculated = !readable && !state.paused && !channel.at_eof() && channel.read_fd().is_some();
+        let speculated = !readable
+            && !state.paused
+            && !channel.at_eof()
+            && channel.read_fd().is_some()
+            && state.speculation.try_now();
         // A channel closed by its handle may hold what had arrived, and owes its Closed.
         let closed_unreported = channel.at_eof() && !state.closed_reported;
         if speculated {
@@ -200,5 +204,42 @@ impl Reactor {
             self.enqueue(token);
         }
         speculated
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TestChannel;
+
+    /// Writes to the channel, then polls as the loop would; returns
+    /// whether the wait read it on spec.
+    fn write_and_poll(reactor: &mut Reactor, token: Token, answer: Option<&mut TestChannel>) -> bool {
+        reactor.channel(token).unwrap().write(b"ping\n").unwrap();
+        if let Some(peer) = answer {
+            peer.put(b"pong\n");
+        }
+        let speculated = reactor.follow_up_lent();
+        reactor.poll_once(Some(Duration::ZERO), |_, _| {}).unwrap();
+        speculated
+    }
+
+    #[test]
+    fn a_peer_that_never_answers_at_once_is_soon_not_read_on_spec() {
+        let mut reactor = Reactor::new().unwrap();
+        let (channel, _peer) = TestChannel::pair();
+        let token = reactor.register(channel).unwrap();
+        let speculated: Vec<bool> = (0..4).map(|_| write_and_poll(&mut reactor, token, None)).collect();
+        assert_eq!(speculated, [true, true, false, false]);
+    }
+
+    #[test]
+    fn a_peer_that_answers_at_once_is_read_on_spec_each_time() {
+        let mut reactor = Reactor::new().unwrap();
+        let (channel, mut peer) = TestChannel::pair();
+        let token = reactor.register(channel).unwrap();
+        let speculated: Vec<bool> =
+            (0..4).map(|_| write_and_poll(&mut reactor, token, Some(&mut peer))).collect();
+        assert_eq!(speculated, [true; 4]);
     }
 }
