@@ -115,14 +115,20 @@ impl Runner {
         }
     }
 
-    /// Hands over its own events, at most `room`; one of a run that
-    /// a later start of its alias replaced is dropped.
+    /// Hands over its own events, at most `room` and only those queued
+    /// when it began (a handler that queues one each time, e.g. a turn of
+    /// a bot that has ended begun at each `TurnEnded`, cannot keep it
+    /// going); one of a run that a later start of its alias replaced is
+    /// dropped.
     pub(super) fn hand_own_events<F>(&mut self, room: usize, handler: &mut F) -> usize
     where
         F: FnMut(&mut Runner, Event<'_>),
     {
         let mut handed = 0;
-        while handed < room {
+        for _ in 0..self.own_events.len() {
+            if handed == room {
+                break;
+            }
             let Some(queued) = self.own_events.pop_front() else { break };
             let stale = !queued.alias.is_empty()
                 && self.running.get(&queued.alias).is_some_and(|r| r.run != queued.run);
