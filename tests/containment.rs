@@ -354,7 +354,8 @@ fn without_cgroup_kill_the_fallback_kills_every_escape() {
     runner.terminate("one").unwrap();
     assert!(pids[..4].iter().all(|pid| ended(*pid)), "ended when terminate returns: {pids:?}");
     let path = cgroup_dir(&runner);
-    runner.add("true", App::new("true"));
+    // It leaves a grandchild behind: its leaf is killed at its exit, not just removed.
+    runner.add("true", App::new("sh -c 'sleep 1000 & exit 0'"));
     runner.start("true").unwrap();
     run_until(&mut runner, |got| got.contains(&Got::Exited("true".into(), Some(0))));
     let freeze = std::fs::read_to_string(path.join("child-3/cgroup.freeze")).unwrap();
@@ -452,6 +453,23 @@ fn tree_usage_counts_a_grandchilds_busy_loop() {
     assert!(usage.tasks >= 2, "{usage:?}");
     assert!(runner.cpu_time("busy").unwrap() < usage.cpu_time(), "the child itself only waits");
     assert_eq!(usage.memory_peak.is_some(), cgroup_dir(&runner).join("child-1/memory.peak").exists());
+    runner.terminate("busy").unwrap();
+}
+
+#[test]
+fn an_empty_leaf_goes_at_its_childs_exit_and_its_usage_stays() {
+    let Some(mut runner) = cgroups_here() else { return };
+    runner.add("busy", App::new("sh -c 'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done'"));
+    runner.start("busy").unwrap();
+    let dir = cgroup_dir(&runner);
+    assert_eq!(leaves(&dir), vec![dir.join("child-1")]);
+    run_until(&mut runner, |got| got.contains(&Got::Exited("busy".into(), Some(0))));
+    assert_eq!(leaves(&dir), Vec::<PathBuf>::new(), "removed at the exit, before terminate");
+    let usage = runner.tree_usage("busy").unwrap();
+    assert!(usage.cpu_time() > Duration::ZERO, "what the tree used is kept: {usage:?}");
+    assert_eq!(usage.tasks, 0);
+    runner.freeze("busy").unwrap();
+    runner.thaw("busy").unwrap();
     runner.terminate("busy").unwrap();
 }
 

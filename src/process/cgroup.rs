@@ -1,6 +1,8 @@
 //! One child's cgroup leaf: made before the start, its whole tree killed,
 //! frozen or signalled, waited for until empty (learned from
 //! `cgroup.events`, never by sleeping, every wait bounded), then removed.
+//! At the child's exit an empty leaf is removed at once (one `rmdir`, what
+//! its tree used kept): the kill, and the wait, are for a tree that is left.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek};
@@ -13,6 +15,8 @@ use std::time::{Duration, Instant};
 use nix::libc;
 
 use super::signal::Signal;
+use super::tree;
+use super::usage::TreeUsage;
 use crate::sys;
 
 /// How often the fallback kill (no `cgroup.kill`) looks for what is left:
@@ -27,17 +31,61 @@ pub(crate) struct Leaf {
     frozen: bool,
     /// Killed without `cgroup.kill`: its pids get SIGKILL until it is empty.
     killing_each: bool,
+    /// Removed at its child's exit, with what its tree had used then.
+    removed: Option<TreeUsage>,
 }
 
 impl Leaf {
     /// Makes the directory `dir` (its parent must exist).
     pub(crate) fn create(dir: PathBuf) -> io::Result<Leaf> {
         fs::create_dir(&dir)?;
-        Ok(Leaf { dir, frozen: false, killing_each: false })
+        Ok(Leaf { dir, frozen: false, killing_each: false, removed: None })
     }
 
     pub(crate) fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Whether it was removed at its child's exit.
+    pub(crate) fn is_removed(&self) -> bool {
+        self.removed.is_some()
+    }
+
+    /// Ends what is left of the tree once its child has exited: an empty
+    /// leaf is removed at once, its usage kept (one read and one `rmdir`,
+    /// where a kill would take two writes, a read and the `rmdir` later);
+    /// `EBUSY` means a process of the tree lives on, and it is killed.
+    pub(crate) fn end_tree(&mut self) -> io::Result<()> {
+        if self.is_removed() {
+            return Ok(());
+        }
+        // Read before the rmdir, which takes the counters with it; nothing
+        // runs in between in a leaf that the rmdir finds empty.
+        let used = tree::usage_at_end(&self.dir)?;
+        match fs::remove_dir(&self.dir) {
+            Ok(()) => {
+                self.removed = Some(used);
+                Ok(())
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => self.kill(),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// What its tree used: read now, or kept from its removal.
+    pub(crate) fn usage(&self) -> io::Result<TreeUsage> {
+        match self.removed {
+            Some(used) => Ok(used),
+            None => tree::usage(&self.dir),
+        }
+    }
+
+    /// The CPU time of its tree: read now, or kept from its removal.
+    pub(crate) fn cpu_time(&self) -> io::Result<Duration> {
+        match self.removed {
+            Some(used) => Ok(used.cpu_time()),
+            None => tree::cpu_time(&self.dir),
+        }
     }
 
     /// The directory, open for a child to place itself in (`O_RDONLY |
@@ -47,9 +95,17 @@ impl Leaf {
         Ok(dir.into())
     }
 
+    /// [`open`](Self::open), with its path, for a start to name it.
+    pub(crate) fn open_with_path(&self) -> io::Result<(OwnedFd, PathBuf)> {
+        Ok((self.open()?, self.dir.clone()))
+    }
+
     /// Kills every process in it, without waiting: `cgroup.kill`, or where
     /// the kernel has none (before 5.14), freeze and SIGKILL each.
     pub(crate) fn kill(&mut self) -> io::Result<()> {
+        if self.is_removed() {
+            return Ok(());
+        }
         if !no_cgroup_kill() {
             match fs::write(self.dir.join("cgroup.kill"), "1") {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -64,6 +120,9 @@ impl Leaf {
     /// Freezes (`true`) or thaws the whole tree; returns at once (the
     /// kernel says `frozen 1` in `cgroup.events` once it is done).
     pub(crate) fn set_frozen(&mut self, on: bool) -> io::Result<()> {
+        if self.is_removed() {
+            return Ok(()); // nothing is left in it to freeze
+        }
         fs::write(self.dir.join("cgroup.freeze"), if on { "1" } else { "0" })?;
         self.frozen = on;
         Ok(())
@@ -80,6 +139,9 @@ impl Leaf {
 
     /// Sends `signal` to every process in it but `except`.
     pub(crate) fn signal_all(&self, signal: Signal, except: Option<u32>) -> io::Result<()> {
+        if self.is_removed() {
+            return Ok(());
+        }
         for pid in self.pids()?.into_iter().filter(|pid| Some(*pid) != except) {
             match sys::kill(pid, signal.as_raw()) {
                 Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
@@ -122,6 +184,9 @@ impl Leaf {
     /// way out) is retried on each change of `cgroup.events`, until
     /// `deadline`. A leaf that is gone already counts as removed.
     pub(crate) fn remove(&self, deadline: Instant) -> io::Result<()> {
+        if self.is_removed() {
+            return Ok(());
+        }
         loop {
             match fs::remove_dir(&self.dir) {
                 Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {

@@ -75,6 +75,7 @@ impl RunnerCgroup {
     /// [`remove_leaf`](Self::remove_leaf) for many, killed all at once
     /// and waited for with one shared deadline.
     pub(crate) fn remove_leaves(&mut self, mut leaves: Vec<Leaf>) {
+        leaves.retain(|leaf| !leaf.is_removed());
         for leaf in &mut leaves {
             if let Err(e) = leaf.kill() {
                 log::warn!("killing the tree in {}: {e}", leaf.dir().display());
@@ -87,6 +88,9 @@ impl RunnerCgroup {
     /// Kills a leaf's tree and removes it without waiting; if it is not
     /// empty yet, a later call removes it.
     pub(crate) fn retire(&mut self, mut leaf: Leaf) {
+        if leaf.is_removed() {
+            return;
+        }
         if let Err(e) = leaf.kill() {
             log::warn!("killing the tree in {}: {e}", leaf.dir().display());
         }

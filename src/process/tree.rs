@@ -22,16 +22,33 @@ const CPU_MIN_QUOTA: u64 = 1_000;
 pub(crate) fn usage(dir: &Path) -> io::Result<TreeUsage> {
     let stat = fs::read_to_string(dir.join("cpu.stat"))?;
     let micros = |key: &str| Duration::from_micros(field(&stat, key).unwrap_or(0));
-    let memory_peak = match fs::read_to_string(dir.join("memory.peak")) {
-        Ok(text) => text.trim().parse().ok(),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e),
-    };
     Ok(TreeUsage {
         user: micros("user_usec"),
         system: micros("system_usec"),
-        memory_peak,
+        memory_peak: memory_peak(dir)?,
         tasks: tasks(dir)?,
+    })
+}
+
+/// `memory.peak`, where the memory controller is on.
+fn memory_peak(dir: &Path) -> io::Result<Option<u64>> {
+    match fs::read_to_string(dir.join("memory.peak")) {
+        Ok(text) => Ok(text.trim().parse().ok()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// What the tree in `dir` used, read as its last process has gone: no
+/// task is left to count.
+pub(crate) fn usage_at_end(dir: &Path) -> io::Result<TreeUsage> {
+    let stat = fs::read_to_string(dir.join("cpu.stat"))?;
+    let micros = |key: &str| Duration::from_micros(field(&stat, key).unwrap_or(0));
+    Ok(TreeUsage {
+        user: micros("user_usec"),
+        system: micros("system_usec"),
+        memory_peak: memory_peak(dir)?,
+        tasks: 0,
     })
 }
 

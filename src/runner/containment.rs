@@ -226,7 +226,7 @@ impl Runner {
     pub fn tree_usage(&self, alias: &str) -> Result<TreeUsage> {
         let running = self.running.get(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
         match &running.leaf {
-            Some(leaf) => Ok(tree::usage(leaf.dir())?),
+            Some(leaf) => Ok(leaf.usage()?),
             None => Err(Error::CgroupsUnavailable(self.contain.why_none())),
         }
     }
@@ -276,7 +276,7 @@ impl Runner {
     /// the child's own ([`cpu_time`](Runner::cpu_time)).
     pub(super) fn tree_cpu_time(&self, alias: &str) -> Result<std::time::Duration> {
         match self.running.get(alias).and_then(|r| r.leaf.as_ref()) {
-            Some(leaf) => Ok(tree::cpu_time(leaf.dir())?),
+            Some(leaf) => Ok(leaf.cpu_time()?),
             None => self.cpu_time(alias),
         }
     }
