@@ -1,24 +1,27 @@
-//! Starting one process of an app: argv, stdio, environment, and the
-//! guarantee that a failed start leaves nothing running.
+//! Starting one child: the plan of a start (its argv, directory, socket,
+//! process group), its checks, its exec and stdio, its placement in a
+//! cgroup, and the guarantee that a failed start leaves nothing running.
+//! The Runner's starts and [`Reactor::spawn`](crate::Reactor::spawn) both
+//! come here.
 
-use std::collections::HashMap;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use super::app::{App, Buffering, Start, Stderr, Transport};
 use super::check;
-use super::socket;
+pub(crate) use super::program::ProgramCache;
+use super::program::find_program;
 use super::spawner::{self, Started};
-use super::split::split_command;
+use super::start_error::{self, Attempt};
+use super::wiring;
+use super::{Process, end_all};
 use crate::channel::Channel;
 use crate::error::{Error, Result};
-use crate::process::start_error::{self, Attempt};
-use crate::process::{Process, end_all};
-use crate::sys;
+use crate::runner::socket;
+use crate::runner::split_command;
+use crate::runner::{App, Buffering, Start};
 use crate::sys::child::ChildSetup;
-use crate::sys::spawn::{ChildStdio, Launch};
 
 /// A started process and its channels, not yet registered.
 pub(crate) struct Spawned {
@@ -32,19 +35,20 @@ pub(crate) struct Spawned {
 }
 
 /// The settings of one start: the app's, with the start's overrides.
-struct Plan<'a> {
-    argv: Vec<String>,
-    cwd: Option<&'a Path>,
-    socket: Option<PathBuf>,
-    setpgrp: bool,
+pub(super) struct Plan<'a> {
+    pub(super) argv: Vec<String>,
+    pub(super) cwd: Option<&'a Path>,
+    pub(super) socket: Option<PathBuf>,
+    pub(super) setpgrp: bool,
     line_mode: bool,
 }
 
-/// How a start is contained: the cgroup leaf the child is placed in (its
-/// directory, open), and whether it must lead a process group of its own.
+/// How a start is contained: the cgroup the child is placed in (its
+/// directory open, and its path for a start error that names it), and
+/// whether it must lead a process group of its own.
 #[derive(Default)]
 pub(crate) struct Placement {
-    pub(crate) cgroup: Option<OwnedFd>,
+    pub(crate) cgroup: Option<(OwnedFd, PathBuf)>,
     pub(crate) own_group: bool,
 }
 
@@ -68,13 +72,9 @@ pub(crate) fn spawn(
         socket::clear_socket_path(socket)?;
     }
     let program = find_program(app, &plan.argv[0], path, programs)?;
-    let (mut launch, channel, stderr) = launch(app, &plan, &program, path)?;
-    // Where the leaf is, for a start error that names it (one readlink).
-    let leaf = placement
-        .cgroup
-        .as_ref()
-        .and_then(|fd| std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok());
-    launch.cgroup = placement.cgroup;
+    let (mut launch, channel, stderr) = wiring::launch(app, &plan, &program, path)?;
+    let (cgroup, leaf) = placement.cgroup.unzip();
+    launch.cgroup = cgroup;
     let attempt = Attempt {
         program: &program,
         cwd: plan.cwd,
@@ -125,7 +125,7 @@ impl Spawned {
 }
 
 /// What the child does before it runs the program.
-fn child_setup(app: &App) -> ChildSetup {
+pub(super) fn child_setup(app: &App) -> ChildSetup {
     let mut setup = ChildSetup::default();
     setup.die_with_parent = app.die_with_parent;
     setup.terminal = app.pty;
@@ -172,152 +172,6 @@ fn check_cwd(program: &str, cwd: &Path) -> Result<()> {
     let source =
         io::Error::new(io::ErrorKind::NotFound, format!("working directory {} {why}", cwd.display()));
     Err(Error::Spawn { command: program.to_string(), source })
-}
-
-/// The exec of one start, and our ends of its stdio: the channel (none
-/// for a socket start) and the captured stderr.
-fn launch(
-    app: &App,
-    plan: &Plan<'_>,
-    program: &Path,
-    path: Option<&OsStr>,
-) -> Result<(Launch, Option<Channel>, Option<Channel>)> {
-    let (stdio, channel, stderr) = match (&plan.socket, app.pty) {
-        (Some(_), _) => {
-            let (child_err, ours) = wire_stderr(app.stderr, None)?;
-            ([ChildStdio::Null, ChildStdio::Inherit, child_err], None, ours)
-        }
-        (None, true) => {
-            let (channel, [stdin, stdout, stderr]) = wire_terminal()?;
-            ([ChildStdio::Fd(stdin), ChildStdio::Fd(stdout), ChildStdio::Fd(stderr)], Some(channel), None)
-        }
-        (None, false) => {
-            let (channel, child_in, child_out) = stdio_ends(app.transport)?;
-            let merged = if app.stderr == Stderr::Merge { Some(child_out.try_clone()?) } else { None };
-            let (child_err, ours) = wire_stderr(app.stderr, merged)?;
-            ([ChildStdio::Fd(child_in), ChildStdio::Fd(child_out), child_err], Some(channel), ours)
-        }
-    };
-    let mut env: Vec<(OsString, OsString)> =
-        path.map(|p| ("PATH".into(), p.to_os_string())).into_iter().collect();
-    env.extend(app.env.iter().cloned());
-    let launch = Launch {
-        program: program.to_path_buf(),
-        argv: plan.argv.clone(),
-        env,
-        cwd: plan.cwd.map(Path::to_path_buf),
-        stdio,
-        // A terminal's session makes the child lead its own process group anyway.
-        process_group: plan.setpgrp && !app.pty,
-        setup: child_setup(app),
-        cgroup: None,
-        settings: app.untrusted.settings()?,
-    };
-    Ok((launch, channel, stderr))
-}
-
-/// Our channel, and the child's stdin and stdout ends.
-fn stdio_ends(transport: Transport) -> Result<(Channel, OwnedFd, OwnedFd)> {
-    match transport {
-        Transport::Pipes => {
-            let (child_in, our_out) = sys::pipe()?;
-            let (our_in, child_out) = sys::pipe()?;
-            sys::set_fresh_nonblocking(our_in.as_fd())?;
-            sys::set_fresh_nonblocking(our_out.as_fd())?;
-            Ok((Channel::from_nonblocking_pipe(Some(our_in), Some(our_out)), child_in, child_out))
-        }
-        Transport::SocketPair => {
-            let (ours, theirs) = sys::socketpair()?;
-            sys::set_fresh_nonblocking(ours.as_fd())?;
-            let child_out = theirs.try_clone()?;
-            Ok((Channel::from_socket_fd(ours), theirs, child_out))
-        }
-    }
-}
-
-/// A new pseudo-terminal: our channel on its master side, and the slave
-/// side three times, for the child's stdin, stdout and stderr.
-fn wire_terminal() -> Result<(Channel, [OwnedFd; 3])> {
-    let (master, slave) = sys::child::open_pty()?;
-    sys::set_fresh_nonblocking(master.as_fd())?;
-    sys::child::set_window_size(master.as_fd(), 24, 80)?;
-    let ends = [slave.try_clone()?, slave.try_clone()?, slave];
-    Ok((Channel::from_terminal(master), ends))
-}
-
-/// The child's stderr, and our capture channel, if any.
-fn wire_stderr(stderr: Stderr, stdout: Option<OwnedFd>) -> Result<(ChildStdio, Option<Channel>)> {
-    Ok(match (stderr, stdout) {
-        (Stderr::Inherit, _) | (Stderr::Merge, None) => (ChildStdio::Inherit, None),
-        (Stderr::Null, _) => (ChildStdio::Null, None),
-        (Stderr::Merge, Some(stdout)) => (ChildStdio::Fd(stdout), None),
-        (Stderr::Capture, _) => {
-            let (ours, theirs) = sys::pipe()?;
-            sys::set_fresh_nonblocking(ours.as_fd())?;
-            (ChildStdio::Fd(theirs), Some(Channel::from_nonblocking_pipe(Some(ours), None)))
-        }
-    })
-}
-
-/// The program file of `command`: itself if it names a path, else where
-/// it is found in the PATH its child gets (the app's own PATH, else
-/// `path`, else ours). A bare name found nowhere is an error naming that PATH.
-fn find_program(
-    app: &App,
-    command: &str,
-    path: Option<&OsStr>,
-    programs: &mut ProgramCache,
-) -> Result<PathBuf> {
-    if command.contains('/') {
-        return Ok(PathBuf::from(command));
-    }
-    let own_path = app.env.iter().rev().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_os_str());
-    let found = match own_path {
-        // An app's own PATH is looked through on each start, not cached.
-        Some(own) => search(command, own),
-        None => programs.resolve(command, path),
-    };
-    found.ok_or_else(|| {
-        let searched =
-            own_path.map(OsString::from).or(path.map(OsString::from)).or_else(|| std::env::var_os("PATH"));
-        Error::Spawn {
-            command: command.to_string(),
-            source: start_error::not_in_path(&searched.unwrap_or_default()),
-        }
-    })
-}
-
-/// Where commands were found in PATH, so each start execs once instead of
-/// trying every PATH folder in the child.
-#[derive(Debug, Default)]
-pub(crate) struct ProgramCache(HashMap<String, PathBuf>);
-
-impl ProgramCache {
-    /// The full path of the bare name `program` if it is found in `path`
-    /// (default: our PATH).
-    fn resolve(&mut self, program: &str, path: Option<&OsStr>) -> Option<PathBuf> {
-        if let Some(found) = self.0.get(program) {
-            return Some(found.clone());
-        }
-        let path = path.map(OsString::from).or_else(|| std::env::var_os("PATH"))?;
-        let found = search(program, &path)?;
-        self.0.insert(program.to_string(), found.clone());
-        Some(found)
-    }
-
-    fn forget(&mut self, program: &str) {
-        self.0.remove(program);
-    }
-}
-
-/// The first executable file named `program` in the folders of `path`.
-fn search(program: &str, path: &OsStr) -> Option<PathBuf> {
-    std::env::split_paths(path).map(|dir| dir.join(program)).find(|p| is_executable(p))
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// A started process that is killed and reaped if the start fails later.

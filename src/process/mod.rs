@@ -3,16 +3,21 @@
 //! only, never by `waitpid(-1)`, so the host's other children are left alone.
 
 pub(crate) mod cgroup;
+mod check;
 mod end;
 mod group;
 mod hierarchy;
+pub(crate) mod launch;
 pub(crate) mod limit;
+mod program;
 pub(crate) mod runner_cgroup;
 pub(crate) mod signal;
 pub(crate) mod spawn;
+mod spawner;
 pub(crate) mod start_error;
 pub(crate) mod tree;
 pub(crate) mod usage;
+mod wiring;
 
 use std::io;
 use std::os::unix::process::ExitStatusExt;

@@ -11,9 +11,9 @@ use std::path::PathBuf;
 use nix::libc;
 
 use crate::error::{Error, Result};
+use crate::process::launch::{self, Placement, ProgramCache};
 use crate::process::limit::Limit;
 use crate::reactor::token::Token;
-use crate::runner::spawn::{self as launch, Placement, ProgramCache};
 use crate::runner::{App, Buffering, Start, Stderr};
 
 /// A child to start with [`Reactor::spawn`](crate::Reactor::spawn): a
@@ -135,7 +135,7 @@ impl Spawn {
             return Err(Error::LimitUnsupported { limit: *limit, missing });
         }
         let cgroup = match &self.cgroup {
-            Some(dir) => Some(open_dir(dir)?),
+            Some(dir) => Some((open_dir(dir)?, dir.clone())),
             None => None,
         };
         let placement = Placement { cgroup, own_group: false };

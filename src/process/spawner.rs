@@ -17,7 +17,7 @@ use std::sync::mpsc::{self, Sender, SyncSender};
 
 use nix::libc;
 
-use crate::process::start_error;
+use super::start_error;
 use crate::sys;
 use crate::sys::clone::{Cloned, Failed, Stage};
 use crate::sys::spawn::Launch;
