@@ -46,6 +46,18 @@ impl Leaf {
         &self.dir
     }
 
+    /// Kills its tree and removes it, waiting (bounded) until it is
+    /// empty; one that cannot go is logged and left.
+    pub(crate) fn discard(mut self) {
+        if let Err(e) = self.kill() {
+            log::warn!("killing the tree in {}: {e}", self.dir.display());
+        }
+        let deadline = crate::reactor::timers::deadline_after(super::runner_cgroup::EMPTY_WAIT);
+        if let Err(e) = self.remove(deadline) {
+            log::error!("cannot remove cgroup {}: {e}", self.dir.display());
+        }
+    }
+
     /// Whether it was removed at its child's exit.
     pub(crate) fn is_removed(&self) -> bool {
         self.removed.is_some()

@@ -76,6 +76,17 @@ fn field(text: &str, key: &str) -> Option<u64> {
     text.lines().find_map(|line| line.strip_prefix(key)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
+/// A `Cpus` limit must be a positive number of CPUs.
+pub(crate) fn check_cpus(limit: &Limit) -> crate::Result<()> {
+    match limit {
+        Limit::Cpus(cpus) if !(cpus.is_finite() && *cpus > 0.0) => Err(crate::Error::InvalidSetting {
+            setting: format!("limit {limit}"),
+            reason: "a tree's CPUs must be a positive number",
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Sets a tree limit in the leaf `dir` (whose controller is on there).
 pub(crate) fn set_limit(dir: &Path, limit: &Limit) -> io::Result<()> {
     match *limit {

@@ -110,12 +110,7 @@ impl Contain {
 
     /// Whether a tree limit can be set here.
     fn check(&self, limit: &Limit) -> Result<()> {
-        if let Limit::Cpus(cpus) = limit
-            && !(cpus.is_finite() && *cpus > 0.0)
-        {
-            let reason = "a tree's CPUs must be a positive number";
-            return Err(Error::InvalidSetting { setting: format!("limit {limit}"), reason });
-        }
+        tree::check_cpus(limit)?;
         let controller = limit.controller().unwrap_or_default();
         let missing = match self {
             Contain::Cgroup(cgroup) if cgroup.has(controller) => return Ok(()),
