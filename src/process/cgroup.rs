@@ -2,7 +2,8 @@
 //! frozen or signalled, waited for until empty (learned from
 //! `cgroup.events`, never by sleeping, every wait bounded), then removed.
 //! At the child's exit an empty leaf is removed at once (one `rmdir`, what
-//! its tree used kept): the kill, and the wait, are for a tree that is left.
+//! its tree used kept), or kept for the next child where nothing of its own
+//! would carry over: the kill, and the wait, are for a tree that is left.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek};
@@ -33,13 +34,47 @@ pub(crate) struct Leaf {
     killing_each: bool,
     /// Removed at its child's exit, with what its tree had used then.
     removed: Option<TreeUsage>,
+    /// It may serve another child once empty: no tree limit is set in
+    /// it, and no memory peak would carry over.
+    reusable: bool,
+    /// Its child has exited and nothing of its tree was left.
+    empty: bool,
+    /// User and system CPU time in `cpu.stat` when it was handed to its
+    /// child: a reused leaf's counters go on from the child before.
+    base: (Duration, Duration),
 }
 
 impl Leaf {
     /// Makes the directory `dir` (its parent must exist).
     pub(crate) fn create(dir: PathBuf) -> io::Result<Leaf> {
         fs::create_dir(&dir)?;
-        Ok(Leaf { dir, frozen: false, killing_each: false, removed: None })
+        Ok(Leaf {
+            dir,
+            frozen: false,
+            killing_each: false,
+            removed: None,
+            reusable: false,
+            empty: false,
+            base: (Duration::ZERO, Duration::ZERO),
+        })
+    }
+
+    /// Lets it serve another child once empty (see [`can_serve_again`](Self::can_serve_again)).
+    pub(crate) fn set_reusable(&mut self, on: bool) {
+        self.reusable = on;
+    }
+
+    /// Whether it may be handed to another child: reusable, its child's
+    /// tree ended and nothing left in it, not frozen, not being killed.
+    pub(crate) fn can_serve_again(&self) -> bool {
+        self.reusable && self.empty && !self.frozen && !self.killing_each && self.removed.is_none()
+    }
+
+    /// Hands it to a new child: its usage counts from now.
+    pub(crate) fn reuse(&mut self) -> io::Result<()> {
+        self.base = tree::user_system(&self.dir)?;
+        self.empty = false;
+        Ok(())
     }
 
     pub(crate) fn dir(&self) -> &Path {
@@ -71,6 +106,14 @@ impl Leaf {
         if self.is_removed() {
             return Ok(());
         }
+        if self.reusable {
+            // Kept for the next child: emptiness is read, not tried by rmdir.
+            if populated(&mut File::open(self.dir.join("cgroup.events"))?)? {
+                return self.kill();
+            }
+            self.empty = true;
+            return Ok(());
+        }
         // Read before the rmdir, which takes the counters with it; nothing
         // runs in between in a leaf that the rmdir finds empty.
         let used = tree::usage_at_end(&self.dir)?;
@@ -88,7 +131,12 @@ impl Leaf {
     pub(crate) fn usage(&self) -> io::Result<TreeUsage> {
         match self.removed {
             Some(used) => Ok(used),
-            None => tree::usage(&self.dir),
+            None => {
+                let mut used = tree::usage(&self.dir)?;
+                used.user = used.user.saturating_sub(self.base.0);
+                used.system = used.system.saturating_sub(self.base.1);
+                Ok(used)
+            }
         }
     }
 
@@ -96,7 +144,7 @@ impl Leaf {
     pub(crate) fn cpu_time(&self) -> io::Result<Duration> {
         match self.removed {
             Some(used) => Ok(used.cpu_time()),
-            None => tree::cpu_time(&self.dir),
+            None => Ok(tree::cpu_time(&self.dir)?.saturating_sub(self.base.0 + self.base.1)),
         }
     }
 

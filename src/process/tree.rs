@@ -52,6 +52,13 @@ pub(crate) fn usage_at_end(dir: &Path) -> io::Result<TreeUsage> {
     })
 }
 
+/// User and system CPU time of the tree in `dir` so far.
+pub(crate) fn user_system(dir: &Path) -> io::Result<(Duration, Duration)> {
+    let stat = fs::read_to_string(dir.join("cpu.stat"))?;
+    let micros = |key: &str| Duration::from_micros(field(&stat, key).unwrap_or(0));
+    Ok((micros("user_usec"), micros("system_usec")))
+}
+
 /// The CPU time (user and system) of the tree in `dir`, those that ended
 /// included: what a turn charges a bot.
 pub(crate) fn cpu_time(dir: &Path) -> io::Result<Duration> {

@@ -97,7 +97,8 @@ impl Contain {
             self.check(limit)?;
         }
         let Contain::Cgroup(cgroup) = self else { return Ok(None) };
-        let leaf = cgroup.leaf()?;
+        let reusable = !limits.iter().any(|l| l.controller().is_some());
+        let leaf = cgroup.leaf(reusable)?;
         for limit in limits.iter().filter(|l| l.controller().is_some()) {
             if let Err(e) = tree::set_limit(leaf.dir(), limit) {
                 let why = format!("cannot set limit {limit} in cgroup {}: {e}", leaf.dir().display());
