@@ -163,8 +163,8 @@ impl Leaf {
     /// Kills every process in it, without waiting: `cgroup.kill`, or where
     /// the kernel has none (before 5.14), freeze and SIGKILL each.
     pub(crate) fn kill(&mut self) -> io::Result<()> {
-        if self.is_removed() {
-            return Ok(());
+        if self.is_removed() || self.empty {
+            return Ok(()); // nothing is left in it, nor can anything come
         }
         if !no_cgroup_kill() {
             match fs::write(self.dir.join("cgroup.kill"), "1") {
@@ -199,7 +199,7 @@ impl Leaf {
 
     /// Sends `signal` to every process in it but `except`.
     pub(crate) fn signal_all(&self, signal: Signal, except: Option<u32>) -> io::Result<()> {
-        if self.is_removed() {
+        if self.is_removed() || self.empty {
             return Ok(());
         }
         for pid in self.pids()?.into_iter().filter(|pid| Some(*pid) != except) {
