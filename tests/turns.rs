@@ -173,7 +173,10 @@ fn bad_turns_are_refused_whole_and_write_nothing() {
     let cases: Vec<(Turn, &str)> = vec![
         (Turn::new(Duration::from_secs(1)), "names no bot"),
         (Turn::new(Duration::ZERO).bot("a", "bad\n"), "0 s"),
-        (Turn::new(Duration::from_secs(1)).bot("a", "bad\n").bot("a", "bad\n"), "named twice"),
+        (
+            Turn::new(Duration::from_secs(1)).bot("a", "bad\n").bot("b", "bad\n").bot("a", "bad\n"),
+            "named twice",
+        ),
         (Turn::new(Duration::from_secs(1)).bot("a", "bad\n").bot("nobody", "bad\n"), "nobody"),
     ];
     for (turn, names) in cases {
@@ -235,4 +238,93 @@ fn time_put_in_the_bank_lets_a_slow_reply_through() {
     let id = runner.begin_turn(Turn::new(base).bot("slow", "0.3\n")).unwrap();
     assert_eq!(play(&mut runner, id).report.outcome("slow"), Some(Outcome::TimedOut), "an emptied bank");
     assert!(matches!(runner.set_overage("nobody", base), Err(Error::NoSuchProcess(_))));
+}
+
+#[test]
+fn many_bots_each_get_their_own_reply_and_the_report_keeps_their_order() {
+    let aliases: Vec<String> = (0..40).map(|i| format!("bot{i}")).collect();
+    let names: Vec<&str> = aliases.iter().map(String::as_str).collect();
+    let mut runner = bots("cat", &names);
+    // Backwards, so that the report's order is the turn's, not the starts'.
+    let mut turn = Turn::new(Duration::from_secs(10));
+    for alias in names.iter().rev() {
+        turn = turn.bot(alias, format!("{alias} moves\n"));
+    }
+    let id = runner.begin_turn(turn).unwrap();
+    let played = play(&mut runner, id);
+    assert_eq!(played.replies.len(), names.len());
+    for (alias, data) in &played.replies {
+        assert_eq!(data, format!("{alias} moves\n").as_bytes(), "{alias} got another bot's reply");
+    }
+    let order: Vec<&str> = played.report.iter().map(|(alias, _)| alias).collect();
+    assert_eq!(order, names.iter().rev().copied().collect::<Vec<_>>());
+    assert!(played.report.iter().all(|(_, o)| replied(Some(o))), "{:?}", played.report);
+    assert_eq!(runner.next_deadline(), None, "the ended turn left a timer armed");
+}
+
+#[test]
+fn under_wall_charge_no_cpu_time_is_read() {
+    let mut runner = bots("cat", &["a"]);
+    let id = runner.begin_turn(Turn::new(Duration::from_secs(10)).bot("a", "x\n")).unwrap();
+    let Some(Outcome::Replied { cpu, .. }) = play(&mut runner, id).report.outcome("a") else { panic!() };
+    assert_eq!(cpu, None, "Charge::Wall reads no CPU clock");
+    let turn = Turn::new(Duration::from_secs(10)).bot("a", "x\n").charge(Charge::Cpu);
+    let id = runner.begin_turn(turn).unwrap();
+    let Some(Outcome::Replied { cpu, .. }) = play(&mut runner, id).report.outcome("a") else { panic!() };
+    assert!(cpu.is_some(), "Charge::Cpu reads it");
+}
+
+#[test]
+fn bots_with_different_banks_each_keep_their_own_deadline() {
+    let mut runner = bots("sleep 60", &["mute"]);
+    let slow = "sh -c 'read line; sleep 0.3; echo done; sleep 60'";
+    runner.add("slow", App::new(slow).buffering(Buffering::Line).overage(Duration::from_secs(5)));
+    runner.start("slow").unwrap();
+    runner.add(
+        "banked mute",
+        App::new("sleep 60").buffering(Buffering::Line).overage(Duration::from_millis(200)),
+    );
+    runner.start("banked mute").unwrap();
+    let base = Duration::from_millis(50);
+    let turn = Turn::new(base).bot("mute", "go\n").bot("slow", "go\n").bot("banked mute", "go\n");
+    let id = runner.begin_turn(turn).unwrap();
+    let played = play(&mut runner, id);
+    assert_eq!(
+        played.replies,
+        [("slow".into(), b"done\n".to_vec())],
+        "the first deadline did not end the turn"
+    );
+    assert_eq!(played.report.outcome("mute"), Some(Outcome::TimedOut));
+    assert_eq!(played.report.outcome("banked mute"), Some(Outcome::TimedOut));
+    let Some(Outcome::Replied { elapsed, .. }) = played.report.outcome("slow") else { panic!() };
+    assert!(elapsed > base);
+    assert_eq!(runner.overage_left("banked mute").unwrap(), Duration::ZERO);
+    assert_eq!(runner.overage_left("slow").unwrap(), Duration::from_secs(5) - (elapsed - base));
+}
+
+#[test]
+fn a_spinner_under_cpu_charge_times_out() {
+    let spin = "python3 -c 'import sys\nsys.stdin.readline()\nwhile True: pass'";
+    let mut runner = bots(spin, &["spinner"]);
+    let turn = Turn::new(Duration::from_millis(100)).bot("spinner", "go\n").charge(Charge::Cpu);
+    let id = runner.begin_turn(turn).unwrap();
+    assert_eq!(play(&mut runner, id).report.outcome("spinner"), Some(Outcome::TimedOut));
+    runner.terminate("spinner").unwrap();
+}
+
+#[test]
+fn a_bot_that_already_ended_is_exited_at_once() {
+    let mut runner = bots("cat", &["alive"]);
+    runner.add("gone", App::new("true").buffering(Buffering::Line));
+    runner.start("gone").unwrap();
+    let deadline = Instant::now() + DEADLINE;
+    while runner.exit_status("gone").is_none() {
+        assert!(Instant::now() < deadline, "true never exited");
+        runner.poll_once(Some(Duration::from_millis(200)), |_, _| {}).unwrap();
+    }
+    let id =
+        runner.begin_turn(Turn::new(Duration::from_secs(10)).bot("gone", "x\n").bot("alive", "x\n")).unwrap();
+    let played = play(&mut runner, id);
+    assert_eq!(played.report.outcome("gone"), Some(Outcome::Exited));
+    assert!(replied(played.report.outcome("alive")));
 }

@@ -192,7 +192,7 @@ class Outcome:
         """Seconds charged (wall, or CPU under charge="cpu"), for "replied"; else None."""
     @property
     def cpu(self) -> Optional[float]:
-        """CPU seconds in the turn, for "replied" where they can be read; else None."""
+        """CPU seconds in the turn, for "replied" under charge="cpu" (where they can be read); else None."""
     @property
     def replied(self) -> bool: ...
     def __eq__(self, value: object, /) -> bool: ...

@@ -100,13 +100,17 @@ impl Runner {
     /// Does one of the Runner's own timers' work, if its run is still the
     /// alias's current one.
     pub(super) fn on_own_timer(&mut self, own_timer: OwnTimer) {
+        // A turn's timer is the turn's, not one alias's.
+        if let TimerPurpose::TurnDeadline(turn, key) = own_timer.kind {
+            return self.turn_deadline(turn, key);
+        }
         if self.running.get(&own_timer.alias).is_none_or(|r| r.run != own_timer.run) {
             return;
         }
         match own_timer.kind {
             TimerPurpose::Restart => self.restart(&own_timer.alias),
             TimerPurpose::Connect => self.try_connect(&own_timer.alias),
-            TimerPurpose::TurnDeadline(turn) => self.turn_deadline(&own_timer.alias, turn),
+            TimerPurpose::TurnDeadline(..) => {}
             TimerPurpose::KillTree => self.kill_tree(&own_timer.alias),
         }
     }

@@ -18,6 +18,7 @@ pub(crate) mod socket;
 mod split;
 mod tokens;
 mod turn;
+mod turn_outcomes;
 mod turns;
 mod untrusted;
 mod view;

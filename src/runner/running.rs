@@ -111,8 +111,9 @@ pub(crate) struct OwnTimer {
 pub(crate) enum TimerPurpose {
     Restart,
     Connect,
-    /// A bot's deadline in a turn.
-    TurnDeadline(TurnId),
+    /// The earliest deadline of the bots that owe a reply in a turn (the
+    /// turn's key in the Runner's turns).
+    TurnDeadline(TurnId, usize),
     /// A stopped child's grace has passed: its whole tree is killed.
     KillTree,
 }

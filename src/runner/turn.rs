@@ -1,6 +1,7 @@
 //! A turn of a bot loop, as the user describes it ([`Turn`]) and as the
 //! loop reports it ([`TurnReport`], [`Outcome`]).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 /// One turn: a payload for each bot, and the time each has to reply.
@@ -88,7 +89,8 @@ impl Turn {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Charge {
-    /// Wall-clock time from the write to the reply (the default).
+    /// Wall-clock time from the write to the reply (the default). No CPU
+    /// clock is read: [`Outcome::Replied`]'s `cpu` is `None`.
     #[default]
     Wall,
     /// The bot's CPU time in the turn (its process's CPU clock), with ten
@@ -112,7 +114,10 @@ pub enum Outcome {
         /// The time charged: wall time under [`Charge::Wall`], CPU time
         /// under [`Charge::Cpu`].
         elapsed: Duration,
-        /// Its CPU time in this turn, where it can be read.
+        /// Its CPU time in this turn, under [`Charge::Cpu`] (where the
+        /// clock can be read). `None` under [`Charge::Wall`]: the loop
+        /// reads no CPU clock there (two system calls a bot and turn);
+        /// [`Runner::cpu_time`](crate::Runner::cpu_time) reads it on demand.
         cpu: Option<Duration>,
     },
     /// It did not reply within its deadline and what was left of its bank
@@ -126,19 +131,19 @@ pub enum Outcome {
 /// harness itself was.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TurnReport {
-    pub(crate) outcomes: Vec<(String, Outcome)>,
+    pub(crate) outcomes: Vec<(Arc<str>, Outcome)>,
     pub(crate) harness_delay: Duration,
 }
 
 impl TurnReport {
     /// The outcome of `alias`; `None` if it was not in the turn.
     pub fn outcome(&self, alias: &str) -> Option<Outcome> {
-        self.outcomes.iter().find(|(a, _)| a == alias).map(|(_, o)| *o)
+        self.outcomes.iter().find(|(a, _)| &**a == alias).map(|(_, o)| *o)
     }
 
     /// Each bot and its outcome, in the order the turn named them.
     pub fn iter(&self) -> impl Iterator<Item = (&str, Outcome)> {
-        self.outcomes.iter().map(|(alias, outcome)| (alias.as_str(), *outcome))
+        self.outcomes.iter().map(|(alias, outcome)| (&**alias, *outcome))
     }
 
     /// The most any reply sat readable before the loop handed it over

@@ -1,75 +1,112 @@
-//! The Runner's turns: each bot's payload written, its deadline on a loop
-//! timer (its bank added), its first reply or its running out of time, and
-//! the report once every bot of the turn has an outcome.
+//! The Runner's turns begun: each bot's payload written and its deadline
+//! armed, with the per-turn state kept so that a reply costs an index, not
+//! a search (`turn_outcomes.rs` gives each bot its outcome).
+//!
+//! A turn keeps one loop timer, set for the earliest deadline of the bots
+//! that still owe a reply: bots with the same base and bank share it, so a
+//! turn of a thousand bots arms one timer, not a thousand. It counts from
+//! the last write, so it fires no earlier than any bot's deadline and at
+//! most one write phase after the first bot's; a reply that comes between
+//! is judged by the bot's own clock. No CPU clock is read under
+//! `Charge::Wall`.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use slab::Slab;
+
 use super::Runner;
-use super::running::{OwnEvent, OwnEventKind, OwnTimer, TimerPurpose};
-use super::turn::{Charge, Outcome, Turn, TurnId, TurnReport};
+use super::running::{OwnTimer, TimerPurpose};
+use super::turn::{Charge, Outcome, Turn, TurnId};
 use crate::error::{Error, Result};
 use crate::reactor::timers::TimerId;
-
-/// Backstop of a CPU-charged deadline, in wall time: this many deadlines.
-const CPU_BACKSTOP: u32 = 10;
+use crate::reactor::token::Token;
 
 #[derive(Debug, Default)]
 pub(crate) struct Turns {
     next: u64,
-    active: HashMap<TurnId, Active>,
-    /// The unfinished turn each bot is in, and whether it still owes its outcome.
-    members: HashMap<Arc<str>, (TurnId, bool)>,
-    /// What is left of each bot's overage bank, once a turn touched it.
-    banks: HashMap<Arc<str>, Duration>,
+    /// Unfinished turns, by a key that their members hold.
+    pub(super) active: Slab<Active>,
+    /// The unfinished turn each bot is in, and its place there.
+    pub(super) members: HashMap<Arc<str>, Member>,
+    /// What is left of each bot's overage bank, once a turn changed it.
+    pub(super) banks: HashMap<Arc<str>, Duration>,
     /// Bots that a turn froze, to thaw when a later turn writes to them.
-    frozen: HashSet<Arc<str>>,
+    pub(super) frozen: HashSet<Arc<str>>,
+}
+
+/// Where a bot of an unfinished turn is: the turn's key in
+/// [`Turns::active`] and the bot's index in its `bots`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Member {
+    pub(super) turn: usize,
+    pub(super) bot: usize,
 }
 
 #[derive(Debug)]
-struct Active {
-    base: Duration,
-    charge: Charge,
-    freeze: bool,
+pub(super) struct Active {
+    pub(super) id: TurnId,
+    pub(super) base: Duration,
+    pub(super) charge: Charge,
+    pub(super) freeze: bool,
     /// What a reply line starts with; `None`: any line.
-    prefix: Option<Box<[u8]>>,
-    bots: Vec<Bot>,
+    pub(super) prefix: Option<Box<[u8]>>,
+    pub(super) bots: Vec<Bot>,
     /// Bots without an outcome yet.
-    owed: usize,
-    harness_delay: Duration,
+    pub(super) owed: usize,
+    pub(super) harness_delay: Duration,
+    /// When the last payload was written: each bot's `due` counts from here.
+    pub(super) written: Instant,
+    /// The turn's deadline timer, for the earliest `due` of the bots that owe.
+    pub(super) timer: Option<TimerId>,
 }
 
 #[derive(Debug)]
-struct Bot {
-    alias: Arc<str>,
-    started: Instant,
-    cpu_at_start: Option<Duration>,
+pub(super) struct Bot {
+    pub(super) alias: Arc<str>,
+    /// When its payload was written.
+    pub(super) started: Instant,
+    /// Its CPU clock then; read under `Charge::Cpu` only.
+    pub(super) cpu_at_start: Option<Duration>,
     /// Its deadline and bank: what may be charged before it times out.
-    allowed: Duration,
-    outcome: Option<Outcome>,
-    timer: Option<TimerId>,
+    pub(super) allowed: Duration,
+    /// When the turn's timer must look at it (from `Active::written`): its
+    /// deadline, or under `Charge::Cpu` when its CPU time could next run out.
+    pub(super) due: Duration,
+    /// Its app's bank, for a bot whose bank no turn has changed.
+    pub(super) app_bank: Duration,
+    pub(super) outcome: Option<Outcome>,
+}
+
+/// What writing a bot's payload needs, found before anything is written.
+struct Target {
+    channel: Option<Token>,
+    ended: bool,
 }
 
 impl Turns {
-    /// Whether `alias` waits for its reply in a turn (cheap when no turn runs).
-    #[inline]
-    pub(super) fn awaits(&self, alias: &str) -> bool {
-        !self.members.is_empty() && self.members.get(alias).is_some_and(|(_, owed)| *owed)
-    }
-
     /// Whether `data`, output of `alias`, is the reply its turn waits for
     /// (cheap when no turn runs).
     #[inline]
     pub(super) fn is_reply(&self, alias: &str, data: &[u8]) -> bool {
-        if self.members.is_empty() {
-            return false;
-        }
-        let Some((id, true)) = self.members.get(alias) else { return false };
-        match self.active.get(id).and_then(|active| active.prefix.as_deref()) {
+        let Some(member) = self.owing(alias) else { return false };
+        match self.active[member.turn].prefix.as_deref() {
             None => true,
             Some(prefix) => starts_a_line(data, prefix),
         }
+    }
+
+    /// Where `alias` is, if it owes a reply in an unfinished turn.
+    #[inline]
+    pub(super) fn owing(&self, alias: &str) -> Option<Member> {
+        if self.members.is_empty() {
+            return None;
+        }
+        let member = *self.members.get(alias)?;
+        let active = self.active.get(member.turn)?;
+        active.bots[member.bot].outcome.is_none().then_some(member)
     }
 
     /// Whether a turn froze `alias`.
@@ -115,58 +152,115 @@ impl Runner {
     /// ```
     pub fn begin_turn(&mut self, turn: Turn) -> Result<TurnId> {
         self.owned()?;
-        self.check_turn(&turn)?;
+        check_turn(&turn)?;
+        let key = self.turns.active.vacant_key();
+        let (mut bots, targets) = self.enrol(&turn, key)?;
         self.turns.next += 1;
         let id = TurnId(self.turns.next);
-        let mut active = Active {
+        let mut exited = Vec::new();
+        // Only the writes and the clock between the writes: a bot written
+        // to later waits for the work done for the ones before it.
+        for (i, ((_, payload), target)) in turn.bots.iter().zip(&targets).enumerate() {
+            let bot = &mut bots[i];
+            if !self.turns.frozen.is_empty() && self.turns.frozen.contains(&bot.alias) {
+                self.thaw_bot(&bot.alias);
+            }
+            bot.allowed = turn.deadline.saturating_add(self.turns.bank(&bot.alias, bot.app_bank));
+            bot.due = bot.allowed;
+            if turn.charge == Charge::Cpu {
+                bot.cpu_at_start = self.tree_cpu_time(&bot.alias).ok();
+            }
+            let channel = target.channel.filter(|_| !target.ended).and_then(|t| self.reactor.channel(t));
+            let written = channel.map(|channel| channel.write(payload));
+            bot.started = Instant::now();
+            if !matches!(written, Some(Ok(()))) {
+                if let Some(Err(e)) = written {
+                    log::warn!("writing {}'s turn: {e}; its outcome is Exited", bot.alias);
+                }
+                exited.push(i);
+            }
+        }
+        let active = Active {
+            id,
             base: turn.deadline,
             charge: turn.charge,
             freeze: turn.freeze_between,
             prefix: turn.reply_prefix,
-            bots: Vec::with_capacity(turn.bots.len()),
-            owed: turn.bots.len(),
+            owed: bots.len(),
+            bots,
             harness_delay: Duration::ZERO,
+            written: Instant::now(),
+            timer: None,
         };
-        let mut exited = Vec::new();
-        for (alias, payload) in turn.bots {
-            let alias: Arc<str> = self.running.get_key_value(alias.as_str()).expect("checked").0.clone();
-            self.turns.members.insert(alias.clone(), (id, true));
-            if self.turns.frozen.remove(&alias) {
-                self.thaw_bot(&alias);
-            }
-            let allowed = turn.deadline.saturating_add(self.bank_left(&alias));
-            let written = self.get_channel(&alias).map(|channel| channel.write(&payload));
-            let cpu_at_start = self.tree_cpu_time(&alias).ok();
-            let mut bot = Bot {
-                alias: alias.clone(),
-                started: Instant::now(),
-                cpu_at_start,
-                allowed,
-                outcome: None,
-                timer: None,
-            };
-            match written {
-                Some(Ok(())) if self.exit_status(&alias).is_none() => {
-                    let run = self.running.get(&alias).map_or(0, |r| r.run);
-                    let timer = self.reactor.set_timer(allowed);
-                    self.own_timers
-                        .insert(timer, OwnTimer { alias, run, kind: TimerPurpose::TurnDeadline(id) });
-                    bot.timer = Some(timer);
-                }
-                other => {
-                    if let Some(Err(e)) = other {
-                        log::warn!("writing {alias}'s turn: {e}; its outcome is Exited");
-                    }
-                    exited.push(alias);
-                }
-            }
-            active.bots.push(bot);
+        let inserted = self.turns.active.insert(active);
+        debug_assert_eq!(inserted, key, "the key its members were given");
+        for bot in exited {
+            self.settle_bot(Member { turn: key, bot }, Outcome::Exited);
         }
-        self.turns.active.insert(id, active);
-        for alias in exited {
-            self.settle_bot(&alias, Outcome::Exited);
-        }
+        self.arm_turn_timer(key);
         Ok(id)
+    }
+
+    /// Makes each bot of `turn` a member of the turn to be kept at `key`,
+    /// and finds what writing to it needs; on an error, no bot is a member.
+    fn enrol(&mut self, turn: &Turn, key: usize) -> Result<(Vec<Bot>, Vec<Target>)> {
+        let mut bots = Vec::with_capacity(turn.bots.len());
+        let mut targets = Vec::with_capacity(turn.bots.len());
+        for (i, (alias, _)) in turn.bots.iter().enumerate() {
+            match self.enrol_bot(alias, Member { turn: key, bot: i }) {
+                Ok((bot, target)) => {
+                    bots.push(bot);
+                    targets.push(target);
+                }
+                Err(e) => {
+                    for bot in &bots {
+                        self.turns.members.remove(&bot.alias);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok((bots, targets))
+    }
+
+    fn enrol_bot(&mut self, alias: &str, member: Member) -> Result<(Bot, Target)> {
+        let (alias, running) =
+            self.running.get_key_value(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
+        match self.turns.members.entry(alias.clone()) {
+            Entry::Occupied(taken) if taken.get().turn == member.turn => {
+                let setting = format!("bot {alias:?} of a turn");
+                Err(Error::InvalidSetting { setting, reason: "it is named twice" })
+            }
+            Entry::Occupied(_) => Err(Error::TurnInProgress(alias.to_string())),
+            Entry::Vacant(free) => {
+                free.insert(member);
+                let now = Instant::now();
+                let bot = Bot {
+                    alias: alias.clone(),
+                    started: now,
+                    cpu_at_start: None,
+                    allowed: Duration::ZERO,
+                    due: Duration::ZERO,
+                    app_bank: running.overage,
+                    outcome: None,
+                };
+                Ok((bot, Target { channel: running.channel, ended: running.status().is_some() }))
+            }
+        }
+    }
+
+    /// Sets the turn's timer for the earliest `due` of its bots that owe,
+    /// if it has none.
+    pub(super) fn arm_turn_timer(&mut self, key: usize) {
+        let Some(active) = self.turns.active.get_mut(key).filter(|a| a.timer.is_none()) else { return };
+        let Some(due) = active.bots.iter().filter(|b| b.outcome.is_none()).map(|b| b.due).min() else {
+            return;
+        };
+        let after = due.saturating_sub(active.written.elapsed());
+        let timer = self.reactor.set_timer(after);
+        active.timer = Some(timer);
+        let kind = TimerPurpose::TurnDeadline(active.id, key);
+        self.own_timers.insert(timer, OwnTimer { alias: Arc::from(""), run: 0, kind });
     }
 
     /// What is left of `alias`'s overage bank ([`App::overage`](crate::App::overage)):
@@ -203,192 +297,31 @@ impl Runner {
     }
 
     fn bank_left(&self, alias: &str) -> Duration {
-        match self.turns.banks.get(alias) {
-            Some(left) => *left,
-            None => self.running.get(alias).map_or(Duration::ZERO, |r| r.overage),
-        }
-    }
-
-    /// Checks a turn before anything is written.
-    fn check_turn(&self, turn: &Turn) -> Result<()> {
-        if turn.bots.is_empty() {
-            return Err(Error::InvalidSetting { setting: "a turn".into(), reason: "it names no bot" });
-        }
-        if turn.deadline.is_zero() {
-            let setting = "the turn's deadline of 0 s".into();
-            return Err(Error::InvalidSetting { setting, reason: "a bot needs some time to reply" });
-        }
-        let mut seen = HashSet::new();
-        for (alias, _) in &turn.bots {
-            if !seen.insert(alias.as_str()) {
-                let setting = format!("bot {alias:?} of a turn");
-                return Err(Error::InvalidSetting { setting, reason: "it is named twice" });
-            }
-            if !self.running.contains_key(alias.as_str()) {
-                return Err(Error::NoSuchProcess(alias.clone()));
-            }
-            if self.turns.members.contains_key(alias.as_str()) {
-                return Err(Error::TurnInProgress(alias.clone()));
-            }
-        }
-        Ok(())
-    }
-
-    /// A bot's output came while it owes a reply: its outcome, and the
-    /// time charged if it replied in time (then the data is its `Reply`).
-    pub(super) fn turn_output(&mut self, alias: &Arc<str>) -> Option<(TurnId, Duration)> {
-        let (id, bot) = self.owing_bot(alias)?;
-        let charge = self.turns.active.get(&id)?.charge;
-        let cpu =
-            self.tree_cpu_time(alias).ok().zip(bot.cpu_at_start).map(|(now, then)| now.saturating_sub(then));
-        let elapsed = match charge {
-            Charge::Cpu => cpu.unwrap_or_else(|| bot.started.elapsed()),
-            _ => bot.started.elapsed(),
-        };
-        let delay = self.reactor.woke_at().elapsed();
-        if let Some(active) = self.turns.active.get_mut(&id) {
-            active.harness_delay = active.harness_delay.max(delay);
-        }
-        if elapsed > bot.allowed {
-            self.settle_bot(alias, Outcome::TimedOut);
-            return None;
-        }
-        self.settle_bot(alias, Outcome::Replied { elapsed, cpu });
-        Some((id, elapsed))
-    }
-
-    /// A bot's deadline timer fired: it timed out, unless CPU charging
-    /// says it has time left (then the timer is set again).
-    pub(super) fn turn_deadline(&mut self, alias: &Arc<str>, id: TurnId) {
-        let Some((owed_id, bot)) = self.owing_bot(alias).filter(|(t, _)| *t == id) else { return };
-        let Some(active) = self.turns.active.get(&owed_id) else { return };
-        if active.charge == Charge::Cpu {
-            let used = self
-                .tree_cpu_time(alias)
-                .ok()
-                .zip(bot.cpu_at_start)
-                .map(|(now, then)| now.saturating_sub(then));
-            let backstop = bot.allowed.saturating_mul(CPU_BACKSTOP);
-            let wall = bot.started.elapsed();
-            if let Some(used) = used.filter(|used| *used < bot.allowed && wall < backstop) {
-                let next = (bot.allowed - used).min(backstop - wall);
-                let run = self.running.get(alias).map_or(0, |r| r.run);
-                let timer = self.reactor.set_timer(next);
-                self.own_timers.insert(
-                    timer,
-                    OwnTimer { alias: alias.clone(), run, kind: TimerPurpose::TurnDeadline(id) },
-                );
-                return;
-            }
-        }
-        self.settle_bot(alias, Outcome::TimedOut);
-    }
-
-    /// A bot in a turn ended, or its alias was stopped or freed, before it replied.
-    pub(super) fn turn_exit(&mut self, alias: &str) {
-        if self.turns.awaits(alias) {
-            self.settle_bot(alias, Outcome::Exited);
-        }
-    }
-
-    /// The turn `alias` owes a reply in, with a copy of its bookkeeping.
-    fn owing_bot(&self, alias: &str) -> Option<(TurnId, BotView)> {
-        let (id, owed) = *self.turns.members.get(alias)?;
-        let bot = self.turns.active.get(&id)?.bots.iter().find(|b| &*b.alias == alias)?;
-        owed.then_some((
-            id,
-            BotView { started: bot.started, cpu_at_start: bot.cpu_at_start, allowed: bot.allowed },
-        ))
-    }
-
-    /// Gives a bot its outcome: charges its bank, freezes it if the turn
-    /// says so, and ends the turn if it was the last.
-    fn settle_bot(&mut self, alias: &str, outcome: Outcome) {
-        let Some((alias, (id, owed))) = self.turns.members.get_key_value(alias).map(|(a, m)| (a.clone(), *m))
-        else {
-            return;
-        };
-        if !owed {
-            return;
-        }
-        self.turns.members.insert(alias.clone(), (id, false));
-        let Some(active) = self.turns.active.get_mut(&id) else { return };
-        let (base, freeze) = (active.base, active.freeze);
-        let Some(bot) = active.bots.iter_mut().find(|b| b.alias == alias) else { return };
-        bot.outcome = Some(outcome);
-        let timer = bot.timer.take();
-        active.owed -= 1;
-        let finished = active.owed == 0;
-        if let Some(timer) = timer {
-            self.reactor.cancel_timer(timer);
-            self.own_timers.remove(&timer);
-        }
-        let bank = self.bank_left(&alias);
-        let left = match outcome {
-            Outcome::Replied { elapsed, .. } => bank.saturating_sub(elapsed.saturating_sub(base)),
-            Outcome::TimedOut => Duration::ZERO,
-            Outcome::Exited => bank,
-        };
-        self.turns.banks.insert(alias.clone(), left);
-        if freeze && outcome != Outcome::Exited {
-            self.freeze_bot(&alias);
-        }
-        if finished {
-            self.end_turn(id);
-        }
-    }
-
-    /// Every bot has an outcome: the turn's members are free, and its
-    /// report waits to be handed over.
-    fn end_turn(&mut self, id: TurnId) {
-        let Some(active) = self.turns.active.remove(&id) else { return };
-        for bot in &active.bots {
-            self.turns.members.remove(&bot.alias);
-        }
-        let outcomes = active
-            .bots
-            .into_iter()
-            .map(|b| (b.alias.to_string(), b.outcome.unwrap_or(Outcome::Exited)))
-            .collect();
-        let report = TurnReport { outcomes, harness_delay: active.harness_delay };
-        self.own_events.push_back(OwnEvent {
-            alias: Arc::from(""),
-            run: 0,
-            kind: OwnEventKind::TurnEnded(id, Box::new(report)),
-        });
-    }
-
-    /// Stops a bot from running between turns.
-    fn freeze_bot(&mut self, alias: &Arc<str>) {
-        if let Err(e) = self.freeze(alias) {
-            log::warn!("freezing {alias} between turns: {e}");
-            return;
-        }
-        self.turns.frozen.insert(alias.clone());
-    }
-
-    /// Lets a bot run again.
-    pub(super) fn thaw_bot(&mut self, alias: &str) {
-        self.turns.frozen.remove(alias);
-        if let Err(e) = self.thaw(alias) {
-            log::warn!("thawing {alias}: {e}");
-        }
-    }
-
-    /// Forgets an alias that was freed: its turn, if it owed a reply, and its bank.
-    pub(super) fn turn_forget(&mut self, alias: &str) {
-        self.turn_exit(alias);
-        self.turns.banks.remove(alias);
-        self.turns.frozen.remove(alias);
+        let app_bank = self.running.get(alias).map_or(Duration::ZERO, |r| r.overage);
+        self.turns.bank(alias, app_bank)
     }
 }
 
-/// What the deadline and reply checks need of a bot.
-#[derive(Clone, Copy, Debug)]
-struct BotView {
-    started: Instant,
-    cpu_at_start: Option<Duration>,
-    allowed: Duration,
+impl Turns {
+    /// What is left of `alias`'s bank, `app_bank` if no turn changed it.
+    pub(super) fn bank(&self, alias: &str, app_bank: Duration) -> Duration {
+        if self.banks.is_empty() {
+            return app_bank;
+        }
+        self.banks.get(alias).copied().unwrap_or(app_bank)
+    }
+}
+
+/// Checks a turn's shape before anything is looked up or written.
+fn check_turn(turn: &Turn) -> Result<()> {
+    if turn.bots.is_empty() {
+        return Err(Error::InvalidSetting { setting: "a turn".into(), reason: "it names no bot" });
+    }
+    if turn.deadline.is_zero() {
+        let setting = "the turn's deadline of 0 s".into();
+        return Err(Error::InvalidSetting { setting, reason: "a bot needs some time to reply" });
+    }
+    Ok(())
 }
 
 /// Whether `data` starts with `prefix`, or holds a line that does.

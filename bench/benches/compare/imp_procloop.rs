@@ -3,7 +3,9 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use procloop::{App, Buffering, Cgroups, Event, Restart, Runner, Start, TimerId, Transport, Turn, TurnId};
+use procloop::{
+    App, Buffering, Cgroups, Event, Restart, Runner, Scheduler, Start, TimerId, Transport, Turn, TurnId,
+};
 
 use crate::frame::{self, Ledger, Role};
 use crate::util::*;
@@ -37,6 +39,14 @@ thread_local! {
     static TRANSPORT: std::cell::Cell<Transport> = const { std::cell::Cell::new(Transport::Pipes) };
     static DIE_WITH_PARENT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     static CONTAINED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static SCHEDULER: std::cell::Cell<Scheduler> = const { std::cell::Cell::new(Scheduler::Normal) };
+}
+
+/// As [`run`] (the frame scenarios), with every bot under `scheduler`
+/// (`procloop-batch`: `SCHED_BATCH`).
+pub fn run_scheduled(scenario: &Scenario, scheduler: Scheduler) -> Metrics {
+    SCHEDULER.with(|s| s.set(scheduler));
+    run(scenario, Transport::Pipes)
 }
 
 fn runner(name: &str, app: App) -> Runner {
@@ -224,8 +234,12 @@ fn frame(n: usize, faults: bool) -> Metrics {
 fn frame_runner(n: usize, faults: bool) -> (Runner, Vec<String>, Ledger) {
     let mut runner = Runner::new().unwrap();
     let program = format!("'{}'", frame::bot_program());
-    let app =
-        |role: Role| App::new(format!("{program} {}", role.args().join(" "))).buffering(Buffering::Line);
+    let scheduler = SCHEDULER.with(|s| s.get());
+    let app = |role: Role| {
+        App::new(format!("{program} {}", role.args().join(" ")))
+            .buffering(Buffering::Line)
+            .scheduler(scheduler)
+    };
     runner.add("bot", app(Role::Healthy));
     // The stubborn bot has the crashy one's policy too: a stopped child is
     // not restarted (the ledger fails the run if it is). Its grace is the stop's.

@@ -18,7 +18,8 @@
 //! multi-thread runtime, `threads` std::process with a thread per pipe, and
 //! `plain` the bare limit (a read loop; a pipe between two threads).
 //!
-//! `procloop-turns` is the frame scenarios written with `Runner::begin_turn`.
+//! `procloop-turns` is the frame scenarios written with `Runner::begin_turn`,
+//! `procloop-batch` the `procloop` frame loop with its bots under `SCHED_BATCH`.
 //! The frame scenarios (`frame`, `frame-faults`) run procloop, tokio-ct and
 //! threads only, and `frame` the mio loop too; their bots are this binary run with `--bot` (see `frame.rs`).
 
@@ -38,6 +39,7 @@ use util::{Metrics, Scenario};
 const IMPLS: &[&str] = &[
     "procloop",
     "procloop-turns",
+    "procloop-batch",
     "procloop-sock",
     "procloop-dwp",
     "procloop-cg",
@@ -124,6 +126,7 @@ fn run_one(imp: &str, spec: &str) {
         "procloop-dwp" => imp_procloop::run_with(&scenario, Transport::Pipes, true),
         "procloop-facade" => imp_procloop::run_facade(&scenario),
         "procloop-turns" => imp_procloop::run_turns(&scenario),
+        "procloop-batch" => imp_procloop::run_scheduled(&scenario, procloop::Scheduler::Batch),
         "procloop-cg" => imp_procloop::run_contained(&scenario),
         "mio-loop" => imp_mio::run(&scenario),
         "tokio-ct" => imp_tokio::run(&scenario, false),

@@ -105,7 +105,8 @@ impl Scenario {
     pub fn supports(&self, imp: &str) -> bool {
         if matches!(self, Scenario::Frame { .. }) {
             let mio = imp == "mio-loop" && matches!(self, Scenario::Frame { faults: false, .. });
-            return mio || matches!(imp, "procloop" | "procloop-turns" | "tokio-ct" | "threads");
+            let ours = matches!(imp, "procloop" | "procloop-turns" | "procloop-batch");
+            return mio || ours || matches!(imp, "tokio-ct" | "threads");
         }
         match imp {
             "procloop-facade" => matches!(self, Scenario::PingPong { .. } | Scenario::Lines { .. }),
@@ -113,7 +114,7 @@ impl Scenario {
             "procloop-sock" => !matches!(self, Scenario::Lines { .. }),
             "procloop-dwp" => matches!(self, Scenario::Spawn { .. } | Scenario::Fanout { .. }),
             "procloop-cg" => matches!(self, Scenario::Spawn { .. }),
-            "procloop-turns" => false,
+            "procloop-turns" | "procloop-batch" => false,
             "threads" => true,
             _ => true,
         }
