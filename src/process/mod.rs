@@ -17,6 +17,7 @@ pub(crate) mod spawn;
 mod spawner;
 pub(crate) mod start_error;
 pub(crate) mod tree;
+pub(crate) mod untrusted;
 pub(crate) mod usage;
 mod wiring;
 

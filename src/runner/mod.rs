@@ -50,7 +50,6 @@ use tokens::Tokens;
 pub use turn::{Charge, Outcome, Turn, TurnId, TurnReport};
 use turns::Turns;
 pub use untrusted::Scheduler;
-pub(crate) use untrusted::Untrusted;
 pub use view::ReactorView;
 
 /// The registry of configured apps and of the processes running them, by

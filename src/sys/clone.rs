@@ -750,7 +750,7 @@ mod tests {
         launch.setup.limit(limit.resource(), limit.value());
         let failed = run(launch, out).expect_err("no such limit");
         assert_eq!(failed.stage, Stage::Limit(libc::RLIMIT_NOFILE), "{failed:?}");
-        let untrusted = crate::runner::Untrusted::default();
+        let untrusted = crate::process::untrusted::Untrusted::default();
         let attempt = crate::process::start_error::Attempt {
             program: Path::new("/bin/true"),
             cwd: None,
