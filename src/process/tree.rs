@@ -20,7 +20,7 @@ const CPU_MIN_QUOTA: u64 = 1_000;
 /// ended included (`cpu.stat` is there without the cpu controller too),
 /// its memory peak where the memory controller is on, its tasks now.
 pub(crate) fn usage(dir: &Path) -> io::Result<TreeUsage> {
-    let stat = fs::read_to_string(dir.join("cpu.stat"))?;
+    let stat = read_small(&dir.join("cpu.stat"))?;
     let micros = |key: &str| Duration::from_micros(field(&stat, key).unwrap_or(0));
     Ok(TreeUsage {
         user: micros("user_usec"),
@@ -42,7 +42,7 @@ fn memory_peak(dir: &Path) -> io::Result<Option<u64>> {
 /// What the tree in `dir` used, read as its last process has gone: no
 /// task is left to count.
 pub(crate) fn usage_at_end(dir: &Path) -> io::Result<TreeUsage> {
-    let stat = fs::read_to_string(dir.join("cpu.stat"))?;
+    let stat = read_small(&dir.join("cpu.stat"))?;
     let micros = |key: &str| Duration::from_micros(field(&stat, key).unwrap_or(0));
     Ok(TreeUsage {
         user: micros("user_usec"),
@@ -54,7 +54,7 @@ pub(crate) fn usage_at_end(dir: &Path) -> io::Result<TreeUsage> {
 
 /// User and system CPU time of the tree in `dir` so far.
 pub(crate) fn user_system(dir: &Path) -> io::Result<(Duration, Duration)> {
-    let stat = fs::read_to_string(dir.join("cpu.stat"))?;
+    let stat = read_small(&dir.join("cpu.stat"))?;
     let micros = |key: &str| Duration::from_micros(field(&stat, key).unwrap_or(0));
     Ok((micros("user_usec"), micros("system_usec")))
 }
@@ -62,7 +62,7 @@ pub(crate) fn user_system(dir: &Path) -> io::Result<(Duration, Duration)> {
 /// The CPU time (user and system) of the tree in `dir`, those that ended
 /// included: what a turn charges a bot.
 pub(crate) fn cpu_time(dir: &Path) -> io::Result<Duration> {
-    let stat = fs::read_to_string(dir.join("cpu.stat"))?;
+    let stat = read_small(&dir.join("cpu.stat"))?;
     Ok(Duration::from_micros(field(&stat, "usage_usec").unwrap_or(0)))
 }
 
@@ -76,6 +76,24 @@ fn tasks(dir: &Path) -> io::Result<u64> {
         }
         Err(e) => Err(e),
     }
+}
+
+/// A small cgroup file read whole: one open, one read, one close (where
+/// `read_to_string` would also stat it and read until an empty read).
+pub(crate) fn read_small(path: &Path) -> io::Result<String> {
+    use std::io::Read;
+    let mut buf = [0u8; 4096];
+    let mut file = fs::File::open(path)?;
+    let len = file.read(&mut buf)?;
+    if len == buf.len() {
+        // Longer than such files are: read the rest the usual way.
+        let mut rest = Vec::new();
+        file.read_to_end(&mut rest)?;
+        let mut all = buf.to_vec();
+        all.extend(rest);
+        return Ok(String::from_utf8_lossy(&all).into_owned());
+    }
+    Ok(String::from_utf8_lossy(&buf[..len]).into_owned())
 }
 
 /// The number after `key` in a flat-keyed file such as `cpu.stat`.
@@ -127,6 +145,18 @@ mod tests {
         assert_eq!(field(stat, "user_usec"), Some(200));
         assert_eq!(field(stat, "usage_usec"), Some(300));
         assert_eq!(field(stat, "user"), None);
+    }
+
+    #[test]
+    fn a_small_read_gives_the_whole_file_short_or_long() {
+        let dir = std::env::temp_dir().join(format!("procloop-read-small-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        for len in [0, 30, 4095, 4096, 10_000] {
+            let text: String = (0..len).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+            fs::write(dir.join("f"), &text).unwrap();
+            assert_eq!(read_small(&dir.join("f")).unwrap(), text, "{len} bytes");
+        }
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
