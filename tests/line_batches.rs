@@ -295,3 +295,54 @@ fn a_nested_poll_leaves_the_outer_handlers_bytes_intact() {
             .unwrap();
     }
 }
+
+/// Lines of every length from 1 to 200 bytes (so ends on both sides of
+/// each 64 bytes the line search looks at together, and lines longer than
+/// that), handed whole and in order, by `poll_once` and by the pull form.
+#[test]
+fn lines_of_every_length_come_whole_and_in_order() {
+    let want: Vec<Vec<u8>> = (1..=200).map(|len| [vec![b'x'; len - 1], vec![b'\n']].concat()).collect();
+    for pull in [false, true] {
+        init();
+        let mut reactor = Reactor::new().unwrap();
+        let (channel, mut peer) = TestChannel::pair();
+        reactor.register(channel.line_buffered()).unwrap();
+        peer.put(&want.concat());
+        let mut got = Vec::new();
+        let deadline = Instant::now() + DEADLINE;
+        while got.len() < want.len() {
+            assert!(Instant::now() < deadline, "{} lines, pull: {pull}", got.len());
+            if pull {
+                reactor.wait_events(Some(DEADLINE)).unwrap();
+                while let Some(event) = reactor.next_event() {
+                    got.push(data(event));
+                }
+            } else {
+                reactor.poll_once(Some(DEADLINE), |_, e| got.push(data(e))).unwrap();
+            }
+        }
+        assert!(got == want, "pull: {pull}: lengths {:?}", got.iter().map(Vec::len).collect::<Vec<_>>());
+    }
+}
+
+/// The Runner's loops (one a role): a child's stdout and captured stderr
+/// lines of every length from 1 to 150 bytes, each one event, whole and in
+/// order.
+#[test]
+fn a_runner_hands_stdout_and_stderr_lines_of_every_length_whole() {
+    use procloop::{App, Buffering, Runner, Stderr};
+    init();
+    let command = "python3 -c 'import sys\nfor n in range(1, 151):\n    sys.stdout.write(\"o\" * (n - 1) + chr(10))\n    sys.stderr.write(\"e\" * (n - 1) + chr(10))'";
+    let mut runner = Runner::new().unwrap();
+    let app = App::new(command).stderr(Stderr::Capture).buffering(Buffering::Line);
+    runner.add("py", app);
+    runner.start("py").unwrap();
+    let got = run_until(&mut runner, |g| g.iter().any(|e| matches!(e, Got::Exited(..))));
+    let lines = |fill: u8| (1..=150).map(|n| [vec![fill; n - 1], vec![b'\n']].concat()).collect::<Vec<_>>();
+    let out: Vec<Vec<u8>> =
+        got.iter().filter_map(|g| if let Got::Data(_, d) = g { Some(d.clone()) } else { None }).collect();
+    let err: Vec<Vec<u8>> =
+        got.iter().filter_map(|g| if let Got::Stderr(_, d) = g { Some(d.clone()) } else { None }).collect();
+    assert!(out == lines(b'o'), "stdout lengths {:?}", out.iter().map(Vec::len).collect::<Vec<_>>());
+    assert!(err == lines(b'e'), "stderr lengths {:?}", err.iter().map(Vec::len).collect::<Vec<_>>());
+}

@@ -34,7 +34,7 @@ use crate::process::Process;
 use deadlines::Deadlines;
 pub use event::ReactorEvent;
 use poll::Queue;
-pub(crate) use poll::poll;
+pub(crate) use poll::{Handing, Lines, poll};
 use table::Table;
 use timers::{TimerId, Timers};
 use token::{Token, WAKER};
@@ -252,9 +252,20 @@ impl Reactor {
             |r| r,
             timeout,
             max_events.max(1),
-            |reactor, event, _| {
-                handler(reactor, event);
-                1
+            |reactor, handing, room| match handing {
+                Handing::Event(event) => {
+                    handler(reactor, event);
+                    1
+                }
+                Handing::Lines(lines) => {
+                    let token = lines.token();
+                    lines.hand_each(
+                        reactor,
+                        |r| r,
+                        room,
+                        |r, data| handler(r, ReactorEvent::Data { token, data }),
+                    )
+                }
             },
         )
     }

@@ -2,7 +2,9 @@
 //! and lengths, no borrows), popped one at a time for the handler. A nested
 //! `poll_once` pops the same queue, so every event is handed once, in
 //! order, whatever the handler does; the loop waits and fills only when the
-//! queue is empty.
+//! queue is empty. A batch of lines goes to the owner whole, as a cursor
+//! ([`Lines`]) that cuts one line at a time, so that what the lines need
+//! is looked up once a batch.
 //!
 //! A handler that touches a channel whose events are still queued (reads
 //! it, pauses it, takes it back) first gets those events' bytes put back in
@@ -77,8 +79,9 @@ pub(crate) struct Queue {
 }
 
 /// Lines of one channel at `at..end` of the arena (none when `at == end`).
-/// `serial` tells one batch from the next, so that a handing loop sees
-/// that a nested poll or a take-back changed it.
+/// `serial` changes whenever anything but the one [`Lines`] cursor handing
+/// them changes the batch (a new batch, a nested poll's cursor, a
+/// take-back), so that the cursor knows to stop.
 #[derive(Debug)]
 struct Batch {
     token: Token,
@@ -117,21 +120,48 @@ impl Queue {
     /// True if lines are left in the batch, after moving a `Lines` entry
     /// at the front of the deque there when it was empty.
     #[inline(always)]
-    fn batch_ready(&mut self) -> bool {
+    fn batch_ready(&mut self, arena: &[u8]) -> bool {
         if self.batch.at < self.batch.end {
             return true;
         }
         let Some(&Queued::Lines { token, at, end }) = self.events.front() else { return false };
         self.pop();
         self.batch = Batch { token, at, end, serial: self.batch.serial + 1 };
-        true
+        if arena.get(end.wrapping_sub(1)) != Some(&b'\n') {
+            self.cut_piece(arena);
+        }
+        self.batch.at < self.batch.end
+    }
+
+    /// Cuts what follows the batch's last newline off it, into a `Data`
+    /// event of its own in front of the queue. A fill queues whole lines
+    /// only; this keeps a batch that broke that rule from stopping the loop
+    /// (a line cursor ends at the last newline).
+    #[cold]
+    fn cut_piece(&mut self, arena: &[u8]) {
+        let Batch { token, at, end, .. } = self.batch;
+        let whole = memchr::memrchr(b'\n', arena.get(at..end).unwrap_or_default()).map_or(at, |i| at + i + 1);
+        self.events.push_front(Queued::Data { token, at: whole, len: end - whole });
+        self.popped -= 1; // the events behind keep their places
+        self.batch.end = whole;
+    }
+
+    /// A cursor over the rest of the non-empty batch, whose bytes are
+    /// `arena`; any cursor made before it stops.
+    #[inline(always)]
+    fn lines<'a>(&mut self, arena: &'a [u8]) -> Lines<'a> {
+        self.batch.serial += 1;
+        let Batch { token, at, end, serial } = self.batch;
+        let bytes = arena.get(..end).unwrap_or_default();
+        Lines { token, bytes, at, block: at, mask: newline_mask(bytes.get(at..).unwrap_or_default()), serial }
     }
 
     /// Cuts the next line off the non-empty batch, whose bytes are `arena`.
-    #[inline(always)]
+    #[inline]
     fn next_line(&mut self, arena: &[u8]) -> (Token, usize, usize) {
+        self.batch.serial += 1;
         let Batch { token, at, end, .. } = self.batch;
-        let len = line_len(&arena[at..end]);
+        let len = line_len(arena.get(at..end).unwrap_or_default());
         self.batch.at += len;
         (token, at, len)
     }
@@ -142,6 +172,139 @@ impl Queue {
         self.popped += 1;
         Some(event)
     }
+}
+
+/// What [`poll`] gives its `hand`: one event, or a batch of one
+/// channel's lines, to be handed one at a time with [`Lines::next`] (so
+/// that whatever a line's handler needs of its channel is looked up once a
+/// batch, not once a line).
+pub(crate) enum Handing<'a> {
+    Event(ReactorEvent<'a>),
+    Lines(Lines<'a>),
+}
+
+/// A cursor over the lines of the batch, which stays in the queue:
+/// [`next`](Self::next) notes each line there as handed before giving it,
+/// so a handler that polls again or touches the channel finds the batch as
+/// it is; the cursor stops once anything else changed the batch.
+///
+/// A line's end is found with a mask of the newlines of 64 bytes at a
+/// time (one vector compare), one bit taken off a line.
+pub(crate) struct Lines<'a> {
+    token: Token,
+    /// The arena up to the batch's end.
+    bytes: &'a [u8],
+    /// Where the next line starts.
+    at: usize,
+    /// Where the 64 bytes `mask` covers start.
+    block: usize,
+    /// The newlines in those bytes not handed yet, a bit each.
+    mask: u64,
+    serial: u64,
+}
+
+impl<'a> Lines<'a> {
+    /// The channel the lines are of.
+    pub(crate) fn token(&self) -> Token {
+        self.token
+    }
+
+    /// The next line, noted as handed in `reactor`'s batch; `None` at the
+    /// batch's end or once something else changed the batch.
+    #[inline(always)]
+    pub(crate) fn next(&mut self, reactor: &mut Reactor) -> Option<&'a [u8]> {
+        let batch = &mut reactor.queue.batch;
+        if batch.serial != self.serial {
+            return None;
+        }
+        while self.mask == 0 {
+            self.block += 64;
+            self.mask = newline_mask(self.bytes.get(self.block..)?);
+        }
+        let end = self.block + self.mask.trailing_zeros() as usize + 1;
+        self.mask &= self.mask - 1;
+        let line = self.bytes.get(self.at..end)?;
+        self.at = end;
+        batch.at = end;
+        Some(line)
+    }
+
+    /// Hands lines to `hand` until `room` were handed or [`next`](Self::next)
+    /// gives none; returns how many. Not inlined: the loop keeps what it
+    /// needs in registers only in a function of its own.
+    #[inline(never)]
+    pub(crate) fn hand_each<T>(
+        mut self,
+        owner: &mut T,
+        reactor: impl Fn(&mut T) -> &mut Reactor,
+        room: usize,
+        mut hand: impl FnMut(&mut T, &'a [u8]),
+    ) -> usize {
+        let mut handed = 0;
+        while handed < room
+            && let Some(line) = self.next(reactor(owner))
+        {
+            hand(owner, line);
+            handed += 1;
+        }
+        handed
+    }
+}
+
+/// The newlines among the first 64 bytes of `bytes`, bit `i` for byte `i`.
+/// Not inlined: once every 64 bytes, it would take the registers the line
+/// loop needs.
+#[inline(never)]
+fn newline_mask(bytes: &[u8]) -> u64 {
+    match bytes.first_chunk::<64>() {
+        Some(block) => block_mask(block),
+        None => short_mask(bytes),
+    }
+}
+
+/// [`newline_mask`] of fewer than 64 bytes (a batch's last ones, or a
+/// short batch such as one reply) 8 at a time, the last 8 overlapping the
+/// ones before them, with no copy to pad them. (A fold from the last word
+/// down: as a sum of shifted words the compiler vectorizes it, with 64-bit
+/// multiplies that SSE2 lacks.)
+#[inline(always)]
+fn short_mask(bytes: &[u8]) -> u64 {
+    let (words, _) = bytes.as_chunks::<8>();
+    let mask = words.iter().rev().fold(0, |mask, word| mask << 8 | word_mask(word));
+    match bytes.last_chunk::<8>() {
+        Some(last) => mask | word_mask(last) << (bytes.len() - 8),
+        None => bytes.iter().rev().fold(0, |mask, &byte| mask << 1 | u64::from(byte == b'\n')),
+    }
+}
+
+/// The newlines of 8 bytes, a bit each: a byte's top bit is set where it
+/// was `\n` (exact: no carry from one byte into the next), then gathered.
+#[inline(always)]
+fn word_mask(word: &[u8; 8]) -> u64 {
+    const LOW7: u64 = u64::from_ne_bytes([0x7f; 8]);
+    let zeroed = u64::from_le_bytes(*word) ^ u64::from_ne_bytes([b'\n'; 8]); // a newline is 0 now
+    let newlines = !(((zeroed & LOW7) + LOW7) | zeroed) & !LOW7;
+    gather(newlines >> 7)
+}
+
+/// The flags (0 or 1) of 8 bytes gathered into 8 bits by one multiply.
+#[inline(always)]
+fn gather(flags: u64) -> u64 {
+    flags.wrapping_mul(0x0102_0408_1020_4080) >> 56
+}
+
+/// The newlines of `block`, a bit each. Written so that the compiler
+/// compares all 64 bytes in vector registers; a multiply then gathers each
+/// 8 bytes' flags (0 or 1) into one byte of the mask.
+#[inline(always)]
+fn block_mask(block: &[u8; 64]) -> u64 {
+    let flags: [u8; 64] = std::array::from_fn(|i| u8::from(block[i] == b'\n'));
+    let (words, _) = flags.as_chunks::<8>();
+    let mut mask = 0;
+    for (k, word) in words.iter().enumerate() {
+        mask |= gather(u64::from_le_bytes(*word)) << (8 * k);
+    }
+    mask
 }
 
 /// What one `poll_once` frame holds while a handler runs: a clone of the
@@ -164,9 +327,10 @@ impl Frame {
 }
 
 /// Runs one `poll_once` on the reactor `reactor(owner)` gives: waits when
-/// nothing is queued, fills, and hands each event to `hand` with the room
-/// left under `max_events`; `hand` says how many events it handed on (none
-/// for one its owner keeps to itself, more for ones it adds).
+/// nothing is queued, fills, and hands each event (or batch of lines) to
+/// `hand` with the room left under `max_events`; `hand` says how many
+/// events it handed on (none for one its owner keeps to itself, more for
+/// ones it adds, one a line).
 ///
 /// It is generic over who owns the reactor, so that the Runner's handler
 /// gets the whole Runner.
@@ -175,7 +339,7 @@ pub(crate) fn poll<T>(
     reactor: impl Fn(&mut T) -> &mut Reactor,
     timeout: Option<Duration>,
     max_events: usize,
-    mut hand: impl FnMut(&mut T, ReactorEvent<'_>, usize) -> usize,
+    mut hand: impl FnMut(&mut T, Handing<'_>, usize) -> usize,
 ) -> Result<usize> {
     let deadline = timeout.map(deadline_after);
     let mut frame = Frame::default();
@@ -205,83 +369,44 @@ pub(crate) fn poll<T>(
 }
 
 /// Pops and hands queued events until `room` were handed or none is left.
+/// A batch of lines goes to `hand` whole; it hands some of its lines, and
+/// the rest, if any, are looked at again here.
 #[inline(always)]
 fn hand_queued<T>(
     owner: &mut T,
     reactor: &impl Fn(&mut T) -> &mut Reactor,
     frame: &mut Frame,
     room: usize,
-    hand: &mut impl FnMut(&mut T, ReactorEvent<'_>, usize) -> usize,
+    hand: &mut impl FnMut(&mut T, Handing<'_>, usize) -> usize,
 ) -> usize {
     let mut handed = 0;
     while handed < room {
         let r = reactor(owner);
-        // Lines are most events: they are cut off the batch in a loop of
-        // their own.
-        if r.queue.batch_ready() {
-            handed += hand_batch(owner, reactor, frame, room - handed, hand);
+        if r.queue.batch_ready(&r.arena) {
+            let lines = r.queue.lines(frame.arena(&r.arena));
+            handed += hand(owner, Handing::Lines(lines), room - handed);
             continue;
         }
-        handed += match r.pop_event() {
+        let event = match r.pop_event() {
             Some(Popped::Data { token, at, len }) => {
-                let data = &frame.arena(&r.arena)[at..at + len];
-                hand(owner, ReactorEvent::Data { token, data }, room - handed)
+                ReactorEvent::Data { token, data: &frame.arena(&r.arena)[at..at + len] }
             }
-            Some(Popped::Other(event)) => hand(owner, event, room - handed),
+            Some(Popped::Other(event)) => event,
             None => break,
         };
-    }
-    handed
-}
-
-/// Hands the batch's lines one at a time until `room` were handed or the
-/// batch is empty, or until a handler changed it (a nested poll handed
-/// some of it, or its channel was touched): the caller looks again then.
-#[inline(always)]
-fn hand_batch<T>(
-    owner: &mut T,
-    reactor: &impl Fn(&mut T) -> &mut Reactor,
-    frame: &mut Frame,
-    room: usize,
-    hand: &mut impl FnMut(&mut T, ReactorEvent<'_>, usize) -> usize,
-) -> usize {
-    let r = reactor(owner);
-    let Batch { token, mut at, end, serial } = r.queue.batch;
-    let mut lines = &frame.arena(&r.arena)[at..end];
-    let mut handed = 0;
-    while handed < room && !lines.is_empty() {
-        let (data, rest) = lines.split_at(line_len(lines));
-        at += data.len();
-        reactor(owner).queue.batch.at = at; // before the handler, which may look
-        handed += hand(owner, ReactorEvent::Data { token, data }, room - handed);
-        let batch = &reactor(owner).queue.batch;
-        if batch.at != at || batch.serial != serial {
-            break;
-        }
-        lines = rest;
+        handed += hand(owner, Handing::Event(event), room - handed);
     }
     handed
 }
 
 /// The length of the first line of `lines` (which ends in `\n`), with
-/// its `\n`. Short lines are the common case: their end is found a word
-/// at a time before `memchr` (whose setup costs more than a short line).
-#[inline(always)]
+/// its `\n`, for the pull form, which takes one line at a time.
+#[inline]
 fn line_len(lines: &[u8]) -> usize {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    const NEWLINES: u64 = u64::from_ne_bytes([b'\n'; 8]);
-    let mut i = 0;
-    while i < 16 && i + 8 <= lines.len() {
-        let word = u64::from_le_bytes(lines[i..i + 8].try_into().expect("8 bytes"));
-        let zeroed = word ^ NEWLINES; // a newline's byte is zero now
-        let found = zeroed.wrapping_sub(ONES) & !zeroed & HIGHS; // its lowest set bit marks the first
-        if found != 0 {
-            return i + (found.trailing_zeros() / 8) as usize + 1;
-        }
-        i += 8;
+    match newline_mask(lines) {
+        0 => memchr::memchr(b'\n', lines.get(64..).unwrap_or_default()).map_or(lines.len(), |j| 64 + j + 1),
+        mask => mask.trailing_zeros() as usize + 1,
     }
-    memchr::memchr(b'\n', &lines[i..]).map_or(lines.len(), |j| i + j + 1)
 }
 
 impl Reactor {
@@ -345,7 +470,7 @@ impl Reactor {
     #[inline]
     fn pop_event(&mut self) -> Option<Popped> {
         loop {
-            if self.queue.batch_ready() {
+            if self.queue.batch_ready(&self.arena) {
                 let (token, at, len) = self.queue.next_line(&self.arena);
                 return Some(Popped::Data { token, at, len });
             }
@@ -414,6 +539,7 @@ fn take_back(queue: &mut Queue, arena: &[u8], state: &mut ChannelState, token: T
     if batch.token == token && batch.at < batch.end {
         bytes.extend_from_slice(&arena[batch.at..batch.end]);
         batch.at = batch.end;
+        batch.serial += 1; // a cursor on it stops
     }
     let upto = state.queued_until.saturating_sub(queue.popped) as usize;
     for event in queue.events.iter_mut().take(upto) {
@@ -437,8 +563,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn newline_mask_marks_each_newline_of_the_first_64_bytes() {
+        for len in 0..80 {
+            for step in [1, 2, 3, 7, 63, 64] {
+                let bytes: Vec<u8> =
+                    (0..len).map(|i| if i % step == 0 { b'\n' } else { b'\x0a' ^ 0x80 }).collect();
+                let want = (0..len.min(64)).filter(|i| i % step == 0).fold(0u64, |mask, i| mask | 1 << i);
+                assert_eq!(newline_mask(&bytes), want, "{len} bytes, a newline every {step}");
+            }
+        }
+    }
+
+    #[test]
     fn line_len_finds_the_first_newline_wherever_it_is() {
-        for len in 1..48 {
+        for len in 1..150 {
             for newline in 0..len {
                 let mut lines = vec![b'x'; len];
                 lines[newline] = b'\n';
@@ -449,6 +587,37 @@ mod tests {
             }
         }
         assert_eq!(line_len(b"\x8a\x0b\x09no newline, a piece"), 22, "no false match on bytes near '\\n'");
+    }
+
+    #[test]
+    fn a_batch_without_a_final_newline_hands_the_rest_as_one_piece() {
+        for (bytes, want) in [
+            (&b"one\ntwo\nthree"[..], &[&b"one\n"[..], b"two\n", b"three"][..]),
+            (b"no newline", &[b"no newline"]),
+        ] {
+            for pull in [false, true] {
+                let mut reactor = Reactor::new().unwrap();
+                *Arc::get_mut(&mut reactor.arena).unwrap() = bytes.to_vec();
+                reactor.queue.push(Queued::Lines { token: Token::new(1, 1), at: 0, end: bytes.len() });
+                let mut got = Vec::new();
+                if pull {
+                    while let Some(ReactorEvent::Data { data, .. }) = reactor.next_event() {
+                        got.push(data.to_vec());
+                    }
+                } else {
+                    reactor.poll_once(Some(Duration::ZERO), |_, e| got.push(data(e))).unwrap();
+                }
+                assert_eq!(got, want, "pull: {pull}");
+                assert!(reactor.queue.is_empty());
+            }
+        }
+    }
+
+    fn data(event: ReactorEvent<'_>) -> Vec<u8> {
+        match event {
+            ReactorEvent::Data { data, .. } => data.to_vec(),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

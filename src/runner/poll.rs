@@ -9,14 +9,7 @@ use std::time::Duration;
 use super::tokens::Role;
 use super::{Event, Runner};
 use crate::error::Result;
-use crate::reactor::token::Token;
-use crate::reactor::{ReactorEvent, poll};
-
-/// The alias of the token that gave the last piece of output, so a run of
-/// lines of one channel looks it up once. Kept by the `poll_once` frame,
-/// not the Runner: a handler that unwinds drops it, and a token's alias
-/// never changes.
-type LastAlias = Option<(Token, Arc<str>, Role)>;
+use crate::reactor::{Handing, Lines, Reactor, ReactorEvent, poll};
 
 impl Runner {
     /// Waits (`None`: until something happens; `Some(ZERO)`: not at all)
@@ -51,48 +44,95 @@ impl Runner {
             return Ok(handed);
         }
         let timeout = if handed > 0 { Some(Duration::ZERO) } else { timeout };
-        let mut last: LastAlias = None;
         let rest = poll(
             self,
             |r| &mut r.reactor,
             timeout,
             max_events - handed,
             #[inline(always)]
-            |runner, event, room| match event {
-                // Output is most events: its path stays inline in the loop.
-                ReactorEvent::Data { token, data } => {
-                    runner.hand_output(&mut last, token, data, &mut handler)
-                }
-                other => runner.dispatch(other, room, &mut handler),
+            |runner, handing, room| match handing {
+                // Lines are most events: a batch goes to one loop a role.
+                Handing::Lines(lines) => runner.hand_lines(lines, room, &mut handler),
+                Handing::Event(ReactorEvent::Data { token, data }) => match runner.tokens.get(token) {
+                    Some((alias, role)) => {
+                        let alias = alias.clone();
+                        runner.hand_output(&alias, role, data, &mut handler);
+                        1
+                    }
+                    None => pass_on(runner, ReactorEvent::Data { token, data }, &mut handler),
+                },
+                Handing::Event(other) => runner.dispatch(other, room, &mut handler),
             },
         )?;
         Ok(handed + rest)
     }
 
-    /// Hands over a piece of an alias's output.
+    /// Hands over lines of a batch, at most `room`; returns how many. What
+    /// they are (the alias and its role) is looked up once, and each role
+    /// gets a loop of its own.
     #[inline(always)]
-    fn hand_output<F>(&mut self, last: &mut LastAlias, token: Token, data: &[u8], handler: &mut F) -> usize
+    fn hand_lines<F>(&mut self, lines: Lines<'_>, room: usize, handler: &mut F) -> usize
     where
         F: FnMut(&mut Runner, Event<'_>),
     {
-        if last.as_ref().is_none_or(|(cached, ..)| *cached != token) {
-            *last = self.tokens.get(token).map(|(alias, role)| (token, alias.clone(), role));
+        let token = lines.token();
+        fn reactor(runner: &mut Runner) -> &mut Reactor {
+            &mut runner.reactor
         }
-        match last {
-            Some((_, alias, Role::Stdout)) if self.turns.is_reply(alias, data) => {
-                let alias = alias.clone();
-                match self.turn_output(&alias) {
-                    Some((turn, elapsed)) => {
-                        handler(self, Event::Reply { turn, alias: &alias, data, elapsed })
-                    }
-                    None => handler(self, Event::Data { alias: &alias, data }),
-                }
+        let Some((alias, role)) = self.tokens.get(token).map(|(alias, role)| (alias.clone(), role)) else {
+            let hand = |r: &mut Runner, data| handler(r, Event::Reactor(ReactorEvent::Data { token, data }));
+            return lines.hand_each(self, reactor, room, hand);
+        };
+        let alias = &alias;
+        match role {
+            Role::Stdout => {
+                lines.hand_each(self, reactor, room, |r, data| r.hand_stdout(alias, data, handler))
             }
-            Some((_, alias, Role::Stderr)) => handler(self, Event::Stderr { alias, data }),
-            Some((_, alias, _)) => handler(self, Event::Data { alias, data }),
-            None => handler(self, Event::Reactor(ReactorEvent::Data { token, data })),
+            Role::Stderr => {
+                lines.hand_each(self, reactor, room, |r, data| handler(r, Event::Stderr { alias, data }))
+            }
+            _ => lines.hand_each(self, reactor, room, |r, data| handler(r, Event::Data { alias, data })),
         }
-        1
+    }
+
+    /// Hands over a piece (a line in line mode) of `alias`'s output, which
+    /// comes from its `role`.
+    #[inline(always)]
+    fn hand_output<F>(&mut self, alias: &Arc<str>, role: Role, data: &[u8], handler: &mut F)
+    where
+        F: FnMut(&mut Runner, Event<'_>),
+    {
+        match role {
+            Role::Stdout => self.hand_stdout(alias, data, handler),
+            Role::Stderr => handler(self, Event::Stderr { alias, data }),
+            _ => handler(self, Event::Data { alias, data }),
+        }
+    }
+
+    /// Hands over a piece of `alias`'s stdout: a turn's reply, or data.
+    #[inline(always)]
+    fn hand_stdout<F>(&mut self, alias: &Arc<str>, data: &[u8], handler: &mut F)
+    where
+        F: FnMut(&mut Runner, Event<'_>),
+    {
+        if self.turns.is_reply(alias, data) {
+            self.hand_reply(alias, data, handler);
+        } else {
+            handler(self, Event::Data { alias, data });
+        }
+    }
+
+    /// Hands over what a turn took for its reply (`Data` if the turn ended
+    /// meanwhile).
+    #[cold]
+    fn hand_reply<F>(&mut self, alias: &Arc<str>, data: &[u8], handler: &mut F)
+    where
+        F: FnMut(&mut Runner, Event<'_>),
+    {
+        match self.turn_output(alias) {
+            Some((turn, elapsed)) => handler(self, Event::Reply { turn, alias, data, elapsed }),
+            None => handler(self, Event::Data { alias, data }),
+        }
     }
 
     /// Hands `handler` the events a reactor event other than output makes,

@@ -88,9 +88,15 @@ struct Target {
 
 impl Turns {
     /// Whether `data`, output of `alias`, is the reply its turn waits for
-    /// (cheap when no turn runs).
-    #[inline]
+    /// (one inlined check when no turn runs: it is asked for every line).
+    #[inline(always)]
     pub(super) fn is_reply(&self, alias: &str, data: &[u8]) -> bool {
+        !self.members.is_empty() && self.member_replies(alias, data)
+    }
+
+    /// [`is_reply`](Self::is_reply) while some turn runs.
+    #[inline(never)]
+    fn member_replies(&self, alias: &str, data: &[u8]) -> bool {
         let Some(member) = self.owing(alias) else { return false };
         match self.active[member.turn].prefix.as_deref() {
             None => true,
