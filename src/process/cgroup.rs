@@ -1,6 +1,9 @@
 //! One child's cgroup leaf: made before the start, its whole tree killed,
 //! frozen or signalled, waited for until empty (learned from
 //! `cgroup.events`, never by sleeping, every wait bounded), then removed.
+//! At the child's exit an empty leaf is removed at once (one `rmdir`, what
+//! its tree used kept), or kept for the next child where nothing of its own
+//! would carry over: the kill, and the wait, are for a tree that is left.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek};
@@ -13,6 +16,8 @@ use std::time::{Duration, Instant};
 use nix::libc;
 
 use super::signal::Signal;
+use super::tree;
+use super::usage::TreeUsage;
 use crate::sys;
 
 /// How often the fallback kill (no `cgroup.kill`) looks for what is left:
@@ -27,17 +32,121 @@ pub(crate) struct Leaf {
     frozen: bool,
     /// Killed without `cgroup.kill`: its pids get SIGKILL until it is empty.
     killing_each: bool,
+    /// Removed at its child's exit, with what its tree had used then.
+    removed: Option<TreeUsage>,
+    /// It may serve another child once empty: no tree limit is set in
+    /// it, and no memory peak would carry over.
+    reusable: bool,
+    /// Its child has exited and nothing of its tree was left.
+    empty: bool,
+    /// User and system CPU time in `cpu.stat` when it was handed to its
+    /// child: a reused leaf's counters go on from the child before.
+    base: (Duration, Duration),
 }
 
 impl Leaf {
     /// Makes the directory `dir` (its parent must exist).
     pub(crate) fn create(dir: PathBuf) -> io::Result<Leaf> {
         fs::create_dir(&dir)?;
-        Ok(Leaf { dir, frozen: false, killing_each: false })
+        Ok(Leaf {
+            dir,
+            frozen: false,
+            killing_each: false,
+            removed: None,
+            reusable: false,
+            empty: false,
+            base: (Duration::ZERO, Duration::ZERO),
+        })
+    }
+
+    /// Lets it serve another child once empty (see [`can_serve_again`](Self::can_serve_again)).
+    pub(crate) fn set_reusable(&mut self, on: bool) {
+        self.reusable = on;
+    }
+
+    /// Whether it may be handed to another child: reusable, its child's
+    /// tree ended and nothing left in it, not frozen, not being killed.
+    pub(crate) fn can_serve_again(&self) -> bool {
+        self.reusable && self.empty && !self.frozen && !self.killing_each && self.removed.is_none()
+    }
+
+    /// Hands it to a new child: its usage counts from now.
+    pub(crate) fn reuse(&mut self) -> io::Result<()> {
+        self.base = tree::user_system(&self.dir)?;
+        self.empty = false;
+        Ok(())
     }
 
     pub(crate) fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Kills its tree and removes it, waiting (bounded) until it is
+    /// empty; one that cannot go is logged and left.
+    pub(crate) fn discard(mut self) {
+        if let Err(e) = self.kill() {
+            log::warn!("killing the tree in {}: {e}", self.dir.display());
+        }
+        let deadline = crate::reactor::timers::deadline_after(super::runner_cgroup::EMPTY_WAIT);
+        if let Err(e) = self.remove(deadline) {
+            log::error!("cannot remove cgroup {}: {e}", self.dir.display());
+        }
+    }
+
+    /// Whether it was removed at its child's exit.
+    pub(crate) fn is_removed(&self) -> bool {
+        self.removed.is_some()
+    }
+
+    /// Ends what is left of the tree once its child has exited: an empty
+    /// leaf is removed at once, its usage kept (one read and one `rmdir`,
+    /// where a kill would take two writes, a read and the `rmdir` later);
+    /// `EBUSY` means a process of the tree lives on, and it is killed.
+    pub(crate) fn end_tree(&mut self) -> io::Result<()> {
+        if self.is_removed() {
+            return Ok(());
+        }
+        if self.reusable {
+            // Kept for the next child: emptiness is read, not tried by rmdir.
+            let events = tree::read_small(&self.dir.join("cgroup.events"))?;
+            if !events.lines().any(|line| line == "populated 0") {
+                return self.kill();
+            }
+            self.empty = true;
+            return Ok(());
+        }
+        // Read before the rmdir, which takes the counters with it; nothing
+        // runs in between in a leaf that the rmdir finds empty.
+        let used = tree::usage_at_end(&self.dir)?;
+        match fs::remove_dir(&self.dir) {
+            Ok(()) => {
+                self.removed = Some(used);
+                Ok(())
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => self.kill(),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// What its tree used: read now, or kept from its removal.
+    pub(crate) fn usage(&self) -> io::Result<TreeUsage> {
+        match self.removed {
+            Some(used) => Ok(used),
+            None => {
+                let mut used = tree::usage(&self.dir)?;
+                used.user = used.user.saturating_sub(self.base.0);
+                used.system = used.system.saturating_sub(self.base.1);
+                Ok(used)
+            }
+        }
+    }
+
+    /// The CPU time of its tree: read now, or kept from its removal.
+    pub(crate) fn cpu_time(&self) -> io::Result<Duration> {
+        match self.removed {
+            Some(used) => Ok(used.cpu_time()),
+            None => Ok(tree::cpu_time(&self.dir)?.saturating_sub(self.base.0 + self.base.1)),
+        }
     }
 
     /// The directory, open for a child to place itself in (`O_RDONLY |
@@ -47,9 +156,17 @@ impl Leaf {
         Ok(dir.into())
     }
 
+    /// [`open`](Self::open), with its path, for a start to name it.
+    pub(crate) fn open_with_path(&self) -> io::Result<(OwnedFd, PathBuf)> {
+        Ok((self.open()?, self.dir.clone()))
+    }
+
     /// Kills every process in it, without waiting: `cgroup.kill`, or where
     /// the kernel has none (before 5.14), freeze and SIGKILL each.
     pub(crate) fn kill(&mut self) -> io::Result<()> {
+        if self.is_removed() || self.empty {
+            return Ok(()); // nothing is left in it, nor can anything come
+        }
         if !no_cgroup_kill() {
             match fs::write(self.dir.join("cgroup.kill"), "1") {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -64,6 +181,9 @@ impl Leaf {
     /// Freezes (`true`) or thaws the whole tree; returns at once (the
     /// kernel says `frozen 1` in `cgroup.events` once it is done).
     pub(crate) fn set_frozen(&mut self, on: bool) -> io::Result<()> {
+        if self.is_removed() {
+            return Ok(()); // nothing is left in it to freeze
+        }
         fs::write(self.dir.join("cgroup.freeze"), if on { "1" } else { "0" })?;
         self.frozen = on;
         Ok(())
@@ -80,6 +200,9 @@ impl Leaf {
 
     /// Sends `signal` to every process in it but `except`.
     pub(crate) fn signal_all(&self, signal: Signal, except: Option<u32>) -> io::Result<()> {
+        if self.is_removed() || self.empty {
+            return Ok(());
+        }
         for pid in self.pids()?.into_iter().filter(|pid| Some(*pid) != except) {
             match sys::kill(pid, signal.as_raw()) {
                 Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
@@ -122,6 +245,9 @@ impl Leaf {
     /// way out) is retried on each change of `cgroup.events`, until
     /// `deadline`. A leaf that is gone already counts as removed.
     pub(crate) fn remove(&self, deadline: Instant) -> io::Result<()> {
+        if self.is_removed() {
+            return Ok(());
+        }
         loop {
             match fs::remove_dir(&self.dir) {
                 Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {

@@ -3,16 +3,23 @@
 //! only, never by `waitpid(-1)`, so the host's other children are left alone.
 
 pub(crate) mod cgroup;
+mod check;
+mod contained;
 mod end;
 mod group;
 mod hierarchy;
+pub(crate) mod launch;
 pub(crate) mod limit;
+mod program;
 pub(crate) mod runner_cgroup;
 pub(crate) mod signal;
 pub(crate) mod spawn;
+mod spawner;
 pub(crate) mod start_error;
 pub(crate) mod tree;
+pub(crate) mod untrusted;
 pub(crate) mod usage;
+mod wiring;
 
 use std::io;
 use std::os::unix::process::ExitStatusExt;
@@ -24,9 +31,10 @@ use nix::libc;
 use crate::error::{Error, Result};
 use crate::reactor::timers::deadline_after;
 use crate::sys::{self, Pidfd};
+use cgroup::Leaf;
 pub(crate) use end::{end_all, end_all_by};
 use signal::Signal;
-use usage::Usage;
+use usage::{TreeUsage, Usage};
 
 /// How often exits are checked where there is no pidfd.
 pub(crate) const EXIT_POLL_INTERVAL: Duration = Duration::from_millis(10);
@@ -79,6 +87,9 @@ pub struct Process {
     kill_at: Option<Instant>,
     /// When it got SIGKILL.
     killed_at: Option<Instant>,
+    /// Its cgroup leaf, when it was started contained: the tree is killed
+    /// once its exit is seen, and the leaf removed when it is dropped.
+    leaf: Option<Leaf>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -127,6 +138,7 @@ impl Process {
             zombie: false,
             kill_at: None,
             killed_at: None,
+            leaf: None,
         }
     }
 
@@ -197,6 +209,7 @@ impl Process {
                 Ok(Some(ended)) => {
                     self.zombie = self.group;
                     self.exit = Some(Exit::from(ended));
+                    self.end_tree();
                 }
                 Ok(None) => {}
                 Err(e) if e.raw_os_error() == Some(libc::ECHILD) => self.lost(),
@@ -246,6 +259,35 @@ impl Process {
         }
     }
 
+    /// What its whole tree has used (every process in its cgroup leaf,
+    /// those that ended included), when it was started
+    /// [`contained`](crate::Spawn::contained); else
+    /// [`Error::CgroupsUnavailable`]. After its exit, what the tree had
+    /// used by then.
+    pub fn tree_usage(&self) -> Result<TreeUsage> {
+        match &self.leaf {
+            Some(leaf) => Ok(leaf.usage()?),
+            None => Err(Error::CgroupsUnavailable(format!(
+                "pid {} was not started contained (Spawn::contained)",
+                self.pid
+            ))),
+        }
+    }
+
+    /// Hands it the leaf it was started in.
+    pub(crate) fn hold_leaf(&mut self, leaf: Leaf) {
+        self.leaf = Some(leaf);
+    }
+
+    /// Its child's exit ends the rest of its tree.
+    fn end_tree(&mut self) {
+        if let Some(leaf) = self.leaf.as_mut()
+            && let Err(e) = leaf.end_tree()
+        {
+            log::warn!("ending what is left of pid {}'s tree in {}: {e}", self.pid, leaf.dir().display());
+        }
+    }
+
     /// Records an exit whose status someone else took.
     fn lost(&mut self) {
         log::warn!(
@@ -270,7 +312,15 @@ impl Process {
 
 impl Drop for Process {
     fn drop(&mut self) {
+        // A contained tree does not outlive its Process: the child too is
+        // killed (and reaped) first, then the rest of the leaf.
+        if self.leaf.is_some() && self.exit.is_none() {
+            end_all(&mut [self], Duration::ZERO);
+        }
         self.reap();
+        if let Some(leaf) = self.leaf.take() {
+            leaf.discard();
+        }
     }
 }
 

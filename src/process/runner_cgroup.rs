@@ -1,6 +1,7 @@
 //! A Runner's own cgroup directory, below this process's cgroup: made with
 //! a name no other Runner uses, the controllers it may hand its leaves
-//! turned on, one leaf per child below it; removed, leaves first, on drop.
+//! turned on, one leaf per child below it, a few empty ones kept for the
+//! next starts; removed, leaves first, on drop.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,10 @@ use crate::reactor::timers::deadline_after;
 
 /// The controllers a tree limit needs, as the kernel spells them.
 const WANTED: [&str; 3] = ["memory", "pids", "cpu"];
+
+/// How many empty leaves a Runner keeps for its next starts: each saves a
+/// start the `mkdir` and the `rmdir` of its leaf.
+const SPARE_LEAVES: usize = 8;
 
 /// How long the processes of killed leaves may take to go before their
 /// directories are left behind (they are stuck in the kernel).
@@ -28,6 +33,8 @@ pub(crate) struct RunnerCgroup {
     leaves: u64,
     /// Killed leaves not removed yet: busy when last tried.
     retired: Vec<Leaf>,
+    /// Empty leaves kept for the next starts that set no tree limit.
+    spare: Vec<Leaf>,
     /// The process that made it: a forked copy must not remove it.
     owner_pid: u32,
 }
@@ -44,6 +51,7 @@ impl RunnerCgroup {
             controllers,
             leaves: 0,
             retired: Vec::new(),
+            spare: Vec::new(),
             owner_pid: crate::sys::process_id(),
         })
     }
@@ -57,13 +65,37 @@ impl RunnerCgroup {
         self.controllers.contains(&controller)
     }
 
-    /// A new, empty leaf for one child.
-    pub(crate) fn leaf(&mut self) -> std::io::Result<Leaf> {
-        self.leaves += 1;
+    /// An empty leaf for one child: with `reusable` (no tree limit to set
+    /// in it), a spare one if there is one, else a new one.
+    pub(crate) fn leaf(&mut self, reusable: bool) -> std::io::Result<Leaf> {
         self.remove_retired(None);
+        let reusable = reusable && !self.has("memory");
+        while reusable && let Some(mut leaf) = self.spare.pop() {
+            match leaf.reuse() {
+                Ok(()) => return Ok(leaf),
+                Err(e) => {
+                    log::debug!("not reusing cgroup {}: {e}", leaf.dir().display());
+                    self.retired.push(leaf);
+                }
+            }
+        }
+        self.leaves += 1;
         let dir = self.dir.join(format!("child-{}", self.leaves));
-        Leaf::create(dir.clone())
-            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot make cgroup {}: {e}", dir.display())))
+        let mut leaf = Leaf::create(dir.clone()).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("cannot make cgroup {}: {e}", dir.display()))
+        })?;
+        leaf.set_reusable(reusable);
+        Ok(leaf)
+    }
+
+    /// Keeps `leaf` as a spare if it can serve again and there is room;
+    /// else hands it back.
+    fn keep_spare(&mut self, leaf: Leaf) -> Option<Leaf> {
+        if leaf.can_serve_again() && self.spare.len() < SPARE_LEAVES {
+            self.spare.push(leaf);
+            return None;
+        }
+        Some(leaf)
     }
 
     /// Kills a leaf's tree and removes the leaf, waiting (bounded) until
@@ -74,7 +106,9 @@ impl RunnerCgroup {
 
     /// [`remove_leaf`](Self::remove_leaf) for many, killed all at once
     /// and waited for with one shared deadline.
-    pub(crate) fn remove_leaves(&mut self, mut leaves: Vec<Leaf>) {
+    pub(crate) fn remove_leaves(&mut self, leaves: Vec<Leaf>) {
+        let mut leaves: Vec<Leaf> = leaves.into_iter().filter_map(|leaf| self.keep_spare(leaf)).collect();
+        leaves.retain(|leaf| !leaf.is_removed());
         for leaf in &mut leaves {
             if let Err(e) = leaf.kill() {
                 log::warn!("killing the tree in {}: {e}", leaf.dir().display());
@@ -86,7 +120,8 @@ impl RunnerCgroup {
 
     /// Kills a leaf's tree and removes it without waiting; if it is not
     /// empty yet, a later call removes it.
-    pub(crate) fn retire(&mut self, mut leaf: Leaf) {
+    pub(crate) fn retire(&mut self, leaf: Leaf) {
+        let Some(mut leaf) = self.keep_spare(leaf).filter(|leaf| !leaf.is_removed()) else { return };
         if let Err(e) = leaf.kill() {
             log::warn!("killing the tree in {}: {e}", leaf.dir().display());
         }
@@ -115,6 +150,7 @@ impl Drop for RunnerCgroup {
         if crate::sys::process_id() != self.owner_pid {
             return; // a forked copy: the directory is its parent's
         }
+        self.retired.append(&mut self.spare);
         self.remove_retired(Some(deadline_after(EMPTY_WAIT)));
         if let Err(e) = fs::remove_dir(&self.dir) {
             log::error!("cannot remove cgroup {}: {e}", self.dir.display());

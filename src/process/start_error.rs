@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use nix::libc;
 
+use super::untrusted::Untrusted;
 use crate::process::limit::Limit;
-use crate::runner::Untrusted;
 use crate::sys::clone::{Failed, Stage};
 
 /// What a start tried, to name in its error.

@@ -20,25 +20,49 @@ const CPU_MIN_QUOTA: u64 = 1_000;
 /// ended included (`cpu.stat` is there without the cpu controller too),
 /// its memory peak where the memory controller is on, its tasks now.
 pub(crate) fn usage(dir: &Path) -> io::Result<TreeUsage> {
-    let stat = fs::read_to_string(dir.join("cpu.stat"))?;
+    let stat = read_small(&dir.join("cpu.stat"))?;
     let micros = |key: &str| Duration::from_micros(field(&stat, key).unwrap_or(0));
-    let memory_peak = match fs::read_to_string(dir.join("memory.peak")) {
-        Ok(text) => text.trim().parse().ok(),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e),
-    };
     Ok(TreeUsage {
         user: micros("user_usec"),
         system: micros("system_usec"),
-        memory_peak,
+        memory_peak: memory_peak(dir)?,
         tasks: tasks(dir)?,
     })
+}
+
+/// `memory.peak`, where the memory controller is on.
+fn memory_peak(dir: &Path) -> io::Result<Option<u64>> {
+    match fs::read_to_string(dir.join("memory.peak")) {
+        Ok(text) => Ok(text.trim().parse().ok()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// What the tree in `dir` used, read as its last process has gone: no
+/// task is left to count.
+pub(crate) fn usage_at_end(dir: &Path) -> io::Result<TreeUsage> {
+    let stat = read_small(&dir.join("cpu.stat"))?;
+    let micros = |key: &str| Duration::from_micros(field(&stat, key).unwrap_or(0));
+    Ok(TreeUsage {
+        user: micros("user_usec"),
+        system: micros("system_usec"),
+        memory_peak: memory_peak(dir)?,
+        tasks: 0,
+    })
+}
+
+/// User and system CPU time of the tree in `dir` so far.
+pub(crate) fn user_system(dir: &Path) -> io::Result<(Duration, Duration)> {
+    let stat = read_small(&dir.join("cpu.stat"))?;
+    let micros = |key: &str| Duration::from_micros(field(&stat, key).unwrap_or(0));
+    Ok((micros("user_usec"), micros("system_usec")))
 }
 
 /// The CPU time (user and system) of the tree in `dir`, those that ended
 /// included: what a turn charges a bot.
 pub(crate) fn cpu_time(dir: &Path) -> io::Result<Duration> {
-    let stat = fs::read_to_string(dir.join("cpu.stat"))?;
+    let stat = read_small(&dir.join("cpu.stat"))?;
     Ok(Duration::from_micros(field(&stat, "usage_usec").unwrap_or(0)))
 }
 
@@ -54,9 +78,38 @@ fn tasks(dir: &Path) -> io::Result<u64> {
     }
 }
 
+/// A small cgroup file read whole: one open, one read, one close (where
+/// `read_to_string` would also stat it and read until an empty read).
+pub(crate) fn read_small(path: &Path) -> io::Result<String> {
+    use std::io::Read;
+    let mut buf = [0u8; 4096];
+    let mut file = fs::File::open(path)?;
+    let len = file.read(&mut buf)?;
+    if len == buf.len() {
+        // Longer than such files are: read the rest the usual way.
+        let mut rest = Vec::new();
+        file.read_to_end(&mut rest)?;
+        let mut all = buf.to_vec();
+        all.extend(rest);
+        return Ok(String::from_utf8_lossy(&all).into_owned());
+    }
+    Ok(String::from_utf8_lossy(&buf[..len]).into_owned())
+}
+
 /// The number after `key` in a flat-keyed file such as `cpu.stat`.
 fn field(text: &str, key: &str) -> Option<u64> {
     text.lines().find_map(|line| line.strip_prefix(key)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// A `Cpus` limit must be a positive number of CPUs.
+pub(crate) fn check_cpus(limit: &Limit) -> crate::Result<()> {
+    match limit {
+        Limit::Cpus(cpus) if !(cpus.is_finite() && *cpus > 0.0) => Err(crate::Error::InvalidSetting {
+            setting: format!("limit {limit}"),
+            reason: "a tree's CPUs must be a positive number",
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Sets a tree limit in the leaf `dir` (whose controller is on there).
@@ -92,6 +145,18 @@ mod tests {
         assert_eq!(field(stat, "user_usec"), Some(200));
         assert_eq!(field(stat, "usage_usec"), Some(300));
         assert_eq!(field(stat, "user"), None);
+    }
+
+    #[test]
+    fn a_small_read_gives_the_whole_file_short_or_long() {
+        let dir = std::env::temp_dir().join(format!("procloop-read-small-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        for len in [0, 30, 4095, 4096, 10_000] {
+            let text: String = (0..len).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+            fs::write(dir.join("f"), &text).unwrap();
+            assert_eq!(read_small(&dir.join("f")).unwrap(), text, "{len} bytes");
+        }
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -97,7 +97,8 @@ impl Contain {
             self.check(limit)?;
         }
         let Contain::Cgroup(cgroup) = self else { return Ok(None) };
-        let leaf = cgroup.leaf()?;
+        let reusable = !limits.iter().any(|l| l.controller().is_some());
+        let leaf = cgroup.leaf(reusable)?;
         for limit in limits.iter().filter(|l| l.controller().is_some()) {
             if let Err(e) = tree::set_limit(leaf.dir(), limit) {
                 let why = format!("cannot set limit {limit} in cgroup {}: {e}", leaf.dir().display());
@@ -110,12 +111,7 @@ impl Contain {
 
     /// Whether a tree limit can be set here.
     fn check(&self, limit: &Limit) -> Result<()> {
-        if let Limit::Cpus(cpus) = limit
-            && !(cpus.is_finite() && *cpus > 0.0)
-        {
-            let reason = "a tree's CPUs must be a positive number";
-            return Err(Error::InvalidSetting { setting: format!("limit {limit}"), reason });
-        }
+        tree::check_cpus(limit)?;
         let controller = limit.controller().unwrap_or_default();
         let missing = match self {
             Contain::Cgroup(cgroup) if cgroup.has(controller) => return Ok(()),
@@ -226,7 +222,7 @@ impl Runner {
     pub fn tree_usage(&self, alias: &str) -> Result<TreeUsage> {
         let running = self.running.get(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
         match &running.leaf {
-            Some(leaf) => Ok(tree::usage(leaf.dir())?),
+            Some(leaf) => Ok(leaf.usage()?),
             None => Err(Error::CgroupsUnavailable(self.contain.why_none())),
         }
     }
@@ -276,7 +272,7 @@ impl Runner {
     /// the child's own ([`cpu_time`](Runner::cpu_time)).
     pub(super) fn tree_cpu_time(&self, alias: &str) -> Result<std::time::Duration> {
         match self.running.get(alias).and_then(|r| r.leaf.as_ref()) {
-            Some(leaf) => Ok(tree::cpu_time(leaf.dir())?),
+            Some(leaf) => Ok(leaf.cpu_time()?),
             None => self.cpu_time(alias),
         }
     }

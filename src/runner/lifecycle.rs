@@ -10,11 +10,11 @@ use super::connect::SocketStart;
 use super::peer::Owner;
 use super::restart::{Restart, RestartState};
 use super::running::{Origin, OwnEvent, OwnEventKind, Running};
-use super::spawn::{self, Placement, Spawned};
 use super::tokens::Role;
 use super::{Runner, Start};
 use crate::error::{Error, Result};
 use crate::process::cgroup::Leaf;
+use crate::process::launch::{self as spawn, Placement, Spawned};
 use crate::process::signal::Signal;
 use crate::process::{Process, end_all, end_all_by};
 use crate::reactor::timers::deadline_after;
@@ -94,7 +94,7 @@ impl Runner {
     fn launch(&mut self, alias: &Arc<str>, app: &str, opts: &Start, in_loop: bool) -> Result<Running> {
         let config = self.apps.get(app).ok_or_else(|| Error::UnknownApp(app.to_string()))?;
         let leaf = self.contain.leaf_for(&config.limits)?;
-        let placement = match leaf.as_ref().map(Leaf::open).transpose() {
+        let placement = match leaf.as_ref().map(Leaf::open_with_path).transpose() {
             Ok(cgroup) => Placement { cgroup, own_group: self.contain.own_group() },
             Err(e) => {
                 self.contain.remove(leaf.into_iter().collect());

@@ -4,7 +4,6 @@
 
 mod app;
 mod bookkeeping;
-mod check;
 #[cfg(feature = "serde")]
 mod config;
 mod connect;
@@ -15,9 +14,7 @@ mod peer;
 mod poll;
 mod restart;
 mod running;
-mod socket;
-pub(crate) mod spawn;
-mod spawner;
+pub(crate) mod socket;
 mod split;
 mod tokens;
 mod turn;
@@ -36,6 +33,7 @@ use std::time::Duration;
 
 use crate::channel::Channel;
 use crate::error::{Error, Result};
+use crate::process::launch::ProgramCache;
 use crate::process::usage::Usage;
 use crate::reactor::Reactor;
 use crate::reactor::timers::TimerId;
@@ -47,13 +45,11 @@ pub use containment::{Cgroups, Containment};
 pub use event::Event;
 pub use restart::Restart;
 use running::{OwnEvent, OwnTimer, Running};
-use spawn::ProgramCache;
 pub use split::split_command;
 use tokens::Tokens;
 pub use turn::{Charge, Outcome, Turn, TurnId, TurnReport};
 use turns::Turns;
 pub use untrusted::Scheduler;
-pub(crate) use untrusted::Untrusted;
 pub use view::ReactorView;
 
 /// The registry of configured apps and of the processes running them, by

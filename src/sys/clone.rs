@@ -3,12 +3,16 @@
 //! glibc's `posix_spawn` does. No page tables are copied, the parent waits
 //! until the child has exec'd (or failed), and the pidfd comes with the
 //! child. A failing child writes the stage and errno into the parent's
-//! memory, which it shares until exec, and exits with 127.
+//! memory, which it shares until exec, and exits with 127. A child for a
+//! cgroup is made in it by `clone3(CLONE_INTO_CGROUP)` where the kernel has
+//! it (5.7, x86-64 here): no move of a running process; else it moves
+//! itself by writing its `cgroup.procs` before anything else runs.
 
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::libc;
 
@@ -67,6 +71,8 @@ pub(crate) struct Failed {
 pub(crate) struct Cloned {
     pub(crate) pid: u32,
     pub(crate) pidfd: OwnedFd,
+    /// The kernel made it in its cgroup (`CLONE_INTO_CGROUP`).
+    pub(crate) made_in_cgroup: bool,
 }
 
 /// What [`spawn`] gives when the kernel has no `clone` with `CLONE_PIDFD`
@@ -164,7 +170,8 @@ pub(crate) fn spawn(launch: &Launch) -> Result<Option<Cloned>, Failed> {
     let namespaces = launch.settings.namespaces;
     let flags =
         libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PIDFD | libc::SIGCHLD | namespaces.clone_flags();
-    let (pid, pidfd) = match clone(&mut plan, &stack, flags).map_err(early)? {
+    let (cloned, made_in_cgroup) = clone_placed(&mut plan, &stack, flags).map_err(early)?;
+    let (pid, pidfd) = match cloned {
         Ok(started) => started,
         Err(os)
             if matches!(os.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) && namespaces.is_empty() =>
@@ -180,13 +187,139 @@ pub(crate) fn spawn(launch: &Launch) -> Result<Option<Cloned>, Failed> {
     // nothing writes these any more.
     let (stage, errno) = unsafe { (std::ptr::read_volatile(&plan.failed_stage), plan.failed_errno) };
     match stage {
-        None => Ok(Some(Cloned { pid: pid as u32, pidfd })),
+        None => Ok(Some(Cloned { pid: pid as u32, pidfd, made_in_cgroup })),
         Some(stage) => {
             // It exited with 127; reap it now (it is exiting already).
             reap_failed(pid);
             Err(Failed { stage, os: io::Error::from_raw_os_error(errno) })
         }
     }
+}
+
+/// The `clone` of a plan: for a cgroup, `clone3` with `CLONE_INTO_CGROUP`
+/// first (true if it made the child); should it fail (an older kernel, a
+/// cgroup it refuses), the plain `clone`, whose child joins its cgroup
+/// itself and reports the stage that failed.
+fn clone_placed(
+    plan: &mut Plan,
+    stack: &Stack,
+    flags: libc::c_int,
+) -> io::Result<(io::Result<(libc::pid_t, OwnedFd)>, bool)> {
+    let cgroup = plan.cgroup;
+    if cgroup >= 0 && !CLONE3_OFF.load(Ordering::Relaxed) {
+        plan.cgroup = -1;
+        let made = clone3(plan, stack, flags, cgroup)?;
+        plan.cgroup = cgroup;
+        match made {
+            Ok(started) => return Ok((Ok(started), true)),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::E2BIG | libc::EINVAL)) => {
+                log::debug!("no clone3 with CLONE_INTO_CGROUP here ({e}): children join their cgroup");
+                CLONE3_OFF.store(true, Ordering::Relaxed);
+            }
+            Err(e) => log::debug!("clone3 into cgroup fd {cgroup}: {e}; trying clone"),
+        }
+    }
+    Ok((clone(plan, stack, flags)?, false))
+}
+
+/// Set once `clone3` with `CLONE_INTO_CGROUP` is known to be missing.
+static CLONE3_OFF: AtomicBool = AtomicBool::new(cfg!(not(target_arch = "x86_64")));
+
+/// `CLONE_INTO_CGROUP` (Linux 5.7), a `clone3` flag.
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// The kernel's `struct clone_args` (the size of its version 2, with `cgroup`).
+#[repr(C)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// [`clone`], by `clone3` with the child made in the cgroup whose directory
+/// `cgroup` is open on. glibc has no `clone3` wrapper: the syscall is made
+/// here, and the child, on its own stack, calls [`child`] at once.
+#[cfg(target_arch = "x86_64")]
+fn clone3(
+    plan: &mut Plan,
+    stack: &Stack,
+    flags: libc::c_int,
+    cgroup: libc::c_int,
+) -> io::Result<io::Result<(libc::pid_t, OwnedFd)>> {
+    let mut pidfd: libc::c_int = -1;
+    let args = CloneArgs {
+        // The exit signal has a field of its own in clone3.
+        flags: (flags & !libc::CSIGNAL) as u64 | CLONE_INTO_CGROUP,
+        pidfd: (&raw mut pidfd) as u64,
+        child_tid: 0,
+        parent_tid: 0,
+        exit_signal: libc::SIGCHLD as u64,
+        stack: stack.0 as u64,
+        stack_size: STACK_SIZE as u64,
+        tls: 0,
+        set_tid: 0,
+        set_tid_size: 0,
+        cgroup: cgroup as u64,
+    };
+    let _blocked = BlockAll::new()?;
+    let ret: i64;
+    // SAFETY: clone3 with CLONE_VM | CLONE_VFORK: this thread is suspended
+    // until the child has exec'd or exited, so the plan, `args`, `pidfd` and
+    // the stack outlive the child's use of them. The parent gets the pid (or
+    // -errno) in rax and goes on at label 2, every register but rax, rcx and
+    // r11 as it was. The child starts at the instruction after the syscall
+    // with rax 0 and rsp at the top of its own 16-byte aligned stack (the
+    // call pushes its return address, as the ABI expects); r12 and r13 hold
+    // the plan and `child`, which execs or _exits and never returns; should
+    // it return, the child exits with its return value.
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 2f",
+            "xor ebp, ebp",
+            "mov rdi, r12",
+            "call r13",
+            "mov edi, eax",
+            "mov eax, {exit}",
+            "syscall",
+            "ud2",
+            "2:",
+            exit = const libc::SYS_exit,
+            inlateout("rax") libc::SYS_clone3 => ret,
+            in("rdi") &raw const args,
+            in("rsi") std::mem::size_of::<CloneArgs>(),
+            in("r12") plan as *mut Plan,
+            in("r13") child as extern "C" fn(*mut libc::c_void) -> libc::c_int,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    if ret < 0 {
+        return Ok(Err(io::Error::from_raw_os_error(-ret as i32)));
+    }
+    // SAFETY: clone3 succeeded with CLONE_PIDFD: `pidfd` is a new fd we own.
+    Ok(Ok((ret as libc::pid_t, unsafe { OwnedFd::from_raw_fd(pidfd) })))
+}
+
+/// Elsewhere: no `clone3` of ours ([`CLONE3_OFF`] is set from the start).
+#[cfg(not(target_arch = "x86_64"))]
+fn clone3(
+    _plan: &mut Plan,
+    _stack: &Stack,
+    _flags: libc::c_int,
+    _cgroup: libc::c_int,
+) -> io::Result<io::Result<(libc::pid_t, OwnedFd)>> {
+    Ok(Err(io::Error::from_raw_os_error(libc::ENOSYS)))
 }
 
 /// The `clone` itself, with every signal blocked in this thread: the child
@@ -580,6 +713,28 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn the_kernel_makes_the_child_in_its_cgroup_where_it_can() {
+        let Some(leaf) = Leaf::new("made-in") else {
+            eprintln!("skipped: no writable cgroup2 mount here");
+            return;
+        };
+        let (mut launch, mut out) = launch(&["/bin/cat", "/proc/self/cgroup"]);
+        launch.cgroup = Some(open_dir(&leaf.0));
+        let started = spawn(&launch).unwrap().expect("clone with CLONE_PIDFD");
+        drop(launch);
+        let mut text = String::new();
+        out.read_to_string(&mut text).unwrap();
+        reap_failed(started.pid as libc::pid_t);
+        let name = leaf.0.file_name().unwrap().to_str().unwrap();
+        assert!(text.lines().any(|l| l.starts_with("0::") && l.ends_with(name)), "{text}");
+        // Kernels from 5.7 have CLONE_INTO_CGROUP; valgrind has no clone3.
+        if !std::env::var("LD_PRELOAD").is_ok_and(|p| p.contains("valgrind")) {
+            assert!(started.made_in_cgroup, "made by clone3 in its cgroup, not moved there");
+        }
+    }
+
+    #[test]
     fn a_cgroup_that_cannot_be_joined_fails_the_start_at_that_stage() {
         let (mut launch, out) = launch(&["/bin/true"]);
         launch.cgroup = Some(open_dir(Path::new("/")));
@@ -595,7 +750,7 @@ mod tests {
         launch.setup.limit(limit.resource(), limit.value());
         let failed = run(launch, out).expect_err("no such limit");
         assert_eq!(failed.stage, Stage::Limit(libc::RLIMIT_NOFILE), "{failed:?}");
-        let untrusted = crate::runner::Untrusted::default();
+        let untrusted = crate::process::untrusted::Untrusted::default();
         let attempt = crate::process::start_error::Attempt {
             program: Path::new("/bin/true"),
             cwd: None,

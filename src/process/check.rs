@@ -5,9 +5,9 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use super::app::App;
 use crate::Limit;
 use crate::error::{Error, Result};
+use crate::runner::App;
 
 /// Checks the argv, environment, working directory and socket path of a
 /// start of `app`.

@@ -17,7 +17,7 @@ use std::sync::mpsc::{self, Sender, SyncSender};
 
 use nix::libc;
 
-use crate::process::start_error;
+use super::start_error;
 use crate::sys;
 use crate::sys::clone::{Cloned, Failed, Stage};
 use crate::sys::spawn::Launch;
@@ -54,6 +54,9 @@ pub(crate) fn spawn(launch: Launch, for_life: bool) -> Result<Started, Failed> {
 /// which can do all but the settings for untrusted code and fair share.
 fn spawn_here(launch: Launch) -> Result<Started, Failed> {
     if let Some(cloned) = sys::clone::spawn(&launch)? {
+        if cloned.made_in_cgroup {
+            log::trace!("pid {} made in its cgroup by clone3", cloned.pid);
+        }
         return Ok(Started::Cloned(cloned));
     }
     if launch.fits_posix_spawn() {
