@@ -239,3 +239,40 @@ fn a_runner_handler_that_polls_again_mid_batch() {
     let want: Vec<Vec<u8>> = (1..=3000).map(|i| format!("{i}\n").into_bytes()).collect();
     assert!(got == want, "first difference at {:?}", got.iter().zip(&want).position(|(g, w)| g != w));
 }
+
+/// A handler of one channel's batch that touches another channel whose
+/// lines are queued behind it: both channels' lines each come once, in
+/// order (the other's partly by the handler's own read).
+#[test]
+fn touching_another_channel_mid_batch_keeps_both_whole() {
+    init();
+    let mut reactor = Reactor::new().unwrap();
+    let (first, mut first_peer) = TestChannel::pair();
+    let (second, mut second_peer) = TestChannel::pair();
+    let a = reactor.register(first.line_buffered()).unwrap();
+    let b = reactor.register(second.line_buffered()).unwrap();
+    let want_a = around_the_mask();
+    let want_b: Vec<Vec<u8>> = (0..50).map(|i| format!("b{i}\n").into_bytes()).collect();
+    first_peer.put(&want_a.concat());
+    second_peer.put(&want_b.concat());
+    let (mut got_a, mut got_b, mut read_b): (Vec<Vec<u8>>, Vec<Vec<u8>>, Vec<u8>) = (Vec::new(), Vec::new(), Vec::new());
+    let deadline = Instant::now() + DEADLINE;
+    while got_a.len() < want_a.len() || got_b.concat().len() + read_b.len() < want_b.concat().len() {
+        assert!(Instant::now() < deadline, "{} and {} lines", got_a.len(), got_b.len());
+        reactor
+            .poll_once(Some(Duration::from_millis(200)), |reactor, e| {
+                let ReactorEvent::Data { token, data } = e else { return };
+                if token == a {
+                    got_a.push(data.to_vec());
+                    if got_a.len() == 3 {
+                        read_b = reactor.channel(b).unwrap().read().unwrap();
+                    }
+                } else {
+                    got_b.push(data.to_vec());
+                }
+            })
+            .unwrap();
+    }
+    assert!(got_a == want_a, "lengths {:?}", got_a.iter().map(Vec::len).collect::<Vec<_>>());
+    assert_eq!([read_b, got_b.concat()].concat(), want_b.concat());
+}
