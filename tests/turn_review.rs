@@ -277,3 +277,21 @@ fn a_prompt_printed_before_the_turn_is_part_of_the_reply() {
     let _ = id;
     runner.terminate("bot").unwrap();
 }
+
+/// terminate_all in the middle of a turn: its bots are Exited and the turn
+/// ends with its report, and the aliases started again play the next turn.
+#[test]
+fn terminate_all_mid_turn_ends_the_turn_and_frees_its_bots() {
+    let mut runner = runner_with("bot", line_app("sh -c 'read line; sleep 60'"));
+    start(&mut runner, "bot", "a");
+    start(&mut runner, "bot", "b");
+    let id = runner.begin_turn(Turn::new(Duration::from_secs(30)).bot("a", "x\n").bot("b", "x\n")).unwrap();
+    runner.terminate_all();
+    let (reports, _) = play_all(&mut runner, &[id]);
+    assert!(reports[0].iter().all(|(_, o)| o == Outcome::Exited), "{:?}", reports[0]);
+    runner.add("cat", line_app("cat"));
+    start(&mut runner, "cat", "a");
+    let id = runner.begin_turn(Turn::new(Duration::from_secs(10)).bot("a", "y\n"));
+    let id = id.expect("a bot of a turn that terminate_all ended is free");
+    assert!(replied(play_all(&mut runner, &[id]).0[0].outcome("a")));
+}

@@ -154,6 +154,16 @@ impl Runner {
         }
     }
 
+    /// Every process is ended at once (`terminate_all`, which cancels the
+    /// turns' timers): each bot that owes a reply is Exited, so that its
+    /// turn ends with its report, and no bank or freeze is kept.
+    pub(super) fn forget_all_turns(&mut self) {
+        let owing: Vec<Arc<str>> = self.turns.members.keys().cloned().collect();
+        owing.iter().for_each(|alias| self.turn_exit(alias));
+        self.turns.banks.clear();
+        self.turns.frozen.clear();
+    }
+
     /// Forgets an alias that was freed: its turn, if it owed a reply, and its bank.
     pub(super) fn turn_forget(&mut self, alias: &str) {
         self.turn_exit(alias);
