@@ -255,7 +255,8 @@ fn touching_another_channel_mid_batch_keeps_both_whole() {
     let want_b: Vec<Vec<u8>> = (0..50).map(|i| format!("b{i}\n").into_bytes()).collect();
     first_peer.put(&want_a.concat());
     second_peer.put(&want_b.concat());
-    let (mut got_a, mut got_b, mut read_b): (Vec<Vec<u8>>, Vec<Vec<u8>>, Vec<u8>) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut got_a, mut got_b, mut read_b): (Vec<Vec<u8>>, Vec<Vec<u8>>, Vec<u8>) =
+        (Vec::new(), Vec::new(), Vec::new());
     let deadline = Instant::now() + DEADLINE;
     while got_a.len() < want_a.len() || got_b.concat().len() + read_b.len() < want_b.concat().len() {
         assert!(Instant::now() < deadline, "{} and {} lines", got_a.len(), got_b.len());
