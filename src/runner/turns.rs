@@ -140,8 +140,11 @@ impl Runner {
     /// first line in line mode, else its first read; its first line that
     /// starts with the turn's [`Turn::reply_prefix`], if it has one) and
     /// [`Event::TurnEnded`](super::Event::TurnEnded) once every bot has an
-    /// outcome. Later output of a bot in the same turn comes as `Data`.
-    /// Several turns may run at once over different bots.
+    /// outcome. Later output of a bot in the same turn comes as `Data`, and
+    /// so does output it wrote before the payload that was read but not
+    /// handed yet (a turn begun by a handler while the bot's last answer
+    /// was still being handed). Several turns may run at once over
+    /// different bots.
     ///
     /// Errors, with nothing written to any bot: an empty turn, a zero
     /// deadline or a bot named twice ([`Error::InvalidSetting`]), an alias
