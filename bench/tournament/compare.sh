@@ -14,7 +14,8 @@
 # with python-chess is made at $VENV (default /tmp/procloop-tournament-venv).
 # Defaults: concurrency 1 8 32 64 128, NODES=2000, MAX_PLIES=100, games
 # GAMES_PER x max(C, 8) (GAMES_PER=2), HASH=16 (1 at 128: 256 engines at
-# the default hash do not fit in the machine), ENGINE=/usr/games/stockfish.
+# the default hash do not fit in the machine), ENGINE=/usr/games/stockfish,
+# HARNESSES="procloop fastchess python-chess" (those to run, in that order).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -23,6 +24,7 @@ shift
 concurrencies=("${@:-1 8 32 64 128}")
 read -r -a concurrencies <<<"${concurrencies[*]}"
 engine=${ENGINE:-/usr/games/stockfish}
+read -r -a harnesses <<<"${HARNESSES:-procloop fastchess python-chess}"
 nodes=${NODES:-2000}
 max_plies=${MAX_PLIES:-100}
 games_per=${GAMES_PER:-2}
@@ -74,17 +76,18 @@ for c in "${concurrencies[@]}"; do
   [ "$c" -ge 128 ] && hash=${HASH:-1}
   p="$out/procloop-$c.pgn" f="$out/fastchess-$c.pgn" y="$out/pychess-$c.pgn"
   declare -A result
-  result[procloop]=$(run "procloop-$c" "$p" "$tournament" --engine "$engine" --concurrency "$c" --games "$games" \
+  wanted() { [[ " ${harnesses[*]} " == *" $1 "* ]]; }
+  ! wanted procloop || result[procloop]=$(run "procloop-$c" "$p" "$tournament" --engine "$engine" --concurrency "$c" --games "$games" \
     --nodes "$nodes" --max-plies "$max_plies" --hash "$hash" --pgn "$p" --charge cpu)
   # fastchess: -maxmoves counts moves of both sides (full moves); one game a
   # round; a minute for an engine's start (its default, 10 s, is too short
   # for 256 engines starting on 2 cores; procloop's is 10 s of CPU time).
-  result[fastchess]=$(run "fastchess-$c" "$f" "$fastchess" -engine cmd="$engine" name=sf1 -engine cmd="$engine" name=sf2 \
+  ! wanted fastchess || result[fastchess]=$(run "fastchess-$c" "$f" "$fastchess" -engine cmd="$engine" name=sf1 -engine cmd="$engine" name=sf2 \
     -each proto=uci nodes="$nodes" tc=inf option.Hash="$hash" -rounds "$games" -games 1 -concurrency "$c" -force-concurrency \
     -maxmoves $((max_plies / 2)) -startup-ms 60000 -pgnout file="$f")
-  result[python-chess]=$(run "pychess-$c" "$y" "$py" "$here/pychess.py" --engine "$engine" --concurrency "$c" \
+  ! wanted python-chess || result[python-chess]=$(run "pychess-$c" "$y" "$py" "$here/pychess.py" --engine "$engine" --concurrency "$c" \
     --games "$games" --nodes "$nodes" --max-plies "$max_plies" --hash "$hash" --pgn "$y")
-  for h in procloop fastchess python-chess; do
+  for h in "${harnesses[@]}"; do
     read -r cpu wall moves losses <<<"${result[$h]}"
     awk -v c="$c" -v g="$games" -v h="$h" -v cpu="$cpu" -v wall="$wall" -v m="$moves" -v l="$losses" \
       'BEGIN { printf "| %d | %d | %s | %d | %.1f µs | %.0f | %d |\n", c, g, h, m, cpu * 1e6 / (m ? m : 1), m / wall, l }'

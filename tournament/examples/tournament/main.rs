@@ -18,9 +18,13 @@
 //! 50-move rule, insufficient material), by the move limit (a draw), on
 //! time, or by a crash or an illegal move (a loss). The last line printed
 //! is the harness's own CPU time per move (`getrusage(RUSAGE_SELF)`).
+//! Without a clock (`--nodes` alone), while more engines think than there
+//! are cores, replies may wait for the harness up to 50 ms, so that each
+//! of its wake-ups handles many (see pacing.rs).
 
 mod game;
 mod options;
+mod pacing;
 mod play;
 mod score;
 
@@ -65,8 +69,16 @@ fn run(opts: options::Options) -> Result<bool, Box<dyn std::error::Error>> {
     let mut runner = Runner::with_extra_paths(["/usr/games"])?;
     let mut tournament = Tournament::new(opts, today())?;
     tournament.begin(&mut runner);
+    // Between polls the loop may nap, so that one wake-up handles many
+    // replies (see pacing.rs): most of the harness's CPU is wake-ups.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut pacing = tournament.may_nap().then(|| pacing::Pacing::new(cores, Instant::now()));
     while !tournament.over() {
         runner.poll_once(None, |runner, event| tournament.on_event(runner, event))?;
+        let busy = tournament.busy_engines();
+        if let Some(nap) = pacing.as_mut().and_then(|p| p.nap(Instant::now(), tournament.turns_ended, busy)) {
+            std::thread::sleep(nap);
+        }
     }
     let seconds = began.elapsed().as_secs_f64();
     tournament.close();

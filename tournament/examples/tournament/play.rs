@@ -4,6 +4,7 @@
 //! turn of one engine whose reply is its `bestmove` line.
 
 use std::collections::{HashMap, VecDeque};
+use std::fmt::Write as _;
 use std::io::Write;
 use std::time::Duration;
 
@@ -57,6 +58,10 @@ pub struct Tournament {
     queued: VecDeque<usize>,
     starting: usize,
     rounds_given: usize,
+    /// Engines in an unfinished turn.
+    busy: usize,
+    /// Turns ended so far, for `crate::pacing`.
+    pub turns_ended: u64,
     pub score: Score,
     pgn: Option<std::io::BufWriter<std::fs::File>>,
     date: String,
@@ -93,6 +98,8 @@ impl Tournament {
             queued,
             starting: 0,
             rounds_given: 0,
+            busy: 0,
+            turns_ended: 0,
             score,
             pgn,
             date,
@@ -111,6 +118,19 @@ impl Tournament {
             runner.add(format!("engine{i}"), app);
         }
         self.start_queued(runner);
+    }
+
+    /// Whether the loop may let replies wait (see `crate::pacing`): only
+    /// without a clock. A wall clock would charge the wait to the engines,
+    /// and even a CPU clock has a wall backstop (ten times what is left),
+    /// which a nap could push an engine low on time past.
+    pub fn may_nap(&self) -> bool {
+        self.opts.tc.is_none()
+    }
+
+    /// Engines in an unfinished turn.
+    pub fn busy_engines(&self) -> usize {
+        self.busy
     }
 
     /// Whether every slot is done or failed.
@@ -134,6 +154,8 @@ impl Tournament {
             }
             Event::TurnEnded { turn, report } => {
                 if let Some(i) = self.turns.remove(&turn) {
+                    self.turns_ended += 1;
+                    self.busy = self.busy.saturating_sub(report.iter().count());
                     self.turn_ended(runner, i, report);
                 }
             }
@@ -164,13 +186,15 @@ impl Tournament {
             }
             turn = turn.bot(&alias, "uci\n");
         }
-        self.begin_turn(runner, i, Step::Uci, turn);
+        self.begin_turn(runner, i, Step::Uci, turn, which.len());
     }
 
-    fn begin_turn(&mut self, runner: &mut Runner, i: usize, step: Step, turn: Turn) {
+    /// Begins `turn` (of `bots` engines) for slot `i`, now at `step`.
+    fn begin_turn(&mut self, runner: &mut Runner, i: usize, step: Step, turn: Turn, bots: usize) {
         match runner.begin_turn(turn) {
             Ok(id) => {
                 self.turns.insert(id, i);
+                self.busy += bots;
                 self.slots[i].step = step;
             }
             Err(error) => self.fail(runner, i, format!("slot {i}: {error}")),
@@ -186,10 +210,12 @@ impl Tournament {
                     Some(mib) => format!("setoption name Hash value {mib}\nisready\n"),
                     None => "isready\n".into(),
                 };
+                let mut bots = 0;
                 for (alias, _) in report.iter() {
                     turn = turn.bot(alias, payload.as_str());
+                    bots += 1;
                 }
-                self.begin_turn(runner, i, Step::Ready, turn);
+                self.begin_turn(runner, i, Step::Ready, turn, bots);
             }
             Step::Ready if all_replied => {
                 if std::mem::take(&mut self.slots[i].starting) {
@@ -227,7 +253,7 @@ impl Tournament {
         for alias in &self.slots[i].aliases {
             turn = turn.bot(alias, "ucinewgame\nisready\n");
         }
-        self.begin_turn(runner, i, Step::NewGame, turn);
+        self.begin_turn(runner, i, Step::NewGame, turn, 2);
     }
 
     fn new_game_ready(&mut self, runner: &mut Runner, i: usize, report: &TurnReport) {
@@ -251,23 +277,24 @@ impl Tournament {
         let slot = &self.slots[i];
         let game = slot.game.as_ref().expect("a game");
         let mover = &slot.aliases[game.engine_to_move()];
-        let mut go = String::from("go");
+        // One allocation a move: the payload, which the turn takes.
+        let mut payload = game.position(80);
+        payload.push_str("go");
         let mut deadline = MOVE_LIMIT;
         if let Some(tc) = self.opts.tc {
             let white = &slot.aliases[game.white];
             let black = &slot.aliases[1 - game.white];
             let ms = |alias: &str| runner.overage_left(alias).unwrap_or_default().as_millis();
             let inc = tc.increment.as_millis();
-            go += &format!(" wtime {} btime {} winc {inc} binc {inc}", ms(white), ms(black));
+            let _ = write!(payload, " wtime {} btime {} winc {inc} binc {inc}", ms(white), ms(black));
             deadline = tc.increment.max(LEAST_DEADLINE);
         }
         if let Some(nodes) = self.opts.nodes {
-            go += &format!(" nodes {nodes}");
+            let _ = write!(payload, " nodes {nodes}");
         }
-        go.push('\n');
-        let payload = game.position_and(&go);
+        payload.push('\n');
         let turn = Turn::new(deadline).bot(mover, payload).reply_prefix("bestmove").charge(self.opts.charge);
-        self.begin_turn(runner, i, Step::Move, turn);
+        self.begin_turn(runner, i, Step::Move, turn, 1);
     }
 
     fn moved(&mut self, runner: &mut Runner, i: usize, report: &TurnReport) {
@@ -343,5 +370,23 @@ impl Tournament {
     /// Charge in force, for the summary.
     pub fn charge(&self) -> Charge {
         self.opts.charge
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tournament(args: &[&str]) -> Tournament {
+        let opts = crate::options::parse(args.iter().map(|a| a.to_string())).expect("good options");
+        Tournament::new(opts, "2026.12.06".into()).expect("no PGN to create")
+    }
+
+    #[test]
+    fn only_a_tournament_without_a_clock_naps() {
+        assert!(tournament(&["--nodes", "100"]).may_nap());
+        assert!(!tournament(&["--tc", "1+0.1"]).may_nap());
+        assert!(!tournament(&["--tc", "1+0.1", "--charge", "cpu"]).may_nap());
+        assert!(!tournament(&["--tc", "1+0.1", "--nodes", "100", "--charge", "wall"]).may_nap());
     }
 }

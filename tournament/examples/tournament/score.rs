@@ -1,6 +1,8 @@
 //! What the tournament keeps count of: results from engine 0's side, time
 //! losses, crashes and illegal moves of each engine, and the moves played.
 
+use std::io::Write;
+
 use shakmaty::Color;
 
 use crate::game::{Game, Termination};
@@ -72,8 +74,10 @@ impl Score {
         if let (Some(tally), Some(loser)) = (tally, loser) {
             tally[loser] += 1;
         }
-        eprintln!(
-            "game {}: {} - {}: {} by {} after {} plies",
+        // One write: stderr is unbuffered, and `eprintln!` writes each
+        // piece of the line with a syscall of its own.
+        let line = format!(
+            "game {}: {} - {}: {} by {} after {} plies\n",
             game.round,
             self.names[game.white],
             self.names[1 - game.white],
@@ -81,5 +85,6 @@ impl Score {
             ending.reason,
             game.plies()
         );
+        let _ = std::io::stderr().write_all(line.as_bytes());
     }
 }
