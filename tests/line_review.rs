@@ -277,3 +277,30 @@ fn touching_another_channel_mid_batch_keeps_both_whole() {
     assert!(got_a == want_a, "lengths {:?}", got_a.iter().map(Vec::len).collect::<Vec<_>>());
     assert_eq!([read_b, got_b.concat()].concat(), want_b.concat());
 }
+
+/// The pull form (`next_event`) with a read of the channel between two
+/// lines of a batch: the read takes the next line, and the events go on
+/// after it, each line once.
+#[test]
+fn a_read_between_pulled_lines_takes_the_next_line_once() {
+    let want = around_the_mask();
+    let (mut reactor, _peer) = reactor_with(&want, None);
+    let token = {
+        let (mut got, deadline) = (Vec::new(), Instant::now() + DEADLINE);
+        let mut token = None;
+        while got.len() < want.len() {
+            assert!(Instant::now() < deadline, "{} lines", got.len());
+            reactor.wait_events(Some(DEADLINE)).unwrap();
+            while let Some(ReactorEvent::Data { token: t, data }) = reactor.next_event() {
+                got.push(data.to_vec());
+                token = Some(t);
+                if got.len() % 10 == 3 {
+                    got.push(reactor.channel(t).unwrap().read().unwrap());
+                }
+            }
+        }
+        assert!(got == want, "lengths {:?}", got.iter().map(Vec::len).collect::<Vec<_>>());
+        token.unwrap()
+    };
+    assert_eq!(reactor.channel(token).unwrap().buffered(), 0, "nothing left behind");
+}
