@@ -295,3 +295,29 @@ fn terminate_all_mid_turn_ends_the_turn_and_frees_its_bots() {
     let id = id.expect("a bot of a turn that terminate_all ended is free");
     assert!(replied(play_all(&mut runner, &[id]).0[0].outcome("a")));
 }
+
+/// An alias freed by terminate mid-turn is free: a new run under it plays
+/// a turn of its own while the old turn still waits for its other bot,
+/// and the old turn's end leaves the new one be.
+#[test]
+fn an_alias_terminated_mid_turn_plays_again_before_that_turn_ends() {
+    let mut runner = runner_with("bot", line_app("sh -c 'read line; sleep 0.8; echo slow; sleep 60'"));
+    start(&mut runner, "bot", "gone");
+    start(&mut runner, "bot", "slow");
+    let old =
+        runner.begin_turn(Turn::new(Duration::from_secs(10)).bot("gone", "a\n").bot("slow", "b\n")).unwrap();
+    runner.terminate("gone").unwrap();
+    runner.add("cat", line_app("sh -c 'read line; sleep 1.5; echo \"$line\"; sleep 60'"));
+    start(&mut runner, "cat", "gone");
+    let new = runner.begin_turn(Turn::new(Duration::from_secs(10)).bot("gone", "c\n"));
+    let new = new.expect("the freed alias is in no turn");
+    // The old turn ends first (its bot sleeps less, and began first).
+    let (reports, _) = play_all(&mut runner, &[old, new]);
+    assert_eq!(reports[0].outcome("gone"), Some(Outcome::Exited));
+    assert!(replied(reports[0].outcome("slow")), "{:?}", reports[0]);
+    assert!(
+        replied(reports[1].outcome("gone")),
+        "the old turn's end took the new one's bot: {:?}",
+        reports[1]
+    );
+}

@@ -125,8 +125,11 @@ impl Runner {
             self.own_timers.remove(&timer);
         }
         let mut outcomes = Vec::with_capacity(active.bots.len());
-        for bot in active.bots {
-            self.turns.members.remove(&bot.alias);
+        for (i, bot) in active.bots.into_iter().enumerate() {
+            // A bot freed mid-turn may be in a later turn under its alias.
+            if self.turns.members.get(&bot.alias) == Some(&Member { turn: key, bot: i }) {
+                self.turns.members.remove(&bot.alias);
+            }
             outcomes.push((bot.alias, bot.outcome.unwrap_or(Outcome::Exited)));
         }
         let report = TurnReport { outcomes, harness_delay: active.harness_delay };
@@ -164,9 +167,11 @@ impl Runner {
         self.turns.frozen.clear();
     }
 
-    /// Forgets an alias that was freed: its turn, if it owed a reply, and its bank.
+    /// Forgets an alias that was freed: its turn, if it owed a reply (the
+    /// alias is free for another turn at once), and its bank.
     pub(super) fn turn_forget(&mut self, alias: &str) {
         self.turn_exit(alias);
+        self.turns.members.remove(alias);
         self.turns.banks.remove(alias);
         self.turns.frozen.remove(alias);
     }
