@@ -110,8 +110,8 @@ pub(crate) struct TurnReport {
 }
 
 /// How one bot's turn went: ``kind`` is ``"replied"`` (then ``elapsed``,
-/// the seconds charged, and ``cpu``, its CPU seconds in the turn where they
-/// can be read), ``"timed_out"`` (its bank is now empty) or ``"exited"``
+/// the seconds charged, and under ``charge="cpu"`` ``cpu``, its CPU seconds
+/// in the turn where they can be read; None under ``charge="wall"``), ``"timed_out"`` (its bank is now empty) or ``"exited"``
 /// (it ended, or was stopped, before replying).
 #[pyclass(module = "procloop._native", frozen, eq, get_all)]
 #[derive(PartialEq)]
@@ -120,7 +120,8 @@ pub(crate) struct Outcome {
     kind: &'static str,
     /// Seconds charged, for ``"replied"``; else None.
     elapsed: Option<f64>,
-    /// CPU seconds in the turn, for ``"replied"`` where they can be read; else None.
+    /// CPU seconds in the turn, for ``"replied"`` under ``charge="cpu"`` where
+    /// they can be read; else None (no CPU clock is read under ``"wall"``).
     cpu: Option<f64>,
 }
 

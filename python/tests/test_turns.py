@@ -100,6 +100,17 @@ def test_cpu_charge_counts_cpu_time():
         assert replies == [("sleeper", b"late but idle\n")]
 
 
+def test_wall_charge_reads_no_cpu_time():
+    with procloop.Runner() as runner:
+        bots(runner, "cat", "a")
+        _, _, report = play(runner, runner.begin_turn({"a": b"x\n"}, 10))
+        outcome = report.outcome("a")
+        assert outcome.kind == "replied" and outcome.elapsed is not None
+        assert outcome.cpu is None, "charge='wall' reads no CPU clock"
+        _, _, report = play(runner, runner.begin_turn({"a": b"x\n"}, 10, charge="cpu"))
+        assert report.outcome("a").cpu is not None
+
+
 def test_a_second_line_in_the_same_turn_is_data():
     with procloop.Runner() as runner:
         bots(runner, "sh -c 'read line; echo first; echo second; sleep 60'", "chatty")

@@ -422,6 +422,7 @@ impl Runner {
         let frozen: Vec<Arc<str>> = self.running.keys().filter(|a| self.turns.froze(a)).cloned().collect();
         frozen.iter().for_each(|alias| self.thaw_bot(alias));
         self.own_events.clear();
+        self.forget_all_turns(); // after the clear: their reports come
         // Taken whole, not copied out: the copy was this loop's peak memory.
         let mut all = std::mem::take(&mut self.running);
         let mut processes = Vec::with_capacity(all.len());

@@ -125,8 +125,11 @@ impl Runner {
             self.own_timers.remove(&timer);
         }
         let mut outcomes = Vec::with_capacity(active.bots.len());
-        for bot in active.bots {
-            self.turns.members.remove(&bot.alias);
+        for (i, bot) in active.bots.into_iter().enumerate() {
+            // A bot freed mid-turn may be in a later turn under its alias.
+            if self.turns.members.get(&bot.alias) == Some(&Member { turn: key, bot: i }) {
+                self.turns.members.remove(&bot.alias);
+            }
             outcomes.push((bot.alias, bot.outcome.unwrap_or(Outcome::Exited)));
         }
         let report = TurnReport { outcomes, harness_delay: active.harness_delay };
@@ -154,9 +157,21 @@ impl Runner {
         }
     }
 
-    /// Forgets an alias that was freed: its turn, if it owed a reply, and its bank.
+    /// Every process is ended at once (`terminate_all`, which cancels the
+    /// turns' timers): each bot that owes a reply is Exited, so that its
+    /// turn ends with its report, and no bank or freeze is kept.
+    pub(super) fn forget_all_turns(&mut self) {
+        let owing: Vec<Arc<str>> = self.turns.members.keys().cloned().collect();
+        owing.iter().for_each(|alias| self.turn_exit(alias));
+        self.turns.banks.clear();
+        self.turns.frozen.clear();
+    }
+
+    /// Forgets an alias that was freed: its turn, if it owed a reply (the
+    /// alias is free for another turn at once), and its bank.
     pub(super) fn turn_forget(&mut self, alias: &str) {
         self.turn_exit(alias);
+        self.turns.members.remove(alias);
         self.turns.banks.remove(alias);
         self.turns.frozen.remove(alias);
     }

@@ -20,6 +20,7 @@ use slab::Slab;
 use super::Runner;
 use super::running::{OwnTimer, TimerPurpose};
 use super::turn::{Charge, Outcome, Turn, TurnId};
+use crate::channel::Channel;
 use crate::error::{Error, Result};
 use crate::reactor::timers::TimerId;
 use crate::reactor::token::Token;
@@ -68,6 +69,10 @@ pub(super) struct Bot {
     pub(super) alias: Arc<str>,
     /// When its payload was written.
     pub(super) started: Instant,
+    /// Bytes of its output read before the payload was written but not
+    /// handed yet (a turn begun by a handler while more of the bot's output
+    /// was queued): they answer an earlier turn, so none is its reply.
+    pub(super) stale: usize,
     /// Its CPU clock then; read under `Charge::Cpu` only.
     pub(super) cpu_at_start: Option<Duration>,
     /// Its deadline and bank: what may be charged before it times out.
@@ -87,18 +92,25 @@ struct Target {
 }
 
 impl Turns {
-    /// Whether `data`, output of `alias`, is the reply its turn waits for
-    /// (one inlined check when no turn runs: it is asked for every line).
+    /// Whether `data`, output of `alias` handed now, is the reply its turn
+    /// waits for (one inlined check when no turn runs: it is asked for
+    /// every line).
     #[inline(always)]
-    pub(super) fn is_reply(&self, alias: &str, data: &[u8]) -> bool {
+    pub(super) fn is_reply(&mut self, alias: &str, data: &[u8]) -> bool {
         !self.members.is_empty() && self.member_replies(alias, data)
     }
 
     /// [`is_reply`](Self::is_reply) while some turn runs.
     #[inline(never)]
-    fn member_replies(&self, alias: &str, data: &[u8]) -> bool {
+    fn member_replies(&mut self, alias: &str, data: &[u8]) -> bool {
         let Some(member) = self.owing(alias) else { return false };
-        match self.active[member.turn].prefix.as_deref() {
+        let active = &mut self.active[member.turn];
+        let bot = &mut active.bots[member.bot];
+        if bot.stale > 0 {
+            bot.stale = bot.stale.saturating_sub(data.len());
+            return false;
+        }
+        match active.prefix.as_deref() {
             None => true,
             Some(prefix) => starts_a_line(data, prefix),
         }
@@ -128,8 +140,11 @@ impl Runner {
     /// first line in line mode, else its first read; its first line that
     /// starts with the turn's [`Turn::reply_prefix`], if it has one) and
     /// [`Event::TurnEnded`](super::Event::TurnEnded) once every bot has an
-    /// outcome. Later output of a bot in the same turn comes as `Data`.
-    /// Several turns may run at once over different bots.
+    /// outcome. Later output of a bot in the same turn comes as `Data`, and
+    /// so does output it wrote before the payload that was read but not
+    /// handed yet (a turn begun by a handler while the bot's last answer
+    /// was still being handed). Several turns may run at once over
+    /// different bots.
     ///
     /// Errors, with nothing written to any bot: an empty turn, a zero
     /// deadline or a bot named twice ([`Error::InvalidSetting`]), an alias
@@ -177,8 +192,14 @@ impl Runner {
                 bot.cpu_at_start = self.tree_cpu_time(&bot.alias).ok();
             }
             let channel = target.channel.filter(|_| !target.ended).and_then(|t| self.reactor.channel(t));
-            let written = channel.map(|channel| channel.write(payload));
+            // Writing took back what was queued of the channel: all that
+            // it holds now was read before the write.
+            let written = channel.map(|channel| (channel.write(payload), read_before(channel)));
             bot.started = Instant::now();
+            let written = written.map(|(written, stale)| {
+                bot.stale = stale;
+                written
+            });
             if !matches!(written, Some(Ok(()))) {
                 if let Some(Err(e)) = written {
                     log::warn!("writing {}'s turn: {e}; its outcome is Exited", bot.alias);
@@ -244,6 +265,7 @@ impl Runner {
                 let bot = Bot {
                     alias: alias.clone(),
                     started: now,
+                    stale: 0,
                     cpu_at_start: None,
                     allowed: Duration::ZERO,
                     due: Duration::ZERO,
@@ -328,6 +350,18 @@ fn check_turn(turn: &Turn) -> Result<()> {
         return Err(Error::InvalidSetting { setting, reason: "a bot needs some time to reply" });
     }
     Ok(())
+}
+
+/// How many bytes `channel` holds that were read before a write to it
+/// (its output taken back, or gathered while paused): in line mode not a
+/// partial last line, which ends with what the bot writes next (a prompt
+/// and its answer are one line).
+fn read_before(channel: &Channel) -> usize {
+    let bytes = channel.buffered_bytes();
+    if !channel.is_line_buffered() {
+        return bytes.len();
+    }
+    memchr::memrchr(b'\n', bytes).map_or(0, |i| i + 1)
 }
 
 /// Whether `data` starts with `prefix`, or holds a line that does.
