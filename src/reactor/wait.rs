@@ -234,6 +234,42 @@ mod tests {
     }
 
     #[test]
+    fn lines_taken_back_by_a_write_are_handed_without_a_read_on_spec() {
+        let mut reactor = Reactor::new().unwrap();
+        let (mut channel, mut peer) = TestChannel::pair();
+        channel.set_line_buffered(true);
+        let token = reactor.register(channel).unwrap();
+        // Two writes with no answer: no more reads on spec for a while.
+        assert_eq!([0, 1].map(|_| write_and_poll(&mut reactor, token, None)), [true, true]);
+        peer.put(b"one\ntwo\n");
+        let mut got = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while got.is_empty() {
+            assert!(Instant::now() < deadline, "no line came");
+            reactor.poll_once_max(Some(Duration::from_millis(100)), 1, |_, e| got.push(data(e))).unwrap();
+        }
+        // The write takes "two" back into the channel (and queues the
+        // channel's step itself); the next poll hands it.
+        assert!(!write_and_poll_capturing(&mut reactor, token, &mut got));
+        assert_eq!(got, [&b"one\n"[..], b"two\n"]);
+    }
+
+    /// As `write_and_poll`, keeping what the poll hands.
+    fn write_and_poll_capturing(reactor: &mut Reactor, token: Token, got: &mut Vec<Vec<u8>>) -> bool {
+        reactor.channel(token).unwrap().write(b"ping\n").unwrap();
+        let speculated = reactor.follow_up_lent();
+        reactor.poll_once(Some(Duration::ZERO), |_, e| got.push(data(e))).unwrap();
+        speculated
+    }
+
+    fn data(event: crate::ReactorEvent<'_>) -> Vec<u8> {
+        match event {
+            crate::ReactorEvent::Data { data, .. } => data.to_vec(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn a_peer_that_answers_at_once_is_read_on_spec_each_time() {
         let mut reactor = Reactor::new().unwrap();
         let (channel, mut peer) = TestChannel::pair();

@@ -64,11 +64,7 @@ impl Runner {
                 Handing::Event(other) => runner.dispatch(other, room, &mut handler),
             },
         )?;
-        let handed = handed + rest;
-        // What this call's events made (a turn's end) goes out with them:
-        // left for the next call, it would make that call poll once more
-        // without waiting.
-        Ok(handed + self.hand_own_events(max_events - handed, &mut handler))
+        Ok(handed + rest)
     }
 
     /// Hands over lines of a batch, at most `room`; returns how many. What
