@@ -40,13 +40,7 @@ fn a_handler_that_begins_a_turn_at_each_end_does_not_keep_one_call_going() {
     // A turn of a bot that has ended ends as it begins: its end is queued
     // by begin_turn itself, inside the handler.
     let mut runner = echo_bot();
-    runner.add("gone", App::new("true").buffering(Buffering::Line));
-    runner.start("gone").unwrap();
-    let deadline = Instant::now() + DEADLINE;
-    while runner.exit_status("gone").is_none() {
-        assert!(Instant::now() < deadline, "true never exited");
-        runner.poll_once(Some(Duration::from_millis(200)), |_, _| {}).unwrap();
-    }
+    start_and_see_exit(&mut runner, "gone", App::new("true").buffering(Buffering::Line));
     runner.begin_turn(Turn::new(Duration::from_secs(10)).bot("gone", "x\n")).unwrap();
     for call in 0..3 {
         let mut ends = 0;

@@ -315,13 +315,7 @@ fn a_spinner_under_cpu_charge_times_out() {
 #[test]
 fn a_bot_that_already_ended_is_exited_at_once() {
     let mut runner = bots("cat", &["alive"]);
-    runner.add("gone", App::new("true").buffering(Buffering::Line));
-    runner.start("gone").unwrap();
-    let deadline = Instant::now() + DEADLINE;
-    while runner.exit_status("gone").is_none() {
-        assert!(Instant::now() < deadline, "true never exited");
-        runner.poll_once(Some(Duration::from_millis(200)), |_, _| {}).unwrap();
-    }
+    start_and_see_exit(&mut runner, "gone", App::new("true").buffering(Buffering::Line));
     let id =
         runner.begin_turn(Turn::new(Duration::from_secs(10)).bot("gone", "x\n").bot("alive", "x\n")).unwrap();
     let played = play(&mut runner, id);

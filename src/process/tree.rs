@@ -20,14 +20,7 @@ const CPU_MIN_QUOTA: u64 = 1_000;
 /// ended included (`cpu.stat` is there without the cpu controller too),
 /// its memory peak where the memory controller is on, its tasks now.
 pub(crate) fn usage(dir: &Path) -> io::Result<TreeUsage> {
-    let stat = read_small(&dir.join("cpu.stat"))?;
-    let micros = |key: &str| Duration::from_micros(field(&stat, key).unwrap_or(0));
-    Ok(TreeUsage {
-        user: micros("user_usec"),
-        system: micros("system_usec"),
-        memory_peak: memory_peak(dir)?,
-        tasks: tasks(dir)?,
-    })
+    Ok(TreeUsage { tasks: tasks(dir)?, ..usage_at_end(dir)? })
 }
 
 /// `memory.peak`, where the memory controller is on.

@@ -247,6 +247,18 @@ pub fn child_pids() -> Vec<u32> {
 }
 
 /// A runner with one app configured.
+/// Starts `app` as `alias` (an app that ends at once) and polls until
+/// the Runner has seen its exit.
+pub fn start_and_see_exit(runner: &mut procloop::Runner, alias: &str, app: procloop::App) {
+    runner.add(alias, app);
+    runner.start(alias).unwrap();
+    let deadline = Instant::now() + DEADLINE;
+    while runner.exit_status(alias).is_none() {
+        assert!(Instant::now() < deadline, "{alias} never exited");
+        runner.poll_once(Some(Duration::from_millis(200)), |_, _| {}).unwrap();
+    }
+}
+
 pub fn runner_with(name: &str, app: procloop::App) -> procloop::Runner {
     init();
     let mut runner = procloop::Runner::new().unwrap();
