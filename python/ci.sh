@@ -48,11 +48,15 @@ python3 -m venv "$venv"
   "$venv/bin/python" -m mypy --config-file ../pyproject.toml --strict ../examples)
 
 # yet-another-runner 0.6.0's sdist holds its tests; its `runner` and
-# `channels` imports get the shim packages in tests/shim. It runs in its own
-# session: two of its tests send SIGINT to their whole process group.
+# `channels` imports get the shim packages in tests/shim. Its own `runner`
+# package is removed first: pytest runs from the sdist's folder, which
+# Python puts before PYTHONPATH, so the suite would test the library itself
+# (the plugin refuses to run if it would). It runs in its own session: two
+# of its tests send SIGINT to their whole process group.
 sdist="$work/sdist"
 "$venv/bin/pip" download --no-deps --no-binary :all: --dest "$sdist" yet-another-runner==0.6.0
 tar -xzf "$sdist"/yet-another-runner-0.6.0.tar.gz -C "$sdist"
+rm -rf "$sdist/yet-another-runner-0.6.0/runner"
 (cd "$sdist/yet-another-runner-0.6.0" &&
   PYTHONPATH="$OLDPWD/tests/shim" setsid -w "$venv/bin/python" -m pytest -p procloop_shim -p no:cacheprovider tests)
 

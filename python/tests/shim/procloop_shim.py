@@ -6,6 +6,10 @@ unchanged, on procloop (with this folder on PYTHONPATH, so that its
 
 (``setsid``: two of its tests send SIGINT to their whole process group.)
 
+It first checks that ``runner`` and ``channels`` are the shims here (run
+from the sdist's folder, Python would find the library's own ``runner``
+first) and refuses to run otherwise.
+
 What it changes, and only when the tests are collected, never their files:
 
 - The suite's two read helpers (``readline`` in test_runner.py, ``_readall``
@@ -25,8 +29,28 @@ import os
 import time
 import unittest
 
+import pytest
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
 # Each helper the suite defines, and how many tries it makes.
 _HELPERS = {"readline": 1000, "_readall": 100}
+
+
+def _check_shims_are_imported():
+    """Refuses to run if ``runner`` or ``channels`` is not the shim here:
+    run from the sdist's folder, Python finds the library's own ``runner``
+    before PYTHONPATH, and the suite would test the library, not procloop."""
+    import channels
+    import runner
+
+    for module in (runner, channels):
+        found = os.path.dirname(os.path.dirname(os.path.abspath(module.__file__)))
+        if found != _HERE:
+            raise pytest.UsageError(
+                f"procloop_shim: `import {module.__name__}` found {module.__file__}, not the shim in "
+                f"{_HERE}: remove that package (or run from another folder) so that the suite tests procloop"
+            )
 
 
 def _first_non_empty(tries):
@@ -43,6 +67,7 @@ def _first_non_empty(tries):
 
 
 def pytest_configure(config):
+    _check_shims_are_imported()
     if not hasattr(unittest.TestCase, "assertEquals"):
         unittest.TestCase.assertEquals = unittest.TestCase.assertEqual
 
