@@ -2,6 +2,7 @@
 //! one [`Reactor`]. This file is the Runner's face: its state, its
 //! configuration and queries (`poll_once` is in `poll.rs`).
 
+mod alias_hash;
 mod app;
 mod bookkeeping;
 #[cfg(feature = "serde")]

@@ -27,7 +27,11 @@ use std::time::Duration;
 #[must_use = "a Turn does nothing until it is given to begin_turn"]
 pub struct Turn {
     pub(crate) deadline: Duration,
-    pub(crate) bots: Vec<(String, Vec<u8>)>,
+    /// The bots' aliases one after another, so that naming a bot allocates
+    /// nothing of its own (a turn is built every frame).
+    aliases: String,
+    /// Each bot's alias (where it ends in `aliases`) and payload.
+    pub(crate) bots: Vec<(usize, Vec<u8>)>,
     pub(crate) charge: Charge,
     pub(crate) freeze_between: bool,
     pub(crate) reply_prefix: Option<Box<[u8]>>,
@@ -37,13 +41,27 @@ impl Turn {
     /// A turn in which each bot has `deadline` (plus what is left of its
     /// overage bank, [`App::overage`](crate::App::overage)) to reply.
     pub fn new(deadline: Duration) -> Turn {
-        Turn { deadline, bots: Vec::new(), charge: Charge::Wall, freeze_between: false, reply_prefix: None }
+        Turn {
+            deadline,
+            aliases: String::new(),
+            bots: Vec::new(),
+            charge: Charge::Wall,
+            freeze_between: false,
+            reply_prefix: None,
+        }
     }
 
     /// Adds the bot `alias`, to which `payload` is written when the turn begins.
     pub fn bot(mut self, alias: &str, payload: impl Into<Vec<u8>>) -> Turn {
-        self.bots.push((alias.to_string(), payload.into()));
+        self.aliases.push_str(alias);
+        self.bots.push((self.aliases.len(), payload.into()));
         self
+    }
+
+    /// The alias of the `i`th bot named.
+    pub(crate) fn alias(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.bots[i - 1].0 };
+        &self.aliases[start..self.bots[i].0]
     }
 
     /// How a bot's time is counted (default [`Charge::Wall`]).

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::Runner;
 use super::running::{OwnEvent, OwnEventKind};
 use super::turn::{Charge, Outcome, TurnId, TurnReport};
-use super::turns::Member;
+use super::turns::{Member, bank_of};
 
 /// Backstop of a CPU-charged deadline, in wall time: this many deadlines.
 const CPU_BACKSTOP: u32 = 10;
@@ -17,7 +17,7 @@ impl Runner {
     /// A bot's output came while it owes a reply: its outcome, and the
     /// time charged if it replied in time (then the data is its `Reply`).
     pub(super) fn turn_output(&mut self, alias: &str) -> Option<(TurnId, Duration)> {
-        let member = self.turns.owing(alias)?;
+        let member = self.turns.replier(alias)?;
         let active = &self.turns.active[member.turn];
         let (id, charge) = (active.id, active.charge);
         let bot = &active.bots[member.bot];
@@ -89,26 +89,27 @@ impl Runner {
     /// Gives a bot its outcome: charges its bank, freezes it if the turn
     /// says so, and ends the turn if it was the last.
     pub(super) fn settle_bot(&mut self, member: Member, outcome: Outcome) {
-        let Some(active) = self.turns.active.get_mut(member.turn) else { return };
+        let turns = &mut self.turns;
+        let Some(active) = turns.active.get_mut(member.turn) else { return };
         let (base, freeze) = (active.base, active.freeze);
         let bot = &mut active.bots[member.bot];
         if bot.outcome.is_some() {
             return;
         }
         bot.outcome = Some(outcome);
-        let (alias, app_bank) = (bot.alias.clone(), bot.app_bank);
         active.owed -= 1;
         let finished = active.owed == 0;
-        let bank = self.turns.bank(&alias, app_bank);
+        let bank = bank_of(&turns.banks, &bot.alias, bot.app_bank);
         let left = match outcome {
             Outcome::Replied { elapsed, .. } => bank.saturating_sub(elapsed.saturating_sub(base)),
             Outcome::TimedOut => Duration::ZERO,
             Outcome::Exited => bank,
         };
         if left != bank {
-            self.turns.banks.insert(alias.clone(), left);
+            turns.banks.insert(bot.alias.clone(), left);
         }
         if freeze && outcome != Outcome::Exited {
+            let alias = bot.alias.clone();
             self.freeze_bot(&alias);
         }
         if finished {
@@ -126,15 +127,18 @@ impl Runner {
         }
         let mut outcomes = Vec::with_capacity(active.bots.len());
         for (i, bot) in active.bots.into_iter().enumerate() {
-            // A bot freed mid-turn may be in a later turn under its alias.
-            if self.turns.members.get(&bot.alias) == Some(&Member { turn: key, bot: i }) {
-                self.turns.members.remove(&bot.alias);
+            // A bot freed mid-turn may be in a later turn under its alias:
+            // that membership is put back (rare; one lookup for the rest).
+            if let Some((alias, other)) = self.turns.members.remove_entry(&bot.alias)
+                && other != (Member { turn: key, bot: i })
+            {
+                self.turns.members.insert(alias, other);
             }
             outcomes.push((bot.alias, bot.outcome.unwrap_or(Outcome::Exited)));
         }
         let report = TurnReport { outcomes, harness_delay: active.harness_delay };
         self.own_events.push_back(OwnEvent {
-            alias: Arc::from(""),
+            alias: self.turns.no_alias.clone(),
             run: 0,
             kind: OwnEventKind::TurnEnded(active.id, Box::new(report)),
         });

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use slab::Slab;
 
 use super::Runner;
+use super::alias_hash::AliasHash;
 use super::running::{OwnTimer, TimerPurpose};
 use super::turn::{Charge, Outcome, Turn, TurnId};
 use crate::channel::Channel;
@@ -31,11 +32,17 @@ pub(crate) struct Turns {
     /// Unfinished turns, by a key that their members hold.
     pub(super) active: Slab<Active>,
     /// The unfinished turn each bot is in, and its place there.
-    pub(super) members: HashMap<Arc<str>, Member>,
+    pub(super) members: HashMap<Arc<str>, Member, AliasHash>,
     /// What is left of each bot's overage bank, once a turn changed it.
-    pub(super) banks: HashMap<Arc<str>, Duration>,
+    pub(super) banks: HashMap<Arc<str>, Duration, AliasHash>,
     /// Bots that a turn froze, to thaw when a later turn writes to them.
-    pub(super) frozen: HashSet<Arc<str>>,
+    pub(super) frozen: HashSet<Arc<str>, AliasHash>,
+    /// The member [`is_reply`](Self::is_reply) found last, for the reply
+    /// that follows it: one lookup a reply, not two.
+    replying: Option<Member>,
+    /// The alias of the Runner's own timers and events that belong to no
+    /// process, made once rather than allocated per turn.
+    pub(super) no_alias: Arc<str>,
 }
 
 /// Where a bot of an unfinished turn is: the turn's key in
@@ -104,16 +111,31 @@ impl Turns {
     #[inline(never)]
     fn member_replies(&mut self, alias: &str, data: &[u8]) -> bool {
         let Some(member) = self.owing(alias) else { return false };
+        self.replying = None;
         let active = &mut self.active[member.turn];
         let bot = &mut active.bots[member.bot];
         if bot.stale > 0 {
             bot.stale = bot.stale.saturating_sub(data.len());
             return false;
         }
-        match active.prefix.as_deref() {
+        let reply = match active.prefix.as_deref() {
             None => true,
             Some(prefix) => starts_a_line(data, prefix),
+        };
+        if reply {
+            self.replying = Some(member);
         }
+        reply
+    }
+
+    /// Where `alias` is, if it owes a reply: the member that
+    /// [`is_reply`](Self::is_reply) just found, if it is `alias`'s.
+    pub(super) fn replier(&mut self, alias: &str) -> Option<Member> {
+        let found = self.replying.take().filter(|m| {
+            let bot = self.active.get(m.turn).map(|active| &active.bots[m.bot]);
+            bot.is_some_and(|bot| bot.outcome.is_none() && same_alias(&bot.alias, alias))
+        });
+        found.or_else(|| self.owing(alias))
     }
 
     /// Where `alias` is, if it owes a reply in an unfinished turn.
@@ -233,8 +255,10 @@ impl Runner {
     fn enrol(&mut self, turn: &Turn, key: usize) -> Result<(Vec<Bot>, Vec<Target>)> {
         let mut bots = Vec::with_capacity(turn.bots.len());
         let mut targets = Vec::with_capacity(turn.bots.len());
-        for (i, (alias, _)) in turn.bots.iter().enumerate() {
-            match self.enrol_bot(alias, Member { turn: key, bot: i }) {
+        // Each bot's own start is taken when its payload is written.
+        let now = Instant::now();
+        for i in 0..turn.bots.len() {
+            match self.enrol_bot(turn.alias(i), Member { turn: key, bot: i }, now) {
                 Ok((bot, target)) => {
                     bots.push(bot);
                     targets.push(target);
@@ -250,7 +274,7 @@ impl Runner {
         Ok((bots, targets))
     }
 
-    fn enrol_bot(&mut self, alias: &str, member: Member) -> Result<(Bot, Target)> {
+    fn enrol_bot(&mut self, alias: &str, member: Member, now: Instant) -> Result<(Bot, Target)> {
         let (alias, running) =
             self.running.get_key_value(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
         match self.turns.members.entry(alias.clone()) {
@@ -261,7 +285,6 @@ impl Runner {
             Entry::Occupied(_) => Err(Error::TurnInProgress(alias.to_string())),
             Entry::Vacant(free) => {
                 free.insert(member);
-                let now = Instant::now();
                 let bot = Bot {
                     alias: alias.clone(),
                     started: now,
@@ -288,7 +311,8 @@ impl Runner {
         let timer = self.reactor.set_timer(after);
         active.timer = Some(timer);
         let kind = TimerPurpose::TurnDeadline(active.id, key);
-        self.own_timers.insert(timer, OwnTimer { alias: Arc::from(""), run: 0, kind });
+        let alias = self.turns.no_alias.clone();
+        self.own_timers.insert(timer, OwnTimer { alias, run: 0, kind });
     }
 
     /// What is left of `alias`'s overage bank ([`App::overage`](crate::App::overage)):
@@ -333,11 +357,21 @@ impl Runner {
 impl Turns {
     /// What is left of `alias`'s bank, `app_bank` if no turn changed it.
     pub(super) fn bank(&self, alias: &str, app_bank: Duration) -> Duration {
-        if self.banks.is_empty() {
-            return app_bank;
-        }
-        self.banks.get(alias).copied().unwrap_or(app_bank)
+        bank_of(&self.banks, alias, app_bank)
     }
+}
+
+/// [`Turns::bank`] from the map of banks alone, for a caller that holds
+/// another part of the turns.
+pub(super) fn bank_of(
+    banks: &HashMap<Arc<str>, Duration, AliasHash>,
+    alias: &str,
+    app_bank: Duration,
+) -> Duration {
+    if banks.is_empty() {
+        return app_bank;
+    }
+    banks.get(alias).copied().unwrap_or(app_bank)
 }
 
 /// Checks a turn's shape before anything is looked up or written.
@@ -362,6 +396,12 @@ fn read_before(channel: &Channel) -> usize {
         return bytes.len();
     }
     memchr::memrchr(b'\n', bytes).map_or(0, |i| i + 1)
+}
+
+/// Whether `a` is `b`: the same `Arc` as a rule (the alias the loop hands
+/// is the one the turn holds), else the same text.
+fn same_alias(a: &str, b: &str) -> bool {
+    (std::ptr::eq(a.as_ptr(), b.as_ptr()) && a.len() == b.len()) || a == b
 }
 
 /// Whether `data` starts with `prefix`, or holds a line that does.
