@@ -9,7 +9,9 @@
 //! counts the time until the loop noticed the deadline (its timer), and
 //! each reply not in by the deadline is a missed reply (judged by the
 //! clock, not by the loop's timer). A missed reply must still come, late.
-//! Set `FRAME_TRACE` to have each turn's times on stderr.
+//! Set `FRAME_TRACE` to have each turn's times on stderr. Each run also
+//! prints on stderr the CPU its own process (the loop, and its threads if
+//! it has any; not the bots) used per measured turn: `CPU per turn N us`.
 //!
 //! With faults, bot 0 ignores SIGTERM and is stopped at turn 10 (SIGTERM,
 //! SIGKILL after a grace of 2 s; the loop must not wait for it), and bot 1
@@ -191,6 +193,19 @@ pub struct Ledger {
     trace: bool,
     /// With the trace: when the turn's writes were done.
     written: Option<Duration>,
+    /// This process's CPU time when the first measured turn began, and
+    /// then when the last one ended.
+    cpu_from: Option<Duration>,
+    cpu_to: Option<Duration>,
+}
+
+/// The CPU time this process (all its threads, not its children) used so far.
+fn own_cpu() -> Duration {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let usage = getrusage(UsageWho::RUSAGE_SELF).expect("getrusage of the process itself");
+    let (user, system) = (usage.user_time(), usage.system_time());
+    let micros = |t: nix::sys::time::TimeVal| t.tv_sec() as u64 * 1_000_000 + t.tv_usec() as u64;
+    Duration::from_micros(micros(user) + micros(system))
 }
 
 impl Ledger {
@@ -229,6 +244,8 @@ impl Ledger {
             killed_after: None,
             trace: std::env::var_os("FRAME_TRACE").is_some(),
             written: None,
+            cpu_from: None,
+            cpu_to: None,
         }
     }
 
@@ -246,6 +263,9 @@ impl Ledger {
         assert!(!self.in_turn);
         self.turn = turn;
         self.in_turn = true;
+        if turn == WARMUP {
+            self.cpu_from = Some(own_cpu());
+        }
         self.start = Instant::now();
         (self.open_all, self.open_healthy) = (0, 0);
         (self.done_all, self.done_healthy) = (None, None);
@@ -358,6 +378,9 @@ impl Ledger {
         }
         self.healthy_worst = self.healthy_worst.max(self.done_healthy.unwrap_or(now));
         self.missed += self.open_all;
+        if self.turn + 1 == Self::turns() {
+            self.cpu_to = Some(own_cpu());
+        }
     }
 
     /// `bot` exited with `status`. The delay before a restart by hand, if
@@ -423,6 +446,9 @@ impl Ledger {
             // upper bound, as an overloaded loop (threads at 1,000 bots) hears of
             // it late, behind its backlog of late replies.
             assert!(self.killed_after.is_some_and(|after| after >= GRACE));
+        }
+        if let (Some(from), Some(to)) = (self.cpu_from, self.cpu_to) {
+            eprintln!("CPU per turn {:.1} us", (to - from).as_secs_f64() * 1e6 / f64::from(TURNS));
         }
         let mut samples = self.samples;
         samples.sort();
