@@ -120,13 +120,13 @@ impl Runner {
     /// Every bot has an outcome: the turn's timer is cancelled, its
     /// members are free, and its report waits to be handed over.
     fn end_turn(&mut self, key: usize) {
-        let active = self.turns.active.remove(key);
+        let mut active = self.turns.active.remove(key);
         if let Some(timer) = active.timer {
             self.reactor.cancel_timer(timer);
             self.own_timers.remove(&timer);
         }
         let mut outcomes = Vec::with_capacity(active.bots.len());
-        for (i, bot) in active.bots.into_iter().enumerate() {
+        for (i, bot) in active.bots.drain(..).enumerate() {
             // A bot freed mid-turn may be in a later turn under its alias:
             // that membership is put back (rare; one lookup for the rest).
             if let Some((alias, other)) = self.turns.members.remove_entry(&bot.alias)
@@ -135,6 +135,9 @@ impl Runner {
                 self.turns.members.insert(alias, other);
             }
             outcomes.push((bot.alias, bot.outcome.unwrap_or(Outcome::Exited)));
+        }
+        if active.bots.capacity() > self.turns.spare.capacity() {
+            self.turns.spare = active.bots;
         }
         let report = TurnReport { outcomes, harness_delay: active.harness_delay };
         self.own_events.push_back(OwnEvent {

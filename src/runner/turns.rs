@@ -43,6 +43,9 @@ pub(crate) struct Turns {
     /// The alias of the Runner's own timers and events that belong to no
     /// process, made once rather than allocated per turn.
     pub(super) no_alias: Arc<str>,
+    /// The bots of the last turn that ended, emptied: the next turn's,
+    /// so that a turn of many bots does not allocate their table anew.
+    pub(super) spare: Vec<Bot>,
 }
 
 /// Where a bot of an unfinished turn is: the turn's key in
@@ -90,12 +93,9 @@ pub(super) struct Bot {
     /// Its app's bank, for a bot whose bank no turn has changed.
     pub(super) app_bank: Duration,
     pub(super) outcome: Option<Outcome>,
-}
-
-/// What writing a bot's payload needs, found before anything is written.
-struct Target {
+    /// Where its payload goes, found before anything is written; `None`
+    /// if it has no channel or its process has ended.
     channel: Option<Token>,
-    ended: bool,
 }
 
 impl Turns {
@@ -197,14 +197,13 @@ impl Runner {
         self.owned()?;
         check_turn(&turn)?;
         let key = self.turns.active.vacant_key();
-        let (mut bots, targets) = self.enrol(&turn, key)?;
+        let mut bots = self.enrol(&turn, key)?;
         self.turns.next += 1;
         let id = TurnId(self.turns.next);
         let mut exited = Vec::new();
         // Only the writes and the clock between the writes: a bot written
         // to later waits for the work done for the ones before it.
-        for (i, ((_, payload), target)) in turn.bots.iter().zip(&targets).enumerate() {
-            let bot = &mut bots[i];
+        for (i, ((_, payload), bot)) in turn.bots.iter().zip(&mut bots).enumerate() {
             if !self.turns.frozen.is_empty() && self.turns.frozen.contains(&bot.alias) {
                 self.thaw_bot(&bot.alias);
             }
@@ -213,7 +212,7 @@ impl Runner {
             if turn.charge == Charge::Cpu {
                 bot.cpu_at_start = self.tree_cpu_time(&bot.alias).ok();
             }
-            let channel = target.channel.filter(|_| !target.ended).and_then(|t| self.reactor.channel(t));
+            let channel = bot.channel.and_then(|t| self.reactor.channel(t));
             // Writing took back what was queued of the channel: all that
             // it holds now was read before the write.
             let written = channel.map(|channel| (channel.write(payload), read_before(channel)));
@@ -252,17 +251,14 @@ impl Runner {
 
     /// Makes each bot of `turn` a member of the turn to be kept at `key`,
     /// and finds what writing to it needs; on an error, no bot is a member.
-    fn enrol(&mut self, turn: &Turn, key: usize) -> Result<(Vec<Bot>, Vec<Target>)> {
-        let mut bots = Vec::with_capacity(turn.bots.len());
-        let mut targets = Vec::with_capacity(turn.bots.len());
+    fn enrol(&mut self, turn: &Turn, key: usize) -> Result<Vec<Bot>> {
+        let mut bots = std::mem::take(&mut self.turns.spare);
+        bots.reserve(turn.bots.len());
         // Each bot's own start is taken when its payload is written.
         let now = Instant::now();
         for i in 0..turn.bots.len() {
             match self.enrol_bot(turn.alias(i), Member { turn: key, bot: i }, now) {
-                Ok((bot, target)) => {
-                    bots.push(bot);
-                    targets.push(target);
-                }
+                Ok(bot) => bots.push(bot),
                 Err(e) => {
                     for bot in &bots {
                         self.turns.members.remove(&bot.alias);
@@ -271,10 +267,10 @@ impl Runner {
                 }
             }
         }
-        Ok((bots, targets))
+        Ok(bots)
     }
 
-    fn enrol_bot(&mut self, alias: &str, member: Member, now: Instant) -> Result<(Bot, Target)> {
+    fn enrol_bot(&mut self, alias: &str, member: Member, now: Instant) -> Result<Bot> {
         let (alias, running) =
             self.running.get_key_value(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
         match self.turns.members.entry(alias.clone()) {
@@ -294,8 +290,9 @@ impl Runner {
                     due: Duration::ZERO,
                     app_bank: running.overage,
                     outcome: None,
+                    channel: running.channel.filter(|_| running.status().is_none()),
                 };
-                Ok((bot, Target { channel: running.channel, ended: running.status().is_some() }))
+                Ok(bot)
             }
         }
     }
