@@ -29,10 +29,9 @@ impl Hasher for AliasHasher {
         }
         // The last word is padded with zeros, so the length goes in too
         // ("a" and "a\0" would share it).
-        let rest = words.remainder();
-        let mut last = [0u8; 8];
-        last[..rest.len()].copy_from_slice(rest);
-        self.add(u64::from_le_bytes(last) ^ ((bytes.len() as u64) << 56));
+        // Byte by byte: a copy of the few bytes left is a call to memcpy.
+        let last = words.remainder().iter().rev().fold(0u64, |word, &byte| word << 8 | u64::from(byte));
+        self.add(last ^ ((bytes.len() as u64) << 56));
     }
 
     fn write_u8(&mut self, byte: u8) {

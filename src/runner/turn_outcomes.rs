@@ -126,7 +126,8 @@ impl Runner {
             self.own_timers.remove(&timer);
         }
         let mut outcomes = Vec::with_capacity(active.bots.len());
-        for (i, bot) in active.bots.drain(..).enumerate() {
+        // By reference: moving each bot out of the table copies all of it.
+        for (i, bot) in active.bots.iter().enumerate() {
             // A bot freed mid-turn may be in a later turn under its alias:
             // that membership is put back (rare; one lookup for the rest).
             if let Some((alias, other)) = self.turns.members.remove_entry(&bot.alias)
@@ -134,8 +135,9 @@ impl Runner {
             {
                 self.turns.members.insert(alias, other);
             }
-            outcomes.push((bot.alias, bot.outcome.unwrap_or(Outcome::Exited)));
+            outcomes.push((bot.alias.clone(), bot.outcome.unwrap_or(Outcome::Exited)));
         }
+        active.bots.clear();
         if active.bots.capacity() > self.turns.spare.capacity() {
             self.turns.spare = active.bots;
         }

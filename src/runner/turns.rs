@@ -257,20 +257,19 @@ impl Runner {
         // Each bot's own start is taken when its payload is written.
         let now = Instant::now();
         for i in 0..turn.bots.len() {
-            match self.enrol_bot(turn.alias(i), Member { turn: key, bot: i }, now) {
-                Ok(bot) => bots.push(bot),
-                Err(e) => {
-                    for bot in &bots {
-                        self.turns.members.remove(&bot.alias);
-                    }
-                    return Err(e);
+            // Each bot is made in its place in the table (a bot moved is copied).
+            if let Err(e) = self.enrol_bot(turn.alias(i), Member { turn: key, bot: i }, now, &mut bots) {
+                for bot in &bots {
+                    self.turns.members.remove(&bot.alias);
                 }
+                return Err(e);
             }
         }
         Ok(bots)
     }
 
-    fn enrol_bot(&mut self, alias: &str, member: Member, now: Instant) -> Result<Bot> {
+    /// Makes `alias` a member, and adds it to `bots`.
+    fn enrol_bot(&mut self, alias: &str, member: Member, now: Instant, bots: &mut Vec<Bot>) -> Result<()> {
         let (alias, running) =
             self.running.get_key_value(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
         match self.turns.members.entry(alias.clone()) {
@@ -281,7 +280,7 @@ impl Runner {
             Entry::Occupied(_) => Err(Error::TurnInProgress(alias.to_string())),
             Entry::Vacant(free) => {
                 free.insert(member);
-                let bot = Bot {
+                bots.push(Bot {
                     alias: alias.clone(),
                     started: now,
                     stale: 0,
@@ -291,8 +290,8 @@ impl Runner {
                     app_bank: running.overage,
                     outcome: None,
                     channel: running.channel.filter(|_| running.status().is_none()),
-                };
-                Ok(bot)
+                });
+                Ok(())
             }
         }
     }
