@@ -8,6 +8,7 @@ use std::ffi::OsStr;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::check;
 pub(crate) use super::program::ProgramCache;
@@ -48,7 +49,7 @@ pub(super) struct Plan<'a> {
 /// whether it must lead a process group of its own.
 #[derive(Default)]
 pub(crate) struct Placement {
-    pub(crate) cgroup: Option<(OwnedFd, PathBuf)>,
+    pub(crate) cgroup: Option<(Arc<OwnedFd>, PathBuf)>,
     pub(crate) own_group: bool,
 }
 

@@ -7,6 +7,7 @@ use std::ffi::OsString;
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use nix::libc;
 
@@ -433,10 +434,8 @@ impl Spawn {
     /// Starts it in `leaf`, else in the cgroup it names, if any.
     fn start_in(&self, leaf: Option<&Leaf>) -> Result<launch::Spawned> {
         let cgroup = match (leaf, &self.cgroup) {
-            (Some(leaf), _) => Some(leaf.open_with_path().map_err(|e| {
-                Error::CgroupsUnavailable(format!("cannot open {}: {e}", leaf.dir().display()))
-            })?),
-            (None, Some(dir)) => Some((open_dir(dir)?, dir.clone())),
+            (Some(leaf), _) => Some(leaf.placement()),
+            (None, Some(dir)) => Some((Arc::new(open_dir(dir)?), dir.clone())),
             (None, None) => None,
         };
         let placement = Placement { cgroup, own_group: false };

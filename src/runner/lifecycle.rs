@@ -94,13 +94,8 @@ impl Runner {
     fn launch(&mut self, alias: &Arc<str>, app: &str, opts: &Start, in_loop: bool) -> Result<Running> {
         let config = self.apps.get(app).ok_or_else(|| Error::UnknownApp(app.to_string()))?;
         let leaf = self.contain.leaf_for(&config.limits)?;
-        let placement = match leaf.as_ref().map(Leaf::open_with_path).transpose() {
-            Ok(cgroup) => Placement { cgroup, own_group: self.contain.own_group() },
-            Err(e) => {
-                self.contain.remove(leaf.into_iter().collect());
-                return Err(e.into());
-            }
-        };
+        let placement =
+            Placement { cgroup: leaf.as_ref().map(Leaf::placement), own_group: self.contain.own_group() };
         match self.launch_placed(alias, app, opts, in_loop, placement) {
             Ok(mut running) => {
                 running.leaf = leaf;
