@@ -25,6 +25,8 @@ use crate::sys;
 
 /// A fill takes no more steps once the arena holds this much.
 const ARENA_LIMIT: usize = 256 * 1024;
+/// Where in memory a read's bytes start: a multiple of this.
+const READ_ALIGN: usize = 64;
 
 impl Reactor {
     /// Fills the empty queue; false if nothing came of it.
@@ -60,7 +62,7 @@ impl Reactor {
                 // All it may hold at once, asked for once: growing it by
                 // doubling copied (and so kept resident) what it held.
                 if arena.capacity() == 0 {
-                    arena.reserve_exact(ARENA_LIMIT + DEFAULT_INPUT_CAPACITY);
+                    arena.reserve_exact(ARENA_LIMIT + READ_ALIGN + DEFAULT_INPUT_CAPACITY);
                 }
                 arena
             }
@@ -137,11 +139,12 @@ fn deliver(
             continue;
         };
         // A partial line (all the buffer can hold here) goes first.
-        let at = arena.len();
         let partial = channel.buffered();
-        arena.extend_from_slice(channel.buffered_bytes());
         let room = channel.input_capacity() - partial;
-        arena.reserve(room);
+        arena.reserve(READ_ALIGN + partial + room);
+        align_read(arena, partial);
+        let at = arena.len();
+        arena.extend_from_slice(channel.buffered_bytes());
         let read = sys::read_into_spare(fd, arena, room);
         state.speculation.found(!matches!(&read, Err(e) if e.kind() == io::ErrorKind::WouldBlock));
         match read {
@@ -169,6 +172,17 @@ fn deliver(
             }
         }
     }
+}
+
+/// Pads `arena` with bytes no event covers, so that a read after `partial`
+/// more bytes lands on a [`READ_ALIGN`] boundary. A pipe page's bytes start
+/// at its beginning, and on AMD Zen the kernel's copy (`rep movsb`) runs
+/// about 8 times slower when the destination is 1 to 31 bytes past the
+/// source modulo 4 KiB (PERFORMANCE.md, "Lines: the kernel's copy").
+#[inline]
+fn align_read(arena: &mut Vec<u8>, partial: usize) {
+    let read_at = arena.as_ptr().addr() + arena.len() + partial;
+    arena.resize(arena.len() + read_at.wrapping_neg() % READ_ALIGN, 0);
 }
 
 /// Queues what a read left at `arena[at..]` (after `partial` bytes of a
@@ -249,6 +263,29 @@ mod tests {
 
     use crate::testing::TestChannel;
     use crate::{Reactor, ReactorEvent};
+
+    /// A read's bytes start on a 64-byte boundary, after the partial line
+    /// kept from the read before (the kernel's copy into an address 1 to 31
+    /// bytes past the pipe page's is slow on some CPUs).
+    #[test]
+    fn a_read_lands_on_a_64_byte_boundary() {
+        let mut reactor = Reactor::new().unwrap();
+        let (channel, mut peer) = TestChannel::pair();
+        reactor.register(channel.line_buffered()).unwrap();
+        for (put, partial) in [(&b"one\ntw"[..], 0), (b"o\nthree\n", 2)] {
+            peer.put(put);
+            assert!(reactor.wait_events(Some(Duration::from_secs(5))).unwrap());
+            let Some(ReactorEvent::Data { data, .. }) = reactor.next_event() else { panic!("no line") };
+            let read_at = data.as_ptr().addr() + partial;
+            assert_eq!(
+                read_at % 64,
+                0,
+                "{:?}, {partial} bytes kept before the read",
+                String::from_utf8_lossy(data)
+            );
+            while reactor.next_event().is_some() {}
+        }
+    }
 
     /// Reads go to the loop's scratch buffer: a channel keeps only a partial
     /// line, and no memory at all once its input was all handed over.
