@@ -293,18 +293,10 @@ fn gather(flags: u64) -> u64 {
     flags.wrapping_mul(0x0102_0408_1020_4080) >> 56
 }
 
-/// The newlines of `block`, a bit each. Written so that the compiler
-/// compares all 64 bytes in vector registers; a multiply then gathers each
-/// 8 bytes' flags (0 or 1) into one byte of the mask.
+/// The newlines of `block`, a bit each (SSE2 compares on x86-64).
 #[inline(always)]
 fn block_mask(block: &[u8; 64]) -> u64 {
-    let flags: [u8; 64] = std::array::from_fn(|i| u8::from(block[i] == b'\n'));
-    let (words, _) = flags.as_chunks::<8>();
-    let mut mask = 0;
-    for (k, word) in words.iter().enumerate() {
-        mask |= gather(u64::from_le_bytes(*word)) << (8 * k);
-    }
-    mask
+    crate::sys::newline_mask_64(block)
 }
 
 /// What one `poll_once` frame holds while a handler runs: a clone of the
@@ -570,6 +562,24 @@ mod tests {
                     (0..len).map(|i| if i % step == 0 { b'\n' } else { b'\x0a' ^ 0x80 }).collect();
                 let want = (0..len.min(64)).filter(|i| i % step == 0).fold(0u64, |mask, i| mask | 1 << i);
                 assert_eq!(newline_mask(&bytes), want, "{len} bytes, a newline every {step}");
+            }
+        }
+    }
+
+    #[test]
+    fn newline_mask_is_the_plain_one_at_every_offset_and_length() {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let bytes: Vec<u8> = (0..256)
+            .map(|_| {
+                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                if state >> 62 == 0 { b'\n' } else { (state >> 40) as u8 }
+            })
+            .collect();
+        for at in 0..=64 {
+            for len in 0..=64 {
+                let part = &bytes[at..at + len];
+                let want = (0..len).filter(|&i| part[i] == b'\n').fold(0u64, |mask, i| mask | 1 << i);
+                assert_eq!(newline_mask(part), want, "{len} bytes at {at}");
             }
         }
     }
