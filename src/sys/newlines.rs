@@ -56,7 +56,7 @@ mod tests {
                 state ^= state << 13;
                 state ^= state >> 7;
                 state ^= state << 17;
-                if state % 4 == 0 { b'\n' } else { (state >> 8) as u8 }
+                if state.is_multiple_of(4) { b'\n' } else { (state >> 8) as u8 }
             })
             .collect()
     }
