@@ -182,7 +182,7 @@ fn deliver(
 #[inline]
 fn align_read(arena: &mut Vec<u8>, partial: usize) {
     let read_at = arena.as_ptr().addr() + arena.len() + partial;
-    arena.resize(arena.len() + read_at.wrapping_neg() % READ_ALIGN, 0);
+    arena.extend_from_slice(&[0; READ_ALIGN][..read_at.wrapping_neg() % READ_ALIGN]);
 }
 
 /// Queues what a read left at `arena[at..]` (after `partial` bytes of a

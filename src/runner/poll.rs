@@ -91,6 +91,9 @@ impl Runner {
                 let no_turn = |r: &Runner| r.turns.members.is_empty();
                 let data = |r: &mut Runner, data| handler(r, Event::Data { alias, data });
                 let handed = lines.hand_while(self, reactor, room, no_turn, data);
+                if handed == room || self.turns.members.is_empty() {
+                    return handed;
+                }
                 let reply_or_data = |r: &mut Runner, data| r.hand_stdout(alias, data, handler);
                 handed + lines.hand_each(self, reactor, room - handed, reply_or_data)
             }
