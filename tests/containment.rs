@@ -491,6 +491,31 @@ fn a_leaf_with_something_left_is_not_kept_for_another_child() {
     assert_eq!(leaves(&cgroup_dir(&runner)), Vec::<PathBuf>::new(), "killed and removed");
 }
 
+#[test]
+fn a_reused_leaf_is_seen_empty_or_not_at_each_childs_exit() {
+    let Some(mut runner) = cgroups_here() else { return };
+    let dir = TempDir::new("escapes");
+    runner.add("true", App::new("true"));
+    runner.add("bot", escapes_script(&dir, Some(0)));
+    let cgroup = cgroup_dir(&runner);
+    for _ in 0..2 {
+        runner.start("true").unwrap();
+        run_until(&mut runner, |got| got.contains(&Got::Exited("true".into(), Some(0))));
+        runner.terminate("true").unwrap();
+        // Its `cgroup.events` is read afresh at each child's exit.
+        assert_eq!(leaves(&cgroup), vec![cgroup.join("child-1")], "empty, kept for the next start");
+    }
+    runner.start("bot").unwrap();
+    let pids = escaped_pids(&mut runner, "bot");
+    let procs = std::fs::read_to_string(cgroup.join("child-1/cgroup.procs")).unwrap();
+    assert!(pids.iter().all(|pid| procs.lines().any(|l| l == pid.to_string())), "{procs}");
+    runner.get_channel("bot").unwrap().write(b"go\n").unwrap();
+    run_until(&mut runner, |got| got.contains(&Got::Exited("bot".into(), Some(0))));
+    assert_all_ended(&pids);
+    runner.terminate("bot").unwrap();
+    assert_eq!(leaves(&cgroup), Vec::<PathBuf>::new(), "a leaf that held a tree is not kept");
+}
+
 fn usage_usec(leaf: &Path) -> u64 {
     let stat = std::fs::read_to_string(leaf.join("cpu.stat")).unwrap();
     stat.lines().find_map(|l| l.strip_prefix("usage_usec ")).unwrap().trim().parse().unwrap()
@@ -570,10 +595,13 @@ fn a_thousand_contained_children_leave_no_leaf() {
         for alias in &aliases {
             runner.terminate(alias).unwrap();
         }
-        // A few empty leaves are kept for the next starts, nothing in them.
+        // The empty leaves are kept for the next wave, nothing in them: it
+        // makes no new one.
         let kept = leaves(&dir);
-        assert!(kept.len() <= 8, "wave {wave}: {kept:?}");
+        assert_eq!(kept.len(), aliases.len(), "wave {wave}: {kept:?}");
         for leaf in kept {
+            let n: usize = leaf.file_name().unwrap().to_str().unwrap()["child-".len()..].parse().unwrap();
+            assert!(n <= aliases.len(), "wave {wave}: a new leaf {}", leaf.display());
             assert_eq!(std::fs::read_to_string(leaf.join("cgroup.procs")).unwrap(), "", "wave {wave}");
         }
     }

@@ -4,13 +4,15 @@
 //! At the child's exit an empty leaf is removed at once (one `rmdir`, what
 //! its tree used kept), or kept for the next child where nothing of its own
 //! would carry over: the kill, and the wait, are for a tree that is left.
+//! A leaf keeps its directory, `cgroup.events` and `cpu.stat` open: a
+//! reused leaf costs a start no `open`, and each read is one `pread`.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use nix::libc;
@@ -28,6 +30,12 @@ const FALLBACK_ROUND: Duration = Duration::from_millis(10);
 #[derive(Debug)]
 pub(crate) struct Leaf {
     dir: PathBuf,
+    /// The directory, open (`O_DIRECTORY`): each child is made in it.
+    fd: Arc<OwnedFd>,
+    /// `cgroup.events`, opened at the first child's exit.
+    events: Option<File>,
+    /// `cpu.stat`, opened at the first read.
+    cpu_stat: OnceLock<File>,
     /// We froze it (and have not thawed it).
     frozen: bool,
     /// Killed without `cgroup.kill`: its pids get SIGKILL until it is empty.
@@ -45,11 +53,21 @@ pub(crate) struct Leaf {
 }
 
 impl Leaf {
-    /// Makes the directory `dir` (its parent must exist).
+    /// Makes the directory `dir` (its parent must exist) and opens it.
     pub(crate) fn create(dir: PathBuf) -> io::Result<Leaf> {
         fs::create_dir(&dir)?;
+        let fd = match OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY).open(&dir) {
+            Ok(fd) => Arc::new(OwnedFd::from(fd)),
+            Err(e) => {
+                let _ = fs::remove_dir(&dir); // empty: nothing was placed in it
+                return Err(e);
+            }
+        };
         Ok(Leaf {
             dir,
+            fd,
+            events: None,
+            cpu_stat: OnceLock::new(),
             frozen: false,
             killing_each: false,
             removed: None,
@@ -72,7 +90,7 @@ impl Leaf {
 
     /// Hands it to a new child: its usage counts from now.
     pub(crate) fn reuse(&mut self) -> io::Result<()> {
-        self.base = tree::user_system(&self.dir)?;
+        self.base = tree::user_system(&self.read_cpu_stat()?);
         self.empty = false;
         Ok(())
     }
@@ -108,8 +126,11 @@ impl Leaf {
         }
         if self.reusable {
             // Kept for the next child: emptiness is read, not tried by rmdir.
-            let events = tree::read_small(&self.dir.join("cgroup.events"))?;
-            if !events.lines().any(|line| line == "populated 0") {
+            let events = match &self.events {
+                Some(file) => file,
+                None => self.events.insert(File::open(self.dir.join("cgroup.events"))?),
+            };
+            if !tree::read_whole(events)?.lines().any(|line| line == "populated 0") {
                 return self.kill();
             }
             self.empty = true;
@@ -133,7 +154,7 @@ impl Leaf {
         match self.removed {
             Some(used) => Ok(used),
             None => {
-                let mut used = tree::usage(&self.dir)?;
+                let mut used = tree::usage_with(&self.dir, &self.read_cpu_stat()?)?;
                 used.user = used.user.saturating_sub(self.base.0);
                 used.system = used.system.saturating_sub(self.base.1);
                 Ok(used)
@@ -145,20 +166,26 @@ impl Leaf {
     pub(crate) fn cpu_time(&self) -> io::Result<Duration> {
         match self.removed {
             Some(used) => Ok(used.cpu_time()),
-            None => Ok(tree::cpu_time(&self.dir)?.saturating_sub(self.base.0 + self.base.1)),
+            None => Ok(tree::usage_usec(&self.read_cpu_stat()?).saturating_sub(self.base.0 + self.base.1)),
         }
     }
 
-    /// The directory, open for a child to place itself in (`O_RDONLY |
-    /// O_DIRECTORY | O_CLOEXEC`).
-    pub(crate) fn open(&self) -> io::Result<OwnedFd> {
-        let dir = OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY).open(&self.dir)?;
-        Ok(dir.into())
+    /// Its `cpu.stat` now: one `pread` once it is open.
+    fn read_cpu_stat(&self) -> io::Result<String> {
+        let file = match self.cpu_stat.get() {
+            Some(file) => file,
+            None => {
+                let file = File::open(self.dir.join("cpu.stat"))?;
+                self.cpu_stat.get_or_init(|| file)
+            }
+        };
+        tree::read_whole(file)
     }
 
-    /// [`open`](Self::open), with its path, for a start to name it.
-    pub(crate) fn open_with_path(&self) -> io::Result<(OwnedFd, PathBuf)> {
-        Ok((self.open()?, self.dir.clone()))
+    /// The directory, open, for a child to be made in, with its path for
+    /// a start error to name it; shared, not reopened.
+    pub(crate) fn placement(&self) -> (Arc<OwnedFd>, PathBuf) {
+        (Arc::clone(&self.fd), self.dir.clone())
     }
 
     /// Kills every process in it, without waiting: `cgroup.kill`, or where

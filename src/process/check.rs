@@ -3,19 +3,18 @@
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
 
+use super::command::Command;
 use crate::Limit;
 use crate::error::{Error, Result};
-use crate::runner::App;
 
-/// Checks the argv, environment, working directory and socket path of a
-/// start of `app`.
-pub(crate) fn start(app: &App, argv: &[String], cwd: Option<&Path>, socket: Option<&Path>) -> Result<()> {
-    for arg in argv {
+/// Checks the argv, environment, working directory, limits and socket path
+/// of `command`.
+pub(crate) fn start(command: &Command<'_>) -> Result<()> {
+    for arg in &command.argv {
         no_nul(arg.as_ref(), || format!("argument {arg:?}"))?;
     }
-    for (key, value) in &app.env {
+    for (key, value) in command.env {
         let name = || format!("environment variable {key:?}");
         if key.is_empty() {
             return Err(Error::InvalidSetting { setting: name(), reason: "its name is empty" });
@@ -26,10 +25,10 @@ pub(crate) fn start(app: &App, argv: &[String], cwd: Option<&Path>, socket: Opti
         no_nul(key, name)?;
         no_nul(value, || format!("the value of environment variable {key:?}"))?;
     }
-    if let Some(cwd) = cwd {
+    if let Some(cwd) = command.cwd {
         no_nul(cwd.as_os_str(), || format!("working directory {cwd:?}"))?;
     }
-    for limit in app.limits.iter().filter(|l| l.controller().is_none()) {
+    for limit in command.limits.iter().filter(|l| l.controller().is_none()) {
         if let Some(reason) = too_low(limit) {
             return Err(Error::InvalidSetting { setting: format!("limit {limit}"), reason });
         }
@@ -37,7 +36,7 @@ pub(crate) fn start(app: &App, argv: &[String], cwd: Option<&Path>, socket: Opti
             return Err(Error::LimitTooHigh { limit: *limit, allowed });
         }
     }
-    if let Some(socket) = socket {
+    if let Some(socket) = &command.socket {
         if socket.as_os_str().is_empty() {
             let reason = "it is empty".to_string();
             return Err(Error::InvalidSocketPath { path: socket.to_path_buf(), reason });

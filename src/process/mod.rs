@@ -4,6 +4,7 @@
 
 pub(crate) mod cgroup;
 mod check;
+pub(crate) mod command;
 mod contained;
 mod end;
 mod group;
@@ -15,7 +16,9 @@ pub(crate) mod runner_cgroup;
 pub(crate) mod signal;
 pub(crate) mod spawn;
 mod spawner;
+pub(crate) mod split;
 pub(crate) mod start_error;
+pub(crate) mod stdio;
 pub(crate) mod tree;
 pub(crate) mod untrusted;
 pub(crate) mod usage;

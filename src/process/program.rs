@@ -7,13 +7,12 @@ use std::path::{Path, PathBuf};
 
 use super::start_error;
 use crate::error::{Error, Result};
-use crate::runner::App;
 
 /// The program file of `command`: itself if it names a path, else where
-/// it is found in the PATH its child gets (the app's own PATH, else
+/// it is found in the PATH its child gets (a `PATH` in `env`, else
 /// `path`, else ours). A bare name found nowhere is an error naming that PATH.
 pub(super) fn find_program(
-    app: &App,
+    env: &[(OsString, OsString)],
     command: &str,
     path: Option<&OsStr>,
     programs: &mut ProgramCache,
@@ -21,7 +20,7 @@ pub(super) fn find_program(
     if command.contains('/') {
         return Ok(PathBuf::from(command));
     }
-    let own_path = app.env.iter().rev().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_os_str());
+    let own_path = env.iter().rev().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_os_str());
     let found = match own_path {
         // An app's own PATH is looked through on each start, not cached.
         Some(own) => search(command, own),

@@ -1,7 +1,8 @@
 //! A Runner's own cgroup directory, below this process's cgroup: made with
 //! a name no other Runner uses, the controllers it may hand its leaves
-//! turned on, one leaf per child below it, a few empty ones kept for the
-//! next starts; removed, leaves first, on drop.
+//! turned on, one leaf per child below it, empty ones kept for the next
+//! starts (as many as were in use at once, up to 64); removed, leaves
+//! first, on drop.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -15,9 +16,11 @@ use crate::reactor::timers::deadline_after;
 /// The controllers a tree limit needs, as the kernel spells them.
 const WANTED: [&str; 3] = ["memory", "pids", "cpu"];
 
-/// How many empty leaves a Runner keeps for its next starts: each saves a
-/// start the `mkdir` and the `rmdir` of its leaf.
-const SPARE_LEAVES: usize = 8;
+/// The most empty leaves a Runner keeps for its next starts (each saves a
+/// start the `mkdir` and the `rmdir` of its leaf, and holds three fds): no
+/// more than it had in use at once, so that a wave of starts after a wave
+/// of ends makes none.
+const SPARE_LEAVES: usize = 64;
 
 /// How long the processes of killed leaves may take to go before their
 /// directories are left behind (they are stuck in the kernel).
@@ -35,6 +38,9 @@ pub(crate) struct RunnerCgroup {
     retired: Vec<Leaf>,
     /// Empty leaves kept for the next starts that set no tree limit.
     spare: Vec<Leaf>,
+    /// Leaves handed out and not given back yet, and the most at once.
+    in_use: usize,
+    peak: usize,
     /// The process that made it: a forked copy must not remove it.
     owner_pid: u32,
 }
@@ -52,6 +58,8 @@ impl RunnerCgroup {
             leaves: 0,
             retired: Vec::new(),
             spare: Vec::new(),
+            in_use: 0,
+            peak: 0,
             owner_pid: crate::sys::process_id(),
         })
     }
@@ -68,6 +76,13 @@ impl RunnerCgroup {
     /// An empty leaf for one child: with `reusable` (no tree limit to set
     /// in it), a spare one if there is one, else a new one.
     pub(crate) fn leaf(&mut self, reusable: bool) -> std::io::Result<Leaf> {
+        let leaf = self.take_leaf(reusable)?;
+        self.in_use += 1;
+        self.peak = self.peak.max(self.in_use);
+        Ok(leaf)
+    }
+
+    fn take_leaf(&mut self, reusable: bool) -> std::io::Result<Leaf> {
         self.remove_retired(None);
         let reusable = reusable && !self.has("memory");
         while reusable && let Some(mut leaf) = self.spare.pop() {
@@ -88,10 +103,11 @@ impl RunnerCgroup {
         Ok(leaf)
     }
 
-    /// Keeps `leaf` as a spare if it can serve again and there is room;
-    /// else hands it back.
+    /// Takes `leaf` back: kept as a spare if it can serve again and there
+    /// is room; else handed back.
     fn keep_spare(&mut self, leaf: Leaf) -> Option<Leaf> {
-        if leaf.can_serve_again() && self.spare.len() < SPARE_LEAVES {
+        self.in_use = self.in_use.saturating_sub(1);
+        if leaf.can_serve_again() && self.spare.len() < self.peak.min(SPARE_LEAVES) {
             self.spare.push(leaf);
             return None;
         }

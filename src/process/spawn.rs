@@ -7,19 +7,23 @@ use std::ffi::OsString;
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use nix::libc;
 
 use super::cgroup::Leaf;
+use super::command::Command;
 use super::contained;
+use super::launch::{self, Placement, ProgramCache};
+use super::limit::Limit;
+use super::split::split_command;
+use super::stdio::{Buffering, Stderr, Transport};
+use super::untrusted::Untrusted;
 use crate::error::{Error, Result};
-use crate::process::launch::{self, Placement, ProgramCache};
-use crate::process::limit::Limit;
 use crate::reactor::token::Token;
-use crate::runner::{App, Buffering, Start, Stderr};
 
 /// A child to start with [`Reactor::spawn`](crate::Reactor::spawn): a
-/// command line (split as [`App::new`] splits it) and how it runs.
+/// command line (split as [`split_command`](crate::split_command) splits it) and how it runs.
 ///
 /// ```
 /// use std::time::Duration;
@@ -42,8 +46,16 @@ use crate::runner::{App, Buffering, Start, Stderr};
 /// ```
 #[derive(Debug, Clone)]
 pub struct Spawn {
-    app: App,
+    command: String,
     args: Vec<String>,
+    cwd: Option<PathBuf>,
+    env: Vec<(OsString, OsString)>,
+    limits: Vec<Limit>,
+    pty: bool,
+    stderr: Stderr,
+    buffering: Buffering,
+    setpgrp: bool,
+    die_with_parent: bool,
     cgroup: Option<PathBuf>,
     contained: bool,
 }
@@ -62,7 +74,7 @@ pub struct Spawned {
 }
 
 impl Spawn {
-    /// A child running `command` (split as [`App::new`] splits it), its stdio
+    /// A child running `command` (split as [`split_command`](crate::split_command) splits it), its stdio
     /// a pipe pair to us, stderr inherited.
     ///
     /// ```
@@ -84,7 +96,20 @@ impl Spawn {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn new(command: impl Into<String>) -> Spawn {
-        Spawn { app: App::new(command), args: Vec::new(), cgroup: None, contained: false }
+        Spawn {
+            command: command.into(),
+            args: Vec::new(),
+            cwd: None,
+            env: Vec::new(),
+            limits: Vec::new(),
+            pty: false,
+            stderr: Stderr::Inherit,
+            buffering: Buffering::Bytes,
+            setpgrp: false,
+            die_with_parent: false,
+            cgroup: None,
+            contained: false,
+        }
     }
 
     /// One more argument, taken as it is (not split).
@@ -133,7 +158,7 @@ impl Spawn {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Spawn {
-        self.app = self.app.cwd(dir);
+        self.cwd = Some(dir.into());
         self
     }
 
@@ -159,7 +184,7 @@ impl Spawn {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Spawn {
-        self.app = self.app.env(key, value);
+        self.env.push((key.into(), value.into()));
         self
     }
 
@@ -190,7 +215,8 @@ impl Spawn {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn limit(mut self, limit: Limit) -> Spawn {
-        self.app = self.app.limit(limit);
+        self.limits.retain(|l| !l.same_resource(&limit));
+        self.limits.push(limit);
         self
     }
 
@@ -215,7 +241,7 @@ impl Spawn {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn pty(mut self, on: bool) -> Spawn {
-        self.app = self.app.pty(on);
+        self.pty = on;
         self
     }
 
@@ -243,7 +269,7 @@ impl Spawn {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn stderr(mut self, stderr: Stderr) -> Spawn {
-        self.app = self.app.stderr(stderr);
+        self.stderr = stderr;
         self
     }
 
@@ -271,7 +297,7 @@ impl Spawn {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn buffering(mut self, buffering: Buffering) -> Spawn {
-        self.app = self.app.buffering(buffering);
+        self.buffering = buffering;
         self
     }
 
@@ -299,12 +325,12 @@ impl Spawn {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn setpgrp(mut self, on: bool) -> Spawn {
-        self.app = self.app.setpgrp(on);
+        self.setpgrp = on;
         self
     }
 
     /// Has the kernel SIGKILL it when this process ends (the thread that
-    /// spawned it, for a start off the main thread: see [`App::die_with_parent`]).
+    /// spawned it, for a start off the main thread: see [`App::die_with_parent`](crate::App::die_with_parent)).
     ///
     /// ```
     /// use procloop::Spawn;
@@ -325,7 +351,7 @@ impl Spawn {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn die_with_parent(mut self, on: bool) -> Spawn {
-        self.app = self.app.die_with_parent(on);
+        self.die_with_parent = on;
         self
     }
 
@@ -405,7 +431,7 @@ impl Spawn {
     /// (and its leaf removed), and its channels.
     pub(crate) fn start(self) -> Result<launch::Spawned> {
         let tree_limits: Vec<Limit> =
-            self.app.limits().iter().filter(|l| l.controller().is_some()).copied().collect();
+            self.limits.iter().filter(|l| l.controller().is_some()).copied().collect();
         if let Some(limit) = tree_limits.first().filter(|_| !self.contained) {
             let missing = "a cgroup of its own (Spawn::contained)".to_string();
             return Err(Error::LimitUnsupported { limit: *limit, missing });
@@ -433,15 +459,36 @@ impl Spawn {
     /// Starts it in `leaf`, else in the cgroup it names, if any.
     fn start_in(&self, leaf: Option<&Leaf>) -> Result<launch::Spawned> {
         let cgroup = match (leaf, &self.cgroup) {
-            (Some(leaf), _) => Some(leaf.open_with_path().map_err(|e| {
-                Error::CgroupsUnavailable(format!("cannot open {}: {e}", leaf.dir().display()))
-            })?),
-            (None, Some(dir)) => Some((open_dir(dir)?, dir.clone())),
+            (Some(leaf), _) => Some(leaf.placement()),
+            (None, Some(dir)) => Some((Arc::new(open_dir(dir)?), dir.clone())),
             (None, None) => None,
         };
         let placement = Placement { cgroup, own_group: false };
-        let start = Start::new().args(self.args.iter().cloned());
-        launch::spawn(&self.app, &start, None, &mut ProgramCache::default(), placement)
+        let untrusted = Untrusted::default();
+        let command = self.command(&untrusted)?;
+        launch::check(&command)?;
+        launch::spawn(&command, None, &mut ProgramCache::default(), placement)
+    }
+
+    /// What the process layer starts: its command split, its arguments
+    /// after it, and its settings.
+    fn command<'a>(&'a self, untrusted: &'a Untrusted) -> Result<Command<'a>> {
+        let mut argv = split_command(&self.command)?;
+        argv.extend(self.args.iter().cloned());
+        Ok(Command {
+            argv,
+            env: &self.env,
+            cwd: self.cwd.as_deref(),
+            socket: None,
+            transport: Transport::Pipes,
+            stderr: self.stderr,
+            pty: self.pty,
+            line_mode: self.buffering == Buffering::Line,
+            setpgrp: self.setpgrp,
+            limits: &self.limits,
+            untrusted,
+            die_with_parent: self.die_with_parent,
+        })
     }
 }
 

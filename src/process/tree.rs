@@ -16,11 +16,13 @@ const CPU_PERIOD: u64 = 100_000;
 /// The smallest quota `cpu.max` takes, in microseconds.
 const CPU_MIN_QUOTA: u64 = 1_000;
 
-/// What the tree in `dir` used: CPU time of all its processes, those that
-/// ended included (`cpu.stat` is there without the cpu controller too),
-/// its memory peak where the memory controller is on, its tasks now.
-pub(crate) fn usage(dir: &Path) -> io::Result<TreeUsage> {
-    Ok(TreeUsage { tasks: tasks(dir)?, ..usage_at_end(dir)? })
+/// What the tree in `dir` used, its `cpu.stat` being `stat`: CPU time of
+/// all its processes, those that ended included (`cpu.stat` is there
+/// without the cpu controller too), its memory peak where the memory
+/// controller is on, its tasks now.
+pub(crate) fn usage_with(dir: &Path, stat: &str) -> io::Result<TreeUsage> {
+    let (user, system) = user_system(stat);
+    Ok(TreeUsage { user, system, memory_peak: memory_peak(dir)?, tasks: tasks(dir)? })
 }
 
 /// `memory.peak`, where the memory controller is on.
@@ -35,28 +37,20 @@ fn memory_peak(dir: &Path) -> io::Result<Option<u64>> {
 /// What the tree in `dir` used, read as its last process has gone: no
 /// task is left to count.
 pub(crate) fn usage_at_end(dir: &Path) -> io::Result<TreeUsage> {
-    let stat = read_small(&dir.join("cpu.stat"))?;
-    let micros = |key: &str| Duration::from_micros(field(&stat, key).unwrap_or(0));
-    Ok(TreeUsage {
-        user: micros("user_usec"),
-        system: micros("system_usec"),
-        memory_peak: memory_peak(dir)?,
-        tasks: 0,
-    })
+    let (user, system) = user_system(&read_small(&dir.join("cpu.stat"))?);
+    Ok(TreeUsage { user, system, memory_peak: memory_peak(dir)?, tasks: 0 })
 }
 
-/// User and system CPU time of the tree in `dir` so far.
-pub(crate) fn user_system(dir: &Path) -> io::Result<(Duration, Duration)> {
-    let stat = read_small(&dir.join("cpu.stat"))?;
-    let micros = |key: &str| Duration::from_micros(field(&stat, key).unwrap_or(0));
-    Ok((micros("user_usec"), micros("system_usec")))
+/// User and system CPU time in the text of a `cpu.stat`.
+pub(crate) fn user_system(stat: &str) -> (Duration, Duration) {
+    let micros = |key: &str| Duration::from_micros(field(stat, key).unwrap_or(0));
+    (micros("user_usec"), micros("system_usec"))
 }
 
-/// The CPU time (user and system) of the tree in `dir`, those that ended
-/// included: what a turn charges a bot.
-pub(crate) fn cpu_time(dir: &Path) -> io::Result<Duration> {
-    let stat = read_small(&dir.join("cpu.stat"))?;
-    Ok(Duration::from_micros(field(&stat, "usage_usec").unwrap_or(0)))
+/// The CPU time (user and system) in the text of a `cpu.stat`: what a
+/// turn charges a bot.
+pub(crate) fn usage_usec(stat: &str) -> Duration {
+    Duration::from_micros(field(stat, "usage_usec").unwrap_or(0))
 }
 
 /// Processes and threads in the tree: `pids.current`, or without the pids
@@ -87,6 +81,24 @@ pub(crate) fn read_small(path: &Path) -> io::Result<String> {
         return Ok(String::from_utf8_lossy(&all).into_owned());
     }
     Ok(String::from_utf8_lossy(&buf[..len]).into_owned())
+}
+
+/// An open cgroup file read whole from its start: one `pread` (the kernel
+/// makes its text afresh for a read at offset 0).
+pub(crate) fn read_whole(file: &fs::File) -> io::Result<String> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = [0u8; 4096];
+    let mut len = file.read_at(&mut buf, 0)?;
+    if len < buf.len() {
+        return Ok(String::from_utf8_lossy(&buf[..len]).into_owned());
+    }
+    // Longer than such files are: read on until the end.
+    let mut all = buf.to_vec();
+    while len > 0 {
+        len = file.read_at(&mut buf, all.len() as u64)?;
+        all.extend_from_slice(&buf[..len]);
+    }
+    Ok(String::from_utf8_lossy(&all).into_owned())
 }
 
 /// The number after `key` in a flat-keyed file such as `cpu.stat`.
@@ -148,6 +160,9 @@ mod tests {
             let text: String = (0..len).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
             fs::write(dir.join("f"), &text).unwrap();
             assert_eq!(read_small(&dir.join("f")).unwrap(), text, "{len} bytes");
+            let file = fs::File::open(dir.join("f")).unwrap();
+            assert_eq!(read_whole(&file).unwrap(), text, "{len} bytes by pread");
+            assert_eq!(read_whole(&file).unwrap(), text, "{len} bytes by pread, again");
         }
         fs::remove_dir_all(&dir).unwrap();
     }

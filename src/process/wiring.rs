@@ -5,24 +5,25 @@ use std::ffi::{OsStr, OsString};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
-use super::launch::{Plan, child_setup};
+use super::command::Command;
+use super::launch::child_setup;
+use super::stdio::{Stderr, Transport};
 use crate::channel::Channel;
 use crate::error::Result;
-use crate::runner::{App, Stderr, Transport};
 use crate::sys;
 use crate::sys::spawn::{ChildStdio, Launch};
 
 /// The exec of one start, and our ends of its stdio: the channel (none
 /// for a socket start) and the captured stderr.
 pub(super) fn launch(
-    app: &App,
-    plan: &Plan<'_>,
+    command: &Command<'_>,
+    setpgrp: bool,
     program: &Path,
     path: Option<&OsStr>,
 ) -> Result<(Launch, Option<Channel>, Option<Channel>)> {
-    let (stdio, channel, stderr) = match (&plan.socket, app.pty) {
+    let (stdio, channel, stderr) = match (&command.socket, command.pty) {
         (Some(_), _) => {
-            let (child_err, ours) = wire_stderr(app.stderr, None)?;
+            let (child_err, ours) = wire_stderr(command.stderr, None)?;
             ([ChildStdio::Null, ChildStdio::Inherit, child_err], None, ours)
         }
         (None, true) => {
@@ -30,26 +31,26 @@ pub(super) fn launch(
             ([ChildStdio::Fd(stdin), ChildStdio::Fd(stdout), ChildStdio::Fd(stderr)], Some(channel), None)
         }
         (None, false) => {
-            let (channel, child_in, child_out) = stdio_ends(app.transport)?;
-            let merged = if app.stderr == Stderr::Merge { Some(child_out.try_clone()?) } else { None };
-            let (child_err, ours) = wire_stderr(app.stderr, merged)?;
+            let (channel, child_in, child_out) = stdio_ends(command.transport)?;
+            let merged = if command.stderr == Stderr::Merge { Some(child_out.try_clone()?) } else { None };
+            let (child_err, ours) = wire_stderr(command.stderr, merged)?;
             ([ChildStdio::Fd(child_in), ChildStdio::Fd(child_out), child_err], Some(channel), ours)
         }
     };
     let mut env: Vec<(OsString, OsString)> =
         path.map(|p| ("PATH".into(), p.to_os_string())).into_iter().collect();
-    env.extend(app.env.iter().cloned());
+    env.extend(command.env.iter().cloned());
     let launch = Launch {
         program: program.to_path_buf(),
-        argv: plan.argv.clone(),
+        argv: command.argv.clone(),
         env,
-        cwd: plan.cwd.map(Path::to_path_buf),
+        cwd: command.cwd.map(Path::to_path_buf),
         stdio,
         // A terminal's session makes the child lead its own process group anyway.
-        process_group: plan.setpgrp && !app.pty,
-        setup: child_setup(app),
+        process_group: setpgrp && !command.pty,
+        setup: child_setup(command),
         cgroup: None,
-        settings: app.untrusted.settings()?,
+        settings: command.untrusted.settings()?,
     };
     Ok((launch, channel, stderr))
 }

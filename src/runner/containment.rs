@@ -149,7 +149,9 @@ impl Runner {
     /// is killed; `stop`, `terminate`, a restart and `Drop` end the whole
     /// tree. `Required` fails with [`Error::CgroupsUnavailable`] where no
     /// cgroup v2 subtree can be had; `Preferred` then falls back to a
-    /// process group per child.
+    /// process group per child. Each leaf holds up to three fds of this
+    /// process (its directory, `cgroup.events`, `cpu.stat`: a start in a
+    /// reused leaf opens nothing), to count against `RLIMIT_NOFILE`.
     ///
     /// ```
     /// use procloop::{Cgroups, Containment, Runner};

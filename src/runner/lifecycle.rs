@@ -6,12 +6,15 @@ use std::process::ExitStatus;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::command;
 use super::connect::SocketStart;
 use super::peer::Owner;
 use super::restart::{Restart, RestartState};
 use super::running::{Origin, OwnEvent, OwnEventKind, Running};
+use super::socket;
 use super::tokens::Role;
 use super::{Runner, Start};
+use crate::channel::Channel;
 use crate::error::{Error, Result};
 use crate::process::cgroup::Leaf;
 use crate::process::launch::{self as spawn, Placement, Spawned};
@@ -94,13 +97,8 @@ impl Runner {
     fn launch(&mut self, alias: &Arc<str>, app: &str, opts: &Start, in_loop: bool) -> Result<Running> {
         let config = self.apps.get(app).ok_or_else(|| Error::UnknownApp(app.to_string()))?;
         let leaf = self.contain.leaf_for(&config.limits)?;
-        let placement = match leaf.as_ref().map(Leaf::open_with_path).transpose() {
-            Ok(cgroup) => Placement { cgroup, own_group: self.contain.own_group() },
-            Err(e) => {
-                self.contain.remove(leaf.into_iter().collect());
-                return Err(e.into());
-            }
-        };
+        let placement =
+            Placement { cgroup: leaf.as_ref().map(Leaf::placement), own_group: self.contain.own_group() };
         match self.launch_placed(alias, app, opts, in_loop, placement) {
             Ok(mut running) => {
                 running.leaf = leaf;
@@ -123,9 +121,14 @@ impl Runner {
     ) -> Result<Running> {
         let config = self.apps.get(app).ok_or_else(|| Error::UnknownApp(app.to_string()))?;
         let (grace, wait, overage) = (config.grace, config.socket_wait, config.overage);
-        let mut spawned = spawn::spawn(config, opts, self.path.as_deref(), &mut self.programs, placement)?;
+        let command = command::of(config, opts)?;
+        spawn::check(&command)?;
+        if let Some(socket) = &command.socket {
+            socket::clear_socket_path(socket)?;
+        }
+        let mut spawned = spawn::spawn(&command, self.path.as_deref(), &mut self.programs, placement)?;
         if !in_loop {
-            spawned.connect(wait)?;
+            connect_now(&mut spawned, wait)?;
         }
         let connecting = spawned.channel.is_none().then(|| spawned.socket.clone()).flatten();
         let process = spawned.process.get();
@@ -479,6 +482,16 @@ impl Runner {
         let run = self.running.get(alias).map_or(0, |r| r.run);
         self.own_events.push_back(OwnEvent { alias: alias.clone(), run, kind });
     }
+}
+
+/// Connects a socket start, waiting up to `wait` for its socket to appear
+/// (the Python runner's blocking way); a stdio start has its channel already.
+fn connect_now(spawned: &mut Spawned, wait: Duration) -> Result<()> {
+    let Some(path) = spawned.socket.as_ref().filter(|_| spawned.channel.is_none()) else { return Ok(()) };
+    let mut channel = Channel::from_socket_fd(socket::connect(path, spawned.process.get(), wait)?);
+    channel.set_line_buffered(spawned.line_mode);
+    spawned.channel = Some(channel);
+    Ok(())
 }
 
 /// SIGTERM to every process of a child's tree but the child itself (which

@@ -4,6 +4,7 @@
 
 mod app;
 mod bookkeeping;
+mod command;
 #[cfg(feature = "serde")]
 mod config;
 mod connect;
@@ -14,8 +15,7 @@ mod peer;
 mod poll;
 mod restart;
 mod running;
-pub(crate) mod socket;
-mod split;
+mod socket;
 mod tokens;
 mod turn;
 mod turn_outcomes;
@@ -34,6 +34,7 @@ use std::time::Duration;
 use crate::channel::Channel;
 use crate::error::{Error, Result};
 use crate::process::launch::ProgramCache;
+pub use crate::process::split::split_command;
 use crate::process::usage::Usage;
 use crate::reactor::Reactor;
 use crate::reactor::timers::TimerId;
@@ -45,7 +46,6 @@ pub use containment::{Cgroups, Containment};
 pub use event::Event;
 pub use restart::Restart;
 use running::{OwnEvent, OwnTimer, Running};
-pub use split::split_command;
 use tokens::Tokens;
 pub use turn::{Charge, Outcome, Turn, TurnId, TurnReport};
 use turns::Turns;

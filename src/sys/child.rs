@@ -6,6 +6,7 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
+use std::sync::Arc;
 
 use nix::libc;
 
@@ -399,8 +400,8 @@ pub(crate) fn set_window_size(fd: BorrowedFd<'_>, rows: u16, cols: u16) -> io::R
 /// Has the child move itself into the cgroup whose directory `leaf` is open
 /// on (`O_RDONLY | O_DIRECTORY | O_CLOEXEC`), first thing after the fork:
 /// it writes "0" to the leaf's `cgroup.procs`, so everything it runs and
-/// forks stays in the leaf. The fd closes with the `Command`.
-pub(crate) fn place_in_cgroup(command: &mut Command, leaf: OwnedFd) {
+/// forks stays in the leaf. The `Command` holds the fd while it lives.
+pub(crate) fn place_in_cgroup(command: &mut Command, leaf: Arc<OwnedFd>) {
     let in_child = move || -> io::Result<()> {
         // SAFETY: openat, write and close are async-signal-safe syscalls on
         // a NUL-terminated literal and a valid one-byte buffer.

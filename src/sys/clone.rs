@@ -706,7 +706,7 @@ mod tests {
             return;
         };
         let (mut launch, out) = launch(&["/bin/cat", "/proc/self/cgroup"]);
-        launch.cgroup = Some(open_dir(&leaf.0));
+        launch.cgroup = Some(open_dir(&leaf.0).into());
         let text = run(launch, out).unwrap();
         let name = leaf.0.file_name().unwrap().to_str().unwrap();
         assert!(text.lines().any(|l| l.starts_with("0::") && l.ends_with(name)), "{text}");
@@ -720,7 +720,7 @@ mod tests {
             return;
         };
         let (mut launch, mut out) = launch(&["/bin/cat", "/proc/self/cgroup"]);
-        launch.cgroup = Some(open_dir(&leaf.0));
+        launch.cgroup = Some(open_dir(&leaf.0).into());
         let started = spawn(&launch).unwrap().expect("clone with CLONE_PIDFD");
         drop(launch);
         let mut text = String::new();
@@ -737,7 +737,7 @@ mod tests {
     #[test]
     fn a_cgroup_that_cannot_be_joined_fails_the_start_at_that_stage() {
         let (mut launch, out) = launch(&["/bin/true"]);
-        launch.cgroup = Some(open_dir(Path::new("/")));
+        launch.cgroup = Some(open_dir(Path::new("/")).into());
         let failed = run(launch, out).expect_err("/ is no cgroup");
         assert_eq!(failed.stage, Stage::Cgroup, "{failed:?}");
     }

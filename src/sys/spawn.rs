@@ -17,6 +17,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 
 use nix::libc;
 
@@ -46,7 +47,8 @@ pub(crate) struct Launch {
     pub(crate) setup: ChildSetup,
     /// An open fd of the child's cgroup leaf directory: the child is placed
     /// in it before its program runs (a failure is a start error naming it).
-    pub(crate) cgroup: Option<OwnedFd>,
+    /// Shared with the leaf, which keeps it open for its next children.
+    pub(crate) cgroup: Option<Arc<OwnedFd>>,
     /// For untrusted code and fair share: only our own `clone` sets them.
     pub(crate) settings: Settings,
 }
