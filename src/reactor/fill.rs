@@ -27,6 +27,8 @@ use crate::sys;
 const ARENA_LIMIT: usize = 256 * 1024;
 /// Where in memory a read's bytes start: a multiple of this.
 const READ_ALIGN: usize = 64;
+/// The size of a pipe's pages, which a pipe's bytes are held in.
+const PIPE_PAGE: usize = 4096;
 
 impl Reactor {
     /// Fills the empty queue; false if nothing came of it.
@@ -140,7 +142,7 @@ fn deliver(
         };
         // A partial line (all the buffer can hold here) goes first.
         let partial = channel.buffered();
-        let room = channel.input_capacity() - partial;
+        let room = read_room(channel.input_capacity() - partial);
         arena.reserve(READ_ALIGN + partial + room);
         align_read(arena, partial);
         let at = arena.len();
@@ -171,6 +173,19 @@ fn deliver(
                 }
             }
         }
+    }
+}
+
+/// How much a read with `room` free asks for: whole pages of a pipe where
+/// `room` holds one at least. A read that takes all it asked for then ends
+/// at a page's end, and the next starts at the next page's beginning, as
+/// [`align_read`] expects; ending mid-page (after a partial line's few
+/// bytes, say) made each read after it a slow copy.
+#[inline]
+fn read_room(room: usize) -> usize {
+    match room / PIPE_PAGE {
+        0 => room,
+        pages => pages * PIPE_PAGE,
     }
 }
 
@@ -284,6 +299,17 @@ mod tests {
                 String::from_utf8_lossy(data)
             );
             while reactor.next_event().is_some() {}
+        }
+    }
+
+    /// A read asks for whole pipe pages when it has room for one at least
+    /// (so that it ends where a page does), else for all the room it has.
+    #[test]
+    fn a_read_asks_for_whole_pages() {
+        for (room, asked) in
+            [(65536, 65536), (65531, 61440), (8191, 4096), (4096, 4096), (4095, 4095), (1, 1)]
+        {
+            assert_eq!(super::read_room(room), asked, "room {room}");
         }
     }
 
