@@ -25,6 +25,10 @@ use crate::sys;
 
 /// A fill takes no more steps once the arena holds this much.
 const ARENA_LIMIT: usize = 256 * 1024;
+/// Where in memory a read's bytes start: a multiple of this.
+const READ_ALIGN: usize = 64;
+/// The size of a pipe's pages, which a pipe's bytes are held in.
+const PIPE_PAGE: usize = 4096;
 
 impl Reactor {
     /// Fills the empty queue; false if nothing came of it.
@@ -60,7 +64,7 @@ impl Reactor {
                 // All it may hold at once, asked for once: growing it by
                 // doubling copied (and so kept resident) what it held.
                 if arena.capacity() == 0 {
-                    arena.reserve_exact(ARENA_LIMIT + DEFAULT_INPUT_CAPACITY);
+                    arena.reserve_exact(ARENA_LIMIT + READ_ALIGN + DEFAULT_INPUT_CAPACITY);
                 }
                 arena
             }
@@ -137,11 +141,12 @@ fn deliver(
             continue;
         };
         // A partial line (all the buffer can hold here) goes first.
-        let at = arena.len();
         let partial = channel.buffered();
+        let room = read_room(channel.input_capacity() - partial);
+        arena.reserve(READ_ALIGN + partial + room);
+        align_read(arena, partial);
+        let at = arena.len();
         arena.extend_from_slice(channel.buffered_bytes());
-        let room = channel.input_capacity() - partial;
-        arena.reserve(room);
         let read = sys::read_into_spare(fd, arena, room);
         state.speculation.found(!matches!(&read, Err(e) if e.kind() == io::ErrorKind::WouldBlock));
         match read {
@@ -169,6 +174,30 @@ fn deliver(
             }
         }
     }
+}
+
+/// How much a read with `room` free asks for: whole pages of a pipe where
+/// `room` holds one at least. A read that takes all it asked for then ends
+/// at a page's end, and the next starts at the next page's beginning, as
+/// [`align_read`] expects; ending mid-page (after a partial line's few
+/// bytes, say) made each read after it a slow copy.
+#[inline]
+fn read_room(room: usize) -> usize {
+    match room / PIPE_PAGE {
+        0 => room,
+        pages => pages * PIPE_PAGE,
+    }
+}
+
+/// Pads `arena` with bytes no event covers, so that a read after `partial`
+/// more bytes lands on a [`READ_ALIGN`] boundary. A pipe page's bytes start
+/// at its beginning, and on AMD Zen the kernel's copy (`rep movsb`) runs
+/// about 8 times slower when the destination is 1 to 31 bytes past the
+/// source modulo 4 KiB (PERFORMANCE.md, "Lines: the kernel's copy").
+#[inline]
+fn align_read(arena: &mut Vec<u8>, partial: usize) {
+    let read_at = arena.as_ptr().addr() + arena.len() + partial;
+    arena.extend_from_slice(&[0; READ_ALIGN][..read_at.wrapping_neg() % READ_ALIGN]);
 }
 
 /// Queues what a read left at `arena[at..]` (after `partial` bytes of a
@@ -249,6 +278,40 @@ mod tests {
 
     use crate::testing::TestChannel;
     use crate::{Reactor, ReactorEvent};
+
+    /// A read's bytes start on a 64-byte boundary, after the partial line
+    /// kept from the read before (the kernel's copy into an address 1 to 31
+    /// bytes past the pipe page's is slow on some CPUs).
+    #[test]
+    fn a_read_lands_on_a_64_byte_boundary() {
+        let mut reactor = Reactor::new().unwrap();
+        let (channel, mut peer) = TestChannel::pair();
+        reactor.register(channel.line_buffered()).unwrap();
+        for (put, partial) in [(&b"one\ntw"[..], 0), (b"o\nthree\n", 2)] {
+            peer.put(put);
+            assert!(reactor.wait_events(Some(Duration::from_secs(5))).unwrap());
+            let Some(ReactorEvent::Data { data, .. }) = reactor.next_event() else { panic!("no line") };
+            let read_at = data.as_ptr().addr() + partial;
+            assert_eq!(
+                read_at % 64,
+                0,
+                "{:?}, {partial} bytes kept before the read",
+                String::from_utf8_lossy(data)
+            );
+            while reactor.next_event().is_some() {}
+        }
+    }
+
+    /// A read asks for whole pipe pages when it has room for one at least
+    /// (so that it ends where a page does), else for all the room it has.
+    #[test]
+    fn a_read_asks_for_whole_pages() {
+        for (room, asked) in
+            [(65536, 65536), (65531, 61440), (8191, 4096), (4096, 4096), (4095, 4095), (1, 1)]
+        {
+            assert_eq!(super::read_room(room), asked, "room {room}");
+        }
+    }
 
     /// Reads go to the loop's scratch buffer: a channel keeps only a partial
     /// line, and no memory at all once its input was all handed over.

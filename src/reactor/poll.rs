@@ -190,6 +190,7 @@ pub(crate) enum Handing<'a> {
 ///
 /// A line's end is found with a mask of the newlines of 64 bytes at a
 /// time (one vector compare), one bit taken off a line.
+#[derive(Clone, Copy)]
 pub(crate) struct Lines<'a> {
     token: Token,
     /// The arena up to the batch's end.
@@ -230,31 +231,58 @@ impl<'a> Lines<'a> {
     }
 
     /// Hands lines to `hand` until `room` were handed or [`next`](Self::next)
-    /// gives none; returns how many. Not inlined: the loop keeps what it
-    /// needs in registers only in a function of its own.
-    #[inline(never)]
+    /// gives none; returns how many.
+    #[inline(always)]
     pub(crate) fn hand_each<T>(
         mut self,
         owner: &mut T,
         reactor: impl Fn(&mut T) -> &mut Reactor,
         room: usize,
+        hand: impl FnMut(&mut T, &'a [u8]),
+    ) -> usize {
+        self.hand_while(owner, reactor, room, |_| true, hand)
+    }
+
+    /// Hands lines to `hand` while `go_on` holds, until `room` were handed
+    /// or [`next`](Self::next) gives none; returns how many. Not inlined:
+    /// the loop keeps what it needs in registers only in a function of its
+    /// own (with `go_on` there, a check the Runner would otherwise make a
+    /// line behind a call leaves the loop).
+    #[inline(never)]
+    pub(crate) fn hand_while<T>(
+        &mut self,
+        owner: &mut T,
+        reactor: impl Fn(&mut T) -> &mut Reactor,
+        room: usize,
+        go_on: impl Fn(&T) -> bool,
         mut hand: impl FnMut(&mut T, &'a [u8]),
     ) -> usize {
+        let mut cursor = *self; // in registers, not stored back a line
         let mut handed = 0;
-        while handed < room
-            && let Some(line) = self.next(reactor(owner))
+        if room > 0
+            && go_on(owner)
+            && let Some(mut line) = cursor.next(reactor(owner))
         {
-            hand(owner, line);
-            handed += 1;
+            // The exits tested after `hand`, not before: a line a few
+            // instructions fewer than a `while` (callgrind).
+            loop {
+                hand(owner, line);
+                handed += 1;
+                if handed == room || !go_on(owner) {
+                    break;
+                }
+                let Some(next) = cursor.next(reactor(owner)) else { break };
+                line = next;
+            }
         }
+        *self = cursor;
         handed
     }
 }
 
 /// The newlines among the first 64 bytes of `bytes`, bit `i` for byte `i`.
-/// Not inlined: once every 64 bytes, it would take the registers the line
-/// loop needs.
-#[inline(never)]
+/// Inlined: the 64-byte path is a few vector instructions.
+#[inline(always)]
 fn newline_mask(bytes: &[u8]) -> u64 {
     match bytes.first_chunk::<64>() {
         Some(block) => block_mask(block),
@@ -266,8 +294,9 @@ fn newline_mask(bytes: &[u8]) -> u64 {
 /// short batch such as one reply) 8 at a time, the last 8 overlapping the
 /// ones before them, with no copy to pad them. (A fold from the last word
 /// down: as a sum of shifted words the compiler vectorizes it, with 64-bit
-/// multiplies that SSE2 lacks.)
-#[inline(always)]
+/// multiplies that SSE2 lacks.) Not inlined: once a batch, its constants
+/// would take registers the line loop needs.
+#[inline(never)]
 fn short_mask(bytes: &[u8]) -> u64 {
     let (words, _) = bytes.as_chunks::<8>();
     let mask = words.iter().rev().fold(0, |mask, word| mask << 8 | word_mask(word));
@@ -293,18 +322,10 @@ fn gather(flags: u64) -> u64 {
     flags.wrapping_mul(0x0102_0408_1020_4080) >> 56
 }
 
-/// The newlines of `block`, a bit each. Written so that the compiler
-/// compares all 64 bytes in vector registers; a multiply then gathers each
-/// 8 bytes' flags (0 or 1) into one byte of the mask.
+/// The newlines of `block`, a bit each (SSE2 compares on x86-64).
 #[inline(always)]
 fn block_mask(block: &[u8; 64]) -> u64 {
-    let flags: [u8; 64] = std::array::from_fn(|i| u8::from(block[i] == b'\n'));
-    let (words, _) = flags.as_chunks::<8>();
-    let mut mask = 0;
-    for (k, word) in words.iter().enumerate() {
-        mask |= gather(u64::from_le_bytes(*word)) << (8 * k);
-    }
-    mask
+    crate::sys::newline_mask_64(block)
 }
 
 /// What one `poll_once` frame holds while a handler runs: a clone of the
@@ -575,6 +596,24 @@ mod tests {
     }
 
     #[test]
+    fn newline_mask_is_the_plain_one_at_every_offset_and_length() {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let bytes: Vec<u8> = (0..256)
+            .map(|_| {
+                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                if state >> 62 == 0 { b'\n' } else { (state >> 40) as u8 }
+            })
+            .collect();
+        for at in 0..=64 {
+            for len in 0..=64 {
+                let part = &bytes[at..at + len];
+                let want = (0..len).filter(|&i| part[i] == b'\n').fold(0u64, |mask, i| mask | 1 << i);
+                assert_eq!(newline_mask(part), want, "{len} bytes at {at}");
+            }
+        }
+    }
+
+    #[test]
     fn line_len_finds_the_first_newline_wherever_it_is() {
         for len in 1..150 {
             for newline in 0..len {
@@ -611,6 +650,30 @@ mod tests {
                 assert!(reactor.queue.is_empty());
             }
         }
+    }
+
+    #[test]
+    fn a_line_loop_stops_where_go_on_fails_and_the_next_one_goes_on_from_there() {
+        let bytes = b"a\nb\nc\nd\n";
+        let mut owner = (Reactor::new().unwrap(), Vec::new());
+        *Arc::get_mut(&mut owner.0.arena).unwrap() = bytes.to_vec();
+        owner.0.queue.push(Queued::Lines { token: Token::new(1, 1), at: 0, end: bytes.len() });
+        let arena = Arc::clone(&owner.0.arena);
+        assert!(owner.0.queue.batch_ready(&arena));
+        let mut lines = owner.0.queue.lines(&arena);
+        type Owner = (Reactor, Vec<Vec<u8>>);
+        fn reactor(owner: &mut Owner) -> &mut Reactor {
+            &mut owner.0
+        }
+        fn hand(owner: &mut Owner, line: &[u8]) {
+            owner.1.push(line.to_vec());
+        }
+        assert_eq!(lines.hand_while(&mut owner, reactor, 10, |o| o.1.len() < 2, hand), 2);
+        assert_eq!(owner.1, [b"a\n".to_vec(), b"b\n".to_vec()]);
+        assert!(!owner.0.queue.is_empty(), "c and d still queued");
+        assert_eq!(lines.hand_each(&mut owner, reactor, 10, hand), 2);
+        assert_eq!(owner.1.concat(), bytes);
+        assert!(owner.0.queue.is_empty());
     }
 
     fn data(event: ReactorEvent<'_>) -> Vec<u8> {

@@ -71,7 +71,7 @@ impl Runner {
     /// they are (the alias and its role) is looked up once, and each role
     /// gets a loop of its own.
     #[inline(always)]
-    fn hand_lines<F>(&mut self, lines: Lines<'_>, room: usize, handler: &mut F) -> usize
+    fn hand_lines<F>(&mut self, mut lines: Lines<'_>, room: usize, handler: &mut F) -> usize
     where
         F: FnMut(&mut Runner, Event<'_>),
     {
@@ -86,7 +86,16 @@ impl Runner {
         let alias = &alias;
         match role {
             Role::Stdout => {
-                lines.hand_each(self, reactor, room, |r, data| r.hand_stdout(alias, data, handler))
+                // While no turn runs no line is a reply: a loop that does not
+                // ask; the rest, once one runs, one that does.
+                let no_turn = |r: &Runner| r.turns.members.is_empty();
+                let data = |r: &mut Runner, data| handler(r, Event::Data { alias, data });
+                let handed = lines.hand_while(self, reactor, room, no_turn, data);
+                if handed == room || self.turns.members.is_empty() {
+                    return handed;
+                }
+                let reply_or_data = |r: &mut Runner, data| r.hand_stdout(alias, data, handler);
+                handed + lines.hand_each(self, reactor, room - handed, reply_or_data)
             }
             Role::Stderr => {
                 lines.hand_each(self, reactor, room, |r, data| handler(r, Event::Stderr { alias, data }))

@@ -28,6 +28,7 @@ macro_rules! syscall {
 pub(crate) mod child;
 pub(crate) mod clone;
 pub(crate) mod fd;
+mod newlines;
 mod owner;
 pub(crate) mod pidfd;
 pub(crate) mod signals;
@@ -35,6 +36,7 @@ pub(crate) mod spawn;
 mod wait;
 
 pub(crate) use fd::{ChannelFd, check_stream_socket, hung_up};
+pub(crate) use newlines::newline_mask_64;
 pub(crate) use owner::process_id;
 pub(crate) use pidfd::Pidfd;
 pub(crate) use wait::{Ended, cpu_time, peek_exit, try_reap};
