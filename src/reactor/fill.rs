@@ -38,6 +38,9 @@ impl Reactor {
             self.queue.push(Queued::Timer { id });
         }
         let mut arena = self.take_arena();
+        // The flushes of this fill ask SIGPIPE's disposition once: no
+        // handler runs during a fill (only a logger might).
+        let _sigpipe = sys::SigpipeQuery::begin();
         let mut steps = self.ready.len();
         while steps > 0 && self.budget > 0 && arena.len() < ARENA_LIMIT {
             let Some(token) = self.ready.pop_front() else { break };

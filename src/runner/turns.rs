@@ -201,6 +201,9 @@ impl Runner {
         self.turns.next += 1;
         let id = TurnId(self.turns.next);
         let mut exited = Vec::new();
+        // SIGPIPE's disposition asked once for all the payloads, not once
+        // a write: no code of the host runs between them (but a logger).
+        let _sigpipe = crate::sys::SigpipeQuery::begin();
         // Only the writes and the clock between the writes: a bot written
         // to later waits for the work done for the ones before it.
         for (i, ((_, payload), bot)) in turn.bots.iter().zip(&mut bots).enumerate() {
@@ -408,6 +411,25 @@ fn starts_a_line(data: &[u8], prefix: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::starts_a_line;
+
+    /// The payloads of a turn ask SIGPIPE's disposition once, not once a bot.
+    #[test]
+    fn a_turn_asks_sigpipe_s_disposition_once_for_all_its_writes() {
+        use crate::runner::{App, Buffering, Runner, Turn};
+        use crate::sys::signals::tests::QUERIES;
+        let mut runner = Runner::new().unwrap();
+        runner.add("cat", App::new("cat").buffering(Buffering::Line));
+        let mut turn = Turn::new(std::time::Duration::from_secs(10));
+        for i in 0..5 {
+            let alias = format!("cat{i}");
+            runner.start_with("cat", crate::runner::Start::new().alias(alias.as_str())).unwrap();
+            turn = turn.bot(&alias, "move\n");
+        }
+        let before = QUERIES.get();
+        runner.begin_turn(turn).unwrap();
+        assert_eq!(QUERIES.get() - before, 1);
+        runner.terminate_all();
+    }
 
     #[test]
     fn a_prefix_matches_at_the_start_of_any_line_of_a_piece() {

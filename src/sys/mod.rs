@@ -39,6 +39,7 @@ pub(crate) use fd::{ChannelFd, check_stream_socket, hung_up};
 pub(crate) use newlines::newline_mask_64;
 pub(crate) use owner::process_id;
 pub(crate) use pidfd::Pidfd;
+pub(crate) use signals::OneQuery as SigpipeQuery;
 pub(crate) use wait::{Ended, cpu_time, peek_exit, try_reap};
 
 /// Whether the calling thread is the process's main thread (its thread id
