@@ -205,6 +205,24 @@ fn a_bot_that_sleeps_then_spins_times_out_under_cpu_charge() {
     runner.terminate("spinner").unwrap();
 }
 
+/// Under Charge::Cpu the wall backstop is ten times all a bot may use
+/// (deadline and bank): a bot that waits past both in wall time, and past
+/// ten bare deadlines, using almost no CPU, still replies in time.
+#[test]
+fn the_cpu_backstop_counts_the_bank() {
+    let app = line_app("sh -c 'read line; sleep 1.3; echo done'").overage(Duration::from_secs(1));
+    let mut runner = runner_with("waiter", app);
+    runner.start("waiter").unwrap();
+    let deadline = Duration::from_millis(50);
+    let turn = Turn::new(deadline).bot("waiter", "go\n").charge(Charge::Cpu);
+    let began = Instant::now();
+    let id = runner.begin_turn(turn).unwrap();
+    let (reports, _) = play_all(&mut runner, &[id]);
+    assert!(began.elapsed() > deadline + Duration::from_secs(1), "it waited past deadline and bank");
+    assert!(replied(reports[0].outcome("waiter")), "{:?}", reports[0]);
+    runner.terminate("waiter").unwrap();
+}
+
 /// A bank used up to zero by one turn leaves the next turn its base
 /// deadline only; a reply within it keeps the bank at zero.
 #[test]

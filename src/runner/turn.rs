@@ -113,7 +113,9 @@ pub enum Charge {
     Wall,
     /// The bot's CPU time in the turn (its process's CPU clock), with ten
     /// times its deadline in wall time as a backstop: a harness under load
-    /// never costs a bot its turn. A bot with several threads may use its
+    /// never costs a bot its turn. Its deadline here is all it may use:
+    /// the turn's deadline plus what is left of its bank (else a bank
+    /// larger than ten deadlines could never be spent). A bot with several threads may use its
     /// CPU time faster than the clock runs, and is then timed out up to
     /// that much later.
     Cpu,
