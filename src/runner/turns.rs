@@ -172,7 +172,9 @@ impl Runner {
     /// deadline or a bot named twice ([`Error::InvalidSetting`]), an alias
     /// that is not taken ([`Error::NoSuchProcess`]), a bot in an unfinished
     /// turn ([`Error::TurnInProgress`]). A bot whose process has exited
-    /// gets the outcome `Exited` at once.
+    /// gets the outcome `Exited` at once; one whose write queue is full
+    /// (it reads none of its input) does not get its payload, and replies,
+    /// ends or times out as any other.
     ///
     /// ```
     /// use std::time::Duration;
@@ -224,11 +226,18 @@ impl Runner {
                 bot.stale = stale;
                 written
             });
-            if !matches!(written, Some(Ok(()))) {
-                if let Some(Err(e)) = written {
-                    log::warn!("writing {}'s turn: {e}; its outcome is Exited", bot.alias);
+            match written {
+                Some(Ok(())) => {}
+                // A bot that does not read its input is alive: it replies,
+                // ends or times out, as any other.
+                Some(Err(e @ Error::QueueFull { .. })) => {
+                    log::warn!("writing {}'s turn: {e}; it did not get its payload", bot.alias);
                 }
-                exited.push(i);
+                Some(Err(e)) => {
+                    log::warn!("writing {}'s turn: {e}; its outcome is Exited", bot.alias);
+                    exited.push(i);
+                }
+                None => exited.push(i),
             }
         }
         let active = Active {
