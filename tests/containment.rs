@@ -110,8 +110,7 @@ fn extra_paths_and_cgroups_go_together() {
     let Some(runner) = cgroups_here() else { return };
     let dir = TempDir::new("extra-path");
     let script = dir.path().join("procloop-extra-path-bot");
-    std::fs::write(&script, "#!/bin/sh\ncat /proc/self/cgroup\n").unwrap();
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    write_executable(&script, "#!/bin/sh\ncat /proc/self/cgroup\n");
     let mut runner_with_paths =
         Runner::with_cgroups_and_extra_paths(Cgroups::Required, [dir.path()]).unwrap();
     let path = cgroup_dir(&runner_with_paths);

@@ -258,9 +258,7 @@ fn get_channel_of_unknown_alias_is_none_and_terminate_is_an_error() {
 fn extra_paths_find_commands() {
     let dir = TempDir::new("extra-path");
     let script = dir.path().join("procloop-hello");
-    std::fs::write(&script, "#!/bin/sh\nprintf 'hi from %s' \"$0\"\n").unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_executable(&script, "#!/bin/sh\nprintf 'hi from %s' \"$0\"\n");
     let mut runner = Runner::with_extra_paths([dir.path()]).unwrap();
     runner.add("hello", App::new("procloop-hello"));
     runner.start("hello").unwrap();

@@ -5,8 +5,6 @@
 
 mod util;
 
-use std::os::unix::fs::PermissionsExt;
-
 use procloop::{App, Error, Limit, Runner};
 use util::*;
 
@@ -63,8 +61,7 @@ fn without_clone_pidfd_the_fork_path_is_taken() {
     init();
     let dir = TempDir::new("fork-path");
     let file = dir.path().join("plain");
-    std::fs::write(&file, "echo ran under a shell\n").unwrap();
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_executable(&file, "echo ran under a shell\n");
     let mut runner = Runner::new().unwrap();
     let plain = |command: &str| [("plain", App::new(command))];
     let hi = "sh -c 'echo hi; exit 3'";

@@ -38,8 +38,7 @@ fn is_root() -> bool {
 }
 
 fn executable(path: &std::path::Path, text: &str) {
-    std::fs::write(path, text).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_executable(path, text);
 }
 
 #[test]

@@ -312,3 +312,16 @@ pub fn build_shim(name: &str) -> std::path::PathBuf {
     assert!(status.success(), "building {}", source.display());
     library
 }
+
+/// Writes an executable file by a child process, so that this process
+/// never holds it open for writing: a spawn on another test's thread
+/// would copy that fd into its child until exec, and an exec of the file
+/// meanwhile fails with ETXTBSY ("Text file busy").
+pub fn write_executable(path: &std::path::Path, text: &str) {
+    let status = std::process::Command::new("sh")
+        .args(["-c", "printf '%s' \"$1\" > \"$2\" && chmod 755 \"$2\"", "sh", text])
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success(), "writing {}", path.display());
+}
