@@ -1,7 +1,9 @@
-//! A quick hash for the turns' maps keyed by alias, which a reply looks up
-//! on the loop's hot path: SipHash cost more per reply than the rest of the
-//! reply's bookkeeping. The aliases are the program's own names, not a
-//! peer's input, so a hash without flooding resistance is fine here.
+//! A quick hash for the maps keyed by alias (the running processes, the
+//! apps, the turns' maps), which a request and its reply look up on the
+//! loop's hot path: SipHash cost more per reply than the rest of the
+//! reply's bookkeeping, and more than half of `get_channel`. The aliases are
+//! the program's own names, not a peer's input, so a hash without flooding
+//! resistance is fine here.
 
 use std::hash::{BuildHasherDefault, Hasher};
 

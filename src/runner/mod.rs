@@ -41,6 +41,7 @@ use crate::reactor::Reactor;
 use crate::reactor::timers::TimerId;
 use crate::reactor::token::Token;
 use crate::reactor::waker::Waker;
+use alias_hash::AliasHash;
 pub use app::{App, Buffering, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Start, Stderr, Transport};
 use containment::Contain;
 pub use containment::{Cgroups, Containment};
@@ -92,8 +93,11 @@ pub use view::ReactorView;
 #[derive(Debug)]
 pub struct Runner {
     reactor: Reactor,
-    apps: HashMap<String, App>,
-    running: HashMap<Arc<str>, Box<Running>>,
+    /// Keyed by name and alias with the quick [`AliasHash`]: the names are
+    /// the host program's own strings, not a peer's input, so no hash
+    /// flooding to resist; `get_channel` looks an alias up every request.
+    apps: HashMap<String, App, AliasHash>,
+    running: HashMap<Arc<str>, Box<Running>, AliasHash>,
     /// What each reactor token of the Runner's is.
     tokens: Tokens,
     /// PATH with the extra folders, when there are any.
@@ -122,8 +126,8 @@ impl Runner {
     pub fn new() -> Result<Runner> {
         Ok(Runner {
             reactor: Reactor::new()?,
-            apps: HashMap::new(),
-            running: HashMap::new(),
+            apps: HashMap::default(),
+            running: HashMap::default(),
             tokens: Tokens::default(),
             path: None,
             own_timers: HashMap::new(),
