@@ -2,7 +2,7 @@
 //! the poll), handing them out, pausing and resuming their input, removing
 //! and closing them.
 
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 
 use mio::Interest;
 use mio::unix::SourceFd;
@@ -234,17 +234,9 @@ impl Reactor {
     /// An owned one left the poll when it closed.
     pub(crate) fn unwatch_closed_fds(&mut self, token: Token) {
         let Some(state) = self.entries.channel(token) else { return };
-        let open = [state.channel.read_fd(), state.channel.write_fd()].map(|fd| fd.map(|fd| fd.as_raw_fd()));
-        let mut closed = Vec::new();
-        for (side, watched) in state.watched.iter_mut().enumerate() {
-            if let Some(w) = watched.filter(|w| open[side] != Some(w.fd)) {
-                *watched = None;
-                if w.borrowed {
-                    closed.push(w.fd);
-                }
-            }
+        for fd in forget_closed_fds(state).into_iter().flatten() {
+            self.unwatch_fd(fd);
         }
-        closed.into_iter().for_each(|fd| self.unwatch_fd(fd));
     }
 
     /// Takes a channel's fds out of the poll: those still open, and the
@@ -258,4 +250,24 @@ impl Reactor {
             }
         }
     }
+}
+
+/// Forgets the watched fds the channel closed since; returns the borrowed
+/// ones among them, which the caller takes out of the poll. It runs for each
+/// channel lent since the last wait (each request's write), so the usual
+/// case, nothing closed, is a compare of two fds and no more.
+#[inline]
+pub(super) fn forget_closed_fds(state: &mut ChannelState) -> [Option<RawFd>; 2] {
+    let channel = &state.channel;
+    let open = [channel.read_fd(), channel.write_fd()].map(|fd| fd.map(|fd| fd.as_raw_fd()));
+    let mut borrowed = [None; 2];
+    for (side, watched) in state.watched.iter_mut().enumerate() {
+        if let Some(w) = *watched
+            && open[side] != Some(w.fd)
+        {
+            *watched = None;
+            borrowed[side] = w.borrowed.then_some(w.fd);
+        }
+    }
+    borrowed
 }

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use super::Reactor;
 use super::deadlines::Deadline;
+use super::entry::{Kind, WRITE};
+use super::registry::forget_closed_fds;
 use super::token::{Side, Token, WAKER};
 use crate::error::Result;
 use crate::process::EXIT_POLL_INTERVAL;
@@ -147,6 +149,9 @@ impl Reactor {
     }
 
     fn requeue_unblocked(&mut self) {
+        if self.blocked.is_empty() {
+            return;
+        }
         let blocked = std::mem::take(&mut self.blocked);
         for token in blocked {
             let Some(state) = self.entries.channel(token) else { continue };
@@ -171,37 +176,44 @@ impl Reactor {
     /// it queued such a read.
     fn follow_up_lent(&mut self) -> bool {
         let mut speculated = false;
-        // Taken out and put back emptied, so its memory serves every wait.
-        let mut lent = std::mem::take(&mut self.lent);
-        for token in lent.drain(..) {
+        // By index, then cleared: the list keeps its memory for every wait.
+        let mut i = 0;
+        while let Some(&token) = self.lent.get(i) {
             speculated |= self.follow_up(token);
+            i += 1;
         }
-        self.lent = lent;
+        self.lent.clear();
         speculated
     }
 
     /// [`follow_up_lent`](Self::follow_up_lent) for one channel; true
-    /// if it queued a read.
+    /// if it queued a read. One look-up of the entry: this runs for every
+    /// request a channel's handle wrote.
     fn follow_up(&mut self, token: Token) -> bool {
-        self.unwatch_closed_fds(token);
-        let Some(entry) = self.entries.get(token) else { return false };
-        let readable = entry.readable;
-        let Some(state) = entry.channel() else { return false };
+        let Reactor { entries, ready, .. } = self;
+        let Some(entry) = entries.get(token) else { return false };
+        let Kind::Channel(state) = &mut entry.kind else { return false };
         state.lent = false;
+        let closed = forget_closed_fds(state);
         let channel = &state.channel;
-        let speculated = !readable
+        let speculated = !entry.readable
             && !state.paused
             && !channel.at_eof()
             && channel.read_fd().is_some()
             && state.speculation.try_now();
         // A channel closed by its handle may hold what had arrived, and owes its Closed.
         let closed_unreported = channel.at_eof() && !state.closed_reported;
-        if speculated {
-            entry.readable = true;
+        let write_end_unwatched = state.watched[WRITE].is_none() && channel.queued() > 0;
+        entry.readable |= speculated;
+        if (speculated || closed_unreported) && !entry.queued {
+            entry.queued = true;
+            ready.push_back(token);
         }
-        self.watch_write_end(token);
-        if speculated || closed_unreported {
-            self.enqueue(token);
+        for fd in closed.into_iter().flatten() {
+            self.unwatch_fd(fd);
+        }
+        if write_end_unwatched {
+            self.watch_write_end(token);
         }
         speculated
     }
