@@ -291,35 +291,18 @@ fn newline_mask(bytes: &[u8]) -> u64 {
 }
 
 /// [`newline_mask`] of fewer than 64 bytes (a batch's last ones, or a
-/// short batch such as one reply) 8 at a time, the last 8 overlapping the
-/// ones before them, with no copy to pad them. (A fold from the last word
-/// down: as a sum of shifted words the compiler vectorizes it, with 64-bit
-/// multiplies that SSE2 lacks.) Not inlined: once a batch, its constants
-/// would take registers the line loop needs.
+/// short batch such as one reply): copied into a zeroed block for the one
+/// vector compare of 64 bytes. A copy of under 64 bytes and that compare
+/// take half the instructions of the 8-byte words the mask was once made
+/// of, the last ones overlapping (PERFORMANCE.md, "Ping-pong: instructions
+/// a round trip (pp4)"). Not inlined: once a batch, its constants would take
+/// registers the line loop needs.
 #[inline(never)]
 fn short_mask(bytes: &[u8]) -> u64 {
-    let (words, _) = bytes.as_chunks::<8>();
-    let mask = words.iter().rev().fold(0, |mask, word| mask << 8 | word_mask(word));
-    match bytes.last_chunk::<8>() {
-        Some(last) => mask | word_mask(last) << (bytes.len() - 8),
-        None => bytes.iter().rev().fold(0, |mask, &byte| mask << 1 | u64::from(byte == b'\n')),
-    }
-}
-
-/// The newlines of 8 bytes, a bit each: a byte's top bit is set where it
-/// was `\n` (exact: no carry from one byte into the next), then gathered.
-#[inline(always)]
-fn word_mask(word: &[u8; 8]) -> u64 {
-    const LOW7: u64 = u64::from_ne_bytes([0x7f; 8]);
-    let zeroed = u64::from_le_bytes(*word) ^ u64::from_ne_bytes([b'\n'; 8]); // a newline is 0 now
-    let newlines = !(((zeroed & LOW7) + LOW7) | zeroed) & !LOW7;
-    gather(newlines >> 7)
-}
-
-/// The flags (0 or 1) of 8 bytes gathered into 8 bits by one multiply.
-#[inline(always)]
-fn gather(flags: u64) -> u64 {
-    flags.wrapping_mul(0x0102_0408_1020_4080) >> 56
+    let mut block = [0; 64];
+    let len = bytes.len().min(64);
+    block[..len].copy_from_slice(&bytes[..len]);
+    block_mask(&block)
 }
 
 /// The newlines of `block`, a bit each (SSE2 compares on x86-64).
