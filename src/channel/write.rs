@@ -20,27 +20,34 @@ impl Channel {
     /// SIGPIPE); `Err(Error::QueueFull)` when `data` does not fit in the
     /// queue, and then none of it is taken.
     pub fn write(&mut self, data: &[u8]) -> Result<()> {
-        self.write_chunks(&[data])
+        self.write_chunks(std::slice::from_ref(&data))
     }
 
     /// Writes several chunks as one write: all of them are taken, or none.
     pub fn write_chunks(&mut self, chunks: &[&[u8]]) -> Result<()> {
         self.writable_check()?;
         self.terminal_check()?;
-        self.flush()?;
+        // With nothing queued a flush has nothing to do (its close once
+        // flushed was refused above): the usual request skips it.
+        if !self.output.is_empty() {
+            self.flush()?;
+        }
         let total: usize = chunks.iter().map(|c| c.len()).sum();
         if total > self.output.room() {
-            return Err(Error::QueueFull {
-                queued: self.output.len(),
-                requested: total,
-                limit: self.output.limit(),
-            });
+            return Err(self.queue_full(total));
         }
         for chunk in chunks {
             let written = if self.output.is_empty() { self.write_now(chunk)? } else { 0 };
-            self.output.push(&chunk[written..]);
+            if written < chunk.len() {
+                self.output.push(&chunk[written..]);
+            }
         }
         Ok(())
+    }
+
+    #[cold]
+    fn queue_full(&self, requested: usize) -> Error {
+        Error::QueueFull { queued: self.output.len(), requested, limit: self.output.limit() }
     }
 
     /// Pushes queued bytes to the fd now, as far as it takes them without
@@ -94,16 +101,26 @@ impl Channel {
 
     /// Maps a write's result: would-block is 0 bytes, a gone reader breaks
     /// the write side for good.
+    #[inline]
     fn written(&mut self, res: io::Result<usize>) -> Result<usize> {
         match res {
             Ok(n) => Ok(n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
-            Err(e) if is_peer_gone(&e) => {
-                self.write_broken = true;
-                self.output = WriteQueue::new(self.output.limit());
-                Err(Error::EndpointClosed)
-            }
-            Err(e) => Err(e.into()),
+            Err(e) => self.write_failed(e),
+        }
+    }
+
+    /// [`written`](Self::written) of a failed write, out of the way of
+    /// the usual one.
+    #[cold]
+    fn write_failed(&mut self, e: io::Error) -> Result<usize> {
+        if e.kind() == io::ErrorKind::WouldBlock {
+            Ok(0)
+        } else if is_peer_gone(&e) {
+            self.write_broken = true;
+            self.output = WriteQueue::new(self.output.limit());
+            Err(Error::EndpointClosed)
+        } else {
+            Err(e.into())
         }
     }
 }
