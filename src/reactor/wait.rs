@@ -30,14 +30,17 @@ impl Reactor {
     pub(crate) fn wait(&mut self, timeout: Option<Duration>) -> Result<WaitEnd> {
         self.exited = None;
         self.requeue_unblocked();
+        let nothing_ready = self.ready.is_empty() && self.fired.is_empty();
+        let speculated = self.follow_up_lent();
+        // After the follow-ups: a channel they queue was not spent, so the
+        // answer is the same, and a queued one answers it at its first look.
         if timeout.is_none() && self.is_idle() {
             return Ok(WaitEnd::Idle);
         }
-        let nothing_ready = self.ready.is_empty() && self.fired.is_empty();
         // With only speculative reads to do, a wait that may block tries
         // them before asking the kernel; if they find nothing, the next
         // wait polls.
-        let only_speculative = self.follow_up_lent() && nothing_ready && timeout != Some(Duration::ZERO);
+        let only_speculative = speculated && nothing_ready && timeout != Some(Duration::ZERO);
         let timeout = self.wait_timeout(timeout);
         let mut wait_end = WaitEnd::Ready;
         let polled = if only_speculative {
@@ -91,7 +94,11 @@ impl Reactor {
         while let Some((token, deadline)) = self.deadlines.pop_due(now) {
             self.on_deadline(token, deadline, now);
         }
-        while let Some(id) = self.timers.pop_due(now) {
+        // Without a live timer none is due (cancelled ones are swept out by
+        // the next `set_timer` or pop).
+        while !self.timers.is_empty()
+            && let Some(id) = self.timers.pop_due(now)
+        {
             self.fired.push_back(id);
         }
         self.budget = super::EVENT_BUDGET;
@@ -113,11 +120,12 @@ impl Reactor {
     /// spent (its `Closed` was handed over and it has nothing left to write).
     /// Then `poll_once(None)` returns `Ok(0)` at once.
     pub fn is_idle(&self) -> bool {
-        self.timers.is_empty()
-            && self.waker.get().is_none()
-            && self.ready.is_empty()
+        // What a busy loop has first: it is asked before every wait.
+        self.ready.is_empty()
             && self.fired.is_empty()
             && self.queue.is_empty()
+            && self.timers.is_empty()
+            && self.waker.get().is_none()
             && self.entries.iter().all(|entry| entry.is_spent())
     }
 
