@@ -391,6 +391,9 @@ fn hand_queued<T>(
             handed += hand(owner, Handing::Lines(lines), room - handed);
             continue;
         }
+        if r.queue.events.is_empty() {
+            break; // what a batch of lines leaves most often: no call to find it
+        }
         let event = match r.pop_event() {
             Some(Popped::Data { token, at, len }) => {
                 ReactorEvent::Data { token, data: &frame.arena(&r.arena)[at..at + len] }
@@ -501,6 +504,14 @@ impl Reactor {
     /// remove it: its queued events are taken back first (an O(1) check
     /// when there are none).
     pub(crate) fn touch_channel(&mut self, token: Token) -> Option<&mut ChannelState> {
+        self.take_back_queued(token)?;
+        self.entries.channel(token)
+    }
+
+    /// What [`touch_channel`](Self::touch_channel) does before handing the
+    /// channel out; `None` if `token` is no channel.
+    #[inline]
+    pub(crate) fn take_back_queued(&mut self, token: Token) -> Option<()> {
         let Reactor { entries, queue, arena, .. } = self;
         let state = entries.channel(token)?;
         if queue.holds(state, token) {
@@ -508,7 +519,7 @@ impl Reactor {
             self.enqueue(token);
             self.take_back_exits(token, bytes);
         }
-        self.entries.channel(token)
+        Some(())
     }
 
     /// Takes back the queued `Exited` of a process whose output `output`

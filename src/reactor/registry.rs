@@ -71,11 +71,12 @@ impl Reactor {
 
     /// The registered channel behind `token`.
     pub fn channel(&mut self, token: Token) -> Option<&mut Channel> {
-        self.touch_channel(token)?;
-        let state = self.entries.channel(token)?;
+        self.take_back_queued(token)?;
+        let Reactor { entries, lent, .. } = self;
+        let state = entries.channel(token)?;
         if !state.lent {
             state.lent = true;
-            self.lent.push(token);
+            lent.push(token);
         }
         Some(&mut state.channel)
     }

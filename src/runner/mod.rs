@@ -164,6 +164,7 @@ impl Runner {
 
     /// `Err(Error::ForkedCopy)` in a forked copy of the process that made
     /// the Runner: its children and fds are that process's.
+    #[inline]
     fn owned(&self) -> Result<()> {
         match crate::sys::process_id() {
             pid if pid == self.owner_pid => Ok(()),
