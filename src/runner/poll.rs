@@ -39,7 +39,11 @@ impl Runner {
     {
         self.owned()?;
         let max_events = max_events.max(1);
-        let handed = self.hand_own_events(max_events, &mut handler);
+        // Most polls have none: no call to find that out.
+        let handed = match self.own_events.is_empty() {
+            true => 0,
+            false => self.hand_own_events(max_events, &mut handler),
+        };
         if handed == max_events {
             return Ok(handed);
         }
