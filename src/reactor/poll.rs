@@ -362,7 +362,7 @@ pub(crate) fn poll<T>(
         loop {
             count += hand_queued(owner, &reactor, &mut frame, max_events - count, &mut hand);
             frame.arena = None;
-            if count >= max_events || !reactor(owner).fill() {
+            if count >= max_events || !reactor(owner).may_fill() || !reactor(owner).fill() {
                 break;
             }
         }
@@ -417,6 +417,13 @@ fn line_len(lines: &[u8]) -> usize {
 }
 
 impl Reactor {
+    /// Whether a fill has anything to do: entries to step, timers to hand.
+    /// Without, it would only take the arena and put it back.
+    #[inline]
+    fn may_fill(&self) -> bool {
+        !self.ready.is_empty() || !self.fired.is_empty()
+    }
+
     /// The pull form of [`poll_once`](Self::poll_once), with
     /// [`next_event`](Self::next_event): waits (`None`: until something
     /// happens; `Some(ZERO)`: not at all) until events are queued, reading
