@@ -677,6 +677,21 @@ mod tests {
         assert!(owner.0.queue.is_empty());
     }
 
+    /// A poll fills again after handing while a channel has more to give
+    /// (here, reads that each filled its small input capacity): the refill
+    /// is skipped only when nothing is ready.
+    #[test]
+    fn one_poll_hands_what_several_reads_give() {
+        let mut reactor = Reactor::new().unwrap();
+        let (channel, mut peer) = crate::testing::TestChannel::pair();
+        reactor.register(channel.with_input_capacity(16)).unwrap();
+        peer.put(&[b'x'; 40]);
+        let mut got = Vec::new();
+        let handed =
+            reactor.poll_once(Some(Duration::from_secs(20)), |_, e| got.push(data(e).len())).unwrap();
+        assert_eq!((handed, got), (3, vec![16, 16, 8]));
+    }
+
     fn data(event: ReactorEvent<'_>) -> Vec<u8> {
         match event {
             ReactorEvent::Data { data, .. } => data.to_vec(),
