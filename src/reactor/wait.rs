@@ -129,10 +129,19 @@ impl Reactor {
             && self.entries.iter().all(|entry| entry.is_spent())
     }
 
+    /// How long the wait may block: not at all with work queued (the
+    /// usual case in a busy loop, inlined), else until the caller's timeout
+    /// or the earliest deadline.
+    #[inline]
     fn wait_timeout(&mut self, timeout: Option<Duration>) -> Option<Duration> {
         if !self.ready.is_empty() || !self.fired.is_empty() {
             return Some(Duration::ZERO);
         }
+        self.blocking_timeout(timeout)
+    }
+
+    #[inline(never)]
+    fn blocking_timeout(&mut self, timeout: Option<Duration>) -> Option<Duration> {
         let now = Instant::now();
         let own = self.own_deadline().map(|at| at.saturating_duration_since(now));
         [timeout, own].into_iter().flatten().min()
