@@ -47,7 +47,8 @@ impl Tokens {
     }
 
     /// The alias and role behind `token`; `None` for a token that is not
-    /// the Runner's.
+    /// the Runner's. Inlined: it is asked once a batch of output.
+    #[inline]
     pub(crate) fn get(&self, token: Token) -> Option<(&Arc<str>, Role)> {
         let slot = self.0.get(token.index())?.as_ref().filter(|s| s.token == token)?;
         Some((&slot.alias, slot.role))
