@@ -534,22 +534,25 @@ impl Reactor {
     /// remove it: its queued events are taken back first (an O(1) check
     /// when there are none).
     pub(crate) fn touch_channel(&mut self, token: Token) -> Option<&mut ChannelState> {
-        self.take_back_queued(token)?;
+        self.take_back_queued(token);
         self.entries.channel(token)
     }
 
     /// What [`touch_channel`](Self::touch_channel) does before handing the
-    /// channel out; `None` if `token` is no channel.
+    /// channel out. With the queue empty (a request written between polls)
+    /// no channel has events queued: no look-up.
     #[inline]
-    pub(crate) fn take_back_queued(&mut self, token: Token) -> Option<()> {
+    pub(crate) fn take_back_queued(&mut self, token: Token) {
+        if self.queue.is_empty() {
+            return;
+        }
         let Reactor { entries, queue, arena, .. } = self;
-        let state = entries.channel(token)?;
+        let Some(state) = entries.channel(token) else { return };
         if queue.holds(state, token) {
             let bytes = take_back(queue, arena, state, token);
             self.enqueue(token);
             self.take_back_exits(token, bytes);
         }
-        Some(())
     }
 
     /// Takes back the queued `Exited` of a process whose output `output`

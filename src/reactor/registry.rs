@@ -71,7 +71,7 @@ impl Reactor {
 
     /// The registered channel behind `token`.
     pub fn channel(&mut self, token: Token) -> Option<&mut Channel> {
-        self.take_back_queued(token)?;
+        self.take_back_queued(token);
         let Reactor { entries, lent, .. } = self;
         let state = entries.channel(token)?;
         if !state.lent {
