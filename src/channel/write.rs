@@ -19,6 +19,7 @@ impl Channel {
     /// `Err(Error::EndpointClosed)` when the reader is gone (never a
     /// SIGPIPE); `Err(Error::QueueFull)` when `data` does not fit in the
     /// queue, and then none of it is taken.
+    #[inline]
     pub fn write(&mut self, data: &[u8]) -> Result<()> {
         self.write_chunks(std::slice::from_ref(&data))
     }
