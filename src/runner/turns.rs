@@ -169,7 +169,10 @@ impl Runner {
     /// different bots.
     ///
     /// Errors, with nothing written to any bot: an empty turn, a zero
-    /// deadline or a bot named twice ([`Error::InvalidSetting`]), an alias
+    /// deadline, a bot named twice or one whose channel is in
+    /// [`Buffering::WholeLines`](crate::Buffering::WholeLines) mode (a
+    /// reply is one line: it needs `Line`, or `Bytes` for a first read)
+    /// ([`Error::InvalidSetting`]), an alias
     /// that is not taken ([`Error::NoSuchProcess`]), a bot in an unfinished
     /// turn ([`Error::TurnInProgress`]). A bot whose process has exited
     /// gets the outcome `Exited` at once; one whose write queue is full
@@ -284,6 +287,10 @@ impl Runner {
     fn enrol_bot(&mut self, alias: &str, member: Member, now: Instant, bots: &mut Vec<Bot>) -> Result<()> {
         let (alias, running) =
             self.running.get_key_value(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
+        if running.channel.and_then(|t| self.reactor.buffering_of(t)) == Some(crate::Buffering::WholeLines) {
+            let setting = format!("bot {alias:?} of a turn, buffering WholeLines");
+            return Err(Error::InvalidSetting { setting, reason: "a turn needs Buffering::Line (or Bytes)" });
+        }
         match self.turns.members.entry(alias.clone()) {
             Entry::Occupied(taken) if taken.get().turn == member.turn => {
                 let setting = format!("bot {alias:?} of a turn");
