@@ -258,14 +258,15 @@ fn runner_data_events_carry_the_alias() {
     runner.start_with("p", Start::new().alias("by-app")).unwrap();
     runner.start_with("q", Start::new().alias("by-start").buffering(Buffering::WholeLines)).unwrap();
     let mut pieces: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut exited = 0;
+    // Until Closed, which comes after the last line (see a_spawn_takes_the_mode).
+    let mut closed = 0;
     let deadline = Instant::now() + DEADLINE;
-    while exited < 2 {
-        assert!(Instant::now() < deadline, "the apps never exited");
+    while closed < 2 {
+        assert!(Instant::now() < deadline, "the apps' stdout never closed");
         runner
             .poll_once(Some(DEADLINE), |_, event| match event {
                 Event::Data { alias, data } => pieces.push((alias.to_string(), data.to_vec())),
-                Event::Exited { .. } => exited += 1,
+                Event::Closed { .. } => closed += 1,
                 _ => {}
             })
             .unwrap();
@@ -282,14 +283,16 @@ fn a_spawn_takes_the_mode() {
     init();
     let mut reactor = Reactor::new().unwrap();
     let started = reactor.spawn(Spawn::new("printf 'a\\nb\\nc'").buffering(Buffering::WholeLines)).unwrap();
-    let (mut pieces, mut exited) = (Vec::new(), false);
+    // Until Closed: a child another thread's test forks may hold the pipe
+    // a while (until its exec), and the last line waits for end of stream.
+    let (mut pieces, mut closed) = (Vec::new(), false);
     let deadline = Instant::now() + DEADLINE;
-    while !exited {
-        assert!(Instant::now() < deadline, "the child never exited");
+    while !closed {
+        assert!(Instant::now() < deadline, "the pipe never closed");
         reactor
             .poll_once(Some(DEADLINE), |_, event| match event {
                 ReactorEvent::Data { token, data } if token == started.channel => pieces.push(data.to_vec()),
-                ReactorEvent::Exited { .. } => exited = true,
+                ReactorEvent::Closed { token } => closed |= token == started.channel,
                 _ => {}
             })
             .unwrap();
