@@ -311,6 +311,21 @@ mod tests {
         }
     }
 
+    /// In whole-lines mode a read's lines are one event, and the partial
+    /// line after them waits in the channel.
+    #[test]
+    fn a_read_s_whole_lines_are_one_event_and_the_partial_line_waits() {
+        let mut reactor = Reactor::new().unwrap();
+        let (channel, mut peer) = TestChannel::pair();
+        let token = reactor.register(channel.whole_lines()).unwrap();
+        peer.put(b"one\ntwo\nthr");
+        assert!(reactor.wait_events(Some(Duration::from_secs(5))).unwrap());
+        let Some(ReactorEvent::Data { data, .. }) = reactor.next_event() else { panic!("no lines") };
+        assert_eq!(data, b"one\ntwo\n");
+        assert!(reactor.next_event().is_none(), "one event for both lines");
+        assert_eq!(reactor.entries.channel(token).unwrap().channel.buffered_bytes(), b"thr");
+    }
+
     /// A read asks for whole pipe pages when it has room for one at least
     /// (so that it ends where a page does), else for all the room it has.
     #[test]
