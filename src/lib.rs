@@ -63,7 +63,9 @@
 //! are handed over one after another without a trip round the loop; a
 //! handler that reads, pauses or drops the channel mid-way gets the next
 //! line itself, stops the rest, or gets them back with the channel (its
-//! lines not handed yet go back to the channel's buffer first).
+//! lines not handed yet go back to the channel's buffer first). In
+//! whole-lines mode ([`Buffering::WholeLines`]) the whole lines one read
+//! brought come as one event instead.
 //!
 //! ```
 //! use std::time::Duration;

@@ -54,7 +54,8 @@ impl PyChannel {
 
     /// A channel over borrowed fds, its own.
     fn own(channel: RustChannel, buffering: procloop::Buffering) -> PyChannel {
-        let channel = if buffering == procloop::Buffering::Line { channel.line_buffered() } else { channel };
+        let mut channel = channel;
+        channel.set_buffering(buffering);
         PyChannel { backing: Backing::Own(channel), owner_pid: std::process::id() }
     }
 
@@ -174,11 +175,13 @@ impl PyChannel {
         self.with(py, |c| Ok(c.buffered()))
     }
 
-    /// ``'line'`` in line mode, ``'bytes'`` otherwise.
+    /// ``'line'`` in line mode, ``'whole_lines'`` in whole-lines mode (a
+    /// read's whole lines at once), ``'bytes'`` otherwise.
     #[getter(buffering)]
     fn get_buffering(&mut self, py: Python<'_>) -> &'static str {
-        match self.with(py, |c| Ok(c.is_line_buffered())) {
-            Ok(true) => "line",
+        match self.with(py, |c| Ok(c.buffering())) {
+            Ok(procloop::Buffering::Line) => "line",
+            Ok(procloop::Buffering::WholeLines) => "whole_lines",
             _ => "bytes",
         }
     }

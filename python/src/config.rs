@@ -95,7 +95,7 @@ pub(crate) fn start(
     Ok((parse(&options, |o| pythonize::depythonize::<Start>(o))?, has_socket))
 }
 
-/// Buffering from `"line"`, `"bytes"` or None (bytes), as the config
+/// Buffering from `"line"`, `"whole_lines"`, `"bytes"` or None (bytes), as the config
 /// parser reads it; `field` names it in the error.
 pub(crate) fn buffering(value: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Buffering> {
     let Some(value) = value.filter(|v| !v.is_none()) else { return Ok(Buffering::Bytes) };

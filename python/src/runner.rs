@@ -29,7 +29,7 @@ const WAIT_SLICE: Duration = Duration::from_millis(50);
 /// Apps are configured with ``add(name, command, **options)`` or
 /// ``update_config({name: {"command": ..., **options}})``; options:
 /// ``type`` (``"stdio"``, ``"socket"``, ``"pty"``), ``cwd``, ``socket``,
-/// ``buffering`` (``"line"``/``"bytes"``), ``setpgrp``, ``env``, ``stderr``
+/// ``buffering`` (``"line"``/``"whole_lines"``/``"bytes"``), ``setpgrp``, ``env``, ``stderr``
 /// (``"inherit"``, ``"null"``, ``"merge"``, ``"capture"``), ``transport``
 /// (``"pipes"``, ``"socketpair"``), ``socket_wait``, ``termination_grace``,
 /// ``restart`` (``"never"``, ``"on_failure"``, ``"always"``), ``backoff``

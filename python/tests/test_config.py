@@ -3,6 +3,7 @@
 unknown key or bad value is a ConfigError naming the key."""
 
 import pathlib
+import time
 
 import pytest
 
@@ -93,6 +94,44 @@ def test_a_channels_bad_buffering_is_an_error_naming_it():
             procloop.Channel.pipe(r, w, buffering="lines")
         assert procloop.Channel.pipe(r, w, buffering=None).buffering == "bytes"
         assert procloop.Channel.pipe(r, w, buffering="line").buffering == "line"
+        assert procloop.Channel.pipe(r, w, buffering="whole_lines").buffering == "whole_lines"
     finally:
         os.close(r)
         os.close(w)
+
+
+def test_whole_lines_hands_a_reads_whole_lines_at_once():
+    import os
+
+    r, w = os.pipe()
+    try:
+        channel = procloop.Channel.pipe(r, None, buffering="whole_lines")
+        os.write(w, b"one\ntwo\nthr")
+        assert channel.read() == b"one\ntwo\n"
+        assert channel.read() == b"", "half a line is not handed"
+        os.write(w, b"ee\n")
+        assert channel.read() == b"three\n"
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_an_apps_whole_lines_buffering_is_reported_and_batches_lines():
+    runner = procloop.Runner()
+    runner.add("seq", "seq 1000", buffering="whole_lines")
+    runner.start("seq")
+    assert runner.get_channel("seq").buffering == "whole_lines"
+    pieces = []
+    exited = False
+    deadline = time.monotonic() + 20
+    while not exited:
+        assert time.monotonic() < deadline, "seq never exited"
+        for event in runner.poll(timeout=5):
+            if isinstance(event, procloop.Data):
+                pieces.append(event.data)
+            elif isinstance(event, procloop.Exited):
+                exited = True
+    assert b"".join(pieces) == b"".join(b"%d\n" % i for i in range(1, 1001))
+    assert all(piece.endswith(b"\n") for piece in pieces)
+    assert len(pieces) < 1000, "lines came together"
+    runner.close()

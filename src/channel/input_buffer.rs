@@ -150,6 +150,19 @@ impl InputBuffer {
         }
     }
 
+    /// The length of the whole lines buffered (up to the last `\n`, with
+    /// it), if there is one at least.
+    pub(crate) fn lines_len(&mut self) -> Option<usize> {
+        let unsearched = &self.buf[self.start + self.scanned..];
+        match memchr::memrchr(b'\n', unsearched) {
+            Some(i) => Some(self.scanned + i + 1),
+            None => {
+                self.scanned = self.len();
+                None
+            }
+        }
+    }
+
     /// Removes and returns the first `n` buffered bytes.
     pub(crate) fn take(&mut self, n: usize) -> Vec<u8> {
         let out = self.data()[..n].to_vec();
@@ -211,6 +224,20 @@ mod tests {
     }
 
     #[test]
+    fn finds_all_whole_lines_without_rescanning() {
+        let mut buffer = InputBuffer::new(32);
+        buffer.push(b"abc");
+        assert_eq!(buffer.lines_len(), None);
+        assert_eq!(buffer.scanned, 3);
+        buffer.push(b"d\nef\ngh");
+        assert_eq!(buffer.lines_len(), Some(8), "up to the last newline");
+        assert_eq!(buffer.take(8), b"abcd\nef\n");
+        assert_eq!(buffer.lines_len(), None, "half a line is left");
+        buffer.push(b"i\n");
+        assert_eq!(buffer.lines_len(), Some(4));
+    }
+
+    #[test]
     fn reads_from_an_fd_up_to_capacity() {
         use std::io::Write;
         use std::os::fd::AsFd;
@@ -232,6 +259,7 @@ mod tests {
         Unread(Vec<u8>),
         Consume(usize),
         TakeLine,
+        TakeLines,
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -240,6 +268,7 @@ mod tests {
             prop::collection::vec(prop_oneof![Just(b'\n'), any::<u8>()], 0..20).prop_map(Op::Unread),
             (0usize..50).prop_map(Op::Consume),
             Just(Op::TakeLine),
+            Just(Op::TakeLines),
         ]
     }
 
@@ -272,6 +301,13 @@ mod tests {
                     Op::TakeLine => {
                         let expected = model.iter().position(|b| *b == b'\n').map(|i| i + 1);
                         prop_assert_eq!(buffer.line_len(), expected);
+                        if let Some(n) = expected {
+                            prop_assert_eq!(buffer.take(n), model.drain(..n).collect::<Vec<_>>());
+                        }
+                    }
+                    Op::TakeLines => {
+                        let expected = model.iter().rposition(|b| *b == b'\n').map(|i| i + 1);
+                        prop_assert_eq!(buffer.lines_len(), expected);
                         if let Some(n) = expected {
                             prop_assert_eq!(buffer.take(n), model.drain(..n).collect::<Vec<_>>());
                         }

@@ -14,6 +14,7 @@ use std::net::TcpStream;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 
+use crate::Buffering;
 use crate::error::Result;
 use crate::sys;
 use crate::sys::ChannelFd;
@@ -45,7 +46,8 @@ pub struct Channel {
     ends: Ends,
     input: InputBuffer,
     output: WriteQueue,
-    line_mode: bool,
+    /// How `read` and a reactor's data events cut the input.
+    buffering: Buffering,
     /// The read side reached end of stream.
     eof: bool,
     /// The write side failed with EPIPE: the reader is gone.
@@ -173,7 +175,7 @@ impl Channel {
             ends,
             input: InputBuffer::new(DEFAULT_INPUT_CAPACITY),
             output: WriteQueue::new(DEFAULT_WRITE_QUEUE_LIMIT),
-            line_mode: false,
+            buffering: Buffering::Bytes,
             eof: false,
             write_broken: false,
             close_write_when_flushed: false,
@@ -188,18 +190,58 @@ impl Channel {
     /// end of stream.
     #[must_use]
     pub fn line_buffered(mut self) -> Channel {
-        self.line_mode = true;
+        self.buffering = Buffering::Line;
         self
     }
 
-    /// Sets line mode on or off in place.
-    pub fn set_line_buffered(&mut self, on: bool) {
-        self.line_mode = on;
+    /// Whole-lines mode ([`Buffering::WholeLines`]): [`read`](Channel::read)
+    /// and a reactor's data events hand over all the whole lines there
+    /// are at once, or nothing; long lines and a last line without `\n`
+    /// come as in line mode.
+    ///
+    /// ```
+    /// use procloop::{Buffering, testing::TestChannel};
+    ///
+    /// let (channel, mut peer) = TestChannel::pair();
+    /// let mut channel = channel.whole_lines();
+    /// assert_eq!(channel.buffering(), Buffering::WholeLines);
+    /// peer.put(b"one\ntwo\nthr");
+    /// assert_eq!(channel.read()?, b"one\ntwo\n");
+    /// peer.put(b"ee\n");
+    /// assert_eq!(channel.read()?, b"three\n");
+    /// # Ok::<(), procloop::Error>(())
+    /// ```
+    #[must_use]
+    pub fn whole_lines(mut self) -> Channel {
+        self.buffering = Buffering::WholeLines;
+        self
     }
 
-    /// Whether the channel is in line mode.
+    /// Sets line mode on or off in place: on is [`Buffering::Line`], off
+    /// [`Buffering::Bytes`] (whatever the mode was).
+    pub fn set_line_buffered(&mut self, on: bool) {
+        self.buffering = if on { Buffering::Line } else { Buffering::Bytes };
+    }
+
+    /// Whether the channel is in line mode ([`Buffering::Line`]; not
+    /// whole-lines mode).
     pub fn is_line_buffered(&self) -> bool {
-        self.line_mode
+        self.buffering == Buffering::Line
+    }
+
+    /// Sets how the channel hands over its input, in place.
+    pub fn set_buffering(&mut self, buffering: Buffering) {
+        self.buffering = buffering;
+    }
+
+    /// How the channel hands over its input.
+    pub fn buffering(&self) -> Buffering {
+        self.buffering
+    }
+
+    /// Whether pieces end at line ends (line or whole-lines mode).
+    pub(crate) fn cuts_at_lines(&self) -> bool {
+        self.buffering != Buffering::Bytes
     }
 
     /// Sets the input buffer's capacity (default 64 KiB): the most a channel

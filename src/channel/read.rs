@@ -8,6 +8,7 @@ use std::io;
 use super::Channel;
 use super::ends::is_peer_gone;
 use super::input_buffer::InputBuffer;
+use crate::Buffering;
 use crate::error::{Error, Result};
 use crate::sys;
 
@@ -29,7 +30,8 @@ impl Channel {
     /// Reads what is available now, without blocking.
     ///
     /// Returns the buffered bytes first, then what the fd has; empty when
-    /// nothing is there. In line mode, one whole line or nothing. At end of
+    /// nothing is there. In line mode, one whole line or nothing; in
+    /// whole-lines mode, all the whole lines there are or nothing. At end of
     /// stream, every buffered byte first (a last partial line too), then
     /// `Err(Error::EndpointClosed)`, which a write-only channel also gives.
     /// After [`close`](Channel::close), the bytes buffered before it are
@@ -69,7 +71,7 @@ impl Channel {
                 _ => break,
             }
         }
-        if short_read && self.line_mode && !self.eof && self.piece_len().is_none() {
+        if short_read && self.cuts_at_lines() && !self.eof && self.piece_len().is_none() {
             // Half a line and nothing to return: the writer may be gone,
             // which only one more read can tell.
             self.fill_input()?;
@@ -84,8 +86,8 @@ impl Channel {
     /// Reads everything available now, as in byte mode, whatever the
     /// channel's mode: whole lines and a trailing partial line together
     /// (a prompt such as `>>> ` that will not end with a newline until
-    /// answered). Empty when nothing is there; line mode goes on for the
-    /// next `read`.
+    /// answered). Empty when nothing is there; the channel's mode goes on
+    /// for the next `read`.
     ///
     /// ```
     /// use procloop::testing::TestChannel;
@@ -98,9 +100,9 @@ impl Channel {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn read_available(&mut self) -> Result<Vec<u8>> {
-        let line_mode = std::mem::replace(&mut self.line_mode, false);
+        let buffering = std::mem::replace(&mut self.buffering, Buffering::Bytes);
         let read = self.read();
-        self.line_mode = line_mode;
+        self.buffering = buffering;
         read
     }
 
@@ -131,10 +133,12 @@ impl Channel {
         if self.input.is_empty() {
             return None;
         }
-        if !self.line_mode {
-            return Some(self.input.len());
-        }
-        match self.input.line_len() {
+        let whole = match self.buffering {
+            Buffering::Bytes => return Some(self.input.len()),
+            Buffering::Line => self.input.line_len(),
+            Buffering::WholeLines => self.input.lines_len(),
+        };
+        match whole {
             Some(n) => Some(n),
             None if self.input.is_full() || self.eof => Some(self.input.len()),
             None => None,

@@ -7,7 +7,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use super::limit::Limit;
-use super::stdio::{Stderr, Transport};
+use super::stdio::{Buffering, Stderr, Transport};
 use super::untrusted::Untrusted;
 
 /// One child to start.
@@ -26,8 +26,8 @@ pub(crate) struct Command<'a> {
     pub(crate) stderr: Stderr,
     /// A terminal as stdin, stdout and stderr, in a session of its own.
     pub(crate) pty: bool,
-    /// Our channel hands over whole lines.
-    pub(crate) line_mode: bool,
+    /// How our channel hands over what it reads.
+    pub(crate) buffering: Buffering,
     /// It leads a process group of its own.
     pub(crate) setpgrp: bool,
     /// Its own limits (`setrlimit`) and its tree's (its cgroup's).

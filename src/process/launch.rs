@@ -15,6 +15,7 @@ pub(crate) use super::program::ProgramCache;
 use super::program::find_program;
 use super::spawner::{self, Started};
 use super::start_error::{self, Attempt};
+use super::stdio::Buffering;
 use super::wiring;
 use super::{Process, end_all};
 use crate::channel::Channel;
@@ -29,7 +30,7 @@ pub(crate) struct Spawned {
     pub(crate) stderr: Option<Channel>,
     /// A socket start's path.
     pub(crate) socket: Option<PathBuf>,
-    pub(crate) line_mode: bool,
+    pub(crate) buffering: Buffering,
 }
 
 /// How a start is contained: the cgroup the child is placed in (its
@@ -89,9 +90,9 @@ pub(crate) fn spawn(
         Error::Spawn { command: command.argv[0].clone(), source }
     })?;
     let process = KillOnDrop::new(process.group_leader(setpgrp));
-    let line_mode = command.line_mode;
+    let buffering = command.buffering;
     let with_mode = |mut c: Channel| {
-        c.set_line_buffered(line_mode);
+        c.set_buffering(buffering);
         c
     };
     Ok(Spawned {
@@ -99,7 +100,7 @@ pub(crate) fn spawn(
         channel: channel.map(with_mode),
         stderr: stderr.map(with_mode),
         socket: command.socket.clone(),
-        line_mode,
+        buffering,
     })
 }
 

@@ -483,7 +483,7 @@ impl Spawn {
             transport: Transport::Pipes,
             stderr: self.stderr,
             pty: self.pty,
-            line_mode: self.buffering == Buffering::Line,
+            buffering: self.buffering,
             setpgrp: self.setpgrp,
             limits: &self.limits,
             untrusted,

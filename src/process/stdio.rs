@@ -12,6 +12,37 @@ pub enum Buffering {
     Bytes,
     /// Exactly one whole line at a time.
     Line,
+    /// Whole lines, as many as one read brought, in one `Data` event: for
+    /// throughput, one handler call for many lines. Every piece ends with
+    /// `\n`, except a line longer than the channel's input capacity
+    /// (handed in pieces, as in [`Line`](Buffering::Line) mode) and the
+    /// last piece at end of stream when the output does not end with a
+    /// newline. A partial line waits in the channel's buffer until its
+    /// newline or end of stream. A turn's bot needs `Line` (or `Bytes`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procloop::{App, Buffering, Event, Runner};
+    ///
+    /// let mut runner = Runner::new()?;
+    /// runner.add("seq", App::new("seq 1000").buffering(Buffering::WholeLines));
+    /// runner.start("seq")?;
+    /// let (mut lines, mut exited) = (0, false);
+    /// while !exited {
+    ///     runner.poll_once(Some(Duration::from_secs(5)), |_, event| match event {
+    ///         Event::Data { data, .. } => {
+    ///             assert_eq!(data.last(), Some(&b'\n'), "whole lines only");
+    ///             lines += data.iter().filter(|&&b| b == b'\n').count();
+    ///         }
+    ///         Event::Exited { .. } => exited = true,
+    ///         _ => {}
+    ///     })?;
+    /// }
+    /// assert_eq!(lines, 1000);
+    /// # Ok::<(), procloop::Error>(())
+    /// ```
+    #[cfg_attr(feature = "serde", serde(rename = "whole_lines"))]
+    WholeLines,
 }
 
 /// What happens to a child's stderr.

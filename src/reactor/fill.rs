@@ -2,7 +2,8 @@
 //! step, and a channel's step reads once, straight into the reactor's
 //! arena (one scratch buffer for the whole loop), and queues what it read:
 //! one `Data` in byte mode; in line mode one entry for the whole lines,
-//! handed one line at a time as they are popped. A trailing
+//! handed one line at a time as they are popped; in whole-lines mode one
+//! `Data` for them all. A trailing
 //! partial line goes to the channel's own buffer, and back to the arena in
 //! front of the next read, so every line is one slice.
 //!
@@ -19,9 +20,9 @@ use super::Reactor;
 use super::entry::{ChannelState, Kind};
 use super::poll::{Queue, Queued};
 use super::token::Token;
-use crate::DEFAULT_INPUT_CAPACITY;
 use crate::channel::Fill;
 use crate::sys;
+use crate::{Buffering, DEFAULT_INPUT_CAPACITY};
 
 /// A fill takes no more steps once the arena holds this much.
 const ARENA_LIMIT: usize = 256 * 1024;
@@ -205,8 +206,8 @@ fn align_read(arena: &mut Vec<u8>, partial: usize) {
 
 /// Queues what a read left at `arena[at..]` (after `partial` bytes of a
 /// line that were there before): all of it in byte mode; in line mode its
-/// whole lines, handed one by one as they are popped, the trailing partial
-/// one going back to the channel (unless it fills the channel's capacity:
+/// whole lines, handed one by one as they are popped (in whole-lines mode
+/// as one `Data`), the trailing partial one going back to the channel (unless it fills the channel's capacity:
 /// then it is a piece of its own). Returns how many bytes it queued,
 /// `None` if none.
 #[inline]
@@ -219,14 +220,19 @@ fn frame(
     partial: usize,
 ) -> Option<usize> {
     let end = arena.len();
-    if !state.channel.is_line_buffered() {
+    let buffering = state.channel.buffering();
+    if buffering == Buffering::Bytes {
         queue.push_for(state, Queued::Data { token, at, len: end - at });
         return Some(end - at);
     }
     match memchr::memrchr(b'\n', &arena[at + partial..end]) {
         Some(i) => {
             let whole = at + partial + i + 1;
-            queue.push_for(state, Queued::Lines { token, at, end: whole });
+            let event = match buffering {
+                Buffering::WholeLines => Queued::Data { token, at, len: whole - at },
+                _ => Queued::Lines { token, at, end: whole },
+            };
+            queue.push_for(state, event);
             if whole < end {
                 state.channel.buffer(&arena[whole..end]);
                 arena.truncate(whole);
@@ -303,6 +309,21 @@ mod tests {
             );
             while reactor.next_event().is_some() {}
         }
+    }
+
+    /// In whole-lines mode a read's lines are one event, and the partial
+    /// line after them waits in the channel.
+    #[test]
+    fn a_read_s_whole_lines_are_one_event_and_the_partial_line_waits() {
+        let mut reactor = Reactor::new().unwrap();
+        let (channel, mut peer) = TestChannel::pair();
+        let token = reactor.register(channel.whole_lines()).unwrap();
+        peer.put(b"one\ntwo\nthr");
+        assert!(reactor.wait_events(Some(Duration::from_secs(5))).unwrap());
+        let Some(ReactorEvent::Data { data, .. }) = reactor.next_event() else { panic!("no lines") };
+        assert_eq!(data, b"one\ntwo\n");
+        assert!(reactor.next_event().is_none(), "one event for both lines");
+        assert_eq!(reactor.entries.channel(token).unwrap().channel.buffered_bytes(), b"thr");
     }
 
     /// A read asks for whole pipe pages when it has room for one at least

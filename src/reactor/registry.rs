@@ -81,6 +81,15 @@ impl Reactor {
         Some(&mut state.channel)
     }
 
+    /// How the channel behind `token` hands over its input, looked at
+    /// without touching the channel (its queued events stay queued).
+    pub(crate) fn buffering_of(&self, token: Token) -> Option<crate::Buffering> {
+        match &self.entries.peek(token)?.kind {
+            Kind::Channel(state) => Some(state.channel.buffering()),
+            _ => None,
+        }
+    }
+
     /// Drops a channel: its fds close, which takes them out of the poll.
     pub(crate) fn discard(&mut self, token: Token) {
         if self.touch_channel(token).is_some() {

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use super::app::{App, Buffering, Start};
+use super::app::{App, Start};
 use crate::error::{Error, Result};
 use crate::process::command::Command;
 use crate::process::split::split_command;
@@ -37,7 +37,7 @@ pub(super) fn of<'a>(app: &'a App, opts: &'a Start) -> Result<Command<'a>> {
         transport: app.transport,
         stderr: app.stderr,
         pty: app.pty,
-        line_mode: opts.buffering.unwrap_or(app.buffering) == Buffering::Line,
+        buffering: opts.buffering.unwrap_or(app.buffering),
         setpgrp: opts.setpgrp.unwrap_or(app.setpgrp),
         limits: &app.limits,
         untrusted: &app.untrusted,

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Runner;
+use super::app::Buffering;
 use super::peer::Owner;
 use super::running::{Connecting, OwnEvent, OwnEventKind, OwnTimer, Running, TimerPurpose};
 use super::socket::{not_connected, not_there_yet};
@@ -31,7 +32,7 @@ pub(super) struct SocketStart {
     pub(super) path: PathBuf,
     /// The app's socket wait.
     pub(super) wait: Duration,
-    pub(super) line_mode: bool,
+    pub(super) buffering: Buffering,
     /// Whose socket it must be.
     pub(super) owner: Owner,
 }
@@ -39,13 +40,13 @@ pub(super) struct SocketStart {
 impl Runner {
     /// Starts connecting `running` (not in the registry yet) in the loop.
     pub(super) fn begin_connect(&mut self, alias: &Arc<str>, running: &mut Running, socket: SocketStart) {
-        let SocketStart { path, wait, line_mode, owner } = socket;
+        let SocketStart { path, wait, buffering, owner } = socket;
         running.connecting = Some(Box::new(Connecting {
             path,
             deadline: deadline_after(wait),
             wait,
             pause: FIRST_PAUSE,
-            line_mode,
+            buffering,
             owner,
             impostor: None,
             restarted: None,
@@ -64,7 +65,7 @@ impl Runner {
             Ok(fd) => match connecting.owner.impostor(fd.as_fd()) {
                 Ok(None) => {
                     let mut channel = Channel::from_socket_fd(fd);
-                    channel.set_line_buffered(connecting.line_mode);
+                    channel.set_buffering(connecting.buffering);
                     match self.reactor.register(channel) {
                         Ok(token) => return self.connected(alias, token),
                         Err(e) => e,

@@ -133,12 +133,12 @@ impl Runner {
         let connecting = spawned.channel.is_none().then(|| spawned.socket.clone()).flatten();
         let process = spawned.process.get();
         let owner = Owner { pid: process.pid(), group: process.is_group_leader() };
-        let line_mode = spawned.line_mode;
+        let buffering = spawned.buffering;
         self.runs += 1;
         let mut running = self.register(alias, spawned, grace)?;
         running.overage = overage;
         if let Some(path) = connecting {
-            self.begin_connect(alias, &mut running, SocketStart { path, wait, line_mode, owner });
+            self.begin_connect(alias, &mut running, SocketStart { path, wait, buffering, owner });
         }
         Ok(running)
     }
@@ -489,7 +489,7 @@ impl Runner {
 fn connect_now(spawned: &mut Spawned, wait: Duration) -> Result<()> {
     let Some(path) = spawned.socket.as_ref().filter(|_| spawned.channel.is_none()) else { return Ok(()) };
     let mut channel = Channel::from_socket_fd(socket::connect(path, spawned.process.get(), wait)?);
-    channel.set_line_buffered(spawned.line_mode);
+    channel.set_buffering(spawned.buffering);
     spawned.channel = Some(channel);
     Ok(())
 }

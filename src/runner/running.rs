@@ -9,7 +9,7 @@ use std::process::ExitStatus;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::app::Start;
+use super::app::{Buffering, Start};
 use super::event::Event;
 use super::peer::Owner;
 use super::restart::RestartState;
@@ -78,7 +78,7 @@ pub(crate) struct Connecting {
     pub(crate) wait: Duration,
     /// The pause before the next attempt; it doubles up to a cap.
     pub(crate) pause: Duration,
-    pub(crate) line_mode: bool,
+    pub(crate) buffering: Buffering,
     /// Whose socket it must be.
     pub(crate) owner: Owner,
     /// The pid of another process found listening there, for the error.

@@ -31,6 +31,7 @@ pub(crate) mod fd;
 mod newlines;
 mod owner;
 pub(crate) mod pidfd;
+mod pipe_write;
 pub(crate) mod signals;
 pub(crate) mod spawn;
 mod wait;
@@ -39,6 +40,9 @@ pub(crate) use fd::{ChannelFd, check_stream_socket, hung_up};
 pub(crate) use newlines::newline_mask_64;
 pub(crate) use owner::process_id;
 pub(crate) use pidfd::Pidfd;
+#[cfg(test)]
+pub(crate) use pipe_write::nosignal_supported;
+pub(crate) use pipe_write::write_pipe;
 pub(crate) use signals::OneQuery as SigpipeQuery;
 pub(crate) use wait::{Ended, cpu_time, peek_exit, try_reap};
 
@@ -92,11 +96,6 @@ pub(crate) fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
             other => return other.map(|n| n as usize),
         }
     }
-}
-
-/// Writes to a pipe; a reader that is gone gives `EPIPE`, never a SIGPIPE.
-pub(crate) fn write_pipe(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
-    signals::without_sigpipe(|| write(fd, buf))
 }
 
 /// `send(2)` with `MSG_NOSIGNAL`, so a peer that is gone gives `EPIPE`.

@@ -1,4 +1,5 @@
-//! procloop: the Runner's loop, and the Channel facade without it.
+//! procloop: the Runner's loop (also in whole-lines mode), and the Channel
+//! facade without it.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -187,6 +188,33 @@ fn lines(n: usize) -> Metrics {
                 Event::Data { data, .. } => {
                     debug_assert_eq!(data.last(), Some(&b'\n'));
                     lines += 1;
+                    bytes += data.len();
+                }
+                Event::Closed { .. } => closed = true,
+                _ => {}
+            })
+            .unwrap();
+    }
+    let elapsed = timer.elapsed();
+    assert_eq!((lines, bytes), (want_lines, want_bytes));
+    Metrics::mlines(lines, elapsed)
+}
+
+/// The lines scenario with `Buffering::WholeLines` (the only one it runs):
+/// one event a read, its lines counted as the mio loop counts them.
+pub fn run_whole_lines(scenario: &Scenario) -> Metrics {
+    let Scenario::Lines { n } = scenario else { unreachable!("whole lines run the lines scenario only") };
+    let (want_lines, want_bytes) = seq_shape(*n);
+    let mut runner = runner("seq", App::new(format!("seq 1 {n}")).buffering(Buffering::WholeLines));
+    let timer = Timer::start();
+    runner.start("seq").unwrap();
+    let (mut lines, mut bytes, mut closed) = (0, 0, false);
+    while !closed {
+        runner
+            .poll_once(None, |_, e| match e {
+                Event::Data { data, .. } => {
+                    debug_assert_eq!(data.last(), Some(&b'\n'));
+                    lines += memchr::memchr_iter(b'\n', data).count();
                     bytes += data.len();
                 }
                 Event::Closed { .. } => closed = true,

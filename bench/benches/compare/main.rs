@@ -18,6 +18,9 @@
 //! multi-thread runtime, `threads` std::process with a thread per pipe, and
 //! `plain` the bare limit (a read loop; a pipe between two threads).
 //!
+//! `procloop-wholelines` is `procloop` on the lines scenario only, with
+//! `Buffering::WholeLines`: one event a read, its lines counted with memchr.
+//!
 //! `procloop-turns` is the frame scenarios written with `Runner::begin_turn`,
 //! `procloop-batch` the `procloop` frame loop with its bots under `SCHED_BATCH`.
 //! The frame scenarios (`frame`, `frame-faults`) run procloop, tokio-ct and
@@ -44,6 +47,7 @@ const IMPLS: &[&str] = &[
     "procloop-dwp",
     "procloop-cg",
     "procloop-facade",
+    "procloop-wholelines",
     "mio-loop",
     "tokio-ct",
     "tokio-mt",
@@ -125,6 +129,7 @@ fn run_one(imp: &str, spec: &str) {
         "procloop-sock" => imp_procloop::run(&scenario, Transport::SocketPair),
         "procloop-dwp" => imp_procloop::run_with(&scenario, Transport::Pipes, true),
         "procloop-facade" => imp_procloop::run_facade(&scenario),
+        "procloop-wholelines" => imp_procloop::run_whole_lines(&scenario),
         "procloop-turns" => imp_procloop::run_turns(&scenario),
         "procloop-batch" => imp_procloop::run_scheduled(&scenario, procloop::Scheduler::Batch),
         "procloop-cg" => imp_procloop::run_contained(&scenario),

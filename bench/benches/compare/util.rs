@@ -110,6 +110,7 @@ impl Scenario {
         }
         match imp {
             "procloop-facade" => matches!(self, Scenario::PingPong { .. } | Scenario::Lines { .. }),
+            "procloop-wholelines" => matches!(self, Scenario::Lines { .. }),
             "plain" => matches!(self, Scenario::Throughput { .. } | Scenario::Lines { .. }),
             "procloop-sock" => !matches!(self, Scenario::Lines { .. }),
             "procloop-dwp" => matches!(self, Scenario::Spawn { .. } | Scenario::Fanout { .. }),
