@@ -544,6 +544,10 @@ impl Reactor {
     #[inline]
     pub(crate) fn take_back_queued(&mut self, token: Token) {
         if self.queue.is_empty() {
+            debug_assert!(!self.entries.peek(token).is_some_and(|entry| match &entry.kind {
+                Kind::Channel(state) => self.queue.holds(state, token),
+                _ => false,
+            }));
             return;
         }
         let Reactor { entries, queue, arena, .. } = self;
