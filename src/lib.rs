@@ -47,7 +47,8 @@
 //!
 //! For each process: its data in order; `Closed` after the last byte of its
 //! stdout; `Exited` after every byte it wrote before exiting was handed
-//! over. A grandchild holding the pipe delays `Closed`, never `Exited`.
+//! over (a last line without its newline too, as a piece of its own). A
+//! grandchild holding the pipe delays `Closed`, never `Exited`.
 //! Bytes handed in an event are consumed: `read()` won't return them.
 //!
 //! With a restart policy, `Exited` is followed by `Restarted` (a new channel

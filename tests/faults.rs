@@ -93,6 +93,25 @@ fn grandchild_holding_the_pipe_delays_closed_not_exited() {
     run_until(&mut runner, |g| g.contains(&Got::Closed("parent".into())));
 }
 
+/// A child's last line without a newline comes before its `Exited`, even
+/// while a grandchild holds the pipe (so no end of stream ends the line).
+#[test]
+fn a_partial_last_line_comes_before_exited_while_a_grandchild_holds_the_pipe() {
+    for buffering in [Buffering::Line, Buffering::WholeLines] {
+        let app = App::new("sh -c 'sleep 1000 & echo $!; printf partial'").buffering(buffering);
+        let mut runner = runner_with("parent", app);
+        runner.start("parent").unwrap();
+        let got = run_until(&mut runner, |g| g.iter().any(|e| matches!(e, Got::Exited(..))));
+        assert!(!got.contains(&Got::Closed("parent".into())), "the grandchild still holds stdout");
+        let output = String::from_utf8(output_of(&got, "parent")).unwrap();
+        let (pid, rest) = output.split_once('\n').unwrap();
+        kill(Pid::from_raw(pid.parse().unwrap()), Signal::SIGKILL).unwrap();
+        assert_eq!(rest, "partial", "{buffering:?}: the partial line before Exited");
+        let got = run_until(&mut runner, |g| g.contains(&Got::Closed("parent".into())));
+        assert!(output_of(&got, "parent").is_empty(), "nothing handed twice");
+    }
+}
+
 #[test]
 fn child_that_never_reads_fills_the_queue_and_others_are_still_served() {
     init();

@@ -1,6 +1,6 @@
 //! The steps of servers and processes in a fill (a channel's is in
 //! `fill.rs`): accepting a client; after a child's exit, draining its
-//! outputs, then queueing the exit.
+//! outputs (a partial line too), then queueing the exit.
 
 use std::time::Duration;
 
@@ -86,8 +86,31 @@ impl Reactor {
                 return true;
             }
         }
+        self.hand_partial_lines(token, arena);
         self.queue.push(Queued::Exited { token, status });
         false
+    }
+
+    /// Queues, before the exit, the partial line each output (in a line
+    /// mode) still holds: every byte the child wrote comes before its
+    /// `Exited`. A grandchild that holds the pipe may finish that line or
+    /// never; what it writes later is a piece of its own. A paused output
+    /// keeps its bytes.
+    fn hand_partial_lines(&mut self, token: Token, arena: &mut Vec<u8>) {
+        let mut i = 0;
+        while let Some(output) = self.output(token, i) {
+            i += 1;
+            let Reactor { entries, queue, .. } = self;
+            let Some(state) = entries.get(output).and_then(|e| e.channel()) else { continue };
+            let len = state.channel.buffered();
+            if len == 0 || state.paused {
+                continue;
+            }
+            let at = arena.len();
+            arena.extend_from_slice(state.channel.buffered_bytes());
+            state.channel.consume(len);
+            queue.push_for(state, Queued::Data { token: output, at, len });
+        }
     }
 
     /// Sets how much to drain after an exit: what the outputs hold now,
