@@ -103,7 +103,9 @@ impl Reactor {
             let Reactor { entries, queue, .. } = self;
             let Some(state) = entries.get(output).and_then(|e| e.channel()) else { continue };
             let len = state.channel.buffered();
-            if len == 0 || state.paused {
+            // Whole lines still buffered mean the drain is not over (its
+            // budget ran out): they come one a step, as ever.
+            if len == 0 || state.paused || state.channel.buffered_bytes().contains(&b'\n') {
                 continue;
             }
             let at = arena.len();
