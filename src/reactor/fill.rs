@@ -83,10 +83,26 @@ impl Reactor {
     fn step(&mut self, token: Token, arena: &mut Vec<u8>) -> bool {
         let Some(entry) = self.entries.get(token) else { return false };
         match entry.kind {
-            Kind::Channel(_) => self.step_channel(token, arena).is_some(),
+            Kind::Channel(_) => self.step_channel(token, arena).is_some() && self.may_give_more(token),
             Kind::Server(_) => self.step_server(token),
             Kind::Process(_) => self.step_process(token, arena),
         }
+    }
+
+    /// Whether a channel that queued something in its step may queue more
+    /// in another: not after a short read that left nothing (the poll
+    /// says when more comes), so the next fill does not step it for
+    /// nothing.
+    fn may_give_more(&mut self, token: Token) -> bool {
+        let Some(entry) = self.entries.get(token) else { return false };
+        let (readable, writable) = (entry.readable, entry.writable);
+        let Some(state) = entry.channel() else { return true };
+        let channel = &state.channel;
+        readable
+            || writable
+            || state.paused
+            || channel.buffered() > 0
+            || (channel.at_eof() && !state.closed_reported)
     }
 
     /// Flushes the write queue if writable, then queues the next piece of
