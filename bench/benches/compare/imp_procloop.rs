@@ -177,35 +177,21 @@ fn ping_pong(rounds: usize) -> Metrics {
 }
 
 fn lines(n: usize) -> Metrics {
-    let (want_lines, want_bytes) = seq_shape(n);
-    let mut runner = runner("seq", App::new(format!("seq 1 {n}")).buffering(Buffering::Line));
-    let timer = Timer::start();
-    runner.start("seq").unwrap();
-    let (mut lines, mut bytes, mut closed) = (0, 0, false);
-    while !closed {
-        runner
-            .poll_once(None, |_, e| match e {
-                Event::Data { data, .. } => {
-                    debug_assert_eq!(data.last(), Some(&b'\n'));
-                    lines += 1;
-                    bytes += data.len();
-                }
-                Event::Closed { .. } => closed = true,
-                _ => {}
-            })
-            .unwrap();
-    }
-    let elapsed = timer.elapsed();
-    assert_eq!((lines, bytes), (want_lines, want_bytes));
-    Metrics::mlines(lines, elapsed)
+    seq_lines(n, Buffering::Line, |_| 1)
 }
 
 /// The lines scenario with `Buffering::WholeLines` (the only one it runs):
 /// one event a read, its lines counted as the mio loop counts them.
 pub fn run_whole_lines(scenario: &Scenario) -> Metrics {
     let Scenario::Lines { n } = scenario else { unreachable!("whole lines run the lines scenario only") };
-    let (want_lines, want_bytes) = seq_shape(*n);
-    let mut runner = runner("seq", App::new(format!("seq 1 {n}")).buffering(Buffering::WholeLines));
+    seq_lines(*n, Buffering::WholeLines, |data| memchr::memchr_iter(b'\n', data).count())
+}
+
+/// `seq 1 n` read in `buffering` mode, `count` giving the lines of each
+/// `Data` (generic, so that it is inlined in the handler).
+fn seq_lines(n: usize, buffering: Buffering, count: impl Fn(&[u8]) -> usize) -> Metrics {
+    let (want_lines, want_bytes) = seq_shape(n);
+    let mut runner = runner("seq", App::new(format!("seq 1 {n}")).buffering(buffering));
     let timer = Timer::start();
     runner.start("seq").unwrap();
     let (mut lines, mut bytes, mut closed) = (0, 0, false);
@@ -214,7 +200,7 @@ pub fn run_whole_lines(scenario: &Scenario) -> Metrics {
             .poll_once(None, |_, e| match e {
                 Event::Data { data, .. } => {
                     debug_assert_eq!(data.last(), Some(&b'\n'));
-                    lines += memchr::memchr_iter(b'\n', data).count();
+                    lines += count(data);
                     bytes += data.len();
                 }
                 Event::Closed { .. } => closed = true,
