@@ -101,6 +101,21 @@ mod tests {
         assert_eq!(QUERIES.get() - before, expected, "RWF_NOSIGNAL: {}", nosignal_supported());
     }
 
+    /// The test above adapts to the probe; this one holds the probe to the
+    /// kernel (a wrong flag would make every write take the fallback).
+    #[test]
+    fn the_probe_finds_the_flag_where_the_kernel_has_it() {
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+        let mut numbers = release.trim().split(|c: char| !c.is_ascii_digit()).map(|n| n.parse().unwrap_or(0));
+        let version: (u32, u32) = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
+        let forced_off = std::env::var_os("PROCLOOP_NO_RWF_NOSIGNAL").is_some_and(|v| v != "0");
+        if forced_off {
+            assert!(!nosignal_supported(), "forced off");
+        } else if version >= (6, 18) {
+            assert!(nosignal_supported(), "Linux {} has RWF_NOSIGNAL", release.trim());
+        }
+    }
+
     #[test]
     fn a_pipe_write_writes_what_it_says_then_gives_epipe() {
         let (mut read, write) = std::io::pipe().unwrap();
