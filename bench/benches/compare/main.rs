@@ -31,6 +31,7 @@ mod imp_mio;
 mod imp_procloop;
 mod imp_threads;
 mod imp_tokio;
+mod pingpong_pair;
 mod util;
 
 use std::process::Command;
@@ -59,6 +60,10 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--one") {
         return run_one(&args[1], &args[2]);
+    }
+    if args.first().map(String::as_str) == Some("--pair-pingpong") {
+        let num = |i: usize| args.get(i).and_then(|a| a.parse().ok()).expect("--pair-pingpong BLOCKS ROUNDS");
+        return pingpong_pair::run(num(1), num(2));
     }
     if args.first().map(String::as_str) == Some("--bot") {
         return frame::bot(&args[1..]);
