@@ -41,6 +41,11 @@ impl Deadlines {
         self.heap.peek().map(|Reverse((at, ..))| *at)
     }
 
+    /// Whether no deadline is pending (stale ones count until swept).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+
     /// Removes and returns the next deadline due by `now`.
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(Token, Deadline)> {
         match self.heap.peek() {

@@ -106,8 +106,8 @@ pub struct Reactor {
     /// Processes without a pidfd, whose exits are found by polling.
     unwatched: Vec<Token>,
     next_exit_check: Instant,
-    /// When the last wait ended.
-    woke_at: Instant,
+    /// When the last wait ended, where something timed was pending then.
+    woke_at: Option<Instant>,
     budget: usize,
     /// The process whose exit was handed over last, until the next wait:
     /// its handler may take it back with `remove_process`.
@@ -133,7 +133,7 @@ impl Reactor {
             waker: OnceLock::new(),
             unwatched: Vec::new(),
             next_exit_check: Instant::now(),
-            woke_at: Instant::now(),
+            woke_at: None,
             budget: 0,
             exited: None,
         })

@@ -28,7 +28,7 @@ impl Runner {
         };
         let now = Instant::now();
         let elapsed = cpu.unwrap_or_else(|| now.saturating_duration_since(started));
-        let delay = now.saturating_duration_since(self.reactor.woke_at());
+        let delay = self.reactor.woke_at().map_or(Duration::ZERO, |woke| now.saturating_duration_since(woke));
         let active = &mut self.turns.active[member.turn];
         active.harness_delay = active.harness_delay.max(delay);
         if elapsed > allowed {
