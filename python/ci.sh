@@ -20,6 +20,8 @@ fi
 command -v cargo >/dev/null || { echo "ci.sh: cargo is not on PATH" >&2; exit 1; }
 
 work=$(mktemp -d)
+# Its two venvs and the build take about 800 MB: gone when the script ends.
+trap 'rm -rf "$work"' EXIT
 build="$work/build"
 python3 -m venv "$build"
 "$build/bin/pip" install --upgrade pip maturin ziglang
