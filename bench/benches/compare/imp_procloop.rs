@@ -159,21 +159,26 @@ fn ping_pong(rounds: usize) -> Metrics {
     let mut samples = Vec::with_capacity(rounds);
     for _ in 0..rounds {
         let start = Instant::now();
-        runner.get_channel("cat").unwrap().write(LINE).unwrap();
-        let mut got = false;
-        while !got {
-            runner
-                .poll_once(None, |_, e| {
-                    if let Event::Data { data, .. } = e {
-                        assert_eq!(data, LINE);
-                        got = true;
-                    }
-                })
-                .unwrap();
-        }
+        round_trip(&mut runner);
         samples.push(start.elapsed());
     }
     Metrics::latencies(samples)
+}
+
+/// One `LINE` to the alias `cat` (a line-buffered `cat`) and its echo back.
+pub fn round_trip(runner: &mut Runner) {
+    runner.get_channel("cat").unwrap().write(LINE).unwrap();
+    let mut got = false;
+    while !got {
+        runner
+            .poll_once(None, |_, e| {
+                if let Event::Data { data, .. } = e {
+                    assert_eq!(data, LINE);
+                    got = true;
+                }
+            })
+            .unwrap();
+    }
 }
 
 fn lines(n: usize) -> Metrics {
