@@ -428,6 +428,11 @@ impl Ledger {
     /// Checks the accounts; the metrics: turn latency p99 and p50, the
     /// healthy bots' worst turn, with faults the worst turn that saw one
     /// (all in ms), and missed replies.
+    /// The latency of each measured turn so far, in turn order.
+    pub fn samples(&self) -> &[Duration] {
+        &self.samples
+    }
+
     pub fn finish(self) -> Metrics {
         assert!(!self.in_turn);
         assert_eq!(self.samples.len(), TURNS as usize);

@@ -224,33 +224,44 @@ fn seq_lines(n: usize, buffering: Buffering, count: impl Fn(&[u8]) -> usize) -> 
 fn frame(n: usize, faults: bool) -> Metrics {
     let (mut runner, aliases, mut ledger) = frame_runner(n, faults);
     for turn in 0..Ledger::turns() {
-        if let Some(bot) = ledger.begin_turn(turn) {
-            // SIGTERM now, SIGKILL from a loop timer after the app's grace.
-            runner.stop(&aliases[bot]).unwrap();
-        }
-        let deadline = runner.set_timer(frame::DEADLINE);
-        for (bot, alias) in aliases.iter().enumerate() {
-            if let Some(line) = ledger.line(bot) {
-                runner.get_channel(alias).unwrap().write(&line).unwrap();
-            }
-        }
-        ledger.written();
-        let mut over = false;
-        while !over {
-            runner.poll_once(None, |_, e| over |= on_event(&mut ledger, e, deadline)).unwrap();
-        }
-        ledger.end_turn();
+        frame_turn(&mut runner, &aliases, &mut ledger, turn);
     }
-    let deadline = runner.set_timer(frame::DRAIN);
-    let mut over = false;
-    while !over && !ledger.settled() {
-        runner.poll_once(None, |_, e| over |= on_event(&mut ledger, e, deadline)).unwrap();
-    }
+    frame_drain(&mut runner, &mut ledger);
     ledger.finish()
 }
 
+/// One turn of the hand-written frame loop: the lines written, then events
+/// until the deadline timer.
+pub fn frame_turn(runner: &mut Runner, aliases: &[String], ledger: &mut Ledger, turn: u32) {
+    if let Some(bot) = ledger.begin_turn(turn) {
+        // SIGTERM now, SIGKILL from a loop timer after the app's grace.
+        runner.stop(&aliases[bot]).unwrap();
+    }
+    let deadline = runner.set_timer(frame::DEADLINE);
+    for (bot, alias) in aliases.iter().enumerate() {
+        if let Some(line) = ledger.line(bot) {
+            runner.get_channel(alias).unwrap().write(&line).unwrap();
+        }
+    }
+    ledger.written();
+    let mut over = false;
+    while !over {
+        runner.poll_once(None, |_, e| over |= on_event(ledger, e, deadline)).unwrap();
+    }
+    ledger.end_turn();
+}
+
+/// After the last turn: late replies (and the faults' exits) until settled.
+pub fn frame_drain(runner: &mut Runner, ledger: &mut Ledger) {
+    let deadline = runner.set_timer(frame::DRAIN);
+    let mut over = false;
+    while !over && !ledger.settled() {
+        runner.poll_once(None, |_, e| over |= on_turn_event(ledger, e, deadline, None).0).unwrap();
+    }
+}
+
 /// The frame scenario's Runner with its bots started, their aliases, and the ledger.
-fn frame_runner(n: usize, faults: bool) -> (Runner, Vec<String>, Ledger) {
+pub fn frame_runner(n: usize, faults: bool) -> (Runner, Vec<String>, Ledger) {
     let mut runner = Runner::new().unwrap();
     let program = format!("'{}'", frame::bot_program());
     let scheduler = SCHEDULER.with(|s| s.get());
@@ -292,38 +303,40 @@ pub fn run_turns(scenario: &Scenario) -> Metrics {
     };
     let (mut runner, aliases, mut ledger) = frame_runner(*n, *faults);
     for turn in 0..Ledger::turns() {
-        if let Some(bot) = ledger.begin_turn(turn) {
-            runner.stop(&aliases[bot]).unwrap();
-        }
-        let frame_end = runner.set_timer(frame::DEADLINE);
-        let mut next = Turn::new(frame::DEADLINE);
-        let mut bots = 0;
-        for (bot, alias) in aliases.iter().enumerate() {
-            if let Some(line) = ledger.line(bot) {
-                next = next.bot(alias, line);
-                bots += 1;
-            }
-        }
-        let id = (bots > 0).then(|| runner.begin_turn(next).unwrap());
-        ledger.written();
-        let (mut frame_over, mut turn_over) = (false, id.is_none());
-        while !(frame_over && turn_over) {
-            runner
-                .poll_once(None, |_, e| {
-                    let (f, t) = on_turn_event(&mut ledger, e, frame_end, id);
-                    frame_over |= f;
-                    turn_over |= t;
-                })
-                .unwrap();
-        }
-        ledger.end_turn();
+        turn_frame(&mut runner, &aliases, &mut ledger, turn);
     }
-    let deadline = runner.set_timer(frame::DRAIN);
-    let mut over = false;
-    while !over && !ledger.settled() {
-        runner.poll_once(None, |_, e| over |= on_turn_event(&mut ledger, e, deadline, None).0).unwrap();
-    }
+    frame_drain(&mut runner, &mut ledger);
     ledger.finish()
+}
+
+/// One frame written with `begin_turn`: a turn of every live bot, then
+/// events until both the frame timer fired and the turn ended.
+pub fn turn_frame(runner: &mut Runner, aliases: &[String], ledger: &mut Ledger, turn: u32) {
+    if let Some(bot) = ledger.begin_turn(turn) {
+        runner.stop(&aliases[bot]).unwrap();
+    }
+    let frame_end = runner.set_timer(frame::DEADLINE);
+    let mut next = Turn::new(frame::DEADLINE);
+    let mut bots = 0;
+    for (bot, alias) in aliases.iter().enumerate() {
+        if let Some(line) = ledger.line(bot) {
+            next = next.bot(alias, line);
+            bots += 1;
+        }
+    }
+    let id = (bots > 0).then(|| runner.begin_turn(next).unwrap());
+    ledger.written();
+    let (mut frame_over, mut turn_over) = (false, id.is_none());
+    while !(frame_over && turn_over) {
+        runner
+            .poll_once(None, |_, e| {
+                let (f, t) = on_turn_event(ledger, e, frame_end, id);
+                frame_over |= f;
+                turn_over |= t;
+            })
+            .unwrap();
+    }
+    ledger.end_turn();
 }
 
 /// [`on_event`] for the turn-written loop: (the frame timer fired, the turn ended).

@@ -207,63 +207,105 @@ impl Bot {
 /// unbounded channel to the loop, which waits on it and on a sleep until
 /// the deadline; a restart is timed by a sleeping task.
 async fn frame(n: usize, faults: bool) -> Metrics {
-    let program = frame::bot_program();
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut ledger = Ledger::new(n, faults);
-    let mut bots: Vec<Bot> = (0..n).map(|i| Bot::spawn(i, ledger.role(i), &program, &tx)).collect();
-    let handle = |bots: &mut Vec<Bot>, ledger: &mut Ledger, msg: Msg| match msg {
-        Msg::Line(bot, line) => ledger.reply(bot, &line),
-        Msg::Exited(bot, status) => {
-            if let Some(delay) = ledger.exited(bot, status) {
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(delay).await;
-                    let _ = tx.send(Msg::RestartDue(bot));
-                });
+    let mut frame = TokioFrame::new(n, faults);
+    for turn in 0..Ledger::turns() {
+        frame.turn(turn).await;
+    }
+    frame.drain().await;
+    frame.finish()
+}
+
+/// The frame loop's state, so that its turns may be run a few at a time
+/// (`frame_pair.rs`); made and driven inside a tokio runtime.
+pub struct TokioFrame {
+    program: String,
+    tx: mpsc::UnboundedSender<Msg>,
+    rx: mpsc::UnboundedReceiver<Msg>,
+    ledger: Ledger,
+    bots: Vec<Bot>,
+    msgs: Vec<Msg>,
+}
+
+impl TokioFrame {
+    /// The bots started (their reading tasks spawned on the current runtime).
+    pub fn new(n: usize, faults: bool) -> TokioFrame {
+        let program = frame::bot_program();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let ledger = Ledger::new(n, faults);
+        let bots: Vec<Bot> = (0..n).map(|i| Bot::spawn(i, ledger.role(i), &program, &tx)).collect();
+        TokioFrame { program, tx, rx, ledger, bots, msgs: Vec::with_capacity(1024) }
+    }
+
+    fn handle(&mut self, msg: Msg) {
+        match msg {
+            Msg::Line(bot, line) => self.ledger.reply(bot, &line),
+            Msg::Exited(bot, status) => {
+                if let Some(delay) = self.ledger.exited(bot, status) {
+                    let tx = self.tx.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        let _ = tx.send(Msg::RestartDue(bot));
+                    });
+                }
+            }
+            Msg::RestartDue(bot) => {
+                self.bots[bot] = Bot::spawn(bot, self.ledger.role(bot), &self.program, &self.tx);
+                self.ledger.restarted(bot);
             }
         }
-        Msg::RestartDue(bot) => {
-            bots[bot] = Bot::spawn(bot, ledger.role(bot), &program, &tx);
-            ledger.restarted(bot);
+    }
+
+    /// Hands over what the bots' tasks sent, waiting for some first.
+    async fn receive(&mut self) {
+        let mut msgs = std::mem::take(&mut self.msgs);
+        self.rx.recv_many(&mut msgs, 1024).await;
+        for msg in msgs.drain(..) {
+            self.handle(msg);
         }
-    };
-    let mut msgs = Vec::with_capacity(1024);
-    for turn in 0..Ledger::turns() {
-        if let Some(bot) = ledger.begin_turn(turn) {
-            bots[bot].stop.take().unwrap().send(()).unwrap();
+        self.msgs = msgs;
+    }
+
+    /// One turn: the lines written, then replies until the deadline.
+    pub async fn turn(&mut self, turn: u32) {
+        if let Some(bot) = self.ledger.begin_turn(turn) {
+            self.bots[bot].stop.take().unwrap().send(()).unwrap();
         }
-        let deadline = tokio::time::sleep_until((ledger.start() + frame::DEADLINE).into());
+        let deadline = tokio::time::sleep_until((self.ledger.start() + frame::DEADLINE).into());
         tokio::pin!(deadline);
-        for (i, bot) in bots.iter_mut().enumerate() {
-            if let Some(line) = ledger.line(i) {
+        for (i, bot) in self.bots.iter_mut().enumerate() {
+            if let Some(line) = self.ledger.line(i) {
                 bot.stdin.write_all(&line).await.unwrap();
             }
         }
-        ledger.written();
+        self.ledger.written();
         loop {
             tokio::select! {
                 biased;
                 () = &mut deadline => break,
-                _ = rx.recv_many(&mut msgs, 1024) => {
-                    for msg in msgs.drain(..) {
-                        handle(&mut bots, &mut ledger, msg);
-                    }
-                }
+                () = self.receive() => {}
             }
         }
-        ledger.end_turn();
+        self.ledger.end_turn();
     }
-    let drain = tokio::time::sleep(frame::DRAIN);
-    tokio::pin!(drain);
-    while !ledger.settled() {
-        tokio::select! {
-            () = &mut drain => break,
-            _ = rx.recv_many(&mut msgs, 1024) => {
-                for msg in msgs.drain(..) {
-                    handle(&mut bots, &mut ledger, msg);
-                }
+
+    /// After the last turn: late replies (and the faults' exits) until settled.
+    pub async fn drain(&mut self) {
+        let drain = tokio::time::sleep(frame::DRAIN);
+        tokio::pin!(drain);
+        while !self.ledger.settled() {
+            tokio::select! {
+                () = &mut drain => break,
+                () = self.receive() => {}
             }
         }
     }
-    ledger.finish()
+
+    /// The latency of each measured turn so far.
+    pub fn samples(&self) -> &[std::time::Duration] {
+        self.ledger.samples()
+    }
+
+    pub fn finish(self) -> Metrics {
+        self.ledger.finish()
+    }
 }

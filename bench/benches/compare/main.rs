@@ -25,8 +25,14 @@
 //! `procloop-batch` the `procloop` frame loop with its bots under `SCHED_BATCH`.
 //! The frame scenarios (`frame`, `frame-faults`) run procloop, tokio-ct and
 //! threads only, and `frame` the mio loop too; their bots are this binary run with `--bot` (see `frame.rs`).
+//!
+//! `--pair-pingpong BLOCKS ROUNDS` and `--pair-frame BOTS BLOCK` run loops
+//! side by side in one process instead, alternating in blocks, where a gap
+//! smaller than the noise between processes is to be measured
+//! (`pingpong_pair.rs`, `frame_pair.rs`).
 
 mod frame;
+mod frame_pair;
 mod imp_mio;
 mod imp_procloop;
 mod imp_threads;
@@ -64,6 +70,10 @@ fn main() {
     if args.first().map(String::as_str) == Some("--pair-pingpong") {
         let num = |i: usize| args.get(i).and_then(|a| a.parse().ok()).expect("--pair-pingpong BLOCKS ROUNDS");
         return pingpong_pair::run(num(1), num(2));
+    }
+    if args.first().map(String::as_str) == Some("--pair-frame") {
+        let num = |i: usize| args.get(i).and_then(|a| a.parse().ok()).expect("--pair-frame BOTS BLOCK");
+        return frame_pair::run(num(1), num(2) as u32);
     }
     if args.first().map(String::as_str) == Some("--bot") {
         return frame::bot(&args[1..]);
