@@ -222,9 +222,14 @@ fn seq_lines(n: usize, buffering: Buffering, count: impl Fn(&[u8]) -> usize) -> 
 /// deadline (and the next turn's start); the crashed bot is restarted by its
 /// app's policy, the stopped one killed by a loop timer.
 fn frame(n: usize, faults: bool) -> Metrics {
+    every_turn(n, faults, frame_turn)
+}
+
+/// A frame scenario's whole run: every turn by `turn`, then the drain.
+fn every_turn(n: usize, faults: bool, turn: fn(&mut Runner, &[String], &mut Ledger, u32)) -> Metrics {
     let (mut runner, aliases, mut ledger) = frame_runner(n, faults);
-    for turn in 0..Ledger::turns() {
-        frame_turn(&mut runner, &aliases, &mut ledger, turn);
+    for number in 0..Ledger::turns() {
+        turn(&mut runner, &aliases, &mut ledger, number);
     }
     frame_drain(&mut runner, &mut ledger);
     ledger.finish()
@@ -301,12 +306,7 @@ pub fn run_turns(scenario: &Scenario) -> Metrics {
     let Scenario::Frame { n, faults } = scenario else {
         unreachable!("procloop-turns runs the frame scenarios")
     };
-    let (mut runner, aliases, mut ledger) = frame_runner(*n, *faults);
-    for turn in 0..Ledger::turns() {
-        turn_frame(&mut runner, &aliases, &mut ledger, turn);
-    }
-    frame_drain(&mut runner, &mut ledger);
-    ledger.finish()
+    every_turn(*n, *faults, turn_frame)
 }
 
 /// One frame written with `begin_turn`: a turn of every live bot, then
