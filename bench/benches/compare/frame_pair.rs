@@ -13,6 +13,7 @@
 //! One `PAIRFRAME` line: each side's p99, p50 and worst turn (ms) and missed
 //! replies, as `--one IMP frame:N:0` reports them; with `FRAME_SAMPLES=FILE`
 //! each side's turn latencies (µs) are appended to FILE, one line a side.
+//! (The "CPU per turn" the ledgers print covers all three sides here.)
 
 use std::io::Write;
 
