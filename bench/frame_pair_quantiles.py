@@ -4,10 +4,14 @@
 Each run appends three lines, one a side ("hand", "turns", "tokio-ct"),
 each the side's turn latencies in microseconds. Prints per quantile the
 median over runs and the per-run ratios between sides, then the pooled
-quantiles and how many turns of each side were slow.
+quantiles and how many turns of each side were slow, and for the pooled
+ratio of turns to tokio-ct at each quantile a 95% interval from 2,000
+bootstrap resamples of the runs (a run's three sides stay together: they
+shared its machine).
 
     python3 bench/frame_pair_quantiles.py /tmp/fpair_samples.txt
 """
+import random
 import statistics
 import sys
 
@@ -49,6 +53,22 @@ def main(path):
     for n in NAMES:
         slow = [sum(1 for x in pooled[n] if x > ms * 1000) for ms in (3, 4, 8)]
         print("%s: turns over 3 / 4 / 8 ms: %d / %d / %d of %d" % (n, *slow, len(pooled[n])))
+    for fraction, label in [(0.5, "p50"), (0.9, "p90"), (0.99, "p99")]:
+        ratio, low, high, below = bootstrap(runs, "turns", "tokio-ct", fraction)
+        print("%s pooled turns/tokio-ct %.3f, 95%% interval %.3f-%.3f, at or below 1 in %.0f%% of resamples" % (
+            label, ratio, low, high, 100 * below))
+
+
+def bootstrap(runs, a, b, fraction, resamples=2000):
+    """The pooled quantile ratio a/b, its 95% bootstrap interval over runs,
+    and the share of resamples where it is at most 1."""
+    def ratio(sample):
+        return (quantile(sorted(x for r in sample for x in r[a]), fraction)
+                / quantile(sorted(x for r in sample for x in r[b]), fraction))
+    rng = random.Random(1)
+    ratios = sorted(ratio([rng.choice(runs) for _ in runs]) for _ in range(resamples))
+    below = sum(1 for x in ratios if x <= 1) / resamples
+    return ratio(runs), ratios[resamples // 40], ratios[resamples - resamples // 40 - 1], below
 
 
 if __name__ == "__main__":
