@@ -106,15 +106,20 @@ fn field(text: &str, key: &str) -> Option<u64> {
     text.lines().find_map(|line| line.strip_prefix(key)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
-/// A `Cpus` limit must be a positive number of CPUs.
-pub(crate) fn check_cpus(limit: &Limit) -> crate::Result<()> {
-    match limit {
-        Limit::Cpus(cpus) if !(cpus.is_finite() && *cpus > 0.0) => Err(crate::Error::InvalidSetting {
-            setting: format!("limit {limit}"),
-            reason: "a tree's CPUs must be a positive number",
-        }),
-        _ => Ok(()),
-    }
+/// A tree limit must leave the tree room to run: checked before its
+/// controller, so that a value nothing can run under is named as such
+/// on every machine (the kernel would take it, and the start or the
+/// child would fail later, vaguely).
+pub(crate) fn check_value(limit: &Limit) -> crate::Result<()> {
+    let reason = match *limit {
+        Limit::Cpus(cpus) if !(cpus.is_finite() && cpus > 0.0) => "a tree's CPUs must be a positive number",
+        Limit::Tasks(0) => "a tree needs at least one task: its child",
+        Limit::TreeMemory(bytes) if bytes < super::check::MIN_MEMORY => {
+            "programs fail to load in under 1 MiB of memory"
+        }
+        _ => return Ok(()),
+    };
+    Err(crate::Error::InvalidSetting { setting: format!("limit {limit}"), reason })
 }
 
 /// Sets a tree limit in the leaf `dir` (whose controller is on there).
