@@ -1,0 +1,282 @@
+//! A hostile tester's pass over containment and spawning: bots that fork
+//! in loops, stop themselves or hide, limits with values no tree can run
+//! under, starts that fail in a cgroup or past the fd limit; each checks
+//! that nothing of the tree runs on, no leaf directory and no fd is left.
+//! Where this machine has no writable cgroup2 subtree, a cgroup test says
+//! why and passes without checking.
+
+mod util;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use procloop::testing::open_fds;
+use procloop::{App, Cgroups, Containment, Error, Limit, Runner, Start};
+use util::*;
+
+/// A Runner with a cgroup, or `None` (and why) where none can be had.
+fn cgroups_here() -> Option<Runner> {
+    init();
+    match Runner::with_cgroups(Cgroups::Required) {
+        Ok(runner) => Some(runner),
+        Err(e) => {
+            eprintln!("skipped: {e}");
+            None
+        }
+    }
+}
+
+fn cgroup_dir(runner: &Runner) -> PathBuf {
+    match runner.containment() {
+        Containment::Cgroup { path } => path,
+        other => panic!("no cgroup: {other:?}"),
+    }
+}
+
+/// The leaf directories below a Runner's cgroup.
+fn leaves(dir: &Path) -> Vec<PathBuf> {
+    let entries = std::fs::read_dir(dir).unwrap().flatten();
+    entries.filter(|e| e.file_type().unwrap().is_dir()).map(|e| e.path()).collect()
+}
+
+/// An argument no other test's process has: its processes are found by it.
+fn marker(name: &str) -> String {
+    let n: u32 = name.bytes().fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+    format!("{}.{}", 5000 + n % 4000, std::process::id())
+}
+
+/// The live (not zombie) processes with `arg` among their arguments.
+fn live_with_arg(arg: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else { continue };
+        if cmdline.split(|b| *b == 0).any(|a| a == arg.as_bytes())
+            && !matches!(pid_state(pid), None | Some('Z' | 'X'))
+        {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+fn assert_none_left(arg: &str) {
+    wait_for(&format!("every process with {arg} to end"), || live_with_arg(arg).is_empty());
+}
+
+/// Rounding up to whole seconds overflowed (a panic here, a limit of 0 s
+/// in a release build).
+#[test]
+fn a_cpu_time_limit_of_duration_max_does_not_panic() {
+    init();
+    let mut runner = Runner::new().unwrap();
+    runner.add("true", App::new("true").limit(Limit::CpuTime(Duration::MAX)));
+    match runner.start("true") {
+        Ok(_) => assert_eq!(runner.wait("true", DEADLINE).unwrap().and_then(|s| s.code()), Some(0)),
+        // A host whose own CPU limit is finite may not give more.
+        Err(e) => assert!(matches!(e, Error::LimitTooHigh { .. }), "{e:?}"),
+    }
+}
+
+/// Named as a bad value on every machine, before the controller is looked
+/// for: with one, the kernel would take `pids.max` 0 and the start fail
+/// with a bare EAGAIN.
+#[test]
+fn tree_limits_no_tree_can_run_under_are_invalid_settings() {
+    init();
+    let bad = [
+        (Limit::Tasks(0), "limit tasks of 0"),
+        (Limit::TreeMemory(0), "limit tree_memory of 0"),
+        (Limit::TreeMemory(4096), "limit tree_memory of 4096"),
+        (Limit::Cpus(f64::NAN), "limit cpus of NaN"),
+    ];
+    let mut runners = vec![Runner::new().unwrap()];
+    runners.extend(cgroups_here());
+    for runner in &mut runners {
+        for (limit, named) in bad {
+            runner.add("true", App::new("true").limit(limit));
+            let err = runner.start("true").unwrap_err();
+            assert!(matches!(err, Error::InvalidSetting { .. }), "{err:?}");
+            assert!(err.to_string().contains(named), "{err}");
+        }
+    }
+    let mut reactor = procloop::Reactor::new().unwrap();
+    for contained in [false, true] {
+        for (limit, named) in bad {
+            let err =
+                reactor.spawn(procloop::Spawn::new("true").limit(limit).contained(contained)).unwrap_err();
+            assert!(matches!(err, Error::InvalidSetting { .. }), "{err:?}");
+            assert!(err.to_string().contains(named), "{err}");
+        }
+    }
+    assert!(reactor.is_empty());
+}
+
+#[test]
+fn spawn_errors_in_a_cgroup_leave_no_leaf_no_fd_no_child() {
+    if !in_own_process("spawn_errors_in_a_cgroup_leave_no_leaf_no_fd_no_child") {
+        return;
+    }
+    let Some(mut runner) = cgroups_here() else { return };
+    let dir = TempDir::new("contain-spawn-errors");
+    let not_executable = dir.path().join("not-executable");
+    std::fs::write(&not_executable, b"#!/bin/sh\n").unwrap();
+    runner.add("missing", App::new("procloop-no-such-binary --flag"));
+    runner.add("noexec", App::new(not_executable.display().to_string()));
+    runner.add("cwd", App::new("true").cwd(dir.path().join("nowhere")));
+    runner.add("nul", App::new("true"));
+    let cgroup = cgroup_dir(&runner);
+    let fds = open_fds();
+    let cases: [(&str, Start, &str); 4] = [
+        ("missing", Start::new(), "procloop-no-such-binary"),
+        ("noexec", Start::new(), "not-executable"),
+        ("cwd", Start::new(), "nowhere"),
+        ("nul", Start::new().args(["a\0b"]), "NUL"),
+    ];
+    for (app, start, named) in cases {
+        let err = runner.start_with(app, start).unwrap_err();
+        assert!(matches!(err, Error::Spawn { .. } | Error::InvalidSetting { .. }), "{err:?}");
+        assert!(err.to_string().contains(named), "{err}");
+        assert_eq!(leaves(&cgroup), Vec::<PathBuf>::new(), "{app}: no leaf left");
+        assert_eq!(open_fds(), fds, "{app}: no fd left");
+        assert!(child_pids().is_empty(), "{app}: no child left");
+    }
+    drop(runner);
+    assert!(!cgroup.exists());
+}
+
+#[test]
+fn a_bounded_fork_loop_is_ended_by_terminate() {
+    let Some(mut runner) = cgroups_here() else { return };
+    let arg = marker("a_bounded_fork_loop_is_ended_by_terminate");
+    let script =
+        format!("echo go; i=0; while [ $i -lt 400 ]; do (setsid sleep {arg} &); i=$((i+1)); done; wait");
+    runner.add("forker", App::new("sh -c").termination_grace(Duration::from_millis(100)));
+    runner.start_with("forker", Start::new().args([script])).unwrap();
+    run_until(&mut runner, |got| output_of(got, "forker").starts_with(b"go"));
+    wait_for("a few forks", || live_with_arg(&arg).len() >= 5);
+    runner.terminate("forker").unwrap();
+    assert!(live_with_arg(&arg).is_empty(), "ended when terminate returns: {:?}", live_with_arg(&arg));
+    assert_eq!(leaves(&cgroup_dir(&runner)), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn a_fork_loop_under_a_process_limit_is_ended_by_drop() {
+    let Some(mut runner) = cgroups_here() else { return };
+    let arg = marker("a_fork_loop_under_a_process_limit_is_ended_by_drop");
+    let script = format!("echo go; while :; do sleep {arg} & done");
+    // A uid of its own: RLIMIT_NPROC counts every process of the uid, also
+    // those of other containers on this kernel.
+    let uid = 50_000 + std::process::id() % 10_000;
+    let app = App::new("sh -c").user(uid, uid).limit(Limit::Processes(30));
+    runner.add("forker", app);
+    runner.start_with("forker", Start::new().args([script])).unwrap();
+    run_until(&mut runner, |got| output_of(got, "forker").starts_with(b"go"));
+    wait_for("forks up to the limit", || live_with_arg(&arg).len() >= 10);
+    let dir = cgroup_dir(&runner);
+    drop(runner);
+    assert!(live_with_arg(&arg).is_empty(), "ended when drop returns: {:?}", live_with_arg(&arg));
+    assert!(!dir.exists());
+}
+
+#[test]
+fn a_tree_frozen_while_it_forks_stays_still() {
+    let Some(mut runner) = cgroups_here() else { return };
+    let arg = marker("a_tree_frozen_while_it_forks_stays_still");
+    let script = format!("echo go; i=0; while [ $i -lt 100000 ]; do sleep {arg} & i=$((i+1)); done");
+    runner.add("forker", App::new("sh -c"));
+    runner.start_with("forker", Start::new().args([script])).unwrap();
+    run_until(&mut runner, |got| output_of(got, "forker").starts_with(b"go"));
+    wait_for("a few forks", || live_with_arg(&arg).len() >= 5);
+    runner.freeze("forker").unwrap();
+    let leaf = leaves(&cgroup_dir(&runner)).pop().unwrap();
+    let events = leaf.join("cgroup.events");
+    wait_for("frozen 1", || std::fs::read_to_string(&events).unwrap().contains("frozen 1"));
+    let procs = || std::fs::read_to_string(leaf.join("cgroup.procs")).unwrap();
+    let before = (procs(), runner.tree_usage("forker").unwrap());
+    runner.poll_once(Some(Duration::from_millis(100)), |_, _| {}).unwrap();
+    let after = (procs(), runner.tree_usage("forker").unwrap());
+    assert_eq!(before.0, after.0, "no new process while frozen");
+    assert_eq!(before.1.cpu_time(), after.1.cpu_time(), "no CPU while frozen");
+    runner.terminate("forker").unwrap();
+    assert!(live_with_arg(&arg).is_empty());
+}
+
+#[test]
+fn freeze_and_thaw_of_unknown_or_ended_aliases() {
+    init();
+    let mut runners = vec![Runner::new().unwrap()];
+    runners.extend(cgroups_here());
+    for mut runner in runners {
+        for err in [runner.freeze("nope").unwrap_err(), runner.thaw("nope").unwrap_err()] {
+            assert!(matches!(&err, Error::NoSuchProcess(a) if a == "nope"), "{err:?}");
+        }
+        runner.add("true", App::new("true"));
+        runner.start("true").unwrap();
+        run_until(&mut runner, |got| got.iter().any(|g| matches!(g, Got::Exited(..))));
+        runner.freeze("true").unwrap();
+        runner.thaw("true").unwrap();
+        assert_eq!(runner.terminate("true").unwrap().code(), Some(0));
+        assert!(matches!(runner.freeze("true"), Err(Error::NoSuchProcess(_))));
+        assert!(matches!(runner.tree_usage("true"), Err(Error::NoSuchProcess(_))));
+    }
+}
+
+#[test]
+fn tree_usage_counts_a_grandchild_that_has_exited() {
+    let Some(mut runner) = cgroups_here() else { return };
+    let script = "(i=0; while [ $i -lt 30000 ]; do i=$((i+1)); done); echo done; exec sleep 1000";
+    runner.add("bot", App::new("sh -c"));
+    runner.start_with("bot", Start::new().args([script])).unwrap();
+    run_until(&mut runner, |got| output_of(got, "bot").starts_with(b"done"));
+    let usage = runner.tree_usage("bot").unwrap();
+    let own = runner.cpu_time("bot").unwrap();
+    assert!(usage.cpu_time() > own, "the grandchild's CPU is counted: {usage:?} against {own:?}");
+    runner.terminate("bot").unwrap();
+}
+
+#[test]
+fn a_self_stopped_child_and_grandchild_are_ended_by_stop() {
+    init();
+    let mut runners = vec![Runner::new().unwrap(), Runner::with_cgroups(Cgroups::Preferred).unwrap()];
+    for runner in &mut runners {
+        let arg = marker("a_self_stopped_child_and_grandchild_are_ended_by_stop");
+        let script = format!("sleep {arg} & echo $!; kill -STOP $!; kill -STOP $$; wait");
+        runner.add("stopper", App::new("sh -c").setpgrp(true).termination_grace(Duration::from_millis(200)));
+        let pid = runner.start_with("stopper", Start::new().args([script])).unwrap();
+        wait_for("the child to stop itself", || pid_state(pid) == Some('T'));
+        runner.stop("stopper").unwrap();
+        run_until(runner, |got| got.iter().any(|g| matches!(g, Got::Exited(..))));
+        assert_none_left(&arg);
+        runner.terminate("stopper").unwrap();
+    }
+}
+
+#[test]
+fn fds_come_back_after_a_cgroup_runner_is_dropped() {
+    if !in_own_process("fds_come_back_after_a_cgroup_runner_is_dropped") {
+        return;
+    }
+    init();
+    let fds = open_fds();
+    let Some(mut runner) = cgroups_here() else { return };
+    let dir = cgroup_dir(&runner);
+    runner.add("true", App::new("true"));
+    runner.add("sleep", App::new("sleep 1000"));
+    runner.add("left", App::new("sh -c 'sleep 1000 & exit 0'"));
+    for i in 0..3 {
+        runner.start_with("true", Start::new().alias(format!("t{i}"))).unwrap();
+        runner.start_with("sleep", Start::new().alias(format!("s{i}"))).unwrap();
+        runner.start_with("left", Start::new().alias(format!("l{i}"))).unwrap();
+    }
+    let exited = |got: &[Got]| got.iter().filter(|g| matches!(g, Got::Exited(..))).count() == 6;
+    run_until(&mut runner, exited);
+    runner.terminate("t0").unwrap();
+    runner.terminate("s0").unwrap();
+    runner.terminate("l0").unwrap();
+    runner.freeze("s1").unwrap();
+    drop(runner);
+    assert_eq!(open_fds(), fds, "every fd closed");
+    assert!(!dir.exists());
+    assert!(child_pids().is_empty());
+}
