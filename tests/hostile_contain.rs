@@ -45,13 +45,13 @@ fn marker(name: &str) -> String {
     format!("{}.{}", 5000 + n % 4000, std::process::id())
 }
 
-/// The live (not zombie) processes with `arg` among their arguments.
+/// The live (not zombie) processes with `arg` in one of their arguments.
 fn live_with_arg(arg: &str) -> Vec<u32> {
     let mut pids = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
         let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else { continue };
-        if cmdline.split(|b| *b == 0).any(|a| a == arg.as_bytes())
+        if cmdline.split(|b| *b == 0).any(|a| a.windows(arg.len()).any(|w| w == arg.as_bytes()))
             && !matches!(pid_state(pid), None | Some('Z' | 'X'))
         {
             pids.push(pid);
@@ -279,4 +279,170 @@ fn fds_come_back_after_a_cgroup_runner_is_dropped() {
     assert_eq!(open_fds(), fds, "every fd closed");
     assert!(!dir.exists());
     assert!(child_pids().is_empty());
+}
+
+/// Every step of a contained start that needs an fd fails in turn (its
+/// leaf's directory, its pipes, its pidfd): a typed error, and no child,
+/// no fd and no leaf but the spare one left.
+#[test]
+fn contained_starts_past_the_fd_limit_fail_cleanly() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if !in_own_process("contained_starts_past_the_fd_limit_fail_cleanly") {
+        return;
+    }
+    init();
+    let fds_at_first = open_fds();
+    let Some(mut runner) = cgroups_here() else { return };
+    let cgroup = cgroup_dir(&runner);
+    runner.add("cat", App::new("cat"));
+    runner.start_with("cat", Start::new().alias("first")).unwrap();
+    let children = child_pids();
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    let mut failures = 0;
+    for room in 0..16 {
+        let fds = open_fds();
+        setrlimit(Resource::RLIMIT_NOFILE, (fds + room) as u64, hard).unwrap();
+        let started = runner.start_with("cat", Start::new().alias("more"));
+        setrlimit(Resource::RLIMIT_NOFILE, soft, hard).unwrap();
+        match started {
+            Ok(_) => {
+                runner.terminate("more").unwrap();
+            }
+            Err(e) => {
+                failures += 1;
+                assert!(e.to_string().contains("Too many open files"), "room for {room}: {e}");
+                assert!(open_fds() <= fds, "room for {room}: an fd leaked after: {e}");
+            }
+        }
+        assert_eq!(child_pids(), children, "room for {room}: a child left");
+        assert!(leaves(&cgroup).len() <= 2, "room for {room}: {:?}", leaves(&cgroup));
+    }
+    assert!(failures > 0);
+    let channel = runner.get_channel("first").unwrap();
+    channel.write(b"alive").unwrap();
+    assert_eq!(read_exactly(channel, 5), b"alive");
+    drop(runner);
+    assert_eq!(open_fds(), fds_at_first, "every fd closed");
+    assert!(!cgroup.exists());
+}
+
+#[test]
+fn without_cgroup_kill_a_fork_loop_is_ended_by_terminate() {
+    if !in_own_process_with(
+        "without_cgroup_kill_a_fork_loop_is_ended_by_terminate",
+        &[("PROCLOOP_NO_CGROUP_KILL", "1".as_ref())],
+    ) {
+        return;
+    }
+    let Some(mut runner) = cgroups_here() else { return };
+    let arg = marker("without_cgroup_kill_a_fork_loop_is_ended_by_terminate");
+    let script =
+        format!("echo go; i=0; while [ $i -lt 400 ]; do (setsid sleep {arg} &); i=$((i+1)); done; wait");
+    runner.add("forker", App::new("sh -c").termination_grace(Duration::from_millis(100)));
+    runner.start_with("forker", Start::new().args([script])).unwrap();
+    run_until(&mut runner, |got| output_of(got, "forker").starts_with(b"go"));
+    wait_for("a few forks", || live_with_arg(&arg).len() >= 5);
+    runner.terminate("forker").unwrap();
+    assert!(live_with_arg(&arg).is_empty(), "ended when terminate returns: {:?}", live_with_arg(&arg));
+    assert_eq!(leaves(&cgroup_dir(&runner)), Vec::<PathBuf>::new());
+}
+
+/// A setpgrp child that ends at its SIGTERM, and a member of its group
+/// deaf to it: `stop`'s SIGKILL at the grace still reaches the group.
+#[test]
+fn stop_kills_a_deaf_group_member_at_the_grace_after_its_leader_exited() {
+    init();
+    let arg = marker("stop_kills_a_deaf_group_member_at_the_grace_after_its_leader_exited");
+    let script = format!("sh -c 'trap \"\" TERM; sleep {arg}' & echo go; wait");
+    let app = App::new("sh -c").setpgrp(true).termination_grace(Duration::from_millis(300));
+    let mut runner = runner_with("leader", app);
+    runner.start_with("leader", Start::new().args([script])).unwrap();
+    run_until(&mut runner, |got| output_of(got, "leader").starts_with(b"go"));
+    wait_for("the member to run", || !live_with_arg(&arg).is_empty());
+    runner.stop("leader").unwrap();
+    run_until(&mut runner, |got| {
+        got.iter().any(|g| matches!(g, Got::Exited(..))) && live_with_arg(&arg).is_empty()
+    });
+    runner.terminate("leader").unwrap();
+    // A group with nobody left at its leader's exit keeps no kill pending.
+    let alone = App::new("sleep 1000").setpgrp(true).termination_grace(Duration::from_secs(3600));
+    runner.add("alone", alone);
+    runner.start("alone").unwrap();
+    runner.stop("alone").unwrap();
+    let closed = Got::Closed("alone".into());
+    run_until(&mut runner, |got| got.iter().any(|g| matches!(g, Got::Exited(..))) && got.contains(&closed));
+    assert!(runner.is_idle(), "no timer is left for the hour's grace");
+}
+
+/// Runs this test's body in a fresh process of this binary, in a mount
+/// namespace of its own where the cgroup2 mount is read-only: no cgroup
+/// can be made, as on a host without delegation.
+fn in_read_only_cgroups(name: &str) -> bool {
+    const KEY: &str = "PROCLOOP_READ_ONLY_CGROUPS";
+    if std::env::var(KEY).is_ok() {
+        return true;
+    }
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let Some(mount) = info.lines().find(|l| l.contains(" - cgroup2 ")).and_then(|l| l.split(' ').nth(4))
+    else {
+        eprintln!("skipped: no cgroup2 mount");
+        return false;
+    };
+    let output = std::process::Command::new("unshare")
+        .args(["-m", "sh", "-c", "mount -o remount,bind,ro \"$0\" && exec \"$@\"", mount])
+        .arg(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(KEY, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() && !stdout.contains("running 1 test") {
+        eprintln!("skipped: no mount namespace here: {}", String::from_utf8_lossy(&output.stderr));
+        return false;
+    }
+    assert!(stdout.contains("1 passed"), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    false
+}
+
+/// The fallback without a cgroup: each child leads a process group, and
+/// freeze, stop and drop reach every member that stays in it (a deaf one,
+/// a self-stopped one, a double-forked one), with no fd left.
+#[test]
+fn the_process_group_fallback_holds_a_hostile_tree() {
+    if !in_read_only_cgroups("the_process_group_fallback_holds_a_hostile_tree") {
+        return;
+    }
+    init();
+    let fds = open_fds();
+    let mut runner = Runner::with_cgroups(Cgroups::Preferred).unwrap();
+    assert_eq!(runner.containment(), Containment::ProcessGroup);
+    let arg = marker("the_process_group_fallback_holds_a_hostile_tree");
+    let script = format!(
+        "sh -c 'trap \"\" TERM; exec sleep {arg}' & (sleep {arg} &); sh -c 'kill -STOP $$; exec sleep {arg}' & \
+         echo go; wait"
+    );
+    runner.add("bot", App::new("sh -c").termination_grace(Duration::from_millis(300)));
+    for alias in ["stopped", "dropped"] {
+        let pid = runner.start_with("bot", Start::new().alias(alias).args([script.clone()])).unwrap();
+        run_until(&mut runner, |got| output_of(got, alias).starts_with(b"go"));
+        wait_for("three members", || live_with_arg(&arg).len() >= 4);
+        runner.freeze(alias).unwrap();
+        let group = live_with_arg(&arg);
+        wait_for("the whole group to stop", || {
+            group.iter().all(|p| matches!(pid_state(*p), Some('T') | None))
+        });
+        runner.thaw(alias).unwrap();
+        wait_for("the group to run again", || pid_state(pid) != Some('T'));
+        if alias == "stopped" {
+            runner.stop(alias).unwrap();
+            run_until(&mut runner, |got| {
+                got.iter().any(|g| matches!(g, Got::Exited(a, _) if a == alias))
+                    && live_with_arg(&arg).is_empty()
+            });
+            runner.terminate(alias).unwrap();
+        }
+    }
+    drop(runner);
+    assert!(live_with_arg(&arg).is_empty(), "ended when drop returns: {:?}", live_with_arg(&arg));
+    assert_eq!(open_fds(), fds, "every fd closed");
 }

@@ -40,8 +40,10 @@ impl Runner {
         {
             log::warn!("killing what is left of {alias}'s tree in {}: {e}", leaf.dir().display());
         }
-        if let Some(timer) = running.tree_kill.take() {
-            self.reactor.cancel_timer(timer); // killed already, just above
+        // Killed already, just above; or a group with nobody left in it.
+        let spent = running.leaf.is_some() || running.ended.as_deref().is_none_or(|p| !p.group_has_members());
+        if let Some(timer) = running.tree_kill.take_if(|_| spent) {
+            self.reactor.cancel_timer(timer);
             self.own_timers.remove(&timer);
         }
         if let Some(mut connecting) = running.connecting.take() {
