@@ -446,3 +446,62 @@ fn the_process_group_fallback_holds_a_hostile_tree() {
     assert!(live_with_arg(&arg).is_empty(), "ended when drop returns: {:?}", live_with_arg(&arg));
     assert_eq!(open_fds(), fds, "every fd closed");
 }
+
+/// A host out of fds (its limit lowered to what it has open): a child's
+/// exit still kills what is left of its tree, and terminate and drop
+/// still end every tree and remove every leaf.
+#[test]
+fn a_host_out_of_fds_still_ends_contained_trees() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if !in_own_process("a_host_out_of_fds_still_ends_contained_trees") {
+        return;
+    }
+    let Some(mut runner) = cgroups_here() else { return };
+    let cgroup = cgroup_dir(&runner);
+    let arg = marker("a_host_out_of_fds_still_ends_contained_trees");
+    let script = format!("(setsid sleep {arg} &); echo go; read line; exit 3");
+    runner.add("bot", App::new("sh -c"));
+    for alias in ["exits", "terminated", "dropped"] {
+        runner.start_with("bot", Start::new().alias(alias).args([script.clone()])).unwrap();
+        run_until(&mut runner, |got| output_of(got, alias).starts_with(b"go"));
+    }
+    wait_for("three shells and three grandchildren", || live_with_arg(&arg).len() == 6);
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    // Counting needs fds: the limit is raised for it, then set back.
+    let count = |limit: u64| {
+        setrlimit(Resource::RLIMIT_NOFILE, soft, hard).unwrap();
+        let n = live_with_arg(&arg).len();
+        setrlimit(Resource::RLIMIT_NOFILE, limit, hard).unwrap();
+        n
+    };
+    runner.get_channel("exits").unwrap().write(b"go\n").unwrap();
+    let limit = open_fds() as u64;
+    setrlimit(Resource::RLIMIT_NOFILE, limit, hard).unwrap();
+    let got = run_until(&mut runner, |got| got.iter().any(|g| matches!(g, Got::Exited(..))));
+    let left_at_exit = count(limit);
+    runner.terminate("terminated").unwrap();
+    let left_at_terminate = count(limit);
+    drop(runner);
+    setrlimit(Resource::RLIMIT_NOFILE, soft, hard).unwrap();
+    let left_at_drop = live_with_arg(&arg).len();
+    assert!(got.contains(&Got::Exited("exits".into(), Some(3))), "{got:?}");
+    assert_eq!((left_at_exit, left_at_terminate, left_at_drop), (4, 2, 0), "processes left");
+    assert!(!cgroup.exists(), "{} left", cgroup.display());
+}
+
+/// `Duration::MAX` as the grace ("never SIGKILL") of a group leader and of
+/// a contained child: the kill of the tree at the grace does not overflow.
+#[test]
+fn an_endless_grace_of_a_group_or_a_tree_does_not_panic() {
+    init();
+    let mut runners = vec![Runner::new().unwrap()];
+    runners.extend(cgroups_here());
+    for mut runner in runners {
+        runner.add("sleep", App::new("sleep 1000").setpgrp(true).termination_grace(Duration::MAX));
+        runner.start("sleep").unwrap();
+        runner.stop("sleep").unwrap();
+        run_until(&mut runner, |got| got.iter().any(|g| matches!(g, Got::Exited(..))));
+        assert!(runner.next_deadline().is_none_or(|at| at > std::time::Instant::now()));
+        runner.terminate("sleep").unwrap();
+    }
+}
