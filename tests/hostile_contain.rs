@@ -505,3 +505,57 @@ fn an_endless_grace_of_a_group_or_a_tree_does_not_panic() {
         runner.terminate("sleep").unwrap();
     }
 }
+
+/// What exec refuses after the fork (an argument past the kernel's
+/// 128 KiB per string, a directory as the program), in a cgroup or not: a
+/// typed error naming the command and the OS error, nothing left.
+#[test]
+fn exec_refusals_are_spawn_errors_and_leave_nothing() {
+    // Alone in its process: children are counted process-wide.
+    if !in_own_process("exec_refusals_are_spawn_errors_and_leave_nothing") {
+        return;
+    }
+    init();
+    let mut runners = vec![Runner::new().unwrap()];
+    runners.extend(cgroups_here());
+    let dir = TempDir::new("exec-refusals");
+    for runner in &mut runners {
+        runner.add("echo", App::new("echo"));
+        runner.add("dir", App::new(dir.path().display().to_string()));
+        let cases = [
+            ("echo", Start::new().args(["x".repeat(200_000)]), "Argument list too long"),
+            ("dir", Start::new(), "Permission denied"),
+        ];
+        for (app, start, named) in cases {
+            let children = child_pids();
+            let err = runner.start_with(app, start).unwrap_err();
+            assert!(matches!(err, Error::Spawn { .. }), "{err:?}");
+            assert!(err.to_string().contains(named), "{err}");
+            assert_eq!(child_pids(), children, "{app}: a child left");
+            assert_eq!(runner.aliases().count(), 0);
+        }
+        if let Containment::Cgroup { path } = runner.containment() {
+            assert_eq!(leaves(&path), Vec::<PathBuf>::new(), "no leaf left");
+        }
+    }
+}
+
+/// A host that caps the cgroups below the Runner's: a start past the cap
+/// is a typed error naming the leaf, leaves nothing, and the Runner goes on.
+#[test]
+fn a_start_past_the_hosts_cgroup_cap_fails_cleanly() {
+    let Some(mut runner) = cgroups_here() else { return };
+    let dir = cgroup_dir(&runner);
+    std::fs::write(dir.join("cgroup.max.descendants"), "1").unwrap();
+    runner.add("cat", App::new("cat"));
+    runner.start_with("cat", Start::new().alias("first")).unwrap();
+    let err = runner.start_with("cat", Start::new().alias("second")).unwrap_err();
+    assert!(err.to_string().contains(&dir.join("child-2").display().to_string()), "{err}");
+    assert!(err.to_string().contains("Resource temporarily unavailable"), "{err}");
+    assert_eq!(leaves(&dir), vec![dir.join("child-1")]);
+    assert!(!runner.is_running("second"));
+    runner.terminate("first").unwrap();
+    runner.start_with("cat", Start::new().alias("third")).unwrap();
+    drop(runner);
+    assert!(!dir.exists());
+}
