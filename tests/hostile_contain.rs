@@ -559,3 +559,47 @@ fn a_start_past_the_hosts_cgroup_cap_fails_cleanly() {
     drop(runner);
     assert!(!dir.exists());
 }
+
+/// A careless host names a plain directory as the cgroup: a typed error,
+/// no child, and the directory left as it was (nothing made in it).
+#[test]
+fn a_plain_directory_named_as_the_cgroup_is_refused_and_left_alone() {
+    init();
+    let dir = TempDir::new("not-a-cgroup");
+    let mut reactor = procloop::Reactor::new().unwrap();
+    for contained in [false, true] {
+        let spawn = procloop::Spawn::new("true").cgroup(dir.path()).contained(contained);
+        let err = reactor.spawn(spawn).unwrap_err();
+        assert!(err.to_string().contains(&dir.path().display().to_string()), "contained {contained}: {err}");
+        assert!(!contained || matches!(err, Error::CgroupsUnavailable(_)), "{err:?}");
+        let entries: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.path()).collect();
+        assert_eq!(entries, Vec::<PathBuf>::new(), "contained {contained}: {err}");
+    }
+    assert!(reactor.is_empty());
+}
+
+/// On a kernel without `cgroup.kill` (before 5.14; a shim fails its open
+/// as such a kernel does: EACCES with O_CREAT, else ENOENT), the fallback
+/// kill (freeze, SIGKILL each) still ends every escape.
+#[test]
+fn without_cgroup_kill_in_the_kernel_terminate_ends_every_escape() {
+    let shim = build_shim("no_cgroup_kill");
+    let name = "without_cgroup_kill_in_the_kernel_terminate_ends_every_escape";
+    if !in_own_process_with(name, &[("LD_PRELOAD", shim.as_os_str())]) {
+        return;
+    }
+    let Some(mut runner) = cgroups_here() else { return };
+    let arg = marker(name);
+    // The escapes hold no pipe of this test: should one outlive the test,
+    // the process that runs it is not kept waiting for end of output.
+    let script = format!(
+        "(setsid sleep {arg} >/dev/null 2>&1 &); sh -c 'trap \"\" TERM; sleep {arg}' >/dev/null 2>&1 & echo go; wait"
+    );
+    runner.add("bot", App::new("sh -c").termination_grace(Duration::from_millis(100)));
+    runner.start_with("bot", Start::new().args([script])).unwrap();
+    run_until(&mut runner, |got| output_of(got, "bot").starts_with(b"go"));
+    wait_for("the escapes", || live_with_arg(&arg).len() >= 3);
+    runner.terminate("bot").unwrap();
+    assert!(live_with_arg(&arg).is_empty(), "ended when terminate returns: {:?}", live_with_arg(&arg));
+    assert_eq!(leaves(&cgroup_dir(&runner)), Vec::<PathBuf>::new());
+}
