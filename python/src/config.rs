@@ -21,8 +21,18 @@ pub(crate) struct Configured {
 
 /// Seconds as a `Duration`; `field` names the option in the error.
 pub(crate) fn seconds(py: Python<'_>, value: f64, field: &str) -> PyResult<Duration> {
+    // `{:?}` shows 1e300 as such, not as its 301 digits.
     Duration::try_from_secs_f64(value)
-        .map_err(|e| config_error(py, format!("{field}: {value} is not a number of seconds ({e})")))
+        .map_err(|e| config_error(py, format!("{field}: {value:?} is not a number of seconds ({e})")))
+}
+
+/// A wait's ``timeout`` in seconds: a negative one is no wait (as
+/// ``selectors`` takes it), NaN is an error, as ``select.select`` says.
+pub(crate) fn timeout(py: Python<'_>, value: f64) -> PyResult<Duration> {
+    if value.is_nan() {
+        return seconds(py, value, "timeout");
+    }
+    seconds(py, value.max(0.0), "timeout")
 }
 
 /// Parses `options` as procloop's config parser does, with `parser`

@@ -8,10 +8,9 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
 use procloop::{Channel as RustChannel, Runner, Signal, TimerId};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyString};
+use pyo3::types::{PyBool, PyDict, PyInt, PyString};
 
 use crate::channel::PyChannel;
 use crate::config;
@@ -173,18 +172,27 @@ fn monotonic(py: Python<'_>) -> PyResult<f64> {
 /// A signal from a number (a `signal.Signals` is one) or a name.
 fn to_signal(value: &Bound<'_, PyAny>) -> PyResult<Signal> {
     if value.is_instance_of::<PyBool>() {
-        return Err(PyValueError::new_err("a signal is a number or a name, not a bool"));
+        return Err(config_error(value.py(), "a signal is a number or a name, not a bool".into()));
     }
+    let unknown = || config_error(value.py(), format!("signal {value} is not one procloop can send"));
     if let Ok(raw) = value.extract::<i32>() {
-        return Signal::from_raw(raw)
-            .ok_or_else(|| PyValueError::new_err(format!("signal {raw} is not one procloop can send")));
+        return Signal::from_raw(raw).ok_or_else(unknown);
+    }
+    if value.is_instance_of::<PyInt>() {
+        // Past an i32: no signal either, named by its number.
+        return Err(unknown());
     }
     match value.extract::<String>() {
-        Ok(name) => name.parse().map_err(|e: procloop::UnknownSignal| PyValueError::new_err(e.to_string())),
-        Err(_) => Err(PyValueError::new_err(format!(
-            "a signal is a number, a signal.Signals or a name (\"SIGINT\", \"int\"), not {}",
-            value.get_type().name()?
-        ))),
+        Ok(name) => {
+            name.parse().map_err(|e: procloop::UnknownSignal| config_error(value.py(), e.to_string()))
+        }
+        Err(_) => Err(config_error(
+            value.py(),
+            format!(
+                "a signal is a number, a signal.Signals or a name (\"SIGINT\", \"int\"), not {}",
+                value.get_type().name()?
+            ),
+        )),
     }
 }
 
@@ -415,7 +423,7 @@ impl PyRunner {
     #[pyo3(signature = (alias, timeout=None))]
     fn wait(slf: &Bound<'_, Self>, alias: &str, timeout: Option<f64>) -> PyResult<Option<i32>> {
         let py = slf.py();
-        let limit = timeout.map(|t| config::seconds(py, t.max(0.0), "timeout")).transpose()?;
+        let limit = timeout.map(|t| config::timeout(py, t)).transpose()?;
         // A timeout past what an Instant can hold is no timeout.
         let deadline = limit.and_then(|t| Instant::now().checked_add(t));
         let mut this = borrow(slf)?;
@@ -565,11 +573,11 @@ impl PyRunner {
     ) -> PyResult<Vec<Py<PyAny>>> {
         let py = slf.py();
         let max_events = match max_events {
-            Some(0) => return Err(PyValueError::new_err("max_events: at least 1 (or None for no cap)")),
+            Some(0) => return Err(config_error(py, "max_events: at least 1 (or None for no cap)".into())),
             Some(n) => n,
             None => usize::MAX,
         };
-        let timeout = timeout.map(|t| config::seconds(py, t.max(0.0), "timeout")).transpose()?;
+        let timeout = timeout.map(|t| config::timeout(py, t)).transpose()?;
         // A timeout past what an Instant can hold is no timeout.
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut this = borrow(slf)?;
@@ -674,9 +682,14 @@ impl PyRunner {
 
     /// Ends every child, as ``terminate_all``: SIGTERM to all, each app's
     /// grace period (at once), SIGKILL to the rest, and every one reaped.
+    /// In a forked copy it does nothing: the children are the parent's, and
+    /// a child process leaving the block (``sys.exit``) must not fail there.
     #[pyo3(signature = (*_exc))]
     fn __exit__(slf: &Bound<'_, Self>, _exc: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
-        Self::terminate_all(slf)?;
+        let forked = slf.try_borrow().is_ok_and(|this| this.owner_pid != std::process::id());
+        if !forked {
+            Self::terminate_all(slf)?;
+        }
         Ok(false)
     }
 
