@@ -738,9 +738,14 @@ impl PyRunner {
 
 impl Drop for PyRunner {
     fn drop(&mut self) {
+        let Some(runner) = self.inner.take() else { return };
         if std::process::id() != self.owner_pid {
             // A forked child's copy: its children are the parent's to end.
-            std::mem::forget(self.inner.take());
+            std::mem::forget(runner);
+            return;
         }
+        // Ending the children may take each app's grace: other Python
+        // threads run meanwhile.
+        Python::attach(|py| py.detach(|| drop(runner)));
     }
 }

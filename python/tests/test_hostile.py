@@ -10,6 +10,8 @@ import math
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -292,3 +294,60 @@ def test_a_collected_runner_ends_every_child_and_leaks_no_fd():
     gc.collect()
     assert all(gone(pid) for pid in pids)
     assert open_fds() <= before, open_fds() - before
+
+
+def test_other_threads_run_while_a_dropped_runner_ends_a_stubborn_child():
+    runner = procloop.Runner()
+    runner.add("stubborn", STUBBORN, buffering="line", termination_grace=1.0)
+    runner.start("stubborn")
+    poll_until(runner, has(Data, "stubborn"))  # its trap is set: the drop waits the grace
+    ran = threading.Event()
+    dropping = threading.Event()
+
+    def other():
+        dropping.wait(DEADLINE)
+        ran.set()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    # This thread keeps the GIL until it waits: the other one can only run
+    # while the drop has the GIL released.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(DEADLINE)
+    try:
+        dropping.set()
+        del runner
+        gc.collect()
+        dropped_first = not ran.is_set()
+    finally:
+        sys.setswitchinterval(interval)
+    thread.join(DEADLINE)
+    assert ran.is_set()
+    assert not dropped_first, "the drop held the GIL for the whole grace"
+
+
+#: A script whose Runner is a global of __main__ and whose daemon thread is
+#: inside a function of __main__ at exit: that keeps __main__'s globals, so
+#: the interpreter never drops the Runner.
+DAEMON_AT_EXIT = """
+import sys, threading, time
+import procloop
+runner = procloop.Runner()
+runner.add("sleep", "sleep 100")
+print(runner.start("sleep"), flush=True)
+def spin():
+    while True:
+        time.sleep(0.001)
+threading.Thread(target=spin, daemon=True).start()
+"""
+
+
+def test_interpreter_exit_ends_the_children_of_a_runner_it_never_drops():
+    done = subprocess.run([sys.executable, "-c", DAEMON_AT_EXIT], capture_output=True, timeout=DEADLINE)
+    assert done.returncode == 0, done.stderr
+    pid = int(done.stdout)
+    try:
+        assert gone(pid), "the Runner's child outlived the interpreter"
+    finally:
+        if not gone(pid):
+            os.kill(pid, signal.SIGKILL)
