@@ -60,7 +60,7 @@ const WAIT_SLICE: Duration = Duration::from_millis(50);
 /// the alias stopped: SIGKILL once its grace has passed, from ``poll``, the
 /// next ``terminate`` or dropping the Runner; an interrupted socket start
 /// is undone).
-#[pyclass(module = "procloop._native", name = "Runner")]
+#[pyclass(module = "procloop._native", name = "Runner", weakref)]
 pub(crate) struct PyRunner {
     /// `None` only while dropping.
     inner: Option<Runner>,
@@ -78,6 +78,8 @@ pub(crate) struct PyRunner {
     turns: TurnBook,
     /// The process that made the Runner: a forked child must not end its children.
     owner_pid: u32,
+    /// Whether the exit hook knows it (it does once it started a child).
+    remembered: bool,
 }
 
 impl PyRunner {
@@ -133,6 +135,15 @@ impl PyRunner {
         });
         if ended {
             self.generations.remove(alias);
+        }
+    }
+
+    /// At interpreter exit: `terminate_all`, unless this is a forked copy
+    /// or another thread is inside a call (it is then left to `Drop`).
+    pub(crate) fn end_at_exit(slf: &Bound<'_, Self>) {
+        let own = slf.try_borrow().is_ok_and(|this| this.owner_pid == std::process::id());
+        if own {
+            let _ = Self::terminate_all(slf);
         }
     }
 
@@ -231,6 +242,7 @@ impl PyRunner {
             next_timer: 0,
             turns: TurnBook::default(),
             owner_pid: std::process::id(),
+            remembered: false,
         })
     }
 
@@ -304,6 +316,10 @@ impl PyRunner {
                     "app {app:?} is a socket app configured without a socket path: give socket=... to start"
                 ),
             ));
+        }
+        if !this.remembered {
+            crate::exit::remember(slf)?;
+            this.remembered = true;
         }
         let runner = this.runner();
         // A socket app connects in slices below, answering signals between them.
