@@ -351,3 +351,25 @@ def test_interpreter_exit_ends_the_children_of_a_runner_it_never_drops():
     finally:
         if not gone(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_ctrl_c_during_a_compat_terminate_leaves_the_alias_to_terminate_again():
+    from procloop.compat.runner import Runner
+
+    runner = Runner()
+    runner.add("stubborn", STUBBORN, buffering="line")
+    runner.start("stubborn")
+    channel = runner.get_channel("stubborn")
+    until(lambda: channel.read(), "its trap")
+    pid = runner._native.pid("stubborn")
+    timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            runner.terminate("stubborn")
+    finally:
+        timer.join()
+    runner.terminate("stubborn")  # the rest of its grace, then SIGKILL
+    assert gone(pid) and runner.get_channel("stubborn") is None
+    runner.start("stubborn")
+    runner.terminate("stubborn")
