@@ -74,7 +74,8 @@ class Events:
         self._batch = batch
         self._queue: Deque[_Event] = collections.deque()
         # Turns awaited with turn(), and the aliases read with lines().
-        self._turns: Dict[int, asyncio.Future[TurnReport]] = {}
+        self._turns: Dict[int, asyncio.Future[TurnEnded]] = {}
+        self._replies: Dict[int, List[Reply]] = {}
         self._streams: Dict[str, _Stream] = {}
         self._closed = False
         # While a coroutine waits: the future the loop's callbacks complete,
@@ -140,20 +141,31 @@ class Events:
         and each reply in ``report.replies``. Its ``Reply`` events and its
         ``TurnEnded`` are not handed out by ``next()``; other events met
         meanwhile are. The turn ends by itself (every bot has a deadline);
-        cancelling the wait leaves the turn running, and its events then
-        come through ``next()``."""
+        cancelling the wait leaves the turn running, and its events, those
+        it had taken included, then come through ``next()``."""
         number = self._runner.begin_turn(bots, deadline, charge=charge, freeze_between=freeze_between)
-        report: asyncio.Future[TurnReport] = asyncio.get_running_loop().create_future()
-        self._turns[number] = report
+        ended: asyncio.Future[TurnEnded] = asyncio.get_running_loop().create_future()
+        self._turns[number] = ended
+        self._replies[number] = []
+        report: Optional[TurnReport] = None
         try:
-            while not report.done():
+            while not ended.done():
                 if self._closed:
                     raise StopAsyncIteration
                 if not self._pull():
                     await self._wait(None)
-            return report.result()
+            report = ended.result().report
+            return report
         finally:
-            self._turns.pop(number, None)
+            del self._turns[number]
+            taken: List[_Event] = list(self._replies.pop(number))
+            if report is None:
+                # Not returned (cancelled, closed): what it took goes back.
+                if ended.done() and not ended.cancelled():
+                    taken.append(ended.result())
+                self._queue.extendleft(reversed(taken))
+                if taken:
+                    self._wake()
 
     async def lines(self, alias: str) -> AsyncIterator[bytes]:
         """``alias``'s output line by line (newlines kept; a last line
@@ -199,10 +211,10 @@ class Events:
             if isinstance(event, TurnEnded) and event.turn in self._turns:
                 future = self._turns[event.turn]
                 if not future.done():
-                    future.set_result(event.report)
+                    future.set_result(event)
                 handed = True
             elif isinstance(event, Reply) and event.turn in self._turns:
-                pass
+                self._replies[event.turn].append(event)
             elif isinstance(event, Data) and event.alias in self._streams:
                 self._streams[event.alias].feed(event.data)
                 handed = True

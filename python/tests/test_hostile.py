@@ -373,3 +373,21 @@ def test_ctrl_c_during_a_compat_terminate_leaves_the_alias_to_terminate_again():
     assert gone(pid) and runner.get_channel("stubborn") is None
     runner.start("stubborn")
     runner.terminate("stubborn")
+
+
+def test_a_cancelled_turn_gives_back_the_reply_it_took():
+    async def main(runner):
+        async with Events(runner) as events:
+            turn = asyncio.ensure_future(events.turn({"cat": b"hi\n", "silent": b"hi\n"}, 1.0))
+            while not any(events._replies.values()):  # the cat's reply is taken
+                await asyncio.sleep(0.01)
+            turn.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await turn
+            return await events.until(lambda e: isinstance(e, procloop.TurnEnded), DEADLINE)
+
+    with started(("cat", "cat"), ("silent", "sleep 100"), buffering="line") as runner:
+        events = asyncio.run(asyncio.wait_for(main(runner), DEADLINE))
+    replies = [e for e in events if isinstance(e, procloop.Reply)]
+    assert [(r.alias, r.data) for r in replies] == [("cat", b"hi\n")], events
+    assert events[-1].report.outcome("silent").kind == "timed_out"
