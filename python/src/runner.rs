@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use procloop::{Channel as RustChannel, Runner, Signal, TimerId};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyInt, PyString};
+use pyo3::types::{PyBool, PyDict, PyInt};
 
 use crate::channel::PyChannel;
 use crate::config;
@@ -78,7 +78,7 @@ pub(crate) struct PyRunner {
     turns: TurnBook,
     /// The process that made the Runner: a forked child must not end its children.
     owner_pid: u32,
-    /// Whether the exit hook knows it (it does once it started a child).
+    /// Whether `exit` knows it (it does once it was used).
     remembered: bool,
 }
 
@@ -208,11 +208,23 @@ fn to_signal(value: &Bound<'_, PyAny>) -> PyResult<Signal> {
 }
 
 /// The Runner, for one call: BusyError while another thread is in one,
-/// ForkedCopyError in a forked child.
+/// ForkedCopyError in a forked child (also of one that a thread of the
+/// parent was inside at the fork).
 fn borrow<'py>(slf: &Bound<'py, PyRunner>) -> PyResult<PyRefMut<'py, PyRunner>> {
-    let this = slf.try_borrow_mut().map_err(|_| busy(slf.py(), "Runner"))?;
+    let py = slf.py();
+    let mut this = match slf.try_borrow_mut() {
+        Ok(this) => this,
+        Err(_) => match crate::exit::copy_owner(slf) {
+            Some(owner) => return Err(forked_copy(py, "Runner", owner)),
+            None => return Err(busy(py, "Runner")),
+        },
+    };
     if std::process::id() != this.owner_pid {
-        return Err(forked_copy(slf.py(), "Runner", this.owner_pid));
+        return Err(forked_copy(py, "Runner", this.owner_pid));
+    }
+    if !this.remembered {
+        crate::exit::remember(slf)?;
+        this.remembered = true;
     }
     Ok(this)
 }
@@ -316,10 +328,6 @@ impl PyRunner {
                     "app {app:?} is a socket app configured without a socket path: give socket=... to start"
                 ),
             ));
-        }
-        if !this.remembered {
-            crate::exit::remember(slf)?;
-            this.remembered = true;
         }
         let runner = this.runner();
         // A socket app connects in slices below, answering signals between them.
@@ -702,7 +710,10 @@ impl PyRunner {
     /// a child process leaving the block (``sys.exit``) must not fail there.
     #[pyo3(signature = (*_exc))]
     fn __exit__(slf: &Bound<'_, Self>, _exc: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
-        let forked = slf.try_borrow().is_ok_and(|this| this.owner_pid != std::process::id());
+        let forked = match slf.try_borrow() {
+            Ok(this) => this.owner_pid != std::process::id(),
+            Err(_) => crate::exit::copy_owner(slf).is_some(),
+        };
         if !forked {
             Self::terminate_all(slf)?;
         }
@@ -710,13 +721,16 @@ impl PyRunner {
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
-        if let Ok(this) = slf.try_borrow()
-            && this.owner_pid != std::process::id()
-        {
-            return Ok(format!("<procloop.Runner of pid {} (a forked copy)>", this.owner_pid));
+        let owner = match slf.try_borrow() {
+            Ok(this) => Some(this.owner_pid),
+            Err(_) => crate::exit::copy_owner(slf),
+        };
+        if let Some(owner) = owner.filter(|&owner| owner != std::process::id()) {
+            return Ok(format!("<procloop.Runner of pid {owner} (a forked copy)>"));
         }
-        let aliases = Self::aliases(slf)?;
-        Ok(format!("<procloop.Runner running {}>", PyString::new(slf.py(), &aliases.join(", "))))
+        // repr() must not fail: a Runner another thread polls says so.
+        let Ok(aliases) = Self::aliases(slf) else { return Ok("<procloop.Runner (in use)>".to_string()) };
+        Ok(format!("<procloop.Runner running {}>", aliases.join(", ")))
     }
 
     // Containment: a cgroup per child (``cgroups=``), one block.

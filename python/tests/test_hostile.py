@@ -391,3 +391,43 @@ def test_a_cancelled_turn_gives_back_the_reply_it_took():
     replies = [e for e in events if isinstance(e, procloop.Reply)]
     assert [(r.alias, r.data) for r in replies] == [("cat", b"hi\n")], events
     assert events[-1].report.outcome("silent").kind == "timed_out"
+
+
+def test_a_fork_while_another_thread_polls_gives_a_forked_copy_in_the_child():
+    runner = started(("cat", "cat"), buffering="line")
+    cat = runner.pid("cat")
+    poller = threading.Thread(target=poll_until, args=(runner, has(Data, "cat"), DEADLINE))
+    poller.start()
+    try:
+        until(lambda: repr(runner) == "<procloop.Runner (in use)>", "the poll")
+        report_r, report_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            verdicts = []
+            try:
+                runner.aliases()
+            except procloop.ForkedCopyError:
+                verdicts.append("refused")
+            except BaseException as e:  # noqa: BLE001 - told to the parent
+                verdicts.append(type(e).__name__)
+            try:
+                with runner:
+                    pass
+                verdicts.append("left")
+            except BaseException as e:  # noqa: BLE001
+                verdicts.append(type(e).__name__)
+            verdicts.append(repr(runner))
+            os.write(report_w, "|".join(verdicts).encode())
+            os._exit(0)
+        os.close(report_w)
+        os.waitpid(pid, 0)
+        with os.fdopen(report_r, "rb") as report:
+            verdicts = report.read().decode().split("|")
+        assert verdicts == ["refused", "left", f"<procloop.Runner of pid {os.getpid()} (a forked copy)>"]
+    finally:
+        # The poll holds the Runner: a line through cat's stdin pipe ends it.
+        stdin = os.open(f"/proc/{cat}/fd/0", os.O_WRONLY)
+        os.write(stdin, b"bye\n")
+        os.close(stdin)
+        poller.join(DEADLINE)
+        runner.close()
