@@ -550,8 +550,14 @@ impl PyRunner {
     }
 
     /// Sets the window size of a ``pty`` app's terminal.
-    fn resize(slf: &Bound<'_, Self>, alias: &str, rows: u16, cols: u16) -> PyResult<()> {
+    fn resize(
+        slf: &Bound<'_, Self>,
+        alias: &str,
+        rows: &Bound<'_, PyAny>,
+        cols: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         let py = slf.py();
+        let (rows, cols) = (config::int(rows, "rows")?, config::int(cols, "cols")?);
         borrow(slf)?.runner().resize(alias, rows, cols).py(py)
     }
 
@@ -569,7 +575,8 @@ impl PyRunner {
     }
 
     /// Cancels a timer; False if it already fired or was cancelled.
-    fn cancel_timer(slf: &Bound<'_, Self>, id: u64) -> PyResult<bool> {
+    fn cancel_timer(slf: &Bound<'_, Self>, id: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let id: u64 = config::int(id, "id")?;
         let mut this = borrow(slf)?;
         let Some(timer) = this.timer_ids.remove(&id) else { return Ok(false) };
         this.timers.remove(&timer);
@@ -592,11 +599,11 @@ impl PyRunner {
     fn poll(
         slf: &Bound<'_, Self>,
         timeout: Option<f64>,
-        max_events: Option<usize>,
+        max_events: Option<&Bound<'_, PyAny>>,
         batch: bool,
     ) -> PyResult<Vec<Py<PyAny>>> {
         let py = slf.py();
-        let max_events = match max_events {
+        let max_events = match max_events.map(|n| config::int(n, "max_events")).transpose()? {
             Some(0) => return Err(config_error(py, "max_events: at least 1 (or None for no cap)".into())),
             Some(n) => n,
             None => usize::MAX,

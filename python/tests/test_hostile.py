@@ -90,6 +90,34 @@ def test_every_value_error_is_a_procloop_error_naming_the_culprit(call, named):
 
 
 @pytest.mark.parametrize(
+    "call, named",
+    [
+        (lambda r: r.resize("cat", 70000, 24), "rows: 70000 is out of range"),
+        (lambda r: r.resize("cat", 24, -1), "cols: -1 is out of range"),
+        (lambda r: r.cancel_timer(-1), "id: -1 is out of range"),
+        (lambda r: r.poll(0, 2**64), f"max_events: {2**64} is out of range"),
+        (lambda r: r.poll(0, -1), "max_events: -1 is out of range"),
+        (lambda r: procloop.Channel.pipe(2**40), f"faucet: {2**40} is out of range"),
+        (lambda r: procloop.Channel.pipe(None, -(2**40)), f"sink: {-(2**40)} is out of range"),
+        (lambda r: procloop.Channel.socket(2**31), f"fd: {2**31} is out of range"),
+    ],
+)
+def test_an_int_out_of_range_is_a_config_error_naming_the_argument(call, named):
+    with started(("cat", "cat")) as runner:
+        with pytest.raises(procloop.ConfigError) as info:
+            call(runner)
+        assert str(info.value) == named
+
+
+def test_a_wrong_type_is_a_type_error_naming_the_argument():
+    with started(("cat", "cat")) as runner:
+        with pytest.raises(TypeError, match="argument 'rows'"):
+            runner.resize("cat", "24", 80)
+        with pytest.raises(TypeError, match="argument 'sink'"):
+            procloop.Channel.pipe(None, "1")
+
+
+@pytest.mark.parametrize(
     "bots, named",
     [
         ([("cat", b"x\n")], "bots: a mapping of alias to bytes, not list"),
