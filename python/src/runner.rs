@@ -8,6 +8,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
 use procloop::{Channel as RustChannel, Runner, Signal, TimerId};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyInt};
@@ -279,7 +280,10 @@ impl PyRunner {
         let py = slf.py();
         let mut apps = Vec::new();
         for (name, entry) in config.iter() {
-            let name: String = name.extract()?;
+            let name: String = name.extract().map_err(|_| {
+                let kind = name.get_type().name().map_or_else(|_| "?".to_string(), |n| n.to_string());
+                PyTypeError::new_err(format!("update_config: an app's name is a str, not {kind}"))
+            })?;
             let entry = entry
                 .cast::<PyDict>()
                 .map_err(|_| config_error(py, format!("{name:?}: an app's config is a dict")))?;

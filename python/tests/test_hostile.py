@@ -115,6 +115,8 @@ def test_a_wrong_type_is_a_type_error_naming_the_argument():
             runner.resize("cat", "24", 80)
         with pytest.raises(TypeError, match="argument 'sink'"):
             procloop.Channel.pipe(None, "1")
+        with pytest.raises(TypeError, match="an app's name is a str, not int"):
+            runner.update_config({1: {"command": "cat"}})
 
 
 @pytest.mark.parametrize(
