@@ -52,7 +52,8 @@ const WAIT_SLICE: Duration = Duration::from_millis(50);
 /// a second thread gets ``BusyError`` while a call (a waiting poll) runs.
 /// It belongs to the process that made it: in a forked child (``os.fork()``)
 /// every call raises ``ForkedCopyError`` and touches nothing of the
-/// parent's children and fds.
+/// parent's children and fds. At interpreter exit (``atexit``), every
+/// Runner used in this process ends its children, as ``terminate_all``.
 ///
 /// Every wait (``poll``, ``wait``, ``terminate``, ``terminate_all``, a
 /// socket app's ``start``) releases the GIL and runs Python's signal
