@@ -40,9 +40,12 @@ impl Runner {
         {
             log::warn!("killing what is left of {alias}'s tree in {}: {e}", leaf.dir().display());
         }
-        // Killed already, just above; or a group with nobody left in it.
-        let spent = running.leaf.is_some() || running.ended.as_deref().is_none_or(|p| !p.group_has_members());
-        if let Some(timer) = running.tree_kill.take_if(|_| spent) {
+        // Killed already, just above; or a group with nobody left in it
+        // (one pass over /proc, only for a stopped group).
+        let leaf = running.leaf.is_some();
+        let ended = running.ended.as_deref();
+        let spent = |_: &mut _| leaf || ended.is_none_or(|p| !p.group_has_members());
+        if let Some(timer) = running.tree_kill.take_if(spent) {
             self.reactor.cancel_timer(timer);
             self.own_timers.remove(&timer);
         }
