@@ -603,3 +603,40 @@ fn without_cgroup_kill_in_the_kernel_terminate_ends_every_escape() {
     assert!(live_with_arg(&arg).is_empty(), "ended when terminate returns: {:?}", live_with_arg(&arg));
     assert_eq!(leaves(&cgroup_dir(&runner)), Vec::<PathBuf>::new());
 }
+
+/// On a kernel with neither clone3 nor CLONE_PIDFD (two shims fake one),
+/// std's fork path places the child in its leaf before its program runs,
+/// and terminate still ends every escape.
+#[test]
+fn without_clone3_or_pidfds_a_child_is_placed_and_its_tree_ended() {
+    let name = "without_clone3_or_pidfds_a_child_is_placed_and_its_tree_ended";
+    if std::env::var_os("LD_PRELOAD").is_none() {
+        let shims = [build_shim("no_clone3"), build_shim("fail_clone_pidfd")];
+        let preload = std::env::join_paths(&shims).unwrap();
+        in_own_process_with(name, &[("LD_PRELOAD", preload.as_os_str())]);
+        return;
+    }
+    let Some(mut runner) = cgroups_here() else { return };
+    let arg = marker(name);
+    let script = format!(
+        "grep ^0:: /proc/self/cgroup; (setsid sleep {arg} >/dev/null 2>&1 &); echo go; exec sleep {arg}"
+    );
+    runner.add("bot", App::new("sh -c"));
+    runner.start_with("bot", Start::new().args([script.clone()])).unwrap();
+    let got = run_until(&mut runner, |got| String::from_utf8_lossy(&output_of(got, "bot")).contains("go"));
+    let out = String::from_utf8_lossy(&output_of(&got, "bot")).into_owned();
+    let leaf = leaves(&cgroup_dir(&runner)).pop().unwrap();
+    let name = leaf.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(out.lines().any(|l| l.starts_with("0::") && l.ends_with(&format!("/{name}"))), "{out}");
+    wait_for("the escape", || live_with_arg(&arg).len() >= 2);
+    runner.terminate("bot").unwrap();
+    assert!(live_with_arg(&arg).is_empty(), "ended when terminate returns: {:?}", live_with_arg(&arg));
+    // Its exit found by polling (no pidfd), a stop ends the tree too.
+    runner.start_with("bot", Start::new().alias("stopped").args([script])).unwrap();
+    run_until(&mut runner, |got| String::from_utf8_lossy(&output_of(got, "stopped")).contains("go"));
+    wait_for("the escape", || live_with_arg(&arg).len() >= 2);
+    runner.stop("stopped").unwrap();
+    run_until(&mut runner, |got| {
+        got.iter().any(|g| matches!(g, Got::Exited(..))) && live_with_arg(&arg).is_empty()
+    });
+}
