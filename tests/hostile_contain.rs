@@ -640,3 +640,44 @@ fn without_clone3_or_pidfds_a_child_is_placed_and_its_tree_ended() {
         got.iter().any(|g| matches!(g, Got::Exited(..))) && live_with_arg(&arg).is_empty()
     });
 }
+
+/// A host that forks (a pre-fork server, Python's `os.fork()` then exit):
+/// the forked copy of a contained `Process` it drops must not kill the
+/// parent's child nor remove its leaf (the copy's pidfd still reaches it).
+#[test]
+fn a_forked_copy_of_a_contained_process_leaves_the_parents_tree_alone() {
+    if !in_own_process("a_forked_copy_of_a_contained_process_leaves_the_parents_tree_alone") {
+        return;
+    }
+    // No logger: the copy's drop may log, and must take no lock for it.
+    let mut reactor = procloop::Reactor::new().unwrap();
+    let spawn = procloop::Spawn::new("sleep").arg("1000").contained(true);
+    let started = match reactor.spawn(spawn) {
+        Ok(started) => started,
+        Err(Error::CgroupsUnavailable(why)) => return eprintln!("skipped: {why}"),
+        Err(e) => panic!("{e}"),
+    };
+    let process = reactor.remove_process(started.process).unwrap();
+    let pid = process.pid();
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let leaf = cgroup.lines().find_map(|l| l.strip_prefix("0::")).unwrap().to_string();
+    let leaf = Path::new("/sys/fs/cgroup/unified").join(leaf.trim_start_matches('/'));
+    assert!(leaf.join("cgroup.procs").is_file(), "{}", leaf.display());
+    // SAFETY: the child only drops its copy of the Process (no lock another
+    // thread could hold: the harness's main thread only waits for this one)
+    // and leaves by _exit, running nothing of the harness.
+    let child = unsafe { nix::libc::fork() };
+    assert!(child >= 0, "fork: {}", std::io::Error::last_os_error());
+    if child == 0 {
+        drop(process);
+        // SAFETY: ends the forked child at once, as a forked child must.
+        unsafe { nix::libc::_exit(0) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for the child just forked, into a local.
+    assert_eq!(unsafe { nix::libc::waitpid(child, &mut status, 0) }, child);
+    assert!(matches!(pid_state(pid), Some('S' | 'R')), "the parent's child runs on: {:?}", pid_state(pid));
+    assert!(leaf.exists(), "{} is left to the parent", leaf.display());
+    drop(process);
+    assert!(pid_state(pid).is_none() && !leaf.exists(), "the parent's drop ends it");
+}
