@@ -681,3 +681,27 @@ fn a_forked_copy_of_a_contained_process_leaves_the_parents_tree_alone() {
     drop(process);
     assert!(pid_state(pid).is_none() && !leaf.exists(), "the parent's drop ends it");
 }
+
+/// A socket app whose socket never comes, having forked an escape first:
+/// the failed start leaves no process of its tree and no leaf.
+#[test]
+fn a_failed_socket_start_ends_the_tree_it_began() {
+    let Some(mut runner) = cgroups_here() else { return };
+    let dir = TempDir::new("never-a-socket");
+    let arg = marker("a_failed_socket_start_ends_the_tree_it_began");
+    let script = format!("(setsid sleep {arg} >/dev/null 2>&1 &); exec sleep {arg}");
+    let app = App::new("sh -c").socket(dir.path().join("never.sock")).socket_wait(Duration::from_millis(300));
+    runner.add("bot", app);
+    let err = runner.start_with("bot", Start::new().args([script.clone()])).unwrap_err();
+    assert!(matches!(err, Error::SocketTimeout { .. }), "{err:?}");
+    assert!(live_with_arg(&arg).is_empty(), "left: {:?}", live_with_arg(&arg));
+    assert_eq!(leaves(&cgroup_dir(&runner)), Vec::<PathBuf>::new());
+    // The same start in the loop: its failure comes as an event.
+    runner.start_with("bot", Start::new().args([script]).nowait()).unwrap();
+    let failed = |got: &[Got]| got.iter().any(|g| matches!(g, Got::StartFailed(..)));
+    run_until(&mut runner, |got| failed(got) && live_with_arg(&arg).is_empty());
+    assert!(!runner.aliases().any(|a| a == "bot"), "the alias is free");
+    let dir = cgroup_dir(&runner);
+    drop(runner);
+    assert!(!dir.exists());
+}
