@@ -414,6 +414,9 @@ fn the_process_group_fallback_holds_a_hostile_tree() {
     }
     init();
     let fds = open_fds();
+    let err = Runner::with_cgroups(Cgroups::Required).unwrap_err();
+    assert!(matches!(err, Error::CgroupsUnavailable(_)), "{err:?}");
+    assert_eq!(open_fds(), fds, "a refused Runner leaves no fd");
     let mut runner = Runner::with_cgroups(Cgroups::Preferred).unwrap();
     assert_eq!(runner.containment(), Containment::ProcessGroup);
     let arg = marker("the_process_group_fallback_holds_a_hostile_tree");
