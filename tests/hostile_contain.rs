@@ -708,3 +708,16 @@ fn a_failed_socket_start_ends_the_tree_it_began() {
     drop(runner);
     assert!(!dir.exists());
 }
+
+/// A `die_with_parent` start off the main thread goes through procloop's
+/// spawner thread: its child is placed in its leaf all the same.
+#[test]
+fn a_die_with_parent_child_from_the_spawner_thread_is_in_its_leaf() {
+    let Some(mut runner) = cgroups_here() else { return };
+    runner.add("cat", App::new("cat /proc/self/cgroup").die_with_parent(true));
+    runner.start("cat").unwrap();
+    let got = run_until(&mut runner, |got| got.iter().any(|g| matches!(g, Got::Exited(..))));
+    let out = String::from_utf8_lossy(&output_of(&got, "cat")).into_owned();
+    let name = cgroup_dir(&runner).file_name().unwrap().to_string_lossy().into_owned();
+    assert!(out.lines().any(|l| l.starts_with("0::") && l.contains(&format!("/{name}/child-"))), "{out}");
+}
