@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::cgroup::Leaf;
+use super::fd_reserve::FdReserve;
 use super::hierarchy;
 use crate::reactor::timers::deadline_after;
 
@@ -43,6 +44,8 @@ pub(crate) struct RunnerCgroup {
     peak: usize,
     /// The process that made it: a forked copy must not remove it.
     owner_pid: u32,
+    /// An fd to give up for a kill when this process is out of fds.
+    reserve: FdReserve,
 }
 
 impl RunnerCgroup {
@@ -61,6 +64,7 @@ impl RunnerCgroup {
             in_use: 0,
             peak: 0,
             owner_pid: crate::sys::process_id(),
+            reserve: FdReserve::new(),
         })
     }
 
@@ -114,6 +118,18 @@ impl RunnerCgroup {
         Some(leaf)
     }
 
+    /// Ends what is left of a leaf's tree once its child has exited
+    /// ([`Leaf::end_tree`]), even when this process is out of fds.
+    pub(crate) fn end_tree(&mut self, leaf: &mut Leaf) -> std::io::Result<()> {
+        self.reserve.run(|| leaf.end_tree())
+    }
+
+    /// Kills every process in a leaf ([`Leaf::kill`]), even when this
+    /// process is out of fds.
+    pub(crate) fn kill(&mut self, leaf: &mut Leaf) -> std::io::Result<()> {
+        self.reserve.run(|| leaf.kill())
+    }
+
     /// Kills a leaf's tree and removes the leaf, waiting (bounded) until
     /// it is empty; one that cannot go yet is kept for a later try.
     pub(crate) fn remove_leaf(&mut self, leaf: Leaf) {
@@ -126,7 +142,7 @@ impl RunnerCgroup {
         let mut leaves: Vec<Leaf> = leaves.into_iter().filter_map(|leaf| self.keep_spare(leaf)).collect();
         leaves.retain(|leaf| !leaf.is_removed());
         for leaf in &mut leaves {
-            if let Err(e) = leaf.kill() {
+            if let Err(e) = self.reserve.run(|| leaf.kill()) {
                 log::warn!("killing the tree in {}: {e}", leaf.dir().display());
             }
         }
@@ -138,7 +154,7 @@ impl RunnerCgroup {
     /// empty yet, a later call removes it.
     pub(crate) fn retire(&mut self, leaf: Leaf) {
         let Some(mut leaf) = self.keep_spare(leaf).filter(|leaf| !leaf.is_removed()) else { return };
-        if let Err(e) = leaf.kill() {
+        if let Err(e) = self.reserve.run(|| leaf.kill()) {
             log::warn!("killing the tree in {}: {e}", leaf.dir().display());
         }
         self.retired.push(leaf);
@@ -150,7 +166,7 @@ impl RunnerCgroup {
     fn remove_retired(&mut self, deadline: Option<Instant>) {
         self.retired.retain(|leaf| match deadline {
             None => fs::remove_dir(leaf.dir()).is_err_and(|e| e.kind() != std::io::ErrorKind::NotFound),
-            Some(deadline) => match leaf.remove(deadline) {
+            Some(deadline) => match self.reserve.run(|| leaf.remove(deadline)) {
                 Ok(()) => false,
                 Err(e) => {
                     log::error!("cannot remove cgroup {}: {e}", leaf.dir().display());
