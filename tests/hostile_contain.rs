@@ -11,6 +11,7 @@ use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use procloop::testing::open_fds;
 use procloop::{App, Cgroups, Containment, Error, Runner};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use util::*;
 
 /// A Runner with a cgroup, or `None` (and why, on stderr).
@@ -185,4 +186,190 @@ fn terminate_ends_what_is_left_while_the_host_is_out_of_fds() {
     assert!(status.unwrap().success());
     assert!(ended(left), "ended when terminate returns");
     assert_eq!(leaves(&cgroup_dir(&runner)), Vec::<PathBuf>::new(), "the leaf is removed");
+}
+
+/// The pids of processes of user `uid` (zombies included).
+fn pids_of_user(uid: u32) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { continue };
+        let real =
+            status.lines().find_map(|l| l.strip_prefix("Uid:")).and_then(|u| u.split_whitespace().next());
+        if real == Some(&uid.to_string()) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// A uid no one else here uses: this test's own.
+fn own_uid(salt: u32) -> u32 {
+    40_000 + (std::process::id() % 10_000) * 4 + salt
+}
+
+/// A fork loop as `uid`, up to `Limit::Processes(20)` (which applies to
+/// a user that is not root), each process forking again.
+fn fork_loop(uid: u32) -> App {
+    App::new("sh -c 'echo ready; while :; do (while :; do sleep 1000 & done) & sleep 0.01; done'")
+        .user(uid, uid)
+        .limit(procloop::Limit::Processes(20))
+}
+
+/// Runs [`fork_loop`] as alias "bomb" until the user has `n` processes.
+fn start_fork_loop(runner: &mut Runner, uid: u32) {
+    runner.add("bomb", fork_loop(uid));
+    runner.start("bomb").unwrap();
+    run_until(runner, |got| output_of(got, "bomb").starts_with(b"ready"));
+    wait_for("the fork loop to reach its limit", || pids_of_user(uid).len() >= 15);
+}
+
+fn all_ended(pids: &[u32]) -> bool {
+    pids.iter().all(|pid| ended(*pid))
+}
+
+#[test]
+fn terminate_ends_a_fork_loop_in_a_cgroup() {
+    let Some(mut runner) = cgroups_here() else { return };
+    let uid = own_uid(0);
+    start_fork_loop(&mut runner, uid);
+    runner.terminate("bomb").unwrap();
+    let left = pids_of_user(uid);
+    assert!(all_ended(&left), "left running: {left:?}");
+}
+
+#[test]
+fn terminate_ends_a_fork_loop_in_its_process_group() {
+    init();
+    if !is_root() {
+        eprintln!("skipped: running as another user needs root");
+        return;
+    }
+    let mut runner = Runner::new().unwrap();
+    let uid = own_uid(1);
+    runner.add("bomb", fork_loop(uid).setpgrp(true));
+    start_fork_loop_added(&mut runner, uid);
+    runner.terminate("bomb").unwrap();
+    let left = pids_of_user(uid);
+    assert!(all_ended(&left), "left running: {left:?}");
+}
+
+fn start_fork_loop_added(runner: &mut Runner, uid: u32) {
+    runner.start("bomb").unwrap();
+    run_until(runner, |got| output_of(got, "bomb").starts_with(b"ready"));
+    wait_for("the fork loop to reach its limit", || pids_of_user(uid).len() >= 15);
+}
+
+#[test]
+fn drop_ends_a_fork_loop_in_a_cgroup() {
+    let Some(mut runner) = cgroups_here() else { return };
+    let uid = own_uid(2);
+    start_fork_loop(&mut runner, uid);
+    let dir = cgroup_dir(&runner);
+    drop(runner);
+    let left = pids_of_user(uid);
+    assert!(all_ended(&left), "left running: {left:?}");
+    assert!(!dir.exists());
+}
+
+/// A child that stops itself (SIGSTOP) after starting a grandchild that
+/// stops itself too; both ignore SIGTERM. Prints the grandchild's pid.
+fn self_stopping() -> App {
+    App::new(
+        "sh -c 'trap \"\" TERM; sh -c \"trap \\\"\\\" TERM; kill -STOP \\$\\$; exec sleep 1000\" & \
+         echo $!; echo ready; kill -STOP $$; exec sleep 1000'",
+    )
+    .termination_grace(Duration::from_millis(200))
+}
+
+#[test]
+fn stop_ends_a_tree_that_stopped_itself_in_a_cgroup() {
+    let Some(mut runner) = cgroups_here() else { return };
+    runner.add("stopped", self_stopping());
+    let child = runner.start("stopped").unwrap();
+    let grandchild = printed_pids(&mut runner, "stopped", 1)[0];
+    wait_for("both to stop", || pid_state(child) == Some('T') && pid_state(grandchild) == Some('T'));
+    runner.stop("stopped").unwrap();
+    run_until(&mut runner, |got| got.iter().any(|g| matches!(g, Got::Exited(..))));
+    wait_for("the grandchild to end", || ended(grandchild));
+    runner.terminate("stopped").unwrap();
+}
+
+#[test]
+fn terminate_ends_a_group_that_stopped_itself() {
+    let mut runner = runner_with("stopped", self_stopping().setpgrp(true));
+    let child = runner.start("stopped").unwrap();
+    let grandchild = printed_pids(&mut runner, "stopped", 1)[0];
+    wait_for("both to stop", || pid_state(child) == Some('T') && pid_state(grandchild) == Some('T'));
+    runner.terminate("stopped").unwrap();
+    assert!(ended(child) && ended(grandchild), "ended when terminate returns");
+}
+
+fn usage_usec(leaf: &Path) -> u64 {
+    let stat = std::fs::read_to_string(leaf.join("cpu.stat")).unwrap();
+    stat.lines().find_map(|l| l.strip_prefix("usage_usec ")).unwrap().trim().parse().unwrap()
+}
+
+#[test]
+fn a_tree_that_forks_while_being_frozen_gains_no_cpu_and_no_task() {
+    let Some(mut runner) = cgroups_here() else { return };
+    runner.add("forks", App::new("sh -c 'echo ready; while :; do (:) & (:); done'"));
+    runner.start("forks").unwrap();
+    run_until(&mut runner, |got| output_of(got, "forks").starts_with(b"ready"));
+    let leaf = leaves(&cgroup_dir(&runner)).pop().unwrap();
+    let events = leaf.join("cgroup.events");
+    for _ in 0..5 {
+        runner.freeze("forks").unwrap();
+        wait_for("frozen 1", || std::fs::read_to_string(&events).unwrap().contains("frozen 1"));
+        let (cpu, tasks) = (usage_usec(&leaf), runner.tree_usage("forks").unwrap().tasks);
+        runner.poll_once(Some(Duration::from_millis(100)), |_, _| {}).unwrap();
+        // Not to the microsecond: a task that was leaving the CPU, or
+        // exiting, as the freeze took hold is accounted a little later.
+        let gained = usage_usec(&leaf) - cpu;
+        assert!(gained < 1_000, "{gained} us of CPU used while frozen");
+        assert_eq!(runner.tree_usage("forks").unwrap().tasks, tasks, "no task made while frozen");
+        runner.thaw("forks").unwrap();
+        wait_for("the tree to run again", || usage_usec(&leaf) > cpu);
+    }
+    runner.freeze("forks").unwrap();
+    runner.terminate("forks").unwrap();
+    assert_eq!(leaves(&cgroup_dir(&runner)), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn freeze_and_thaw_after_the_exit_are_ok_and_leave_nothing() {
+    for mut runner in [Runner::new().unwrap()].into_iter().chain(cgroups_here()) {
+        runner.add("true", App::new("true"));
+        runner.start("true").unwrap();
+        run_until(&mut runner, |got| got.contains(&Got::Exited("true".into(), Some(0))));
+        runner.freeze("true").unwrap();
+        runner.thaw("true").unwrap();
+        runner.freeze("true").unwrap();
+        assert!(runner.terminate("true").unwrap().success());
+        if let Containment::Cgroup { path } = runner.containment() {
+            for leaf in leaves(&path) {
+                let freeze = std::fs::read_to_string(leaf.join("cgroup.freeze")).unwrap();
+                assert_eq!(freeze, "0\n", "a leaf kept for the next child is not frozen");
+            }
+            runner.start("true").unwrap();
+            run_until(&mut runner, |got| got.contains(&Got::Exited("true".into(), Some(0))));
+        }
+    }
+}
+
+#[test]
+fn a_grandchild_that_ended_is_counted_in_the_tree() {
+    let Some(mut runner) = cgroups_here() else { return };
+    let spin = "i=0; while [ $i -lt 30000 ]; do i=$((i+1)); done";
+    runner.add("bot", App::new(format!("sh -c 'setsid sh -c \"{spin}\" & echo $!; echo ready; read go'")));
+    runner.start("bot").unwrap();
+    let grandchild = printed_pids(&mut runner, "bot", 1)[0];
+    wait_for("the grandchild to end", || ended(grandchild));
+    let tree = runner.tree_usage("bot").unwrap();
+    let own = runner.cpu_time("bot").unwrap();
+    assert!(tree.cpu_time() > own, "the tree {tree:?} and the child itself {own:?}");
+    runner.get_channel("bot").unwrap().write(b"go\n").unwrap();
+    run_until(&mut runner, |got| got.iter().any(|g| matches!(g, Got::Exited(..))));
+    assert!(runner.tree_usage("bot").unwrap().cpu_time() >= tree.cpu_time(), "after the exit too");
+    runner.terminate("bot").unwrap();
 }
