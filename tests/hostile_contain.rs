@@ -373,3 +373,180 @@ fn a_grandchild_that_ended_is_counted_in_the_tree() {
     assert!(runner.tree_usage("bot").unwrap().cpu_time() >= tree.cpu_time(), "after the exit too");
     runner.terminate("bot").unwrap();
 }
+
+/// Runs `bad`, which must fail with an error `expected` accepts and whose
+/// message names `culprit`, leaving no child, no fd and no leaf in `dir`.
+fn fails_cleanly(
+    runner: &mut Runner,
+    culprit: &str,
+    bad: impl FnOnce(&mut Runner) -> procloop::Result<u32>,
+    expected: impl FnOnce(&Error) -> bool,
+) {
+    let (fds, children) = (open_fds(), child_pids());
+    let err = bad(runner).expect_err("bad input must fail");
+    let message = err.to_string();
+    assert!(expected(&err), "wrong error: {err:?}");
+    assert!(message.contains(culprit), "{message:?} does not name {culprit:?}");
+    assert_eq!(child_pids(), children, "a child was left after: {message}");
+    assert_eq!(open_fds(), fds, "an fd leaked after: {message}");
+    if let Containment::Cgroup { path } = runner.containment() {
+        assert_eq!(leaves(&path), Vec::<PathBuf>::new(), "a leaf was left after: {message}");
+    }
+}
+
+/// Bad starts of every kind, on a Runner of each containment: typed errors
+/// naming the culprit, and nothing left behind.
+fn bad_starts(runner: &mut Runner, dir: &TempDir) {
+    let not_executable = dir.path().join("not-executable");
+    std::fs::write(&not_executable, b"#!/bin/sh\n").unwrap();
+    runner.add("missing", App::new("procloop-no-such-program"));
+    runner.add("noexec", App::new(not_executable.display().to_string()));
+    runner.add("folder", App::new(dir.path().display().to_string()));
+    runner.add("nul-arg", App::new("echo"));
+    runner.add("nul-env", App::new("true").env("KEY", "a\0b"));
+    runner.add("eq-env", App::new("true").env("A=B", "c"));
+    runner.add("nul-cwd", App::new("true").cwd("/tmp\0x"));
+    runner.add("nan-cpus", App::new("true").limit(procloop::Limit::Cpus(f64::NAN)));
+    runner.add("minus-cpus", App::new("true").limit(procloop::Limit::Cpus(-1.0)));
+    let spawn = |e: &Error| matches!(e, Error::Spawn { .. });
+    let setting = |e: &Error| matches!(e, Error::InvalidSetting { .. });
+    fails_cleanly(runner, "procloop-no-such-program", |r| r.start("missing"), spawn);
+    fails_cleanly(runner, "not-executable", |r| r.start("noexec"), spawn);
+    fails_cleanly(runner, &dir.path().display().to_string(), |r| r.start("folder"), spawn);
+    let nul_arg = procloop::Start::new().args(["a\0b"]);
+    fails_cleanly(runner, "NUL", |r| r.start_with("nul-arg", nul_arg), setting);
+    fails_cleanly(runner, "KEY", |r| r.start("nul-env"), setting);
+    fails_cleanly(runner, "A=B", |r| r.start("eq-env"), setting);
+    fails_cleanly(runner, "working directory", |r| r.start("nul-cwd"), setting);
+    fails_cleanly(runner, "cpus of NaN", |r| r.start("nan-cpus"), setting);
+    fails_cleanly(runner, "cpus of -1", |r| r.start("minus-cpus"), setting);
+    // A tree limit without its controller here (or without a cgroup).
+    let unsupported = |e: &Error| matches!(e, Error::LimitUnsupported { .. });
+    for (name, limit) in [
+        ("memory", procloop::Limit::TreeMemory(64 << 20)),
+        ("pids", procloop::Limit::Tasks(8)),
+        ("cpu", procloop::Limit::Cpus(0.5)),
+    ] {
+        let path = match runner.containment() {
+            Containment::Cgroup { path } => path,
+            _ => PathBuf::new(),
+        };
+        let on = std::fs::read_to_string(path.join("cgroup.subtree_control")).unwrap_or_default();
+        if on.split_whitespace().any(|c| c == name) {
+            continue; // a controller it has: nothing to refuse
+        }
+        runner.add("tree", App::new("true").limit(limit));
+        let culprit =
+            if path.as_os_str().is_empty() { "needs a cgroup".to_string() } else { format!("\"{name}\"") };
+        fails_cleanly(runner, &culprit, |r| r.start("tree"), unsupported);
+    }
+    // Out of fds mid-run: the start fails, the Runner goes on.
+    runner.add("true", App::new("true"));
+    let (fds, children) = (open_fds(), child_pids());
+    let out = OutOfFds::new();
+    let err = runner.start("true").unwrap_err();
+    drop(out);
+    assert!(err.to_string().contains("Too many open files"), "{err}");
+    assert_eq!((open_fds(), child_pids()), (fds, children), "nothing left after: {err}");
+    if let Containment::Cgroup { path } = runner.containment() {
+        assert_eq!(leaves(&path), Vec::<PathBuf>::new(), "no leaf left after: {err}");
+    }
+    fails_cleanly(runner, "procloop-no-such-program", |r| r.start("missing"), spawn);
+    runner.start("true").unwrap();
+    run_until(runner, |got| got.contains(&Got::Exited("true".into(), Some(0))));
+    runner.terminate("true").unwrap();
+}
+
+#[test]
+fn bad_starts_in_a_cgroup_leave_no_leaf_fd_or_child() {
+    if !in_own_process("bad_starts_in_a_cgroup_leave_no_leaf_fd_or_child") {
+        return;
+    }
+    let fds = open_fds();
+    let Some(mut runner) = cgroups_here() else { return };
+    let dir = TempDir::new("bad-starts");
+    bad_starts(&mut runner, &dir);
+    let path = cgroup_dir(&runner);
+    drop(runner);
+    assert!(!path.exists(), "{} removed", path.display());
+    assert_eq!(open_fds(), fds, "the Runner's fds went with it");
+}
+
+#[test]
+fn bad_starts_without_a_cgroup_leave_no_fd_or_child() {
+    if !in_own_process("bad_starts_without_a_cgroup_leave_no_fd_or_child") {
+        return;
+    }
+    init();
+    let fds = open_fds();
+    let mut runner = Runner::new().unwrap();
+    let dir = TempDir::new("bad-starts");
+    bad_starts(&mut runner, &dir);
+    drop(runner);
+    assert_eq!(open_fds(), fds, "the Runner's fds went with it");
+}
+
+/// Runs the test `name` in a fresh process of this binary, in a mount
+/// namespace of its own where the cgroup2 mount is read-only: no cgroup
+/// can be made there. True in that process.
+fn without_writable_cgroups(name: &str) -> bool {
+    const KEY: &str = "PROCLOOP_READ_ONLY_CGROUPS";
+    if std::env::var(KEY).is_ok() {
+        return true;
+    }
+    init();
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mount = info.lines().find(|l| l.contains(" - cgroup2 ")).and_then(|l| l.split(' ').nth(4));
+    let (Some(mount), true) = (mount, is_root()) else {
+        eprintln!("skipped: no cgroup2 mount, or not root");
+        return false;
+    };
+    let output = std::process::Command::new("unshare")
+        .args(["-m", "sh", "-c", "mount -o remount,bind,ro \"$0\" && exec \"$@\"", mount])
+        .arg(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(KEY, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() && !stdout.contains("running 1 test") {
+        eprintln!("skipped: no mount namespace here: {}", String::from_utf8_lossy(&output.stderr));
+        return false;
+    }
+    assert!(stdout.contains("1 passed"), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    false
+}
+
+/// A child whose grandchild stays in its process group; prints the
+/// grandchild's pid and "ready".
+fn child_and_grandchild() -> App {
+    App::new("sh -c '(sleep 1000 & echo $!); echo ready; exec sleep 1000'")
+}
+
+#[test]
+fn the_process_group_fallback_freezes_and_ends_the_group_and_leaks_nothing() {
+    const NAME: &str = "the_process_group_fallback_freezes_and_ends_the_group_and_leaks_nothing";
+    if !without_writable_cgroups(NAME) {
+        return;
+    }
+    let fds = open_fds();
+    let mut runner = Runner::with_cgroups(Cgroups::Preferred).unwrap();
+    assert_eq!(runner.containment(), Containment::ProcessGroup);
+    let dir = TempDir::new("fallback");
+    bad_starts(&mut runner, &dir);
+    runner.add("tree", child_and_grandchild());
+    let child = runner.start("tree").unwrap();
+    let grandchild = printed_pids(&mut runner, "tree", 1)[0];
+    runner.freeze("tree").unwrap();
+    wait_for("the group to stop", || pid_state(child) == Some('T') && pid_state(grandchild) == Some('T'));
+    runner.thaw("tree").unwrap();
+    wait_for("the group to run", || pid_state(child) != Some('T') && pid_state(grandchild) != Some('T'));
+    runner.freeze("tree").unwrap();
+    runner.terminate("tree").unwrap();
+    assert!(ended(child) && ended(grandchild), "the frozen group ended when terminate returns");
+    let child = runner.start("tree").unwrap();
+    let grandchild = printed_pids(&mut runner, "tree", 1)[0];
+    drop(runner);
+    assert!(ended(child) && ended(grandchild), "the group ended when drop returns");
+    assert_eq!(open_fds(), fds, "the Runner's fds went with it");
+}
