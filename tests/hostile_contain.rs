@@ -550,3 +550,59 @@ fn the_process_group_fallback_freezes_and_ends_the_group_and_leaks_nothing() {
     assert!(ended(child) && ended(grandchild), "the group ended when drop returns");
     assert_eq!(open_fds(), fds, "the Runner's fds went with it");
 }
+
+/// A bot (root, as bots are unless `App::user` says otherwise) that makes
+/// cgroups below its own leaf, two deep, and moves a grandchild there.
+fn nesting_bot() -> App {
+    App::new(
+        "sh -c 'leaf=$(sed -n \"s/^0:://p\" /proc/self/cgroup); \
+         mount=$(awk \"\\$9 == \\\"cgroup2\\\" {print \\$5; exit}\" /proc/self/mountinfo); \
+         mkdir -p $mount$leaf/a/b; sleep 1000 & echo $! > $mount$leaf/a/b/cgroup.procs; \
+         echo $!; echo ready; exec sleep 1000'",
+    )
+}
+
+#[test]
+fn cgroups_a_bot_makes_below_its_leaf_go_with_it() {
+    let Some(mut runner) = cgroups_here() else { return };
+    runner.add("nest", nesting_bot());
+    runner.start_with("nest", procloop::Start::new().alias("one")).unwrap();
+    let first = printed_pids(&mut runner, "one", 1)[0];
+    let dir = cgroup_dir(&runner);
+    assert!(leaves(&dir)[0].join("a/b/cgroup.procs").is_file(), "the bot made its cgroups");
+    runner.terminate("one").unwrap();
+    assert!(ended(first), "ended when terminate returns");
+    assert_eq!(leaves(&dir), Vec::<PathBuf>::new(), "the leaf and what the bot made in it are removed");
+    runner.start_with("nest", procloop::Start::new().alias("two")).unwrap();
+    let second = printed_pids(&mut runner, "two", 1)[0];
+    drop(runner);
+    assert!(ended(second), "ended when drop returns");
+    assert!(!dir.exists(), "{} removed", dir.display());
+}
+
+/// The pid of a process that has ended and been reaped.
+fn a_gone_pid() -> u32 {
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    pid
+}
+
+#[test]
+fn a_new_runner_removes_what_a_killed_hosts_runner_left() {
+    let Some(runner) = cgroups_here() else { return };
+    let parent = cgroup_dir(&runner).parent().unwrap().to_path_buf();
+    let gone = a_gone_pid();
+    let stale = [parent.join(format!("procloop-{gone}-0")), parent.join(format!("procloop-{gone}-spawn-3"))];
+    std::fs::create_dir_all(stale[0].join("child-1/sub")).unwrap();
+    std::fs::create_dir(&stale[1]).unwrap();
+    let live = parent.join("procloop-1-99"); // pid 1 lives
+    std::fs::create_dir(&live).unwrap();
+    let another = Runner::with_cgroups(Cgroups::Required).unwrap();
+    let kept = live.exists();
+    let _ = std::fs::remove_dir(&live);
+    assert!(stale.iter().all(|dir| !dir.exists()), "the stale cgroups are removed: {stale:?}");
+    assert!(kept, "one of a live process is left alone");
+    assert!(cgroup_dir(&runner).exists(), "this process's own Runner is left alone");
+    drop((runner, another));
+}

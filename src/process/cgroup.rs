@@ -297,7 +297,7 @@ impl Leaf {
 
 /// Removes the cgroups a child made below its leaf (as root it may), which
 /// keep the leaf busy; what cannot go yet is tried again by the caller.
-fn remove_below(dir: &Path) {
+pub(crate) fn remove_below(dir: &Path) {
     let Ok(entries) = fs::read_dir(dir) else { return };
     for entry in entries.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())) {
         remove_below(&entry.path());
