@@ -606,3 +606,16 @@ fn a_new_runner_removes_what_a_killed_hosts_runner_left() {
     assert!(cgroup_dir(&runner).exists(), "this process's own Runner is left alone");
     drop((runner, another));
 }
+
+#[test]
+fn an_fd_limit_too_low_to_load_a_program_is_a_start_error() {
+    // 0, 1 and 2 are taken: a dynamically linked program's loader has no
+    // fd left for its libraries, and the child would die with 127.
+    let mut runner = runner_with("true", App::new("true").limit(procloop::Limit::OpenFiles(3)));
+    let err = runner.start("true").unwrap_err();
+    assert!(matches!(err, Error::InvalidSetting { .. }), "{err:?}");
+    assert!(err.to_string().contains("limit open_files of 3"), "{err}");
+    runner.add("true", App::new("true").limit(procloop::Limit::OpenFiles(4)));
+    runner.start("true").unwrap();
+    run_until(&mut runner, |got| got.contains(&Got::Exited("true".into(), Some(0))));
+}
