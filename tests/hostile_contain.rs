@@ -619,3 +619,15 @@ fn an_fd_limit_too_low_to_load_a_program_is_a_start_error() {
     runner.start("true").unwrap();
     run_until(&mut runner, |got| got.contains(&Got::Exited("true".into(), Some(0))));
 }
+
+#[test]
+fn an_address_space_too_small_to_load_a_program_is_a_start_error() {
+    // glibc's loader alone maps about 2.2 MiB: in 2 MiB the child would die with 127.
+    let mut runner = runner_with("true", App::new("true").limit(procloop::Limit::Memory(2 << 20)));
+    let err = runner.start("true").unwrap_err();
+    assert!(matches!(err, Error::InvalidSetting { .. }), "{err:?}");
+    assert!(err.to_string().contains("limit memory of 2097152"), "{err}");
+    runner.add("true", App::new("true").limit(procloop::Limit::Memory(4 << 20)));
+    runner.start("true").unwrap();
+    run_until(&mut runner, |got| got.contains(&Got::Exited("true".into(), Some(0))));
+}

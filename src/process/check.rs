@@ -48,8 +48,9 @@ pub(crate) fn start(command: &Command<'_>) -> Result<()> {
 
 /// The least address space a limit may leave a child: below it, loading a
 /// dynamically linked program fails, and the child dies of SIGSEGV or
-/// exits with 127 instead of the start failing.
-pub(crate) const MIN_MEMORY: u64 = 1 << 20;
+/// exits with 127 instead of the start failing (glibc's `/bin/true` needs
+/// about 2.2 MiB: `prlimit --as=2097152 /bin/true` exits with 127).
+pub(crate) const MIN_MEMORY: u64 = 4 << 20;
 
 /// The fewest open files a limit may leave a child (see [`too_low`]).
 pub(crate) const MIN_OPEN_FILES: u64 = 4;
@@ -57,7 +58,7 @@ pub(crate) const MIN_OPEN_FILES: u64 = 4;
 /// Why `limit` is too low for any program to start under, if it is.
 fn too_low(limit: &Limit) -> Option<&'static str> {
     match *limit {
-        Limit::Memory(n) if n < MIN_MEMORY => Some("programs fail to load in under 1 MiB of address space"),
+        Limit::Memory(n) if n < MIN_MEMORY => Some("programs fail to load in under 4 MiB of address space"),
         // The loader of a dynamically linked program opens its libraries
         // on the fd after stderr: without it the child dies with 127.
         Limit::OpenFiles(n) if n < MIN_OPEN_FILES => {
