@@ -631,3 +631,24 @@ fn an_address_space_too_small_to_load_a_program_is_a_start_error() {
     runner.start("true").unwrap();
     run_until(&mut runner, |got| got.contains(&Got::Exited("true".into(), Some(0))));
 }
+
+#[test]
+fn a_bot_run_as_another_user_cannot_leave_its_leaf_or_raise_its_limits() {
+    let Some(mut runner) = cgroups_here() else { return };
+    let uid = own_uid(3);
+    // It tries to move itself to the top of the cgroup2 mount, then to
+    // raise its hard limit of open files; it prints what it ended with.
+    let script = "mount=$(awk \"\\$9 == \\\"cgroup2\\\" {print \\$5; exit}\" /proc/self/mountinfo); \
+                  echo $$ > $mount/cgroup.procs 2>/dev/null; ulimit -H -n 4096 2>/dev/null; \
+                  sed -n \"s/^0:://p\" /proc/self/cgroup; ulimit -H -n";
+    let app = App::new(format!("sh -c '{script}'")).user(uid, uid).limit(procloop::Limit::OpenFiles(64));
+    runner.add("bot", app);
+    runner.start("bot").unwrap();
+    let got = run_until(&mut runner, |got| got.iter().any(|g| matches!(g, Got::Exited(..))));
+    let out = String::from_utf8(output_of(&got, "bot")).unwrap();
+    let name = cgroup_dir(&runner).file_name().unwrap().to_string_lossy().into_owned();
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.first().is_some_and(|l| l.ends_with(&format!("/{name}/child-1"))), "left its leaf: {out}");
+    assert_eq!(lines.get(1), Some(&"64"), "raised its limit: {out}");
+    runner.terminate("bot").unwrap();
+}
