@@ -652,3 +652,32 @@ fn a_bot_run_as_another_user_cannot_leave_its_leaf_or_raise_its_limits() {
     assert_eq!(lines.get(1), Some(&"64"), "raised its limit: {out}");
     runner.terminate("bot").unwrap();
 }
+
+#[test]
+fn a_contained_spawns_tree_is_killed_at_its_exit_while_the_host_is_out_of_fds() {
+    const NAME: &str = "a_contained_spawns_tree_is_killed_at_its_exit_while_the_host_is_out_of_fds";
+    if !in_own_process(NAME) {
+        return;
+    }
+    init();
+    let mut reactor = procloop::Reactor::new().unwrap();
+    let script = "setsid sleep 1000 </dev/null >/dev/null 2>&1 & echo $!; read go; exit 0";
+    let started = match reactor.spawn(procloop::Spawn::new("sh").arg("-c").arg(script).contained(true)) {
+        Ok(started) => started,
+        Err(Error::CgroupsUnavailable(why)) => return eprintln!("skipped: no cgroup here: {why}"),
+        Err(e) => panic!("{e}"),
+    };
+    let pid = reactor.process(started.process).unwrap().pid();
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let leaf = cgroup.lines().find_map(|l| l.strip_prefix("0::")).unwrap().to_string();
+    let seen = poll_until(&mut reactor, |seen| data_of(seen, started.channel).ends_with(b"\n"));
+    let left: u32 = String::from_utf8_lossy(&data_of(&seen, started.channel)).trim().parse().unwrap();
+    let out = OutOfFds::new();
+    reactor.channel(started.channel).unwrap().write(b"go\n").unwrap();
+    poll_until(&mut reactor, |seen| seen.iter().any(|s| matches!(s, Seen::Exited(..))));
+    reactor.poll_once(Some(Duration::ZERO), |_, _| {}).unwrap(); // the ended Process is dropped
+    drop(out);
+    wait_for("what the child left to be killed", || ended(left));
+    let mount = std::path::Path::new("/sys/fs/cgroup/unified");
+    assert!(!mount.join(leaf.trim_start_matches('/')).exists(), "{leaf} removed");
+}

@@ -7,7 +7,6 @@ mod check;
 pub(crate) mod command;
 mod contained;
 mod end;
-pub(crate) mod fd_reserve;
 mod group;
 mod hierarchy;
 pub(crate) mod launch;

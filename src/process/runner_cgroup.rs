@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::cgroup::{self, Leaf};
-use super::fd_reserve::FdReserve;
 use super::hierarchy;
 use crate::reactor::timers::deadline_after;
 
@@ -45,8 +44,6 @@ pub(crate) struct RunnerCgroup {
     peak: usize,
     /// The process that made it: a forked copy must not remove it.
     owner_pid: u32,
-    /// An fd to give up for a kill when this process is out of fds.
-    reserve: FdReserve,
 }
 
 impl RunnerCgroup {
@@ -66,7 +63,6 @@ impl RunnerCgroup {
             in_use: 0,
             peak: 0,
             owner_pid: crate::sys::process_id(),
-            reserve: FdReserve::new(),
         })
     }
 
@@ -120,18 +116,6 @@ impl RunnerCgroup {
         Some(leaf)
     }
 
-    /// Ends what is left of a leaf's tree once its child has exited
-    /// ([`Leaf::end_tree`]), even when this process is out of fds.
-    pub(crate) fn end_tree(&mut self, leaf: &mut Leaf) -> std::io::Result<()> {
-        self.reserve.run(|| leaf.end_tree())
-    }
-
-    /// Kills every process in a leaf ([`Leaf::kill`]), even when this
-    /// process is out of fds.
-    pub(crate) fn kill(&mut self, leaf: &mut Leaf) -> std::io::Result<()> {
-        self.reserve.run(|| leaf.kill())
-    }
-
     /// Kills a leaf's tree and removes the leaf, waiting (bounded) until
     /// it is empty; one that cannot go yet is kept for a later try.
     pub(crate) fn remove_leaf(&mut self, leaf: Leaf) {
@@ -144,7 +128,7 @@ impl RunnerCgroup {
         let mut leaves: Vec<Leaf> = leaves.into_iter().filter_map(|leaf| self.keep_spare(leaf)).collect();
         leaves.retain(|leaf| !leaf.is_removed());
         for leaf in &mut leaves {
-            if let Err(e) = self.reserve.run(|| leaf.kill()) {
+            if let Err(e) = leaf.kill() {
                 log::warn!("killing the tree in {}: {e}", leaf.dir().display());
             }
         }
@@ -156,7 +140,7 @@ impl RunnerCgroup {
     /// empty yet, a later call removes it.
     pub(crate) fn retire(&mut self, leaf: Leaf) {
         let Some(mut leaf) = self.keep_spare(leaf).filter(|leaf| !leaf.is_removed()) else { return };
-        if let Err(e) = self.reserve.run(|| leaf.kill()) {
+        if let Err(e) = leaf.kill() {
             log::warn!("killing the tree in {}: {e}", leaf.dir().display());
         }
         self.retired.push(leaf);
@@ -168,7 +152,7 @@ impl RunnerCgroup {
     fn remove_retired(&mut self, deadline: Option<Instant>) {
         self.retired.retain(|leaf| match deadline {
             None => fs::remove_dir(leaf.dir()).is_err_and(|e| e.kind() != std::io::ErrorKind::NotFound),
-            Some(deadline) => match self.reserve.run(|| leaf.remove(deadline)) {
+            Some(deadline) => match leaf.remove(deadline) {
                 Ok(()) => false,
                 Err(e) => {
                     log::error!("cannot remove cgroup {}: {e}", leaf.dir().display());

@@ -459,7 +459,7 @@ impl Spawn {
     /// Starts it in `leaf`, else in the cgroup it names, if any.
     fn start_in(&self, leaf: Option<&Leaf>) -> Result<launch::Spawned> {
         let cgroup = match (leaf, &self.cgroup) {
-            (Some(leaf), _) => Some(leaf.placement()),
+            (Some(leaf), _) => Some(leaf.placement()?),
             (None, Some(dir)) => Some((Arc::new(open_dir(dir)?), dir.clone())),
             (None, None) => None,
         };

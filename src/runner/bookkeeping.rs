@@ -36,7 +36,7 @@ impl Runner {
         running.ended = ended.map(Box::new);
         // A child's tree lives as long as the child.
         if let Some(leaf) = running.leaf.as_mut()
-            && let Err(e) = self.contain.end_tree(leaf)
+            && let Err(e) = leaf.end_tree()
         {
             log::warn!("killing what is left of {alias}'s tree in {}: {e}", leaf.dir().display());
         }

@@ -125,22 +125,6 @@ impl Contain {
         Err(Error::LimitUnsupported { limit: *limit, missing })
     }
 
-    /// Ends what is left of a leaf's tree at its child's exit.
-    pub(crate) fn end_tree(&mut self, leaf: &mut Leaf) -> std::io::Result<()> {
-        match self {
-            Contain::Cgroup(cgroup) => cgroup.end_tree(leaf),
-            _ => leaf.end_tree(),
-        }
-    }
-
-    /// Kills every process in a leaf, without waiting.
-    fn kill(&mut self, leaf: &mut Leaf) -> std::io::Result<()> {
-        match self {
-            Contain::Cgroup(cgroup) => cgroup.kill(leaf),
-            _ => leaf.kill(),
-        }
-    }
-
     /// Kills a leaf's tree and removes it when it can, without waiting.
     pub(crate) fn retire(&mut self, leaf: Option<Leaf>) {
         if let (Contain::Cgroup(cgroup), Some(leaf)) = (self, leaf) {
@@ -271,7 +255,7 @@ impl Runner {
         running.tree_kill = None;
         if let Some(leaf) = running.leaf.as_mut().filter(|_| running.process.is_some()) {
             log::debug!("{alias}'s grace has passed: killing its tree in {}", leaf.dir().display());
-            if let Err(e) = self.contain.kill(leaf) {
+            if let Err(e) = leaf.kill() {
                 log::warn!("killing {alias}'s tree in {}: {e}", leaf.dir().display());
             }
         }

@@ -97,9 +97,12 @@ impl Runner {
     fn launch(&mut self, alias: &Arc<str>, app: &str, opts: &Start, in_loop: bool) -> Result<Running> {
         let config = self.apps.get(app).ok_or_else(|| Error::UnknownApp(app.to_string()))?;
         let leaf = self.contain.leaf_for(&config.limits)?;
-        let placement =
-            Placement { cgroup: leaf.as_ref().map(Leaf::placement), own_group: self.contain.own_group() };
-        match self.launch_placed(alias, app, opts, in_loop, placement) {
+        let placed = leaf.as_ref().map(Leaf::placement).transpose().map_err(Error::from);
+        let launched = placed.and_then(|cgroup| {
+            let placement = Placement { cgroup, own_group: self.contain.own_group() };
+            self.launch_placed(alias, app, opts, in_loop, placement)
+        });
+        match launched {
             Ok(mut running) => {
                 running.leaf = leaf;
                 Ok(running)
