@@ -681,3 +681,29 @@ fn a_contained_spawns_tree_is_killed_at_its_exit_while_the_host_is_out_of_fds() 
     let mount = std::path::Path::new("/sys/fs/cgroup/unified");
     assert!(!mount.join(leaf.trim_start_matches('/')).exists(), "{leaf} removed");
 }
+
+#[test]
+fn spawn_into_a_folder_that_is_no_cgroup_v2_is_refused_and_leaves_nothing() {
+    init();
+    let mut reactor = procloop::Reactor::new().unwrap();
+    let plain = TempDir::new("not-a-cgroup");
+    // A cgroup v1 directory where one is mounted: no cgroup.kill, no
+    // cgroup.events, so a tree there could not be ended.
+    let v1 = Path::new("/sys/fs/cgroup/pids");
+    let dirs = [Some(plain.path()), v1.is_dir().then_some(v1)];
+    for dir in dirs.into_iter().flatten() {
+        for contained in [false, true] {
+            let spawn = procloop::Spawn::new("true").cgroup(dir).contained(contained);
+            let err = reactor.spawn(spawn).map(drop).unwrap_err();
+            assert!(matches!(err, Error::CgroupsUnavailable(_)), "{}: {err:?}", dir.display());
+            let message = err.to_string();
+            assert!(
+                message.contains(&dir.display().to_string()) && message.contains("cgroup v2"),
+                "{message}"
+            );
+            let made: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.path()).collect();
+            let ours = made.iter().filter(|p| p.to_string_lossy().contains("procloop-")).count();
+            assert_eq!(ours, 0, "{} holds what the start made: {made:?}", dir.display());
+        }
+    }
+}

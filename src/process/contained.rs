@@ -22,7 +22,10 @@ pub(crate) fn leaf(parent: Option<&Path>, limits: &[Limit]) -> Result<Leaf> {
         tree::check_cpus(limit)?;
     }
     let leaf = match parent {
-        Some(dir) => make(dir)?,
+        Some(dir) => {
+            hierarchy::check_v2(dir).map_err(Error::CgroupsUnavailable)?;
+            make(dir)?
+        }
         None => make(own_cgroup()?)?,
     };
     if let Err(e) = set_limits(&leaf, limits) {

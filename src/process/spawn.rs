@@ -358,7 +358,8 @@ impl Spawn {
     /// Places it in the cgroup v2 directory `dir` (which must exist and be
     /// ours to write) as it is created, before its program runs. With
     /// [`contained`](Self::contained), its own leaf is made below `dir`.
-    /// A directory that cannot be opened is [`Error::CgroupsUnavailable`].
+    /// A directory that cannot be opened, or is no cgroup v2 one, is
+    /// [`Error::CgroupsUnavailable`].
     ///
     /// ```
     /// use procloop::Spawn;
@@ -493,6 +494,7 @@ impl Spawn {
 }
 
 fn open_dir(dir: &std::path::Path) -> Result<std::os::fd::OwnedFd> {
+    super::hierarchy::check_v2(dir).map_err(Error::CgroupsUnavailable)?;
     let opened = OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY).open(dir);
     opened
         .map(Into::into)
