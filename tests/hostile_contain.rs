@@ -707,3 +707,34 @@ fn spawn_into_a_folder_that_is_no_cgroup_v2_is_refused_and_leaves_nothing() {
         }
     }
 }
+
+#[test]
+fn a_zombie_left_to_init_does_not_keep_the_leaf() {
+    let Some(mut runner) = cgroups_here() else { return };
+    // The subshell exits at once; `exec sleep` never reaps it; once the
+    // child is killed the zombie goes to init, which here never reaps.
+    runner.add("zombie", App::new("sh -c 'sh -c \"exit 0\" & echo $!; echo ready; exec sleep 1000'"));
+    runner.start("zombie").unwrap();
+    let zombie = printed_pids(&mut runner, "zombie", 1)[0];
+    wait_for("the zombie", || pid_state(zombie) == Some('Z'));
+    let dir = cgroup_dir(&runner);
+    runner.terminate("zombie").unwrap();
+    assert_eq!(leaves(&dir), Vec::<PathBuf>::new(), "the leaf is removed");
+    drop(runner);
+    assert!(!dir.exists());
+}
+
+#[test]
+fn without_cgroup_kill_terminate_still_ends_a_fork_loop() {
+    let name = "without_cgroup_kill_terminate_still_ends_a_fork_loop";
+    if !in_own_process_with(name, &[("PROCLOOP_NO_CGROUP_KILL", "1".as_ref())]) {
+        return;
+    }
+    let Some(mut runner) = cgroups_here() else { return };
+    let uid = own_uid(4);
+    start_fork_loop(&mut runner, uid);
+    runner.terminate("bomb").unwrap();
+    let left = pids_of_user(uid);
+    assert!(all_ended(&left), "left running: {left:?}");
+    assert_eq!(leaves(&cgroup_dir(&runner)), Vec::<PathBuf>::new(), "the leaf is removed");
+}
