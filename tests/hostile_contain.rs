@@ -738,3 +738,19 @@ fn without_cgroup_kill_terminate_still_ends_a_fork_loop() {
     assert!(all_ended(&left), "left running: {left:?}");
     assert_eq!(leaves(&cgroup_dir(&runner)), Vec::<PathBuf>::new(), "the leaf is removed");
 }
+
+#[test]
+fn a_tree_limit_of_zero_is_an_invalid_setting_with_or_without_a_cgroup() {
+    let runners = [Runner::new().unwrap()].into_iter().chain(cgroups_here());
+    for mut runner in runners {
+        for (limit, named) in [
+            (procloop::Limit::TreeMemory(0), "limit tree_memory of 0"),
+            (procloop::Limit::Tasks(0), "limit tasks of 0"),
+        ] {
+            runner.add("zero", App::new("true").limit(limit));
+            let err = runner.start("zero").unwrap_err();
+            assert!(matches!(err, Error::InvalidSetting { .. }), "{err:?}");
+            assert!(err.to_string().contains(named), "{err}");
+        }
+    }
+}

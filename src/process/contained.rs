@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 /// tree `limits` set; on any failure, no leaf is left.
 pub(crate) fn leaf(parent: Option<&Path>, limits: &[Limit]) -> Result<Leaf> {
     for limit in limits {
-        tree::check_cpus(limit)?;
+        tree::check_value(limit)?;
     }
     let leaf = match parent {
         Some(dir) => {

@@ -110,9 +110,13 @@ fn field(text: &str, key: &str) -> Option<u64> {
     text.lines().find_map(|line| line.strip_prefix(key)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
-/// A `Cpus` limit must be a positive number of CPUs that `cpu.max` takes.
-pub(crate) fn check_cpus(limit: &Limit) -> crate::Result<()> {
+/// A tree limit's value must be one a child can start under and the
+/// kernel takes: some memory, a task for the child itself, a positive
+/// number of CPUs that `cpu.max` can hold.
+pub(crate) fn check_value(limit: &Limit) -> crate::Result<()> {
     let reason = match limit {
+        Limit::TreeMemory(0) => "a tree with no memory at all cannot run",
+        Limit::Tasks(0) => "a tree needs at least one task: its child",
         Limit::Cpus(cpus) if !(cpus.is_finite() && *cpus > 0.0) => "a tree's CPUs must be a positive number",
         Limit::Cpus(cpus) if cpus * CPU_PERIOD as f64 > CPU_MAX_QUOTA => {
             "more CPUs than the kernel's cpu.max can take"
@@ -175,11 +179,11 @@ mod tests {
     #[test]
     fn cpus_must_be_positive_and_within_what_cpu_max_takes() {
         for bad in [f64::NAN, f64::INFINITY, -1.0, 0.0, 1e30] {
-            let err = check_cpus(&Limit::Cpus(bad)).unwrap_err();
+            let err = check_value(&Limit::Cpus(bad)).unwrap_err();
             assert!(err.to_string().contains(&format!("cpus of {bad}")), "{err}");
         }
         for good in [0.0001, 1.0, 64.0, 1e6] {
-            assert!(check_cpus(&Limit::Cpus(good)).is_ok(), "{good}");
+            assert!(check_value(&Limit::Cpus(good)).is_ok(), "{good}");
         }
     }
 
