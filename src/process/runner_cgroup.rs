@@ -203,7 +203,7 @@ fn remove_stale(parent: &Path) {
     let Ok(entries) = fs::read_dir(parent) else { return };
     for entry in entries.flatten() {
         let Some(pid) = entry.file_name().to_str().and_then(maker_pid) else { continue };
-        if pid == crate::sys::process_id() || Path::new(&format!("/proc/{pid}")).exists() {
+        if pid == crate::sys::process_id() || !gone(pid) {
             continue;
         }
         cgroup::remove_below(&entry.path());
@@ -219,7 +219,13 @@ fn remove_stale(parent: &Path) {
 /// The pid in a name procloop gives its cgroups: `procloop-<pid>-...`.
 fn maker_pid(name: &str) -> Option<u32> {
     let (pid, _) = name.strip_prefix("procloop-")?.split_once('-')?;
-    pid.parse().ok()
+    pid.parse().ok().filter(|pid| (1..=i32::MAX as u32).contains(pid))
+}
+
+/// Whether no process has the id `pid` (asked of the kernel: /proc may
+/// hide other users' processes).
+fn gone(pid: u32) -> bool {
+    crate::sys::kill(pid, 0).is_err_and(|e| e.raw_os_error() == Some(nix::libc::ESRCH))
 }
 
 /// Turns on, for the leaves below `dir`, what it may have of the wanted
@@ -266,6 +272,8 @@ mod tests {
         assert_eq!(maker_pid("procloop-123-spawn-4"), Some(123));
         assert_eq!(maker_pid("procloop-abc-0"), None);
         assert_eq!(maker_pid("procloop-123"), None);
+        assert_eq!(maker_pid("procloop-0-1"), None);
+        assert_eq!(maker_pid("procloop-4294967295-1"), None, "not a pid kill(2) takes as one");
         assert_eq!(maker_pid("other-123-0"), None);
     }
 }
