@@ -754,3 +754,29 @@ fn a_tree_limit_of_zero_is_an_invalid_setting_with_or_without_a_cgroup() {
         }
     }
 }
+
+/// A child that handles SIGTERM (exit 7) and then stops itself; its
+/// grace outlasts the test's deadline, which a SIGKILL must not beat.
+fn graceful_but_stopped() -> App {
+    App::new("sh -c 'trap \"exit 7\" TERM; echo ready; kill -STOP $$; while :; do sleep 0.05; done'")
+        .termination_grace(DEADLINE + Duration::from_secs(10))
+}
+
+#[test]
+fn a_stopped_child_that_handles_sigterm_gets_to_exit_by_itself() {
+    let runners = [Runner::new().unwrap()].into_iter().chain(cgroups_here());
+    for mut runner in runners {
+        runner.add("graceful", graceful_but_stopped());
+        let pid = runner.start("graceful").unwrap();
+        run_until(&mut runner, |got| output_of(got, "graceful").starts_with(b"ready"));
+        wait_for("the child to stop itself", || pid_state(pid) == Some('T'));
+        runner.stop("graceful").unwrap();
+        run_until(&mut runner, |got| got.contains(&Got::Exited("graceful".into(), Some(7))));
+        runner.start_with("graceful", procloop::Start::new().alias("frozen")).unwrap();
+        run_until(&mut runner, |got| output_of(got, "frozen").starts_with(b"ready"));
+        runner.freeze("frozen").unwrap();
+        let status = runner.terminate_within("frozen", DEADLINE).unwrap();
+        assert_eq!(status.and_then(|s| s.code()), Some(7), "a frozen child gets to handle its SIGTERM");
+        runner.terminate("graceful").unwrap();
+    }
+}
