@@ -140,9 +140,6 @@ impl Leaf {
                 None => self.events.insert(File::open(self.dir.join("cgroup.events"))?),
             };
             if !tree::read_whole(events)?.lines().any(|line| line == "populated 0") {
-                // Not kept for another child now: out of fds, its fd is
-                // the one the kill needs.
-                self.events = None;
                 return self.kill();
             }
             self.empty = true;
