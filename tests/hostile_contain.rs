@@ -216,9 +216,10 @@ fn fork_loop(uid: u32) -> App {
         .limit(procloop::Limit::Processes(20))
 }
 
-/// Runs [`fork_loop`] as alias "bomb" until the user has `n` processes.
-fn start_fork_loop(runner: &mut Runner, uid: u32) {
-    runner.add("bomb", fork_loop(uid));
+/// Starts `app` (a [`fork_loop`] of `uid`) as alias "bomb" and runs it
+/// until the user has 15 processes.
+fn start_fork_loop(runner: &mut Runner, app: App, uid: u32) {
+    runner.add("bomb", app);
     runner.start("bomb").unwrap();
     run_until(runner, |got| output_of(got, "bomb").starts_with(b"ready"));
     wait_for("the fork loop to reach its limit", || pids_of_user(uid).len() >= 15);
@@ -232,7 +233,7 @@ fn all_ended(pids: &[u32]) -> bool {
 fn terminate_ends_a_fork_loop_in_a_cgroup() {
     let Some(mut runner) = cgroups_here() else { return };
     let uid = own_uid(0);
-    start_fork_loop(&mut runner, uid);
+    start_fork_loop(&mut runner, fork_loop(uid), uid);
     runner.terminate("bomb").unwrap();
     let left = pids_of_user(uid);
     assert!(all_ended(&left), "left running: {left:?}");
@@ -247,24 +248,17 @@ fn terminate_ends_a_fork_loop_in_its_process_group() {
     }
     let mut runner = Runner::new().unwrap();
     let uid = own_uid(1);
-    runner.add("bomb", fork_loop(uid).setpgrp(true));
-    start_fork_loop_added(&mut runner, uid);
+    start_fork_loop(&mut runner, fork_loop(uid).setpgrp(true), uid);
     runner.terminate("bomb").unwrap();
     let left = pids_of_user(uid);
     assert!(all_ended(&left), "left running: {left:?}");
-}
-
-fn start_fork_loop_added(runner: &mut Runner, uid: u32) {
-    runner.start("bomb").unwrap();
-    run_until(runner, |got| output_of(got, "bomb").starts_with(b"ready"));
-    wait_for("the fork loop to reach its limit", || pids_of_user(uid).len() >= 15);
 }
 
 #[test]
 fn drop_ends_a_fork_loop_in_a_cgroup() {
     let Some(mut runner) = cgroups_here() else { return };
     let uid = own_uid(2);
-    start_fork_loop(&mut runner, uid);
+    start_fork_loop(&mut runner, fork_loop(uid), uid);
     let dir = cgroup_dir(&runner);
     drop(runner);
     let left = pids_of_user(uid);
@@ -732,7 +726,7 @@ fn without_cgroup_kill_terminate_still_ends_a_fork_loop() {
     }
     let Some(mut runner) = cgroups_here() else { return };
     let uid = own_uid(4);
-    start_fork_loop(&mut runner, uid);
+    start_fork_loop(&mut runner, fork_loop(uid), uid);
     runner.terminate("bomb").unwrap();
     let left = pids_of_user(uid);
     assert!(all_ended(&left), "left running: {left:?}");
