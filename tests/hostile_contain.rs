@@ -774,3 +774,35 @@ fn a_stopped_child_that_handles_sigterm_gets_to_exit_by_itself() {
         runner.terminate("graceful").unwrap();
     }
 }
+
+/// A child whose grandchild, in its group, ignores SIGTERM and then prints
+/// its pid; the child waits for it. A short grace.
+fn group_deaf_to_sigterm() -> App {
+    App::new("sh -c 'sh -c \"trap \\\"\\\" TERM; echo \\$\\$; exec sleep 1000\" & echo ready; wait'")
+        .termination_grace(Duration::from_millis(200))
+}
+
+#[test]
+fn stop_kills_the_group_at_the_grace_after_its_leader_exited() {
+    let mut runner = runner_with("deaf", group_deaf_to_sigterm().setpgrp(true));
+    runner.start("deaf").unwrap();
+    let grandchild = printed_pids(&mut runner, "deaf", 1)[0];
+    runner.stop("deaf").unwrap();
+    run_until(&mut runner, |got| got.iter().any(|g| matches!(g, Got::Exited(..))) && ended(grandchild));
+    runner.terminate("deaf").unwrap();
+}
+
+#[test]
+fn stop_kills_the_process_group_fallbacks_group_at_the_grace() {
+    const NAME: &str = "stop_kills_the_process_group_fallbacks_group_at_the_grace";
+    if !without_writable_cgroups(NAME) {
+        return;
+    }
+    let mut runner = Runner::with_cgroups(Cgroups::Preferred).unwrap();
+    runner.add("deaf", group_deaf_to_sigterm());
+    runner.start("deaf").unwrap();
+    let grandchild = printed_pids(&mut runner, "deaf", 1)[0];
+    runner.stop("deaf").unwrap();
+    run_until(&mut runner, |got| got.iter().any(|g| matches!(g, Got::Exited(..))) && ended(grandchild));
+    runner.terminate("deaf").unwrap();
+}

@@ -40,8 +40,12 @@ impl Runner {
         {
             log::warn!("killing what is left of {alias}'s tree in {}: {e}", leaf.dir().display());
         }
-        if let Some(timer) = running.tree_kill.take() {
-            self.reactor.cancel_timer(timer); // killed already, just above
+        // Killed already, just above; but a group that outlives its leader
+        // keeps its kill at the grace.
+        let group_lives_on =
+            running.leaf.is_none() && running.ended.as_deref().is_some_and(|p| p.group_outlives());
+        if let Some(timer) = running.tree_kill.take_if(|_| !group_lives_on) {
+            self.reactor.cancel_timer(timer);
             self.own_timers.remove(&timer);
         }
         if let Some(mut connecting) = running.connecting.take() {
