@@ -42,8 +42,9 @@ impl Runner {
         }
         // Killed already, just above; but a group that outlives its leader
         // keeps its kill at the grace.
-        let group_lives_on =
-            running.leaf.is_none() && running.ended.as_deref().is_some_and(|p| p.group_outlives());
+        let group_lives_on = running.tree_kill.is_some()
+            && running.leaf.is_none()
+            && running.ended.as_deref().is_some_and(|p| p.group_outlives());
         if let Some(timer) = running.tree_kill.take_if(|_| !group_lives_on) {
             self.reactor.cancel_timer(timer);
             self.own_timers.remove(&timer);
