@@ -776,14 +776,15 @@ fn a_stopped_child_that_handles_sigterm_gets_to_exit_by_itself() {
 }
 
 /// A child whose grandchild, in its group, ignores SIGTERM and then prints
-/// its pid; the child waits for it. A short grace.
+/// its pid; the child waits for it. A grace longer than the test's
+/// deadline: the group must go with the child, as a cgroup leaf does.
 fn group_deaf_to_sigterm() -> App {
     App::new("sh -c 'sh -c \"trap \\\"\\\" TERM; echo \\$\\$; exec sleep 1000\" & echo ready; wait'")
-        .termination_grace(Duration::from_millis(200))
+        .termination_grace(DEADLINE + Duration::from_secs(10))
 }
 
 #[test]
-fn stop_kills_the_group_at_the_grace_after_its_leader_exited() {
+fn stop_ends_what_is_left_of_the_group_once_its_leader_exited() {
     let mut runner = runner_with("deaf", group_deaf_to_sigterm().setpgrp(true));
     runner.start("deaf").unwrap();
     let grandchild = printed_pids(&mut runner, "deaf", 1)[0];
@@ -793,8 +794,8 @@ fn stop_kills_the_group_at_the_grace_after_its_leader_exited() {
 }
 
 #[test]
-fn stop_kills_the_process_group_fallbacks_group_at_the_grace() {
-    const NAME: &str = "stop_kills_the_process_group_fallbacks_group_at_the_grace";
+fn stop_ends_what_is_left_of_a_process_group_fallbacks_group() {
+    const NAME: &str = "stop_ends_what_is_left_of_a_process_group_fallbacks_group";
     if !without_writable_cgroups(NAME) {
         return;
     }

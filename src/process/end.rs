@@ -74,12 +74,6 @@ impl Process {
         }
     }
 
-    /// Whether it leads a group in which another process still lives (one
-    /// pass over `/proc`).
-    pub(crate) fn group_outlives(&self) -> bool {
-        self.group && group::with_members().contains(&self.pid())
-    }
-
     /// Whether it has ended, and for a group leader its whole group too
     /// (`groups`: those with live members, from [`group::with_members`]).
     fn gone(&self, groups: &HashSet<u32>) -> bool {

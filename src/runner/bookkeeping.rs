@@ -40,13 +40,14 @@ impl Runner {
         {
             log::warn!("killing what is left of {alias}'s tree in {}: {e}", leaf.dir().display());
         }
-        // Killed already, just above; but a group that outlives its leader
-        // keeps its kill at the grace.
-        let group_lives_on = running.tree_kill.is_some()
-            && running.leaf.is_none()
-            && running.ended.as_deref().is_some_and(|p| p.group_outlives());
-        if let Some(timer) = running.tree_kill.take_if(|_| !group_lives_on) {
-            self.reactor.cancel_timer(timer);
+        // So does a stopped child's group, as its leaf would.
+        if let Some(ended) = running.ended.as_deref().filter(|p| running.stopped && p.is_group_leader())
+            && let Err(e) = ended.signal_group(crate::process::signal::Signal::SIGKILL)
+        {
+            log::warn!("killing what is left of {alias}'s group: {e}");
+        }
+        if let Some(timer) = running.tree_kill.take() {
+            self.reactor.cancel_timer(timer); // killed already, just above
             self.own_timers.remove(&timer);
         }
         if let Some(mut connecting) = running.connecting.take() {

@@ -221,8 +221,8 @@ impl Runner {
 
     /// Asks `alias`'s process to end and returns at once: SIGTERM now (to
     /// its group with `setpgrp`), SIGKILL from the loop once the app's
-    /// grace has passed (to its group too, also when the child itself has
-    /// exited by then and left group members behind). The exit comes as
+    /// grace has passed; once the child has exited, what is left of its
+    /// group is killed at once. The exit comes as
     /// [`Event::Exited`](super::Event::Exited), and the restart policy does
     /// not restart it. Stopping again, or an
     /// alias that has exited, is Ok and does nothing more. With a cgroup,
