@@ -705,17 +705,25 @@ fn spawn_into_a_folder_that_is_no_cgroup_v2_is_refused_and_leaves_nothing() {
 #[test]
 fn a_zombie_left_to_init_does_not_keep_the_leaf() {
     let Some(mut runner) = cgroups_here() else { return };
-    // The subshell exits at once; `exec sleep` never reaps it; once the
-    // child is killed the zombie goes to init, which here never reaps.
-    runner.add("zombie", App::new("sh -c 'sh -c \"exit 0\" & echo $!; echo ready; exec sleep 1000'"));
+    // The background child ends once the shell has become `sleep`, which
+    // never reaps it; once the child is killed the zombie goes to init,
+    // which here never reaps either.
+    let dir = TempDir::new("zombie");
+    let script = dir.path().join("zombie.sh");
+    write_executable(
+        &script,
+        "#!/bin/sh\nsh -c 'while [ \"$(cat /proc/$PPID/comm)\" != sleep ]; do :; done' &\n\
+         echo $!\necho ready\nexec sleep 1000\n",
+    );
+    runner.add("zombie", App::new(script.display().to_string()));
     runner.start("zombie").unwrap();
     let zombie = printed_pids(&mut runner, "zombie", 1)[0];
     wait_for("the zombie", || pid_state(zombie) == Some('Z'));
-    let dir = cgroup_dir(&runner);
+    let cgroup = cgroup_dir(&runner);
     runner.terminate("zombie").unwrap();
-    assert_eq!(leaves(&dir), Vec::<PathBuf>::new(), "the leaf is removed");
+    assert_eq!(leaves(&cgroup), Vec::<PathBuf>::new(), "the leaf is removed");
     drop(runner);
-    assert!(!dir.exists());
+    assert!(!cgroup.exists());
 }
 
 #[test]
@@ -766,8 +774,9 @@ fn a_stopped_child_that_handles_sigterm_gets_to_exit_by_itself() {
         wait_for("the child to stop itself", || pid_state(pid) == Some('T'));
         runner.stop("graceful").unwrap();
         run_until(&mut runner, |got| got.contains(&Got::Exited("graceful".into(), Some(7))));
-        runner.start_with("graceful", procloop::Start::new().alias("frozen")).unwrap();
+        let pid = runner.start_with("graceful", procloop::Start::new().alias("frozen")).unwrap();
         run_until(&mut runner, |got| output_of(got, "frozen").starts_with(b"ready"));
+        wait_for("the child to stop itself", || pid_state(pid) == Some('T'));
         runner.freeze("frozen").unwrap();
         let status = runner.terminate_within("frozen", DEADLINE).unwrap();
         assert_eq!(status.and_then(|s| s.code()), Some(7), "a frozen child gets to handle its SIGTERM");
