@@ -590,7 +590,7 @@ fn a_new_runner_removes_what_a_killed_hosts_runner_left() {
     let stale = [parent.join(format!("procloop-{gone}-0")), parent.join(format!("procloop-{gone}-spawn-3"))];
     std::fs::create_dir_all(stale[0].join("child-1/sub")).unwrap();
     std::fs::create_dir(&stale[1]).unwrap();
-    let live = parent.join("procloop-1-99"); // pid 1 lives
+    let live = parent.join(format!("procloop-1-live-{}", std::process::id())); // pid 1 lives
     std::fs::create_dir(&live).unwrap();
     let another = Runner::with_cgroups(Cgroups::Required).unwrap();
     let kept = live.exists();
