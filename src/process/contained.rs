@@ -22,7 +22,10 @@ pub(crate) fn leaf(parent: Option<&Path>, limits: &[Limit]) -> Result<Leaf> {
         tree::check_value(limit)?;
     }
     let leaf = match parent {
-        Some(dir) => make(is_cgroup(dir)?)?,
+        Some(dir) => {
+            hierarchy::check_v2(dir).map_err(Error::CgroupsUnavailable)?;
+            make(dir)?
+        }
         None => make(own_cgroup()?)?,
     };
     if let Err(e) = set_limits(&leaf, limits) {
@@ -38,18 +41,6 @@ fn own_cgroup() -> Result<&'static Path> {
     match OWN.get_or_init(hierarchy::own_cgroup) {
         Ok(dir) => Ok(dir),
         Err(why) => Err(Error::CgroupsUnavailable(why.clone())),
-    }
-}
-
-/// `dir` if it is a cgroup v2 directory (it has `cgroup.controllers`): a
-/// leaf made in a plain one would hold nobody, and be left behind.
-fn is_cgroup(dir: &Path) -> Result<&Path> {
-    match dir.join("cgroup.controllers").is_file() {
-        true => Ok(dir),
-        false => Err(Error::CgroupsUnavailable(format!(
-            "{} is not a cgroup v2 directory (it has no cgroup.controllers)",
-            dir.display()
-        ))),
     }
 }
 

@@ -74,12 +74,6 @@ impl Process {
         }
     }
 
-    /// Whether it led a group (and holds its id, unreaped) in which another
-    /// process lives on: one pass over `/proc`.
-    pub(crate) fn group_has_members(&self) -> bool {
-        self.group && (self.exit.is_none() || self.zombie) && group::with_members().contains(&self.pid())
-    }
-
     /// Whether it has ended, and for a group leader its whole group too
     /// (`groups`: those with live members, from [`group::with_members`]).
     fn gone(&self, groups: &HashSet<u32>) -> bool {

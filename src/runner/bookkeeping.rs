@@ -40,13 +40,14 @@ impl Runner {
         {
             log::warn!("killing what is left of {alias}'s tree in {}: {e}", leaf.dir().display());
         }
-        // Killed already, just above; or a group with nobody left in it
-        // (one pass over /proc, only for a stopped group).
-        let leaf = running.leaf.is_some();
-        let ended = running.ended.as_deref();
-        let spent = |_: &mut _| leaf || ended.is_none_or(|p| !p.group_has_members());
-        if let Some(timer) = running.tree_kill.take_if(spent) {
-            self.reactor.cancel_timer(timer);
+        // So does a stopped child's group, as its leaf would.
+        if let Some(ended) = running.ended.as_deref().filter(|p| running.stopped && p.is_group_leader())
+            && let Err(e) = ended.signal_group(crate::process::signal::Signal::SIGKILL)
+        {
+            log::warn!("killing what is left of {alias}'s group: {e}");
+        }
+        if let Some(timer) = running.tree_kill.take() {
+            self.reactor.cancel_timer(timer); // killed already, just above
             self.own_timers.remove(&timer);
         }
         if let Some(mut connecting) = running.connecting.take() {

@@ -229,21 +229,17 @@ impl Runner {
         }
     }
 
-    /// With a cgroup, or a process group the child leads, sets the kill of
-    /// a stopped `alias`'s whole tree for when its grace has passed, with
-    /// its child's SIGKILL: a child stuck in the kernel, or whose exit is
-    /// not handled yet, must not keep the rest of its tree alive past it;
-    /// nor a group member deaf to SIGTERM once its leader has exited (the
-    /// leader's own kill goes with it). Once per stop: it is not moved by
+    /// With a cgroup, sets the kill of a stopped `alias`'s whole tree for
+    /// when its grace has passed, with its child's SIGKILL: a child stuck
+    /// in the kernel, or whose exit is not handled yet, must not keep the
+    /// rest of its tree alive past it. Once per stop: it is not moved by
     /// another `stop`.
     pub(super) fn kill_tree_at_grace(&mut self, alias: &str) {
         let Some((alias, running)) = self.running.get_key_value(alias) else { return };
-        let (None, Some(token)) = (running.tree_kill, running.process) else { return };
-        let Some(process) = self.reactor.process_ref(token) else { return };
-        let Some(kill_at) = process.kill_at().filter(|_| running.leaf.is_some() || process.is_group_leader())
-        else {
+        let (Some(_), None, Some(token)) = (&running.leaf, running.tree_kill, running.process) else {
             return;
         };
+        let Some(kill_at) = self.reactor.process_ref(token).and_then(|p| p.kill_at()) else { return };
         let (alias, run) = (alias.clone(), running.run);
         let timer = self.reactor.set_timer(kill_at.saturating_duration_since(Instant::now()));
         self.own_timers.insert(timer, OwnTimer { alias: alias.clone(), run, kind: TimerPurpose::KillTree });
@@ -253,9 +249,7 @@ impl Runner {
     }
 
     /// A stopped run's grace has passed: its whole tree is killed, the
-    /// child too, stuck or not (its exit comes as usual); or what is left
-    /// of the group its exited child led (a child still running gets its
-    /// SIGKILL, with its group, from the loop).
+    /// child too, stuck or not (its exit comes as usual).
     pub(super) fn kill_tree(&mut self, alias: &str) {
         let Some(running) = self.running.get_mut(alias) else { return };
         running.tree_kill = None;
@@ -263,11 +257,6 @@ impl Runner {
             log::debug!("{alias}'s grace has passed: killing its tree in {}", leaf.dir().display());
             if let Err(e) = leaf.kill() {
                 log::warn!("killing {alias}'s tree in {}: {e}", leaf.dir().display());
-            }
-        } else if let Some(ended) = running.ended.as_deref().filter(|p| p.is_group_leader()) {
-            log::debug!("{alias}'s grace has passed: killing what is left of its group");
-            if let Err(e) = ended.signal_group(Signal::SIGKILL) {
-                log::warn!("killing what is left of {alias}'s group: {e}");
             }
         }
     }
