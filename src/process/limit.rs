@@ -49,9 +49,11 @@ pub enum Limit {
     CoreDump(u64),
     /// Bytes of memory for the whole tree (the cgroup's `memory.max`, and
     /// no swap): past it the kernel reclaims, then kills in the tree.
+    /// 0 is an invalid setting.
     TreeMemory(u64),
     /// Processes and threads in the whole tree (`pids.max`): a fork past
-    /// it fails. It applies to root too.
+    /// it fails. It applies to root too. 0 (no room for the child
+    /// itself) is an invalid setting.
     Tasks(u64),
     /// At most this many CPUs' worth of time for the whole tree
     /// (`cpu.max`): 0.5 is half of one CPU.
@@ -101,7 +103,7 @@ impl Limit {
     /// `Cpus`, whole CPUs rounded up; it is never given to `setrlimit`).
     pub(crate) fn value(&self) -> u64 {
         match *self {
-            Limit::CpuTime(time) => time.as_secs() + u64::from(time.subsec_nanos() > 0),
+            Limit::CpuTime(time) => time.as_secs().saturating_add(u64::from(time.subsec_nanos() > 0)),
             Limit::Cpus(cpus) => cpus.ceil() as u64,
             Limit::Memory(n)
             | Limit::OpenFiles(n)
@@ -138,6 +140,7 @@ mod tests {
         assert_eq!(Limit::CpuTime(Duration::from_millis(1500)).value(), 2);
         assert_eq!(Limit::CpuTime(Duration::from_secs(3)).value(), 3);
         assert_eq!(Limit::CpuTime(Duration::ZERO).value(), 0);
+        assert_eq!(Limit::CpuTime(Duration::MAX).value(), u64::MAX, "no overflow");
         assert_eq!(Limit::Memory(42).to_string(), "memory of 42");
     }
 }

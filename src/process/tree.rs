@@ -16,6 +16,10 @@ const CPU_PERIOD: u64 = 100_000;
 /// The smallest quota `cpu.max` takes, in microseconds.
 const CPU_MIN_QUOTA: u64 = 1_000;
 
+/// The largest quota `cpu.max` takes, in microseconds (the kernel's
+/// `MAX_BW`, 2^44 - 1: some 176 million CPUs' worth at our period).
+const CPU_MAX_QUOTA: f64 = ((1u64 << 44) - 1) as f64;
+
 /// What the tree in `dir` used, its `cpu.stat` being `stat`: CPU time of
 /// all its processes, those that ended included (`cpu.stat` is there
 /// without the cpu controller too), its memory peak where the memory
@@ -83,6 +87,15 @@ pub(crate) fn read_small(path: &Path) -> io::Result<String> {
     Ok(String::from_utf8_lossy(&buf[..len]).into_owned())
 }
 
+/// Writes `text` to the cgroup file `path`, which must be there: opened
+/// without `O_CREAT`, so that a file the kernel lacks is `NotFound` (with
+/// `O_CREAT` cgroupfs answers EACCES: a kernel without `cgroup.kill` or
+/// swap accounting), and a plain directory gets no file made in it.
+pub(crate) fn write_file(path: &Path, text: &str) -> io::Result<()> {
+    use std::io::Write;
+    fs::OpenOptions::new().write(true).open(path)?.write_all(text.as_bytes())
+}
+
 /// An open cgroup file read whole from its start: one `pread` (the kernel
 /// makes its text afresh for a read at offset 0).
 pub(crate) fn read_whole(file: &fs::File) -> io::Result<String> {
@@ -106,30 +119,35 @@ fn field(text: &str, key: &str) -> Option<u64> {
     text.lines().find_map(|line| line.strip_prefix(key)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
-/// A `Cpus` limit must be a positive number of CPUs.
-pub(crate) fn check_cpus(limit: &Limit) -> crate::Result<()> {
-    match limit {
-        Limit::Cpus(cpus) if !(cpus.is_finite() && *cpus > 0.0) => Err(crate::Error::InvalidSetting {
-            setting: format!("limit {limit}"),
-            reason: "a tree's CPUs must be a positive number",
-        }),
-        _ => Ok(()),
-    }
+/// A tree limit's value must be one a child can start under and the
+/// kernel takes: some memory, a task for the child itself, a positive
+/// number of CPUs that `cpu.max` can hold.
+pub(crate) fn check_value(limit: &Limit) -> crate::Result<()> {
+    let reason = match limit {
+        Limit::TreeMemory(0) => "a tree with no memory at all cannot run",
+        Limit::Tasks(0) => "a tree needs at least one task: its child",
+        Limit::Cpus(cpus) if !(cpus.is_finite() && *cpus > 0.0) => "a tree's CPUs must be a positive number",
+        Limit::Cpus(cpus) if cpus * CPU_PERIOD as f64 > CPU_MAX_QUOTA => {
+            "more CPUs than the kernel's cpu.max can take"
+        }
+        _ => return Ok(()),
+    };
+    Err(crate::Error::InvalidSetting { setting: format!("limit {limit}"), reason })
 }
 
 /// Sets a tree limit in the leaf `dir` (whose controller is on there).
 pub(crate) fn set_limit(dir: &Path, limit: &Limit) -> io::Result<()> {
     match *limit {
         Limit::TreeMemory(bytes) => {
-            fs::write(dir.join("memory.max"), bytes.to_string())?;
+            write_file(&dir.join("memory.max"), &bytes.to_string())?;
             // No swap to go past the limit into; absent without swap accounting.
-            match fs::write(dir.join("memory.swap.max"), "0") {
+            match write_file(&dir.join("memory.swap.max"), "0") {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
                 done => done,
             }
         }
-        Limit::Tasks(tasks) => fs::write(dir.join("pids.max"), tasks.to_string()),
-        Limit::Cpus(cpus) => fs::write(dir.join("cpu.max"), cpu_max(cpus)),
+        Limit::Tasks(tasks) => write_file(&dir.join("pids.max"), &tasks.to_string()),
+        Limit::Cpus(cpus) => write_file(&dir.join("cpu.max"), &cpu_max(cpus)),
         _ => Ok(()),
     }
 }
@@ -165,6 +183,17 @@ mod tests {
             assert_eq!(read_whole(&file).unwrap(), text, "{len} bytes by pread, again");
         }
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn cpus_must_be_positive_and_within_what_cpu_max_takes() {
+        for bad in [f64::NAN, f64::INFINITY, -1.0, 0.0, 1e30] {
+            let err = check_value(&Limit::Cpus(bad)).unwrap_err();
+            assert!(err.to_string().contains(&format!("cpus of {bad}")), "{err}");
+        }
+        for good in [0.0001, 1.0, 64.0, 1e6] {
+            assert!(check_value(&Limit::Cpus(good)).is_ok(), "{good}");
+        }
     }
 
     #[test]
