@@ -23,9 +23,14 @@ What it changes, and only when the tests are collected, never their files:
   none was). Set ``PROCLOOP_SHIM_STRICT=1`` to run the helpers as written.
 - On Python 3.12 and later, ``unittest`` lost ``assertEquals``, which the
   suite uses: the plugin puts the alias back (``assertEqual``).
+- SIGINT gets Python's own handler back if it was ignored: the two tests
+  that send it expect ``KeyboardInterrupt``, and a shell without job control
+  starts a background command with SIGINT ignored, which Python keeps (so
+  a CI script run with ``&`` failed both).
 """
 
 import os
+import signal
 import time
 import unittest
 
@@ -70,6 +75,8 @@ def pytest_configure(config):
     _check_shims_are_imported()
     if not hasattr(unittest.TestCase, "assertEquals"):
         unittest.TestCase.assertEquals = unittest.TestCase.assertEqual
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(session, config, items):
