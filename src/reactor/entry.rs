@@ -46,6 +46,9 @@ pub(crate) struct ChannelState {
     pub(crate) queued_until: u64,
     /// Whether a read right after a write is worth it for this channel.
     pub(crate) speculation: Speculation,
+    /// The process whose exit is draining this channel, once the drain
+    /// began: bytes a handler puts back go back to that drain's budget.
+    pub(crate) drained_by: Option<Token>,
 }
 
 impl ChannelState {
@@ -58,6 +61,7 @@ impl ChannelState {
             lent: false,
             queued_until: 0,
             speculation: Speculation::default(),
+            drained_by: None,
         }
     }
 }

@@ -1,0 +1,346 @@
+//! A hostile tester's pass over event delivery and turns: handlers that
+//! poll again, pause, read, write or begin turns mid-batch, against real
+//! children; every byte once and in order, and no call that hangs.
+
+mod util;
+
+use std::time::{Duration, Instant};
+
+use procloop::{App, Buffering, Error, Event, Runner, Start};
+use util::*;
+
+/// A deterministic choice maker for the handlers below (xorshift).
+struct Dice(u64);
+
+impl Dice {
+    fn roll(&mut self, sides: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % sides
+    }
+}
+
+/// What a chaotic handler saw of one alias, in order.
+#[derive(Default)]
+struct Seen {
+    /// Every byte of output, from events and from the handler's own reads.
+    bytes: Vec<u8>,
+    /// The events, as letters: D data, R a read of its own, C closed, X
+    /// exited; and the handler's acts: ( ) a nested poll, P pause, U resume, W write.
+    order: String,
+    paused: bool,
+    paused_at_exit: bool,
+    closed_by_read: bool,
+}
+
+/// A handler that, on each event, may poll again (up to three levels),
+/// read the channel, pause or resume it, or write to it.
+fn chaos(runner: &mut Runner, event: Event<'_>, seen: &mut Seen, dice: &mut Dice, depth: u32) {
+    match event {
+        Event::Data { data, .. } => {
+            seen.bytes.extend_from_slice(data);
+            seen.order.push('D');
+        }
+        Event::Closed { .. } => seen.order.push('C'),
+        Event::Exited { .. } => {
+            seen.order.push('X');
+            seen.paused_at_exit = seen.paused;
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    match dice.roll(8) {
+        0 | 1 if depth < 3 => {
+            let max = 1 + dice.roll(3) as usize;
+            seen.order.push('(');
+            runner
+                .poll_once_max(Some(Duration::ZERO), max, |r, e| chaos(r, e, seen, dice, depth + 1))
+                .unwrap();
+            seen.order.push(')');
+        }
+        2 => {
+            if let Some(channel) = runner.get_channel("chaos") {
+                match channel.read() {
+                    Ok(bytes) if !bytes.is_empty() => {
+                        seen.bytes.extend_from_slice(&bytes);
+                        seen.order.push('R');
+                    }
+                    Ok(_) => {}
+                    Err(Error::EndpointClosed) => seen.closed_by_read = true,
+                    Err(e) => panic!("read: {e}"),
+                }
+            }
+        }
+        3 => {
+            seen.paused = runner.pause("chaos");
+            seen.order.push('P');
+        }
+        4 => {
+            runner.resume("chaos");
+            seen.paused = false;
+            seen.order.push('U');
+        }
+        5 => {
+            // Its stdin was closed: a write fails cleanly, and takes
+            // back what was queued of the channel's output.
+            if let Some(channel) = runner.get_channel("chaos") {
+                assert!(matches!(channel.write(b"late\n"), Err(Error::EndpointClosed)));
+                seen.order.push('W');
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Runs `cat` on `input` in `buffering`, with a chaotic handler seeded
+/// `seed`; returns what it saw.
+fn run_chaos(input: &[u8], buffering: Buffering, seed: u64, max_events: usize) -> Seen {
+    let mut runner = runner_with("cat", App::new("cat").buffering(buffering).setpgrp(true));
+    runner.start_with("cat", Start::new().alias("chaos")).unwrap();
+    let channel = runner.get_channel("chaos").unwrap();
+    channel.write(input).unwrap();
+    channel.close_write();
+    let (mut seen, mut dice) = (Seen::default(), Dice(seed | 1));
+    let deadline = Instant::now() + DEADLINE;
+    while !seen.order.contains('X') || (!seen.order.contains('C') && !seen.closed_by_read) {
+        assert!(Instant::now() < deadline, "seed {seed}: no end; {} bytes, {}", seen.bytes.len(), seen.order);
+        runner
+            .poll_once_max(
+                Some(Duration::from_millis(if seen.paused { 0 } else { 100 })),
+                max_events,
+                |r, e| chaos(r, e, &mut seen, &mut dice, 0),
+            )
+            .unwrap();
+        seen.order.push('|');
+        // A pause lasts a poll or two: the rest comes in good time.
+        if seen.paused && dice.roll(2) == 0 {
+            runner.resume("chaos");
+            seen.paused = false;
+            seen.order.push('u');
+        }
+    }
+    // What a last pause held back is still there.
+    runner.resume("chaos");
+    let _ = runner.poll_once(Some(Duration::ZERO), |r, e| chaos(r, e, &mut seen, &mut dice, 3));
+    if let Some(channel) = runner.get_channel("chaos") {
+        while let Ok(bytes) = channel.read() {
+            if bytes.is_empty() {
+                break;
+            }
+            seen.bytes.extend_from_slice(&bytes);
+            seen.order.push('R');
+        }
+    }
+    runner.terminate("chaos").unwrap();
+    seen
+}
+
+/// Lines of random lengths (some empty, some longer than 64 bytes), a
+/// CR or a NUL here and there, and no final newline.
+fn awkward_input(seed: u64, len: usize) -> Vec<u8> {
+    let mut bytes = random_bytes(len, seed);
+    for b in bytes.iter_mut() {
+        *b = match *b {
+            0..=12 => b'\n',
+            13..=15 => b'\r',
+            16..=18 => 0,
+            b => b'a' + b % 26,
+        };
+    }
+    if bytes.last() == Some(&b'\n') {
+        bytes.push(b'z');
+    }
+    bytes
+}
+
+/// Every byte a child wrote comes once, in order, whatever a handler does
+/// mid-batch (polls again, reads, pauses, resumes, writes), in every mode
+/// and under every cap; `Closed` and `Exited` once each, after the bytes
+/// (unless a pause held them back past the exit).
+#[test]
+fn a_chaotic_handler_loses_no_byte_in_any_mode() {
+    for seed in 1..=24u64 {
+        let input = awkward_input(seed, 20_000 + seed as usize * 3_001);
+        let buffering = [Buffering::Bytes, Buffering::Line, Buffering::WholeLines][seed as usize % 3];
+        let max_events = [usize::MAX, 1, 2, 7][seed as usize % 4];
+        let seen = run_chaos(&input, buffering, seed, max_events);
+        assert!(
+            seen.bytes == input,
+            "seed {seed} {buffering:?} cap {max_events}: {} bytes of {}, first difference at {:?}; {}",
+            seen.bytes.len(),
+            input.len(),
+            seen.bytes.iter().zip(&input).position(|(a, b)| a != b),
+            seen.order
+        );
+        assert_eq!(seen.order.matches('X').count(), 1, "seed {seed}: {}", seen.order);
+        assert!(seen.order.matches('C').count() <= 1, "seed {seed}: {}", seen.order);
+        let last_data = seen.order.rfind(['D', 'R']).unwrap_or(0);
+        if let Some(closed) = seen.order.find('C') {
+            assert!(closed > last_data, "seed {seed}: data after Closed: {}", seen.order);
+        }
+        if !seen.paused_at_exit {
+            let exited = seen.order.find('X').unwrap();
+            assert!(exited > last_data, "seed {seed}: data after Exited: {}", seen.order);
+        }
+    }
+}
+
+/// A child that writes and exits while its channel is paused: `Exited`
+/// comes (a pause holds bytes, not the exit), and once resumed, every byte
+/// and then `Closed`.
+#[test]
+fn a_child_that_exits_while_paused_hands_everything_once_resumed() {
+    for buffering in [Buffering::Bytes, Buffering::Line, Buffering::WholeLines] {
+        let input = awkward_input(7, 32_004);
+        let mut runner = runner_with("cat", App::new("cat").buffering(buffering));
+        runner.start("cat").unwrap();
+        assert!(runner.pause("cat"));
+        let channel = runner.get_channel("cat").unwrap();
+        channel.write(&input).unwrap();
+        channel.close_write();
+        let got = run_until(&mut runner, |got| got.iter().any(|g| matches!(g, Got::Exited(..))));
+        assert_eq!(output_of(&got, "cat"), b"", "{buffering:?}: paused, yet data came");
+        assert!(runner.resume("cat"));
+        let got = run_until(&mut runner, |got| got.iter().any(|g| matches!(g, Got::Closed(..))));
+        assert!(
+            output_of(&got, "cat") == input,
+            "{buffering:?}: {} bytes of {}",
+            output_of(&got, "cat").len(),
+            input.len()
+        );
+        runner.terminate("cat").unwrap();
+    }
+}
+
+/// A handler that touches the channel (a write, a read, a pause and
+/// resume) while a batch of an exited child's lines is queued: the lines
+/// it puts back come before `Exited`, every one of them.
+#[test]
+fn touching_an_exited_child_s_channel_mid_batch_keeps_exited_last() {
+    let input: Vec<u8> = (0..6000).flat_map(|i| format!("line {i}\n").into_bytes()).collect();
+    for touch in ["write", "read", "pause"] {
+        for buffering in [Buffering::Line, Buffering::Bytes] {
+            let mut runner = runner_with("cat", App::new("cat").buffering(buffering));
+            runner.start("cat").unwrap();
+            let channel = runner.get_channel("cat").unwrap();
+            channel.write(&input).unwrap();
+            channel.close_write();
+            // The exit is seen by the first poll, with all the output.
+            assert!(runner.wait("cat", DEADLINE).unwrap().is_some());
+            let (mut bytes, mut order, mut events) = (Vec::new(), String::new(), 0);
+            let deadline = Instant::now() + DEADLINE;
+            while !order.contains('X') {
+                assert!(Instant::now() < deadline, "{touch} {buffering:?}: no exit; {order}");
+                runner
+                    .poll_once(Some(Duration::from_millis(100)), |r, e| {
+                        events += 1;
+                        match e {
+                            Event::Data { data, .. } => {
+                                bytes.extend_from_slice(data);
+                                order.push('D');
+                            }
+                            Event::Closed { .. } => order.push('C'),
+                            Event::Exited { .. } => order.push('X'),
+                            other => panic!("{other:?}"),
+                        }
+                        if events % 3 != 1 || order.contains('X') {
+                            return;
+                        }
+                        match touch {
+                            "write" => assert!(r.get_channel("cat").unwrap().write(b"x").is_err()),
+                            "read" => match r.get_channel("cat").unwrap().read() {
+                                Ok(more) => {
+                                    bytes.extend_from_slice(&more);
+                                    order.push('R');
+                                }
+                                Err(Error::EndpointClosed) => order.push('E'),
+                                Err(e) => panic!("read: {e}"),
+                            },
+                            _ => {
+                                r.pause("cat");
+                                r.resume("cat");
+                            }
+                        }
+                    })
+                    .unwrap();
+            }
+            let last_data = order.rfind(['D', 'R']).unwrap();
+            assert!(last_data < order.find('X').unwrap(), "{touch} {buffering:?}: data after Exited");
+            assert!(bytes == input, "{touch} {buffering:?}: {} bytes of {}", bytes.len(), input.len());
+            runner.terminate("cat").unwrap();
+        }
+    }
+}
+
+/// Waits until `pid` has ended (a zombie: not reaped, so the reactor still
+/// finds its exit), or fails at the deadline.
+fn wait_until_ended(pid: u32) {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let state = stat.rsplit(')').next().unwrap().split_whitespace().next().unwrap();
+        if state == "Z" {
+            return;
+        }
+        assert!(Instant::now() < deadline, "pid {pid} still in state {state}");
+        std::thread::yield_now();
+    }
+}
+
+/// A child whose exit is seen while a small channel still has much to
+/// drain, and a handler that reads the channel on the first line (taking
+/// back the lines queued, from the channel's own read and from the exit's
+/// drain): every byte once, all of them before `Exited`, and no more bytes
+/// put back than the channel holds.
+#[test]
+fn a_read_mid_batch_while_an_exit_drains_keeps_exited_last() {
+    use std::process::{Command, Stdio};
+    init();
+    let dir = TempDir::new("drain");
+    let file = dir.0.join("lines");
+    for (lines, touch_at) in [(700, 1), (700, 2), (5000, 1), (5000, 5), (5000, 300)] {
+        let input: Vec<u8> = (0..lines).flat_map(|i| format!("line {i:05}\n").into_bytes()).collect();
+        std::fs::write(&file, &input).unwrap();
+        let mut reactor = procloop::Reactor::new().unwrap();
+        let mut child = Command::new("cat").arg(&file).stdout(Stdio::piped()).spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let channel = procloop::Channel::from_pipe(Some(stdout.into()), None).unwrap();
+        let output = reactor.register(channel.with_input_capacity(4096).line_buffered()).unwrap();
+        let pid = child.id();
+        let process = reactor.add_process(child, &[output]).unwrap();
+        wait_until_ended(pid);
+        let (mut bytes, mut order, mut handed) = (Vec::new(), String::new(), 0);
+        let deadline = Instant::now() + DEADLINE;
+        while !order.contains('X') {
+            assert!(Instant::now() < deadline, "touch at {touch_at}: no exit; {} bytes", bytes.len());
+            reactor
+                .poll_once(Some(Duration::from_millis(100)), |r, e| match e {
+                    procloop::ReactorEvent::Data { data, .. } => {
+                        bytes.extend_from_slice(data);
+                        order.push('D');
+                        handed += 1;
+                        if handed == touch_at {
+                            let line = r.channel(output).unwrap().read().unwrap();
+                            bytes.extend_from_slice(&line);
+                        }
+                    }
+                    procloop::ReactorEvent::Closed { .. } => order.push('C'),
+                    procloop::ReactorEvent::Exited { token, .. } => {
+                        assert_eq!(token, process);
+                        order.push('X');
+                    }
+                    other => panic!("{other:?}"),
+                })
+                .unwrap();
+        }
+        let exited = order.find('X').unwrap();
+        assert!(
+            bytes.len() == input.len() && !order[exited..].contains('D'),
+            "{lines} lines, touch at {touch_at}: {} of {} bytes, {} lines after Exited",
+            bytes.len(),
+            input.len(),
+            order[exited..].matches('D').count()
+        );
+        assert!(bytes == input, "touch at {touch_at}: bytes out of order");
+    }
+}
