@@ -344,3 +344,30 @@ fn a_read_mid_batch_while_an_exit_drains_keeps_exited_last() {
         assert!(bytes == input, "touch at {touch_at}: bytes out of order");
     }
 }
+
+/// A child that ended while its channel was paused, its `Exited` handed:
+/// nothing can come until the user resumes, so `poll_once(None)` returns
+/// at once (it waited for ever); once resumed, the bytes and `Closed` come.
+#[test]
+fn a_paused_channel_at_its_end_leaves_the_loop_idle() {
+    let mut runner = runner_with("cat", App::new("cat").buffering(Buffering::Line));
+    runner.start("cat").unwrap();
+    assert!(runner.pause("cat"));
+    let channel = runner.get_channel("cat").unwrap();
+    channel.write(b"held\nback").unwrap();
+    channel.close_write();
+    let got = run_until(&mut runner, |got| got.iter().any(|g| matches!(g, Got::Exited(..))));
+    assert_eq!(output_of(&got, "cat"), b"");
+    let deadline = Instant::now() + DEADLINE;
+    while !runner.is_idle() {
+        assert!(Instant::now() < deadline, "never idle while paused at the end");
+        runner.poll_once(Some(Duration::from_millis(100)), |_, e| panic!("paused: {e:?}")).unwrap();
+    }
+    assert_eq!(runner.poll_once(None, |_, e| panic!("paused: {e:?}")).unwrap(), 0);
+    assert!(runner.resume("cat"));
+    assert!(!runner.is_idle(), "resumed, it has bytes to hand");
+    let got = run_until(&mut runner, |got| got.iter().any(|g| matches!(g, Got::Closed(..))));
+    assert_eq!(output_of(&got, "cat"), b"held\nback");
+    assert!(runner.is_idle());
+    runner.terminate("cat").unwrap();
+}

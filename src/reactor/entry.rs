@@ -94,10 +94,15 @@ impl Entry {
     }
 
     /// Whether it can never produce an event again: a channel whose
-    /// `Closed` was handed over, with nothing left to write.
+    /// `Closed` was handed over, with nothing left to write. A paused one at
+    /// end of stream (its fd read to the end) is too, until the user
+    /// resumes it: no handler can run to do that during a wait.
     pub(crate) fn is_spent(&self) -> bool {
         match &self.kind {
-            Kind::Channel(state) => state.closed_reported && state.channel.queued() == 0,
+            Kind::Channel(state) => {
+                let ended = state.closed_reported || (state.paused && state.channel.at_eof());
+                ended && state.channel.queued() == 0
+            }
             Kind::Server(_) | Kind::Process(_) => false,
         }
     }
