@@ -371,3 +371,184 @@ fn a_paused_channel_at_its_end_leaves_the_loop_idle() {
     assert!(runner.is_idle());
     runner.terminate("cat").unwrap();
 }
+
+/// Polls until turn `id` ends; returns its report and the events, as
+/// text, in the order they came.
+fn play_turn(runner: &mut Runner, id: procloop::TurnId) -> (procloop::TurnReport, Vec<String>) {
+    let deadline = Instant::now() + DEADLINE;
+    let (mut report, mut events) = (None, Vec::new());
+    while report.is_none() {
+        assert!(Instant::now() < deadline, "the turn never ended: {events:?}");
+        runner
+            .poll_once(Some(Duration::from_millis(100)), |_, e| match e {
+                Event::Reply { turn, alias, data, .. } if turn == id => {
+                    events.push(format!("reply {alias} {}", String::from_utf8_lossy(data)))
+                }
+                Event::TurnEnded { turn, report: r } if turn == id => report = Some(r.clone()),
+                Event::Data { alias, data } => {
+                    events.push(format!("data {alias} {}", String::from_utf8_lossy(data)))
+                }
+                Event::Closed { alias } => events.push(format!("closed {alias}")),
+                Event::Exited { alias, .. } => events.push(format!("exited {alias}")),
+                _ => {}
+            })
+            .unwrap();
+    }
+    (report.unwrap(), events)
+}
+
+fn line_bots(command: &str, aliases: &[&str], app: impl Fn(App) -> App) -> Runner {
+    let mut runner = runner_with("bot", app(App::new(command).buffering(Buffering::Line)));
+    for alias in aliases {
+        runner.start_with("bot", Start::new().alias(*alias)).unwrap();
+    }
+    runner
+}
+
+/// A bank of `Duration::MAX` ("never time out") neither overflows a
+/// deadline nor a CPU backstop: the silent bot's turn ends when it is
+/// stopped, the echo's reply costs its bank nothing, and both banks stay.
+#[test]
+fn an_endless_bank_overflows_nothing() {
+    for charge in [procloop::Charge::Wall, procloop::Charge::Cpu] {
+        let mut runner = line_bots("cat", &["echo"], |app| app.overage(Duration::MAX));
+        runner.add("silent", App::new("sleep 600").overage(Duration::MAX).termination_grace(Duration::ZERO));
+        runner.start("silent").unwrap();
+        let turn = procloop::Turn::new(Duration::from_millis(1)).bot("echo", "hi\n").bot("silent", "hi\n");
+        let id = runner.begin_turn(turn.charge(charge)).unwrap();
+        runner.stop("silent").unwrap();
+        let (report, _) = play_turn(&mut runner, id);
+        assert_eq!(report.outcome("silent"), Some(procloop::Outcome::Exited), "{charge:?}");
+        assert!(matches!(report.outcome("echo"), Some(procloop::Outcome::Replied { .. })), "{charge:?}");
+        let left = runner.overage_left("echo").unwrap();
+        assert!(left > Duration::from_secs(1 << 40), "{charge:?}: the bank went down to {left:?}");
+        runner.terminate_all();
+    }
+}
+
+/// Bots that misbehave mid-turn, each its own way: one writes half a line
+/// and exits, one closes its stdout and lingers, one floods, one exits at
+/// once; the turn ends with an outcome for each, no event twice, and
+/// every byte of the flood after the reply comes as data.
+#[test]
+fn bots_that_misbehave_mid_turn_each_get_an_outcome() {
+    let mut runner = runner_with("bot", App::new("true").buffering(Buffering::Line));
+    let apps = [
+        ("half", "sh -c 'read x; printf half; exit 3'"),
+        ("mute", "sh -c 'read x; exec >&-; read y'"),
+        ("flood", "sh -c 'read x; seq 1 20000'"),
+        ("gone", "sh -c 'exit 0'"),
+    ];
+    for (name, command) in apps {
+        runner.add(name, App::new(command).buffering(Buffering::Line).termination_grace(Duration::ZERO));
+        runner.start(name).unwrap();
+    }
+    let mut turn = procloop::Turn::new(Duration::from_millis(300));
+    for (name, _) in apps {
+        turn = turn.bot(name, "go\n");
+    }
+    let id = runner.begin_turn(turn).unwrap();
+    let (report, events) = play_turn(&mut runner, id);
+    use procloop::Outcome::*;
+    assert!(matches!(report.outcome("flood"), Some(Replied { .. })), "{report:?}");
+    assert_eq!(report.outcome("mute"), Some(TimedOut), "{report:?}");
+    assert_eq!(report.outcome("gone"), Some(Exited), "{report:?}");
+    // Half a line, then the exit: the piece is handed (as the reply, or
+    // as data after a time-out on a loaded machine), and before `Exited`.
+    let half = events.iter().position(|e| e.ends_with(" half half")).expect("half a line came");
+    if let Some(exited) = events.iter().position(|e| e == "exited half") {
+        assert!(half < exited, "{events:?}");
+    }
+    let mut flood = Vec::new();
+    let deadline = Instant::now() + DEADLINE;
+    let mut rest = events.clone();
+    while !rest.iter().any(|e| e == "closed flood") {
+        assert!(Instant::now() < deadline, "the flood never ended");
+        rest.extend(play_more(&mut runner));
+    }
+    for e in &rest {
+        if let Some(line) = e.strip_prefix("reply flood ").or_else(|| e.strip_prefix("data flood ")) {
+            flood.push(line.trim_end().parse::<u32>().unwrap());
+        }
+    }
+    assert!(flood.iter().copied().eq(1..=20000), "{} lines of the flood, in order?", flood.len());
+    assert_eq!(rest.iter().filter(|e| e.starts_with("reply flood")).count(), 1);
+    runner.terminate_all();
+}
+
+/// One poll's events, as text.
+fn play_more(runner: &mut Runner) -> Vec<String> {
+    let mut events = Vec::new();
+    runner
+        .poll_once(Some(Duration::from_millis(100)), |_, e| match e {
+            Event::Data { alias, data } => {
+                events.push(format!("data {alias} {}", String::from_utf8_lossy(data)))
+            }
+            Event::Closed { alias } => events.push(format!("closed {alias}")),
+            Event::Exited { alias, .. } => events.push(format!("exited {alias}")),
+            _ => {}
+        })
+        .unwrap();
+    events
+}
+
+/// A bot frozen between turns that is killed from outside while frozen:
+/// its `Exited` comes, the next turn (begun in the handler of the last
+/// one's end) gives it `Exited` at once and thaws the other bot, which
+/// replies.
+#[test]
+fn a_bot_killed_while_frozen_is_exited_in_the_next_turn() {
+    let mut runner = line_bots("cat", &["a", "b"], |app| app.setpgrp(true));
+    let first =
+        procloop::Turn::new(Duration::from_secs(10)).bot("a", "1\n").bot("b", "1\n").freeze_between(true);
+    let id = runner.begin_turn(first).unwrap();
+    let (report, _) = play_turn(&mut runner, id);
+    assert!(report.iter().all(|(_, o)| matches!(o, procloop::Outcome::Replied { .. })), "{report:?}");
+    let pid = runner.pid("a").unwrap() as i32;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).unwrap();
+    let got = run_until(&mut runner, |got| got.iter().any(|g| matches!(g, Got::Exited(a, _) if a == "a")));
+    assert!(!got.iter().any(|g| matches!(g, Got::Exited(b, _) if b == "b")), "b is frozen, not ended");
+    let second =
+        procloop::Turn::new(Duration::from_secs(10)).bot("a", "2\n").bot("b", "2\n").freeze_between(true);
+    let id = runner.begin_turn(second).unwrap();
+    let (report, events) = play_turn(&mut runner, id);
+    assert_eq!(report.outcome("a"), Some(procloop::Outcome::Exited), "{events:?}");
+    assert!(matches!(report.outcome("b"), Some(procloop::Outcome::Replied { .. })), "{events:?}");
+    assert!(events.contains(&"reply b 2\n".to_string()), "{events:?}");
+    runner.terminate_all();
+}
+
+/// A third turn begun from the handler of the second's `TurnEnded`, for a
+/// bot frozen by the second: it is thawed and replies.
+#[test]
+fn a_turn_begun_in_turn_ended_thaws_the_bot_the_last_one_froze() {
+    let mut runner = line_bots("cat", &["a"], |app| app.setpgrp(true));
+    let mut current = runner.begin_turn(turn_of(1)).unwrap();
+    let (mut replies, mut ended) = (Vec::new(), 0);
+    let deadline = Instant::now() + DEADLINE;
+    while ended < 3 {
+        assert!(Instant::now() < deadline, "stuck after {ended} turns, replies {replies:?}");
+        runner
+            .poll_once(Some(Duration::from_millis(100)), |r, e| match e {
+                Event::Reply { data, .. } => replies.push(data.to_vec()),
+                Event::TurnEnded { turn, report } if turn == current => {
+                    assert!(
+                        matches!(report.outcome("a"), Some(procloop::Outcome::Replied { .. })),
+                        "{report:?}"
+                    );
+                    ended += 1;
+                    if ended < 3 {
+                        current = r.begin_turn(turn_of(ended + 1)).unwrap();
+                    }
+                }
+                _ => {}
+            })
+            .unwrap();
+    }
+    assert_eq!(replies, [b"1\n".to_vec(), b"2\n".to_vec(), b"3\n".to_vec()]);
+    runner.terminate_all();
+}
+
+fn turn_of(n: u32) -> procloop::Turn {
+    procloop::Turn::new(Duration::from_secs(10)).bot("a", format!("{n}\n")).freeze_between(true)
+}
