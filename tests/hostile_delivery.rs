@@ -552,3 +552,26 @@ fn a_turn_begun_in_turn_ended_thaws_the_bot_the_last_one_froze() {
 fn turn_of(n: u32) -> procloop::Turn {
     procloop::Turn::new(Duration::from_secs(10)).bot("a", format!("{n}\n")).freeze_between(true)
 }
+
+/// Under `Charge::Cpu` with a cgroup, a bot whose grandchild burns the CPU
+/// is charged for it: it times out, though its own process sleeps and it
+/// replies before the wall-time backstop (ten deadlines).
+#[test]
+fn cpu_charge_counts_a_grandchild_s_burn() {
+    init();
+    let mut runner = match Runner::with_cgroups(procloop::Cgroups::Required) {
+        Ok(runner) => runner,
+        Err(e) => return eprintln!("skipped: {e}"),
+    };
+    // The burner runs on after the reply: nothing of its CPU time reaches
+    // the bot's own clock through a reaped child's.
+    let burn = "sh -c 'read x; timeout 3 sh -c \"while :; do :; done\" & sleep 1; echo done'";
+    runner.add("burner", App::new(burn).buffering(Buffering::Line));
+    runner.start("burner").unwrap();
+    let turn =
+        procloop::Turn::new(Duration::from_millis(300)).bot("burner", "go\n").charge(procloop::Charge::Cpu);
+    let id = runner.begin_turn(turn).unwrap();
+    let (report, events) = play_turn(&mut runner, id);
+    assert_eq!(report.outcome("burner"), Some(procloop::Outcome::TimedOut), "{events:?}");
+    runner.terminate_all();
+}
