@@ -575,3 +575,105 @@ fn cpu_charge_counts_a_grandchild_s_burn() {
     assert_eq!(report.outcome("burner"), Some(procloop::Outcome::TimedOut), "{events:?}");
     runner.terminate_all();
 }
+
+/// What a reactor handler saw, with the pull form mixed in.
+#[derive(Default)]
+struct Pulled {
+    bytes: Vec<u8>,
+    order: String,
+}
+
+fn note(seen: &mut Pulled, event: procloop::ReactorEvent<'_>) {
+    match event {
+        procloop::ReactorEvent::Data { data, .. } => {
+            seen.bytes.extend_from_slice(data);
+            seen.order.push('D');
+        }
+        procloop::ReactorEvent::Closed { .. } => seen.order.push('C'),
+        procloop::ReactorEvent::Exited { .. } => seen.order.push('X'),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A reactor handler that pulls events itself (`next_event`, after
+/// `wait_events`) in the middle of a `poll_once`'s batch, or polls again:
+/// every byte of a child once and in order, `Closed` and `Exited` after.
+#[test]
+fn the_pull_form_inside_a_poll_loses_no_byte() {
+    use std::process::{Command, Stdio};
+    init();
+    let dir = TempDir::new("pull");
+    for seed in 1..=8u64 {
+        let input = awkward_input(seed, 30_000);
+        let file = dir.0.join(format!("input{seed}"));
+        std::fs::write(&file, &input).unwrap();
+        let mut reactor = procloop::Reactor::new().unwrap();
+        let mut child = Command::new("cat").arg(&file).stdout(Stdio::piped()).spawn().unwrap();
+        let stdout = procloop::Channel::from_pipe(Some(child.stdout.take().unwrap().into()), None).unwrap();
+        let capacity = [4096, 100, 65536][seed as usize % 3];
+        let output = reactor.register(stdout.with_input_capacity(capacity).line_buffered()).unwrap();
+        reactor.add_process(child, &[output]).unwrap();
+        let (mut seen, mut dice) = (Pulled::default(), Dice(seed));
+        let deadline = Instant::now() + DEADLINE;
+        while !(seen.order.contains('X') && seen.order.contains('C')) {
+            assert!(Instant::now() < deadline, "seed {seed}: {} bytes, {}", seen.bytes.len(), seen.order);
+            if dice.roll(3) == 0 && reactor.wait_events(Some(Duration::from_millis(100))).unwrap() {
+                while let Some(event) = reactor.next_event() {
+                    note(&mut seen, event);
+                }
+                continue;
+            }
+            reactor
+                .poll_once(Some(Duration::from_millis(100)), |r, e| {
+                    note(&mut seen, e);
+                    match dice.roll(4) {
+                        0 => {
+                            for _ in 0..dice.roll(4) {
+                                let Some(event) = r.next_event() else { break };
+                                note(&mut seen, event);
+                            }
+                        }
+                        1 if r.wait_events(Some(Duration::ZERO)).unwrap() => {
+                            if let Some(event) = r.next_event() {
+                                note(&mut seen, event);
+                            }
+                        }
+                        2 => {
+                            r.poll_once_max(Some(Duration::ZERO), 2, |_, e| note(&mut seen, e)).unwrap();
+                        }
+                        _ => {}
+                    }
+                })
+                .unwrap();
+        }
+        assert!(seen.bytes == input, "seed {seed}: {} bytes of {}", seen.bytes.len(), input.len());
+        let last_data = seen.order.rfind('D').unwrap();
+        assert!(last_data < seen.order.find('C').unwrap(), "seed {seed}: {}", seen.order);
+        assert!(last_data < seen.order.find('X').unwrap(), "seed {seed}: {}", seen.order);
+        assert_eq!((seen.order.matches('C').count(), seen.order.matches('X').count()), (1, 1));
+    }
+}
+
+/// A waker from another thread ends a `poll_once(None)` of a Runner whose
+/// child is alive and silent, and a `wait_events(None)` of a reactor: each
+/// returns with nothing. (A broken waker fails at the child's exit, 60 s.)
+#[test]
+fn a_waker_from_another_thread_ends_waits_without_a_timeout() {
+    let mut runner = runner_with("sleeper", App::new("sleep 60"));
+    runner.start("sleeper").unwrap();
+    for _ in 0..3 {
+        let waker = runner.waker().unwrap();
+        let thread = std::thread::spawn(move || waker.wake().unwrap());
+        let handed = runner.poll_once(None, |_, e| panic!("nothing should come: {e:?}")).unwrap();
+        assert_eq!(handed, 0);
+        thread.join().unwrap();
+    }
+    let (_channel, _peer) = procloop::testing::TestChannel::pair();
+    let mut reactor = procloop::Reactor::new().unwrap();
+    reactor.register(_channel).unwrap();
+    let waker = reactor.waker().unwrap();
+    let thread = std::thread::spawn(move || waker.wake().unwrap());
+    assert!(!reactor.wait_events(None).unwrap());
+    thread.join().unwrap();
+    runner.terminate("sleeper").unwrap();
+}
