@@ -677,3 +677,81 @@ fn a_waker_from_another_thread_ends_waits_without_a_timeout() {
     thread.join().unwrap();
     runner.terminate("sleeper").unwrap();
 }
+
+/// A child that floods while its alias is paused is held at the channel's
+/// capacity (no event, no byte dropped) across polls, and a pause taken
+/// and let go between polls loses nothing: every line in order at the end.
+#[test]
+fn a_flood_while_paused_is_held_at_capacity_and_lost_nowhere() {
+    let mut runner = runner_with("seq", App::new("seq 1 300000").buffering(Buffering::Line));
+    runner.start("seq").unwrap();
+    assert!(runner.pause("seq"));
+    let deadline = Instant::now() + DEADLINE;
+    while runner.get_channel("seq").unwrap().buffered() < procloop::DEFAULT_INPUT_CAPACITY {
+        assert!(Instant::now() < deadline, "the paused buffer never filled");
+        runner.poll_once(Some(Duration::from_millis(50)), |_, e| panic!("paused: {e:?}")).unwrap();
+    }
+    for _ in 0..5 {
+        runner.poll_once(Some(Duration::from_millis(20)), |_, e| panic!("paused: {e:?}")).unwrap();
+        assert_eq!(runner.get_channel("seq").unwrap().buffered(), procloop::DEFAULT_INPUT_CAPACITY);
+    }
+    let (mut next, mut polls) = (1u32, 0u32);
+    let deadline = Instant::now() + DEADLINE;
+    let mut exited = false;
+    while !exited {
+        assert!(Instant::now() < deadline, "stuck at line {next}");
+        polls += 1;
+        if polls % 3 == 0 {
+            runner.pause("seq");
+        } else {
+            runner.resume("seq");
+        }
+        runner
+            .poll_once(Some(Duration::from_millis(20)), |_, e| match e {
+                Event::Data { data, .. } => {
+                    assert_eq!(data, format!("{next}\n").as_bytes());
+                    next += 1;
+                }
+                Event::Exited { .. } => exited = true,
+                _ => {}
+            })
+            .unwrap();
+        let held = runner.get_channel("seq").map_or(0, |c| c.buffered());
+        assert!(held <= procloop::DEFAULT_INPUT_CAPACITY, "{held} bytes held");
+    }
+    runner.resume("seq");
+    let got = run_until(&mut runner, |got| got.iter().any(|g| matches!(g, Got::Closed(_))));
+    for line in output_of(&got, "seq").split_inclusive(|b| *b == b'\n') {
+        assert_eq!(line, format!("{next}\n").as_bytes());
+        next += 1;
+    }
+    assert_eq!(next, 300_001);
+    runner.terminate("seq").unwrap();
+}
+
+/// A bot in byte mode, paused while its output of an earlier turn waits
+/// in its buffer, gets a turn, answers, and is resumed: what it wrote
+/// before the turn is data, and its answer the reply (a pause joins both
+/// in one buffer; they are handed apart).
+#[test]
+fn a_paused_byte_mode_bot_s_old_output_and_reply_are_handed_apart() {
+    let mut runner = line_bots("cat", &["bot"], |app| app.buffering(Buffering::Bytes));
+    assert!(runner.pause("bot"));
+    runner.get_channel("bot").unwrap().write(b"old\n").unwrap();
+    let held = |runner: &mut Runner| runner.get_channel("bot").unwrap().buffered();
+    let deadline = Instant::now() + DEADLINE;
+    while held(&mut runner) < 4 {
+        assert!(Instant::now() < deadline, "the old output never came");
+        runner.poll_once(Some(Duration::from_millis(20)), |_, e| panic!("paused: {e:?}")).unwrap();
+    }
+    let id = runner.begin_turn(procloop::Turn::new(Duration::from_secs(20)).bot("bot", "new\n")).unwrap();
+    while held(&mut runner) < 8 {
+        assert!(Instant::now() < deadline, "the answer never came");
+        runner.poll_once(Some(Duration::from_millis(20)), |_, e| panic!("paused: {e:?}")).unwrap();
+    }
+    assert!(runner.resume("bot"));
+    let (report, events) = play_turn(&mut runner, id);
+    assert!(matches!(report.outcome("bot"), Some(procloop::Outcome::Replied { .. })), "{events:?}");
+    assert_eq!(events, ["data bot old\n", "reply bot new\n"]);
+    runner.terminate_all();
+}

@@ -40,6 +40,10 @@ pub(crate) struct Turns {
     /// The member [`is_reply`](Self::is_reply) found last, for the reply
     /// that follows it: one lookup a reply, not two.
     replying: Option<Member>,
+    /// Where the reply [`is_reply`](Self::is_reply) found last starts in
+    /// its piece: after the bytes read before the payload was written,
+    /// which a pause can join to the answer in one piece (byte mode).
+    reply_at: usize,
     /// The alias of the Runner's own timers and events that belong to no
     /// process, made once rather than allocated per turn.
     pub(super) no_alias: Arc<str>,
@@ -114,18 +118,26 @@ impl Turns {
         self.replying = None;
         let active = &mut self.active[member.turn];
         let bot = &mut active.bots[member.bot];
-        if bot.stale > 0 {
-            bot.stale = bot.stale.saturating_sub(data.len());
+        let at = std::mem::take(&mut bot.stale);
+        if at >= data.len() {
+            bot.stale = at - data.len();
             return false;
         }
         let reply = match active.prefix.as_deref() {
             None => true,
-            Some(prefix) => starts_a_line(data, prefix),
+            Some(prefix) => starts_a_line(&data[at..], prefix),
         };
         if reply {
             self.replying = Some(member);
+            self.reply_at = at;
         }
         reply
+    }
+
+    /// Where the reply that [`is_reply`](Self::is_reply) just found starts
+    /// in its piece (the bytes before it answer an earlier turn).
+    pub(super) fn take_reply_at(&mut self) -> usize {
+        std::mem::take(&mut self.reply_at)
     }
 
     /// Where `alias` is, if it owes a reply: the member that
