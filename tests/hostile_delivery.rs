@@ -755,3 +755,34 @@ fn a_paused_byte_mode_bot_s_old_output_and_reply_are_handed_apart() {
     assert_eq!(events, ["data bot old\n", "reply bot new\n"]);
     runner.terminate_all();
 }
+
+/// A handler that terminates its alias mid-batch and starts it again,
+/// three times: no line of an old run comes after that, each new run's
+/// lines come from its first, and the last run's all of them, in order.
+#[test]
+fn restarting_an_alias_mid_batch_mixes_no_run_into_the_next() {
+    let mut runner = runner_with("seq", App::new("seq 1 5000").buffering(Buffering::Line));
+    runner.start("seq").unwrap();
+    let (mut runs, mut next, mut exited) = (1u32, 1u32, false);
+    let deadline = Instant::now() + DEADLINE;
+    while !exited {
+        assert!(Instant::now() < deadline, "run {runs} stuck at line {next}");
+        runner
+            .poll_once(Some(Duration::from_millis(100)), |r, e| match e {
+                Event::Data { data, .. } => {
+                    assert_eq!(data, format!("{next}\n").as_bytes(), "run {runs}");
+                    next += 1;
+                    if next == 11 * runs && runs < 4 {
+                        r.terminate("seq").unwrap();
+                        r.start("seq").unwrap();
+                        (runs, next) = (runs + 1, 1);
+                    }
+                }
+                Event::Exited { .. } => exited = true,
+                _ => {}
+            })
+            .unwrap();
+    }
+    assert_eq!((runs, next), (4, 5001));
+    runner.terminate("seq").unwrap();
+}
