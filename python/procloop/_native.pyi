@@ -90,6 +90,7 @@ class Channel:
 @final
 class Data:
     __match_args__: Final = ("alias", "data")
+    def __new__(cls, alias: str, data: bytes) -> Data: ...
     @property
     def alias(self) -> str: ...
     @property
@@ -98,6 +99,7 @@ class Data:
 @final
 class Stderr:
     __match_args__: Final = ("alias", "data")
+    def __new__(cls, alias: str, data: bytes) -> Stderr: ...
     @property
     def alias(self) -> str: ...
     @property

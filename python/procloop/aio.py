@@ -42,10 +42,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import math
 import time
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Deque, Dict, List, Literal, Mapping, Optional, Union
 
 from ._native import Closed, Data, Exited, Reply, TurnEnded
+from .errors import ConfigError
 
 if TYPE_CHECKING:
     from ._native import _Event, Runner, TurnReport
@@ -72,7 +74,8 @@ class Events:
         self._batch = batch
         self._queue: Deque[_Event] = collections.deque()
         # Turns awaited with turn(), and the aliases read with lines().
-        self._turns: Dict[int, asyncio.Future[TurnReport]] = {}
+        self._turns: Dict[int, asyncio.Future[TurnEnded]] = {}
+        self._replies: Dict[int, List[Reply]] = {}
         self._streams: Dict[str, _Stream] = {}
         self._closed = False
         # While a coroutine waits: the future the loop's callbacks complete,
@@ -113,7 +116,7 @@ class Events:
         as it takes); ``TimeoutError`` (``asyncio.TimeoutError``) if none
         came, ``StopAsyncIteration`` once closed, as ``anext()`` does. A
         cancelled or timed-out wait loses no event."""
-        deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        deadline = _deadline(timeout)
         while True:
             if self._queue:
                 return self._queue.popleft()
@@ -138,37 +141,52 @@ class Events:
         and each reply in ``report.replies``. Its ``Reply`` events and its
         ``TurnEnded`` are not handed out by ``next()``; other events met
         meanwhile are. The turn ends by itself (every bot has a deadline);
-        cancelling the wait leaves the turn running, and its events then
-        come through ``next()``."""
+        cancelling the wait leaves the turn running, and its events, those
+        it had taken included, then come through ``next()``."""
         number = self._runner.begin_turn(bots, deadline, charge=charge, freeze_between=freeze_between)
-        report: asyncio.Future[TurnReport] = asyncio.get_running_loop().create_future()
-        self._turns[number] = report
+        ended: asyncio.Future[TurnEnded] = asyncio.get_running_loop().create_future()
+        self._turns[number] = ended
+        self._replies[number] = []
+        report: Optional[TurnReport] = None
         try:
-            while not report.done():
+            while not ended.done():
                 if self._closed:
                     raise StopAsyncIteration
                 if not self._pull():
                     await self._wait(None)
-            return report.result()
+            report = ended.result().report
+            return report
         finally:
-            self._turns.pop(number, None)
+            del self._turns[number]
+            taken: List[_Event] = list(self._replies.pop(number))
+            if report is None:
+                # Not returned (cancelled, closed): what it took goes back.
+                if ended.done() and not ended.cancelled():
+                    taken.append(ended.result())
+                self._queue.extendleft(reversed(taken))
+                if taken:
+                    self._wake()
 
     async def lines(self, alias: str) -> AsyncIterator[bytes]:
         """``alias``'s output line by line (newlines kept; a last line
         without one at its end), until its end of stream (``Closed``) or
         ``close()``. Its ``Data`` events go here instead of ``next()``,
-        those already taken included. One stream per alias at a time."""
-        if alias in self._streams:
-            raise RuntimeError(f"lines({alias!r}) is already being read")
-        stream = self._streams[alias] = _Stream()
-        for event in [e for e in self._queue if isinstance(e, (Data, Closed, Exited)) and e.alias == alias]:
-            if isinstance(event, Data):
-                self._queue.remove(event)
-                stream.feed(event.data)
-            else:
-                stream.end()
+        those already taken included. One stream per alias at a time: a
+        new ``lines(alias)`` takes over the lines not read yet (after a
+        ``break``, say) and the older one ends. Once it ends with lines
+        unread, they go back to ``next()`` as one ``Data``."""
+        stream = self._streams.get(alias)
+        if stream is None:
+            stream = self._streams[alias] = _Stream()
+            for event in [e for e in self._queue if isinstance(e, (Data, Closed, Exited)) and e.alias == alias]:
+                if isinstance(event, Data):
+                    self._queue.remove(event)
+                    stream.feed(event.data)
+                else:
+                    stream.end()
+        reader = stream.reader = object()
         try:
-            while True:
+            while stream.reader is reader:
                 if stream.lines:
                     yield stream.lines.popleft()
                 elif stream.ended or self._closed:
@@ -176,8 +194,12 @@ class Events:
                 elif not self._pull():
                     await self._wait(None)
         finally:
-            if self._streams.get(alias) is stream:
+            if stream.reader is reader and self._streams.get(alias) is stream:
                 del self._streams[alias]
+                unread = b"".join(stream.lines) + stream.partial
+                if unread:
+                    self._queue.appendleft(Data(alias, unread))
+                    self._wake()
 
     def _pull(self) -> bool:
         """Polls the Runner without waiting and sorts what came: an awaited
@@ -189,10 +211,10 @@ class Events:
             if isinstance(event, TurnEnded) and event.turn in self._turns:
                 future = self._turns[event.turn]
                 if not future.done():
-                    future.set_result(event.report)
+                    future.set_result(event)
                 handed = True
             elif isinstance(event, Reply) and event.turn in self._turns:
-                pass
+                self._replies[event.turn].append(event)
             elif isinstance(event, Data) and event.alias in self._streams:
                 self._streams[event.alias].feed(event.data)
                 handed = True
@@ -211,20 +233,28 @@ class Events:
         ``predicate(event)`` is true, waiting up to ``timeout`` seconds for
         all of them (None: as long as it takes). ``TimeoutError`` if it did
         not come; the events taken until then are in its ``events``
-        attribute, and are not handed out again."""
-        deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        attribute, and are not handed out again. If ``predicate`` raises or
+        the wait is cancelled, the events taken go back, in order, to be
+        handed out again."""
+        deadline = _deadline(timeout)
         taken: List[_Event] = []
-        while True:
-            left = None if deadline is None else deadline - time.monotonic()
-            try:
-                event = await self.next(left)
-            except asyncio.TimeoutError:
-                error = asyncio.TimeoutError(f"not within {timeout} s; got {taken!r}")
-                error.events = taken  # type: ignore[attr-defined]
-                raise error from None
-            taken.append(event)
-            if predicate(event):
-                return taken
+        try:
+            while True:
+                left = None if deadline is None else deadline - time.monotonic()
+                try:
+                    event = await self.next(left)
+                except asyncio.TimeoutError:
+                    error = asyncio.TimeoutError(f"not within {timeout} s; got {taken!r}")
+                    error.events, taken = taken, []  # type: ignore[attr-defined]
+                    raise error from None
+                taken.append(event)
+                if predicate(event):
+                    found, taken = taken, []
+                    return found
+        finally:
+            if taken:
+                self._queue.extendleft(reversed(taken))
+                self._wake()  # another coroutine may wait for them
 
     async def _wait(self, deadline: Optional[float]) -> None:
         """Waits until the Runner may have events (its fd is readable or its
@@ -280,6 +310,17 @@ class Events:
             waiter.set_result(None)
 
 
+def _deadline(timeout: Optional[float]) -> Optional[float]:
+    """When a wait of ``timeout`` seconds ends, on ``time.monotonic()``'s
+    clock; a negative timeout is no wait, NaN a ConfigError (as the
+    Runner's own waits say)."""
+    if timeout is None:
+        return None
+    if math.isnan(timeout):
+        raise ConfigError(f"timeout: {timeout} is not a number of seconds")
+    return time.monotonic() + max(0.0, timeout)
+
+
 class _Stream:
     """One alias's output as lines, for ``Events.lines``."""
 
@@ -287,6 +328,8 @@ class _Stream:
         self.lines: Deque[bytes] = collections.deque()
         self.partial = b""
         self.ended = False
+        #: The ``lines()`` reading it now; a newer one takes it over.
+        self.reader: object = None
 
     def feed(self, data: bytes) -> None:
         data = self.partial + data if self.partial else data

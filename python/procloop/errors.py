@@ -49,8 +49,9 @@ class BadCommandError(ProcloopError, ValueError):
 class ConfigError(ProcloopError, ValueError):
     """An app option, a start override or a config field is unknown or has a
     bad value, or a setting cannot work (an environment variable named
-    ``A=B``, a NUL byte in an argument: raised by ``start``); the message
-    names it."""
+    ``A=B``, a NUL byte in an argument: raised by ``start``), or an argument
+    has a bad value (a NaN timeout, a signal procloop cannot send, an fd
+    that is not open); the message names it."""
 
 
 class LimitTooHighError(ConfigError):
@@ -96,7 +97,8 @@ class WaitTimeout(ProcloopError, subprocess.TimeoutExpired):
 
 class BusyError(ProcloopError, RuntimeError):
     """A Runner (or one of its channels) was used from a second thread while
-    another thread was inside one of its calls, a waiting ``poll`` say."""
+    another thread was inside one of its calls, a waiting ``poll`` say, or
+    from a signal handler that a waiting call of its own ran."""
 
 
 class ForkedCopyError(ProcloopError, RuntimeError):

@@ -100,11 +100,13 @@ impl PyChannel {
     #[pyo3(signature = (faucet=None, sink=None, *, buffering=None))]
     fn pipe(
         py: Python<'_>,
-        faucet: Option<RawFd>,
-        sink: Option<RawFd>,
+        faucet: Option<&Bound<'_, PyAny>>,
+        sink: Option<&Bound<'_, PyAny>>,
         buffering: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyChannel> {
         let buffering = config::buffering(buffering, "buffering")?;
+        let faucet = faucet.map(|fd| config::int(fd, "faucet")).transpose()?;
+        let sink = sink.map(|fd| config::int(fd, "sink")).transpose()?;
         let channel = RustChannel::from_borrowed_pipe(faucet, sink).py(py)?;
         Ok(PyChannel::own(channel, buffering))
     }
@@ -113,8 +115,13 @@ impl PyChannel {
     /// owning (its ``socket`` object); made non-blocking, never closed here.
     #[staticmethod]
     #[pyo3(signature = (fd, *, buffering=None))]
-    fn socket(py: Python<'_>, fd: RawFd, buffering: Option<&Bound<'_, PyAny>>) -> PyResult<PyChannel> {
+    fn socket(
+        py: Python<'_>,
+        fd: &Bound<'_, PyAny>,
+        buffering: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyChannel> {
         let buffering = config::buffering(buffering, "buffering")?;
+        let fd: RawFd = config::int(fd, "fd")?;
         let channel = RustChannel::from_borrowed_socket(fd).py(py)?;
         Ok(PyChannel::own(channel, buffering))
     }

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use procloop::{App, Buffering, Start};
+use pyo3::conversion::FromPyObjectOwned;
+use pyo3::exceptions::{PyOverflowError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 
@@ -21,8 +23,32 @@ pub(crate) struct Configured {
 
 /// Seconds as a `Duration`; `field` names the option in the error.
 pub(crate) fn seconds(py: Python<'_>, value: f64, field: &str) -> PyResult<Duration> {
+    // `{:?}` shows 1e300 as such, not as its 301 digits.
     Duration::try_from_secs_f64(value)
-        .map_err(|e| config_error(py, format!("{field}: {value} is not a number of seconds ({e})")))
+        .map_err(|e| config_error(py, format!("{field}: {value:?} is not a number of seconds ({e})")))
+}
+
+/// A wait's ``timeout`` in seconds: a negative one is no wait (as
+/// ``selectors`` takes it), NaN is an error, as ``select.select`` says.
+pub(crate) fn timeout(py: Python<'_>, value: f64) -> PyResult<Duration> {
+    if value.is_nan() {
+        return seconds(py, value, "timeout");
+    }
+    seconds(py, value.max(0.0), "timeout")
+}
+
+/// An int argument as `T`: a ConfigError naming `field` and the value when
+/// it is out of `T`'s range (pyo3's own OverflowError names neither), a
+/// TypeError naming `field` when it is no int.
+pub(crate) fn int<'py, T: FromPyObjectOwned<'py>>(value: &Bound<'py, PyAny>, field: &str) -> PyResult<T> {
+    value.extract::<T>().map_err(|e| {
+        let (py, e): (_, PyErr) = (value.py(), e.into());
+        if e.is_instance_of::<PyOverflowError>(py) {
+            config_error(py, format!("{field}: {value} is out of range"))
+        } else {
+            PyTypeError::new_err(format!("argument '{field}': {}", e.value(py)))
+        }
+    })
 }
 
 /// Parses `options` as procloop's config parser does, with `parser`

@@ -4,7 +4,6 @@
 
 use std::io;
 
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
@@ -51,6 +50,7 @@ static BUSY: Class = Class::new("BusyError");
 static WAIT_TIMEOUT: Class = Class::new("WaitTimeout");
 static FORKED_COPY: Class = Class::new("ForkedCopyError");
 static TURN_IN_PROGRESS: Class = Class::new("TurnInProgressError");
+static PROCLOOP: Class = Class::new("ProcloopError");
 
 /// `EndpointClosedException`, raised without a message.
 pub(crate) fn endpoint_closed(py: Python<'_>) -> PyErr {
@@ -72,7 +72,9 @@ pub(crate) fn busy(py: Python<'_>, what: &str) -> PyErr {
     BUSY.err(
         py,
         format!(
-            "this {what} is in use by another thread (a poll may be waiting on it): use it from one thread"
+            "this {what} is in use by another call: another thread's (a poll may be waiting on it), \
+             or one this thread is inside (a signal handler run by a waiting poll); use it from one \
+             thread, outside its own waits"
         ),
     )
 }
@@ -105,9 +107,7 @@ pub(crate) struct Pending {
 
 enum Kind {
     Procloop(&'static Class),
-    Value,
     Os(io::Error),
-    Runtime,
 }
 
 impl Pending {
@@ -134,14 +134,17 @@ impl Pending {
             E::QueueFull { .. } => Kind::Procloop(&QUEUE_FULL),
             E::ForkedCopy { .. } => Kind::Procloop(&FORKED_COPY),
             E::TurnInProgress(_) => Kind::Procloop(&TURN_IN_PROGRESS),
-            E::Io(e) if e.kind() == io::ErrorKind::InvalidInput => Kind::Value,
+            // A bad argument (an fd that is not open, a pty call on a
+            // pipe app): a ConfigError, so still a ValueError.
+            E::Io(e) if e.kind() == io::ErrorKind::InvalidInput => Kind::Procloop(&CONFIG),
             // The same error, owned: by its OS error number, or its kind
             // and message.
             E::Io(e) => Kind::Os(match e.raw_os_error() {
                 Some(code) => io::Error::from_raw_os_error(code),
                 None => io::Error::new(e.kind(), message.clone()),
             }),
-            _ => Kind::Runtime,
+            // A kind newer than this mapping: still one of procloop's own.
+            _ => Kind::Procloop(&PROCLOOP),
         };
         Pending { class, message }
     }
@@ -150,9 +153,7 @@ impl Pending {
     pub(crate) fn into_py(self, py: Python<'_>) -> PyErr {
         match self.class {
             Kind::Procloop(class) => class.err(py, self.message),
-            Kind::Value => PyValueError::new_err(self.message),
             Kind::Os(e) => PyErr::from(e),
-            Kind::Runtime => PyRuntimeError::new_err(self.message),
         }
     }
 }

@@ -219,6 +219,13 @@ macro_rules! data_repr {
     ($($class: ident),*) => {$(
         #[pymethods]
         impl $class {
+            /// An event as ``poll`` makes it; ``procloop.aio`` hands back
+            /// output it took and did not give out this way.
+            #[new]
+            fn new(alias: Bound<'_, PyString>, data: Bound<'_, PyBytes>) -> Self {
+                $class { alias: alias.unbind(), data: data.unbind() }
+            }
+
             #[classattr]
             fn __match_args__() -> (&'static str, &'static str) {
                 ("alias", "data")

@@ -9,6 +9,7 @@ mod config;
 mod containment;
 mod errors;
 mod events;
+mod exit;
 mod runner;
 mod turns;
 
@@ -43,5 +44,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<turns::Outcome>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(split_command, m)?)?;
+    exit::install(m)?;
     Ok(())
 }

@@ -8,10 +8,10 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
 use procloop::{Channel as RustChannel, Runner, Signal, TimerId};
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyString};
+use pyo3::types::{PyBool, PyDict, PyInt};
 
 use crate::channel::PyChannel;
 use crate::config;
@@ -52,7 +52,8 @@ const WAIT_SLICE: Duration = Duration::from_millis(50);
 /// a second thread gets ``BusyError`` while a call (a waiting poll) runs.
 /// It belongs to the process that made it: in a forked child (``os.fork()``)
 /// every call raises ``ForkedCopyError`` and touches nothing of the
-/// parent's children and fds.
+/// parent's children and fds. At interpreter exit (``atexit``), every
+/// Runner used in this process ends its children, as ``terminate_all``.
 ///
 /// Every wait (``poll``, ``wait``, ``terminate``, ``terminate_all``, a
 /// socket app's ``start``) releases the GIL and runs Python's signal
@@ -61,7 +62,7 @@ const WAIT_SLICE: Duration = Duration::from_millis(50);
 /// the alias stopped: SIGKILL once its grace has passed, from ``poll``, the
 /// next ``terminate`` or dropping the Runner; an interrupted socket start
 /// is undone).
-#[pyclass(module = "procloop._native", name = "Runner")]
+#[pyclass(module = "procloop._native", name = "Runner", weakref)]
 pub(crate) struct PyRunner {
     /// `None` only while dropping.
     inner: Option<Runner>,
@@ -79,6 +80,8 @@ pub(crate) struct PyRunner {
     turns: TurnBook,
     /// The process that made the Runner: a forked child must not end its children.
     owner_pid: u32,
+    /// Whether `exit` knows it (it does once it was used).
+    remembered: bool,
 }
 
 impl PyRunner {
@@ -137,6 +140,15 @@ impl PyRunner {
         }
     }
 
+    /// At interpreter exit: `terminate_all`, unless this is a forked copy
+    /// or another thread is inside a call (it is then left to `Drop`).
+    pub(crate) fn end_at_exit(slf: &Bound<'_, Self>) {
+        let own = slf.try_borrow().is_ok_and(|this| this.owner_pid == std::process::id());
+        if own {
+            let _ = Self::terminate_all(slf);
+        }
+    }
+
     /// Waits in slices until `alias`'s socket start is connected, answering
     /// signals between them; a failure or a signal undoes the start.
     fn wait_ready(&mut self, py: Python<'_>, alias: &str) -> PyResult<()> {
@@ -173,27 +185,48 @@ fn monotonic(py: Python<'_>) -> PyResult<f64> {
 /// A signal from a number (a `signal.Signals` is one) or a name.
 fn to_signal(value: &Bound<'_, PyAny>) -> PyResult<Signal> {
     if value.is_instance_of::<PyBool>() {
-        return Err(PyValueError::new_err("a signal is a number or a name, not a bool"));
+        return Err(config_error(value.py(), "a signal is a number or a name, not a bool".into()));
     }
+    let unknown = || config_error(value.py(), format!("signal {value} is not one procloop can send"));
     if let Ok(raw) = value.extract::<i32>() {
-        return Signal::from_raw(raw)
-            .ok_or_else(|| PyValueError::new_err(format!("signal {raw} is not one procloop can send")));
+        return Signal::from_raw(raw).ok_or_else(unknown);
+    }
+    if value.is_instance_of::<PyInt>() {
+        // Past an i32: no signal either, named by its number.
+        return Err(unknown());
     }
     match value.extract::<String>() {
-        Ok(name) => name.parse().map_err(|e: procloop::UnknownSignal| PyValueError::new_err(e.to_string())),
-        Err(_) => Err(PyValueError::new_err(format!(
-            "a signal is a number, a signal.Signals or a name (\"SIGINT\", \"int\"), not {}",
-            value.get_type().name()?
-        ))),
+        Ok(name) => {
+            name.parse().map_err(|e: procloop::UnknownSignal| config_error(value.py(), e.to_string()))
+        }
+        Err(_) => Err(config_error(
+            value.py(),
+            format!(
+                "a signal is a number, a signal.Signals or a name (\"SIGINT\", \"int\"), not {}",
+                value.get_type().name()?
+            ),
+        )),
     }
 }
 
 /// The Runner, for one call: BusyError while another thread is in one,
-/// ForkedCopyError in a forked child.
+/// ForkedCopyError in a forked child (also of one that a thread of the
+/// parent was inside at the fork).
 fn borrow<'py>(slf: &Bound<'py, PyRunner>) -> PyResult<PyRefMut<'py, PyRunner>> {
-    let this = slf.try_borrow_mut().map_err(|_| busy(slf.py(), "Runner"))?;
+    let py = slf.py();
+    let mut this = match slf.try_borrow_mut() {
+        Ok(this) => this,
+        Err(_) => match crate::exit::copy_owner(slf) {
+            Some(owner) => return Err(forked_copy(py, "Runner", owner)),
+            None => return Err(busy(py, "Runner")),
+        },
+    };
     if std::process::id() != this.owner_pid {
-        return Err(forked_copy(slf.py(), "Runner", this.owner_pid));
+        return Err(forked_copy(py, "Runner", this.owner_pid));
+    }
+    if !this.remembered {
+        crate::exit::remember(slf)?;
+        this.remembered = true;
     }
     Ok(this)
 }
@@ -223,6 +256,7 @@ impl PyRunner {
             next_timer: 0,
             turns: TurnBook::default(),
             owner_pid: std::process::id(),
+            remembered: false,
         })
     }
 
@@ -247,7 +281,10 @@ impl PyRunner {
         let py = slf.py();
         let mut apps = Vec::new();
         for (name, entry) in config.iter() {
-            let name: String = name.extract()?;
+            let name: String = name.extract().map_err(|_| {
+                let kind = name.get_type().name().map_or_else(|_| "?".to_string(), |n| n.to_string());
+                PyTypeError::new_err(format!("update_config: an app's name is a str, not {kind}"))
+            })?;
             let entry = entry
                 .cast::<PyDict>()
                 .map_err(|_| config_error(py, format!("{name:?}: an app's config is a dict")))?;
@@ -415,7 +452,7 @@ impl PyRunner {
     #[pyo3(signature = (alias, timeout=None))]
     fn wait(slf: &Bound<'_, Self>, alias: &str, timeout: Option<f64>) -> PyResult<Option<i32>> {
         let py = slf.py();
-        let limit = timeout.map(|t| config::seconds(py, t.max(0.0), "timeout")).transpose()?;
+        let limit = timeout.map(|t| config::timeout(py, t)).transpose()?;
         // A timeout past what an Instant can hold is no timeout.
         let deadline = limit.and_then(|t| Instant::now().checked_add(t));
         let mut this = borrow(slf)?;
@@ -518,8 +555,14 @@ impl PyRunner {
     }
 
     /// Sets the window size of a ``pty`` app's terminal.
-    fn resize(slf: &Bound<'_, Self>, alias: &str, rows: u16, cols: u16) -> PyResult<()> {
+    fn resize(
+        slf: &Bound<'_, Self>,
+        alias: &str,
+        rows: &Bound<'_, PyAny>,
+        cols: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         let py = slf.py();
+        let (rows, cols) = (config::int(rows, "rows")?, config::int(cols, "cols")?);
         borrow(slf)?.runner().resize(alias, rows, cols).py(py)
     }
 
@@ -537,7 +580,8 @@ impl PyRunner {
     }
 
     /// Cancels a timer; False if it already fired or was cancelled.
-    fn cancel_timer(slf: &Bound<'_, Self>, id: u64) -> PyResult<bool> {
+    fn cancel_timer(slf: &Bound<'_, Self>, id: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let id: u64 = config::int(id, "id")?;
         let mut this = borrow(slf)?;
         let Some(timer) = this.timer_ids.remove(&id) else { return Ok(false) };
         this.timers.remove(&timer);
@@ -560,16 +604,16 @@ impl PyRunner {
     fn poll(
         slf: &Bound<'_, Self>,
         timeout: Option<f64>,
-        max_events: Option<usize>,
+        max_events: Option<&Bound<'_, PyAny>>,
         batch: bool,
     ) -> PyResult<Vec<Py<PyAny>>> {
         let py = slf.py();
-        let max_events = match max_events {
-            Some(0) => return Err(PyValueError::new_err("max_events: at least 1 (or None for no cap)")),
+        let max_events = match max_events.map(|n| config::int(n, "max_events")).transpose()? {
+            Some(0) => return Err(config_error(py, "max_events: at least 1 (or None for no cap)".into())),
             Some(n) => n,
             None => usize::MAX,
         };
-        let timeout = timeout.map(|t| config::seconds(py, t.max(0.0), "timeout")).transpose()?;
+        let timeout = timeout.map(|t| config::timeout(py, t)).transpose()?;
         // A timeout past what an Instant can hold is no timeout.
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut this = borrow(slf)?;
@@ -674,20 +718,31 @@ impl PyRunner {
 
     /// Ends every child, as ``terminate_all``: SIGTERM to all, each app's
     /// grace period (at once), SIGKILL to the rest, and every one reaped.
+    /// In a forked copy it does nothing: the children are the parent's, and
+    /// a child process leaving the block (``sys.exit``) must not fail there.
     #[pyo3(signature = (*_exc))]
     fn __exit__(slf: &Bound<'_, Self>, _exc: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
-        Self::terminate_all(slf)?;
+        let forked = match slf.try_borrow() {
+            Ok(this) => this.owner_pid != std::process::id(),
+            Err(_) => crate::exit::copy_owner(slf).is_some(),
+        };
+        if !forked {
+            Self::terminate_all(slf)?;
+        }
         Ok(false)
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
-        if let Ok(this) = slf.try_borrow()
-            && this.owner_pid != std::process::id()
-        {
-            return Ok(format!("<procloop.Runner of pid {} (a forked copy)>", this.owner_pid));
+        let owner = match slf.try_borrow() {
+            Ok(this) => Some(this.owner_pid),
+            Err(_) => crate::exit::copy_owner(slf),
+        };
+        if let Some(owner) = owner.filter(|&owner| owner != std::process::id()) {
+            return Ok(format!("<procloop.Runner of pid {owner} (a forked copy)>"));
         }
-        let aliases = Self::aliases(slf)?;
-        Ok(format!("<procloop.Runner running {}>", PyString::new(slf.py(), &aliases.join(", "))))
+        // repr() must not fail: a Runner another thread polls says so.
+        let Ok(aliases) = Self::aliases(slf) else { return Ok("<procloop.Runner (in use)>".to_string()) };
+        Ok(format!("<procloop.Runner running {}>", aliases.join(", ")))
     }
 
     // Containment: a cgroup per child (``cgroups=``), one block.
@@ -725,9 +780,14 @@ impl PyRunner {
 
 impl Drop for PyRunner {
     fn drop(&mut self) {
+        let Some(runner) = self.inner.take() else { return };
         if std::process::id() != self.owner_pid {
             // A forked child's copy: its children are the parent's to end.
-            std::mem::forget(self.inner.take());
+            std::mem::forget(runner);
+            return;
         }
+        // Ending the children may take each app's grace: other Python
+        // threads run meanwhile.
+        Python::attach(|py| py.detach(|| drop(runner)));
     }
 }

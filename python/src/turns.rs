@@ -6,9 +6,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use procloop::{Charge, Outcome as RustOutcome, Turn, TurnId, TurnReport as RustReport};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
-use pyo3::types::{PyBytes, PyDict, PyString};
+use pyo3::types::{PyBytes, PyDict, PyMapping, PyString};
 
 use crate::config;
 use crate::errors::config_error;
@@ -29,8 +30,21 @@ pub(crate) fn turn_of(
     };
     let mut turn =
         Turn::new(config::seconds(py, deadline, "deadline")?).charge(charge).freeze_between(freeze_between);
-    for item in bots.call_method0("items")?.try_iter()? {
-        let (alias, payload): (String, PyBackedBytes) = item?.extract()?;
+    let kind = |v: &Bound<'_, PyAny>| v.get_type().name().map_or_else(|_| "?".to_string(), |n| n.to_string());
+    let bots = bots.cast::<PyMapping>().map_err(|_| {
+        PyTypeError::new_err(format!("bots: a mapping of alias to bytes, not {}", kind(bots)))
+    })?;
+    for item in bots.items()?.iter() {
+        let (alias, payload): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item.extract()?;
+        let alias: String = alias
+            .extract()
+            .map_err(|_| PyTypeError::new_err(format!("bots: an alias is a str, not {}", kind(&alias))))?;
+        let payload: PyBackedBytes = payload.extract().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "bots[{alias:?}]: a payload is bytes or bytearray, not {}",
+                kind(&payload)
+            ))
+        })?;
         turn = turn.bot(&alias, payload.to_vec());
     }
     Ok(turn)

@@ -102,7 +102,9 @@ class Runner:
         return self._channels.get(alias)
 
     def terminate(self, alias: str) -> None:
-        """Closes the channel of ``alias`` and ends its process."""
-        channel = self._channels.pop(alias)
+        """Closes the channel of ``alias`` and ends its process. Interrupted
+        (Ctrl-C), the alias stays taken: ``terminate`` it again."""
+        channel = self._channels[alias]
         channel.close()
         self._native.terminate(alias)
+        del self._channels[alias]
