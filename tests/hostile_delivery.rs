@@ -786,3 +786,97 @@ fn restarting_an_alias_mid_batch_mixes_no_run_into_the_next() {
     assert_eq!((runs, next), (4, 5001));
     runner.terminate("seq").unwrap();
 }
+
+/// Turn after turn, each begun in the handler of the last one's end,
+/// with a handler that polls again, pauses and resumes bots mid-batch:
+/// every reply is the answer to its own turn's payload (never a line left
+/// over from the turn before), in both line and byte mode.
+#[test]
+fn chaotic_turns_reply_with_their_own_turn_s_answer() {
+    for (buffering, seed) in [(Buffering::Line, 3u64), (Buffering::Bytes, 5), (Buffering::Line, 9)] {
+        let aliases = ["a", "b", "c"];
+        let mut runner = line_bots("cat", &aliases, |app| app.buffering(buffering));
+        let turn_of = |n: u32| {
+            let mut turn = procloop::Turn::new(Duration::from_secs(20));
+            for alias in aliases {
+                // The answer, then a line left over for the next turn's handler.
+                turn = turn.bot(alias, format!("{alias}{n}\nextra{n}\n"));
+            }
+            turn
+        };
+        let mut current = runner.begin_turn(turn_of(1)).unwrap();
+        let (mut ended, mut dice, mut replies) = (0u32, Dice(seed), 0u32);
+        let deadline = Instant::now() + DEADLINE;
+        while ended < 15 {
+            assert!(Instant::now() < deadline, "{buffering:?}: stuck after {ended} turns");
+            let mut paused = Vec::new();
+            chaos_turns(
+                &mut runner,
+                &mut current,
+                &mut ended,
+                &mut replies,
+                &mut dice,
+                &mut paused,
+                0,
+                &turn_of,
+            );
+            for alias in paused {
+                runner.resume(alias);
+            }
+        }
+        assert!(replies >= 15, "{buffering:?}: {replies} replies");
+        runner.terminate_all();
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn chaos_turns(
+    runner: &mut Runner,
+    current: &mut procloop::TurnId,
+    ended: &mut u32,
+    replies: &mut u32,
+    dice: &mut Dice,
+    paused: &mut Vec<&'static str>,
+    depth: u32,
+    turn_of: &dyn Fn(u32) -> procloop::Turn,
+) {
+    let timeout = Some(Duration::from_millis(if depth == 0 { 100 } else { 0 }));
+    runner
+        .poll_once_max(timeout, 1 + dice.roll(3) as usize, |r, e| {
+            match e {
+                Event::Reply { turn, alias, data, .. } => {
+                    assert_eq!(turn, *current);
+                    // In byte mode the answer may come with the extra line.
+                    let want = format!("{alias}{}\n", *ended + 1);
+                    assert!(
+                        data.starts_with(want.as_bytes()),
+                        "{alias}: {:?} for {want:?}",
+                        String::from_utf8_lossy(data)
+                    );
+                    *replies += 1;
+                }
+                Event::TurnEnded { turn, report } if turn == *current => {
+                    assert!(
+                        report.iter().all(|(_, o)| matches!(o, procloop::Outcome::Replied { .. })),
+                        "{report:?}"
+                    );
+                    *ended += 1;
+                    *current = r.begin_turn(turn_of(*ended + 1)).unwrap();
+                }
+                _ => {}
+            }
+            let alias = ["a", "b", "c"][dice.roll(3) as usize];
+            match dice.roll(6) {
+                0 if depth < 2 => chaos_turns(r, current, ended, replies, dice, paused, depth + 1, turn_of),
+                1 => {
+                    r.pause(alias);
+                    paused.push(alias);
+                }
+                2 => {
+                    r.resume(alias);
+                }
+                _ => {}
+            }
+        })
+        .unwrap();
+}
