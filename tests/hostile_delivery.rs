@@ -880,3 +880,28 @@ fn chaos_turns(
         })
         .unwrap();
 }
+
+/// A bot paused with output of an earlier turn in its buffer gets a turn,
+/// and the user reads that old output with `read` before resuming it: the
+/// answer that follows is still the reply (it was taken for old output,
+/// handed as data, and the bot timed out).
+#[test]
+fn old_output_taken_by_read_leaves_the_reply_a_reply() {
+    for buffering in [Buffering::Line, Buffering::Bytes] {
+        let mut runner = line_bots("cat", &["bot"], |app| app.buffering(buffering));
+        assert!(runner.pause("bot"));
+        runner.get_channel("bot").unwrap().write(b"old\n").unwrap();
+        let deadline = Instant::now() + DEADLINE;
+        while runner.get_channel("bot").unwrap().buffered() < 4 {
+            assert!(Instant::now() < deadline, "the old output never came");
+            runner.poll_once(Some(Duration::from_millis(20)), |_, e| panic!("paused: {e:?}")).unwrap();
+        }
+        let id = runner.begin_turn(procloop::Turn::new(Duration::from_secs(20)).bot("bot", "new\n")).unwrap();
+        assert_eq!(runner.get_channel("bot").unwrap().read().unwrap(), b"old\n");
+        assert!(runner.resume("bot"));
+        let (report, events) = play_turn(&mut runner, id);
+        assert!(matches!(report.outcome("bot"), Some(procloop::Outcome::Replied { .. })), "{events:?}");
+        assert_eq!(events, ["reply bot new\n"], "{buffering:?}");
+        runner.terminate_all();
+    }
+}

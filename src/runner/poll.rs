@@ -132,7 +132,8 @@ impl Runner {
     where
         F: FnMut(&mut Runner, Event<'_>),
     {
-        if self.turns.is_reply(alias, data) {
+        let Runner { turns, reactor, .. } = self;
+        if turns.is_reply(alias, data, |token| reactor.taken_of(token)) {
             return self.hand_reply(alias, data, handler);
         }
         handler(self, Event::Data { alias, data });

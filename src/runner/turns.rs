@@ -87,6 +87,9 @@ pub(super) struct Bot {
     /// handed yet (a turn begun by a handler while more of the bot's output
     /// was queued): they answer an earlier turn, so none is its reply.
     pub(super) stale: usize,
+    /// What `read` had taken of its channel when the payload was written
+    /// ([`Channel::taken`]): a `read` since took stale bytes first.
+    pub(super) taken_at_write: u64,
     /// Its CPU clock then; read under `Charge::Cpu` only.
     pub(super) cpu_at_start: Option<Duration>,
     /// Its deadline and bank: what may be charged before it times out.
@@ -106,18 +109,32 @@ impl Turns {
     /// Whether `data`, output of `alias` handed now, is the reply its turn
     /// waits for (one inlined check when no turn runs: it is asked for
     /// every line).
+    /// `taken` gives what `read` has taken of a channel so far.
     #[inline(always)]
-    pub(super) fn is_reply(&mut self, alias: &str, data: &[u8]) -> bool {
-        !self.members.is_empty() && self.member_replies(alias, data)
+    pub(super) fn is_reply(
+        &mut self,
+        alias: &str,
+        data: &[u8],
+        taken: impl Fn(Token) -> Option<u64>,
+    ) -> bool {
+        !self.members.is_empty() && self.member_replies(alias, data, taken)
     }
 
     /// [`is_reply`](Self::is_reply) while some turn runs.
     #[inline(never)]
-    fn member_replies(&mut self, alias: &str, data: &[u8]) -> bool {
+    fn member_replies(&mut self, alias: &str, data: &[u8], taken: impl Fn(Token) -> Option<u64>) -> bool {
         let Some(member) = self.owing(alias) else { return false };
         self.replying = None;
         let active = &mut self.active[member.turn];
         let bot = &mut active.bots[member.bot];
+        if bot.stale > 0
+            && let Some(now) = bot.channel.and_then(taken)
+        {
+            // A `read` of the channel since the write took the stale bytes
+            // first (they are in front of its buffer): none of them comes here.
+            let read = usize::try_from(now.saturating_sub(bot.taken_at_write)).unwrap_or(usize::MAX);
+            (bot.stale, bot.taken_at_write) = (bot.stale.saturating_sub(read), now);
+        }
         let at = std::mem::take(&mut bot.stale);
         if at >= data.len() {
             bot.stale = at - data.len();
@@ -235,10 +252,11 @@ impl Runner {
             let channel = bot.channel.and_then(|t| self.reactor.channel(t));
             // Writing took back what was queued of the channel: all that
             // it holds now was read before the write.
-            let written = channel.map(|channel| (channel.write(payload), read_before(channel)));
+            let written =
+                channel.map(|channel| (channel.write(payload), read_before(channel), channel.taken()));
             bot.started = Instant::now();
-            let written = written.map(|(written, stale)| {
-                bot.stale = stale;
+            let written = written.map(|(written, stale, taken)| {
+                (bot.stale, bot.taken_at_write) = (stale, taken);
                 written
             });
             match written {
@@ -315,6 +333,7 @@ impl Runner {
                     alias: alias.clone(),
                     started: now,
                     stale: 0,
+                    taken_at_write: 0,
                     cpu_at_start: None,
                     allowed: Duration::ZERO,
                     due: Duration::ZERO,
