@@ -905,3 +905,54 @@ fn old_output_taken_by_read_leaves_the_reply_a_reply() {
         runner.terminate_all();
     }
 }
+
+/// A child with captured stderr that has exited: a handler that reads
+/// both channels itself mid-batch still gets `Exited` after every line of
+/// both, and every line once.
+#[test]
+fn reading_both_outputs_of_an_exited_child_mid_batch_keeps_exited_last() {
+    let command = "sh -c 'seq 1 3000; seq 1 3000 >&2'";
+    let mut runner =
+        runner_with("two", App::new(command).buffering(Buffering::Line).stderr(procloop::Stderr::Capture));
+    runner.start("two").unwrap();
+    assert!(runner.wait("two", DEADLINE).unwrap().is_some());
+    let (mut out, mut err, mut order, mut events) = (Vec::new(), Vec::new(), String::new(), 0);
+    let deadline = Instant::now() + DEADLINE;
+    while !order.contains('X') {
+        assert!(Instant::now() < deadline, "no exit: {} + {} bytes", out.len(), err.len());
+        runner
+            .poll_once(Some(Duration::from_millis(100)), |r, e| {
+                events += 1;
+                if order.contains('X') {
+                    order.push('L'); // anything after the exit
+                    return;
+                }
+                match e {
+                    Event::Data { data, .. } => out.extend_from_slice(data),
+                    Event::Stderr { data, .. } => err.extend_from_slice(data),
+                    Event::Closed { .. } => order.push('C'),
+                    Event::Exited { .. } => order.push('X'),
+                    other => panic!("{other:?}"),
+                }
+                if order.contains('X') {
+                    return;
+                }
+                order.push('D');
+                if events % 50 == 1 {
+                    if let Ok(line) = r.get_stderr("two").unwrap().read() {
+                        err.extend_from_slice(&line);
+                    }
+                } else if events % 50 == 2
+                    && let Ok(line) = r.get_channel("two").unwrap().read()
+                {
+                    out.extend_from_slice(&line);
+                }
+            })
+            .unwrap();
+    }
+    runner.poll_once(Some(Duration::ZERO), |_, _| order.push('L')).unwrap();
+    assert!(!order.contains('L'), "events after Exited");
+    let want: Vec<u8> = (1..=3000).flat_map(|i| format!("{i}\n").into_bytes()).collect();
+    assert!(out == want && err == want, "{} and {} bytes of {}", out.len(), err.len(), want.len());
+    runner.terminate("two").unwrap();
+}
