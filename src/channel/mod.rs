@@ -250,6 +250,9 @@ impl Channel {
 
     /// Sets the input buffer's capacity (default 64 KiB): the most a channel
     /// holds before its reactor stops reading it, and the longest line piece.
+    /// (A handler that touches the channel of an exited child while its
+    /// last reads are queued gets them put back: up to twice the capacity,
+    /// until it is read below it again.)
     ///
     /// # Panics
     ///
