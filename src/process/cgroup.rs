@@ -5,7 +5,8 @@
 //! its tree used kept), or kept for the next child where nothing of its own
 //! would carry over: the kill, and the wait, are for a tree that is left.
 //! A leaf keeps its directory, `cgroup.events` and `cpu.stat` open: a
-//! reused leaf costs a start no `open`, and each read is one `pread`.
+//! reused leaf costs a start no `open`, and each read is one `pread`. When
+//! this process is out of fds, a kill closes them to get one.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek};
@@ -31,7 +32,8 @@ const FALLBACK_ROUND: Duration = Duration::from_millis(10);
 pub(crate) struct Leaf {
     dir: PathBuf,
     /// The directory, open (`O_DIRECTORY`): each child is made in it.
-    fd: Arc<OwnedFd>,
+    /// `None` once closed for a kill when this process was out of fds.
+    fd: Option<Arc<OwnedFd>>,
     /// `cgroup.events`, opened at the first child's exit.
     events: Option<File>,
     /// `cpu.stat`, opened at the first read.
@@ -56,8 +58,8 @@ impl Leaf {
     /// Makes the directory `dir` (its parent must exist) and opens it.
     pub(crate) fn create(dir: PathBuf) -> io::Result<Leaf> {
         fs::create_dir(&dir)?;
-        let fd = match OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY).open(&dir) {
-            Ok(fd) => Arc::new(OwnedFd::from(fd)),
+        let fd = match open_dir(&dir) {
+            Ok(fd) => Some(Arc::new(fd)),
             Err(e) => {
                 let _ = fs::remove_dir(&dir); // empty: nothing was placed in it
                 return Err(e);
@@ -121,6 +123,13 @@ impl Leaf {
     /// where a kill would take two writes, a read and the `rmdir` later);
     /// `EBUSY` means a process of the tree lives on, and it is killed.
     pub(crate) fn end_tree(&mut self) -> io::Result<()> {
+        match self.try_end_tree() {
+            Err(e) if out_of_fds(&e) && self.close_fds() => self.try_end_tree(),
+            done => done,
+        }
+    }
+
+    fn try_end_tree(&mut self) -> io::Result<()> {
         if self.is_removed() {
             return Ok(());
         }
@@ -183,14 +192,38 @@ impl Leaf {
     }
 
     /// The directory, open, for a child to be made in, with its path for
-    /// a start error to name it; shared, not reopened.
-    pub(crate) fn placement(&self) -> (Arc<OwnedFd>, PathBuf) {
-        (Arc::clone(&self.fd), self.dir.clone())
+    /// a start error to name it; shared, not reopened (unless a kill
+    /// closed it).
+    pub(crate) fn placement(&self) -> io::Result<(Arc<OwnedFd>, PathBuf)> {
+        let fd = match &self.fd {
+            Some(fd) => Arc::clone(fd),
+            None => Arc::new(open_dir(&self.dir)?),
+        };
+        Ok((fd, self.dir.clone()))
+    }
+
+    /// Closes the fds it keeps open (its directory, `cgroup.events`,
+    /// `cpu.stat`): out of fds, a kill needs one to open `cgroup.kill`. It
+    /// serves no other child after. True if it had one to close.
+    fn close_fds(&mut self) -> bool {
+        log::debug!("out of fds: closing those of {} to end its tree", self.dir.display());
+        self.reusable = false;
+        let dir = self.fd.take().is_some();
+        let events = self.events.take().is_some();
+        let cpu_stat = self.cpu_stat.take().is_some();
+        dir || events || cpu_stat
     }
 
     /// Kills every process in it, without waiting: `cgroup.kill`, or where
     /// the kernel has none (before 5.14), freeze and SIGKILL each.
     pub(crate) fn kill(&mut self) -> io::Result<()> {
+        match self.try_kill() {
+            Err(e) if out_of_fds(&e) && self.close_fds() => self.try_kill(),
+            done => done,
+        }
+    }
+
+    fn try_kill(&mut self) -> io::Result<()> {
         if self.is_removed() || self.empty {
             return Ok(()); // nothing is left in it, nor can anything come
         }
@@ -294,7 +327,7 @@ impl Leaf {
 
 /// Removes the cgroups a child made below its leaf (as root it may), which
 /// keep the leaf busy; what cannot go yet is tried again by the caller.
-fn remove_below(dir: &Path) {
+pub(crate) fn remove_below(dir: &Path) {
     let Ok(entries) = fs::read_dir(dir) else { return };
     for entry in entries.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())) {
         remove_below(&entry.path());
@@ -302,6 +335,16 @@ fn remove_below(dir: &Path) {
             log::debug!("removing {}: {e}", entry.path().display());
         }
     }
+}
+
+/// Opens a cgroup directory (`O_DIRECTORY`).
+fn open_dir(dir: &Path) -> io::Result<OwnedFd> {
+    Ok(OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY).open(dir)?.into())
+}
+
+/// Whether `e` is this process's (or the system's) fd table being full.
+fn out_of_fds(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
 }
 
 /// Whether `cgroup.events` says a process is in the cgroup (read from its

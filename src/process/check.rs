@@ -48,14 +48,22 @@ pub(crate) fn start(command: &Command<'_>) -> Result<()> {
 
 /// The least address space a limit may leave a child: below it, loading a
 /// dynamically linked program fails, and the child dies of SIGSEGV or
-/// exits with 127 instead of the start failing.
-pub(crate) const MIN_MEMORY: u64 = 1 << 20;
+/// exits with 127 instead of the start failing (glibc's `/bin/true` needs
+/// about 2.2 MiB: `prlimit --as=2097152 /bin/true` exits with 127).
+pub(crate) const MIN_MEMORY: u64 = 4 << 20;
+
+/// The fewest open files a limit may leave a child (see [`too_low`]).
+pub(crate) const MIN_OPEN_FILES: u64 = 4;
 
 /// Why `limit` is too low for any program to start under, if it is.
 fn too_low(limit: &Limit) -> Option<&'static str> {
     match *limit {
-        Limit::Memory(n) if n < MIN_MEMORY => Some("programs fail to load in under 1 MiB of address space"),
-        Limit::OpenFiles(n) if n < 3 => Some("a child needs room for at least stdin, stdout and stderr"),
+        Limit::Memory(n) if n < MIN_MEMORY => Some("programs fail to load in under 4 MiB of address space"),
+        // The loader of a dynamically linked program opens its libraries
+        // on the fd after stderr: without it the child dies with 127.
+        Limit::OpenFiles(n) if n < MIN_OPEN_FILES => {
+            Some("a child needs stdin, stdout, stderr and one more fd to load its libraries")
+        }
         Limit::CpuTime(time) if time.is_zero() => Some("a child with no CPU time at all cannot run"),
         _ => None,
     }

@@ -19,10 +19,13 @@ use crate::error::{Error, Result};
 /// tree `limits` set; on any failure, no leaf is left.
 pub(crate) fn leaf(parent: Option<&Path>, limits: &[Limit]) -> Result<Leaf> {
     for limit in limits {
-        tree::check_cpus(limit)?;
+        tree::check_value(limit)?;
     }
     let leaf = match parent {
-        Some(dir) => make(dir)?,
+        Some(dir) => {
+            hierarchy::check_v2(dir).map_err(Error::CgroupsUnavailable)?;
+            make(dir)?
+        }
         None => make(own_cgroup()?)?,
     };
     if let Err(e) = set_limits(&leaf, limits) {

@@ -72,6 +72,16 @@ fn unescape(field: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Checks that a directory a user names is a cgroup v2 one: only those
+/// have `cgroup.controllers` (a cgroup v1 directory has no `cgroup.kill`
+/// nor `cgroup.events`, so a tree there could not be ended).
+pub(crate) fn check_v2(dir: &Path) -> Result<(), String> {
+    match fs::metadata(dir.join("cgroup.controllers")) {
+        Ok(meta) if meta.is_file() => Ok(()),
+        _ => Err(format!("{} is not a cgroup v2 directory (it has no cgroup.controllers)", dir.display())),
+    }
+}
+
 /// Checks that cgroups made below `dir` can hold this process's children:
 /// not a threaded cgroup, and its `cgroup.procs` (the common ancestor's,
 /// which a move needs) open to writing.

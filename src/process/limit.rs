@@ -49,9 +49,11 @@ pub enum Limit {
     CoreDump(u64),
     /// Bytes of memory for the whole tree (the cgroup's `memory.max`, and
     /// no swap): past it the kernel reclaims, then kills in the tree.
+    /// 0 is an invalid setting.
     TreeMemory(u64),
     /// Processes and threads in the whole tree (`pids.max`): a fork past
-    /// it fails. It applies to root too.
+    /// it fails. It applies to root too. 0 (no room for the child
+    /// itself) is an invalid setting.
     Tasks(u64),
     /// At most this many CPUs' worth of time for the whole tree
     /// (`cpu.max`): 0.5 is half of one CPU.

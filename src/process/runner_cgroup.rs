@@ -2,14 +2,15 @@
 //! a name no other Runner uses, the controllers it may hand its leaves
 //! turned on, one leaf per child below it, empty ones kept for the next
 //! starts (as many as were in use at once, up to 64); removed, leaves
-//! first, on drop.
+//! first, on drop. What the Runners of a process that is gone left (its
+//! drop never ran) is removed when the next one is made.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::cgroup::Leaf;
+use super::cgroup::{self, Leaf};
 use super::hierarchy;
 use crate::reactor::timers::deadline_after;
 
@@ -49,6 +50,7 @@ impl RunnerCgroup {
     /// Makes `procloop-<pid>-<n>` below this process's cgroup; else why not.
     pub(crate) fn create() -> Result<RunnerCgroup, String> {
         let parent = hierarchy::own_cgroup()?;
+        remove_stale(&parent);
         let dir = make_dir(&parent)?;
         let controllers = enable_controllers(&parent, &dir);
         log::debug!("cgroup {} with controllers {controllers:?}", dir.display());
@@ -192,6 +194,40 @@ fn make_dir(parent: &Path) -> Result<PathBuf, String> {
     Err(format!("cannot make a cgroup in {}: a hundred procloop names are taken", parent.display()))
 }
 
+/// Removes the empty cgroups that procloop made in `parent` for a process
+/// that is gone: a host killed before its Runners were dropped. One with
+/// a process still in it cannot be removed and stays. (A process of
+/// another PID namespace in the same cgroup would look gone: its idle
+/// Runner would lose its directory, and its next start fail clearly.)
+fn remove_stale(parent: &Path) {
+    let Ok(entries) = fs::read_dir(parent) else { return };
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(maker_pid) else { continue };
+        if pid == crate::sys::process_id() || !gone(pid) {
+            continue;
+        }
+        cgroup::remove_below(&entry.path());
+        match fs::remove_dir(entry.path()) {
+            Ok(()) => {
+                log::info!("removed cgroup {}, left by pid {pid}, which is gone", entry.path().display())
+            }
+            Err(e) => log::debug!("not removing cgroup {} of pid {pid}: {e}", entry.path().display()),
+        }
+    }
+}
+
+/// The pid in a name procloop gives its cgroups: `procloop-<pid>-...`.
+fn maker_pid(name: &str) -> Option<u32> {
+    let (pid, _) = name.strip_prefix("procloop-")?.split_once('-')?;
+    pid.parse().ok().filter(|pid| (1..=i32::MAX as u32).contains(pid))
+}
+
+/// Whether no process has the id `pid` (asked of the kernel: /proc may
+/// hide other users' processes).
+fn gone(pid: u32) -> bool {
+    crate::sys::kill(pid, 0).is_err_and(|e| e.raw_os_error() == Some(nix::libc::ESRCH))
+}
+
 /// Turns on, for the leaves below `dir`, what it may have of the wanted
 /// controllers: first in `parent` (which fails, harmlessly, where `parent`
 /// holds processes and is not the root), then in `dir` itself, which holds
@@ -224,4 +260,20 @@ fn enable_controllers(parent: &Path, dir: &Path) -> Vec<&'static str> {
 
 fn has_word(list: &str, word: &str) -> bool {
     list.split_whitespace().any(|w| w == word)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_maker_pid_is_read_from_procloops_names_only() {
+        assert_eq!(maker_pid("procloop-123-0"), Some(123));
+        assert_eq!(maker_pid("procloop-123-spawn-4"), Some(123));
+        assert_eq!(maker_pid("procloop-abc-0"), None);
+        assert_eq!(maker_pid("procloop-123"), None);
+        assert_eq!(maker_pid("procloop-0-1"), None);
+        assert_eq!(maker_pid("procloop-4294967295-1"), None, "not a pid kill(2) takes as one");
+        assert_eq!(maker_pid("other-123-0"), None);
+    }
 }

@@ -358,7 +358,8 @@ impl Spawn {
     /// Places it in the cgroup v2 directory `dir` (which must exist and be
     /// ours to write) as it is created, before its program runs. With
     /// [`contained`](Self::contained), its own leaf is made below `dir`.
-    /// A directory that cannot be opened is [`Error::CgroupsUnavailable`].
+    /// A directory that cannot be opened, or is no cgroup v2 one, is
+    /// [`Error::CgroupsUnavailable`].
     ///
     /// ```
     /// use procloop::Spawn;
@@ -459,7 +460,7 @@ impl Spawn {
     /// Starts it in `leaf`, else in the cgroup it names, if any.
     fn start_in(&self, leaf: Option<&Leaf>) -> Result<launch::Spawned> {
         let cgroup = match (leaf, &self.cgroup) {
-            (Some(leaf), _) => Some(leaf.placement()),
+            (Some(leaf), _) => Some(leaf.placement()?),
             (None, Some(dir)) => Some((Arc::new(open_dir(dir)?), dir.clone())),
             (None, None) => None,
         };
@@ -493,6 +494,7 @@ impl Spawn {
 }
 
 fn open_dir(dir: &std::path::Path) -> Result<std::os::fd::OwnedFd> {
+    super::hierarchy::check_v2(dir).map_err(Error::CgroupsUnavailable)?;
     let opened = OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY).open(dir);
     opened
         .map(Into::into)

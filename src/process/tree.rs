@@ -16,6 +16,10 @@ const CPU_PERIOD: u64 = 100_000;
 /// The smallest quota `cpu.max` takes, in microseconds.
 const CPU_MIN_QUOTA: u64 = 1_000;
 
+/// The largest quota `cpu.max` takes, in microseconds (the kernel's
+/// `MAX_BW`, 2^44 - 1: some 176 million CPUs' worth at our period).
+const CPU_MAX_QUOTA: f64 = ((1u64 << 44) - 1) as f64;
+
 /// What the tree in `dir` used, its `cpu.stat` being `stat`: CPU time of
 /// all its processes, those that ended included (`cpu.stat` is there
 /// without the cpu controller too), its memory peak where the memory
@@ -106,15 +110,20 @@ fn field(text: &str, key: &str) -> Option<u64> {
     text.lines().find_map(|line| line.strip_prefix(key)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
-/// A `Cpus` limit must be a positive number of CPUs.
-pub(crate) fn check_cpus(limit: &Limit) -> crate::Result<()> {
-    match limit {
-        Limit::Cpus(cpus) if !(cpus.is_finite() && *cpus > 0.0) => Err(crate::Error::InvalidSetting {
-            setting: format!("limit {limit}"),
-            reason: "a tree's CPUs must be a positive number",
-        }),
-        _ => Ok(()),
-    }
+/// A tree limit's value must be one a child can start under and the
+/// kernel takes: some memory, a task for the child itself, a positive
+/// number of CPUs that `cpu.max` can hold.
+pub(crate) fn check_value(limit: &Limit) -> crate::Result<()> {
+    let reason = match limit {
+        Limit::TreeMemory(0) => "a tree with no memory at all cannot run",
+        Limit::Tasks(0) => "a tree needs at least one task: its child",
+        Limit::Cpus(cpus) if !(cpus.is_finite() && *cpus > 0.0) => "a tree's CPUs must be a positive number",
+        Limit::Cpus(cpus) if cpus * CPU_PERIOD as f64 > CPU_MAX_QUOTA => {
+            "more CPUs than the kernel's cpu.max can take"
+        }
+        _ => return Ok(()),
+    };
+    Err(crate::Error::InvalidSetting { setting: format!("limit {limit}"), reason })
 }
 
 /// Sets a tree limit in the leaf `dir` (whose controller is on there).
@@ -165,6 +174,17 @@ mod tests {
             assert_eq!(read_whole(&file).unwrap(), text, "{len} bytes by pread, again");
         }
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn cpus_must_be_positive_and_within_what_cpu_max_takes() {
+        for bad in [f64::NAN, f64::INFINITY, -1.0, 0.0, 1e30] {
+            let err = check_value(&Limit::Cpus(bad)).unwrap_err();
+            assert!(err.to_string().contains(&format!("cpus of {bad}")), "{err}");
+        }
+        for good in [0.0001, 1.0, 64.0, 1e6] {
+            assert!(check_value(&Limit::Cpus(good)).is_ok(), "{good}");
+        }
     }
 
     #[test]

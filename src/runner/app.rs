@@ -215,8 +215,8 @@ impl App {
     /// the program; repeatable (a later limit of the same kind replaces an
     /// earlier one). A limit above what this process may grant is an
     /// [`Error::LimitTooHigh`](crate::Error::LimitTooHigh) at start; one too
-    /// low for any program to start under (`Memory` under 1 MiB, `OpenFiles`
-    /// under 3, a zero `CpuTime`) an
+    /// low for any program to start under (`Memory` under 4 MiB, `OpenFiles`
+    /// under 4, a zero `CpuTime`) an
     /// [`Error::InvalidSetting`](crate::Error::InvalidSetting) naming it.
     ///
     /// ```

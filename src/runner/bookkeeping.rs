@@ -40,6 +40,12 @@ impl Runner {
         {
             log::warn!("killing what is left of {alias}'s tree in {}: {e}", leaf.dir().display());
         }
+        // So does a stopped child's group, as its leaf would.
+        if let Some(ended) = running.ended.as_deref().filter(|p| running.stopped && p.is_group_leader())
+            && let Err(e) = ended.signal_group(crate::process::signal::Signal::SIGKILL)
+        {
+            log::warn!("killing what is left of {alias}'s group: {e}");
+        }
         if let Some(timer) = running.tree_kill.take() {
             self.reactor.cancel_timer(timer); // killed already, just above
             self.own_timers.remove(&timer);

@@ -111,7 +111,7 @@ impl Contain {
 
     /// Whether a tree limit can be set here.
     fn check(&self, limit: &Limit) -> Result<()> {
-        tree::check_cpus(limit)?;
+        tree::check_value(limit)?;
         let controller = limit.controller().unwrap_or_default();
         let missing = match self {
             Contain::Cgroup(cgroup) if cgroup.has(controller) => return Ok(()),

@@ -97,9 +97,12 @@ impl Runner {
     fn launch(&mut self, alias: &Arc<str>, app: &str, opts: &Start, in_loop: bool) -> Result<Running> {
         let config = self.apps.get(app).ok_or_else(|| Error::UnknownApp(app.to_string()))?;
         let leaf = self.contain.leaf_for(&config.limits)?;
-        let placement =
-            Placement { cgroup: leaf.as_ref().map(Leaf::placement), own_group: self.contain.own_group() };
-        match self.launch_placed(alias, app, opts, in_loop, placement) {
+        let placed = leaf.as_ref().map(Leaf::placement).transpose().map_err(Error::from);
+        let launched = placed.and_then(|cgroup| {
+            let placement = Placement { cgroup, own_group: self.contain.own_group() };
+            self.launch_placed(alias, app, opts, in_loop, placement)
+        });
+        match launched {
             Ok(mut running) => {
                 running.leaf = leaf;
                 Ok(running)
@@ -218,8 +221,10 @@ impl Runner {
 
     /// Asks `alias`'s process to end and returns at once: SIGTERM now (to
     /// its group with `setpgrp`), SIGKILL from the loop once the app's
-    /// grace has passed. The exit comes as [`Event::Exited`](super::Event::Exited),
-    /// and the restart policy does not restart it. Stopping again, or an
+    /// grace has passed; once the child has exited, what is left of its
+    /// group is killed at once. The exit comes as
+    /// [`Event::Exited`](super::Event::Exited), and the restart policy does
+    /// not restart it. Stopping again, or an
     /// alias that has exited, is Ok and does nothing more. With a cgroup,
     /// every process of its tree gets the SIGTERM (a frozen tree is thawed
     /// first), and the whole tree is killed (`cgroup.kill`) once the child's
