@@ -443,7 +443,7 @@ fn bots_that_misbehave_mid_turn_each_get_an_outcome() {
         runner.add(name, App::new(command).buffering(Buffering::Line).termination_grace(Duration::ZERO));
         runner.start(name).unwrap();
     }
-    let mut turn = procloop::Turn::new(Duration::from_millis(300));
+    let mut turn = procloop::Turn::new(Duration::from_secs(2));
     for (name, _) in apps {
         turn = turn.bot(name, "go\n");
     }
@@ -565,11 +565,13 @@ fn cpu_charge_counts_a_grandchild_s_burn() {
     };
     // The burner runs on after the reply: nothing of its CPU time reaches
     // the bot's own clock through a reaped child's.
-    let burn = "sh -c 'read x; timeout 3 sh -c \"while :; do :; done\" & sleep 1; echo done'";
+    let burn = "sh -c 'read x; timeout 3 sh -c \"while :; do :; done\" & sleep 1.5; echo done'";
     runner.add("burner", App::new(burn).buffering(Buffering::Line));
     runner.start("burner").unwrap();
+    // 200 ms of CPU in 1.5 s of wall time: a seventh of a CPU, however
+    // loaded the machine; the backstop (ten deadlines) is at 2 s.
     let turn =
-        procloop::Turn::new(Duration::from_millis(300)).bot("burner", "go\n").charge(procloop::Charge::Cpu);
+        procloop::Turn::new(Duration::from_millis(200)).bot("burner", "go\n").charge(procloop::Charge::Cpu);
     let id = runner.begin_turn(turn).unwrap();
     let (report, events) = play_turn(&mut runner, id);
     assert_eq!(report.outcome("burner"), Some(procloop::Outcome::TimedOut), "{events:?}");
