@@ -958,3 +958,53 @@ fn reading_both_outputs_of_an_exited_child_mid_batch_keeps_exited_last() {
     assert!(out == want && err == want, "{} and {} bytes of {}", out.len(), err.len(), want.len());
     runner.terminate("two").unwrap();
 }
+
+/// A handler that stops its alias mid-batch (and polls again): what the
+/// child wrote before it died comes whole and in order, then `Exited`,
+/// and nothing after it.
+#[test]
+fn stopping_an_alias_mid_batch_keeps_its_last_lines_before_exited() {
+    for nested in [false, true] {
+        let mut runner = runner_with("seq", App::new("seq 1 1000000").buffering(Buffering::Line));
+        runner.start("seq").unwrap();
+        let (mut next, mut order) = (1u32, String::new());
+        let deadline = Instant::now() + DEADLINE;
+        while !order.contains('X') {
+            assert!(Instant::now() < deadline, "no exit after line {next}");
+            runner
+                .poll_once(Some(Duration::from_millis(100)), |r, e| {
+                    in_order(e, &mut next, &mut order);
+                    if next == 10 {
+                        r.stop("seq").unwrap();
+                        if nested {
+                            r.poll_once(Some(Duration::ZERO), |_, e| in_order(e, &mut next, &mut order))
+                                .unwrap();
+                        }
+                    }
+                })
+                .unwrap();
+        }
+        runner.poll_once(Some(Duration::ZERO), |_, e| panic!("after Exited: {e:?}")).unwrap();
+        assert!(next > 10, "{next}");
+        runner.terminate("seq").unwrap();
+    }
+}
+
+/// Checks that `e` is the next line of `seq` (or, killed mid-write, the
+/// start of it, and then nothing more) and none comes after `Exited`.
+fn in_order(e: Event<'_>, next: &mut u32, order: &mut String) {
+    match e {
+        Event::Data { data, .. } => {
+            let line = format!("{next}\n");
+            assert!(!order.contains(['X', 'P']), "data after Exited or a last piece: {order}");
+            assert!(line.as_bytes().starts_with(data), "{:?} for {line:?}", String::from_utf8_lossy(data));
+            if data.len() < line.len() {
+                order.push('P');
+            }
+            *next += 1;
+        }
+        Event::Closed { .. } => order.push('C'),
+        Event::Exited { .. } => order.push('X'),
+        other => panic!("{other:?}"),
+    }
+}
