@@ -670,9 +670,9 @@ fn a_waker_from_another_thread_ends_waits_without_a_timeout() {
         assert_eq!(handed, 0);
         thread.join().unwrap();
     }
-    let (_channel, _peer) = procloop::testing::TestChannel::pair();
+    let (channel, _peer) = procloop::testing::TestChannel::pair();
     let mut reactor = procloop::Reactor::new().unwrap();
-    reactor.register(_channel).unwrap();
+    reactor.register(channel).unwrap();
     let waker = reactor.waker().unwrap();
     let thread = std::thread::spawn(move || waker.wake().unwrap());
     assert!(!reactor.wait_events(None).unwrap());
