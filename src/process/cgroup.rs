@@ -228,7 +228,7 @@ impl Leaf {
             return Ok(()); // nothing is left in it, nor can anything come
         }
         if !no_cgroup_kill() {
-            match fs::write(self.dir.join("cgroup.kill"), "1") {
+            match tree::write_file(&self.dir.join("cgroup.kill"), "1") {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 done => return done,
             }
@@ -244,7 +244,7 @@ impl Leaf {
         if self.is_removed() {
             return Ok(()); // nothing is left in it to freeze
         }
-        fs::write(self.dir.join("cgroup.freeze"), if on { "1" } else { "0" })?;
+        tree::write_file(&self.dir.join("cgroup.freeze"), if on { "1" } else { "0" })?;
         self.frozen = on;
         Ok(())
     }

@@ -14,6 +14,11 @@ pub(crate) fn own_cgroup() -> Result<PathBuf, String> {
         fs::read_to_string("/proc/self/cgroup").map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
     let path = v2_path(&cgroups)
         .ok_or("this process is in no cgroup v2 cgroup (/proc/self/cgroup has no 0:: line)")?;
+    if outside_namespace(&path) {
+        return Err(format!(
+            "this process's cgroup {path} is outside its cgroup namespace: no mount here shows it"
+        ));
+    }
     let dir = locate(&mountinfo, &path).ok_or_else(|| {
         format!("no cgroup2 file system mounted here shows this process's cgroup {path} (see /proc/self/mountinfo)")
     })?;
@@ -26,6 +31,13 @@ pub(crate) fn own_cgroup() -> Result<PathBuf, String> {
 fn v2_path(cgroups: &str) -> Option<String> {
     let path = cgroups.lines().find_map(|line| line.strip_prefix("0::"))?;
     (path.starts_with('/') && !path.ends_with(" (deleted)")).then(|| path.to_string())
+}
+
+/// Whether a cgroup path is shown relative to a cgroup namespace that
+/// does not hold it (`/../x`): joined to a mount point, it would name a
+/// directory outside the mount.
+fn outside_namespace(path: &str) -> bool {
+    path.split('/').any(|part| part == "..")
 }
 
 /// The directory of cgroup `path` under the first cgroup2 mount that
@@ -116,6 +128,13 @@ mod tests {
         let info = "50 1 0:40 /a/b /mnt/cg\\040x rw - cgroup2 cgroup2 rw\n";
         assert_eq!(locate(info, "/a/b/c"), Some(PathBuf::from("/mnt/cg x/c")));
         assert_eq!(locate(info, "/elsewhere"), None);
+    }
+
+    #[test]
+    fn a_cgroup_outside_the_namespace_is_told_apart() {
+        assert!(outside_namespace("/../sibling/x"));
+        assert!(!outside_namespace("/a/b..c/d"));
+        assert!(!outside_namespace("/"));
     }
 
     #[test]

@@ -103,7 +103,7 @@ impl Limit {
     /// `Cpus`, whole CPUs rounded up; it is never given to `setrlimit`).
     pub(crate) fn value(&self) -> u64 {
         match *self {
-            Limit::CpuTime(time) => time.as_secs() + u64::from(time.subsec_nanos() > 0),
+            Limit::CpuTime(time) => time.as_secs().saturating_add(u64::from(time.subsec_nanos() > 0)),
             Limit::Cpus(cpus) => cpus.ceil() as u64,
             Limit::Memory(n)
             | Limit::OpenFiles(n)
@@ -140,6 +140,7 @@ mod tests {
         assert_eq!(Limit::CpuTime(Duration::from_millis(1500)).value(), 2);
         assert_eq!(Limit::CpuTime(Duration::from_secs(3)).value(), 3);
         assert_eq!(Limit::CpuTime(Duration::ZERO).value(), 0);
+        assert_eq!(Limit::CpuTime(Duration::MAX).value(), u64::MAX, "no overflow");
         assert_eq!(Limit::Memory(42).to_string(), "memory of 42");
     }
 }

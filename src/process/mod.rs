@@ -75,7 +75,8 @@ pub fn is_unknown_exit(status: ExitStatus) -> bool {
 /// it. A process that leads its own group ([`group_leader`](Self::group_leader))
 /// is only peeked at when it exits and reaped when the `Process` is dropped:
 /// its zombie keeps the group's id from being reused, so the group can
-/// still be signalled after the leader's exit.
+/// still be signalled after the leader's exit. The copy a `fork()` of this
+/// process makes is dropped without touching the child (nor its leaf).
 #[derive(Debug)]
 pub struct Process {
     pid: u32,
@@ -93,6 +94,8 @@ pub struct Process {
     /// Its cgroup leaf, when it was started contained: the tree is killed
     /// once its exit is seen, and the leaf removed when it is dropped.
     leaf: Option<Leaf>,
+    /// The process that started it: a forked copy's drop leaves it alone.
+    owner: u32,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -142,6 +145,7 @@ impl Process {
             kill_at: None,
             killed_at: None,
             leaf: None,
+            owner: sys::process_id(),
         }
     }
 
@@ -315,6 +319,9 @@ impl Process {
 
 impl Drop for Process {
     fn drop(&mut self) {
+        if sys::process_id() != self.owner {
+            return; // a forked copy: the child and its leaf are the parent's
+        }
         // A contained tree does not outlive its Process: the child too is
         // killed (and reaped) first, then the rest of the leaf.
         if self.leaf.is_some() && self.exit.is_none() {

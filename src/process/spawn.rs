@@ -18,6 +18,7 @@ use super::launch::{self, Placement, ProgramCache};
 use super::limit::Limit;
 use super::split::split_command;
 use super::stdio::{Buffering, Stderr, Transport};
+use super::tree;
 use super::untrusted::Untrusted;
 use crate::error::{Error, Result};
 use crate::reactor::token::Token;
@@ -433,6 +434,7 @@ impl Spawn {
     pub(crate) fn start(self) -> Result<launch::Spawned> {
         let tree_limits: Vec<Limit> =
             self.limits.iter().filter(|l| l.controller().is_some()).copied().collect();
+        tree_limits.iter().try_for_each(tree::check_value)?;
         if let Some(limit) = tree_limits.first().filter(|_| !self.contained) {
             let missing = "a cgroup of its own (Spawn::contained)".to_string();
             return Err(Error::LimitUnsupported { limit: *limit, missing });

@@ -87,6 +87,15 @@ pub(crate) fn read_small(path: &Path) -> io::Result<String> {
     Ok(String::from_utf8_lossy(&buf[..len]).into_owned())
 }
 
+/// Writes `text` to the cgroup file `path`, which must be there: opened
+/// without `O_CREAT`, so that a file the kernel lacks is `NotFound` (with
+/// `O_CREAT` cgroupfs answers EACCES: a kernel without `cgroup.kill` or
+/// swap accounting), and a plain directory gets no file made in it.
+pub(crate) fn write_file(path: &Path, text: &str) -> io::Result<()> {
+    use std::io::Write;
+    fs::OpenOptions::new().write(true).open(path)?.write_all(text.as_bytes())
+}
+
 /// An open cgroup file read whole from its start: one `pread` (the kernel
 /// makes its text afresh for a read at offset 0).
 pub(crate) fn read_whole(file: &fs::File) -> io::Result<String> {
@@ -130,15 +139,15 @@ pub(crate) fn check_value(limit: &Limit) -> crate::Result<()> {
 pub(crate) fn set_limit(dir: &Path, limit: &Limit) -> io::Result<()> {
     match *limit {
         Limit::TreeMemory(bytes) => {
-            fs::write(dir.join("memory.max"), bytes.to_string())?;
+            write_file(&dir.join("memory.max"), &bytes.to_string())?;
             // No swap to go past the limit into; absent without swap accounting.
-            match fs::write(dir.join("memory.swap.max"), "0") {
+            match write_file(&dir.join("memory.swap.max"), "0") {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
                 done => done,
             }
         }
-        Limit::Tasks(tasks) => fs::write(dir.join("pids.max"), tasks.to_string()),
-        Limit::Cpus(cpus) => fs::write(dir.join("cpu.max"), cpu_max(cpus)),
+        Limit::Tasks(tasks) => write_file(&dir.join("pids.max"), &tasks.to_string()),
+        Limit::Cpus(cpus) => write_file(&dir.join("cpu.max"), &cpu_max(cpus)),
         _ => Ok(()),
     }
 }
