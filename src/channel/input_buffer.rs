@@ -64,8 +64,9 @@ impl InputBuffer {
         self.len() == 0
     }
 
+    /// Full at its capacity, or over it (see [`unread`](Self::unread)).
     pub(crate) fn is_full(&self) -> bool {
-        self.len() == self.capacity
+        self.len() >= self.capacity
     }
 
     /// The buffered bytes, oldest first.
@@ -89,8 +90,10 @@ impl InputBuffer {
     }
 
     /// Puts `data` back in front of the buffered bytes (bytes a reactor
-    /// had queued for its handler and takes back); they fit, as they came
-    /// from this channel's own reads.
+    /// had queued for its handler and takes back). They may not fit: a
+    /// fill that drains an exited child's output can queue two reads of
+    /// its channel, so the buffer may hold up to twice its capacity. Until
+    /// it is back under, it counts as full and is never read into.
     pub(crate) fn unread(&mut self, data: &[u8]) {
         if data.is_empty() {
             return;
@@ -98,7 +101,6 @@ impl InputBuffer {
         let mut buf = Vec::with_capacity(data.len() + self.len());
         buf.extend_from_slice(data);
         buf.extend_from_slice(self.data());
-        debug_assert!(buf.len() <= self.capacity, "{} bytes put back over {}", buf.len(), self.capacity);
         self.buf = buf;
         self.start = 0;
         self.scanned = 0;
@@ -108,12 +110,12 @@ impl InputBuffer {
     /// gap there has grown bigger than that room, or the room is less than
     /// `wanted`; memory is reserved for `wanted` bytes of it.
     fn make_room(&mut self, wanted: usize) -> usize {
-        let room = self.capacity - self.buf.len();
+        let room = self.capacity.saturating_sub(self.buf.len());
         if self.start > 0 && (self.start > room || room < wanted) {
             self.buf.drain(..self.start);
             self.start = 0;
         }
-        let room = self.capacity - self.buf.len();
+        let room = self.capacity.saturating_sub(self.buf.len());
         self.buf.reserve_exact(wanted.min(room));
         room
     }
@@ -198,6 +200,23 @@ mod tests {
         buffer.unread(b"1\n2\n");
         assert_eq!(buffer.data(), b"1\n2\nabc");
         assert_eq!(buffer.line_len(), Some(2), "searched again from the front");
+    }
+
+    /// Bytes put back over the capacity (two reads a fill took back) are
+    /// kept: the buffer is full until it is back under, and takes no more.
+    #[test]
+    fn unread_over_the_capacity_keeps_every_byte_and_reads_no_more() {
+        let mut buffer = InputBuffer::new(4);
+        buffer.push(b"cd");
+        buffer.unread(b"ab\n");
+        assert_eq!(buffer.data(), b"ab\ncd");
+        assert!(buffer.is_full());
+        assert_eq!(buffer.push(b"x"), 0);
+        assert_eq!(buffer.line_len(), Some(3));
+        buffer.consume(3);
+        assert!(!buffer.is_full());
+        assert_eq!(buffer.push(b"efg"), 2);
+        assert_eq!(buffer.data(), b"cdef");
     }
 
     #[test]

@@ -54,6 +54,9 @@ pub struct Channel {
     write_broken: bool,
     /// `close_write` was asked for while bytes were still queued.
     close_write_when_flushed: bool,
+    /// Bytes `read` returned, in all: a turn counts from it what its
+    /// caller took of the bot's output from before the turn.
+    taken: u64,
 }
 
 impl Channel {
@@ -179,6 +182,7 @@ impl Channel {
             eof: false,
             write_broken: false,
             close_write_when_flushed: false,
+            taken: 0,
         }
     }
 
@@ -246,6 +250,9 @@ impl Channel {
 
     /// Sets the input buffer's capacity (default 64 KiB): the most a channel
     /// holds before its reactor stops reading it, and the longest line piece.
+    /// (A handler that touches the channel of an exited child while its
+    /// last reads are queued gets them put back: up to twice the capacity,
+    /// until it is read below it again.)
     ///
     /// # Panics
     ///

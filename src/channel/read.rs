@@ -55,7 +55,7 @@ impl Channel {
     /// ```
     pub fn read(&mut self) -> Result<Vec<u8>> {
         if let Some(n) = self.piece_len() {
-            return Ok(self.input.take(n));
+            return Ok(self.take(n));
         }
         if self.read_fd().is_none() {
             return Err(Error::EndpointClosed);
@@ -77,7 +77,7 @@ impl Channel {
             self.fill_input()?;
         }
         match self.piece_len() {
-            Some(n) => Ok(self.input.take(n)),
+            Some(n) => Ok(self.take(n)),
             None if self.eof => Err(Error::EndpointClosed),
             None => Ok(Vec::new()),
         }
@@ -143,6 +143,17 @@ impl Channel {
             None if self.input.is_full() || self.eof => Some(self.input.len()),
             None => None,
         }
+    }
+
+    /// Takes the first `n` buffered bytes for `read`'s caller.
+    fn take(&mut self, n: usize) -> Vec<u8> {
+        self.taken += n as u64;
+        self.input.take(n)
+    }
+
+    /// Bytes `read` returned, in all (not those a reactor handed over).
+    pub(crate) fn taken(&self) -> u64 {
+        self.taken
     }
 
     /// The buffered bytes, for a reactor that hands a piece over.

@@ -46,6 +46,9 @@ pub(crate) struct ChannelState {
     pub(crate) queued_until: u64,
     /// Whether a read right after a write is worth it for this channel.
     pub(crate) speculation: Speculation,
+    /// The process whose exit is draining this channel, once the drain
+    /// began: bytes a handler puts back go back to that drain's budget.
+    pub(crate) drained_by: Option<Token>,
 }
 
 impl ChannelState {
@@ -58,6 +61,7 @@ impl ChannelState {
             lent: false,
             queued_until: 0,
             speculation: Speculation::default(),
+            drained_by: None,
         }
     }
 }
@@ -90,10 +94,15 @@ impl Entry {
     }
 
     /// Whether it can never produce an event again: a channel whose
-    /// `Closed` was handed over, with nothing left to write.
+    /// `Closed` was handed over, with nothing left to write. A paused one at
+    /// end of stream (its fd read to the end) is too, until the user
+    /// resumes it: no handler can run to do that during a wait.
     pub(crate) fn is_spent(&self) -> bool {
         match &self.kind {
-            Kind::Channel(state) => state.closed_reported && state.channel.queued() == 0,
+            Kind::Channel(state) => {
+                let ended = state.closed_reported || (state.paused && state.channel.at_eof());
+                ended && state.channel.queued() == 0
+            }
             Kind::Server(_) | Kind::Process(_) => false,
         }
     }

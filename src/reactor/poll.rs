@@ -553,15 +553,21 @@ impl Reactor {
         let Reactor { entries, queue, arena, .. } = self;
         let Some(state) = entries.channel(token) else { return };
         if queue.holds(state, token) {
+            let drained_by = state.drained_by;
             let bytes = take_back(queue, arena, state, token);
             self.enqueue(token);
-            self.take_back_exits(token, bytes);
+            // An exit's drain counted these bytes when it read them: it
+            // reads them again, and must not stop short of the rest.
+            if let Some(process) = drained_by {
+                self.refund_drain_budget(process, bytes);
+            }
+            self.take_back_exits(token);
         }
     }
 
     /// Takes back the queued `Exited` of a process whose output `output`
-    /// just got `bytes` put back: the exit comes again after them.
-    fn take_back_exits(&mut self, output: Token, bytes: usize) {
+    /// just got bytes put back: the exit comes again after them.
+    fn take_back_exits(&mut self, output: Token) {
         let mut exits = Vec::new();
         for event in self.queue.events.iter_mut() {
             let Queued::Exited { token, .. } = *event else { continue };
@@ -575,7 +581,6 @@ impl Reactor {
             }
         }
         for token in exits {
-            self.refund_drain_budget(token, bytes);
             self.enqueue(token);
         }
     }

@@ -90,6 +90,15 @@ impl Reactor {
         }
     }
 
+    /// What `read` has taken of the channel behind `token` so far, looked
+    /// at without touching the channel.
+    pub(crate) fn taken_of(&self, token: Token) -> Option<u64> {
+        match &self.entries.peek(token)?.kind {
+            Kind::Channel(state) => Some(state.channel.taken()),
+            _ => None,
+        }
+    }
+
     /// Drops a channel: its fds close, which takes them out of the poll.
     pub(crate) fn discard(&mut self, token: Token) {
         if self.touch_channel(token).is_some() {

@@ -126,6 +126,7 @@ impl Reactor {
             let Some(entry) = self.entries.get(output) else { continue };
             entry.readable = true;
             let Some(state) = entry.channel() else { continue };
+            state.drained_by = Some(token);
             let channel = &state.channel;
             let in_kernel = channel.read_fd().map_or(Ok(0), crate::sys::bytes_readable);
             budget =
@@ -165,7 +166,8 @@ impl Reactor {
     }
 
     /// Gives back to a process's drain what a handler put back in one of
-    /// its outputs, whose `Exited` it took back too.
+    /// its outputs (and one more byte, to read on: its `Exited` may have
+    /// been taken back too): those bytes will be drained again.
     pub(super) fn refund_drain_budget(&mut self, token: Token, bytes: usize) {
         if let Some(Kind::Process(state)) = self.entries.get(token).map(|e| &mut e.kind)
             && let Some(left) = &mut state.drain_budget

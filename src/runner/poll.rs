@@ -60,8 +60,7 @@ impl Runner {
                 Handing::Event(ReactorEvent::Data { token, data }) => match runner.tokens.get(token) {
                     Some((alias, role)) => {
                         let alias = alias.clone();
-                        runner.hand_output(&alias, role, data, &mut handler);
-                        1
+                        runner.hand_output(&alias, role, data, &mut handler)
                     }
                     None => pass_on(runner, ReactorEvent::Data { token, data }, &mut handler),
                 },
@@ -98,7 +97,10 @@ impl Runner {
                 if handed == room || self.turns.members.is_empty() {
                     return handed;
                 }
-                let reply_or_data = |r: &mut Runner, data| r.hand_stdout(alias, data, handler);
+                // (A line is never split in two events: see `hand_reply`.)
+                let reply_or_data = |r: &mut Runner, data| {
+                    r.hand_stdout(alias, data, handler);
+                };
                 handed + lines.hand_each(self, reactor, room - handed, reply_or_data)
             }
             Role::Stderr => {
@@ -109,43 +111,58 @@ impl Runner {
     }
 
     /// Hands over a piece (a line in line mode) of `alias`'s output, which
-    /// comes from its `role`.
+    /// comes from its `role`; returns how many events that made.
     #[inline(always)]
-    fn hand_output<F>(&mut self, alias: &Arc<str>, role: Role, data: &[u8], handler: &mut F)
+    fn hand_output<F>(&mut self, alias: &Arc<str>, role: Role, data: &[u8], handler: &mut F) -> usize
     where
         F: FnMut(&mut Runner, Event<'_>),
     {
         match role {
-            Role::Stdout => self.hand_stdout(alias, data, handler),
+            Role::Stdout => return self.hand_stdout(alias, data, handler),
             Role::Stderr => handler(self, Event::Stderr { alias, data }),
             _ => handler(self, Event::Data { alias, data }),
         }
+        1
     }
 
-    /// Hands over a piece of `alias`'s stdout: a turn's reply, or data.
+    /// Hands over a piece of `alias`'s stdout: a turn's reply, or data;
+    /// returns how many events that made.
     #[inline(always)]
-    fn hand_stdout<F>(&mut self, alias: &Arc<str>, data: &[u8], handler: &mut F)
+    fn hand_stdout<F>(&mut self, alias: &Arc<str>, data: &[u8], handler: &mut F) -> usize
     where
         F: FnMut(&mut Runner, Event<'_>),
     {
-        if self.turns.is_reply(alias, data) {
-            self.hand_reply(alias, data, handler);
-        } else {
-            handler(self, Event::Data { alias, data });
+        let Runner { turns, reactor, .. } = self;
+        if turns.is_reply(alias, data, |token| reactor.taken_of(token)) {
+            return self.hand_reply(alias, data, handler);
         }
+        handler(self, Event::Data { alias, data });
+        1
     }
 
     /// Hands over what a turn took for its reply (`Data` if the turn ended
-    /// meanwhile).
+    /// meanwhile); the bytes of the piece that came before the payload was
+    /// written go first, as `Data` (in byte mode only: a pause joins them
+    /// in one piece; a line is all before or all after). Returns how many
+    /// events it handed.
     #[cold]
-    fn hand_reply<F>(&mut self, alias: &Arc<str>, data: &[u8], handler: &mut F)
+    fn hand_reply<F>(&mut self, alias: &Arc<str>, data: &[u8], handler: &mut F) -> usize
     where
         F: FnMut(&mut Runner, Event<'_>),
     {
+        let at = self.turns.take_reply_at();
+        let data = match at {
+            0 => data,
+            _ => {
+                handler(self, Event::Data { alias, data: &data[..at] });
+                &data[at..]
+            }
+        };
         match self.turn_output(alias) {
             Some((turn, elapsed)) => handler(self, Event::Reply { turn, alias, data, elapsed }),
             None => handler(self, Event::Data { alias, data }),
         }
+        1 + usize::from(at > 0)
     }
 
     /// Hands `handler` the events a reactor event other than output makes,

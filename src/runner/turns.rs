@@ -40,6 +40,10 @@ pub(crate) struct Turns {
     /// The member [`is_reply`](Self::is_reply) found last, for the reply
     /// that follows it: one lookup a reply, not two.
     replying: Option<Member>,
+    /// Where the reply [`is_reply`](Self::is_reply) found last starts in
+    /// its piece: after the bytes read before the payload was written,
+    /// which a pause can join to the answer in one piece (byte mode).
+    reply_at: usize,
     /// The alias of the Runner's own timers and events that belong to no
     /// process, made once rather than allocated per turn.
     pub(super) no_alias: Arc<str>,
@@ -83,6 +87,9 @@ pub(super) struct Bot {
     /// handed yet (a turn begun by a handler while more of the bot's output
     /// was queued): they answer an earlier turn, so none is its reply.
     pub(super) stale: usize,
+    /// What `read` had taken of its channel when the payload was written
+    /// ([`Channel::taken`]): a `read` since took stale bytes first.
+    pub(super) taken_at_write: u64,
     /// Its CPU clock then; read under `Charge::Cpu` only.
     pub(super) cpu_at_start: Option<Duration>,
     /// Its deadline and bank: what may be charged before it times out.
@@ -102,30 +109,52 @@ impl Turns {
     /// Whether `data`, output of `alias` handed now, is the reply its turn
     /// waits for (one inlined check when no turn runs: it is asked for
     /// every line).
+    /// `taken` gives what `read` has taken of a channel so far.
     #[inline(always)]
-    pub(super) fn is_reply(&mut self, alias: &str, data: &[u8]) -> bool {
-        !self.members.is_empty() && self.member_replies(alias, data)
+    pub(super) fn is_reply(
+        &mut self,
+        alias: &str,
+        data: &[u8],
+        taken: impl Fn(Token) -> Option<u64>,
+    ) -> bool {
+        !self.members.is_empty() && self.member_replies(alias, data, taken)
     }
 
     /// [`is_reply`](Self::is_reply) while some turn runs.
     #[inline(never)]
-    fn member_replies(&mut self, alias: &str, data: &[u8]) -> bool {
+    fn member_replies(&mut self, alias: &str, data: &[u8], taken: impl Fn(Token) -> Option<u64>) -> bool {
         let Some(member) = self.owing(alias) else { return false };
         self.replying = None;
         let active = &mut self.active[member.turn];
         let bot = &mut active.bots[member.bot];
-        if bot.stale > 0 {
-            bot.stale = bot.stale.saturating_sub(data.len());
+        if bot.stale > 0
+            && let Some(now) = bot.channel.and_then(taken)
+        {
+            // A `read` of the channel since the write took the stale bytes
+            // first (they are in front of its buffer): none of them comes here.
+            let read = usize::try_from(now.saturating_sub(bot.taken_at_write)).unwrap_or(usize::MAX);
+            (bot.stale, bot.taken_at_write) = (bot.stale.saturating_sub(read), now);
+        }
+        let at = std::mem::take(&mut bot.stale);
+        if at >= data.len() {
+            bot.stale = at - data.len();
             return false;
         }
         let reply = match active.prefix.as_deref() {
             None => true,
-            Some(prefix) => starts_a_line(data, prefix),
+            Some(prefix) => starts_a_line(&data[at..], prefix),
         };
         if reply {
             self.replying = Some(member);
+            self.reply_at = at;
         }
         reply
+    }
+
+    /// Where the reply that [`is_reply`](Self::is_reply) just found starts
+    /// in its piece (the bytes before it answer an earlier turn).
+    pub(super) fn take_reply_at(&mut self) -> usize {
+        std::mem::take(&mut self.reply_at)
     }
 
     /// Where `alias` is, if it owes a reply: the member that
@@ -223,10 +252,11 @@ impl Runner {
             let channel = bot.channel.and_then(|t| self.reactor.channel(t));
             // Writing took back what was queued of the channel: all that
             // it holds now was read before the write.
-            let written = channel.map(|channel| (channel.write(payload), read_before(channel)));
+            let written =
+                channel.map(|channel| (channel.write(payload), read_before(channel), channel.taken()));
             bot.started = Instant::now();
-            let written = written.map(|(written, stale)| {
-                bot.stale = stale;
+            let written = written.map(|(written, stale, taken)| {
+                (bot.stale, bot.taken_at_write) = (stale, taken);
                 written
             });
             match written {
@@ -303,6 +333,7 @@ impl Runner {
                     alias: alias.clone(),
                     started: now,
                     stale: 0,
+                    taken_at_write: 0,
                     cpu_at_start: None,
                     allowed: Duration::ZERO,
                     due: Duration::ZERO,
