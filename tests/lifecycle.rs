@@ -34,6 +34,18 @@ fn a_stopped_stubborn_child_does_not_delay_another_childs_echo() {
     assert_eq!(runner.exit_status("stubborn").unwrap().signal(), Some(9));
 }
 
+/// Code without a loop: `stop`, then `wait` past the grace. The SIGKILL
+/// is a loop timer's, and no loop runs: the wait sends it when it is due.
+#[test]
+fn wait_after_stop_sends_the_sigkill_at_the_grace() {
+    let mut runner = runner_with("stubborn", stubborn().termination_grace(Duration::from_millis(200)));
+    runner.start("stubborn").unwrap();
+    read_some(runner.get_channel("stubborn").unwrap()).unwrap();
+    runner.stop("stubborn").unwrap();
+    let status = runner.wait("stubborn", Duration::from_secs(10)).unwrap();
+    assert_eq!(status.and_then(|s| s.signal()), Some(9), "ended by the stop's SIGKILL");
+}
+
 #[test]
 fn stop_twice_after_the_exit_and_of_an_unknown_alias() {
     let mut runner = runner_with("sleep", App::new("sleep 60"));

@@ -251,9 +251,17 @@ impl Process {
         }
     }
 
-    /// Waits up to `timeout` for the process to exit.
+    /// Waits up to `timeout` for the process to exit. The SIGKILL of a
+    /// [`stop`](Self::stop) whose grace ends within the wait is sent then,
+    /// as a loop's timer would have: code that stops and then waits,
+    /// running no loop, sees a process that ignores SIGTERM end.
     pub fn wait_timeout(&mut self, timeout: Duration) -> Result<Option<ExitStatus>> {
-        end::wait_exits(&mut [self], deadline_after(timeout))?;
+        let deadline = deadline_after(timeout);
+        if let Some(kill_at) = self.kill_at().filter(|at| *at < deadline) {
+            end::wait_exits(&mut [self], kill_at)?;
+            self.kill_if_due(kill_at);
+        }
+        end::wait_exits(&mut [self], deadline)?;
         Ok(self.status())
     }
 

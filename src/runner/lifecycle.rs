@@ -316,7 +316,9 @@ impl Runner {
     /// without a loop; `None` if it still runs. It waits for that child
     /// only and consumes nothing: other children's output stays readable,
     /// and every event, this alias's `Exited` included, is still handed
-    /// over by a later `poll_once`.
+    /// over by a later `poll_once`. After a [`stop`](Self::stop), the
+    /// SIGKILL due at the end of its grace is sent by the wait if no loop
+    /// sent it first.
     pub fn wait(&mut self, alias: &str, timeout: Duration) -> Result<Option<ExitStatus>> {
         self.owned()?;
         let running = self.running.get(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
