@@ -27,7 +27,11 @@ impl Runner {
 
     /// As [`poll_once`](Self::poll_once), handing over at most `max_events`
     /// events; the rest wait for the next call, which then does not block.
-    /// (A cap of zero is taken as one.)
+    /// (A cap of zero is taken as one.) One exception: a bot in byte mode
+    /// that was paused when its turn began may have its old output and its
+    /// reply read as one piece, handed as two events (`Data`, then
+    /// `Reply`) even where one more would pass the cap; the count returned
+    /// says so.
     pub fn poll_once_max<F>(
         &mut self,
         timeout: Option<Duration>,
