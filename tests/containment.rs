@@ -13,43 +13,6 @@ use std::time::Duration;
 use procloop::{App, Cgroups, Containment, Error, Limit, Restart, Runner, Start};
 use util::*;
 
-/// A Runner with a cgroup, or `None` (and why, on stderr) where this
-/// machine cannot give one: not root, or no writable cgroup2 subtree.
-fn cgroups_here() -> Option<Runner> {
-    init();
-    if !is_root() {
-        eprintln!("skipped: cgroup containment is tested as root only");
-        return None;
-    }
-    match Runner::with_cgroups(Cgroups::Required) {
-        Ok(runner) => Some(runner),
-        Err(e) => {
-            eprintln!("skipped: {e}");
-            None
-        }
-    }
-}
-
-/// Whether this process runs as root (its effective uid, from /proc).
-fn is_root() -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let uids = status.lines().find_map(|l| l.strip_prefix("Uid:")).unwrap();
-    uids.split_whitespace().nth(1) == Some("0")
-}
-
-fn cgroup_dir(runner: &Runner) -> PathBuf {
-    match runner.containment() {
-        Containment::Cgroup { path } => path,
-        other => panic!("no cgroup: {other:?}"),
-    }
-}
-
-/// The leaf directories below a Runner's cgroup.
-fn leaves(dir: &Path) -> Vec<PathBuf> {
-    let entries = std::fs::read_dir(dir).unwrap().flatten();
-    entries.filter(|e| e.file_type().unwrap().is_dir()).map(|e| e.path()).collect()
-}
-
 /// Whether a process has ended: gone, or a zombie nobody reaps.
 fn ended(pid: u32) -> bool {
     matches!(pid_state(pid), None | Some('Z' | 'X'))
@@ -381,35 +344,6 @@ fn a_busy_rmdir_is_retried_until_the_leaf_goes() {
     assert_eq!(leaves(&path), Vec::<PathBuf>::new(), "removed once the rmdir went through");
     drop(runner);
     assert!(!path.exists());
-}
-
-/// Runs `body` (this test) in a fresh process of this binary, in a mount
-/// namespace of its own where the cgroup2 mount is read-only.
-fn in_read_only_cgroups(name: &str) -> bool {
-    const KEY: &str = "PROCLOOP_READ_ONLY_CGROUPS";
-    if std::env::var(KEY).is_ok() {
-        return true;
-    }
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let Some(mount) = info.lines().find(|l| l.contains(" - cgroup2 ")).and_then(|l| l.split(' ').nth(4))
-    else {
-        eprintln!("skipped: no cgroup2 mount");
-        return false;
-    };
-    let output = std::process::Command::new("unshare")
-        .args(["-m", "sh", "-c", "mount -o remount,bind,ro \"$0\" && exec \"$@\"", mount])
-        .arg(std::env::current_exe().unwrap())
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env(KEY, "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() && !stdout.contains("running 1 test") {
-        eprintln!("skipped: no mount namespace here: {}", String::from_utf8_lossy(&output.stderr));
-        return false;
-    }
-    assert!(stdout.contains("1 passed"), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    false
 }
 
 #[test]

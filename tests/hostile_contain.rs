@@ -14,40 +14,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use util::*;
 
-/// A Runner with a cgroup, or `None` (and why, on stderr).
-fn cgroups_here() -> Option<Runner> {
-    init();
-    if !is_root() {
-        eprintln!("skipped: cgroup containment is tested as root only");
-        return None;
-    }
-    match Runner::with_cgroups(Cgroups::Required) {
-        Ok(runner) => Some(runner),
-        Err(e) => {
-            eprintln!("skipped: {e}");
-            None
-        }
-    }
-}
-
-fn is_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").unwrap().uid() == 0
-}
-
-fn cgroup_dir(runner: &Runner) -> PathBuf {
-    match runner.containment() {
-        Containment::Cgroup { path } => path,
-        other => panic!("no cgroup: {other:?}"),
-    }
-}
-
-/// The leaf directories below a Runner's cgroup.
-fn leaves(dir: &Path) -> Vec<PathBuf> {
-    let entries = std::fs::read_dir(dir).unwrap().flatten();
-    entries.filter(|e| e.file_type().unwrap().is_dir()).map(|e| e.path()).collect()
-}
-
 /// Whether a process has ended: gone, or a zombie nobody reaps.
 fn ended(pid: u32) -> bool {
     matches!(pid_state(pid), None | Some('Z' | 'X'))
@@ -480,37 +446,6 @@ fn bad_starts_without_a_cgroup_leave_no_fd_or_child() {
     assert_eq!(open_fds(), fds, "the Runner's fds went with it");
 }
 
-/// Runs the test `name` in a fresh process of this binary, in a mount
-/// namespace of its own where the cgroup2 mount is read-only: no cgroup
-/// can be made there. True in that process.
-fn without_writable_cgroups(name: &str) -> bool {
-    const KEY: &str = "PROCLOOP_READ_ONLY_CGROUPS";
-    if std::env::var(KEY).is_ok() {
-        return true;
-    }
-    init();
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let mount = info.lines().find(|l| l.contains(" - cgroup2 ")).and_then(|l| l.split(' ').nth(4));
-    let (Some(mount), true) = (mount, is_root()) else {
-        eprintln!("skipped: no cgroup2 mount, or not root");
-        return false;
-    };
-    let output = std::process::Command::new("unshare")
-        .args(["-m", "sh", "-c", "mount -o remount,bind,ro \"$0\" && exec \"$@\"", mount])
-        .arg(std::env::current_exe().unwrap())
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env(KEY, "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() && !stdout.contains("running 1 test") {
-        eprintln!("skipped: no mount namespace here: {}", String::from_utf8_lossy(&output.stderr));
-        return false;
-    }
-    assert!(stdout.contains("1 passed"), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    false
-}
-
 /// A child whose grandchild stays in its process group; prints the
 /// grandchild's pid and "ready".
 fn child_and_grandchild() -> App {
@@ -520,7 +455,7 @@ fn child_and_grandchild() -> App {
 #[test]
 fn the_process_group_fallback_freezes_and_ends_the_group_and_leaks_nothing() {
     const NAME: &str = "the_process_group_fallback_freezes_and_ends_the_group_and_leaks_nothing";
-    if !without_writable_cgroups(NAME) {
+    if !in_read_only_cgroups(NAME) {
         return;
     }
     let fds = open_fds();
@@ -805,7 +740,7 @@ fn stop_ends_what_is_left_of_the_group_once_its_leader_exited() {
 #[test]
 fn stop_ends_what_is_left_of_a_process_group_fallbacks_group() {
     const NAME: &str = "stop_ends_what_is_left_of_a_process_group_fallbacks_group";
-    if !without_writable_cgroups(NAME) {
+    if !in_read_only_cgroups(NAME) {
         return;
     }
     let mut runner = Runner::with_cgroups(Cgroups::Preferred).unwrap();

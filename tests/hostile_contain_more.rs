@@ -13,33 +13,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use procloop::testing::open_fds;
-use procloop::{App, Cgroups, Containment, Error, Limit, Runner, Start};
+use procloop::{App, Containment, Error, Limit, Runner, Start};
 use util::*;
-
-/// A Runner with a cgroup, or `None` (and why) where none can be had.
-fn cgroups_here() -> Option<Runner> {
-    init();
-    match Runner::with_cgroups(Cgroups::Required) {
-        Ok(runner) => Some(runner),
-        Err(e) => {
-            eprintln!("skipped: {e}");
-            None
-        }
-    }
-}
-
-fn cgroup_dir(runner: &Runner) -> PathBuf {
-    match runner.containment() {
-        Containment::Cgroup { path } => path,
-        other => panic!("no cgroup: {other:?}"),
-    }
-}
-
-/// The leaf directories below a Runner's cgroup.
-fn leaves(dir: &Path) -> Vec<PathBuf> {
-    let entries = std::fs::read_dir(dir).unwrap().flatten();
-    entries.filter(|e| e.file_type().unwrap().is_dir()).map(|e| e.path()).collect()
-}
 
 /// An argument no other test's process has: its processes are found by it.
 fn marker(name: &str) -> String {

@@ -15,11 +15,6 @@ use util::*;
 /// Where the host process learns its pid file; unset in the test itself.
 const PID_FILE: &str = "PROCLOOP_KILLED_HOST_PID_FILE";
 
-fn is_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").unwrap().uid() == 0
-}
-
 /// The host, run alone in its own process by the test below: a Runner
 /// whose child double-forks a `setsid` grandchild, which writes its pid
 /// (as the host's /proc sees it) to the pid file. Then it blocks until

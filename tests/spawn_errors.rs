@@ -32,11 +32,6 @@ fn start_error(runner: &mut Runner, name: &str, app: App) -> String {
     }
 }
 
-fn is_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").unwrap().uid() == 0
-}
-
 fn executable(path: &std::path::Path, text: &str) {
     write_executable(path, text);
 }

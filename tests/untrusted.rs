@@ -8,11 +8,6 @@ mod util;
 use procloop::{App, Error, Runner, Scheduler, Signal};
 use util::*;
 
-fn is_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").unwrap().uid() == 0
-}
-
 /// The whole output of `app` (its stdout, up to end of stream).
 fn output(app: App) -> String {
     let mut runner = runner_with("child", app);

@@ -6,6 +6,10 @@ use std::time::{Duration, Instant};
 
 use procloop::{Channel, Error, Reactor, ReactorEvent, Token};
 
+mod cgroups;
+#[allow(unused_imports)] // the containment tests use them, the others do not
+pub use cgroups::*;
+
 /// How long any wait in a test may take before it counts as a hang.
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
