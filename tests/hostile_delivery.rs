@@ -758,6 +758,53 @@ fn a_paused_byte_mode_bot_s_old_output_and_reply_are_handed_apart() {
     runner.terminate_all();
 }
 
+/// As above, polled one event at a time: the old output and the reply,
+/// read as one piece, come in two polls, each within its cap of one.
+#[test]
+fn a_paused_byte_mode_bot_s_old_output_and_reply_keep_a_cap_of_one() {
+    let mut runner = line_bots("cat", &["bot"], |app| app.buffering(Buffering::Bytes));
+    assert!(runner.pause("bot"));
+    runner.get_channel("bot").unwrap().write(b"old\n").unwrap();
+    let held = |runner: &mut Runner| runner.get_channel("bot").unwrap().buffered();
+    let deadline = Instant::now() + DEADLINE;
+    while held(&mut runner) < 4 {
+        assert!(Instant::now() < deadline, "the old output never came");
+        runner.poll_once(Some(Duration::from_millis(20)), |_, e| panic!("paused: {e:?}")).unwrap();
+    }
+    let id = runner.begin_turn(procloop::Turn::new(Duration::from_secs(20)).bot("bot", "new\n")).unwrap();
+    while held(&mut runner) < 8 {
+        assert!(Instant::now() < deadline, "the answer never came");
+        runner.poll_once(Some(Duration::from_millis(20)), |_, e| panic!("paused: {e:?}")).unwrap();
+    }
+    assert!(runner.resume("bot"));
+    let (mut events, mut ended) = (Vec::new(), false);
+    while !ended {
+        assert!(Instant::now() < deadline, "the turn never ended: {events:?}");
+        let mut this_poll = 0;
+        let handed = runner
+            .poll_once_max(Some(Duration::from_millis(100)), 1, |_, e| {
+                this_poll += 1;
+                match e {
+                    Event::Reply { turn, data, .. } if turn == id => {
+                        events.push(format!("reply {}", String::from_utf8_lossy(data)))
+                    }
+                    Event::Data { data, .. } => {
+                        events.push(format!("data {}", String::from_utf8_lossy(data)))
+                    }
+                    Event::TurnEnded { turn, .. } if turn == id => ended = true,
+                    _ => {}
+                }
+            })
+            .unwrap();
+        assert!(
+            this_poll <= 1 && handed == this_poll,
+            "{this_poll} events handed, {handed} counted: {events:?}"
+        );
+    }
+    assert_eq!(events, ["data old\n", "reply new\n"]);
+    runner.terminate_all();
+}
+
 /// A handler that terminates its alias mid-batch and starts it again,
 /// three times: no line of an old run comes after that, each new run's
 /// lines come from its first, and the last run's all of them, in order.

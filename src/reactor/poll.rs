@@ -565,6 +565,23 @@ impl Reactor {
         }
     }
 
+    /// Puts `bytes`, the end of the piece of `token` just handed, back in
+    /// front of the channel's buffer, to be handed as its next piece: its
+    /// queued events come back after them, and so does its process's
+    /// `Exited`. (The Runner hands a turn's reply so when a cap leaves no
+    /// room for it beside the old output read with it.)
+    pub(crate) fn hand_again(&mut self, token: Token, bytes: &[u8]) {
+        self.take_back_queued(token);
+        let Some(state) = self.entries.channel(token) else { return };
+        state.channel.unread(bytes);
+        let drained_by = state.drained_by;
+        self.enqueue(token);
+        if let Some(process) = drained_by {
+            self.refund_drain_budget(process, bytes.len());
+        }
+        self.take_back_exits(token);
+    }
+
     /// Takes back the queued `Exited` of a process whose output `output`
     /// just got bytes put back: the exit comes again after them.
     fn take_back_exits(&mut self, output: Token) {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::tokens::Role;
 use super::{Event, Runner};
 use crate::error::Result;
+use crate::reactor::token::Token;
 use crate::reactor::{Handing, Lines, Reactor, ReactorEvent, poll};
 
 impl Runner {
@@ -27,11 +28,7 @@ impl Runner {
 
     /// As [`poll_once`](Self::poll_once), handing over at most `max_events`
     /// events; the rest wait for the next call, which then does not block.
-    /// (A cap of zero is taken as one.) One exception: a bot in byte mode
-    /// that was paused when its turn began may have its old output and its
-    /// reply read as one piece, handed as two events (`Data`, then
-    /// `Reply`) even where one more would pass the cap; the count returned
-    /// says so.
+    /// (A cap of zero is taken as one.)
     pub fn poll_once_max<F>(
         &mut self,
         timeout: Option<Duration>,
@@ -64,7 +61,7 @@ impl Runner {
                 Handing::Event(ReactorEvent::Data { token, data }) => match runner.tokens.get(token) {
                     Some((alias, role)) => {
                         let alias = alias.clone();
-                        runner.hand_output(&alias, role, data, &mut handler)
+                        runner.hand_output(&alias, role, (token, data), room, &mut handler)
                     }
                     None => pass_on(runner, ReactorEvent::Data { token, data }, &mut handler),
                 },
@@ -103,7 +100,7 @@ impl Runner {
                 }
                 // (A line is never split in two events: see `hand_reply`.)
                 let reply_or_data = |r: &mut Runner, data| {
-                    r.hand_stdout(alias, data, handler);
+                    r.hand_stdout(alias, (token, data), usize::MAX, handler);
                 };
                 handed + lines.hand_each(self, reactor, room - handed, reply_or_data)
             }
@@ -115,30 +112,44 @@ impl Runner {
     }
 
     /// Hands over a piece (a line in line mode) of `alias`'s output, which
-    /// comes from its `role`; returns how many events that made.
+    /// comes from its `role` (channel `token`), as at most `room` events;
+    /// returns how many.
     #[inline(always)]
-    fn hand_output<F>(&mut self, alias: &Arc<str>, role: Role, data: &[u8], handler: &mut F) -> usize
+    fn hand_output<F>(
+        &mut self,
+        alias: &Arc<str>,
+        role: Role,
+        (token, data): (Token, &[u8]),
+        room: usize,
+        handler: &mut F,
+    ) -> usize
     where
         F: FnMut(&mut Runner, Event<'_>),
     {
         match role {
-            Role::Stdout => return self.hand_stdout(alias, data, handler),
+            Role::Stdout => return self.hand_stdout(alias, (token, data), room, handler),
             Role::Stderr => handler(self, Event::Stderr { alias, data }),
             _ => handler(self, Event::Data { alias, data }),
         }
         1
     }
 
-    /// Hands over a piece of `alias`'s stdout: a turn's reply, or data;
-    /// returns how many events that made.
+    /// Hands over a piece of `alias`'s stdout (channel `token`): a turn's
+    /// reply, or data; at most `room` events, returns how many.
     #[inline(always)]
-    fn hand_stdout<F>(&mut self, alias: &Arc<str>, data: &[u8], handler: &mut F) -> usize
+    fn hand_stdout<F>(
+        &mut self,
+        alias: &Arc<str>,
+        (token, data): (Token, &[u8]),
+        room: usize,
+        handler: &mut F,
+    ) -> usize
     where
         F: FnMut(&mut Runner, Event<'_>),
     {
         let Runner { turns, reactor, .. } = self;
         if turns.is_reply(alias, data, |token| reactor.taken_of(token)) {
-            return self.hand_reply(alias, data, handler);
+            return self.hand_reply(alias, (token, data), room, handler);
         }
         handler(self, Event::Data { alias, data });
         1
@@ -148,13 +159,26 @@ impl Runner {
     /// meanwhile); the bytes of the piece that came before the payload was
     /// written go first, as `Data` (in byte mode only: a pause joins them
     /// in one piece; a line is all before or all after). Returns how many
-    /// events it handed.
+    /// events it handed: with room for one only, the reply goes back to
+    /// the channel (before anything a nested poll could hand) and comes
+    /// in a later poll.
     #[cold]
-    fn hand_reply<F>(&mut self, alias: &Arc<str>, data: &[u8], handler: &mut F) -> usize
+    fn hand_reply<F>(
+        &mut self,
+        alias: &Arc<str>,
+        (token, data): (Token, &[u8]),
+        room: usize,
+        handler: &mut F,
+    ) -> usize
     where
         F: FnMut(&mut Runner, Event<'_>),
     {
         let at = self.turns.take_reply_at();
+        if at > 0 && room < 2 {
+            self.reactor.hand_again(token, &data[at..]);
+            handler(self, Event::Data { alias, data: &data[..at] });
+            return 1;
+        }
         let data = match at {
             0 => data,
             _ => {
