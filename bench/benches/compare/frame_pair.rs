@@ -14,6 +14,9 @@
 //! replies, as `--one IMP frame:N:0` reports them; with `FRAME_SAMPLES=FILE`
 //! each side's turn latencies (µs) are appended to FILE, one line a side.
 //! (The "CPU per turn" the ledgers print covers all three sides here.)
+//! A `MACHINE` line gives the run's wall time, the CPU time all processes
+//! used and the time the hypervisor took from the VM's CPUs while they had
+//! work (the "steal" of `/proc/stat`), which lands on every side alike.
 
 use std::io::Write;
 
@@ -23,6 +26,7 @@ use crate::imp_tokio::TokioFrame;
 
 /// Runs the three sides with `n` bots each, `block` turns at a time.
 pub fn run(n: usize, block: u32) {
+    let (started, machine_before) = (std::time::Instant::now(), machine_ticks());
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let mut tokio_side = runtime.block_on(async { TokioFrame::new(n, false) });
     let (mut hand_runner, hand_aliases, mut hand_ledger) = frame_runner(n, false);
@@ -64,4 +68,28 @@ pub fn run(n: usize, block: u32) {
         show(turn_ledger.finish()),
         show(tokio_side.finish())
     );
+    let [busy, steal] = machine_ticks().map(|after| after as f64 / 100.0);
+    let [busy_before, steal_before] = machine_before.map(|before| before as f64 / 100.0);
+    println!(
+        "MACHINE wall {:.2} s, CPU used {:.2} s, stolen {:.2} s",
+        started.elapsed().as_secs_f64(),
+        busy - busy_before,
+        steal - steal_before
+    );
+}
+
+/// All CPUs' busy (user, nice, system) and stolen time so far, in ticks of
+/// 10 ms (`/proc/stat`'s first line); zeros where it cannot be read.
+fn machine_ticks() -> [u64; 2] {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    let field = |i: usize| fields.get(i).copied().unwrap_or(0);
+    [field(0) + field(1) + field(2), field(7)]
 }

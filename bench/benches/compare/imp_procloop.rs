@@ -339,6 +339,34 @@ pub fn turn_frame(runner: &mut Runner, aliases: &[String], ledger: &mut Ledger, 
     ledger.end_turn();
 }
 
+/// With `FRAME_REPORTS` set, a line on stderr for each turn's report:
+/// `REPORT` then, in µs, the harness delay (the longest any reply sat
+/// readable before it was handed), the last reply's time, the one before
+/// it, and the median one. A slow turn with the usual harness delay is one
+/// whose bots were late, not its loop.
+fn trace_report(report: &procloop::TurnReport) {
+    if std::env::var_os("FRAME_REPORTS").is_none() {
+        return;
+    }
+    let mut replies: Vec<u128> = report
+        .iter()
+        .filter_map(|(_, outcome)| match outcome {
+            procloop::Outcome::Replied { elapsed, .. } => Some(elapsed.as_micros()),
+            _ => None,
+        })
+        .collect();
+    replies.sort_unstable();
+    let at = |i: usize| replies.get(i).copied().unwrap_or(0);
+    let n = replies.len();
+    eprintln!(
+        "REPORT {} {} {} {}",
+        report.harness_delay().as_micros(),
+        at(n.wrapping_sub(1)),
+        at(n.wrapping_sub(2)),
+        at(n / 2)
+    );
+}
+
 /// [`on_event`] for the turn-written loop: (the frame timer fired, the turn ended).
 fn on_turn_event(
     ledger: &mut Ledger,
@@ -348,7 +376,10 @@ fn on_turn_event(
 ) -> (bool, bool) {
     match event {
         Event::Reply { alias, data, .. } => ledger.reply(alias.parse().unwrap(), data),
-        Event::TurnEnded { turn: t, .. } => return (false, Some(t) == turn),
+        Event::TurnEnded { turn: t, report } => {
+            trace_report(report);
+            return (false, Some(t) == turn);
+        }
         other => return (on_event(ledger, other, frame_end), false),
     }
     (false, false)
