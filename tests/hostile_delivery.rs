@@ -737,21 +737,7 @@ fn a_flood_while_paused_is_held_at_capacity_and_lost_nowhere() {
 /// in one buffer; they are handed apart).
 #[test]
 fn a_paused_byte_mode_bot_s_old_output_and_reply_are_handed_apart() {
-    let mut runner = line_bots("cat", &["bot"], |app| app.buffering(Buffering::Bytes));
-    assert!(runner.pause("bot"));
-    runner.get_channel("bot").unwrap().write(b"old\n").unwrap();
-    let held = |runner: &mut Runner| runner.get_channel("bot").unwrap().buffered();
-    let deadline = Instant::now() + DEADLINE;
-    while held(&mut runner) < 4 {
-        assert!(Instant::now() < deadline, "the old output never came");
-        runner.poll_once(Some(Duration::from_millis(20)), |_, e| panic!("paused: {e:?}")).unwrap();
-    }
-    let id = runner.begin_turn(procloop::Turn::new(Duration::from_secs(20)).bot("bot", "new\n")).unwrap();
-    while held(&mut runner) < 8 {
-        assert!(Instant::now() < deadline, "the answer never came");
-        runner.poll_once(Some(Duration::from_millis(20)), |_, e| panic!("paused: {e:?}")).unwrap();
-    }
-    assert!(runner.resume("bot"));
+    let (mut runner, id) = paused_bot_with_old_output_and_answer();
     let (report, events) = play_turn(&mut runner, id);
     assert!(matches!(report.outcome("bot"), Some(procloop::Outcome::Replied { .. })), "{events:?}");
     assert_eq!(events, ["data bot old\n", "reply bot new\n"]);
@@ -762,22 +748,9 @@ fn a_paused_byte_mode_bot_s_old_output_and_reply_are_handed_apart() {
 /// read as one piece, come in two polls, each within its cap of one.
 #[test]
 fn a_paused_byte_mode_bot_s_old_output_and_reply_keep_a_cap_of_one() {
-    let mut runner = line_bots("cat", &["bot"], |app| app.buffering(Buffering::Bytes));
-    assert!(runner.pause("bot"));
-    runner.get_channel("bot").unwrap().write(b"old\n").unwrap();
-    let held = |runner: &mut Runner| runner.get_channel("bot").unwrap().buffered();
-    let deadline = Instant::now() + DEADLINE;
-    while held(&mut runner) < 4 {
-        assert!(Instant::now() < deadline, "the old output never came");
-        runner.poll_once(Some(Duration::from_millis(20)), |_, e| panic!("paused: {e:?}")).unwrap();
-    }
-    let id = runner.begin_turn(procloop::Turn::new(Duration::from_secs(20)).bot("bot", "new\n")).unwrap();
-    while held(&mut runner) < 8 {
-        assert!(Instant::now() < deadline, "the answer never came");
-        runner.poll_once(Some(Duration::from_millis(20)), |_, e| panic!("paused: {e:?}")).unwrap();
-    }
-    assert!(runner.resume("bot"));
+    let (mut runner, id) = paused_bot_with_old_output_and_answer();
     let (mut events, mut ended) = (Vec::new(), false);
+    let deadline = Instant::now() + DEADLINE;
     while !ended {
         assert!(Instant::now() < deadline, "the turn never ended: {events:?}");
         let mut this_poll = 0;
@@ -803,6 +776,28 @@ fn a_paused_byte_mode_bot_s_old_output_and_reply_keep_a_cap_of_one() {
     }
     assert_eq!(events, ["data old\n", "reply new\n"]);
     runner.terminate_all();
+}
+
+/// A cat bot in byte mode, paused with "old\n" in its buffer when a turn
+/// writes "new\n" to it, and resumed once the answer joined the old output
+/// there (one piece for the loop to read).
+fn paused_bot_with_old_output_and_answer() -> (Runner, procloop::TurnId) {
+    let mut runner = line_bots("cat", &["bot"], |app| app.buffering(Buffering::Bytes));
+    assert!(runner.pause("bot"));
+    runner.get_channel("bot").unwrap().write(b"old\n").unwrap();
+    let held = |runner: &mut Runner| runner.get_channel("bot").unwrap().buffered();
+    let deadline = Instant::now() + DEADLINE;
+    while held(&mut runner) < 4 {
+        assert!(Instant::now() < deadline, "the old output never came");
+        runner.poll_once(Some(Duration::from_millis(20)), |_, e| panic!("paused: {e:?}")).unwrap();
+    }
+    let id = runner.begin_turn(procloop::Turn::new(Duration::from_secs(20)).bot("bot", "new\n")).unwrap();
+    while held(&mut runner) < 8 {
+        assert!(Instant::now() < deadline, "the answer never came");
+        runner.poll_once(Some(Duration::from_millis(20)), |_, e| panic!("paused: {e:?}")).unwrap();
+    }
+    assert!(runner.resume("bot"));
+    (runner, id)
 }
 
 /// A handler that terminates its alias mid-batch and starts it again,
