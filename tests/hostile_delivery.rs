@@ -385,12 +385,7 @@ fn play_turn(runner: &mut Runner, id: procloop::TurnId) -> (procloop::TurnReport
                     events.push(format!("reply {alias} {}", String::from_utf8_lossy(data)))
                 }
                 Event::TurnEnded { turn, report: r } if turn == id => report = Some(r.clone()),
-                Event::Data { alias, data } => {
-                    events.push(format!("data {alias} {}", String::from_utf8_lossy(data)))
-                }
-                Event::Closed { alias } => events.push(format!("closed {alias}")),
-                Event::Exited { alias, .. } => events.push(format!("exited {alias}")),
-                _ => {}
+                other => events.extend(as_text(&other)),
             })
             .unwrap();
     }
@@ -479,17 +474,18 @@ fn bots_that_misbehave_mid_turn_each_get_an_outcome() {
 /// One poll's events, as text.
 fn play_more(runner: &mut Runner) -> Vec<String> {
     let mut events = Vec::new();
-    runner
-        .poll_once(Some(Duration::from_millis(100)), |_, e| match e {
-            Event::Data { alias, data } => {
-                events.push(format!("data {alias} {}", String::from_utf8_lossy(data)))
-            }
-            Event::Closed { alias } => events.push(format!("closed {alias}")),
-            Event::Exited { alias, .. } => events.push(format!("exited {alias}")),
-            _ => {}
-        })
-        .unwrap();
+    runner.poll_once(Some(Duration::from_millis(100)), |_, e| events.extend(as_text(&e))).unwrap();
     events
+}
+
+/// A `Data`, `Closed` or `Exited` event as text ("data bot old\n").
+fn as_text(event: &Event<'_>) -> Option<String> {
+    match event {
+        Event::Data { alias, data } => Some(format!("data {alias} {}", String::from_utf8_lossy(data))),
+        Event::Closed { alias } => Some(format!("closed {alias}")),
+        Event::Exited { alias, .. } => Some(format!("exited {alias}")),
+        _ => None,
+    }
 }
 
 /// A bot frozen between turns that is killed from outside while frozen:
