@@ -79,6 +79,9 @@ fn config_errors_name_the_field() {
     assert!(err.to_string().contains("command"), "{err}");
     let err = serde_json::from_str::<App>(r#"{"command": "x", "termination_grace": -1}"#).unwrap_err();
     assert!(err.to_string().contains("termination_grace"), "{err}");
+    // A huge value is named as it was written, not by its 301 digits.
+    let err = serde_json::from_str::<App>(r#"{"command": "x", "termination_grace": 1e300}"#).unwrap_err();
+    assert!(err.to_string().contains("termination_grace: 1e300 is not"), "{err}");
 }
 
 #[test]

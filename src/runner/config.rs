@@ -327,8 +327,9 @@ impl TryFrom<AppConfig> for App {
 }
 
 fn seconds(value: f64, field: &str) -> Result<Duration, ConfigError> {
+    // `{:?}` shows 1e300 as such, not as its 301 digits.
     Duration::try_from_secs_f64(value)
-        .map_err(|e| ConfigError(format!("{field}: {value} is not a number of seconds ({e})")))
+        .map_err(|e| ConfigError(format!("{field}: {value:?} is not a number of seconds ({e})")))
 }
 
 /// A start's overrides, as the Python runner's `start` takes them.
