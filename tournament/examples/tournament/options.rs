@@ -11,11 +11,17 @@ pub const USAGE: &str = "usage: tournament [--engine CMD] [--engine CMD] [--conc
   --concurrency games played at once (default 1)
   --games       games in all (default 2); colours alternate
   --nodes       nodes a move (`go nodes N`); the default when --tc is not given: 2000
-  --tc          each side's clock, seconds: base plus increment a move (e.g. 10+0.1)
+  --tc          each side's clock, seconds: base plus increment a move (e.g. 10+0.1; at most a day)
   --max-plies   a game that reaches it is drawn by adjudication (default 400; 0: none)
   --hash        the engines' Hash option in MiB (default: the engine's own)
   --pgn         where the games go (default: none)
   --charge      what a clock counts: the engine's CPU time (default) or wall time";
+
+/// The longest clock a side may have, base or increment: a day. UCI's
+/// `wtime` is in milliseconds, and an engine that reads it into a 32-bit
+/// integer would take a longer one as negative; a clock of 1e18 s left
+/// the engines thinking for ever.
+const LONGEST_CLOCK: Duration = Duration::from_secs(86_400);
 
 /// A clock: `base` at the start of a game, `increment` after each move.
 #[derive(Clone, Copy, Debug)]
@@ -52,8 +58,16 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
         charge: Charge::Cpu,
     };
     let mut args = args.into_iter();
+    let mut seen = Vec::new();
     while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
+        if arg != "--engine" && arg.starts_with("--") {
+            if seen.contains(&arg) {
+                return Err(format!("{arg} given twice"));
+            }
+            seen.push(arg.clone());
+        }
+        // A flag where its value should be is a value left out.
+        let mut value = || args.next().filter(|v| !v.starts_with("--")).ok_or(format!("{arg} needs a value"));
         match arg.as_str() {
             "--engine" => engines.push(value()?),
             "--concurrency" => opts.concurrency = number(&arg, &value()?)?,
@@ -77,6 +91,12 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
     if opts.concurrency == 0 {
         return Err("--concurrency 0: at least one game must be played at a time".into());
     }
+    if opts.games == 0 {
+        return Err("--games 0: at least one game must be played".into());
+    }
+    if opts.nodes == Some(0) {
+        return Err("--nodes 0: an engine needs at least one node a move".into());
+    }
     if opts.tc.is_none() && opts.nodes.is_none() {
         opts.nodes = Some(2000);
     }
@@ -95,7 +115,15 @@ fn time_control(value: &str) -> Result<TimeControl, String> {
     let (base, increment) = value.split_once('+').unwrap_or((value, "0"));
     let seconds = |part: &str| -> Result<Duration, String> {
         let s: f64 = part.parse().map_err(|e| format!("--tc {value:?}: {part:?}: {e}"))?;
-        Duration::try_from_secs_f64(s).map_err(|_| format!("--tc {value:?}: {part:?} is not a duration"))
+        let clock = Duration::try_from_secs_f64(s)
+            .map_err(|_| format!("--tc {value:?}: {part:?} is not a duration"))?;
+        if clock > LONGEST_CLOCK {
+            return Err(format!(
+                "--tc {value:?}: {part:?} is more than a day ({} s)",
+                LONGEST_CLOCK.as_secs()
+            ));
+        }
+        Ok(clock)
     };
     let tc = TimeControl { base: seconds(base)?, increment: seconds(increment)? };
     if tc.base.is_zero() {
@@ -109,5 +137,41 @@ fn charge(value: &str) -> Result<Charge, String> {
         "cpu" => Ok(Charge::Cpu),
         "wall" => Ok(Charge::Wall),
         other => Err(format!("--charge {other:?}: cpu or wall")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(args: &[&str]) -> String {
+        parse(args.iter().map(|a| a.to_string())).expect_err("bad options")
+    }
+
+    #[test]
+    fn a_clock_longer_than_a_day_is_refused() {
+        assert!(error(&["--tc", "1e18+0"]).contains("more than a day"));
+        assert!(error(&["--tc", "1+86401"]).contains("\"86401\" is more than a day"));
+        assert!(parse(["--tc".to_string(), "86400+0".to_string()]).is_ok());
+    }
+
+    #[test]
+    fn a_flag_given_twice_is_refused_but_engine() {
+        assert_eq!(error(&["--games", "2", "--games", "3"]), "--games given twice");
+        assert_eq!(error(&["--tc", "1", "--nodes", "5", "--tc", "2"]), "--tc given twice");
+        let opts = parse(["--engine", "a", "--engine", "b"].map(String::from)).expect("two engines");
+        assert_eq!(opts.engines, ["a", "b"]);
+    }
+
+    #[test]
+    fn a_flag_where_a_value_should_be_is_a_missing_value() {
+        assert_eq!(error(&["--engine", "--games", "2"]), "--engine needs a value");
+        assert_eq!(error(&["--games"]), "--games needs a value");
+    }
+
+    #[test]
+    fn no_games_and_no_nodes_are_refused() {
+        assert!(error(&["--games", "0"]).starts_with("--games 0"));
+        assert!(error(&["--nodes", "0"]).starts_with("--nodes 0"));
     }
 }
