@@ -2,25 +2,15 @@
 //! summary's last line, and the losses a bad engine earns (on time, by an
 //! illegal move, by a crash, after which it is started again).
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::Command;
 
-fn example() -> PathBuf {
-    let deps = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
-    deps.parent().unwrap().join("examples").join("tournament")
-}
-
-fn stockfish() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/games")])
-        .map(|dir| dir.join("stockfish"))
-        .find(|p| p.is_file())
-}
+use common::{example, fake, stockfish, tags};
 
 /// Runs the tournament with `args` and `--pgn`; its stdout and the PGN.
 fn run(name: &str, args: &[&str], succeeds: bool) -> (String, String) {
-    let pgn = std::env::temp_dir().join(format!("procloop-tournament-{}-{name}.pgn", std::process::id()));
+    let pgn = common::temp(&format!("{name}.pgn"));
     let output = Command::new(example())
         .args(args)
         .arg("--pgn")
@@ -33,17 +23,6 @@ fn run(name: &str, args: &[&str], succeeds: bool) -> (String, String) {
     let games = std::fs::read_to_string(&pgn).unwrap_or_default();
     let _ = std::fs::remove_file(&pgn);
     (stdout, games)
-}
-
-/// Each game's tag `name`, in order.
-fn tags<'a>(pgn: &'a str, name: &str) -> Vec<&'a str> {
-    let start = format!("[{name} \"");
-    pgn.lines().filter_map(|l| l.strip_prefix(start.as_str())?.strip_suffix("\"]")).collect()
-}
-
-fn fake(mode: &str) -> String {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake_uci.sh");
-    format!("sh {} {mode}", script.display())
 }
 
 #[test]
