@@ -1,16 +1,28 @@
 #!/bin/sh
-# A UCI engine that misbehaves on `go`, as $1 says: silent (never
-# answers), illegal (answers a1a1), crash (exits with status 3).
+# A UCI engine that misbehaves as $1 says: silent (never answers `go`),
+# illegal (answers a1a1), crash (exits with status 3 on `go`), mute (never
+# says uciok), closes (closes its stdout on `go`, reads on), deaf (ignores
+# quit, SIGTERM and the end of its input), forks (leaves a child running
+# that holds its pipes). With $2, it appends its pid (and a child's) there.
+[ -n "$2" ] && echo $$ >>"$2"
+[ "$1" = deaf ] && trap '' TERM INT HUP
 while read -r command rest; do
   case $command in
-    uci) echo "id name Fake $1"; echo uciok ;;
+    uci)
+      [ "$1" = mute ] && continue
+      if [ "$1" = forks ]; then sleep 600 & echo $! >>"$2"; fi
+      echo "id name Fake $1"; echo uciok ;;
     isready) echo readyok ;;
     go)
       case $1 in
-        silent) ;;
-        illegal) echo "info depth 1"; echo "bestmove a1a1" ;;
+        silent | deaf) ;;
+        illegal | forks) echo "info depth 1"; echo "bestmove a1a1" ;;
         crash) exit 3 ;;
+        closes) exec 1>&- ;;
       esac ;;
-    quit) exit 0 ;;
+    quit) [ "$1" = deaf ] || exit 0 ;;
   esac
 done
+if [ "$1" = deaf ]; then
+  while :; do read -r _ || sleep 1; done
+fi

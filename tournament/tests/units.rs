@@ -13,3 +13,5 @@ mod pacing;
 mod play;
 #[path = "../examples/tournament/score.rs"]
 mod score;
+#[path = "../examples/tournament/signals.rs"]
+mod signals;

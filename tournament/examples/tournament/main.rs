@@ -18,6 +18,10 @@
 //! 50-move rule, insufficient material), by the move limit (a draw), on
 //! time, or by a crash or an illegal move (a loss). The last line printed
 //! is the harness's own CPU time per move (`getrusage(RUSAGE_SELF)`).
+//! A Ctrl-C (SIGINT), SIGTERM or SIGHUP ends the run early: the games
+//! under way are dropped, the finished ones are already in the PGN, the
+//! engines are ended and the summary is printed; the exit status is
+//! 128 plus the signal's number.
 //! Without a clock (`--nodes` alone), while more engines think than there
 //! are cores, replies may wait for the harness up to 50 ms, so that each
 //! of its wake-ups handles many (see pacing.rs).
@@ -27,10 +31,11 @@ mod options;
 mod pacing;
 mod play;
 mod score;
+mod signals;
 
 use std::time::{Duration, Instant, SystemTime};
 
-use procloop::Runner;
+use procloop::{Cgroups, Event, ReactorEvent, Runner};
 
 use play::Tournament;
 
@@ -45,9 +50,17 @@ fn main() {
             std::process::exit(2);
         }
     };
-    match run(opts) {
-        Ok(true) => {}
-        Ok(false) => std::process::exit(1),
+    let tournament = match Tournament::new(opts, today()) {
+        Ok(tournament) => tournament,
+        Err(message) => {
+            eprintln!("{message}");
+            std::process::exit(2);
+        }
+    };
+    match run(tournament) {
+        Ok(Ending::Played) => {}
+        Ok(Ending::Unplayed) => std::process::exit(1),
+        Ok(Ending::Interrupted(signal)) => std::process::exit(128 + signal),
         Err(error) => {
             eprintln!("tournament: {error}");
             std::process::exit(1);
@@ -55,8 +68,18 @@ fn main() {
     }
 }
 
-/// Plays the tournament; `Ok(false)` if some games could not be played.
-fn run(opts: options::Options) -> Result<bool, Box<dyn std::error::Error>> {
+/// How a run ended.
+enum Ending {
+    Played,
+    /// Some games could not be played, or an error happened.
+    Unplayed,
+    /// By this signal.
+    Interrupted(i32),
+}
+
+/// Plays the tournament.
+fn run(mut tournament: Tournament) -> Result<Ending, Box<dyn std::error::Error>> {
+    let opts = tournament.options();
     let games = opts.games;
     let concurrency = opts.concurrency;
     let limit = match (opts.nodes, opts.tc) {
@@ -66,23 +89,32 @@ fn run(opts: options::Options) -> Result<bool, Box<dyn std::error::Error>> {
         (None, None) => unreachable!("parse gives a default"),
     };
     let began = Instant::now();
-    let mut runner = Runner::with_extra_paths(["/usr/games"])?;
-    let mut tournament = Tournament::new(opts, today())?;
+    // Cgroups (or else process groups): an engine's children end with it.
+    let mut runner = Runner::with_cgroups_and_extra_paths(Cgroups::Preferred, ["/usr/games"])?;
+    let signals = signals::Signals::watch(&mut runner)?;
     tournament.begin(&mut runner);
     // Between polls the loop may nap, so that one wake-up handles many
     // replies (see pacing.rs): most of the harness's CPU is wake-ups.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut pacing = tournament.may_nap().then(|| pacing::Pacing::new(cores, Instant::now()));
     while !tournament.over() {
-        runner.poll_once(None, |runner, event| tournament.on_event(runner, event))?;
+        runner.poll_once(None, |runner, event| match event {
+            Event::Reactor(ReactorEvent::Data { token, data }) if token == signals.token => {
+                tournament.interrupt(runner, signals::Signals::number(data));
+            }
+            event => tournament.on_event(runner, event),
+        })?;
         let busy = tournament.busy_engines();
         if let Some(nap) = pacing.as_mut().and_then(|p| p.nap(Instant::now(), tournament.turns_ended, busy)) {
             std::thread::sleep(nap);
         }
     }
     let seconds = began.elapsed().as_secs_f64();
-    tournament.close();
-    end_engines(&mut runner)?;
+    signals.unwatch(&mut runner);
+    if tournament.interrupted.is_none() {
+        end_engines(&mut runner)?;
+    }
+    runner.terminate_all();
     let score = &tournament.score;
     let [first, second] = score.names();
     println!("{games} games, {concurrency} at once, {limit}, {:?} charged", tournament.charge());
@@ -100,7 +132,9 @@ fn run(opts: options::Options) -> Result<bool, Box<dyn std::error::Error>> {
         println!("error: {error}");
     }
     let unplayed = games - score.games as usize;
-    if unplayed > 0 {
+    if let Some(signal) = tournament.interrupted {
+        println!("interrupted by {}: {unplayed} games not played", signals::name(signal));
+    } else if unplayed > 0 {
         println!("{unplayed} games not played");
     }
     let cpu = harness_cpu();
@@ -111,17 +145,20 @@ fn run(opts: options::Options) -> Result<bool, Box<dyn std::error::Error>> {
         cpu.as_secs_f64() * 1e6 / moves as f64,
         score.moves
     );
-    Ok(unplayed == 0 && tournament.errors.is_empty())
+    Ok(match tournament.interrupted {
+        Some(signal) => Ending::Interrupted(signal),
+        None if unplayed == 0 && tournament.errors.is_empty() => Ending::Played,
+        None => Ending::Unplayed,
+    })
 }
 
-/// Waits up to `QUIT_GRACE` for the engines, asked to quit, to exit; then
-/// ends the rest.
+/// Waits up to `QUIT_GRACE` for the engines, asked to quit, to exit (the
+/// rest are then ended).
 fn end_engines(runner: &mut Runner) -> procloop::Result<()> {
     let deadline = Instant::now() + QUIT_GRACE;
     while !runner.is_idle() && Instant::now() < deadline {
         runner.poll_once(Some(deadline - Instant::now()), |_, _| {})?;
     }
-    runner.terminate_all();
     Ok(())
 }
 

@@ -17,10 +17,11 @@ use crate::score::Score;
 /// Slots whose engines start at once: the others wait, so that no
 /// engine's start-up, slowed by the others', misses its limit.
 const STARTING_AT_ONCE: usize = 4;
-/// CPU time an engine has for each step of its start and for `isready`
-/// (ten times that in wall time at most): CPU time, so that a start-up
-/// slowed by a loaded machine does not miss it.
-const START_LIMIT: Duration = Duration::from_secs(10);
+/// Wall time an engine has for each step of its start and for `isready`:
+/// wall time, so that an engine that never answers is given up on in
+/// that time (a CPU clock's wall backstop was ten times as long), and
+/// plenty, since `STARTING_AT_ONCE` keeps start-ups from crowding.
+const START_LIMIT: Duration = Duration::from_secs(15);
 /// Time a move has without a clock (`--nodes` alone).
 const MOVE_LIMIT: Duration = Duration::from_secs(10);
 /// The shortest turn deadline: a clock with no increment.
@@ -63,17 +64,24 @@ pub struct Tournament {
     /// Turns ended so far, for `crate::pacing`.
     pub turns_ended: u64,
     pub score: Score,
-    pgn: Option<std::io::BufWriter<std::fs::File>>,
+    /// Written a game at a time, unbuffered: a run ended early keeps
+    /// every game it finished.
+    pgn: Option<std::fs::File>,
     date: String,
     time_control: String,
     /// The first error that stopped a slot, or the PGN file's.
     pub errors: Vec<String>,
+    /// The signal that ended the tournament early, if one did.
+    pub interrupted: Option<i32>,
 }
 
 impl Tournament {
-    pub fn new(opts: Options, date: String) -> std::io::Result<Tournament> {
+    /// `Err` names a PGN file that cannot be made.
+    pub fn new(opts: Options, date: String) -> Result<Tournament, String> {
         let pgn = match &opts.pgn {
-            Some(path) => Some(std::io::BufWriter::new(std::fs::File::create(path)?)),
+            Some(path) => {
+                Some(std::fs::File::create(path).map_err(|e| format!("--pgn {}: {e}", path.display()))?)
+            }
             None => None,
         };
         let time_control = match opts.tc {
@@ -105,13 +113,16 @@ impl Tournament {
             date,
             time_control,
             errors: Vec::new(),
+            interrupted: None,
         })
     }
 
     /// Adds the engines' apps and starts the first slots.
     pub fn begin(&mut self, runner: &mut Runner) {
         for (i, command) in self.opts.engines.iter().enumerate() {
-            let mut app = procloop::App::new(command.clone()).buffering(Buffering::Line);
+            // A process group of its own: a Ctrl-C at the terminal reaches
+            // the harness alone, which ends the engines itself.
+            let mut app = procloop::App::new(command.clone()).buffering(Buffering::Line).setpgrp(true);
             if let Some(tc) = self.opts.tc {
                 app = app.overage(tc.base);
             }
@@ -152,6 +163,10 @@ impl Tournament {
                 let name = String::from_utf8_lossy(&data[8..]).trim().to_string();
                 self.score.name(alias.starts_with('b') as usize, name);
             }
+            // It can never reply again: it is ended, and loses as a crash.
+            Event::Closed { alias } => {
+                let _ = runner.stop(alias);
+            }
             Event::TurnEnded { turn, report } => {
                 if let Some(i) = self.turns.remove(&turn) {
                     self.turns_ended += 1;
@@ -175,7 +190,7 @@ impl Tournament {
 
     /// (Re)starts the slot's engines `which`, and sends them `uci`.
     fn start_engines(&mut self, runner: &mut Runner, i: usize, which: &[usize]) {
-        let mut turn = Turn::new(START_LIMIT).charge(Charge::Cpu).reply_prefix("uciok");
+        let mut turn = Turn::new(START_LIMIT).charge(Charge::Wall).reply_prefix("uciok");
         for &e in which {
             let alias = self.slots[i].aliases[e].clone();
             if runner.exit_status(&alias).is_some() {
@@ -205,7 +220,7 @@ impl Tournament {
         let all_replied = report.iter().all(|(_, o)| matches!(o, Outcome::Replied { .. }));
         match self.slots[i].step {
             Step::Uci if all_replied => {
-                let mut turn = Turn::new(START_LIMIT).charge(Charge::Cpu).reply_prefix("readyok");
+                let mut turn = Turn::new(START_LIMIT).charge(Charge::Wall).reply_prefix("readyok");
                 let payload = match self.opts.hash {
                     Some(mib) => format!("setoption name Hash value {mib}\nisready\n"),
                     None => "isready\n".into(),
@@ -225,9 +240,12 @@ impl Tournament {
                 self.ready_game(runner, i);
             }
             Step::Uci | Step::Ready => {
-                let failed: Vec<_> =
-                    report.iter().filter(|(_, o)| !matches!(o, Outcome::Replied { .. })).collect();
-                self.fail(runner, i, format!("slot {i}: engines that did not start: {failed:?}"));
+                let failed: Vec<String> = report
+                    .iter()
+                    .filter(|(_, o)| !matches!(o, Outcome::Replied { .. }))
+                    .map(|(alias, outcome)| self.did_not_start(i, alias, outcome))
+                    .collect();
+                self.fail(runner, i, format!("slot {i}: {}", failed.join("; ")));
             }
             Step::NewGame => self.new_game_ready(runner, i, report),
             Step::Move => self.moved(runner, i, report),
@@ -249,7 +267,7 @@ impl Tournament {
         self.rounds_given += 1;
         let round = self.rounds_given;
         self.slots[i].game = Some(Game::new(round, (round + 1) % 2));
-        let mut turn = Turn::new(START_LIMIT).charge(Charge::Cpu).reply_prefix("readyok");
+        let mut turn = Turn::new(START_LIMIT).charge(Charge::Wall).reply_prefix("readyok");
         for alias in &self.slots[i].aliases {
             turn = turn.bot(alias, "ucinewgame\nisready\n");
         }
@@ -338,6 +356,16 @@ impl Tournament {
         self.ready_game(runner, i);
     }
 
+    /// Why engine `alias` of slot `i` did not start, its command named.
+    fn did_not_start(&self, i: usize, alias: &str, outcome: Outcome) -> String {
+        let e = (self.slots[i].aliases[1] == alias) as usize;
+        let why = match outcome {
+            Outcome::TimedOut => format!("did not answer within {START_LIMIT:?}"),
+            _ => "ended".into(),
+        };
+        format!("{} did not start: it {why}", self.opts.engines[e])
+    }
+
     fn fail(&mut self, runner: &mut Runner, i: usize, error: String) {
         eprintln!("{error}");
         self.errors.push(error);
@@ -358,13 +386,20 @@ impl Tournament {
         self.slots[i].step = step;
     }
 
-    /// Flushes the PGN.
-    pub fn close(&mut self) {
-        if let Some(mut pgn) = self.pgn.take()
-            && let Err(error) = pgn.flush()
-        {
-            self.errors.push(format!("writing the PGN: {error}"));
+    /// Ends the tournament early (`signal` came): the games under way are
+    /// dropped unfinished, and every engine is asked to quit.
+    pub fn interrupt(&mut self, runner: &mut Runner, signal: i32) {
+        self.interrupted = Some(signal);
+        for i in 0..self.slots.len() {
+            self.slots[i].game = None;
+            self.quit(runner, i, Step::Done);
         }
+        self.turns.clear();
+    }
+
+    /// The options it plays by.
+    pub fn options(&self) -> &Options {
+        &self.opts
     }
 
     /// Charge in force, for the summary.
