@@ -165,3 +165,21 @@ fn sigint_keeps_the_finished_games_and_ends_the_engines() {
     assert_eq!(tags(&games, "Result").len(), reported, "every finished game is in the PGN: {games}");
     assert!(reported < 20 && stdout.contains("interrupted by SIGINT"), "{stdout}");
 }
+
+#[test]
+fn a_closed_stdout_is_no_panic() {
+    let err = temp("closed.err");
+    let mut child = Command::new(example())
+        .args(["--engine", &fake("illegal"), "--games", "2"])
+        .stdout(Stdio::piped())
+        .stderr(File::create(&err).unwrap())
+        .spawn()
+        .expect("start the tournament");
+    drop(child.stdout.take()); // `| head -0`
+    let status = wait_bounded(&mut child);
+    let stderr = std::fs::read_to_string(&err).unwrap_or_default();
+    let _ = std::fs::remove_file(&err);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("tournament: writing the summary: Broken pipe"), "{stderr}");
+}

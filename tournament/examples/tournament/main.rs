@@ -33,6 +33,8 @@ mod play;
 mod score;
 mod signals;
 
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::time::{Duration, Instant, SystemTime};
 
 use procloop::{Cgroups, Event, ReactorEvent, Runner};
@@ -45,27 +47,25 @@ const QUIT_GRACE: Duration = Duration::from_secs(5);
 fn main() {
     let opts = match options::parse(std::env::args().skip(1)) {
         Ok(opts) => opts,
-        Err(message) => {
-            eprintln!("{message}");
-            std::process::exit(2);
-        }
+        Err(message) => exit_with(&message, 2),
     };
     let tournament = match Tournament::new(opts, today()) {
         Ok(tournament) => tournament,
-        Err(message) => {
-            eprintln!("{message}");
-            std::process::exit(2);
-        }
+        Err(message) => exit_with(&message, 2),
     };
     match run(tournament) {
         Ok(Ending::Played) => {}
         Ok(Ending::Unplayed) => std::process::exit(1),
         Ok(Ending::Interrupted(signal)) => std::process::exit(128 + signal),
-        Err(error) => {
-            eprintln!("tournament: {error}");
-            std::process::exit(1);
-        }
+        Err(error) => exit_with(&format!("tournament: {error}"), 1),
     }
+}
+
+/// Says why on stderr (if it can: a closed stderr is no reason to
+/// panic), and exits with `code`.
+fn exit_with(message: &str, code: i32) -> ! {
+    let _ = writeln!(std::io::stderr(), "{message}");
+    std::process::exit(code);
 }
 
 /// How a run ended.
@@ -81,7 +81,6 @@ enum Ending {
 fn run(mut tournament: Tournament) -> Result<Ending, Box<dyn std::error::Error>> {
     let opts = tournament.options();
     let games = opts.games;
-    let concurrency = opts.concurrency;
     let limit = match (opts.nodes, opts.tc) {
         (Some(n), Some(tc)) => format!("{n} nodes a move, {:?}+{:?}", tc.base, tc.increment),
         (Some(n), None) => format!("{n} nodes a move"),
@@ -115,11 +114,29 @@ fn run(mut tournament: Tournament) -> Result<Ending, Box<dyn std::error::Error>>
         end_engines(&mut runner)?;
     }
     runner.terminate_all();
+    let unplayed = games - tournament.score.games as usize;
+    let summary = summary(&tournament, &limit, unplayed, seconds);
+    // One write, its error a message: a closed stdout (`| head -1`) is
+    // no reason to panic.
+    std::io::stdout().write_all(summary.as_bytes()).map_err(|e| format!("writing the summary: {e}"))?;
+    Ok(match tournament.interrupted {
+        Some(signal) => Ending::Interrupted(signal),
+        None if unplayed == 0 && tournament.errors.is_empty() => Ending::Played,
+        None => Ending::Unplayed,
+    })
+}
+
+/// What the run did, in lines; the last one the harness's CPU per move.
+fn summary(tournament: &Tournament, limit: &str, unplayed: usize, seconds: f64) -> String {
+    let opts = tournament.options();
+    let (games, concurrency) = (opts.games, opts.concurrency);
+    let mut out = String::new();
     let score = &tournament.score;
     let [first, second] = score.names();
-    println!("{games} games, {concurrency} at once, {limit}, {:?} charged", tournament.charge());
-    println!("{first} vs {second}: +{} ={} -{}", score.wins, score.draws, score.losses);
-    println!(
+    let _ = writeln!(out, "{games} games, {concurrency} at once, {limit}, {:?} charged", tournament.charge());
+    let _ = writeln!(out, "{first} vs {second}: +{} ={} -{}", score.wins, score.draws, score.losses);
+    let _ = writeln!(
+        out,
         "time losses {} / {}, crashes {} / {}, illegal moves {} / {}",
         score.time_losses[0],
         score.time_losses[1],
@@ -129,27 +146,23 @@ fn run(mut tournament: Tournament) -> Result<Ending, Box<dyn std::error::Error>>
         score.illegal[1]
     );
     for error in &tournament.errors {
-        println!("error: {error}");
+        let _ = writeln!(out, "error: {error}");
     }
-    let unplayed = games - score.games as usize;
     if let Some(signal) = tournament.interrupted {
-        println!("interrupted by {}: {unplayed} games not played", signals::name(signal));
+        let _ = writeln!(out, "interrupted by {}: {unplayed} games not played", signals::name(signal));
     } else if unplayed > 0 {
-        println!("{unplayed} games not played");
+        let _ = writeln!(out, "{unplayed} games not played");
     }
     let cpu = harness_cpu();
     let moves = score.moves.max(1);
-    println!("moves per second: {:.0}", score.moves as f64 / seconds);
-    println!(
+    let _ = writeln!(out, "moves per second: {:.0}", score.moves as f64 / seconds);
+    let _ = writeln!(
+        out,
         "harness: {:.1} µs CPU per move over {} moves in {seconds:.1} s",
         cpu.as_secs_f64() * 1e6 / moves as f64,
         score.moves
     );
-    Ok(match tournament.interrupted {
-        Some(signal) => Ending::Interrupted(signal),
-        None if unplayed == 0 && tournament.errors.is_empty() => Ending::Played,
-        None => Ending::Unplayed,
-    })
+    out
 }
 
 /// Waits up to `QUIT_GRACE` for the engines, asked to quit, to exit (the

@@ -367,7 +367,7 @@ impl Tournament {
     }
 
     fn fail(&mut self, runner: &mut Runner, i: usize, error: String) {
-        eprintln!("{error}");
+        let _ = writeln!(std::io::stderr(), "{error}");
         self.errors.push(error);
         if std::mem::take(&mut self.slots[i].starting) {
             self.starting -= 1;
