@@ -3,7 +3,7 @@
 # illegal (answers a1a1), crash (exits with status 3 on `go`), mute (never
 # says uciok), closes (closes its stdout on `go`, reads on), deaf (ignores
 # quit, SIGTERM and the end of its input), forks (leaves a child running
-# that holds its pipes). With $2, it appends its pid (and a child's) there.
+# that holds its pipes), twice (answers e2e4 twice). With $2, it appends its pid (and a child's) there.
 [ -n "$2" ] && echo $$ >>"$2"
 [ "$1" = deaf ] && trap '' TERM INT HUP
 while read -r command rest; do
@@ -17,6 +17,7 @@ while read -r command rest; do
       case $1 in
         silent | deaf) ;;
         illegal | forks) echo "info depth 1"; echo "bestmove a1a1" ;;
+        twice) echo "bestmove e2e4"; echo "bestmove e2e4" ;;
         crash) exit 3 ;;
         closes) exec 1>&- ;;
       esac ;;

@@ -183,3 +183,15 @@ fn a_closed_stdout_is_no_panic() {
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("tournament: writing the summary: Broken pipe"), "{stderr}");
 }
+
+#[test]
+fn a_bestmove_not_asked_for_loses() {
+    // White answers its first `go` twice; Black never answers, and would
+    // lose on time if the extra line went unnoticed.
+    let args = ["--engine", &fake("twice"), "--engine", &fake("silent"), "--games", "1"];
+    let run = run("twice", &strings(&[&args[..], &["--tc", "0.3+0", "--charge", "wall"]].concat()));
+    assert!(run.status.success(), "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(tags(&run.pgn, "Termination"), ["rules infraction"], "{}", run.pgn);
+    assert_eq!(tags(&run.pgn, "Result"), ["0-1"], "{}", run.pgn);
+    assert!(run.stdout.contains("illegal moves 1 / 0"), "{}", run.stdout);
+}

@@ -3,6 +3,8 @@
 //! tests/tournament.rs runs.
 #![allow(dead_code)]
 
+#[path = "../examples/tournament/answers.rs"]
+mod answers;
 #[path = "../examples/tournament/game.rs"]
 mod game;
 #[path = "../examples/tournament/options.rs"]

@@ -26,6 +26,7 @@
 //! are cores, replies may wait for the harness up to 50 ms, so that each
 //! of its wake-ups handles many (see pacing.rs).
 
+mod answers;
 mod game;
 mod options;
 mod pacing;

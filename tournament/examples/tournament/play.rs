@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use procloop::{Buffering, Charge, Event, Outcome, Runner, Start, Turn, TurnId, TurnReport};
 
+use crate::answers::Answers;
 use crate::game::{Game, Termination};
 use crate::options::Options;
 use crate::score::Score;
@@ -50,6 +51,10 @@ struct Slot {
     bestmove: Vec<u8>,
     /// Whether it counts among the slots starting at once.
     starting: bool,
+    answers: Answers,
+    /// The engine that said a `bestmove` it was not asked for in this
+    /// game: it loses when the turn under way ends.
+    breach: Option<usize>,
 }
 
 pub struct Tournament {
@@ -95,6 +100,8 @@ impl Tournament {
                 game: None,
                 bestmove: Vec::new(),
                 starting: false,
+                answers: Answers::default(),
+                breach: None,
             })
             .collect::<Vec<_>>();
         let queued = (0..slots.len()).collect();
@@ -151,14 +158,16 @@ impl Tournament {
 
     pub fn on_event(&mut self, runner: &mut Runner, event: Event<'_>) {
         match event {
-            Event::Reply { turn, data, .. } => {
+            Event::Reply { turn, alias, data, .. } => {
                 if let Some(slot) = self.turns.get(&turn).map(|&i| &mut self.slots[i])
                     && slot.step == Step::Move
                 {
                     slot.bestmove.clear();
                     slot.bestmove.extend_from_slice(data);
                 }
+                self.count_bestmove(alias, data);
             }
+            Event::Data { alias, data } if data.starts_with(b"bestmove") => self.count_bestmove(alias, data),
             Event::Data { alias, data } if data.starts_with(b"id name ") => {
                 let name = String::from_utf8_lossy(&data[8..]).trim().to_string();
                 self.score.name(alias.starts_with('b') as usize, name);
@@ -175,6 +184,23 @@ impl Tournament {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Counts a `bestmove` line of engine `alias` (an alias names its
+    /// slot: "a3" is engine 0 of slot 3); one too many is a breach.
+    fn count_bestmove(&mut self, alias: &str, data: &[u8]) {
+        if !data.starts_with(b"bestmove") {
+            return;
+        }
+        let e = alias.starts_with('b') as usize;
+        let Some(slot) =
+            alias.get(1..).and_then(|n| n.parse::<usize>().ok()).and_then(|i| self.slots.get_mut(i))
+        else {
+            return;
+        };
+        if slot.answers.answered(e) && slot.game.is_some() {
+            slot.breach.get_or_insert(e);
         }
     }
 
@@ -199,6 +225,7 @@ impl Tournament {
             if let Err(error) = runner.start_with(&format!("engine{e}"), Start::new().alias(&alias)) {
                 return self.fail(runner, i, format!("starting {}: {error}", self.opts.engines[e]));
             }
+            self.slots[i].answers.restarted(e);
             turn = turn.bot(&alias, "uci\n");
         }
         self.begin_turn(runner, i, Step::Uci, turn, which.len());
@@ -312,6 +339,8 @@ impl Tournament {
         }
         payload.push('\n');
         let turn = Turn::new(deadline).bot(mover, payload).reply_prefix("bestmove").charge(self.opts.charge);
+        let e = game.engine_to_move();
+        self.slots[i].answers.asked(e);
         self.begin_turn(runner, i, Step::Move, turn, 1);
     }
 
@@ -320,6 +349,11 @@ impl Tournament {
         let slot = &mut self.slots[i];
         let game = slot.game.as_mut().expect("a game");
         let mover = &slot.aliases[game.engine_to_move()];
+        if let Some(e) = slot.breach.take() {
+            let colour = if e == game.white { shakmaty::Color::White } else { shakmaty::Color::Black };
+            game.lose(colour, Termination::RulesInfraction, "a bestmove it was not asked for");
+            return self.finish_game(runner, i);
+        }
         let ending = match report.outcome(mover) {
             Some(Outcome::Replied { elapsed, .. }) => {
                 if let Some(tc) = self.opts.tc {
@@ -345,6 +379,7 @@ impl Tournament {
 
     fn finish_game(&mut self, runner: &mut Runner, i: usize) {
         let game = self.slots[i].game.take().expect("a game");
+        self.slots[i].breach = None;
         self.score.record(&game);
         if let Some(pgn) = self.pgn.as_mut() {
             let text = game.pgn(self.score.names(), &self.date, &self.time_control);
