@@ -88,6 +88,10 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
         2 => [engines[0].clone(), engines[1].clone()],
         n => return Err(format!("--engine given {n} times: a tournament has two engines")),
     };
+    // A command that cannot be split is named now, not after the start.
+    for engine in &opts.engines {
+        procloop::split_command(engine).map_err(|e| format!("--engine: {e}"))?;
+    }
     if opts.concurrency == 0 {
         return Err("--concurrency 0: at least one game must be played at a time".into());
     }
@@ -167,6 +171,12 @@ mod tests {
     fn a_flag_where_a_value_should_be_is_a_missing_value() {
         assert_eq!(error(&["--engine", "--games", "2"]), "--engine needs a value");
         assert_eq!(error(&["--games"]), "--games needs a value");
+    }
+
+    #[test]
+    fn an_engine_command_that_cannot_be_split_is_refused() {
+        assert!(error(&["--engine", ""]).contains("empty command"));
+        assert!(error(&["--engine", "sf", "--engine", "'sf"]).contains("unterminated single quote"));
     }
 
     #[test]
