@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import math
 import resource
+import signal
 import sys
 import time
 
@@ -36,7 +38,7 @@ from typing import IO, Any, Optional, Sequence
 import chess
 import chess.pgn
 import procloop
-from procloop import Data, Exited, Timer
+from procloop import Closed, Data, Exited, Timer
 
 #: A move being thought: alias, engine, start wall, start CPU, allowed, timer.
 Move = tuple[str, int, float, float, float, int]
@@ -50,6 +52,36 @@ START_LIMIT = 60.0
 MOVE_LIMIT = 10.0
 #: The wall-time backstop of a CPU-charged move: this many times its time.
 CPU_BACKSTOP = 10
+#: The longest clock, base or increment, in seconds: a day (``wtime`` in
+#: ms overflows an engine's 32-bit integer past 24 days; 1e18 s hung).
+LONGEST_CLOCK = 86_400.0
+
+
+class Interrupted(Exception):
+    """SIGINT, SIGTERM or SIGHUP came: the run ends early."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def interrupt(signum: int, frame: Any) -> None:
+    raise Interrupted(signum)
+
+
+def clock(parser: argparse.ArgumentParser, tc: str) -> tuple[float, float]:
+    """``BASE+INC`` (or ``BASE``) in seconds, each finite, at most a day,
+    the base more than zero; else the parser's error (exit 2)."""
+    base, plus, inc = tc.partition("+")
+    try:
+        parts = (float(base), float(inc if plus else 0))
+    except ValueError:
+        parser.error(f"--tc {tc!r}: BASE+INC in seconds")
+    if not all(math.isfinite(p) and 0 <= p <= LONGEST_CLOCK for p in parts):
+        parser.error(f"--tc {tc!r}: each part from 0 to {LONGEST_CLOCK:g} s")
+    if parts[0] * 1000 < 1:
+        parser.error(f"--tc {tc!r}: a clock needs some time to start with")
+    return parts
 
 
 def options(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -70,14 +102,22 @@ def options(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     opts.engines = engines * 2 if len(engines) == 1 else engines
     if opts.concurrency < 1:
         parser.error("--concurrency must be at least 1")
+    if opts.games < 1:
+        parser.error("--games must be at least 1")
+    if opts.nodes is not None and opts.nodes < 1:
+        parser.error("--nodes must be at least 1")
     if opts.tc:
-        base, _, inc = opts.tc.partition("+")
-        try:
-            opts.tc = (float(base), float(inc or 0))
-        except ValueError:
-            parser.error(f"--tc {opts.tc!r}: BASE+INC in seconds")
+        opts.tc = clock(parser, opts.tc)
     elif opts.nodes is None:
         opts.nodes = 2000
+    if opts.pgn:
+        # Made now, so that a path that cannot be written is named before
+        # any game; flushed after each game, so that a run ended early
+        # keeps every game it finished.
+        try:
+            opts.pgn = open(opts.pgn, "w")
+        except OSError as e:
+            parser.error(f"--pgn {opts.pgn}: {e.strerror}")
     return opts
 
 
@@ -113,10 +153,12 @@ class Tournament:
         self.moves = 0
         self.games = 0
         self.errors: list[str] = []
-        self.pgn: Optional[IO[str]] = open(opts.pgn, "w") if opts.pgn else None
+        self.pgn: Optional[IO[str]] = opts.pgn
         self.timers: dict[int, Pair] = {}  # timer id -> its pair
         for i, command in enumerate(opts.engines):
-            runner.add(f"engine{i}", command, buffering="line")
+            # A process group of its own: a Ctrl-C at the terminal reaches
+            # the harness alone, which ends the engines itself.
+            runner.add(f"engine{i}", command, buffering="line", setpgrp=True)
         self.start_queued()
 
     def over(self) -> bool:
@@ -305,7 +347,7 @@ class Tournament:
                 TimeControl=f"{self.opts.tc[0]:g}+{self.opts.tc[1]:g}" if self.opts.tc else "-",
                 PlyCount=str(len(pair.board.move_stack)),
             )
-            print(game.accept(chess.pgn.StringExporter(columns=80)), file=self.pgn, end="\n\n")
+            print(game.accept(chess.pgn.StringExporter(columns=80)), file=self.pgn, end="\n\n", flush=True)
         pair.move = None
         self.next_game(pair)
 
@@ -347,6 +389,10 @@ class Tournament:
                     self.move_timer(pair)
                 elif pair is not None:
                     self.answered(pair, failed=next(iter(pair.waiting)))
+            case Closed(alias):
+                # It can never reply again: it is ended, and loses as a crash.
+                if self.runner.returncode(alias) is None:
+                    self.runner.stop(alias)
             case Exited(alias, _):
                 pair = self.by_alias.get(alias)
                 if pair is None or alias not in pair.waiting:
@@ -370,17 +416,30 @@ class Tournament:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     opts = options(argv)
     began = time.monotonic()
-    with procloop.Runner(extra_paths=["/usr/games"]) as runner:
+    interrupted: Optional[Interrupted] = None
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupt)
+    # Cgroups (or else process groups): an engine's children end with it.
+    with procloop.Runner(extra_paths=["/usr/games"], cgroups="preferred") as runner:
         tournament = Tournament(runner, opts)
-        while not tournament.over():
-            for event in runner.poll():
-                tournament.handle(event)
-        seconds = time.monotonic() - began
+        seconds = 0.0
+        try:
+            while not tournament.over():
+                for event in runner.poll():
+                    tournament.handle(event)
+            seconds = time.monotonic() - began
+            # The engines were asked to quit: 5 s to do so, then they are ended.
+            deadline = time.monotonic() + 5
+            while any(runner.returncode(a) is None for a in runner.aliases()) and time.monotonic() < deadline:
+                runner.poll(0.1)
+        except Interrupted as signalled:
+            # The games under way are dropped; the finished ones are in the PGN.
+            interrupted = signalled
+            seconds = seconds or time.monotonic() - began
         if tournament.pgn:
             tournament.pgn.close()
-        deadline = time.monotonic() + 5
-        while any(runner.returncode(a) is None for a in runner.aliases()) and time.monotonic() < deadline:
-            runner.poll(0.1)
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)  # the engines are ended, whatever comes
         runner.terminate_all()
     first, second = tournament.names
     s = tournament.score
@@ -397,13 +456,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for error in tournament.errors:
         print(f"error: {error}")
     unplayed = opts.games - tournament.games
-    if unplayed:
+    if interrupted:
+        print(f"interrupted by {interrupted}: {unplayed} games not played")
+    elif unplayed:
         print(f"{unplayed} games not played")
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = usage.ru_utime + usage.ru_stime
     moves = tournament.moves
     print(f"moves per second: {moves / seconds:.0f}")
     print(f"harness: {cpu * 1e6 / max(moves, 1):.1f} µs CPU per move over {moves} moves in {seconds:.1f} s")
+    if interrupted:
+        return 128 + interrupted.signum
     return 0 if not unplayed and not tournament.errors else 1
 
 

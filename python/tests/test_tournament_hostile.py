@@ -1,0 +1,103 @@
+"""The Python tournament against what broke the Rust one: clocks that are
+no clocks, a PGN that cannot be made, an engine that closes its output or
+leaves children running, and a run ended by SIGTERM. Each ends with a
+message, its finished games and no engine left running."""
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import DEADLINE
+
+pytestmark = pytest.mark.skipif(sys.version_info < (3, 10), reason="the examples use match")
+
+TOURNAMENT = Path(__file__).resolve().parent.parent / "examples" / "tournament.py"
+FAKE = Path(__file__).resolve().parent.parent.parent / "tournament" / "tests" / "fake_uci.sh"
+
+
+@pytest.fixture(autouse=True)
+def chess():
+    pytest.importorskip("chess", reason="python-chess is not installed (pip install chess)")
+
+
+def fake(mode, *args):
+    return " ".join(["sh", str(FAKE), mode, *map(str, args)])
+
+
+def tournament(*args, **popen):
+    return subprocess.Popen([sys.executable, str(TOURNAMENT), *args], text=True, **popen)
+
+
+def run(*args):
+    return subprocess.run(
+        [sys.executable, str(TOURNAMENT), *args], capture_output=True, text=True, timeout=3 * DEADLINE, check=False
+    )
+
+
+def ended(pid):
+    """Gone, or a zombie (nothing here reaps orphans)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(") ", 1)[1].startswith("Z")
+
+
+@pytest.mark.parametrize("tc", ["1e309+0", "nan+0", "inf+0", "-5+0", "0+0", "1e18+0", "1+-1", "1+"])
+def test_a_clock_that_is_no_clock_is_named(tc):
+    done = run("--engine", fake("illegal"), "--tc", tc)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "--tc" in done.stderr, done.stderr
+
+
+def test_a_pgn_that_cannot_be_made_is_named_before_any_game():
+    pgn = "/nonexistent-procloop-dir/games.pgn"
+    done = run("--engine", fake("illegal"), "--pgn", pgn)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert pgn in done.stderr and not done.stdout, done.stderr
+
+
+def test_an_engine_that_closes_its_output_loses_as_a_crash(tmp_path):
+    pgn = tmp_path / "games.pgn"
+    done = run("--engine", fake("closes"), "--games", "2", "--tc", "0.3+0", "--pgn", str(pgn))
+    assert done.returncode == 0, done.stderr
+    assert pgn.read_text().count('[Termination "abandoned"]') == 2, pgn.read_text()
+    assert "time losses 0 / 0, crashes 1 / 1" in done.stdout, done.stdout
+
+
+def test_an_engines_children_end_with_the_tournament(tmp_path):
+    pids = tmp_path / "pids"
+    done = run("--engine", fake("illegal"), "--engine", fake("forks", pids), "--games", "2")
+    assert done.returncode == 0, done.stderr
+    started = pids.read_text().split()
+    assert len(started) == 2, "the engine and its child"
+    assert all(ended(pid) for pid in started), started
+
+
+def test_sigterm_keeps_the_finished_games_and_ends_the_engines(tmp_path):
+    pids, pgn, out, err = (tmp_path / name for name in ("pids", "games.pgn", "out", "err"))
+    args = ["--engine", fake("deaf", pids), "--games", "20", "--tc", "0.3+0", "--charge", "wall", "--pgn", str(pgn)]
+    with open(out, "w") as stdout, open(err, "w") as stderr:
+        child = tournament(*args, stdout=stdout, stderr=stderr)
+    # The PGN holds the first game once it is flushed.
+    end = time.monotonic() + DEADLINE
+    while "[Result " not in (pgn.read_text() if pgn.exists() else ""):
+        assert time.monotonic() < end and child.poll() is None, "no game finished"
+        time.sleep(0.05)
+    child.send_signal(signal.SIGTERM)
+    try:
+        child.wait(timeout=DEADLINE)
+    finally:
+        child.kill()
+    assert child.returncode == 128 + signal.SIGTERM, err.read_text()
+    assert all(ended(pid) for pid in pids.read_text().split()), "the engines were ended"
+    games = pgn.read_text().count("[Result ")
+    summary = out.read_text()
+    assert "interrupted by SIGTERM" in summary, summary
+    wins, draws, losses = map(int, re.search(r": \+(\d+) =(\d+) -(\d+)", summary).groups())
+    assert wins + draws + losses == games and 1 <= games < 20, (games, summary)
