@@ -3,8 +3,11 @@
 # illegal (answers a1a1), crash (exits with status 3 on `go`), mute (never
 # says uciok), closes (closes its stdout on `go`, reads on), deaf (ignores
 # quit, SIGTERM and the end of its input), forks (leaves a child running
-# that holds its pipes), twice (answers e2e4 twice). With $2, it appends its pid (and a child's) there.
+# that holds its pipes), twice (answers e2e4 twice), hangs (answers no
+# isready after its first ucinewgame; started again, it plays as illegal).
+# With $2, it appends its pid (and a child's) there.
 [ -n "$2" ] && echo $$ >>"$2"
+if [ "$1" = hangs ] && [ "$(wc -l <"$2")" -gt 1 ]; then set -- illegal; fi
 [ "$1" = deaf ] && trap '' TERM INT HUP
 while read -r command rest; do
   case $command in
@@ -12,7 +15,8 @@ while read -r command rest; do
       [ "$1" = mute ] && continue
       if [ "$1" = forks ]; then sleep 600 & echo $! >>"$2"; fi
       echo "id name Fake $1"; echo uciok ;;
-    isready) echo readyok ;;
+    ucinewgame) [ "$1" = hangs ] && hung=1 ;;
+    isready) [ -n "$hung" ] || echo readyok ;;
     go)
       case $1 in
         silent | deaf) ;;

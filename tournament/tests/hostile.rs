@@ -195,3 +195,15 @@ fn a_bestmove_not_asked_for_loses() {
     assert_eq!(tags(&run.pgn, "Result"), ["0-1"], "{}", run.pgn);
     assert!(run.stdout.contains("illegal moves 1 / 0"), "{}", run.stdout);
 }
+
+#[test]
+fn an_engine_that_hangs_is_started_again_for_the_next_game() {
+    let file = temp("hangs.pids");
+    let hangs = format!("{} {}", fake("hangs"), file.display());
+    let run = run("hangs", &strings(&["--engine", &fake("illegal"), "--engine", &hangs, "--games", "2"]));
+    let _ = std::fs::remove_file(&file);
+    assert!(run.status.success(), "{}\n{}", run.stdout, run.stderr);
+    // Game 1: it never got ready. Game 2: started again, it played.
+    assert_eq!(tags(&run.pgn, "Termination"), ["abandoned", "rules infraction"], "{}", run.pgn);
+    assert!(run.stdout.contains("crashes 0 / 1, illegal moves 0 / 1"), "{}", run.stdout);
+}

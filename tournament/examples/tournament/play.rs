@@ -35,6 +35,9 @@ enum Step {
     Uci,
     Ready,
     NewGame,
+    /// An engine that did not get ready was stopped: the next game waits
+    /// for its exit, then starts it again.
+    Ending,
     Move,
     /// No game left for it: its engines were asked to quit.
     Done,
@@ -176,6 +179,13 @@ impl Tournament {
             Event::Closed { alias } => {
                 let _ = runner.stop(alias);
             }
+            Event::Exited { alias, .. } => {
+                if let Some(i) =
+                    slot_of(alias).filter(|&i| self.slots.get(i).is_some_and(|s| s.step == Step::Ending))
+                {
+                    self.ready_game(runner, i);
+                }
+            }
             Event::TurnEnded { turn, report } => {
                 if let Some(i) = self.turns.remove(&turn) {
                     self.turns_ended += 1;
@@ -194,11 +204,7 @@ impl Tournament {
             return;
         }
         let e = alias.starts_with('b') as usize;
-        let Some(slot) =
-            alias.get(1..).and_then(|n| n.parse::<usize>().ok()).and_then(|i| self.slots.get_mut(i))
-        else {
-            return;
-        };
+        let Some(slot) = slot_of(alias).and_then(|i| self.slots.get_mut(i)) else { return };
         if slot.answers.answered(e) && slot.game.is_some() {
             slot.breach.get_or_insert(e);
         }
@@ -276,7 +282,7 @@ impl Tournament {
             }
             Step::NewGame => self.new_game_ready(runner, i, report),
             Step::Move => self.moved(runner, i, report),
-            Step::Queued | Step::Done | Step::Failed => {}
+            Step::Queued | Step::Ending | Step::Done | Step::Failed => {}
         }
     }
 
@@ -308,6 +314,13 @@ impl Tournament {
             if !matches!(report.outcome(alias), Some(Outcome::Replied { .. })) {
                 let colour = if e == game.white { shakmaty::Color::White } else { shakmaty::Color::Black };
                 game.lose(colour, Termination::Abandoned, "the engine did not get ready");
+                // Hung: it is ended, and the next game waits for its exit
+                // (SIGKILL at the grace at most) to start it again.
+                if runner.exit_status(alias).is_none() && runner.stop(alias).is_ok() {
+                    self.record_game(i);
+                    self.slots[i].step = Step::Ending;
+                    return;
+                }
                 return self.finish_game(runner, i);
             }
             if let Some(tc) = self.opts.tc {
@@ -378,6 +391,12 @@ impl Tournament {
     }
 
     fn finish_game(&mut self, runner: &mut Runner, i: usize) {
+        self.record_game(i);
+        self.ready_game(runner, i);
+    }
+
+    /// Counts slot `i`'s finished game and writes it to the PGN.
+    fn record_game(&mut self, i: usize) {
         let game = self.slots[i].game.take().expect("a game");
         self.slots[i].breach = None;
         self.score.record(&game);
@@ -388,7 +407,6 @@ impl Tournament {
                 self.pgn = None;
             }
         }
-        self.ready_game(runner, i);
     }
 
     /// Why engine `alias` of slot `i` did not start, its command named.
@@ -441,6 +459,11 @@ impl Tournament {
     pub fn charge(&self) -> Charge {
         self.opts.charge
     }
+}
+
+/// The slot an alias belongs to: "a3" and "b3" are slot 3's.
+fn slot_of(alias: &str) -> Option<usize> {
+    alias.get(1..)?.parse().ok()
 }
 
 #[cfg(test)]
