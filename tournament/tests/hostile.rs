@@ -124,12 +124,23 @@ fn a_pgn_that_cannot_be_made_is_named_before_any_game() {
     assert!(output.stdout.is_empty() && !stderr.contains("game 1"), "{stderr}");
 }
 
-#[test]
-fn sigint_keeps_the_finished_games_and_ends_the_engines() {
-    let file = temp("deaf.pids");
-    let pgn = temp("deaf.pgn");
+/// What an interrupted run left: its status, stdout, the games its
+/// stderr reported and its PGN.
+struct Interrupted {
+    status: ExitStatus,
+    stdout: String,
+    reported: usize,
+    pgn: String,
+}
+
+/// Runs `games` games between two deaf engines (each loses on time at
+/// its first move, and ignores quit and SIGTERM), sends SIGINT once the
+/// first game is reported, and checks that no engine is left running.
+fn interrupted(name: &str, games: &str) -> Interrupted {
+    let file = temp(&format!("{name}.pids"));
+    let pgn = temp(&format!("{name}.pgn"));
     let deaf = format!("{} {}", fake("deaf"), file.display());
-    let args = ["--engine", &deaf, "--games", "20", "--tc", "0.3+0", "--charge", "wall"];
+    let args = ["--engine", &deaf, "--games", games, "--tc", "0.3+0", "--charge", "wall"];
     let mut child = Command::new(example())
         .args(args)
         .arg("--pgn")
@@ -161,9 +172,30 @@ fn sigint_keeps_the_finished_games_and_ends_the_engines() {
     std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
     let games = std::fs::read_to_string(&pgn).unwrap_or_default();
     let _ = std::fs::remove_file(&pgn);
-    assert_eq!(status.code(), Some(130), "{stdout}");
-    assert_eq!(tags(&games, "Result").len(), reported, "every finished game is in the PGN: {games}");
-    assert!(reported < 20 && stdout.contains("interrupted by SIGINT"), "{stdout}");
+    Interrupted { status, stdout, reported, pgn: games }
+}
+
+#[test]
+fn sigint_keeps_the_finished_games_and_ends_the_engines() {
+    let run = interrupted("deaf", "20");
+    assert_eq!(run.status.code(), Some(130), "{}", run.stdout);
+    assert_eq!(
+        tags(&run.pgn, "Result").len(),
+        run.reported,
+        "every finished game is in the PGN: {}",
+        run.pgn
+    );
+    assert!(run.reported < 20 && run.stdout.contains("interrupted by SIGINT"), "{}", run.stdout);
+}
+
+#[test]
+fn sigint_while_the_engines_are_asked_to_quit_ends_them_at_once() {
+    // The one game is over when SIGINT comes: the engines, deaf to quit,
+    // are being waited for.
+    let run = interrupted("deaf-end", "1");
+    assert_eq!(run.status.code(), Some(130), "{}", run.stdout);
+    assert!(run.stdout.contains("interrupted by SIGINT: 0 games not played"), "{}", run.stdout);
+    assert_eq!(tags(&run.pgn, "Result").len(), 1, "{}", run.pgn);
 }
 
 #[test]
@@ -194,6 +226,11 @@ fn a_bestmove_not_asked_for_loses() {
     assert_eq!(tags(&run.pgn, "Termination"), ["rules infraction"], "{}", run.pgn);
     assert_eq!(tags(&run.pgn, "Result"), ["0-1"], "{}", run.pgn);
     assert!(run.stdout.contains("illegal moves 1 / 0"), "{}", run.stdout);
+    assert!(
+        run.stdout.starts_with("1 games, 1 at once, 0.3+0, wall charged\n"),
+        "as written: {}",
+        run.stdout
+    );
 }
 
 #[test]

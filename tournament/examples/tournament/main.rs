@@ -38,7 +38,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::time::{Duration, Instant, SystemTime};
 
-use procloop::{Cgroups, Event, ReactorEvent, Runner};
+use procloop::{Cgroups, Charge, Event, ReactorEvent, Runner};
 
 use play::Tournament;
 
@@ -82,12 +82,6 @@ enum Ending {
 fn run(mut tournament: Tournament) -> Result<Ending, Box<dyn std::error::Error>> {
     let opts = tournament.options();
     let games = opts.games;
-    let limit = match (opts.nodes, opts.tc) {
-        (Some(n), Some(tc)) => format!("{n} nodes a move, {:?}+{:?}", tc.base, tc.increment),
-        (Some(n), None) => format!("{n} nodes a move"),
-        (None, Some(tc)) => format!("{:?}+{:?}", tc.base, tc.increment),
-        (None, None) => unreachable!("parse gives a default"),
-    };
     let began = Instant::now();
     // Cgroups (or else process groups): an engine's children end with it.
     let mut runner = Runner::with_cgroups_and_extra_paths(Cgroups::Preferred, ["/usr/games"])?;
@@ -110,13 +104,13 @@ fn run(mut tournament: Tournament) -> Result<Ending, Box<dyn std::error::Error>>
         }
     }
     let seconds = began.elapsed().as_secs_f64();
-    signals.unwatch(&mut runner);
     if tournament.interrupted.is_none() {
-        end_engines(&mut runner)?;
+        tournament.interrupted = end_engines(&mut runner, &signals)?;
     }
+    signals.unwatch(&mut runner);
     runner.terminate_all();
     let unplayed = games - tournament.score.games as usize;
-    let summary = summary(&tournament, &limit, unplayed, seconds);
+    let summary = summary(&tournament, unplayed, seconds);
     // One write, its error a message: a closed stdout (`| head -1`) is
     // no reason to panic.
     std::io::stdout().write_all(summary.as_bytes()).map_err(|e| format!("writing the summary: {e}"))?;
@@ -128,13 +122,23 @@ fn run(mut tournament: Tournament) -> Result<Ending, Box<dyn std::error::Error>>
 }
 
 /// What the run did, in lines; the last one the harness's CPU per move.
-fn summary(tournament: &Tournament, limit: &str, unplayed: usize, seconds: f64) -> String {
+fn summary(tournament: &Tournament, unplayed: usize, seconds: f64) -> String {
     let opts = tournament.options();
     let (games, concurrency) = (opts.games, opts.concurrency);
+    // As the command line and the PGN write them: "0.3+0", "cpu".
+    let clock =
+        |tc: options::TimeControl| format!("{}+{}", tc.base.as_secs_f64(), tc.increment.as_secs_f64());
+    let limit = match (opts.nodes, opts.tc) {
+        (Some(n), Some(tc)) => format!("{n} nodes a move, {}", clock(tc)),
+        (Some(n), None) => format!("{n} nodes a move"),
+        (None, Some(tc)) => clock(tc),
+        (None, None) => "no limit".into(),
+    };
+    let charge = if opts.charge == Charge::Cpu { "cpu" } else { "wall" };
     let mut out = String::new();
     let score = &tournament.score;
     let [first, second] = score.names();
-    let _ = writeln!(out, "{games} games, {concurrency} at once, {limit}, {:?} charged", tournament.charge());
+    let _ = writeln!(out, "{games} games, {concurrency} at once, {limit}, {charge} charged");
     let _ = writeln!(out, "{first} vs {second}: +{} ={} -{}", score.wins, score.draws, score.losses);
     let _ = writeln!(
         out,
@@ -167,13 +171,21 @@ fn summary(tournament: &Tournament, limit: &str, unplayed: usize, seconds: f64) 
 }
 
 /// Waits up to `QUIT_GRACE` for the engines, asked to quit, to exit (the
-/// rest are then ended).
-fn end_engines(runner: &mut Runner) -> procloop::Result<()> {
+/// rest are then ended), or until a signal comes: then it is returned.
+fn end_engines(runner: &mut Runner, signals: &signals::Signals) -> procloop::Result<Option<i32>> {
     let deadline = Instant::now() + QUIT_GRACE;
-    while !runner.is_idle() && Instant::now() < deadline {
-        runner.poll_once(Some(deadline - Instant::now()), |_, _| {})?;
+    let mut signal = None;
+    let running = |runner: &Runner| runner.aliases().any(|alias| runner.exit_status(alias).is_none());
+    while signal.is_none() && running(runner) && Instant::now() < deadline {
+        runner.poll_once(Some(deadline - Instant::now()), |_, event| {
+            if let Event::Reactor(ReactorEvent::Data { token, data }) = event
+                && token == signals.token
+            {
+                signal = Some(signals::Signals::number(data));
+            }
+        })?;
     }
-    Ok(())
+    Ok(signal)
 }
 
 /// The process's own CPU time so far, user and system.

@@ -454,11 +454,6 @@ impl Tournament {
     pub fn options(&self) -> &Options {
         &self.opts
     }
-
-    /// Charge in force, for the summary.
-    pub fn charge(&self) -> Charge {
-        self.opts.charge
-    }
 }
 
 /// The slot an alias belongs to: "a3" and "b3" are slot 3's.
