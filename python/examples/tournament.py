@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import math
+import os
 import resource
 import signal
 import sys
@@ -46,8 +47,9 @@ Move = tuple[str, int, float, float, float, int]
 #: Pairs of engines that start at once: the others wait their turn, so
 #: that no engine's start-up, slowed by the others', misses its limit.
 STARTING_AT_ONCE = 4
-#: Wall time an engine has to answer ``uci`` and ``isready``.
-START_LIMIT = 60.0
+#: Wall time an engine has to answer ``uci`` and ``isready``: a hung
+#: engine costs its game this long (then it is started again).
+START_LIMIT = 15.0
 #: Time a move has without a clock.
 MOVE_LIMIT = 10.0
 #: The wall-time backstop of a CPU-charged move: this many times its time.
@@ -135,6 +137,12 @@ class Pair:
         self.move: Optional[Move] = None  # the move being thought
         self.timer = 0  # the start-up or new-game step's deadline
         self.starting = False  # whether it counts among the pairs starting at once
+        # Each engine's gos and bestmoves, from its start: a bestmove it was
+        # not asked for (two for one go) may be taken for the reply to a
+        # later go, so the engine that said it loses the game (``breach``).
+        self.asked = [0, 0]
+        self.answered = [0, 0]
+        self.breach: Optional[int] = None
 
 
 class Tournament:
@@ -179,6 +187,7 @@ class Tournament:
             if alias in self.runner.aliases():
                 self.runner.terminate(alias)
             self.runner.start(f"engine{e}", alias=alias)
+            pair.asked[e] = pair.answered[e] = 0
         self.ask(pair, "uci", {pair.aliases[e]: b"uci\n" for e in engines}, b"uciok")
 
     def ask(self, pair: Pair, step: str, payloads: dict[str, bytes], prefix: bytes) -> None:
@@ -213,6 +222,12 @@ class Tournament:
         if failed is not None:  # newgame
             loser = pair.aliases.index(failed)
             colour = chess.WHITE if loser == pair.white else chess.BLACK
+            if self.runner.returncode(failed) is None:
+                # Hung: it is ended, and the next game waits for its exit
+                # (SIGKILL at the grace at most) to start it again.
+                self.runner.stop(failed)
+                self.finish(pair, not colour, "abandoned", "crash", then="ending")
+                return
             return self.finish(pair, not colour, "abandoned", "crash")
         match pair.step:
             case "uci":
@@ -263,6 +278,7 @@ class Tournament:
         position = f"position startpos moves {moves}\n" if moves else "position startpos\n"
         pair.step = "move"
         pair.waiting = {alias: b"bestmove"}
+        pair.asked[e] += 1
         started = time.monotonic()
         if not self.send(alias, f"{position}{go}\n".encode()):
             return self.finish(pair, not pair.board.turn, "abandoned", "crash")
@@ -283,6 +299,8 @@ class Tournament:
         alias, e, started, _, allowed, timer = pair.move
         self.runner.cancel_timer(timer)
         self.timers.pop(timer, None)
+        if pair.breach is not None:
+            return self.breached(pair)
         used = self.used(pair)
         if used > allowed:
             return self.finish(pair, not pair.board.turn, "time forfeit", "time")
@@ -318,6 +336,8 @@ class Tournament:
                 self.timers[timer] = pair
                 pair.move = (alias, e, started, cpu, allowed, timer)
                 return
+        if pair.breach is not None:
+            return self.breached(pair)
         self.send(alias, b"stop\n")  # its bestmove comes before the next readyok
         winner = not pair.board.turn
         if not pair.board.has_insufficient_material(winner):
@@ -325,8 +345,26 @@ class Tournament:
         else:
             self.finish(pair, None, "time forfeit")
 
-    def finish(self, pair: Pair, winner: Optional[bool], termination: str, kind: Optional[str] = None) -> None:
-        """The game ended: ``winner`` is a colour or None (a draw)."""
+    def breached(self, pair: Pair) -> None:
+        """The engine ``pair.breach`` said a bestmove it was not asked for."""
+        colour = chess.WHITE if pair.breach == pair.white else chess.BLACK
+        self.finish(pair, not colour, "rules infraction", "illegal")
+
+    def counted(self, pair: Pair, alias: str) -> None:
+        """Counts a bestmove line of ``alias``; one too many is a breach
+        (counted once: the count is set back)."""
+        e = pair.aliases.index(alias)
+        pair.answered[e] += 1
+        if pair.answered[e] > pair.asked[e]:
+            pair.answered[e] = pair.asked[e]
+            if pair.step == "move" and pair.breach is None:
+                pair.breach = e
+
+    def finish(
+        self, pair: Pair, winner: Optional[bool], termination: str, kind: Optional[str] = None, then: str = "next"
+    ) -> None:
+        """The game ended: ``winner`` is a colour or None (a draw). Then the
+        next game, or (``then="ending"``) the wait for a hung engine's exit."""
         self.games += 1
         engine = None if winner is None else (pair.white if winner == chess.WHITE else 1 - pair.white)
         key = {None: "draws", 0: "wins", 1: "losses"}[engine]
@@ -349,7 +387,11 @@ class Tournament:
             )
             print(game.accept(chess.pgn.StringExporter(columns=80)), file=self.pgn, end="\n\n", flush=True)
         pair.move = None
-        self.next_game(pair)
+        pair.breach = None
+        if then == "ending":
+            pair.step = "ending"
+        else:
+            self.next_game(pair)
 
     def fail(self, pair: Pair, error: str) -> None:
         print(error, file=sys.stderr)
@@ -375,6 +417,8 @@ class Tournament:
                     return
                 if line.startswith(b"id name ") and pair.step == "uci":
                     self.name(alias.startswith("b"), line[8:].decode(errors="replace").strip())
+                if line.startswith(b"bestmove"):
+                    self.counted(pair, alias)
                 prefix = pair.waiting.get(alias)
                 if prefix is None or not line.startswith(prefix):
                     return
@@ -395,6 +439,8 @@ class Tournament:
                     self.runner.stop(alias)
             case Exited(alias, _):
                 pair = self.by_alias.get(alias)
+                if pair is not None and pair.step == "ending":
+                    return self.next_game(pair)
                 if pair is None or alias not in pair.waiting:
                     return
                 if pair.step == "move" and pair.move is not None:
@@ -441,34 +487,47 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, signal.SIG_IGN)  # the engines are ended, whatever comes
         runner.terminate_all()
+    unplayed = opts.games - tournament.games
+    try:
+        # One write: a closed stdout (``| head -1``) is a message, not a traceback.
+        sys.stdout.write(summary(tournament, opts, interrupted, seconds, unplayed))
+        sys.stdout.flush()
+    except BrokenPipeError as e:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        print(f"tournament: writing the summary: {e.strerror}", file=sys.stderr)
+        return 1
+    if interrupted:
+        return 128 + interrupted.signum
+    return 0 if not unplayed and not tournament.errors else 1
+
+
+def summary(
+    tournament: Tournament, opts: argparse.Namespace, interrupted: Optional[Interrupted], seconds: float, unplayed: int
+) -> str:
+    """What the run did, in lines; the last one the harness's CPU per move."""
     first, second = tournament.names
     s = tournament.score
     limit = f"{opts.nodes} nodes a move" if opts.nodes else ""
     if opts.tc:
         limit += f"{', ' if limit else ''}{opts.tc[0]:g}+{opts.tc[1]:g}"
-    print(f"{opts.games} games, {opts.concurrency} at once, {limit}, {opts.charge} charged")
-    print(f"{first} vs {second}: +{s['wins']} ={s['draws']} -{s['losses']}")
     losses = tournament.losses
-    print(
+    lines = [
+        f"{opts.games} games, {opts.concurrency} at once, {limit}, {opts.charge} charged",
+        f"{first} vs {second}: +{s['wins']} ={s['draws']} -{s['losses']}",
         f"time losses {losses['time'][0]} / {losses['time'][1]}, crashes {losses['crash'][0]} / "
-        f"{losses['crash'][1]}, illegal moves {losses['illegal'][0]} / {losses['illegal'][1]}"
-    )
-    for error in tournament.errors:
-        print(f"error: {error}")
-    unplayed = opts.games - tournament.games
+        f"{losses['crash'][1]}, illegal moves {losses['illegal'][0]} / {losses['illegal'][1]}",
+    ]
+    lines += [f"error: {error}" for error in tournament.errors]
     if interrupted:
-        print(f"interrupted by {interrupted}: {unplayed} games not played")
+        lines.append(f"interrupted by {interrupted}: {unplayed} games not played")
     elif unplayed:
-        print(f"{unplayed} games not played")
+        lines.append(f"{unplayed} games not played")
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = usage.ru_utime + usage.ru_stime
     moves = tournament.moves
-    print(f"moves per second: {moves / seconds:.0f}")
-    print(f"harness: {cpu * 1e6 / max(moves, 1):.1f} µs CPU per move over {moves} moves in {seconds:.1f} s")
-    if interrupted:
-        return 128 + interrupted.signum
-    return 0 if not unplayed and not tournament.errors else 1
-
+    lines.append(f"moves per second: {moves / max(seconds, 1e-9):.0f}")
+    lines.append(f"harness: {cpu * 1e6 / max(moves, 1):.1f} µs CPU per move over {moves} moves in {seconds:.1f} s")
+    return "\n".join(lines) + "\n"
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -101,3 +101,33 @@ def test_sigterm_keeps_the_finished_games_and_ends_the_engines(tmp_path):
     assert "interrupted by SIGTERM" in summary, summary
     wins, draws, losses = map(int, re.search(r": \+(\d+) =(\d+) -(\d+)", summary).groups())
     assert wins + draws + losses == games and 1 <= games < 20, (games, summary)
+
+
+def test_a_bestmove_not_asked_for_loses(tmp_path):
+    # White answers its first go twice; Black never answers, and would lose
+    # on time if the extra line went unnoticed.
+    pgn = tmp_path / "games.pgn"
+    args = ["--engine", fake("twice"), "--engine", fake("silent"), "--games", "1", "--tc", "0.3+0"]
+    done = run(*args, "--charge", "wall", "--pgn", str(pgn))
+    assert done.returncode == 0, done.stderr
+    assert '[Termination "rules infraction"]' in pgn.read_text() and '[Result "0-1"]' in pgn.read_text()
+    assert "illegal moves 1 / 0" in done.stdout, done.stdout
+
+
+def test_an_engine_that_hangs_is_started_again_for_the_next_game(tmp_path):
+    pgn, pids = tmp_path / "games.pgn", tmp_path / "pids"
+    done = run("--engine", fake("illegal"), "--engine", fake("hangs", pids), "--games", "2", "--pgn", str(pgn))
+    assert done.returncode == 0, done.stderr
+    terminations = re.findall(r'\[Termination "(.*)"\]', pgn.read_text())
+    assert terminations == ["abandoned", "rules infraction"], "started again, it played game 2"
+
+
+def test_a_closed_stdout_is_a_message_not_a_traceback():
+    child = tournament("--engine", fake("illegal"), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child.stdout.close()  # `| head -0`
+    try:
+        _, stderr = child.communicate(timeout=3 * DEADLINE)
+    finally:
+        child.kill()
+    assert child.returncode == 1 and "Traceback" not in stderr, stderr
+    assert "tournament: writing the summary: Broken pipe" in stderr, stderr
