@@ -106,6 +106,16 @@ def options(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         parser.error("--concurrency must be at least 1")
     if opts.games < 1:
         parser.error("--games must be at least 1")
+    if opts.max_plies < 0:
+        parser.error("--max-plies must be at least 0 (0: no move limit)")
+    if opts.hash is not None and opts.hash < 0:
+        parser.error("--hash must be at least 0")
+    for engine in opts.engines:
+        # A command that cannot be split is named now, not after the start.
+        try:
+            procloop.split_command(engine)
+        except procloop.BadCommandError as e:
+            parser.error(f"--engine: {e}")
     if opts.nodes is not None and opts.nodes < 1:
         parser.error("--nodes must be at least 1")
     if opts.tc:
@@ -186,7 +196,10 @@ class Tournament:
             alias = pair.aliases[e]
             if alias in self.runner.aliases():
                 self.runner.terminate(alias)
-            self.runner.start(f"engine{e}", alias=alias)
+            try:
+                self.runner.start(f"engine{e}", alias=alias)
+            except procloop.ProcloopError as error:  # not found, not executable
+                return self.fail(pair, f"starting {self.opts.engines[e]}: {error}")
             pair.asked[e] = pair.answered[e] = 0
         self.ask(pair, "uci", {pair.aliases[e]: b"uci\n" for e in engines}, b"uciok")
 
@@ -385,7 +398,11 @@ class Tournament:
                 TimeControl=f"{self.opts.tc[0]:g}+{self.opts.tc[1]:g}" if self.opts.tc else "-",
                 PlyCount=str(len(pair.board.move_stack)),
             )
-            print(game.accept(chess.pgn.StringExporter(columns=80)), file=self.pgn, end="\n\n", flush=True)
+            try:
+                print(game.accept(chess.pgn.StringExporter(columns=80)), file=self.pgn, end="\n\n", flush=True)
+            except OSError as e:  # a full disk: said at the end, the games go on
+                self.errors.append(f"writing the PGN: {e.strerror}")
+                self.pgn = None
         pair.move = None
         pair.breach = None
         if then == "ending":

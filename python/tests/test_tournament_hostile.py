@@ -131,3 +131,33 @@ def test_a_closed_stdout_is_a_message_not_a_traceback():
         child.kill()
     assert child.returncode == 1 and "Traceback" not in stderr, stderr
     assert "tournament: writing the summary: Broken pipe" in stderr, stderr
+
+
+@pytest.mark.parametrize(
+    "args, named",
+    [
+        (["--engine", "'sf"], "unterminated single quote"),
+        (["--engine", ""], "empty command"),
+        (["--max-plies", "-1"], "--max-plies"),
+        (["--hash", "-1"], "--hash"),
+        (["--games", "0"], "--games"),
+        (["--nodes", "0"], "--nodes"),
+    ],
+)
+def test_bad_options_are_named(args, named):
+    done = run(*args)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert named in done.stderr, done.stderr
+
+
+def test_an_engine_that_cannot_start_is_named():
+    done = run("--engine", "/nonexistent-procloop-engine", "--games", "1")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "error: starting /nonexistent-procloop-engine: " in done.stdout, done.stdout
+
+
+def test_a_full_disk_under_the_pgn_is_said_and_the_games_go_on():
+    done = run("--engine", fake("illegal"), "--games", "2", "--pgn", "/dev/full")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "error: writing the PGN: No space left on device" in done.stdout, done.stdout
+    assert "illegal moves 1 / 1" in done.stdout, "both games played"
