@@ -153,6 +153,7 @@ class Pair:
         self.asked = [0, 0]
         self.answered = [0, 0]
         self.breach: Optional[int] = None
+        self.awaited: Optional[str] = None  # the hung engine whose exit "ending" waits for
 
 
 class Tournament:
@@ -240,6 +241,7 @@ class Tournament:
                 # (SIGKILL at the grace at most) to start it again.
                 self.runner.stop(failed)
                 self.finish(pair, not colour, "abandoned", "crash", then="ending")
+                pair.awaited = failed
                 return
             return self.finish(pair, not colour, "abandoned", "crash")
         match pair.step:
@@ -456,7 +458,7 @@ class Tournament:
                     self.runner.stop(alias)
             case Exited(alias, _):
                 pair = self.by_alias.get(alias)
-                if pair is not None and pair.step == "ending":
+                if pair is not None and pair.step == "ending" and alias == pair.awaited:
                     return self.next_game(pair)
                 if pair is None or alias not in pair.waiting:
                     return

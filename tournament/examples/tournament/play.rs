@@ -35,9 +35,9 @@ enum Step {
     Uci,
     Ready,
     NewGame,
-    /// An engine that did not get ready was stopped: the next game waits
-    /// for its exit, then starts it again.
-    Ending,
+    /// This engine (0 or 1) did not get ready and was stopped: the next
+    /// game waits for its exit, then starts it again.
+    Ending(usize),
     Move,
     /// No game left for it: its engines were asked to quit.
     Done,
@@ -180,9 +180,8 @@ impl Tournament {
                 let _ = runner.stop(alias);
             }
             Event::Exited { alias, .. } => {
-                if let Some(i) =
-                    slot_of(alias).filter(|&i| self.slots.get(i).is_some_and(|s| s.step == Step::Ending))
-                {
+                let awaited = |s: &Slot| matches!(s.step, Step::Ending(e) if s.aliases[e] == alias);
+                if let Some(i) = slot_of(alias).filter(|&i| self.slots.get(i).is_some_and(awaited)) {
                     self.ready_game(runner, i);
                 }
             }
@@ -282,7 +281,7 @@ impl Tournament {
             }
             Step::NewGame => self.new_game_ready(runner, i, report),
             Step::Move => self.moved(runner, i, report),
-            Step::Queued | Step::Ending | Step::Done | Step::Failed => {}
+            Step::Queued | Step::Ending(_) | Step::Done | Step::Failed => {}
         }
     }
 
@@ -318,7 +317,7 @@ impl Tournament {
                 // (SIGKILL at the grace at most) to start it again.
                 if runner.exit_status(alias).is_none() && runner.stop(alias).is_ok() {
                     self.record_game(i);
-                    self.slots[i].step = Step::Ending;
+                    self.slots[i].step = Step::Ending(e);
                     return;
                 }
                 return self.finish_game(runner, i);
