@@ -232,7 +232,9 @@ class Tournament:
         self.runner.cancel_timer(pair.timer)
         self.timers.pop(pair.timer, None)
         if failed is not None and pair.step in ("uci", "ready"):
-            return self.fail(pair, f"{failed} did not start")
+            command = self.opts.engines[pair.aliases.index(failed)]
+            why = "it ended" if self.runner.returncode(failed) is not None else f"no answer in {START_LIMIT:g} s"
+            return self.fail(pair, f"{command} did not start: {why}")
         if failed is not None:  # newgame
             loser = pair.aliases.index(failed)
             colour = chess.WHITE if loser == pair.white else chess.BLACK

@@ -161,3 +161,10 @@ def test_a_full_disk_under_the_pgn_is_said_and_the_games_go_on():
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
     assert "error: writing the PGN: No space left on device" in done.stdout, done.stdout
     assert "illegal moves 1 / 1" in done.stdout, "both games played"
+
+
+def test_an_engine_that_never_says_uciok_is_given_up_on_and_named():
+    done = run("--engine", fake("illegal"), "--engine", fake("mute"), "--games", "2")
+    assert done.returncode == 1, done.stderr
+    assert f"error: {fake('mute')} did not start: no answer in 15 s" in done.stdout, done.stdout
+    assert "2 games not played" in done.stdout, done.stdout
