@@ -95,7 +95,7 @@ def options(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--tc", help="each side's clock in seconds: BASE+INC")
     parser.add_argument("--max-plies", type=int, default=400, help="0: no move limit")
     parser.add_argument("--hash", type=int, help="the engines' Hash in MiB")
-    parser.add_argument("--pgn")
+    parser.add_argument("--pgn", help="the file the games are appended to")
     parser.add_argument("--charge", choices=["cpu", "wall"], default="cpu")
     opts = parser.parse_args(argv)
     engines = opts.engine or ["stockfish"]
@@ -123,11 +123,12 @@ def options(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     elif opts.nodes is None:
         opts.nodes = 2000
     if opts.pgn:
-        # Made now, so that a path that cannot be written is named before
-        # any game; flushed after each game, so that a run ended early
-        # keeps every game it finished.
+        # Opened now, so that a path that cannot be written is named before
+        # any game; appended to, as chess tools do (an earlier run's games
+        # stay); flushed after each game, so that a run ended early keeps
+        # every game it finished.
         try:
-            opts.pgn = open(opts.pgn, "w")
+            opts.pgn = open(opts.pgn, "a")
         except OSError as e:
             parser.error(f"--pgn {opts.pgn}: {e.strerror}")
     return opts

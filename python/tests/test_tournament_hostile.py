@@ -168,3 +168,11 @@ def test_an_engine_that_never_says_uciok_is_given_up_on_and_named():
     assert done.returncode == 1, done.stderr
     assert f"error: {fake('mute')} did not start: no answer in 15 s" in done.stdout, done.stdout
     assert "2 games not played" in done.stdout, done.stdout
+
+
+def test_a_second_run_adds_its_games_to_the_pgn(tmp_path):
+    pgn = tmp_path / "games.pgn"
+    for _ in range(2):
+        done = run("--engine", fake("illegal"), "--games", "2", "--pgn", str(pgn))
+        assert done.returncode == 0, done.stderr
+    assert re.findall(r'\[Round "(\d+)"\]', pgn.read_text()) == ["1", "2", "1", "2"], "the first run's games are kept"

@@ -244,3 +244,16 @@ fn an_engine_that_hangs_is_started_again_for_the_next_game() {
     assert_eq!(tags(&run.pgn, "Termination"), ["abandoned", "rules infraction"], "{}", run.pgn);
     assert!(run.stdout.contains("crashes 0 / 1, illegal moves 0 / 1"), "{}", run.stdout);
 }
+
+#[test]
+fn a_second_run_adds_its_games_to_the_pgn() {
+    let pgn = temp("twice-run.pgn");
+    let args = ["--engine", &fake("illegal"), "--games", "2", "--pgn", pgn.to_str().unwrap()];
+    for _ in 0..2 {
+        let output = Command::new(example()).args(args).output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+    let games = std::fs::read_to_string(&pgn).unwrap_or_default();
+    let _ = std::fs::remove_file(&pgn);
+    assert_eq!(tags(&games, "Round"), ["1", "2", "1", "2"], "the first run's games are kept: {games}");
+}

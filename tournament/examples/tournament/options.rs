@@ -14,7 +14,7 @@ pub const USAGE: &str = "usage: tournament [--engine CMD] [--engine CMD] [--conc
   --tc          each side's clock, seconds: base plus increment a move (e.g. 10+0.1; at most a day)
   --max-plies   a game that reaches it is drawn by adjudication (default 400; 0: none)
   --hash        the engines' Hash option in MiB (default: the engine's own)
-  --pgn         where the games go (default: none)
+  --pgn         the file the games are appended to (default: none)
   --charge      what a clock counts: the engine's CPU time (default) or wall time";
 
 /// The longest clock a side may have, base or increment: a day. UCI's

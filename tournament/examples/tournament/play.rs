@@ -87,9 +87,14 @@ impl Tournament {
     /// `Err` names a PGN file that cannot be made.
     pub fn new(opts: Options, date: String) -> Result<Tournament, String> {
         let pgn = match &opts.pgn {
-            Some(path) => {
-                Some(std::fs::File::create(path).map_err(|e| format!("--pgn {}: {e}", path.display()))?)
-            }
+            // Appended to, as chess tools do: an earlier run's games stay.
+            Some(path) => Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|e| format!("--pgn {}: {e}", path.display()))?,
+            ),
             None => None,
         };
         let time_control = match opts.tc {
