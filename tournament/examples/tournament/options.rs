@@ -130,8 +130,9 @@ fn time_control(value: &str) -> Result<TimeControl, String> {
         Ok(clock)
     };
     let tc = TimeControl { base: seconds(base)?, increment: seconds(increment)? };
-    if tc.base.is_zero() {
-        return Err(format!("--tc {value:?}: a clock needs some time to start with"));
+    // UCI's `wtime` counts milliseconds: less would be told as 0.
+    if tc.base < Duration::from_millis(1) {
+        return Err(format!("--tc {value:?}: a clock needs some time to start with (1 ms at least)"));
     }
     Ok(tc)
 }
@@ -157,6 +158,12 @@ mod tests {
         assert!(error(&["--tc", "1e18+0"]).contains("more than a day"));
         assert!(error(&["--tc", "1+86401"]).contains("\"86401\" is more than a day"));
         assert!(parse(["--tc".to_string(), "86400+0".to_string()]).is_ok());
+    }
+
+    #[test]
+    fn a_clock_under_a_millisecond_is_refused() {
+        assert!(error(&["--tc", "0.0009+1"]).contains("1 ms at least"));
+        assert!(parse(["--tc".to_string(), "0.001".to_string()]).is_ok());
     }
 
     #[test]
