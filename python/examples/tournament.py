@@ -26,6 +26,7 @@ Python 3.10 or later (``match``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import math
 import os
@@ -34,7 +35,7 @@ import signal
 import sys
 import time
 
-from typing import IO, Any, Optional, Sequence
+from typing import IO, Any, Iterator, Optional, Sequence
 
 import chess
 import chess.pgn
@@ -67,8 +68,32 @@ class Interrupted(Exception):
         self.signum = signum
 
 
-def interrupt(signum: int, frame: Any) -> None:
-    raise Interrupted(signum)
+class Interrupts:
+    """The ending signals as :class:`Interrupted`, raised from the loop;
+    held while a game is recorded, so that its score and its PGN never part."""
+
+    def __init__(self) -> None:
+        self.holding = False
+        self.pending: Optional[int] = None
+
+    def handler(self, signum: int, frame: Any) -> None:
+        if self.holding:
+            self.pending = signum
+        else:
+            raise Interrupted(signum)
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        self.holding = True
+        try:
+            yield
+        finally:
+            self.holding = False
+        if self.pending is not None:
+            raise Interrupted(self.pending)
+
+
+INTERRUPTS = Interrupts()
 
 
 def clock(parser: argparse.ArgumentParser, tc: str) -> tuple[float, float]:
@@ -383,6 +408,17 @@ class Tournament:
     ) -> None:
         """The game ended: ``winner`` is a colour or None (a draw). Then the
         next game, or (``then="ending"``) the wait for a hung engine's exit."""
+        with INTERRUPTS.held():
+            self.record(pair, winner, termination, kind)
+        pair.move = None
+        pair.breach = None
+        if then == "ending":
+            pair.step = "ending"
+        else:
+            self.next_game(pair)
+
+    def record(self, pair: Pair, winner: Optional[bool], termination: str, kind: Optional[str]) -> None:
+        """Counts the game and writes it to the PGN (one write)."""
         self.games += 1
         engine = None if winner is None else (pair.white if winner == chess.WHITE else 1 - pair.white)
         key = {None: "draws", 0: "wins", 1: "losses"}[engine]
@@ -404,16 +440,11 @@ class Tournament:
                 PlyCount=str(len(pair.board.move_stack)),
             )
             try:
-                print(game.accept(chess.pgn.StringExporter(columns=80)), file=self.pgn, end="\n\n", flush=True)
+                self.pgn.write(game.accept(chess.pgn.StringExporter(columns=80)) + "\n\n")
+                self.pgn.flush()
             except OSError as e:  # a full disk: said at the end, the games go on
                 self.errors.append(f"writing the PGN: {e.strerror}")
                 self.pgn = None
-        pair.move = None
-        pair.breach = None
-        if then == "ending":
-            pair.step = "ending"
-        else:
-            self.next_game(pair)
 
     def fail(self, pair: Pair, error: str) -> None:
         print(error, file=sys.stderr)
@@ -486,7 +517,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     began = time.monotonic()
     interrupted: Optional[Interrupted] = None
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, interrupt)
+        signal.signal(signum, INTERRUPTS.handler)
     # Cgroups (or else process groups): an engine's children end with it.
     with procloop.Runner(extra_paths=["/usr/games"], cgroups="preferred") as runner:
         tournament = Tournament(runner, opts)

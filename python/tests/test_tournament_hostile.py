@@ -3,6 +3,7 @@ no clocks, a PGN that cannot be made, an engine that closes its output or
 leaves children running, and a run ended by SIGTERM. Each ends with a
 message, its finished games and no engine left running."""
 
+import os
 import re
 import signal
 import subprocess
@@ -176,3 +177,22 @@ def test_a_second_run_adds_its_games_to_the_pgn(tmp_path):
         done = run("--engine", fake("illegal"), "--games", "2", "--pgn", str(pgn))
         assert done.returncode == 0, done.stderr
     assert re.findall(r'\[Round "(\d+)"\]', pgn.read_text()) == ["1", "2", "1", "2"], "the first run's games are kept"
+
+
+def test_a_signal_while_a_game_is_recorded_comes_after_the_record():
+    sys.path.insert(0, str(TOURNAMENT.parent))
+    try:
+        import tournament as example
+    finally:
+        sys.path.pop(0)
+    interrupts = example.Interrupts()
+    old = signal.signal(signal.SIGHUP, interrupts.handler)
+    recorded = False
+    try:
+        with pytest.raises(example.Interrupted):
+            with interrupts.held():
+                os.kill(os.getpid(), signal.SIGHUP)  # its handler runs here, held
+                recorded = True
+    finally:
+        signal.signal(signal.SIGHUP, old)
+    assert recorded, "the score and the PGN were both written before the signal was raised"
