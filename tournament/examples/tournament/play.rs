@@ -18,10 +18,11 @@ use crate::score::Score;
 /// Slots whose engines start at once: the others wait, so that no
 /// engine's start-up, slowed by the others', misses its limit.
 const STARTING_AT_ONCE: usize = 4;
-/// Wall time an engine has for each step of its start and for `isready`:
-/// wall time, so that an engine that never answers is given up on in
-/// that time (a CPU clock's wall backstop was ten times as long), and
-/// plenty, since `STARTING_AT_ONCE` keeps start-ups from crowding.
+/// Wall time an engine has for each step of its start and for `isready`
+/// on a machine with a core for each engine thinking: wall time, so that
+/// an engine that never answers is given up on in that time (a CPU
+/// clock's wall backstop was ten times as long). With more engines
+/// thinking than cores it is that many times longer (`start_limit`).
 const START_LIMIT: Duration = Duration::from_secs(15);
 /// Time a move has without a clock (`--nodes` alone).
 const MOVE_LIMIT: Duration = Duration::from_secs(10);
@@ -81,6 +82,8 @@ pub struct Tournament {
     pub errors: Vec<String>,
     /// The signal that ended the tournament early, if one did.
     pub interrupted: Option<i32>,
+    /// This machine's cores, for `start_limit`.
+    cores: usize,
 }
 
 impl Tournament {
@@ -129,6 +132,7 @@ impl Tournament {
             time_control,
             errors: Vec::new(),
             interrupted: None,
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         })
     }
 
@@ -226,7 +230,7 @@ impl Tournament {
 
     /// (Re)starts the slot's engines `which`, and sends them `uci`.
     fn start_engines(&mut self, runner: &mut Runner, i: usize, which: &[usize]) {
-        let mut turn = Turn::new(START_LIMIT).charge(Charge::Wall).reply_prefix("uciok");
+        let mut turn = Turn::new(self.start_limit()).charge(Charge::Wall).reply_prefix("uciok");
         for &e in which {
             let alias = self.slots[i].aliases[e].clone();
             if runner.exit_status(&alias).is_some() {
@@ -257,7 +261,7 @@ impl Tournament {
         let all_replied = report.iter().all(|(_, o)| matches!(o, Outcome::Replied { .. }));
         match self.slots[i].step {
             Step::Uci if all_replied => {
-                let mut turn = Turn::new(START_LIMIT).charge(Charge::Wall).reply_prefix("readyok");
+                let mut turn = Turn::new(self.start_limit()).charge(Charge::Wall).reply_prefix("readyok");
                 let payload = match self.opts.hash {
                     Some(mib) => format!("setoption name Hash value {mib}\nisready\n"),
                     None => "isready\n".into(),
@@ -304,7 +308,7 @@ impl Tournament {
         self.rounds_given += 1;
         let round = self.rounds_given;
         self.slots[i].game = Some(Game::new(round, (round + 1) % 2));
-        let mut turn = Turn::new(START_LIMIT).charge(Charge::Wall).reply_prefix("readyok");
+        let mut turn = Turn::new(self.start_limit()).charge(Charge::Wall).reply_prefix("readyok");
         for alias in &self.slots[i].aliases {
             turn = turn.bot(alias, "ucinewgame\nisready\n");
         }
@@ -413,12 +417,20 @@ impl Tournament {
         }
     }
 
+    /// The time a start-up step has now: `START_LIMIT`, times the engines
+    /// thinking per core when they are more than the cores, so that a start
+    /// on a loaded machine (256 engines on 2 cores) gets its share of time.
+    fn start_limit(&self) -> Duration {
+        let load = (self.busy / self.cores).max(1);
+        START_LIMIT.saturating_mul(u32::try_from(load).unwrap_or(u32::MAX))
+    }
+
     /// Why engine `alias` of slot `i` did not start, its command named.
     fn did_not_start(&self, i: usize, alias: &str, outcome: Outcome) -> String {
         let e = (self.slots[i].aliases[1] == alias) as usize;
         let why = match outcome {
-            Outcome::TimedOut => format!("did not answer within {START_LIMIT:?}"),
-            _ => "ended".into(),
+            Outcome::TimedOut => "did not answer in time",
+            _ => "ended",
         };
         format!("{} did not start: it {why}", self.opts.engines[e])
     }
@@ -472,6 +484,17 @@ mod tests {
     fn tournament(args: &[&str]) -> Tournament {
         let opts = crate::options::parse(args.iter().map(|a| a.to_string())).expect("good options");
         Tournament::new(opts, "2026.12.06".into()).expect("no PGN to create")
+    }
+
+    #[test]
+    fn a_start_on_a_loaded_machine_has_its_share_of_time() {
+        let mut t = tournament(&["--nodes", "100"]);
+        t.cores = 2;
+        assert_eq!(t.start_limit(), START_LIMIT);
+        t.busy = 3;
+        assert_eq!(t.start_limit(), START_LIMIT, "no more engines per core than one");
+        t.busy = 256;
+        assert_eq!(t.start_limit(), START_LIMIT * 128);
     }
 
     #[test]
