@@ -48,8 +48,9 @@ Move = tuple[str, int, float, float, float, int]
 #: Pairs of engines that start at once: the others wait their turn, so
 #: that no engine's start-up, slowed by the others', misses its limit.
 STARTING_AT_ONCE = 4
-#: Wall time an engine has to answer ``uci`` and ``isready``: a hung
-#: engine costs its game this long (then it is started again).
+#: Wall time an engine has to answer ``uci`` and ``isready`` on a machine
+#: with a core for each engine thinking (that many times longer with more):
+#: a hung engine costs its game this long (then it is started again).
 START_LIMIT = 15.0
 #: Time a move has without a clock.
 MOVE_LIMIT = 10.0
@@ -235,12 +236,18 @@ class Tournament:
         answered a line starting with ``prefix``, or at ``START_LIMIT``."""
         pair.step = step
         pair.waiting = {}
-        pair.timer = self.runner.set_timer(START_LIMIT)
+        pair.timer = self.runner.set_timer(self.start_limit())
         self.timers[pair.timer] = pair
         for alias, payload in payloads.items():
             if not self.send(alias, payload):
                 return self.answered(pair, failed=alias)
             pair.waiting[alias] = prefix
+
+    def start_limit(self) -> float:
+        """``START_LIMIT``, times the engines thinking per core when they are
+        more than the cores: a start on a loaded machine gets its share."""
+        thinking = sum(pair.move is not None for pair in self.pairs)
+        return START_LIMIT * max(1, thinking // (os.cpu_count() or 1))
 
     def send(self, alias: str, payload: bytes) -> bool:
         """Writes to an engine; False if it has ended."""
@@ -259,7 +266,7 @@ class Tournament:
         self.timers.pop(pair.timer, None)
         if failed is not None and pair.step in ("uci", "ready"):
             command = self.opts.engines[pair.aliases.index(failed)]
-            why = "it ended" if self.runner.returncode(failed) is not None else f"no answer in {START_LIMIT:g} s"
+            why = "it ended" if self.runner.returncode(failed) is not None else "no answer in time"
             return self.fail(pair, f"{command} did not start: {why}")
         if failed is not None:  # newgame
             loser = pair.aliases.index(failed)
