@@ -15,6 +15,7 @@ out=${OUT:-$(mktemp -d)}
 (cd "$root" && cargo build --release -q -p procloop-tournament --example tournament)
 for charge in cpu wall; do
   pgn=$out/clock-$charge.pgn
+  rm -f "$pgn" # the tournament appends: a rerun in the same $OUT counts its games alone
   echo "--concurrency $c --games $c --tc $tc --max-plies $max_plies --hash 16 --charge $charge"
   "$root/target/release/examples/tournament" --concurrency "$c" --games "$c" --tc "$tc" --max-plies "$max_plies" \
     --hash 16 --charge "$charge" --pgn "$pgn" 2>"$out/clock-$charge.err" || true

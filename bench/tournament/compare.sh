@@ -75,13 +75,15 @@ for c in "${concurrencies[@]}"; do
   hash=${HASH:-16}
   [ "$c" -ge 128 ] && hash=${HASH:-1}
   p="$out/procloop-$c.pgn" f="$out/fastchess-$c.pgn" y="$out/pychess-$c.pgn"
+  rm -f "$p" "$f" "$y" # each harness appends to its PGN: a rerun in the same $OUT counts its games alone
   declare -A result
   wanted() { [[ " ${harnesses[*]} " == *" $1 "* ]]; }
   ! wanted procloop || result[procloop]=$(run "procloop-$c" "$p" "$tournament" --engine "$engine" --concurrency "$c" --games "$games" \
     --nodes "$nodes" --max-plies "$max_plies" --hash "$hash" --pgn "$p" --charge cpu)
   # fastchess: -maxmoves counts moves of both sides (full moves); one game a
   # round; a minute for an engine's start (its default, 10 s, is too short
-  # for 256 engines starting on 2 cores; procloop's is 10 s of CPU time).
+  # for 256 engines starting on 2 cores; procloop's is 15 s of wall time
+  # times the engines thinking per core).
   ! wanted fastchess || result[fastchess]=$(run "fastchess-$c" "$f" "$fastchess" -engine cmd="$engine" name=sf1 -engine cmd="$engine" name=sf2 \
     -each proto=uci nodes="$nodes" tc=inf option.Hash="$hash" -rounds "$games" -games 1 -concurrency "$c" -force-concurrency \
     -maxmoves $((max_plies / 2)) -startup-ms 60000 -pgnout file="$f")
