@@ -1,0 +1,328 @@
+//! A hostile pass on the public API: each call made in the states and
+//! orders a user may reach and the author may not have had in mind.
+
+mod util;
+
+use std::io::Write;
+use std::os::unix::process::ExitStatusExt;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use procloop::testing::{TestChannel, open_fds};
+use procloop::{
+    App, Channel, Error, Event, Outcome, Process, Reactor, ReactorEvent, Restart, Runner, Signal, Spawn,
+    TimerId, Turn,
+};
+use util::*;
+
+/// Taken by the tests that count children or fds: those are process-wide.
+static COUNTED: Mutex<()> = Mutex::new(());
+
+fn counted() -> MutexGuard<'static, ()> {
+    init();
+    COUNTED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Checks that `result` is `NoSuchProcess` naming `alias`.
+fn no_such<T: std::fmt::Debug>(alias: &str, what: &str, result: procloop::Result<T>) {
+    match result {
+        Err(Error::NoSuchProcess(named)) if named == alias => {}
+        other => panic!("{what} of {alias:?}: {other:?}"),
+    }
+}
+
+/// An event as text, for assertions after the handler returned.
+fn text(event: Event<'_>) -> String {
+    match event {
+        Event::Data { alias, data } => format!("data {alias} {}", String::from_utf8_lossy(data)),
+        Event::Reply { alias, data, .. } => format!("reply {alias} {}", String::from_utf8_lossy(data)),
+        Event::Exited { alias, status } => format!("exited {alias} {:?}", status.signal()),
+        Event::TurnEnded { report, .. } => {
+            let outcomes: Vec<(&str, Outcome)> = report.iter().collect();
+            format!("turn ended {outcomes:?}")
+        }
+        other => format!("{other:?}").to_lowercase(),
+    }
+}
+
+/// Polls until `done(events so far, as text)`; fails at the deadline.
+fn events_until(runner: &mut Runner, mut done: impl FnMut(&[String]) -> bool) -> Vec<String> {
+    let deadline = std::time::Instant::now() + DEADLINE;
+    let mut seen = Vec::new();
+    while !done(&seen) {
+        assert!(std::time::Instant::now() < deadline, "deadline passed; events so far: {seen:?}");
+        runner.poll_once(Some(Duration::from_millis(200)), |_, e| seen.push(text(e))).unwrap();
+    }
+    seen
+}
+
+/// Every call that takes an alias, on one that is not taken.
+fn assert_not_taken(runner: &mut Runner, alias: &str) {
+    no_such(alias, "stop", runner.stop(alias));
+    no_such(alias, "signal", runner.signal(alias, Signal::SIGTERM));
+    no_such(alias, "wait", runner.wait(alias, Duration::ZERO));
+    no_such(alias, "wait MAX", runner.wait(alias, Duration::MAX));
+    no_such(alias, "terminate", runner.terminate(alias));
+    no_such(alias, "terminate_within", runner.terminate_within(alias, Duration::ZERO));
+    no_such(alias, "cpu_time", runner.cpu_time(alias));
+    no_such(alias, "resize", runner.resize(alias, 0, 0));
+    no_such(alias, "overage_left", runner.overage_left(alias));
+    no_such(alias, "set_overage", runner.set_overage(alias, Duration::MAX));
+    no_such(alias, "wait_ready", runner.wait_ready(alias, Duration::MAX));
+    no_such(alias, "freeze", runner.freeze(alias));
+    no_such(alias, "thaw", runner.thaw(alias));
+    no_such(alias, "tree_usage", runner.tree_usage(alias));
+    no_such(alias, "begin_turn", runner.begin_turn(Turn::new(Duration::from_secs(1)).bot(alias, "x\n")));
+    assert_eq!(runner.pid(alias), None);
+    assert_eq!(runner.exit_status(alias), None);
+    assert_eq!(runner.usage(alias), None);
+    assert!(runner.get_channel(alias).is_none());
+    assert!(runner.get_stderr(alias).is_none());
+    assert!(!runner.is_running(alias));
+    assert!(!runner.pause(alias));
+    assert!(!runner.resume(alias));
+    assert!(runner.aliases().all(|a| a != alias));
+}
+
+#[test]
+fn every_call_on_an_unknown_an_added_or_a_terminated_alias_is_refused_by_name() {
+    init();
+    let mut runner = Runner::new().unwrap();
+    assert_not_taken(&mut runner, "ghost");
+    assert!(matches!(runner.start("ghost"), Err(Error::UnknownApp(n)) if n == "ghost"));
+    assert!(matches!(runner.ensure_running("ghost"), Err(Error::UnknownApp(n)) if n == "ghost"));
+    runner.add("cat", App::new("cat"));
+    assert_not_taken(&mut runner, "cat");
+    runner.start("cat").unwrap();
+    runner.terminate("cat").unwrap();
+    assert_not_taken(&mut runner, "cat");
+    assert!(runner.is_idle(), "nothing is left to give an event");
+}
+
+/// An app that ignores SIGTERM: a stop leaves it in its grace.
+fn deaf(grace: Duration) -> App {
+    App::new("sh -c \"trap '' TERM; echo up; exec sleep 1000\"").termination_grace(grace)
+}
+
+fn start_and_see_line(runner: &mut Runner, alias: &str) {
+    runner.start(alias).unwrap();
+    run_until(runner, |got| !output_of(got, alias).is_empty());
+}
+
+#[test]
+fn every_call_on_an_alias_in_its_grace() {
+    let mut runner = runner_with("deaf", deaf(Duration::from_secs(600)).restart(Restart::Always));
+    start_and_see_line(&mut runner, "deaf");
+    let pid = runner.pid("deaf").unwrap();
+    runner.stop("deaf").unwrap();
+    runner.stop("deaf").unwrap();
+    assert!(runner.is_running("deaf"));
+    assert!(matches!(runner.start("deaf"), Err(Error::ProcessExists(a)) if a == "deaf"));
+    assert_eq!(runner.ensure_running("deaf").unwrap(), pid);
+    assert_eq!(runner.wait("deaf", Duration::from_millis(1)).unwrap(), None);
+    assert_eq!(runner.terminate_within("deaf", Duration::ZERO).unwrap(), None);
+    assert!(runner.cpu_time("deaf").is_ok());
+    runner.begin_turn(Turn::new(Duration::from_secs(600)).bot("deaf", "move\n")).unwrap();
+    runner.signal("deaf", Signal::SIGKILL).unwrap();
+    let seen = events_until(&mut runner, |seen| seen.iter().any(|s| s.starts_with("turn ended")));
+    assert!(seen.contains(&"exited deaf Some(9)".to_string()), "{seen:?}");
+    assert!(seen.contains(&"turn ended [(\"deaf\", Exited)]".to_string()), "{seen:?}");
+    assert!(!seen.iter().any(|s| s.starts_with("restarted")), "a stopped alias is not restarted: {seen:?}");
+    assert_eq!(runner.exit_status("deaf").unwrap().signal(), Some(9));
+    assert!(runner.is_idle(), "no SIGKILL timer or restart left");
+    assert_eq!(runner.terminate("deaf").unwrap().signal(), Some(9));
+    assert!(!child_pids().contains(&pid));
+}
+
+#[test]
+fn dropping_a_runner_in_a_stops_grace_ends_and_reaps_the_child() {
+    let mut runner = runner_with("deaf", deaf(Duration::from_secs(1)));
+    start_and_see_line(&mut runner, "deaf");
+    let pid = runner.pid("deaf").unwrap();
+    runner.stop("deaf").unwrap();
+    drop(runner);
+    assert!(!child_pids().contains(&pid), "pid {pid} is left");
+}
+
+#[test]
+fn every_call_on_an_alias_whose_restart_is_pending() {
+    let app = App::new("sh -c 'echo up; exit 3'")
+        .restart(Restart::Always)
+        .backoff(Duration::from_secs(600), Duration::from_secs(600));
+    let mut runner = runner_with("crash", app);
+    runner.start("crash").unwrap();
+    run_until(&mut runner, |got| got.contains(&Got::Exited("crash".into(), Some(3))));
+    assert!(!runner.is_running("crash"));
+    assert!(!runner.is_idle(), "a restart is pending");
+    assert!(matches!(runner.start("crash"), Err(Error::ProcessExists(_))));
+    assert_eq!(runner.wait("crash", Duration::MAX).unwrap().and_then(|s| s.code()), Some(3));
+    runner.signal("crash", Signal::SIGKILL).unwrap();
+    assert!(runner.cpu_time("crash").is_ok());
+    assert!(runner.usage("crash").is_some());
+    runner.stop("crash").unwrap();
+    assert!(runner.is_idle(), "a stop cancels the pending restart");
+    assert_eq!(runner.terminate("crash").unwrap().code(), Some(3));
+}
+
+#[test]
+fn a_stale_token_finds_nothing_once_its_slot_is_reused() {
+    init();
+    let mut reactor = Reactor::new().unwrap();
+    let (channel, _peer) = TestChannel::pair();
+    let old = reactor.register(channel).unwrap();
+    drop(reactor.unregister(old).unwrap());
+    let (channel, mut peer) = TestChannel::pair();
+    let new = reactor.register(channel).unwrap();
+    assert_ne!(old, new);
+    assert!(reactor.channel(old).is_none());
+    assert!(!reactor.pause(old));
+    assert!(!reactor.resume(old));
+    assert!(reactor.remove_server(old).is_none());
+    assert!(reactor.process(old).is_none());
+    assert!(reactor.remove_process(old).is_none());
+    assert!(!reactor.stop_process(old, Duration::ZERO).unwrap());
+    assert!(reactor.unregister(old).is_none());
+    peer.put(b"still here");
+    let seen = poll_until(&mut reactor, |seen| data_of(seen, new) == b"still here");
+    assert!(seen.iter().all(|s| !matches!(s, Seen::Data(t, _) | Seen::Closed(t) if *t == old)));
+}
+
+#[test]
+fn a_channel_unregistered_in_its_own_event_keeps_its_other_lines() {
+    init();
+    let mut reactor = Reactor::new().unwrap();
+    let (channel, mut peer) = TestChannel::pair();
+    let token = reactor.register(channel.line_buffered()).unwrap();
+    peer.put(b"one\ntwo\nthree\n");
+    let mut taken = None;
+    let mut events = Vec::new();
+    while taken.is_none() {
+        reactor
+            .poll_once(Some(Duration::from_secs(1)), |reactor, event| {
+                events.push(own(event));
+                taken = reactor.unregister(token);
+                assert!(reactor.unregister(token).is_none());
+            })
+            .unwrap();
+    }
+    assert_eq!(events, [Seen::Data(token, b"one\n".to_vec())], "nothing after the unregister");
+    let mut channel = taken.unwrap();
+    assert_eq!(read_some(&mut channel).unwrap(), b"two\n");
+    assert_eq!(read_some(&mut channel).unwrap(), b"three\n");
+    assert!(reactor.is_empty());
+}
+
+#[test]
+fn timers_of_zero_of_duration_max_and_by_the_thousand() {
+    let mut reactor = Reactor::new().unwrap();
+    let never = reactor.set_timer(Duration::MAX);
+    let far = reactor.next_deadline().unwrap();
+    assert!(far > Instant::now() + Duration::from_secs(3600 * 24 * 365));
+    let many: Vec<TimerId> = (0..5000).map(|_| reactor.set_timer(Duration::ZERO)).collect();
+    let cancelled: Vec<TimerId> = many.iter().step_by(2).copied().collect();
+    for id in &cancelled {
+        assert!(reactor.cancel_timer(*id));
+        assert!(!reactor.cancel_timer(*id), "cancelled twice");
+    }
+    let mut fired = Vec::new();
+    while fired.len() < 2500 {
+        let handed = reactor
+            .poll_once(Some(Duration::MAX), |_, e| match e {
+                ReactorEvent::Timer { id } => fired.push(id),
+                other => panic!("{other:?}"),
+            })
+            .unwrap();
+        assert!(handed > 0, "a poll with due timers waits for nothing else");
+    }
+    let expected: Vec<TimerId> = many.iter().skip(1).step_by(2).copied().collect();
+    assert_eq!(fired, expected, "in order, the cancelled ones left out");
+    assert!(!reactor.cancel_timer(fired[0]), "fired already");
+    assert_eq!(reactor.poll_once(Some(Duration::ZERO), |_, e| panic!("{e:?}")).unwrap(), 0);
+    assert!(reactor.cancel_timer(never));
+    assert!(reactor.is_idle());
+    assert_eq!(reactor.poll_once(None, |_, e| panic!("{e:?}")).unwrap(), 0, "nothing left to wait for");
+}
+
+#[test]
+fn a_waker_outliving_its_reactor_wakes_nothing_and_does_not_panic() {
+    let reactor = Reactor::new().unwrap();
+    let waker = reactor.waker().unwrap();
+    drop(reactor);
+    let woke = std::thread::spawn(move || (0..3).map(|_| waker.wake().is_ok()).collect::<Vec<_>>());
+    assert_eq!(woke.join().unwrap().len(), 3);
+}
+
+#[test]
+fn the_same_fd_registered_twice_is_refused_and_the_first_keeps_working() {
+    use std::os::fd::AsRawFd;
+    let _lock = counted();
+    let fds = open_fds();
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    let mut reactor = Reactor::new().unwrap();
+    let first = reactor.register(Channel::from_borrowed_socket(ours.as_raw_fd()).unwrap()).unwrap();
+    let again = reactor.register(Channel::from_borrowed_socket(ours.as_raw_fd()).unwrap());
+    assert!(matches!(again, Err(Error::Io(_))), "{again:?}");
+    assert_eq!(reactor.len(), 1, "nothing half-registered");
+    (&theirs).write_all(b"first").unwrap();
+    poll_until(&mut reactor, |seen| data_of(seen, first) == b"first");
+    drop(reactor);
+    drop((ours, theirs));
+    assert_eq!(open_fds(), fds);
+}
+
+#[test]
+fn dropping_a_reactor_ends_and_reaps_the_children_it_spawned() {
+    let _lock = counted();
+    let mut reactor = Reactor::new().unwrap();
+    let spawned = reactor.spawn(Spawn::new("sleep 1000")).unwrap();
+    let pid = reactor.process(spawned.process).unwrap().pid();
+    drop(reactor);
+    assert!(!child_pids().contains(&pid), "pid {pid} is left running or unreaped");
+}
+
+#[test]
+fn dropping_a_running_process_ends_and_reaps_it() {
+    let _lock = counted();
+    let child = std::process::Command::new("sleep").arg("1000").spawn().unwrap();
+    let process = Process::new(child).unwrap();
+    let pid = process.pid();
+    drop(process);
+    assert!(!child_pids().contains(&pid), "pid {pid} is left running or unreaped");
+}
+
+#[test]
+fn a_process_waited_for_ever_signalled_after_its_end_and_reaped() {
+    let child = std::process::Command::new("sh").args(["-c", "exit 4"]).spawn().unwrap();
+    let mut process = Process::new(child).unwrap().group_leader(false);
+    assert_eq!(process.wait_timeout(Duration::MAX).unwrap().and_then(|s| s.code()), Some(4));
+    process.signal(Signal::SIGKILL).unwrap();
+    process.signal_group(Signal::SIGKILL).unwrap();
+    assert_eq!(process.wait_timeout(Duration::MAX).unwrap().and_then(|s| s.code()), Some(4));
+    assert!(process.stop(Duration::MAX).is_ok());
+    assert!(process.usage().is_some());
+}
+
+#[test]
+fn channel_calls_after_close_and_of_nothing() {
+    let (mut channel, mut peer) = TestChannel::pair();
+    channel.write(b"").unwrap();
+    channel.write_chunks(&[]).unwrap();
+    channel.write_chunks(&[b"", b"a", b""]).unwrap();
+    assert_eq!(peer.get(), b"a");
+    assert_eq!(channel.read().unwrap(), b"");
+    assert_eq!(channel.read_available().unwrap(), b"");
+    channel.close_write();
+    channel.close_write();
+    assert!(matches!(channel.write(b""), Err(Error::EndpointClosed)));
+    peer.put(b"late");
+    channel.close();
+    channel.close();
+    assert_eq!(channel.read().unwrap(), b"late", "what had arrived is kept");
+    assert!(matches!(channel.read(), Err(Error::EndpointClosed)));
+    assert!(matches!(channel.read_available(), Err(Error::EndpointClosed)));
+    assert!(matches!(channel.write(b"x"), Err(Error::EndpointClosed)));
+    assert!(matches!(channel.write(b""), Err(Error::EndpointClosed)));
+    assert!(channel.flush().is_ok());
+    assert_eq!(channel.queued(), 0);
+    assert!(channel.read_fd().is_none() && channel.write_fd().is_none());
+}
