@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use procloop::testing::{TestChannel, open_fds};
 use procloop::{
     App, Channel, Error, Event, Outcome, Process, Reactor, ReactorEvent, Restart, Runner, Signal, Spawn,
-    TimerId, Turn,
+    Start, TimerId, Turn,
 };
 use util::*;
 
@@ -86,7 +86,7 @@ fn assert_not_taken(runner: &mut Runner, alias: &str) {
 
 #[test]
 fn every_call_on_an_unknown_an_added_or_a_terminated_alias_is_refused_by_name() {
-    init();
+    let _lock = counted();
     let mut runner = Runner::new().unwrap();
     assert_not_taken(&mut runner, "ghost");
     assert!(matches!(runner.start("ghost"), Err(Error::UnknownApp(n)) if n == "ghost"));
@@ -111,6 +111,7 @@ fn start_and_see_line(runner: &mut Runner, alias: &str) {
 
 #[test]
 fn every_call_on_an_alias_in_its_grace() {
+    let _lock = counted();
     let mut runner = runner_with("deaf", deaf(Duration::from_secs(600)).restart(Restart::Always));
     start_and_see_line(&mut runner, "deaf");
     let pid = runner.pid("deaf").unwrap();
@@ -136,6 +137,7 @@ fn every_call_on_an_alias_in_its_grace() {
 
 #[test]
 fn dropping_a_runner_in_a_stops_grace_ends_and_reaps_the_child() {
+    let _lock = counted();
     let mut runner = runner_with("deaf", deaf(Duration::from_secs(1)));
     start_and_see_line(&mut runner, "deaf");
     let pid = runner.pid("deaf").unwrap();
@@ -146,6 +148,7 @@ fn dropping_a_runner_in_a_stops_grace_ends_and_reaps_the_child() {
 
 #[test]
 fn every_call_on_an_alias_whose_restart_is_pending() {
+    let _lock = counted();
     let app = App::new("sh -c 'echo up; exit 3'")
         .restart(Restart::Always)
         .backoff(Duration::from_secs(600), Duration::from_secs(600));
@@ -166,7 +169,7 @@ fn every_call_on_an_alias_whose_restart_is_pending() {
 
 #[test]
 fn a_stale_token_finds_nothing_once_its_slot_is_reused() {
-    init();
+    let _lock = counted();
     let mut reactor = Reactor::new().unwrap();
     let (channel, _peer) = TestChannel::pair();
     let old = reactor.register(channel).unwrap();
@@ -189,7 +192,7 @@ fn a_stale_token_finds_nothing_once_its_slot_is_reused() {
 
 #[test]
 fn a_channel_unregistered_in_its_own_event_keeps_its_other_lines() {
-    init();
+    let _lock = counted();
     let mut reactor = Reactor::new().unwrap();
     let (channel, mut peer) = TestChannel::pair();
     let token = reactor.register(channel.line_buffered()).unwrap();
@@ -214,6 +217,7 @@ fn a_channel_unregistered_in_its_own_event_keeps_its_other_lines() {
 
 #[test]
 fn timers_of_zero_of_duration_max_and_by_the_thousand() {
+    let _lock = counted();
     let mut reactor = Reactor::new().unwrap();
     let never = reactor.set_timer(Duration::MAX);
     let far = reactor.next_deadline().unwrap();
@@ -245,6 +249,7 @@ fn timers_of_zero_of_duration_max_and_by_the_thousand() {
 
 #[test]
 fn a_waker_outliving_its_reactor_wakes_nothing_and_does_not_panic() {
+    let _lock = counted();
     let reactor = Reactor::new().unwrap();
     let waker = reactor.waker().unwrap();
     drop(reactor);
@@ -254,8 +259,8 @@ fn a_waker_outliving_its_reactor_wakes_nothing_and_does_not_panic() {
 
 #[test]
 fn the_same_fd_registered_twice_is_refused_and_the_first_keeps_working() {
-    use std::os::fd::AsRawFd;
     let _lock = counted();
+    use std::os::fd::AsRawFd;
     let fds = open_fds();
     let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
     let mut reactor = Reactor::new().unwrap();
@@ -292,6 +297,7 @@ fn dropping_a_running_process_ends_and_reaps_it() {
 
 #[test]
 fn a_process_waited_for_ever_signalled_after_its_end_and_reaped() {
+    let _lock = counted();
     let child = std::process::Command::new("sh").args(["-c", "exit 4"]).spawn().unwrap();
     let mut process = Process::new(child).unwrap().group_leader(false);
     assert_eq!(process.wait_timeout(Duration::MAX).unwrap().and_then(|s| s.code()), Some(4));
@@ -304,6 +310,7 @@ fn a_process_waited_for_ever_signalled_after_its_end_and_reaped() {
 
 #[test]
 fn channel_calls_after_close_and_of_nothing() {
+    let _lock = counted();
     let (mut channel, mut peer) = TestChannel::pair();
     channel.write(b"").unwrap();
     channel.write_chunks(&[]).unwrap();
@@ -325,4 +332,65 @@ fn channel_calls_after_close_and_of_nothing() {
     assert!(channel.flush().is_ok());
     assert_eq!(channel.queued(), 0);
     assert!(channel.read_fd().is_none() && channel.write_fd().is_none());
+}
+
+/// Events of `alias` until its exit with code 0, with `handler` run on each.
+fn events_of_two_runs(alias: &str) -> Vec<String> {
+    let mut runner = Runner::new().unwrap();
+    runner
+        .add("crash", App::new("sh -c 'exit 3'").restart(Restart::OnFailure).max_restarts(0, Duration::MAX));
+    runner.add("fine", App::new("sh -c 'echo new'"));
+    runner.start_with("crash", Start::new().alias(alias)).unwrap();
+    let deadline = Instant::now() + DEADLINE;
+    let mut seen = Vec::new();
+    while !seen.iter().any(|s: &String| s.starts_with("exited") && s.ends_with("Some(0)")) {
+        assert!(Instant::now() < deadline, "{seen:?}");
+        runner
+            .poll_once(Some(Duration::from_millis(200)), |r, e| {
+                if let Event::Exited { status, .. } = &e
+                    && status.code() == Some(3)
+                {
+                    r.terminate(alias).unwrap();
+                    r.start_with("fine", Start::new().alias(alias)).unwrap();
+                }
+                seen.push(match e {
+                    Event::Exited { status, .. } => format!("exited {:?}", status.code()),
+                    other => text(other),
+                });
+            })
+            .unwrap();
+    }
+    seen
+}
+
+#[test]
+fn an_empty_alias_gets_no_event_of_its_replaced_run() {
+    let _lock = counted();
+    for alias in ["crash", ""] {
+        let seen = events_of_two_runs(alias);
+        assert!(seen.contains(&"exited Some(3)".to_string()), "{alias:?}: {seen:?}");
+        assert!(
+            !seen.iter().any(|s| s.starts_with("gaveup")),
+            "{alias:?}: the old run's GaveUp came: {seen:?}"
+        );
+    }
+}
+
+#[test]
+fn an_argument_list_past_arg_max_is_a_start_error_naming_the_command() {
+    let _lock = counted();
+    let mut runner = Runner::new().unwrap();
+    runner.add("echo", App::new("echo"));
+    let (fds, children) = (open_fds(), child_pids());
+    let many = Start::new().args(std::iter::repeat_n("xx", 400_000));
+    let err = runner.start_with("echo", many).unwrap_err();
+    assert!(matches!(err, Error::Spawn { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains("echo") && message.contains("Argument list too long"), "{:.300}", message);
+    assert!(message.len() < 4096, "the message is {} bytes long", message.len());
+    let long = Start::new().args(["x".repeat(200_000)]);
+    let err = runner.start_with("echo", long).unwrap_err();
+    assert!(err.to_string().len() < 4096 && matches!(err, Error::Spawn { .. }), "{:.300}", err.to_string());
+    assert_eq!((open_fds(), child_pids()), (fds, children));
+    assert_eq!(runner.aliases().count(), 0);
 }
