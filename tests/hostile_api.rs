@@ -38,10 +38,20 @@ fn text(event: Event<'_>) -> String {
         Event::Reply { alias, data, .. } => format!("reply {alias} {}", String::from_utf8_lossy(data)),
         Event::Exited { alias, status } => format!("exited {alias} {:?}", status.signal()),
         Event::TurnEnded { report, .. } => {
-            let outcomes: Vec<(&str, Outcome)> = report.iter().collect();
-            format!("turn ended {outcomes:?}")
+            let outcomes: Vec<String> = report.iter().map(|(bot, o)| format!("{bot}={}", kind(o))).collect();
+            format!("turn ended {}", outcomes.join(" "))
         }
         other => format!("{other:?}").to_lowercase(),
+    }
+}
+
+/// An outcome without its times.
+fn kind(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Replied { .. } => "replied",
+        Outcome::TimedOut => "timed out",
+        Outcome::Exited => "exited",
+        _ => "other",
     }
 }
 
@@ -127,7 +137,7 @@ fn every_call_on_an_alias_in_its_grace() {
     runner.signal("deaf", Signal::SIGKILL).unwrap();
     let seen = events_until(&mut runner, |seen| seen.iter().any(|s| s.starts_with("turn ended")));
     assert!(seen.contains(&"exited deaf Some(9)".to_string()), "{seen:?}");
-    assert!(seen.contains(&"turn ended [(\"deaf\", Exited)]".to_string()), "{seen:?}");
+    assert!(seen.contains(&"turn ended deaf=exited".to_string()), "{seen:?}");
     assert!(!seen.iter().any(|s| s.starts_with("restarted")), "a stopped alias is not restarted: {seen:?}");
     assert_eq!(runner.exit_status("deaf").unwrap().signal(), Some(9));
     assert!(runner.is_idle(), "no SIGKILL timer or restart left");
@@ -393,4 +403,203 @@ fn an_argument_list_past_arg_max_is_a_start_error_naming_the_command() {
     assert!(err.to_string().len() < 4096 && matches!(err, Error::Spawn { .. }), "{:.300}", err.to_string());
     assert_eq!((open_fds(), child_pids()), (fds, children));
     assert_eq!(runner.aliases().count(), 0);
+}
+
+/// Polls once with a handler that may panic; true if it did (caught).
+fn poll_catching(runner: &mut Runner, handler: impl FnMut(&mut Runner, Event<'_>)) -> bool {
+    let poll = || runner.poll_once(Some(Duration::from_millis(200)), handler).unwrap();
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(poll)).is_err()
+}
+
+#[test]
+fn a_panic_on_a_timer_loses_none_of_the_timers_due_with_it() {
+    let _lock = counted();
+    let mut runner = Runner::new().unwrap();
+    let ids: Vec<TimerId> = (0..3).map(|_| runner.set_timer(Duration::ZERO)).collect();
+    let mut fired = Vec::new();
+    let deadline = Instant::now() + DEADLINE;
+    while fired.len() < 3 {
+        assert!(Instant::now() < deadline, "{fired:?}");
+        poll_catching(&mut runner, |_, event| {
+            if let Event::Timer { id } = event {
+                fired.push(id);
+                panic!("a hostile handler");
+            }
+        });
+    }
+    assert_eq!(fired, ids);
+    assert!(runner.is_idle());
+}
+
+fn echo_bot() -> Runner {
+    runner_with("bot", App::new("cat").buffering(procloop::Buffering::Line))
+}
+
+#[test]
+fn a_panic_on_a_reply_or_on_turn_ended_leaves_the_bot_free_for_the_next_turn() {
+    let _lock = counted();
+    let mut runner = echo_bot();
+    runner.start("bot").unwrap();
+    for panic_on in ["reply", "turn ended"] {
+        let turn = runner.begin_turn(Turn::new(Duration::from_secs(60)).bot("bot", "move\n")).unwrap();
+        let mut seen = Vec::new();
+        let deadline = Instant::now() + DEADLINE;
+        while !seen.iter().any(|s: &String| s.starts_with("turn ended")) {
+            assert!(Instant::now() < deadline, "{seen:?}");
+            poll_catching(&mut runner, |_, event| {
+                let (is_turn, text) = match &event {
+                    Event::TurnEnded { turn: t, .. } => (*t == turn, text(event)),
+                    _ => (true, text(event)),
+                };
+                assert!(is_turn);
+                let panics = text.starts_with(panic_on);
+                seen.push(text);
+                assert!(!panics, "a hostile handler");
+            });
+        }
+        assert_eq!(seen, ["reply bot move\n", "turn ended bot=replied"].map(|s| s.to_string()));
+    }
+}
+
+#[test]
+fn a_nested_poll_that_replaces_the_alias_being_handled_mixes_no_run_into_the_other() {
+    let _lock = counted();
+    let mut runner = runner_with("seq", App::new("seq 200").buffering(procloop::Buffering::Line));
+    runner.add("new", App::new("echo new").buffering(procloop::Buffering::Line));
+    runner.start("seq").unwrap();
+    let mut old = Vec::new();
+    let mut new = Vec::new();
+    let mut replaced = false;
+    let deadline = Instant::now() + DEADLINE;
+    while new.last().map(String::as_str) != Some("exited") {
+        assert!(Instant::now() < deadline, "{old:?} {new:?}");
+        runner
+            .poll_once(Some(Duration::from_millis(200)), |runner, event| {
+                let line = text(event);
+                let target = if replaced { &mut new } else { &mut old };
+                target.push(line.trim_start_matches("data seq ").trim().to_string());
+                if replaced || line != "data seq 10\n" {
+                    return;
+                }
+                runner
+                    .poll_once(Some(Duration::ZERO), |runner, event| {
+                        old.push(text(event).trim_start_matches("data seq ").trim().to_string());
+                        if !replaced {
+                            runner.terminate("seq").unwrap();
+                            runner.start_with("new", Start::new().alias("seq")).unwrap();
+                            replaced = true;
+                        }
+                    })
+                    .unwrap();
+            })
+            .unwrap();
+        new.retain(|s| !s.starts_with("closed"));
+        if new.last().is_some_and(|s| s.starts_with("exited")) {
+            new.last_mut().unwrap().truncate(6);
+        }
+    }
+    let expected: Vec<String> = (1..=11).map(|n| n.to_string()).collect();
+    assert_eq!(old, expected, "the old run's lines stop at its terminate");
+    assert_eq!(new, ["new", "exited"]);
+}
+
+#[test]
+fn dropping_a_runner_mid_turn_with_a_frozen_bot_ends_and_reaps_both() {
+    let _lock = counted();
+    let mut runner = echo_bot();
+    runner.add("mute", App::new("sleep 1000"));
+    runner.start("bot").unwrap();
+    runner.start("mute").unwrap();
+    let pids = [runner.pid("bot").unwrap(), runner.pid("mute").unwrap()];
+    let turn =
+        Turn::new(Duration::from_secs(600)).bot("bot", "move\n").bot("mute", "move\n").freeze_between(true);
+    runner.begin_turn(turn).unwrap();
+    events_until(&mut runner, |seen| seen.iter().any(|s| s.starts_with("reply")));
+    wait_for("the bot frozen", || pid_state(pids[0]) == Some('T'));
+    drop(runner);
+    for pid in pids {
+        assert!(!child_pids().contains(&pid), "pid {pid} is left");
+    }
+}
+
+/// Starts `app`, which must fail with an error for which `expected` holds
+/// and whose message names `culprit`, leaving no child, fd or alias.
+fn start_fails(app: App, culprit: &str, expected: impl FnOnce(&Error) -> bool) {
+    let mut runner = Runner::new().unwrap();
+    runner.add("app", app);
+    let (fds, children) = (open_fds(), child_pids());
+    let err = runner.start("app").unwrap_err();
+    assert!(expected(&err), "wrong error: {err:?}");
+    assert!(err.to_string().contains(culprit), "{err} does not name {culprit:?}");
+    assert_eq!((open_fds(), child_pids()), (fds, children), "left behind by: {err}");
+    assert_eq!(runner.aliases().count(), 0);
+}
+
+#[test]
+fn settings_at_their_edges_are_start_errors_naming_them() {
+    let _lock = counted();
+    let setting = |e: &Error| matches!(e, Error::InvalidSetting { .. });
+    let spawn = |e: &Error| matches!(e, Error::Spawn { .. });
+    start_fails(App::new("true").user(u32::MAX, u32::MAX), "true", spawn);
+    start_fails(App::new("true").cpu_affinity(&[usize::MAX]), "cpu_affinity", setting);
+    start_fails(App::new("true").nice(i32::MIN), "nice", setting);
+    start_fails(App::new("true").nice(i32::MAX), "nice", setting);
+    start_fails(App::new("tr\0ue"), "NUL", setting);
+    start_fails(App::new("true").env("K\0", "v"), "NUL", setting);
+    let too_high = |e: &Error| matches!(e, Error::LimitTooHigh { .. });
+    start_fails(App::new("true").limit(procloop::Limit::OpenFiles(u64::MAX)), "open", too_high);
+}
+
+#[test]
+fn odd_aliases_are_aliases_like_any_other() {
+    let _lock = counted();
+    let mut runner = runner_with("echo", App::new("echo hi"));
+    let odd = ["", " ", "a/b", "../..", "\n", "ünï\u{0}cødé", &"x".repeat(100_000)].map(String::from);
+    for alias in &odd {
+        runner.start_with("echo", Start::new().alias(alias.as_str())).unwrap();
+    }
+    let got = run_until(&mut runner, |got| {
+        got.iter().filter(|g| matches!(g, Got::Exited(..))).count() == odd.len()
+    });
+    for alias in &odd {
+        assert_eq!(output_of(&got, alias), b"hi\n", "{alias:?}");
+        assert_eq!(runner.terminate(alias).unwrap().code(), Some(0));
+    }
+}
+
+#[test]
+fn an_extra_path_with_a_colon_or_a_nul_is_refused_by_name() {
+    let _lock = counted();
+    for path in ["/opt/a:b", "/opt/a\0b"] {
+        let err = Runner::with_extra_paths(["/usr/games", path]).unwrap_err();
+        assert!(matches!(err, Error::InvalidSetting { .. }), "{err:?}");
+        assert!(err.to_string().contains(&format!("{path:?}")), "{err}");
+    }
+}
+
+#[test]
+fn resize_names_an_alias_without_a_terminal_and_takes_a_zero_size() {
+    let _lock = counted();
+    let mut runner = runner_with("sh", App::new("cat").pty(true));
+    runner.add("cat", App::new("cat"));
+    runner.start("sh").unwrap();
+    runner.start("cat").unwrap();
+    runner.resize("sh", 0, 0).unwrap();
+    runner.resize("sh", u16::MAX, u16::MAX).unwrap();
+    let err = runner.resize("cat", 24, 80).unwrap_err();
+    assert!(err.to_string().contains("\"cat\""), "{err}");
+}
+
+#[test]
+fn a_zero_cap_hands_one_event_a_poll() {
+    let _lock = counted();
+    let mut runner = Runner::new().unwrap();
+    for _ in 0..3 {
+        runner.set_timer(Duration::ZERO);
+    }
+    let mut handed = Vec::new();
+    while handed.iter().sum::<usize>() < 3 {
+        handed.push(runner.poll_once_max(Some(DEADLINE), 0, |_, _| {}).unwrap());
+    }
+    assert_eq!(handed, [1, 1, 1]);
 }
