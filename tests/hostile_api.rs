@@ -603,3 +603,40 @@ fn a_zero_cap_hands_one_event_a_poll() {
     }
     assert_eq!(handed, [1, 1, 1]);
 }
+
+
+#[test]
+fn reactor_spawns_with_bad_settings_are_named_and_register_nothing() {
+    let _lock = counted();
+    let mut reactor = Reactor::new().unwrap();
+    let (fds, children) = (open_fds(), child_pids());
+    let cases = [
+        (Spawn::new(""), "empty command"),
+        (Spawn::new("true").arg("a\0b"), "NUL"),
+        (Spawn::new("true").env("A=B", "c"), "A=B"),
+        (Spawn::new("true").env("", "c"), "empty"),
+        (Spawn::new("true").cwd("/no/such/folder"), "/no/such/folder"),
+        (Spawn::new("true").limit(procloop::Limit::CpuTime(Duration::ZERO)), "cpu"),
+    ];
+    for (spawn, culprit) in cases {
+        let err = reactor.spawn(spawn).unwrap_err();
+        assert!(err.to_string().contains(culprit), "{err} does not name {culprit:?}");
+    }
+    assert!(reactor.is_empty());
+    assert_eq!((open_fds(), child_pids()), (fds, children));
+}
+
+#[test]
+fn a_child_reaped_before_it_was_added_gives_an_unknown_exit_at_once() {
+    let _lock = counted();
+    let mut reactor = Reactor::new().unwrap();
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    child.wait().unwrap();
+    let (channel, _peer) = TestChannel::pair();
+    let stale = reactor.register(channel).unwrap();
+    drop(reactor.unregister(stale));
+    let token = reactor.add_process(child, &[stale]).unwrap();
+    let seen = poll_until(&mut reactor, |seen| !seen.is_empty());
+    assert_eq!(seen, [Seen::Exited(token, -1)]);
+    assert!(reactor.is_idle());
+}
