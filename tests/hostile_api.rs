@@ -604,7 +604,6 @@ fn a_zero_cap_hands_one_event_a_poll() {
     assert_eq!(handed, [1, 1, 1]);
 }
 
-
 #[test]
 fn reactor_spawns_with_bad_settings_are_named_and_register_nothing() {
     let _lock = counted();
@@ -639,4 +638,45 @@ fn a_child_reaped_before_it_was_added_gives_an_unknown_exit_at_once() {
     let seen = poll_until(&mut reactor, |seen| !seen.is_empty());
     assert_eq!(seen, [Seen::Exited(token, -1)]);
     assert!(reactor.is_idle());
+}
+
+#[test]
+fn the_cpu_time_of_an_exit_not_seen_yet_is_known() {
+    let _lock = counted();
+    let mut runner = runner_with("true", App::new("true"));
+    runner.start("true").unwrap();
+    let pid = runner.pid("true").unwrap();
+    wait_for("a zombie", || pid_state(pid) == Some('Z'));
+    let cpu = runner.cpu_time("true");
+    assert!(cpu.is_ok(), "{cpu:?}");
+    assert!(runner.is_running("true") == false);
+    assert!(runner.cpu_time("true").is_ok());
+    let seen = events_until(&mut runner, |seen| seen.iter().any(|s| s.starts_with("exited")));
+    assert_eq!(seen.last().unwrap(), "exited true None");
+    assert!(runner.cpu_time("true").is_ok());
+}
+
+#[test]
+fn a_write_only_channel_with_nothing_to_write_leaves_the_loop_idle() {
+    let _lock = counted();
+    let mut reactor = Reactor::new().unwrap();
+    reactor.register(Channel::from_pipe(None, None).unwrap()).unwrap();
+    let (mut reader, writer) = std::io::pipe().unwrap();
+    let token = reactor.register(Channel::from_pipe(None, Some(writer.into())).unwrap()).unwrap();
+    assert!(reactor.is_idle(), "neither can ever give an event");
+    assert_eq!(reactor.poll_once(None, |_, e| panic!("{e:?}")).unwrap(), 0);
+    let bytes = random_bytes(300_000, 7);
+    reactor.channel(token).unwrap().write(&bytes).unwrap();
+    assert!(!reactor.is_idle(), "bytes wait to be written");
+    let reading = std::thread::spawn(move || {
+        let mut got = vec![0; 300_000];
+        std::io::Read::read_exact(&mut reader, &mut got).map(|()| got)
+    });
+    let deadline = Instant::now() + DEADLINE;
+    while !reactor.is_idle() {
+        assert!(Instant::now() < deadline, "never flushed");
+        reactor.poll_once(Some(Duration::from_millis(100)), |_, e| panic!("{e:?}")).unwrap();
+    }
+    assert_eq!(reading.join().unwrap().unwrap(), bytes);
+    assert_eq!(reactor.poll_once(None, |_, e| panic!("{e:?}")).unwrap(), 0);
 }
