@@ -680,3 +680,70 @@ fn a_write_only_channel_with_nothing_to_write_leaves_the_loop_idle() {
     assert_eq!(reading.join().unwrap().unwrap(), bytes);
     assert_eq!(reactor.poll_once(None, |_, e| panic!("{e:?}")).unwrap(), 0);
 }
+
+#[test]
+fn pulled_events_of_a_channel_unregistered_mid_way_go_back_to_it() {
+    let _lock = counted();
+    let mut reactor = Reactor::new().unwrap();
+    let (channel, mut peer) = TestChannel::pair();
+    let token = reactor.register(channel.line_buffered()).unwrap();
+    let (other, mut other_peer) = TestChannel::pair();
+    let other = reactor.register(other).unwrap();
+    peer.put(b"one\ntwo\nthree\n");
+    other_peer.put(b"x");
+    let deadline = Instant::now() + DEADLINE;
+    let mut first = None;
+    while first.is_none() {
+        assert!(Instant::now() < deadline);
+        reactor.wait_events(Some(Duration::from_millis(100))).unwrap();
+        assert!(reactor.wait_events(Some(Duration::ZERO)).unwrap() || first.is_none());
+        while let Some(event) = reactor.next_event() {
+            match own(event) {
+                Seen::Data(t, d) if t == token => {
+                    first = Some(d);
+                    break;
+                }
+                Seen::Data(t, d) => assert_eq!((t, d), (other, b"x".to_vec())),
+                seen => panic!("{seen:?}"),
+            }
+        }
+    }
+    assert_eq!(first.unwrap(), b"one\n");
+    let mut channel = reactor.unregister(token).unwrap();
+    while let Some(event) = reactor.next_event() {
+        assert!(!matches!(own(event), Seen::Data(t, _) | Seen::Closed(t) if t == token));
+    }
+    assert_eq!(read_some(&mut channel).unwrap(), b"two\n");
+    assert_eq!(read_some(&mut channel).unwrap(), b"three\n");
+    assert!(reactor.next_event().is_none());
+}
+
+#[test]
+fn a_panic_in_a_nested_poll_loses_no_line_and_repeats_none() {
+    let _lock = counted();
+    let mut runner = runner_with("seq", App::new("seq 40").buffering(procloop::Buffering::Line));
+    runner.start("seq").unwrap();
+    let mut lines: Vec<String> = Vec::new();
+    let deadline = Instant::now() + DEADLINE;
+    while lines.last().map(String::as_str) != Some("exited") {
+        assert!(Instant::now() < deadline, "{lines:?}");
+        poll_catching(&mut runner, |runner, event| {
+            let line = text(event);
+            let nested = line.starts_with("data");
+            lines.push(line.trim_start_matches("data seq ").trim().chars().take(6).collect());
+            if !nested {
+                return;
+            }
+            runner
+                .poll_once(Some(Duration::ZERO), |_, event| {
+                    let line = text(event);
+                    lines.push(line.trim_start_matches("data seq ").trim().chars().take(6).collect());
+                    assert!(!line.ends_with("5\n"), "a hostile nested handler");
+                })
+                .unwrap();
+        });
+    }
+    lines.retain(|l| l != "closed");
+    let expected: Vec<String> = (1..=40).map(|n| n.to_string()).chain(["exited".into()]).collect();
+    assert_eq!(lines, expected);
+}
