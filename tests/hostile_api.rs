@@ -747,3 +747,22 @@ fn a_panic_in_a_nested_poll_loses_no_line_and_repeats_none() {
     let expected: Vec<String> = (1..=40).map(|n| n.to_string()).chain(["exited".into()]).collect();
     assert_eq!(lines, expected);
 }
+
+#[test]
+fn a_pty_app_started_on_a_socket_is_a_socket_start() {
+    let _lock = counted();
+    let dir = TempDir::new("pty-socket");
+    let sock = dir.path().join("s.sock");
+    let socat = format!("socat UNIX-LISTEN:{} SYSTEM:cat", sock.display());
+    let mut runner = runner_with("both", App::new(&socat).socket(&sock).pty(true));
+    runner.add("pty", App::new(&socat).pty(true));
+    let starts = [("both", "both", Start::new()), ("pty", "overridden", Start::new().socket(&sock))];
+    for (app, alias, start) in starts {
+        runner.start_with(app, start.alias(alias)).unwrap();
+        let channel = runner.get_channel(alias).unwrap();
+        assert!(!channel.is_terminal());
+        channel.write(b"ping\n").unwrap();
+        run_until(&mut runner, |got| output_of(got, alias) == b"ping\n");
+        runner.terminate(alias).unwrap();
+    }
+}
