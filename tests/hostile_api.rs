@@ -766,3 +766,56 @@ fn a_pty_app_started_on_a_socket_is_a_socket_start() {
         runner.terminate(alias).unwrap();
     }
 }
+
+#[test]
+fn terminate_all_inside_a_handler_ends_every_batch_in_flight() {
+    let _lock = counted();
+    let mut runner = runner_with("a", App::new("seq 1000").buffering(procloop::Buffering::Line));
+    runner.add("b", App::new("seq 1000").buffering(procloop::Buffering::Line));
+    runner.start("a").unwrap();
+    runner.start("b").unwrap();
+    let user = runner.set_timer(Duration::from_secs(600));
+    let mut after = Vec::new();
+    let mut ended = false;
+    let deadline = Instant::now() + DEADLINE;
+    while !runner.is_idle() || !ended {
+        assert!(Instant::now() < deadline, "{after:?}");
+        runner
+            .poll_once(Some(Duration::from_millis(100)), |runner, event| {
+                if ended {
+                    after.push(text(event));
+                } else if matches!(event, Event::Data { .. }) {
+                    runner.terminate_all();
+                    ended = true;
+                }
+            })
+            .unwrap();
+        if ended && !runner.is_idle() {
+            assert!(runner.cancel_timer(user), "the user's timer is theirs to cancel");
+        }
+    }
+    assert!(after.is_empty(), "events after terminate_all: {:?}", &after[..after.len().min(5)]);
+    assert_eq!(runner.aliases().count(), 0);
+    assert!(child_pids().is_empty());
+}
+
+#[test]
+fn dropping_a_reactor_does_not_wait_out_a_stops_endless_grace() {
+    let _lock = counted();
+    let mut reactor = Reactor::new().unwrap();
+    let deaf = Spawn::new("sh -c \"trap '' TERM; echo up; exec sleep 1000\"").stderr(procloop::Stderr::Null);
+    let spawned = reactor.spawn(deaf).unwrap();
+    poll_until(&mut reactor, |seen| data_of(seen, spawned.channel) == b"up\n");
+    let pid = reactor.process(spawned.process).unwrap().pid();
+    assert!(reactor.stop_process(spawned.process, Duration::MAX).unwrap());
+    let (done, dropped) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(reactor);
+        done.send(()).unwrap();
+    });
+    if dropped.recv_timeout(DEADLINE).is_err() {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::SIGKILL);
+        panic!("the drop waits for the grace");
+    }
+    assert!(!child_pids().contains(&pid), "pid {pid} is left");
+}

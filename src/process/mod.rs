@@ -77,7 +77,8 @@ pub fn is_unknown_exit(status: ExitStatus) -> bool {
 /// its zombie keeps the group's id from being reused, so the group can
 /// still be signalled after the leader's exit. Dropping a `Process` whose
 /// exit was not seen ends it as [`stop`](Self::stop) with no grace would
-/// (SIGTERM, then SIGKILL, its group too if it leads one) and reaps it,
+/// (SIGTERM, then SIGKILL, its group too if it leads one; what is left of
+/// an earlier stop's grace is cut short) and reaps it,
 /// waiting at most 2 s: no child is left running or unreaped, also when a
 /// [`Reactor`](crate::Reactor) watching it is dropped. The copy a `fork()`
 /// of this process makes is dropped without touching the child (nor its
@@ -340,6 +341,9 @@ impl Drop for Process {
         // contained tree: the child is killed and reaped first, then the
         // rest of the leaf.
         if self.exit.is_none() {
+            // Not after the rest of an earlier stop's grace, which may be endless.
+            let now = Instant::now();
+            self.kill_at = self.kill_at.map(|at| at.min(now));
             end_all(&mut [self], Duration::ZERO);
         }
         self.reap();
