@@ -542,6 +542,11 @@ fn settings_at_their_edges_are_start_errors_naming_them() {
     let spawn = |e: &Error| matches!(e, Error::Spawn { .. });
     start_fails(App::new("true").user(u32::MAX, u32::MAX), "true", spawn);
     start_fails(App::new("true").cpu_affinity(&[usize::MAX]), "cpu_affinity", setting);
+    start_fails(
+        App::new("true").cpu_affinity(&[1000]),
+        "cpu_affinity [1000] (only CPUs that are online",
+        spawn,
+    );
     start_fails(App::new("true").nice(i32::MIN), "nice", setting);
     start_fails(App::new("true").nice(i32::MAX), "nice", setting);
     start_fails(App::new("tr\0ue"), "NUL", setting);
