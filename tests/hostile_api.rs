@@ -824,3 +824,18 @@ fn dropping_a_reactor_does_not_wait_out_a_stops_endless_grace() {
     }
     assert!(!child_pids().contains(&pid), "pid {pid} is left");
 }
+
+#[test]
+fn a_config_key_given_twice_is_an_error_naming_it() {
+    let _lock = counted();
+    for (config, key) in [
+        (r#"{"command": "a", "command": "b"}"#, "\"command\""),
+        (r#"{"command": "a", "env": {"A": "1"}, "env": {"B": "2"}}"#, "\"env\""),
+        (r#"{"command": "a", "limits": {"memory": 1, "memory": 2}}"#, "\"memory\""),
+    ] {
+        let err = serde_json::from_str::<App>(config).map(|_| ()).unwrap_err().to_string();
+        assert!(err.contains("twice") && err.contains(key), "{config}: {err:?} does not name {key}");
+    }
+    let err = serde_json::from_str::<Start>(r#"{"alias": "a", "alias": "b"}"#).map(|_| ()).unwrap_err();
+    assert!(err.to_string().contains("\"alias\""), "{err}");
+}
