@@ -839,3 +839,47 @@ fn a_config_key_given_twice_is_an_error_naming_it() {
     let err = serde_json::from_str::<Start>(r#"{"alias": "a", "alias": "b"}"#).map(|_| ()).unwrap_err();
     assert!(err.to_string().contains("\"alias\""), "{err}");
 }
+
+#[test]
+fn handlers_that_always_make_more_work_still_let_poll_once_return() {
+    let _lock = counted();
+    let mut reactor = Reactor::new().unwrap();
+    reactor.set_timer(Duration::ZERO);
+    let (channel, mut peer) = TestChannel::pair();
+    let token = reactor.register(channel).unwrap();
+    peer.put(b"ping");
+    let mut handed = 0usize;
+    for _ in 0..3 {
+        reactor
+            .poll_once(Some(DEADLINE), |reactor, event| {
+                handed += 1;
+                assert!(handed < 100_000, "one poll_once never ends");
+                match event {
+                    ReactorEvent::Timer { .. } => drop(reactor.set_timer(Duration::ZERO)),
+                    ReactorEvent::Data { .. } => reactor.channel(token).unwrap().write(b"pong").unwrap(),
+                    other => panic!("{other:?}"),
+                }
+            })
+            .unwrap();
+        handed = 0;
+        let echoed = peer.get();
+        peer.put(&echoed);
+    }
+}
+
+#[test]
+fn a_listening_socket_is_refused_as_a_channel_by_its_fd() {
+    use std::os::fd::AsRawFd;
+    let _lock = counted();
+    let dir = TempDir::new("listening");
+    let listener = std::os::unix::net::UnixListener::bind(dir.path().join("l.sock")).unwrap();
+    let fd = listener.as_raw_fd();
+    match Channel::from_borrowed_socket(fd) {
+        Err(Error::Io(e)) => {
+            assert!(e.to_string().contains(&format!("fd {fd} is a listening socket")), "{e}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let (connected, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
+    assert!(Channel::from_borrowed_socket(connected.as_raw_fd()).is_ok());
+}
