@@ -883,3 +883,38 @@ fn a_listening_socket_is_refused_as_a_channel_by_its_fd() {
     let (connected, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
     assert!(Channel::from_borrowed_socket(connected.as_raw_fd()).is_ok());
 }
+
+#[test]
+fn a_process_whose_outputs_are_no_channels_still_exits() {
+    let _lock = counted();
+    let mut reactor = Reactor::new().unwrap();
+    let server = reactor.add_server(std::net::TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
+    let (channel, _peer) = TestChannel::pair();
+    let unrelated = reactor.register(channel).unwrap();
+    let first = reactor.add_process(std::process::Command::new("true").spawn().unwrap(), &[]).unwrap();
+    let outputs = [server, unrelated, first, server];
+    let second = reactor.add_process(std::process::Command::new("true").spawn().unwrap(), &outputs).unwrap();
+    let seen =
+        poll_until(&mut reactor, |seen| seen.iter().filter(|s| matches!(s, Seen::Exited(..))).count() == 2);
+    assert!(seen.contains(&Seen::Exited(first, 0)) && seen.contains(&Seen::Exited(second, 0)), "{seen:?}");
+}
+
+#[test]
+fn a_timer_id_of_another_loop_cancels_nothing_here() {
+    let _lock = counted();
+    let mut theirs = Reactor::new().unwrap();
+    let mut runner = runner_with(
+        "crash",
+        App::new("sh -c 'exit 3'").restart(Restart::OnFailure).max_restarts(1, Duration::MAX),
+    );
+    let ours = runner.set_timer(Duration::ZERO);
+    let foreign: Vec<TimerId> = (0..64).map(|_| theirs.set_timer(Duration::ZERO)).collect();
+    runner.start("crash").unwrap();
+    run_until(&mut runner, |got| got.iter().any(|g| matches!(g, Got::Exited(..))));
+    for id in &foreign {
+        assert!(!runner.cancel_timer(*id), "{id:?} is the other loop's");
+    }
+    let got = run_until(&mut runner, |got| got.iter().any(|g| matches!(g, Got::Restarted(..))));
+    assert!(got.contains(&Got::Timer(ours)) || !runner.cancel_timer(ours), "{got:?}");
+    runner.terminate("crash").unwrap();
+}
