@@ -918,3 +918,17 @@ fn a_timer_id_of_another_loop_cancels_nothing_here() {
     assert!(got.contains(&Got::Timer(ours)) || !runner.cancel_timer(ours), "{got:?}");
     runner.terminate("crash").unwrap();
 }
+
+#[test]
+fn a_token_of_another_reactor_finds_nothing_here() {
+    let _lock = counted();
+    let (mut a, mut b) = (Reactor::new().unwrap(), Reactor::new().unwrap());
+    let (channel, _a_peer) = TestChannel::pair();
+    let theirs = a.register(channel).unwrap();
+    let (channel, _b_peer) = TestChannel::pair();
+    let ours = b.register(channel).unwrap();
+    assert_ne!(theirs, ours);
+    assert!(b.channel(theirs).is_none());
+    assert!(b.unregister(theirs).is_none());
+    assert!(b.channel(ours).is_some());
+}
