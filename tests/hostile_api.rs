@@ -932,3 +932,4 @@ fn a_token_of_another_reactor_finds_nothing_here() {
     assert!(b.unregister(theirs).is_none());
     assert!(b.channel(ours).is_some());
 }
+
