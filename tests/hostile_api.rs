@@ -654,7 +654,7 @@ fn the_cpu_time_of_an_exit_not_seen_yet_is_known() {
     wait_for("a zombie", || pid_state(pid) == Some('Z'));
     let cpu = runner.cpu_time("true");
     assert!(cpu.is_ok(), "{cpu:?}");
-    assert!(runner.is_running("true") == false);
+    assert!(!runner.is_running("true"));
     assert!(runner.cpu_time("true").is_ok());
     let seen = events_until(&mut runner, |seen| seen.iter().any(|s| s.starts_with("exited")));
     assert_eq!(seen.last().unwrap(), "exited true None");
