@@ -933,3 +933,15 @@ fn a_token_of_another_reactor_finds_nothing_here() {
     assert!(b.channel(ours).is_some());
 }
 
+
+#[test]
+fn a_bot_with_an_empty_alias_plays_its_turns() {
+    let _lock = counted();
+    let mut runner = echo_bot();
+    runner.start_with("bot", Start::new().alias("")).unwrap();
+    for _ in 0..2 {
+        runner.begin_turn(Turn::new(Duration::from_secs(60)).bot("", "move\n")).unwrap();
+        let seen = events_until(&mut runner, |seen| seen.iter().any(|s| s.starts_with("turn ended")));
+        assert_eq!(seen, ["reply  move\n", "turn ended =replied"]);
+    }
+}
