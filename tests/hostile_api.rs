@@ -945,3 +945,41 @@ fn a_bot_with_an_empty_alias_plays_its_turns() {
         assert_eq!(seen, ["reply  move\n", "turn ended =replied"]);
     }
 }
+
+#[test]
+fn switching_buffering_in_a_handler_mid_batch_loses_and_repeats_nothing() {
+    use procloop::Buffering::{Bytes, Line, WholeLines};
+    let _lock = counted();
+    let input: Vec<u8> = (0..200).flat_map(|n| format!("line {n}\n").into_bytes()).collect();
+    for from in [Bytes, Line, WholeLines] {
+        for to in [Bytes, Line, WholeLines] {
+            let mut reactor = Reactor::new().unwrap();
+            let (mut channel, mut peer) = TestChannel::pair();
+            channel.set_buffering(from);
+            let token = reactor.register(channel).unwrap();
+            peer.put(&input);
+            peer.close();
+            let mut got = Vec::new();
+            let mut switched = false;
+            let deadline = Instant::now() + DEADLINE;
+            let mut closed = false;
+            while !closed {
+                assert!(Instant::now() < deadline, "{from:?} to {to:?}: {} bytes", got.len());
+                reactor
+                    .poll_once(Some(Duration::from_millis(100)), |reactor, event| match event {
+                        ReactorEvent::Data { data, .. } => {
+                            got.extend_from_slice(data);
+                            if !switched {
+                                reactor.channel(token).unwrap().set_buffering(to);
+                                switched = true;
+                            }
+                        }
+                        ReactorEvent::Closed { .. } => closed = true,
+                        other => panic!("{other:?}"),
+                    })
+                    .unwrap();
+            }
+            assert!(got == input, "{from:?} to {to:?}: {} bytes of {}", got.len(), input.len());
+        }
+    }
+}
