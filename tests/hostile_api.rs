@@ -933,7 +933,6 @@ fn a_token_of_another_reactor_finds_nothing_here() {
     assert!(b.channel(ours).is_some());
 }
 
-
 #[test]
 fn a_bot_with_an_empty_alias_plays_its_turns() {
     let _lock = counted();
@@ -982,4 +981,18 @@ fn switching_buffering_in_a_handler_mid_batch_loses_and_repeats_nothing() {
             assert!(got == input, "{from:?} to {to:?}: {} bytes of {}", got.len(), input.len());
         }
     }
+}
+
+#[test]
+fn an_empty_program_name_or_working_directory_is_named() {
+    let _lock = counted();
+    let setting = |e: &Error| matches!(e, Error::InvalidSetting { .. });
+    start_fails(App::new("''"), "program \"\"", setting);
+    start_fails(App::new("\"\" arg"), "program \"\"", setting);
+    start_fails(App::new("echo").cwd(""), "working directory \"\": it is empty", setting);
+    let mut reactor = Reactor::new().unwrap();
+    let err = reactor.spawn(Spawn::new("''")).unwrap_err();
+    assert!(setting(&err) && err.to_string().contains("program \"\""), "{err}");
+    let err = reactor.spawn(Spawn::new("echo").cwd("")).unwrap_err();
+    assert!(setting(&err) && err.to_string().contains("working directory \"\""), "{err}");
 }
