@@ -3,7 +3,7 @@
 
 mod util;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -995,4 +995,31 @@ fn an_empty_program_name_or_working_directory_is_named() {
     assert!(setting(&err) && err.to_string().contains("program \"\""), "{err}");
     let err = reactor.spawn(Spawn::new("echo").cwd("")).unwrap_err();
     assert!(setting(&err) && err.to_string().contains("working directory \"\""), "{err}");
+}
+
+#[test]
+fn one_borrowed_fd_as_both_ends_of_a_pipe_channel_is_flushed_by_the_loop() {
+    use std::os::fd::AsRawFd;
+    let _lock = counted();
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    let fd = ours.as_raw_fd();
+    let mut reactor = Reactor::new().unwrap();
+    let token = reactor.register(Channel::from_borrowed_pipe(Some(fd), Some(fd)).unwrap()).unwrap();
+    let bytes = random_bytes(2_000_000, 3);
+    reactor.channel(token).unwrap().write(&bytes).unwrap();
+    assert!(reactor.channel(token).unwrap().queued() > 0, "the socket took it all: no test");
+    let reading = std::thread::spawn(move || {
+        let mut got = vec![0; 2_000_000];
+        (&theirs).read_exact(&mut got).map(|()| got)
+    });
+    let deadline = Instant::now() + DEADLINE;
+    while reactor.channel(token).unwrap().queued() > 0 {
+        assert!(Instant::now() < deadline, "never flushed");
+        // The reader's end closes once it has read all.
+        let closed = |e: ReactorEvent<'_>| assert!(matches!(e, ReactorEvent::Closed { .. }), "{e:?}");
+        reactor.poll_once(Some(Duration::from_millis(100)), |_, e| closed(e)).unwrap();
+    }
+    assert!(reading.join().unwrap().unwrap() == bytes);
+    drop(reactor);
+    drop(ours);
 }
