@@ -1023,3 +1023,24 @@ fn one_borrowed_fd_as_both_ends_of_a_pipe_channel_is_flushed_by_the_loop() {
     drop(reactor);
     drop(ours);
 }
+
+#[test]
+fn dropping_a_runner_while_a_start_connects_or_a_restart_waits_leaves_nothing() {
+    let _lock = counted();
+    let dir = TempDir::new("drop-states");
+    let socket =
+        App::new("sleep 1000").socket(dir.path().join("never.sock")).socket_wait(Duration::from_secs(600));
+    let mut runner = runner_with("socket", socket);
+    let crash =
+        App::new("sh -c 'exit 3'").restart(Restart::Always).backoff(Duration::from_secs(600), Duration::MAX);
+    runner.add("crash", crash);
+    let fds = open_fds();
+    let connecting = runner.start_with("socket", Start::new().nowait()).unwrap();
+    runner.start("crash").unwrap();
+    run_until(&mut runner, |got| got.contains(&Got::Exited("crash".into(), Some(3))));
+    assert!(!runner.is_idle());
+    drop(runner);
+    assert!(!child_pids().contains(&connecting), "the connecting start is left");
+    assert!(child_pids().is_empty(), "{:?}", child_pids());
+    assert!(open_fds() < fds, "the Runner's own fds are gone too");
+}
