@@ -205,7 +205,9 @@ impl App {
     /// are the terminal, so programs that behave differently on a terminal
     /// (line-buffered output, prompts, REPLs) can be driven. The channel is
     /// the terminal's master side; [`Runner::resize`](crate::Runner::resize)
-    /// sets its size. Like `die_with_parent`, it takes the fork path.
+    /// sets its size. Like `die_with_parent`, it takes the fork path. A
+    /// socket start of it (with [`socket`](Self::socket) or
+    /// [`Start::socket`]) talks over its socket instead, without a terminal.
     pub fn pty(mut self, on: bool) -> App {
         self.pty = on;
         self
