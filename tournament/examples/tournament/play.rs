@@ -1,5 +1,5 @@
 //! The tournament as turns: each pair of engines (a slot) is started a
-//! few slots at a time (uci, then isready), readied for each game
+//! few slots at a time (uci, then isready: start.rs), readied for each game
 //! (ucinewgame, isready), then asked for each move (position, go) as a
 //! turn of one engine whose reply is its `bestmove` line.
 
@@ -8,22 +8,17 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::time::Duration;
 
-use procloop::{Buffering, Charge, Event, Outcome, Runner, Start, Turn, TurnId, TurnReport};
+use procloop::{Buffering, Charge, Event, Outcome, Runner, Turn, TurnId, TurnReport};
 
 use crate::answers::Answers;
 use crate::game::{Game, Termination};
 use crate::options::Options;
 use crate::score::Score;
 
-/// Slots whose engines start at once: the others wait, so that no
-/// engine's start-up, slowed by the others', misses its limit.
-const STARTING_AT_ONCE: usize = 4;
-/// Wall time an engine has for each step of its start and for `isready`
-/// on a machine with a core for each engine thinking: wall time, so that
-/// an engine that never answers is given up on in that time (a CPU
-/// clock's wall backstop was ten times as long). With more engines
-/// thinking than cores it is that many times longer (`start_limit`).
-const START_LIMIT: Duration = Duration::from_secs(15);
+// A child module: it sees the tournament's fields.
+#[path = "start.rs"]
+mod start;
+
 /// Time a move has without a clock (`--nodes` alone).
 const MOVE_LIMIT: Duration = Duration::from_secs(10);
 /// The shortest turn deadline: a clock with no increment.
@@ -218,33 +213,6 @@ impl Tournament {
         }
     }
 
-    fn start_queued(&mut self, runner: &mut Runner) {
-        while self.starting < STARTING_AT_ONCE
-            && let Some(i) = self.queued.pop_front()
-        {
-            self.starting += 1;
-            self.slots[i].starting = true;
-            self.start_engines(runner, i, &[0, 1]);
-        }
-    }
-
-    /// (Re)starts the slot's engines `which`, and sends them `uci`.
-    fn start_engines(&mut self, runner: &mut Runner, i: usize, which: &[usize]) {
-        let mut turn = Turn::new(self.start_limit()).charge(Charge::Wall).reply_prefix("uciok");
-        for &e in which {
-            let alias = self.slots[i].aliases[e].clone();
-            if runner.exit_status(&alias).is_some() {
-                let _ = runner.terminate(&alias);
-            }
-            if let Err(error) = runner.start_with(&format!("engine{e}"), Start::new().alias(&alias)) {
-                return self.fail(runner, i, format!("starting {}: {error}", self.opts.engines[e]));
-            }
-            self.slots[i].answers.restarted(e);
-            turn = turn.bot(&alias, "uci\n");
-        }
-        self.begin_turn(runner, i, Step::Uci, turn, which.len());
-    }
-
     /// Begins `turn` (of `bots` engines) for slot `i`, now at `step`.
     fn begin_turn(&mut self, runner: &mut Runner, i: usize, step: Step, turn: Turn, bots: usize) {
         match runner.begin_turn(turn) {
@@ -260,34 +228,9 @@ impl Tournament {
     fn turn_ended(&mut self, runner: &mut Runner, i: usize, report: &TurnReport) {
         let all_replied = report.iter().all(|(_, o)| matches!(o, Outcome::Replied { .. }));
         match self.slots[i].step {
-            Step::Uci if all_replied => {
-                let mut turn = Turn::new(self.start_limit()).charge(Charge::Wall).reply_prefix("readyok");
-                let payload = match self.opts.hash {
-                    Some(mib) => format!("setoption name Hash value {mib}\nisready\n"),
-                    None => "isready\n".into(),
-                };
-                let mut bots = 0;
-                for (alias, _) in report.iter() {
-                    turn = turn.bot(alias, payload.as_str());
-                    bots += 1;
-                }
-                self.begin_turn(runner, i, Step::Ready, turn, bots);
-            }
-            Step::Ready if all_replied => {
-                if std::mem::take(&mut self.slots[i].starting) {
-                    self.starting -= 1;
-                    self.start_queued(runner);
-                }
-                self.ready_game(runner, i);
-            }
-            Step::Uci | Step::Ready => {
-                let failed: Vec<String> = report
-                    .iter()
-                    .filter(|(_, o)| !matches!(o, Outcome::Replied { .. }))
-                    .map(|(alias, outcome)| self.did_not_start(i, alias, outcome))
-                    .collect();
-                self.fail(runner, i, format!("slot {i}: {}", failed.join("; ")));
-            }
+            Step::Uci if all_replied => self.uci_answered(runner, i, report),
+            Step::Ready if all_replied => self.ready_answered(runner, i),
+            Step::Uci | Step::Ready => self.not_started(runner, i, report),
             Step::NewGame => self.new_game_ready(runner, i, report),
             Step::Move => self.moved(runner, i, report),
             Step::Queued | Step::Ending(_) | Step::Done | Step::Failed => {}
@@ -417,24 +360,6 @@ impl Tournament {
         }
     }
 
-    /// The time a start-up step has now: `START_LIMIT`, times the engines
-    /// thinking per core when they are more than the cores, so that a start
-    /// on a loaded machine (256 engines on 2 cores) gets its share of time.
-    fn start_limit(&self) -> Duration {
-        let load = (self.busy / self.cores).max(1);
-        START_LIMIT.saturating_mul(u32::try_from(load).unwrap_or(u32::MAX))
-    }
-
-    /// Why engine `alias` of slot `i` did not start, its command named.
-    fn did_not_start(&self, i: usize, alias: &str, outcome: Outcome) -> String {
-        let e = (self.slots[i].aliases[1] == alias) as usize;
-        let why = match outcome {
-            Outcome::TimedOut => "did not answer in time",
-            _ => "ended",
-        };
-        format!("{} did not start: it {why}", self.opts.engines[e])
-    }
-
     fn fail(&mut self, runner: &mut Runner, i: usize, error: String) {
         let _ = writeln!(std::io::stderr(), "{error}");
         self.errors.push(error);
@@ -484,17 +409,6 @@ mod tests {
     fn tournament(args: &[&str]) -> Tournament {
         let opts = crate::options::parse(args.iter().map(|a| a.to_string())).expect("good options");
         Tournament::new(opts, "2026.12.06".into()).expect("no PGN to create")
-    }
-
-    #[test]
-    fn a_start_on_a_loaded_machine_has_its_share_of_time() {
-        let mut t = tournament(&["--nodes", "100"]);
-        t.cores = 2;
-        assert_eq!(t.start_limit(), START_LIMIT);
-        t.busy = 3;
-        assert_eq!(t.start_limit(), START_LIMIT, "no more engines per core than one");
-        t.busy = 256;
-        assert_eq!(t.start_limit(), START_LIMIT * 128);
     }
 
     #[test]
