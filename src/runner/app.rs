@@ -147,6 +147,10 @@ impl App {
     }
 
     /// How long `terminate` waits after SIGTERM before SIGKILL (default 5 s).
+    /// `Duration::MAX` never sends SIGKILL: then `terminate`, `terminate_all`
+    /// and dropping the Runner wait for as long as a child that ignores
+    /// SIGTERM lives (`stop` and the loop never wait; `terminate_within`
+    /// waits at most its limit).
     pub fn termination_grace(mut self, grace: Duration) -> App {
         self.grace = grace;
         self
@@ -174,7 +178,8 @@ impl App {
     }
 
     /// The delay before a restart: `initial`, doubling with each restart in
-    /// the window, up to `max` (default 100 ms up to 30 s).
+    /// the window, up to `max` (default 100 ms up to 30 s). A `max` below
+    /// `initial` is taken as `initial`: every restart waits `initial`.
     pub fn backoff(mut self, initial: Duration, max: Duration) -> App {
         self.restart.initial = initial;
         self.restart.max = max.max(initial);
