@@ -159,14 +159,11 @@ fn summary(tournament: &Tournament, unplayed: usize, seconds: f64) -> String {
         let _ = writeln!(out, "{unplayed} games not played");
     }
     let cpu = harness_cpu();
-    let moves = score.moves.max(1);
+    // With no move made there is no CPU per move: 0, not the whole run's.
+    let per_move = if score.moves == 0 { 0.0 } else { cpu.as_secs_f64() * 1e6 / score.moves as f64 };
     let _ = writeln!(out, "moves per second: {:.0}", score.moves as f64 / seconds);
-    let _ = writeln!(
-        out,
-        "harness: {:.1} µs CPU per move over {} moves in {seconds:.1} s",
-        cpu.as_secs_f64() * 1e6 / moves as f64,
-        score.moves
-    );
+    let _ =
+        writeln!(out, "harness: {per_move:.1} µs CPU per move over {} moves in {seconds:.1} s", score.moves);
     out
 }
 
