@@ -90,10 +90,10 @@ impl InputBuffer {
     }
 
     /// Puts `data` back in front of the buffered bytes (bytes a reactor
-    /// had queued for its handler and takes back). They may not fit: a
-    /// fill that drains an exited child's output can queue two reads of
-    /// its channel, so the buffer may hold up to twice its capacity. Until
-    /// it is back under, it counts as full and is never read into.
+    /// had queued for its handler and takes back). A reactor queues no
+    /// more of a channel than fits beside what it buffers, so they fit;
+    /// should they not, every byte is kept, and the buffer counts as full
+    /// (is never read into) until it is back under its capacity.
     pub(crate) fn unread(&mut self, data: &[u8]) {
         if data.is_empty() {
             return;

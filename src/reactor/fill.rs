@@ -135,7 +135,9 @@ impl Reactor {
 
 /// Queues one piece: one of the channel's own buffer (bytes put back, held
 /// while paused, or buffered before it was registered), consumed now, one
-/// a step; or what one read gives.
+/// a step; or what one read gives. Nothing while a piece of it is still
+/// queued (`Some(0)`: it comes in a later fill), so that what is queued
+/// and buffered for a channel never adds up to more than its capacity.
 fn deliver(
     queue: &mut Queue,
     state: &mut ChannelState,
@@ -144,6 +146,12 @@ fn deliver(
     readable: &mut bool,
     hup: bool,
 ) -> Option<usize> {
+    if queue.holds(state, token) {
+        // One piece at a time: a second read while one is queued (an
+        // exit's drain steps the channel again in the fill that read it)
+        // let a handler that took both back hold twice the capacity.
+        return Some(0);
+    }
     loop {
         let channel = &mut state.channel;
         if let Some(len) = channel.piece_len() {
