@@ -105,3 +105,100 @@ fn a_put_back_buffer_never_holds_more_than_its_capacity() {
         assert!(bytes == input, "{mode:?}: {} of {} bytes, or out of order", bytes.len(), input.len());
     }
 }
+
+/// Checks `pieces` of `input` cut at `capacity` in line mode `mode`: each
+/// ends with `\n` or is exactly `capacity` long (a piece of a long line),
+/// but the last, which ends the stream; together they are `input`.
+fn check_line_pieces(pieces: &[Vec<u8>], input: &[u8], capacity: usize, what: &str) {
+    assert_eq!(pieces.concat(), input, "{what}: bytes lost or out of order");
+    for (i, piece) in pieces.iter().enumerate() {
+        let last = i + 1 == pieces.len();
+        assert!(
+            piece.ends_with(b"\n") || piece.len() == capacity || last,
+            "{what}: piece {i} of {} bytes, neither a line nor the capacity {capacity}",
+            piece.len()
+        );
+        assert!(piece.len() <= capacity, "{what}: piece {i} of {} bytes", piece.len());
+    }
+}
+
+/// An endless line (no newline for many times the capacity), between two
+/// short ones: in line and whole-lines modes it comes in pieces of
+/// exactly the capacity (a `Data` without `\n`: the line goes on), the
+/// rest with its newline, then the last partial line at end of stream.
+#[test]
+fn an_endless_line_comes_in_capacity_sized_pieces_in_a_reactor() {
+    init();
+    const CAPACITY: usize = 4096;
+    let mut input = b"head\n".to_vec();
+    input.extend(std::iter::repeat_n(b'x', 50_000));
+    input.extend(b"\nshort\ntail");
+    for mode in [Buffering::Line, Buffering::WholeLines] {
+        for ended in [true, false] {
+            let dir = TempDir::new("endless");
+            let file = dir.path().join("input");
+            std::fs::write(&file, &input).unwrap();
+            let mut reactor = Reactor::new().unwrap();
+            let mut child = Command::new("cat").arg(&file).stdout(Stdio::piped()).spawn().unwrap();
+            let stdout = child.stdout.take().unwrap();
+            let channel =
+                Channel::from_pipe(Some(stdout.into()), None).unwrap().with_input_capacity(CAPACITY);
+            let output = reactor.register(with_mode(channel, mode)).unwrap();
+            if ended {
+                wait_until_ended(child.id());
+            }
+            let process = reactor.add_process(child, &[output]).unwrap();
+            let seen = poll_until(&mut reactor, |s| s.contains(&Seen::Exited(process, 0)));
+            let pieces: Vec<Vec<u8>> = seen
+                .iter()
+                .filter_map(|s| match s {
+                    Seen::Data(_, d) => Some(d.clone()),
+                    _ => None,
+                })
+                .collect();
+            check_line_pieces(&pieces, &input, CAPACITY, &format!("{mode:?}, ended {ended}"));
+        }
+    }
+}
+
+/// The same through a Runner (the default 64 KiB capacity), and through
+/// `read()` without a loop.
+#[test]
+fn an_endless_line_comes_in_capacity_sized_pieces_in_a_runner_and_by_read() {
+    init();
+    let capacity = procloop::DEFAULT_INPUT_CAPACITY;
+    let script = "printf 'head\\n'; head -c 300000 /dev/zero | tr '\\0' x; printf '\\nshort\\ntail'";
+    let mut input = b"head\n".to_vec();
+    input.extend(std::iter::repeat_n(b'x', 300_000));
+    input.extend(b"\nshort\ntail");
+    for mode in [Buffering::Line, Buffering::WholeLines] {
+        let mut runner = procloop::Runner::new().unwrap();
+        runner.add("long", procloop::App::new("sh").buffering(mode));
+        runner.start_with("long", procloop::Start::new().args(["-c", script])).unwrap();
+        let got = run_until(&mut runner, |g| g.iter().any(|g| matches!(g, Got::Exited(..))));
+        let pieces: Vec<Vec<u8>> = got
+            .iter()
+            .filter_map(|g| match g {
+                Got::Data(_, d) => Some(d.clone()),
+                _ => None,
+            })
+            .collect();
+        check_line_pieces(&pieces, &input, capacity, &format!("Runner, {mode:?}"));
+        runner.terminate("long").unwrap();
+
+        let (channel, mut peer) = procloop::testing::TestChannel::pair();
+        let mut channel = with_mode(channel.with_input_capacity(4096), mode);
+        peer.put(&input[..10_000]);
+        let mut pieces: Vec<Vec<u8>> = Vec::new();
+        let deadline = Instant::now() + DEADLINE;
+        while pieces.concat().len() < 5 + 8192 {
+            assert!(Instant::now() < deadline, "read: {} bytes", pieces.concat().len());
+            let piece = channel.read().unwrap();
+            if !piece.is_empty() {
+                pieces.push(piece);
+            }
+        }
+        assert_eq!(pieces.iter().map(Vec::len).collect::<Vec<_>>(), [5, 4096, 4096], "read, {mode:?}");
+        assert_eq!(channel.read().unwrap(), b"", "read, {mode:?}: a partial line waits");
+    }
+}
