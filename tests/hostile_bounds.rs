@@ -202,3 +202,130 @@ fn an_endless_line_comes_in_capacity_sized_pieces_in_a_runner_and_by_read() {
         assert_eq!(channel.read().unwrap(), b"", "read, {mode:?}: a partial line waits");
     }
 }
+
+/// Writes `chunk` until the queue refuses it; returns the bytes taken.
+/// The refusal is `QueueFull` naming what is queued, what was asked and
+/// the limit, and takes nothing: the queue is as it was.
+fn write_until_full(channel: &mut Channel, chunk: &[u8], limit: usize) -> Vec<u8> {
+    let mut taken = Vec::new();
+    loop {
+        let before = channel.queued();
+        match channel.write(chunk) {
+            Ok(()) => taken.extend_from_slice(chunk),
+            Err(procloop::Error::QueueFull { queued, requested, limit: named }) => {
+                assert_eq!((queued, requested, named), (before, chunk.len(), limit));
+                assert!(queued + requested > limit && queued <= limit, "{queued} + {requested} vs {limit}");
+                assert_eq!(channel.queued(), before, "a refused write took something");
+                return taken;
+            }
+            Err(e) => panic!("write: {e}"),
+        }
+        assert!(taken.len() <= limit + (1 << 20), "{} bytes taken, the queue never filled", taken.len());
+    }
+}
+
+/// A numbered chunk of `len` bytes, so that a lost or doubled one shows.
+fn numbered(i: usize, len: usize) -> Vec<u8> {
+    let mut chunk = format!("{i:08}").into_bytes();
+    chunk.resize(len - 1, b'.');
+    chunk.push(b'\n');
+    chunk
+}
+
+/// A user who writes endlessly to a child that reads nothing (a `cat`
+/// stopped by SIGSTOP): its queue stops at the limit with a typed error
+/// that takes nothing (also for `write_chunks`, all or none); once the
+/// child reads again, every byte taken comes back, in order, and not one
+/// refused.
+#[test]
+fn an_endless_writer_is_refused_at_the_queue_limit_and_loses_nothing() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    init();
+    const LIMIT: usize = 100_000;
+    let mut child = Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let pid = Pid::from_raw(child.id() as i32);
+    kill(pid, Signal::SIGSTOP).unwrap();
+    let (stdin, stdout) = (child.stdin.take().unwrap(), child.stdout.take().unwrap());
+    let channel = Channel::from_pipe(Some(stdout.into()), Some(stdin.into())).unwrap();
+    let mut reactor = Reactor::new().unwrap();
+    let token = reactor.register(channel.with_write_queue_limit(LIMIT)).unwrap();
+    let channel = reactor.channel(token).unwrap();
+    let mut sent = Vec::new();
+    let mut i = 0;
+    loop {
+        let chunk = numbered(i, 1000);
+        let before = channel.queued();
+        if channel.write(&chunk).is_err() {
+            break;
+        }
+        sent.extend(chunk);
+        i += 1;
+        assert!(sent.len() < 4 * LIMIT + (1 << 20), "the queue never filled: {before}");
+    }
+    let more = write_until_full(channel, &numbered(i, 1000), LIMIT);
+    assert!(more.is_empty());
+    let (a, b) = (numbered(i, 40), numbered(i + 1, 40));
+    let room = LIMIT - channel.queued();
+    let too_big = vec![b'!'; room];
+    let err = channel.write_chunks(&[&a, &too_big]).unwrap_err();
+    assert!(matches!(err, procloop::Error::QueueFull { .. }), "{err}");
+    assert_eq!(LIMIT - channel.queued(), room, "write_chunks took part of a refused write");
+    channel.write_chunks(&[&a, &b]).unwrap();
+    sent.extend(a.iter().chain(&b));
+    kill(pid, Signal::SIGCONT).unwrap();
+    let mut got = Vec::new();
+    let deadline = Instant::now() + DEADLINE;
+    while got.len() < sent.len() {
+        assert!(Instant::now() < deadline, "{} of {} bytes back", got.len(), sent.len());
+        reactor
+            .poll_once(Some(Duration::from_millis(100)), |_, e| {
+                if let ReactorEvent::Data { data, .. } = e {
+                    got.extend_from_slice(data);
+                }
+            })
+            .unwrap();
+    }
+    assert!(got == sent, "{} bytes back of {}, or out of order", got.len(), sent.len());
+    assert_eq!(reactor.channel(token).unwrap().queued(), 0);
+    drop(reactor);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// The same through a Runner, at the default limit (16 MiB): `freeze`
+/// holds the bot, the queue stops at the limit, `thaw` lets it all through.
+#[test]
+fn an_endless_writer_to_a_frozen_bot_is_refused_at_the_default_limit() {
+    init();
+    let mut runner = procloop::Runner::new().unwrap();
+    runner.add("cat", procloop::App::new("cat"));
+    runner.start("cat").unwrap();
+    runner.freeze("cat").unwrap();
+    let limit = procloop::DEFAULT_WRITE_QUEUE_LIMIT;
+    let channel = runner.get_channel("cat").unwrap();
+    let mut sent = Vec::new();
+    let mut i = 0;
+    while channel.write(&numbered(i, 65_536)).is_ok() {
+        sent.extend(numbered(i, 65_536));
+        i += 1;
+        assert!(sent.len() <= limit + (1 << 20), "the queue never filled");
+    }
+    sent.extend(write_until_full(channel, &numbered(i, 4096), limit));
+    assert!(channel.queued() <= limit);
+    runner.thaw("cat").unwrap();
+    let mut got = Vec::new();
+    let deadline = Instant::now() + DEADLINE;
+    while got.len() < sent.len() {
+        assert!(Instant::now() < deadline, "{} of {} bytes back", got.len(), sent.len());
+        runner
+            .poll_once(Some(Duration::from_millis(100)), |_, e| {
+                if let procloop::Event::Data { data, .. } = e {
+                    got.extend_from_slice(data);
+                }
+            })
+            .unwrap();
+    }
+    assert!(got == sent, "{} bytes back of {}, or out of order", got.len(), sent.len());
+    runner.terminate("cat").unwrap();
+}
