@@ -329,3 +329,113 @@ fn an_endless_writer_to_a_frozen_bot_is_refused_at_the_default_limit() {
     assert!(got == sent, "{} bytes back of {}, or out of order", got.len(), sent.len());
     runner.terminate("cat").unwrap();
 }
+
+/// Polls `reactor` a few times with `tokens` paused: no event may come,
+/// and each channel's buffer is then (and stays) at its capacity.
+fn hold_paused(reactor: &mut Reactor, tokens: &[Token], capacity: usize, what: &str) {
+    let full = |r: &mut Reactor| tokens.iter().all(|t| r.channel(*t).unwrap().buffered() == capacity);
+    let deadline = Instant::now() + DEADLINE;
+    while !full(reactor) {
+        assert!(Instant::now() < deadline, "{what}: the paused buffers never filled");
+        reactor
+            .poll_once(Some(Duration::from_millis(50)), |_, e| panic!("{what}: paused, yet {e:?}"))
+            .unwrap();
+    }
+    for _ in 0..5 {
+        reactor
+            .poll_once(Some(Duration::from_millis(10)), |_, e| panic!("{what}: paused, yet {e:?}"))
+            .unwrap();
+        for t in tokens {
+            let held = reactor.channel(*t).unwrap().buffered();
+            assert_eq!(held, capacity, "{what}: a paused buffer holds {held}");
+        }
+    }
+}
+
+/// The numbers `1..=n`, a line each, as `seq` writes them.
+fn seq_output(n: u32) -> Vec<u8> {
+    (1..=n).flat_map(|i| format!("{i}\n").into_bytes()).collect()
+}
+
+/// A child flooding stdout and stderr at once, both channels paused, in
+/// a Reactor, in each mode: each buffer stops at its capacity across
+/// polls (the child is held back by its full pipes), and once resumed
+/// both streams come whole and in order, no piece over the capacity.
+#[test]
+fn a_paused_flood_on_both_outputs_is_held_and_lost_nowhere_in_a_reactor() {
+    init();
+    const CAPACITY: usize = 4096;
+    const LINES: u32 = 60_000;
+    for mode in MODES {
+        let mut child = Command::new("sh")
+            .args(["-c", &format!("seq 1 {LINES} >&2 & seq 1 {LINES}; wait")])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut reactor = Reactor::new().unwrap();
+        let mut register = |fd: std::os::fd::OwnedFd| {
+            let channel = Channel::from_pipe(Some(fd), None).unwrap().with_input_capacity(CAPACITY);
+            let token = reactor.register(with_mode(channel, mode)).unwrap();
+            assert!(reactor.pause(token));
+            token
+        };
+        let out = register(child.stdout.take().unwrap().into());
+        let err = register(child.stderr.take().unwrap().into());
+        let process = reactor.add_process(child, &[out, err]).unwrap();
+        hold_paused(&mut reactor, &[out, err], CAPACITY, &format!("{mode:?}"));
+        assert!(reactor.resume(out) && reactor.resume(err));
+        let seen = poll_until(&mut reactor, |s| s.contains(&Seen::Exited(process, 0)));
+        let most = seen.iter().map(|s| if let Seen::Data(_, d) = s { d.len() } else { 0 }).max();
+        assert!(most <= Some(CAPACITY), "{mode:?}: a piece of {most:?} bytes");
+        for token in [out, err] {
+            let data = data_of(&seen, token);
+            assert!(data == seq_output(LINES), "{mode:?}: {} bytes, or out of order", data.len());
+        }
+    }
+}
+
+/// The same through a Runner, stdout paused (the default 64 KiB buffer)
+/// while stderr is captured and handed: stdout's buffer holds at its
+/// capacity, stderr goes on as events until the bot blocks on stdout;
+/// once resumed, both streams whole and in order.
+#[test]
+fn a_paused_flood_is_held_while_stderr_flows_in_a_runner() {
+    init();
+    let capacity = procloop::DEFAULT_INPUT_CAPACITY;
+    const LINES: u32 = 100_000;
+    let script = format!("seq 1 {LINES} >&2 & seq 1 {LINES}; wait");
+    for mode in MODES {
+        let mut runner = procloop::Runner::new().unwrap();
+        let app = procloop::App::new("sh").buffering(mode).stderr(procloop::Stderr::Capture);
+        runner.add("flood", app);
+        runner.start_with("flood", procloop::Start::new().args(["-c", &script])).unwrap();
+        assert!(runner.pause("flood"));
+        let mut stderr = Vec::new();
+        let mut on_event = |e: procloop::Event<'_>| match e {
+            procloop::Event::Stderr { data, .. } => stderr.extend_from_slice(data),
+            other => panic!("{mode:?}: paused, yet {other:?}"),
+        };
+        let held = |r: &mut procloop::Runner| r.get_channel("flood").unwrap().buffered();
+        let deadline = Instant::now() + DEADLINE;
+        while held(&mut runner) < capacity {
+            assert!(Instant::now() < deadline, "{mode:?}: the paused buffer never filled");
+            runner.poll_once(Some(Duration::from_millis(50)), |_, e| on_event(e)).unwrap();
+        }
+        for _ in 0..5 {
+            runner.poll_once(Some(Duration::from_millis(10)), |_, e| on_event(e)).unwrap();
+            assert_eq!(held(&mut runner), capacity, "{mode:?}");
+        }
+        assert!(runner.resume("flood"));
+        let got = run_until(&mut runner, |g| g.iter().any(|g| matches!(g, Got::Exited(..))));
+        for g in &got {
+            if let Got::Stderr(_, d) = g {
+                stderr.extend_from_slice(d);
+            }
+        }
+        let stdout = output_of(&got, "flood");
+        assert!(stdout == seq_output(LINES), "{mode:?}: stdout {} bytes, or out of order", stdout.len());
+        assert!(stderr == seq_output(LINES), "{mode:?}: stderr {} bytes, or out of order", stderr.len());
+        runner.terminate("flood").unwrap();
+    }
+}
