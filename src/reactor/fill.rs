@@ -361,6 +361,67 @@ mod tests {
         }
     }
 
+    /// 409 lines of 10 bytes and a partial line: 4096 bytes, a 4 KiB
+    /// buffer's worth.
+    fn a_burst_and_a_partial_line() -> Vec<u8> {
+        let mut burst: Vec<u8> = (0..409).flat_map(|i| format!("line {i:04}\n").into_bytes()).collect();
+        burst.extend(b"parti");
+        assert_eq!(burst.len(), 4095);
+        burst.push(b'!');
+        burst
+    }
+
+    /// After a burst that filled a paused channel's buffer, once its lines
+    /// were handed, the partial line left is not kept in a buffer of the
+    /// whole capacity: an idle channel gives its memory back.
+    #[test]
+    fn a_partial_line_left_after_a_paused_burst_keeps_no_full_buffer() {
+        let mut reactor = Reactor::new().unwrap();
+        let (channel, mut peer) = TestChannel::pair();
+        let token = reactor.register(channel.line_buffered().with_input_capacity(4096)).unwrap();
+        reactor.pause(token);
+        peer.put(&a_burst_and_a_partial_line());
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while reactor.entries.channel(token).unwrap().channel.buffered() < 4096 {
+            assert!(std::time::Instant::now() < deadline, "the burst never came");
+            reactor.poll_once(Some(Duration::from_millis(50)), |_, e| panic!("paused: {e:?}")).unwrap();
+        }
+        reactor.resume(token);
+        let mut lines = 0;
+        while lines < 409 {
+            assert!(std::time::Instant::now() < deadline, "{lines} lines handed");
+            reactor.poll_once(Some(Duration::from_millis(50)), |_, _| lines += 1).unwrap();
+        }
+        let channel = &reactor.entries.channel(token).unwrap().channel;
+        assert_eq!(channel.buffered_bytes(), b"parti!");
+        assert!(
+            channel.input_reserved() <= 512,
+            "{} bytes held for a partial line",
+            channel.input_reserved()
+        );
+    }
+
+    /// The same through `read()` without a loop.
+    #[test]
+    fn a_partial_line_left_after_reads_keeps_no_full_buffer() {
+        let (channel, mut peer) = TestChannel::pair();
+        let mut channel = channel.line_buffered().with_input_capacity(4096);
+        peer.put(&a_burst_and_a_partial_line());
+        let mut lines = 0;
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while lines < 409 {
+            assert!(std::time::Instant::now() < deadline, "{lines} lines read");
+            lines += usize::from(!channel.read().unwrap().is_empty());
+        }
+        assert_eq!(channel.read().unwrap(), b"");
+        assert_eq!(channel.buffered_bytes(), b"parti!");
+        assert!(
+            channel.input_reserved() <= 512,
+            "{} bytes held for a partial line",
+            channel.input_reserved()
+        );
+    }
+
     /// Reads go to the loop's scratch buffer: a channel keeps only a partial
     /// line, and no memory at all once its input was all handed over.
     #[test]
