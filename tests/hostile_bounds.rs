@@ -439,3 +439,81 @@ fn a_paused_flood_is_held_while_stderr_flows_in_a_runner() {
         runner.terminate("flood").unwrap();
     }
 }
+
+/// True in a process of the test's own; else runs the test `name` in one
+/// (so that no other test's memory counts in its VmRSS) and returns false
+/// once it passed there.
+fn alone(name: &str) -> bool {
+    if std::env::var_os("PROCLOOP_BOUNDS_ALONE").is_some() {
+        return true;
+    }
+    let status = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--test-threads=1", "--nocapture"])
+        .env("PROCLOOP_BOUNDS_ALONE", "1")
+        .status()
+        .unwrap();
+    assert!(status.success(), "{name} failed in a process of its own");
+    false
+}
+
+/// This process's resident memory, in bytes.
+fn vm_rss() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse::<usize>().unwrap() * 1024
+}
+
+/// Many bots flooding stdout for ever (`yes`), first paused, then drained
+/// one event a poll (`poll_once_max` of 1, far slower than they write):
+/// the loop's memory grows by no more than a buffer a bot (a coarse
+/// check of VmRSS, with 8 MiB of slack), in line and byte mode. Reads
+/// happen only when no event waits, so the queue never piles up.
+#[test]
+fn flooding_bots_paused_or_drained_slowly_keep_the_loop_s_memory_bounded() {
+    if !alone("flooding_bots_paused_or_drained_slowly_keep_the_loop_s_memory_bounded") {
+        return;
+    }
+    init();
+    const BOTS: usize = 32;
+    let capacity = procloop::DEFAULT_INPUT_CAPACITY;
+    for mode in [Buffering::Line, Buffering::Bytes] {
+        let mut runner = procloop::Runner::new().unwrap();
+        runner.add("yes", procloop::App::new("yes 0123456789abcdef").buffering(mode));
+        let aliases: Vec<String> = (0..BOTS).map(|i| format!("yes{i}")).collect();
+        for alias in &aliases {
+            runner.start_with("yes", procloop::Start::new().alias(alias)).unwrap();
+            assert!(runner.pause(alias));
+        }
+        let base = vm_rss();
+        let bound = base + BOTS * capacity + (8 << 20);
+        let deadline = Instant::now() + DEADLINE;
+        let full = |r: &mut procloop::Runner| {
+            aliases.iter().all(|a| r.get_channel(a).unwrap().buffered() == capacity)
+        };
+        while !full(&mut runner) {
+            assert!(Instant::now() < deadline, "{mode:?}: the paused buffers never filled");
+            runner.poll_once(Some(Duration::from_millis(20)), |_, e| panic!("paused: {e:?}")).unwrap();
+        }
+        for _ in 0..20 {
+            runner.poll_once(Some(Duration::from_millis(5)), |_, e| panic!("paused: {e:?}")).unwrap();
+        }
+        let paused = vm_rss();
+        assert!(paused <= bound, "{mode:?} paused: {paused} bytes resident, from {base}");
+        for alias in &aliases {
+            assert!(runner.resume(alias));
+        }
+        let mut bytes = 0usize;
+        for _ in 0..20_000 {
+            runner
+                .poll_once_max(Some(Duration::from_millis(100)), 1, |_, e| match e {
+                    procloop::Event::Data { data, .. } => bytes += data.len(),
+                    other => panic!("{other:?}"),
+                })
+                .unwrap();
+        }
+        let drained = vm_rss();
+        assert!(drained <= bound, "{mode:?} drained slowly: {drained} bytes resident, from {base}");
+        assert!(bytes > 20_000, "{mode:?}: {bytes} bytes handed in 20,000 polls");
+        runner.terminate_all();
+    }
+}
