@@ -104,7 +104,7 @@ mod tests {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
-            if seed % 3 == 0 {
+            if seed.is_multiple_of(3) {
                 let n = (seed >> 8) as usize % (queue.len() + 1);
                 queue.advance(n);
                 model.drain(..n);
