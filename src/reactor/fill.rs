@@ -12,6 +12,7 @@
 //! the next fill); the step budget and the arena's limit keep one flooding
 //! channel from holding the loop.
 
+use std::collections::VecDeque;
 use std::io;
 use std::mem;
 use std::sync::Arc;
@@ -30,13 +31,20 @@ const ARENA_LIMIT: usize = 256 * 1024;
 const READ_ALIGN: usize = 64;
 /// The size of a pipe's pages, which a pipe's bytes are held in.
 const PIPE_PAGE: usize = 4096;
+/// Room for this many events is kept between fills; more, which only a
+/// burst of timers or of exits needs, goes once the burst is handed.
+const SPARE_EVENTS: usize = 4096;
 
 impl Reactor {
     /// Fills the empty queue; false if nothing came of it.
     pub(crate) fn fill(&mut self) -> bool {
         debug_assert!(self.queue.is_empty(), "a fill with events queued");
+        self.queue.release_spare(SPARE_EVENTS);
         while let Some(id) = self.fired.pop_front() {
             self.queue.push(Queued::Timer { id });
+        }
+        if self.fired.capacity() > SPARE_EVENTS {
+            self.fired = VecDeque::new(); // a burst of timers is over
         }
         let mut arena = self.take_arena();
         // The flushes of this fill ask SIGPIPE's disposition once: no
@@ -420,6 +428,27 @@ mod tests {
             "{} bytes held for a partial line",
             channel.input_reserved()
         );
+    }
+
+    /// A burst of 20,000 timers, handed one poll at a time: once it is
+    /// over, the queue and the list of fired timers keep room for a few
+    /// thousand events at most, and the timers none.
+    #[test]
+    fn a_burst_of_timers_leaves_no_memory_behind() {
+        let mut reactor = Reactor::new().unwrap();
+        for _ in 0..20_000 {
+            reactor.set_timer(Duration::ZERO);
+        }
+        let (mut fired, mut polls) = (0, 0);
+        while fired < 20_000 {
+            polls += 1;
+            assert!(polls < 100_000, "{fired} timers fired");
+            fired += reactor.poll_once_max(Some(Duration::from_secs(5)), 1000, |_, _| {}).unwrap();
+        }
+        reactor.poll_once(Some(Duration::ZERO), |_, e| panic!("{e:?}")).unwrap();
+        assert!(reactor.queue.capacity() <= super::SPARE_EVENTS, "{} events' room", reactor.queue.capacity());
+        assert!(reactor.fired.capacity() <= super::SPARE_EVENTS, "{} timers' room", reactor.fired.capacity());
+        assert!(reactor.is_idle());
     }
 
     /// Reads go to the loop's scratch buffer: a channel keeps only a partial

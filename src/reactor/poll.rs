@@ -101,6 +101,19 @@ impl Queue {
         self.events.is_empty() && self.batch.at == self.batch.end
     }
 
+    /// Lets the empty queue's memory go if it holds room for more than
+    /// `spare` events.
+    pub(crate) fn release_spare(&mut self, spare: usize) {
+        if self.events.is_empty() && self.events.capacity() > spare {
+            self.events = VecDeque::new();
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.events.capacity()
+    }
+
     /// Queues a channel's event and notes it on the channel.
     #[inline]
     pub(crate) fn push_for(&mut self, state: &mut ChannelState, event: Queued) {

@@ -45,7 +45,18 @@ impl Timers {
             let live = &self.live;
             self.heap.retain(|Reverse((_, id))| live.contains(id));
         }
+        self.release_if_none_live();
         was_live
+    }
+
+    /// Once no timer is live, what a burst of them made the heap and the
+    /// set hold goes (the heap holds cancelled ones only, if any): a loop
+    /// that armed a million timers once does not keep their memory.
+    fn release_if_none_live(&mut self) {
+        if self.live.is_empty() && self.heap.capacity() + self.live.capacity() > COMPACT_ABOVE {
+            self.heap = BinaryHeap::new();
+            self.live = HashSet::new();
+        }
     }
 
     /// Whether no timer is live.
@@ -76,7 +87,9 @@ impl Timers {
     /// A due timer is about to be handed over: false if it was cancelled
     /// since it came due.
     pub(crate) fn hand_over(&mut self, id: TimerId) -> bool {
-        self.live.remove(&id)
+        let was_live = self.live.remove(&id);
+        self.release_if_none_live();
+        was_live
     }
 
     fn skip_cancelled(&mut self) {
@@ -147,6 +160,22 @@ mod tests {
         assert_eq!(fired, expected.iter().map(|(_, id)| *id).collect::<Vec<_>>());
         assert!(fired.iter().all(|id| timers.hand_over(*id)));
         assert!(timers.live.is_empty() && timers.heap.is_empty());
+    }
+
+    /// A burst of timers, all handed over (or cancelled): the loop keeps
+    /// none of their memory.
+    #[test]
+    fn no_memory_is_kept_once_a_burst_of_timers_is_over() {
+        let mut timers = Timers::default();
+        let ids: Vec<TimerId> = (0..10_000).map(|_| timers.set(Duration::ZERO)).collect();
+        for id in &ids[..5_000] {
+            assert!(timers.cancel(*id));
+        }
+        let later = Instant::now() + Duration::from_secs(1);
+        let due: Vec<TimerId> = std::iter::from_fn(|| timers.pop_due(later)).collect();
+        assert_eq!(due.len(), 5_000);
+        assert!(due.iter().all(|id| timers.hand_over(*id)));
+        assert_eq!((timers.heap.capacity(), timers.live.capacity()), (0, 0), "memory kept");
     }
 
     #[test]
