@@ -517,3 +517,191 @@ fn flooding_bots_paused_or_drained_slowly_keep_the_loop_s_memory_bounded() {
         runner.terminate_all();
     }
 }
+
+/// Turns with a thousand bots, eight of them flooding stdout for ever
+/// (`yes`: their reply is their first line, the rest comes as data): each
+/// turn ends with an outcome for every bot, no turn leaves a timer armed,
+/// and the loop's memory does not grow from turn to turn (VmRSS after the
+/// last turn within 4 MiB of that after the fifth).
+#[test]
+fn turns_of_a_thousand_bots_with_floods_keep_the_loop_s_memory_flat() {
+    if !alone("turns_of_a_thousand_bots_with_floods_keep_the_loop_s_memory_flat") {
+        return;
+    }
+    init();
+    let mut runner = procloop::Runner::new().unwrap();
+    runner.add("cat", procloop::App::new("cat").buffering(Buffering::Line));
+    runner.add("yes", procloop::App::new("yes flood").buffering(Buffering::Line));
+    let mut aliases: Vec<String> = (0..992).map(|i| format!("cat{i}")).collect();
+    for alias in &aliases {
+        runner.start_with("cat", procloop::Start::new().alias(alias)).unwrap();
+    }
+    for i in 0..8 {
+        let alias = format!("yes{i}");
+        runner.start_with("yes", procloop::Start::new().alias(&alias)).unwrap();
+        aliases.push(alias);
+    }
+    let mut after_fifth = 0;
+    for round in 0..25 {
+        let mut turn = procloop::Turn::new(Duration::from_secs(30));
+        for alias in &aliases {
+            turn = turn.bot(alias, format!("{alias} {round}\n"));
+        }
+        let id = runner.begin_turn(turn).unwrap();
+        let mut report = None;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while report.is_none() {
+            assert!(Instant::now() < deadline, "turn {round} never ended");
+            runner
+                .poll_once_max(Some(Duration::from_millis(100)), 256, |_, e| {
+                    if let procloop::Event::TurnEnded { turn, report: r } = e {
+                        assert_eq!(turn, id);
+                        report = Some(r.clone());
+                    }
+                })
+                .unwrap();
+        }
+        let report = report.unwrap();
+        assert_eq!(report.iter().count(), aliases.len(), "turn {round}");
+        let replied = report.iter().filter(|(_, o)| matches!(o, procloop::Outcome::Replied { .. })).count();
+        assert_eq!(replied, aliases.len(), "turn {round}: {replied} replies");
+        if round == 4 {
+            after_fifth = vm_rss();
+        }
+    }
+    let last = vm_rss();
+    assert!(
+        last <= after_fifth + (4 << 20),
+        "VmRSS {after_fifth} after the fifth turn, {last} after the last"
+    );
+    runner.terminate_all();
+}
+
+/// Children flooding stdout for ever (`yes`, line mode; two over sockets,
+/// which hold more than a read takes, so they never stop being readable)
+/// keep a reactor's queue busy, drained 256 events a poll; a quiet channel
+/// then gets a line. The loop notices it after a bounded amount of flood:
+/// at most 4 MiB of it is handed first (a fill's worth queued before, and
+/// the reads until the next wait, 1 MiB), however long the floods last.
+/// Reads until the next wait were bounded by 1,024 of them only (64 MiB):
+/// more than 4 MiB went first in two runs of three.
+#[test]
+fn floods_do_not_keep_a_quiet_channel_s_line_waiting_for_long() {
+    init();
+    let mut reactor = Reactor::new().unwrap();
+    let mut children = Vec::new();
+    for socket in [false, false, true, true] {
+        let child = if socket {
+            // A socket holds more than a read takes: the flood stays readable.
+            let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+            let stdout = Stdio::from(std::os::fd::OwnedFd::from(theirs));
+            let child = Command::new("yes").arg("flood").stdout(stdout).spawn().unwrap();
+            reactor.register(Channel::from_unix(ours).unwrap().line_buffered()).unwrap();
+            child
+        } else {
+            let mut child = Command::new("yes").arg("flood").stdout(Stdio::piped()).spawn().unwrap();
+            let stdout = child.stdout.take().unwrap();
+            reactor.register(Channel::from_pipe(Some(stdout.into()), None).unwrap().line_buffered()).unwrap();
+            child
+        };
+        children.push(child);
+    }
+    let (channel, mut peer) = procloop::testing::TestChannel::pair();
+    let quiet = reactor.register(channel.line_buffered()).unwrap();
+    let mut flood = 0usize;
+    let mut poll = |reactor: &mut Reactor, flood: &mut usize| {
+        let mut heard = false;
+        reactor
+            .poll_once_max(Some(Duration::from_millis(100)), 256, |_, e| match e {
+                ReactorEvent::Data { token, data } if token == quiet => {
+                    assert_eq!(data, b"hello\n");
+                    heard = true;
+                }
+                ReactorEvent::Data { data, .. } => *flood += data.len(),
+                other => panic!("{other:?}"),
+            })
+            .unwrap();
+        heard
+    };
+    while flood < (1 << 20) {
+        assert!(!poll(&mut reactor, &mut flood));
+    }
+    peer.put(b"hello\n");
+    let before = flood;
+    while !poll(&mut reactor, &mut flood) {
+        assert!(flood - before <= 4 << 20, "{} bytes of flood handed, the line still waits", flood - before);
+    }
+    drop(reactor);
+    for mut child in children {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
+
+/// `yes` children flooding stdout in line mode, registered in `reactor`.
+fn yes_floods(reactor: &mut Reactor, n: usize) -> (Vec<std::process::Child>, Vec<Token>) {
+    let (mut children, mut tokens) = (Vec::new(), Vec::new());
+    for _ in 0..n {
+        let mut child = Command::new("yes").arg("flood").stdout(Stdio::piped()).spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let channel = Channel::from_pipe(Some(stdout.into()), None).unwrap().line_buffered();
+        tokens.push(reactor.register(channel).unwrap());
+        children.push(child);
+    }
+    (children, tokens)
+}
+
+fn end_all(children: Vec<std::process::Child>) {
+    for mut child in children {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
+
+/// A line-mode channel paused with ten thousand short lines in its
+/// buffer, resumed beside flooding neighbours: its lines come in a batch,
+/// not one a fill (each fill also hands what the neighbours have, so one
+/// line a fill let 10,000 fills of flood go first). At most 1 MiB of flood
+/// comes before its last line.
+#[test]
+fn lines_held_in_a_buffer_come_in_one_batch_beside_a_flood() {
+    init();
+    let mut reactor = Reactor::new().unwrap();
+    let (children, _) = yes_floods(&mut reactor, 4);
+    let (channel, mut peer) = procloop::testing::TestChannel::pair();
+    let quiet = reactor.register(channel.line_buffered()).unwrap();
+    assert!(reactor.pause(quiet));
+    let lines: Vec<u8> = (0..10_000).flat_map(|i| format!("{i:05}\n").into_bytes()).collect();
+    peer.put(&lines);
+    let (mut flood, mut got) = (0usize, Vec::new());
+    let deadline = Instant::now() + DEADLINE;
+    while reactor.channel(quiet).unwrap().buffered() < lines.len() {
+        assert!(Instant::now() < deadline, "the lines never came");
+        reactor
+            .poll_once_max(Some(Duration::from_millis(100)), 256, |_, e| match e {
+                ReactorEvent::Data { data, .. } => flood += data.len(),
+                other => panic!("{other:?}"),
+            })
+            .unwrap();
+    }
+    assert!(reactor.resume(quiet));
+    let before = flood;
+    while got.len() < lines.len() {
+        assert!(
+            flood - before <= 1 << 20,
+            "{} bytes of flood handed, {} of the lines",
+            flood - before,
+            got.len()
+        );
+        reactor
+            .poll_once_max(Some(Duration::from_millis(100)), 256, |_, e| match e {
+                ReactorEvent::Data { token, data } if token == quiet => got.extend_from_slice(data),
+                ReactorEvent::Data { data, .. } => flood += data.len(),
+                other => panic!("{other:?}"),
+            })
+            .unwrap();
+    }
+    assert_eq!(got, lines);
+    drop(reactor);
+    end_all(children);
+}

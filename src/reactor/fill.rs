@@ -9,8 +9,9 @@
 //!
 //! A fill runs only when the queue is empty, and takes each ready entry
 //! once (the ones with more to give go to the back of the ready queue, for
-//! the next fill); the step budget and the arena's limit keep one flooding
-//! channel from holding the loop.
+//! the next fill); the arena's limit and, between two waits, the step and
+//! read budgets keep flooding channels from holding the loop (a channel
+//! that became readable is noticed at the next wait).
 
 use std::collections::VecDeque;
 use std::io;
@@ -51,7 +52,7 @@ impl Reactor {
         // handler runs during a fill (only a logger might).
         let _sigpipe = sys::SigpipeQuery::begin();
         let mut steps = self.ready.len();
-        while steps > 0 && self.budget > 0 && arena.len() < ARENA_LIMIT {
+        while steps > 0 && self.budget > 0 && arena.len() < ARENA_LIMIT.min(self.read_budget) {
             let Some(token) = self.ready.pop_front() else { break };
             steps -= 1;
             self.budget -= 1;
@@ -61,6 +62,7 @@ impl Reactor {
                 entry.queued = false;
             }
         }
+        self.read_budget = self.read_budget.saturating_sub(arena.len());
         *Arc::get_mut(&mut self.arena).expect("no handler runs during a fill") = arena;
         !self.queue.is_empty()
     }
@@ -142,8 +144,9 @@ impl Reactor {
 }
 
 /// Queues one piece: one of the channel's own buffer (bytes put back, held
-/// while paused, or buffered before it was registered), consumed now, one
-/// a step; or what one read gives. Nothing while a piece of it is still
+/// while paused, or buffered before it was registered; in line mode all
+/// its whole lines, as a batch), consumed now, one a step; or what one
+/// read gives. Nothing while a piece of it is still
 /// queued (`Some(0)`: it comes in a later fill), so that what is queued
 /// and buffered for a channel never adds up to more than its capacity.
 fn deliver(
@@ -162,11 +165,21 @@ fn deliver(
     }
     loop {
         let channel = &mut state.channel;
-        if let Some(len) = channel.piece_len() {
+        if let Some(piece) = channel.piece_len() {
+            // In line mode every whole line buffered goes as one batch, as
+            // a read's would: one line a step let each neighbour's reads
+            // go first, line after line (thousands put back at a touch).
+            let lines =
+                channel.buffering() == Buffering::Line && channel.buffered_bytes()[piece - 1] == b'\n';
+            let len = if lines { channel.whole_lines_len().unwrap_or(piece) } else { piece };
             let at = arena.len();
             arena.extend_from_slice(&channel.buffered_bytes()[..len]);
             channel.consume(len);
-            queue.push_for(state, Queued::Data { token, at, len });
+            let event = match lines {
+                true => Queued::Lines { token, at, end: at + len },
+                false => Queued::Data { token, at, len },
+            };
+            queue.push_for(state, event);
             return Some(len);
         }
         if channel.at_eof() || !*readable {
