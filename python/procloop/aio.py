@@ -64,6 +64,11 @@ class Events:
     with``) detaches it from the loop and ends the iteration; it does not
     end the children (``runner.stop_all()`` or leaving the Runner's ``with``
     does).
+
+    Unlike ``runner.poll()``, which returns ``[]`` at once when the Runner
+    is idle, an ``async for`` does not end when every child has exited:
+    another coroutine may start one later. Break on the event you wait
+    for (an ``Exited``, say), test ``runner.is_idle()``, or ``close()``.
     """
 
     def __init__(self, runner: Runner, *, max_events: int = 256, batch: bool = False) -> None:

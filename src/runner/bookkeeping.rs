@@ -34,23 +34,9 @@ impl Runner {
         };
         running.process = None;
         running.ended = ended.map(Box::new);
-        // A child's tree lives as long as the child.
-        if let Some(leaf) = running.leaf.as_mut()
-            && let Err(e) = leaf.end_tree()
-        {
-            log::warn!("killing what is left of {alias}'s tree in {}: {e}", leaf.dir().display());
-        }
-        // So does a stopped child's group, as its leaf would.
-        if let Some(ended) = running.ended.as_deref().filter(|p| running.stopped && p.is_group_leader())
-            && let Err(e) = ended.signal_group(crate::process::signal::Signal::SIGKILL)
-        {
-            log::warn!("killing what is left of {alias}'s group: {e}");
-        }
-        if let Some(timer) = running.tree_kill.take() {
-            self.reactor.cancel_timer(timer); // killed already, just above
-            self.own_timers.remove(&timer);
-        }
-        if let Some(mut connecting) = running.connecting.take() {
+        let connecting = running.connecting.take();
+        self.end_what_is_left(&alias);
+        if let Some(mut connecting) = connecting {
             let error = connecting.failure(status);
             if connecting.restarted.is_none() {
                 self.start_failed(&alias, error);
@@ -67,6 +53,29 @@ impl Runner {
         self.turn_exit(&alias);
         handler(self, Event::Exited { alias: &alias, status });
         1 + self.hand_own_events(room - 1, handler)
+    }
+
+    /// What is left of an exited child: its tree (its leaf) and, if it
+    /// was stopped, its group end with it; the timer that was to kill
+    /// them goes.
+    fn end_what_is_left(&mut self, alias: &Arc<str>) {
+        let Some(running) = self.running.get_mut(alias) else { return };
+        // A child's tree lives as long as the child.
+        if let Some(leaf) = running.leaf.as_mut()
+            && let Err(e) = leaf.end_tree()
+        {
+            log::warn!("killing what is left of {alias}'s tree in {}: {e}", leaf.dir().display());
+        }
+        // So does a stopped child's group, as its leaf would.
+        if let Some(ended) = running.ended.as_deref().filter(|p| running.stopped && p.is_group_leader())
+            && let Err(e) = ended.signal_group(crate::process::signal::Signal::SIGKILL)
+        {
+            log::warn!("killing what is left of {alias}'s group: {e}");
+        }
+        if let Some(timer) = running.tree_kill.take() {
+            self.reactor.cancel_timer(timer); // killed already, just above
+            self.own_timers.remove(&timer);
+        }
     }
 
     /// Applies the app's restart policy to an exit: a restart timer, or a

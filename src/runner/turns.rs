@@ -241,36 +241,8 @@ impl Runner {
         // Only the writes and the clock between the writes: a bot written
         // to later waits for the work done for the ones before it.
         for (i, ((_, payload), bot)) in turn.bots.iter().zip(&mut bots).enumerate() {
-            if !self.turns.frozen.is_empty() && self.turns.frozen.contains(&bot.alias) {
-                self.thaw_bot(&bot.alias);
-            }
-            bot.allowed = turn.deadline.saturating_add(self.turns.bank(&bot.alias, bot.app_bank));
-            bot.due = bot.allowed;
-            if turn.charge == Charge::Cpu {
-                bot.cpu_at_start = self.tree_cpu_time(&bot.alias).ok();
-            }
-            let channel = bot.channel.and_then(|t| self.reactor.channel(t));
-            // Writing took back what was queued of the channel: all that
-            // it holds now was read before the write.
-            let written =
-                channel.map(|channel| (channel.write(payload), read_before(channel), channel.taken()));
-            bot.started = Instant::now();
-            let written = written.map(|(written, stale, taken)| {
-                (bot.stale, bot.taken_at_write) = (stale, taken);
-                written
-            });
-            match written {
-                Some(Ok(())) => {}
-                // A bot that does not read its input is alive: it replies,
-                // ends or times out, as any other.
-                Some(Err(e @ Error::QueueFull { .. })) => {
-                    log::warn!("writing {}'s turn: {e}; it did not get its payload", bot.alias);
-                }
-                Some(Err(e)) => {
-                    log::warn!("writing {}'s turn: {e}; its outcome is Exited", bot.alias);
-                    exited.push(i);
-                }
-                None => exited.push(i),
+            if !self.write_payload(bot, payload, &turn) {
+                exited.push(i);
             }
         }
         let active = Active {
@@ -292,6 +264,39 @@ impl Runner {
         }
         self.arm_turn_timer(key);
         Ok(id)
+    }
+
+    /// Thaws `bot` if a turn froze it, arms its deadline and writes its
+    /// payload; false if it cannot get one (its process has ended).
+    fn write_payload(&mut self, bot: &mut Bot, payload: &[u8], turn: &Turn) -> bool {
+        if !self.turns.frozen.is_empty() && self.turns.frozen.contains(&bot.alias) {
+            self.thaw_bot(&bot.alias);
+        }
+        bot.allowed = turn.deadline.saturating_add(self.turns.bank(&bot.alias, bot.app_bank));
+        bot.due = bot.allowed;
+        if turn.charge == Charge::Cpu {
+            bot.cpu_at_start = self.tree_cpu_time(&bot.alias).ok();
+        }
+        let channel = bot.channel.and_then(|t| self.reactor.channel(t));
+        // Writing took back what was queued of the channel: all that it
+        // holds now was read before the write.
+        let written = channel.map(|channel| (channel.write(payload), read_before(channel), channel.taken()));
+        bot.started = Instant::now();
+        let Some((written, stale, taken)) = written else { return false };
+        (bot.stale, bot.taken_at_write) = (stale, taken);
+        match written {
+            Ok(()) => true,
+            // A bot that does not read its input is alive: it replies,
+            // ends or times out, as any other.
+            Err(e @ Error::QueueFull { .. }) => {
+                log::warn!("writing {}'s turn: {e}; it did not get its payload", bot.alias);
+                true
+            }
+            Err(e) => {
+                log::warn!("writing {}'s turn: {e}; its outcome is Exited", bot.alias);
+                false
+            }
+        }
     }
 
     /// Makes each bot of `turn` a member of the turn to be kept at `key`,
