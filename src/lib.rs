@@ -103,12 +103,14 @@
 //! comes in pieces of exactly the capacity (each without its `\n`).
 //!
 //! Events wait in one queue, filled only when it is empty: a fill reads
-//! each ready channel once (one piece) and stops at 256 KiB read (and
-//! after 1,024 reads a wait); the rest waits in the kernel's pipes, where
-//! the children block. So a slow handler or a small `poll_once_max`
-//! never lets events pile up: the queue holds one fill, at most a piece a
-//! channel (reads stop once 256 KiB were read), besides exits, accepted
-//! clients and due timers (one event each).
+//! each ready channel once (one piece) and stops at 256 KiB read; the
+//! rest waits in the kernel's pipes, where the children block. So a slow
+//! handler or a small `poll_once_max` never lets events pile up: the
+//! queue holds one fill, at most a piece a channel, besides exits,
+//! accepted clients and due timers (one event each). Between two waits
+//! at most about 1 MiB is read (and 1,024 reads made), so one
+//! `poll_once` hands no more than that, and a channel that became
+//! readable meanwhile is not kept waiting behind channels that flood.
 //!
 //! Writes queue what the fd won't take now, up to a limit (16 MiB by
 //! default); a write that does not fit is refused whole with

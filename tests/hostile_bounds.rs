@@ -589,23 +589,7 @@ fn turns_of_a_thousand_bots_with_floods_keep_the_loop_s_memory_flat() {
 fn floods_do_not_keep_a_quiet_channel_s_line_waiting_for_long() {
     init();
     let mut reactor = Reactor::new().unwrap();
-    let mut children = Vec::new();
-    for socket in [false, false, true, true] {
-        let child = if socket {
-            // A socket holds more than a read takes: the flood stays readable.
-            let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
-            let stdout = Stdio::from(std::os::fd::OwnedFd::from(theirs));
-            let child = Command::new("yes").arg("flood").stdout(stdout).spawn().unwrap();
-            reactor.register(Channel::from_unix(ours).unwrap().line_buffered()).unwrap();
-            child
-        } else {
-            let mut child = Command::new("yes").arg("flood").stdout(Stdio::piped()).spawn().unwrap();
-            let stdout = child.stdout.take().unwrap();
-            reactor.register(Channel::from_pipe(Some(stdout.into()), None).unwrap().line_buffered()).unwrap();
-            child
-        };
-        children.push(child);
-    }
+    let children: Vec<_> = [false, false, true, true].map(|socket| yes_over(&mut reactor, socket)).into();
     let (channel, mut peer) = procloop::testing::TestChannel::pair();
     let quiet = reactor.register(channel.line_buffered()).unwrap();
     let mut flood = 0usize;
@@ -638,17 +622,21 @@ fn floods_do_not_keep_a_quiet_channel_s_line_waiting_for_long() {
     }
 }
 
-/// `yes` children flooding stdout in line mode, registered in `reactor`.
-fn yes_floods(reactor: &mut Reactor, n: usize) -> (Vec<std::process::Child>, Vec<Token>) {
-    let (mut children, mut tokens) = (Vec::new(), Vec::new());
-    for _ in 0..n {
-        let mut child = Command::new("yes").arg("flood").stdout(Stdio::piped()).spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let channel = Channel::from_pipe(Some(stdout.into()), None).unwrap().line_buffered();
-        tokens.push(reactor.register(channel).unwrap());
-        children.push(child);
+/// A `yes` child flooding its stdout, a pipe or a socket (which holds
+/// more than a read takes: the flood never stops being readable), as a
+/// line-mode channel of `reactor`.
+fn yes_over(reactor: &mut Reactor, socket: bool) -> std::process::Child {
+    if socket {
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        let stdout = Stdio::from(std::os::fd::OwnedFd::from(theirs));
+        let child = Command::new("yes").arg("flood").stdout(stdout).spawn().unwrap();
+        reactor.register(Channel::from_unix(ours).unwrap().line_buffered()).unwrap();
+        return child;
     }
-    (children, tokens)
+    let mut child = Command::new("yes").arg("flood").stdout(Stdio::piped()).spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    reactor.register(Channel::from_pipe(Some(stdout.into()), None).unwrap().line_buffered()).unwrap();
+    child
 }
 
 fn end_all(children: Vec<std::process::Child>) {
@@ -667,7 +655,7 @@ fn end_all(children: Vec<std::process::Child>) {
 fn lines_held_in_a_buffer_come_in_one_batch_beside_a_flood() {
     init();
     let mut reactor = Reactor::new().unwrap();
-    let (children, _) = yes_floods(&mut reactor, 4);
+    let children: Vec<_> = (0..4).map(|_| yes_over(&mut reactor, false)).collect();
     let (channel, mut peer) = procloop::testing::TestChannel::pair();
     let quiet = reactor.register(channel.line_buffered()).unwrap();
     assert!(reactor.pause(quiet));
@@ -702,6 +690,30 @@ fn lines_held_in_a_buffer_come_in_one_batch_beside_a_flood() {
             .unwrap();
     }
     assert_eq!(got, lines);
-    drop(reactor);
     end_all(children);
+    drop(reactor);
+}
+
+/// One `poll_once` without a cap, among floods that never stop being
+/// readable: it hands at most about 1 MiB of their output (what is read
+/// between two waits), then returns; the rest comes in the next call.
+#[test]
+fn one_poll_hands_a_bounded_amount_of_flood() {
+    init();
+    let mut reactor = Reactor::new().unwrap();
+    let children: Vec<_> = (0..4).map(|_| yes_over(&mut reactor, true)).collect();
+    let (mut total, mut most) = (0, 0);
+    while total < 8 << 20 {
+        let mut bytes = 0;
+        reactor
+            .poll_once(Some(Duration::from_secs(5)), |_, e| match e {
+                ReactorEvent::Data { data, .. } => bytes += data.len(),
+                other => panic!("{other:?}"),
+            })
+            .unwrap();
+        (total, most) = (total + bytes, most.max(bytes));
+    }
+    assert!(most <= 2 << 20, "one poll handed {most} bytes");
+    end_all(children);
+    drop(reactor);
 }
