@@ -94,9 +94,10 @@
 //! Each channel's input buffer is bounded (64 KiB by default) and holds
 //! memory only while it holds bytes: a reactor reads into one scratch
 //! buffer of its own and leaves in a channel only what its handler has not
-//! taken (a partial line, say, in a buffer its own size). A channel that is [paused](Reactor::pause)
-//! keeps its input in its buffer; once it is full the reactor stops reading the fd, so the
-//! child blocks on its full pipe: nothing is dropped, memory stays bounded.
+//! taken (a partial line, say, in a buffer its own size). A channel that
+//! is [paused](Reactor::pause) keeps its input in its buffer; once it is
+//! full the reactor stops reading the fd, so the child blocks on its full
+//! pipe: nothing is dropped, memory stays bounded.
 //! What a reactor has read for a channel and not handed yet counts against
 //! that capacity, so a handler that pauses or reads the channel mid-way
 //! gets no more than the capacity put back. A line longer than the capacity

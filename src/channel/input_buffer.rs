@@ -9,9 +9,10 @@
 //! It holds memory only while it holds bytes: reserved when bytes come
 //! (never zeroed, so the kernel backs only the pages they were read into),
 //! released once the last one is taken, and shrunk to their size when
-//! they are few against it (a partial line left after a burst). A reactor keeps here only what
-//! the user has not taken yet (a partial line, input put back or held while
-//! paused), so thousands of idle channels cost no buffer at all.
+//! they are few against it (a partial line left after a burst). A reactor
+//! keeps here only what the user has not taken yet (a partial line, input
+//! put back or held while paused), so thousands of idle channels cost no
+//! buffer at all.
 
 use std::io;
 use std::os::fd::BorrowedFd;

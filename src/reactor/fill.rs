@@ -146,9 +146,9 @@ impl Reactor {
 /// Queues one piece: one of the channel's own buffer (bytes put back, held
 /// while paused, or buffered before it was registered; in line mode all
 /// its whole lines, as a batch), consumed now, one a step; or what one
-/// read gives. Nothing while a piece of it is still
-/// queued (`Some(0)`: it comes in a later fill), so that what is queued
-/// and buffered for a channel never adds up to more than its capacity.
+/// read gives. Nothing while a piece of it is still queued (`Some(0)`: it
+/// comes in a later fill), so that what is queued and buffered for a
+/// channel never adds up to more than its capacity.
 fn deliver(
     queue: &mut Queue,
     state: &mut ChannelState,
