@@ -717,3 +717,43 @@ fn one_poll_hands_a_bounded_amount_of_flood() {
     end_all(children);
     drop(reactor);
 }
+
+/// A channel given a huge input capacity (16 TiB): a read asks for no
+/// more than a bounded amount, so nothing reserves the whole capacity
+/// (which aborted the process: "memory allocation of 17592186044416 bytes
+/// failed"), by `read()` or in a reactor, paused or not.
+#[test]
+fn a_huge_input_capacity_reserves_no_more_than_a_read() {
+    init();
+    const HUGE: usize = 1 << 44;
+    let (channel, mut peer) = procloop::testing::TestChannel::pair();
+    let mut channel = channel.with_input_capacity(HUGE);
+    peer.put(b"hi");
+    assert_eq!(read_some(&mut channel).unwrap(), b"hi");
+    for mode in MODES {
+        for paused in [false, true] {
+            let mut reactor = Reactor::new().unwrap();
+            let (channel, mut peer) = procloop::testing::TestChannel::pair();
+            let token = reactor.register(with_mode(channel.with_input_capacity(HUGE), mode)).unwrap();
+            if paused {
+                reactor.pause(token);
+            }
+            peer.put(b"one\ntwo\n");
+            let deadline = Instant::now() + DEADLINE;
+            let mut got = Vec::new();
+            while got.len() < 8 {
+                assert!(Instant::now() < deadline, "{mode:?}, paused {paused}: {got:?}");
+                reactor
+                    .poll_once(Some(Duration::from_millis(50)), |_, e| match e {
+                        ReactorEvent::Data { data, .. } => got.extend_from_slice(data),
+                        other => panic!("{other:?}"),
+                    })
+                    .unwrap();
+                if paused {
+                    got.extend(reactor.channel(token).unwrap().read_available().unwrap());
+                }
+            }
+            assert_eq!(got, b"one\ntwo\n", "{mode:?}, paused {paused}");
+        }
+    }
+}

@@ -26,6 +26,12 @@ pub const DEFAULT_INPUT_CAPACITY: usize = 64 * 1024;
 /// holds falls to an eighth of it.
 const SHRINK_FROM: usize = 4096;
 
+/// The most one read asks for, whatever the capacity: a read reserves
+/// what it asks for, and a huge capacity (the user's to choose) must not
+/// be reserved whole (16 TiB aborted the process); the buffer grows with
+/// what comes, up to the capacity.
+pub(crate) const MAX_READ: usize = 1024 * 1024;
+
 #[derive(Default)]
 pub(crate) struct InputBuffer {
     /// The buffered bytes are `buf[start..]`.
@@ -149,7 +155,7 @@ impl InputBuffer {
     /// One `read(2)` from `fd` into the free space; `Ok(0)` is end of
     /// stream, and a full buffer is not read into (the caller checks).
     pub(crate) fn read_from(&mut self, fd: BorrowedFd<'_>) -> io::Result<(usize, usize)> {
-        let room = self.make_room(1);
+        let room = self.make_room(1).min(MAX_READ);
         debug_assert!(room > 0, "read into a full buffer");
         self.buf.reserve_exact(room);
         let read = sys::read_into_spare(fd, &mut self.buf, room);

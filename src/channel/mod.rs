@@ -252,7 +252,8 @@ impl Channel {
     /// holds before its reactor stops reading it (what a reactor has read
     /// and not handed yet counts, so a handler that pauses or reads the
     /// channel mid-way gets no more than this put back), and the longest
-    /// piece of a line.
+    /// piece of a line. Memory is taken as bytes come (a read asks for at
+    /// most 1 MiB), never the whole capacity at once.
     ///
     /// # Panics
     ///

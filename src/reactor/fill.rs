@@ -23,6 +23,7 @@ use super::entry::{ChannelState, Kind};
 use super::poll::{Queue, Queued};
 use super::token::Token;
 use crate::channel::Fill;
+use crate::channel::input_buffer::MAX_READ;
 use crate::sys;
 use crate::{Buffering, DEFAULT_INPUT_CAPACITY};
 
@@ -191,7 +192,7 @@ fn deliver(
         };
         // A partial line (all the buffer can hold here) goes first.
         let partial = channel.buffered();
-        let room = read_room(channel.input_capacity() - partial);
+        let room = read_room((channel.input_capacity() - partial).min(MAX_READ));
         arena.reserve(READ_ALIGN + partial + room);
         align_read(arena, partial);
         let at = arena.len();
