@@ -593,7 +593,7 @@ fn floods_do_not_keep_a_quiet_channel_s_line_waiting_for_long() {
     let (channel, mut peer) = procloop::testing::TestChannel::pair();
     let quiet = reactor.register(channel.line_buffered()).unwrap();
     let mut flood = 0usize;
-    let mut poll = |reactor: &mut Reactor, flood: &mut usize| {
+    let poll = |reactor: &mut Reactor, flood: &mut usize| {
         let mut heard = false;
         reactor
             .poll_once_max(Some(Duration::from_millis(100)), 256, |_, e| match e {

@@ -13,7 +13,6 @@
 //! read budgets keep flooding channels from holding the loop (a channel
 //! that became readable is noticed at the next wait).
 
-use std::collections::VecDeque;
 use std::io;
 use std::mem;
 use std::sync::Arc;
@@ -33,8 +32,9 @@ const ARENA_LIMIT: usize = 256 * 1024;
 const READ_ALIGN: usize = 64;
 /// The size of a pipe's pages, which a pipe's bytes are held in.
 const PIPE_PAGE: usize = 4096;
-/// Room for this many events is kept between fills; more, which only a
-/// burst of timers or of exits needs, goes once the burst is handed.
+/// Room for this many events (or twice the last fill's) is kept between
+/// fills; more, which only a burst of timers or of exits needs, goes once
+/// the burst is handed.
 const SPARE_EVENTS: usize = 4096;
 
 impl Reactor {
@@ -42,11 +42,13 @@ impl Reactor {
     pub(crate) fn fill(&mut self) -> bool {
         debug_assert!(self.queue.is_empty(), "a fill with events queued");
         self.queue.release_spare(SPARE_EVENTS);
+        let fired = self.fired.len();
         while let Some(id) = self.fired.pop_front() {
             self.queue.push(Queued::Timer { id });
         }
-        if self.fired.capacity() > SPARE_EVENTS {
-            self.fired = VecDeque::new(); // a burst of timers is over
+        // A burst of timers is over: most of its room goes (as in the queue).
+        if self.fired.capacity() > 4 * SPARE_EVENTS.max(fired) {
+            self.fired.shrink_to(SPARE_EVENTS);
         }
         let mut arena = self.take_arena();
         // The flushes of this fill ask SIGPIPE's disposition once: no
@@ -64,6 +66,7 @@ impl Reactor {
             }
         }
         self.read_budget = self.read_budget.saturating_sub(arena.len());
+        self.queue.note_fill();
         *Arc::get_mut(&mut self.arena).expect("no handler runs during a fill") = arena;
         !self.queue.is_empty()
     }
@@ -459,7 +462,11 @@ mod tests {
             assert!(polls < 100_000, "{fired} timers fired");
             fired += reactor.poll_once_max(Some(Duration::from_secs(5)), 1000, |_, _| {}).unwrap();
         }
-        reactor.poll_once(Some(Duration::ZERO), |_, e| panic!("{e:?}")).unwrap();
+        // The fill after the burst's, then one after a fill that queued
+        // nothing: the room goes then.
+        for _ in 0..2 {
+            reactor.poll_once(Some(Duration::ZERO), |_, e| panic!("{e:?}")).unwrap();
+        }
         assert!(reactor.queue.capacity() <= super::SPARE_EVENTS, "{} events' room", reactor.queue.capacity());
         assert!(reactor.fired.capacity() <= super::SPARE_EVENTS, "{} timers' room", reactor.fired.capacity());
         assert!(reactor.is_idle());

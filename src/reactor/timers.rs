@@ -22,6 +22,10 @@ pub(crate) struct Timers {
     /// waiting in the reactor's queue of fired timers.
     live: HashSet<TimerId>,
     next_id: u64,
+    /// The most timers live at once since none last were, and that number
+    /// for the time before: the room kept once none are live again.
+    peak: usize,
+    last_peak: usize,
 }
 
 impl Timers {
@@ -34,6 +38,7 @@ impl Timers {
         self.next_id += 1;
         self.heap.push(Reverse((deadline, id)));
         self.live.insert(id);
+        self.peak = self.peak.max(self.live.len());
         id
     }
 
@@ -51,11 +56,21 @@ impl Timers {
 
     /// Once no timer is live, what a burst of them made the heap and the
     /// set hold goes (the heap holds cancelled ones only, if any): a loop
-    /// that armed a million timers once does not keep their memory.
+    /// that armed a million timers once does not keep their memory. Room
+    /// for twice as many as were live at once before this burst is kept,
+    /// so that a loop arming as many at each frame does not reallocate.
     fn release_if_none_live(&mut self) {
-        if self.live.is_empty() && self.heap.capacity() + self.live.capacity() > COMPACT_ABOVE {
-            self.heap = BinaryHeap::new();
-            self.live = HashSet::new();
+        if !self.live.is_empty() {
+            return;
+        }
+        let keep = COMPACT_ABOVE.max(2 * self.last_peak);
+        if self.heap.capacity() > 2 * keep || self.live.capacity() > 2 * keep {
+            self.heap.clear();
+            self.heap.shrink_to(keep);
+            self.live.shrink_to(keep);
+        }
+        if self.peak > 0 {
+            (self.last_peak, self.peak) = (self.peak, 0);
         }
     }
 
@@ -175,7 +190,27 @@ mod tests {
         let due: Vec<TimerId> = std::iter::from_fn(|| timers.pop_due(later)).collect();
         assert_eq!(due.len(), 5_000);
         assert!(due.iter().all(|id| timers.hand_over(*id)));
-        assert_eq!((timers.heap.capacity(), timers.live.capacity()), (0, 0), "memory kept");
+        let held = (timers.heap.capacity(), timers.live.capacity());
+        assert!(held.0 <= 2 * COMPACT_ABOVE && held.1 <= 2 * COMPACT_ABOVE, "room for {held:?} kept");
+    }
+
+    /// A loop that arms as many timers at each frame keeps their room
+    /// (no reallocation a frame): only a burst bigger than the frames
+    /// before it is given back.
+    #[test]
+    fn a_loop_arming_as_many_timers_each_frame_keeps_their_room() {
+        let mut timers = Timers::default();
+        let mut held = Vec::new();
+        for _ in 0..4 {
+            let ids: Vec<TimerId> = (0..5_000).map(|_| timers.set(Duration::ZERO)).collect();
+            let later = Instant::now() + Duration::from_secs(1);
+            while timers.pop_due(later).is_some() {}
+            assert!(ids.iter().all(|id| timers.hand_over(*id)));
+            // The heap's room (a set's capacity counts its tombstones off).
+            held.push(timers.heap.capacity());
+        }
+        assert!(held[0] <= 2 * COMPACT_ABOVE, "the first burst's room kept: {held:?}");
+        assert!(held[1..].iter().all(|h| *h >= 5_000), "the frames' room given back: {held:?}");
     }
 
     #[test]
