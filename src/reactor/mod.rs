@@ -216,6 +216,8 @@ impl Reactor {
 
     /// Waits (`None`: until something happens; `Some(ZERO)`: not at all)
     /// and hands every event to `handler`. Returns how many it handed.
+    /// Channels that keep giving are read up to about 1 MiB a call; what
+    /// they have beyond waits for the next call, which then does not block.
     ///
     /// It returns once it handed at least one event, when the timeout
     /// passes, when a [`Waker`] wakes it, or when a signal interrupts the
