@@ -125,6 +125,10 @@ pub enum Error {
     },
     /// This bot is in a turn that has not ended (the alias).
     TurnInProgress(String),
+    /// This alias's socket app has no connection: a `nowait` start (or a
+    /// restart) still connecting, or one stopped before it connected (the
+    /// alias).
+    NotConnected(String),
     /// Any other OS error.
     Io(io::Error),
 }
@@ -182,6 +186,10 @@ impl fmt::Display for Error {
             Error::TurnInProgress(alias) => {
                 write!(f, "bot {alias:?} is in a turn that has not ended; wait for its TurnEnded")
             }
+            Error::NotConnected(alias) => write!(
+                f,
+                "{alias:?} has no connection: its socket app is still connecting, or was stopped before it connected"
+            ),
             Error::Io(e) => write!(f, "{e}"),
         }
     }

@@ -82,7 +82,9 @@ class SpawnError(ProcloopError, OSError):
 
 class SocketError(ProcloopError, OSError):
     """A socket app could not be connected: its socket never appeared, the app
-    exited first, or the socket path is unusable or taken by a file."""
+    exited first, or the socket path is unusable or taken by a file; or it has
+    no connection yet (a ``nowait`` start still connecting, or one stopped
+    before it connected)."""
 
 
 class QueueFullError(ProcloopError, BufferError):

@@ -126,7 +126,8 @@ impl Pending {
             | E::SocketAppExited { .. }
             | E::SocketImpostor { .. }
             | E::SocketPathTaken { .. }
-            | E::InvalidSocketPath { .. } => Kind::Procloop(&SOCKET),
+            | E::InvalidSocketPath { .. }
+            | E::NotConnected(_) => Kind::Procloop(&SOCKET),
             E::InvalidSetting { .. } => Kind::Procloop(&CONFIG),
             E::LimitTooHigh { .. } => Kind::Procloop(&LIMIT_TOO_HIGH),
             E::LimitUnsupported { .. } => Kind::Procloop(&LIMIT_UNSUPPORTED),

@@ -11,7 +11,7 @@ mod write;
 pub(crate) mod write_queue;
 
 use std::net::TcpStream;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 
 use crate::Buffering;
@@ -385,8 +385,16 @@ impl Channel {
         matches!(self.ends, Ends::Terminal { .. })
     }
 
-    /// Whether reading and writing share one fd (a socket or a terminal).
+    /// Whether reading and writing share one fd: a socket, a terminal, or
+    /// borrowed ends that are one fd (a tty's, say), which the poll holds
+    /// once, for both sides.
     pub(crate) fn is_single_fd(&self) -> bool {
-        matches!(self.ends, Ends::Socket { .. } | Ends::Terminal { .. })
+        match &self.ends {
+            Ends::Socket { .. } | Ends::Terminal { .. } => true,
+            Ends::Pipe { read_end: Some(read), write_end: Some(write) } => {
+                read.as_fd().as_raw_fd() == write.as_fd().as_raw_fd()
+            }
+            Ends::Pipe { .. } | Ends::Closed => false,
+        }
     }
 }

@@ -11,6 +11,10 @@ use crate::error::{Error, Result};
 /// Checks the argv, environment, working directory, limits and socket path
 /// of `command`.
 pub(crate) fn start(command: &Command<'_>) -> Result<()> {
+    if command.argv.first().is_some_and(|program| program.is_empty()) {
+        let setting = "program \"\" (the command's first word)".to_string();
+        return Err(Error::InvalidSetting { setting, reason: "a program's name cannot be empty" });
+    }
     for arg in &command.argv {
         no_nul(arg.as_ref(), || format!("argument {arg:?}"))?;
     }
@@ -26,6 +30,10 @@ pub(crate) fn start(command: &Command<'_>) -> Result<()> {
         no_nul(value, || format!("the value of environment variable {key:?}"))?;
     }
     if let Some(cwd) = command.cwd {
+        if cwd.as_os_str().is_empty() {
+            let setting = "working directory \"\"".to_string();
+            return Err(Error::InvalidSetting { setting, reason: "it is empty" });
+        }
         no_nul(cwd.as_os_str(), || format!("working directory {cwd:?}"))?;
     }
     for limit in command.limits.iter().filter(|l| l.controller().is_none()) {

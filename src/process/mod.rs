@@ -75,8 +75,14 @@ pub fn is_unknown_exit(status: ExitStatus) -> bool {
 /// it. A process that leads its own group ([`group_leader`](Self::group_leader))
 /// is only peeked at when it exits and reaped when the `Process` is dropped:
 /// its zombie keeps the group's id from being reused, so the group can
-/// still be signalled after the leader's exit. The copy a `fork()` of this
-/// process makes is dropped without touching the child (nor its leaf).
+/// still be signalled after the leader's exit. Dropping a `Process` whose
+/// exit was not seen ends it as [`stop`](Self::stop) with no grace would
+/// (SIGTERM, then SIGKILL, its group too if it leads one; what is left of
+/// an earlier stop's grace is cut short) and reaps it,
+/// waiting at most 2 s: no child is left running or unreaped, also when a
+/// [`Reactor`](crate::Reactor) watching it is dropped. The copy a `fork()`
+/// of this process makes is dropped without touching the child (nor its
+/// leaf).
 #[derive(Debug)]
 pub struct Process {
     pid: u32,
@@ -330,9 +336,14 @@ impl Drop for Process {
         if sys::process_id() != self.owner {
             return; // a forked copy: the child and its leaf are the parent's
         }
-        // A contained tree does not outlive its Process: the child too is
-        // killed (and reaped) first, then the rest of the leaf.
-        if self.leaf.is_some() && self.exit.is_none() {
+        // No child outlives its Process running or unreaped (its pid would
+        // stay a zombie for good: nobody else may wait for it), nor does a
+        // contained tree: the child is killed and reaped first, then the
+        // rest of the leaf.
+        if self.exit.is_none() {
+            // Not after the rest of an earlier stop's grace, which may be endless.
+            let now = Instant::now();
+            self.kill_at = self.kill_at.map(|at| at.min(now));
             end_all(&mut [self], Duration::ZERO);
         }
         self.reap();

@@ -96,12 +96,16 @@ impl Entry {
     /// Whether it can never produce an event again: a channel whose
     /// `Closed` was handed over, with nothing left to write. A paused one at
     /// end of stream (its fd read to the end) is too, until the user
-    /// resumes it: no handler can run to do that during a wait.
+    /// resumes it: no handler can run to do that during a wait. So is a
+    /// write-only one (no read side from the start: no `Closed` to come).
     pub(crate) fn is_spent(&self) -> bool {
         match &self.kind {
             Kind::Channel(state) => {
-                let ended = state.closed_reported || (state.paused && state.channel.at_eof());
-                ended && state.channel.queued() == 0
+                let channel = &state.channel;
+                let ended = state.closed_reported
+                    || (state.paused && channel.at_eof())
+                    || (channel.read_fd().is_none() && !channel.at_eof());
+                ended && channel.queued() == 0
             }
             Kind::Server(_) | Kind::Process(_) => false,
         }

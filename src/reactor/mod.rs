@@ -88,7 +88,6 @@ pub struct Reactor {
     poll: Poll,
     events: Events,
     entries: Table,
-    next_generation: u32,
     /// Entries with work to do, served round-robin.
     ready: VecDeque<Token>,
     /// Events ready to be handed over, in order.
@@ -129,7 +128,6 @@ impl Reactor {
             poll: Poll::new()?,
             events: Events::with_capacity(1024),
             entries: Table::default(),
-            next_generation: 0,
             ready: VecDeque::new(),
             queue: Queue::default(),
             arena: Arc::new(Vec::new()),
@@ -283,8 +281,7 @@ impl Reactor {
     }
 
     fn next_token(&mut self) -> Token {
-        self.next_generation = self.next_generation.wrapping_add(1);
-        Token::new(self.entries.vacant(), self.next_generation)
+        Token::new(self.entries.vacant(), token::next_generation())
     }
 
     fn enqueue(&mut self, token: Token) {

@@ -3,9 +3,12 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// A timer set with `set_timer`; handed back in its timer event.
+/// A timer set with `set_timer`; handed back in its timer event. No two
+/// timers of a process share an id, whatever loop they belong to: an id
+/// of another loop cancels nothing (and none of a Runner's own timers).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
 pub struct TimerId(u64);
 
@@ -21,12 +24,14 @@ pub(crate) struct Timers {
     /// Timers not cancelled and not handed over: in the heap, or due and
     /// waiting in the reactor's queue of fired timers.
     live: HashSet<TimerId>,
-    next_id: u64,
     /// The most timers live at once since none last were, and that number
     /// for the time before: the room kept once none are live again.
     peak: usize,
     last_peak: usize,
 }
+
+/// The next timer's id, for every loop of the process.
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
 impl Timers {
     pub(crate) fn set(&mut self, after: Duration) -> TimerId {
@@ -34,8 +39,7 @@ impl Timers {
     }
 
     fn set_deadline(&mut self, deadline: Instant) -> TimerId {
-        let id = TimerId(self.next_id);
-        self.next_id += 1;
+        let id = TimerId(NEXT_ID.fetch_add(1, Ordering::Relaxed));
         self.heap.push(Reverse((deadline, id)));
         self.live.insert(id);
         self.peak = self.peak.max(self.live.len());

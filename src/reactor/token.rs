@@ -1,9 +1,13 @@
 //! [`Token`]: a small handle to an entry of a [`Reactor`](crate::Reactor).
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 /// A registered channel, server or process in a [`Reactor`](crate::Reactor).
 ///
 /// It carries its slot's generation, so a token of a removed entry never
-/// answers for a new entry that reuses the slot.
+/// answers for a new entry that reuses the slot. Generations are counted
+/// for the whole process, so a token of another reactor (or Runner) does
+/// not answer here either.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
 pub struct Token {
     index: u32,
@@ -17,6 +21,13 @@ pub(crate) enum Side {
     Main,
     /// A pipe channel's write end.
     Write,
+}
+
+/// The generation of the next entry of any reactor of the process.
+static GENERATION: AtomicU32 = AtomicU32::new(0);
+
+pub(crate) fn next_generation() -> u32 {
+    GENERATION.fetch_add(1, Ordering::Relaxed).wrapping_add(1)
 }
 
 /// The mio token of the reactor's waker; no entry encodes to it.

@@ -126,7 +126,7 @@ impl Reactor {
     /// Whether nothing registered could ever produce an event: no process,
     /// server or timer, no waker made, nothing queued, and every channel
     /// spent (its `Closed` was handed over, or it is paused at end of
-    /// stream, and it has nothing left to write).
+    /// stream, or it is write-only, and it has nothing left to write).
     /// Then `poll_once(None)` returns `Ok(0)` at once.
     pub fn is_idle(&self) -> bool {
         // What a busy loop has first: it is asked before every wait.

@@ -147,6 +147,10 @@ impl App {
     }
 
     /// How long `terminate` waits after SIGTERM before SIGKILL (default 5 s).
+    /// `Duration::MAX` never sends SIGKILL: then `terminate`, `terminate_all`
+    /// and dropping the Runner wait for as long as a child that ignores
+    /// SIGTERM lives (`stop` and the loop never wait; `terminate_within`
+    /// waits at most its limit).
     pub fn termination_grace(mut self, grace: Duration) -> App {
         self.grace = grace;
         self
@@ -174,7 +178,8 @@ impl App {
     }
 
     /// The delay before a restart: `initial`, doubling with each restart in
-    /// the window, up to `max` (default 100 ms up to 30 s).
+    /// the window, up to `max` (default 100 ms up to 30 s). A `max` below
+    /// `initial` is taken as `initial`: every restart waits `initial`.
     pub fn backoff(mut self, initial: Duration, max: Duration) -> App {
         self.restart.initial = initial;
         self.restart.max = max.max(initial);
@@ -205,7 +210,9 @@ impl App {
     /// are the terminal, so programs that behave differently on a terminal
     /// (line-buffered output, prompts, REPLs) can be driven. The channel is
     /// the terminal's master side; [`Runner::resize`](crate::Runner::resize)
-    /// sets its size. Like `die_with_parent`, it takes the fork path.
+    /// sets its size. Like `die_with_parent`, it takes the fork path. A
+    /// socket start of it (with [`socket`](Self::socket) or
+    /// [`Start::socket`]) talks over its socket instead, without a terminal.
     pub fn pty(mut self, on: bool) -> App {
         self.pty = on;
         self

@@ -145,7 +145,8 @@ impl Runner {
                 break;
             }
             let Some(queued) = self.own_events.pop_front() else { break };
-            let stale = !queued.alias.is_empty()
+            // By its kind, not an empty alias: "" is an alias a user may take.
+            let stale = !matches!(queued.kind, OwnEventKind::TurnEnded(..))
                 && self.running.get(&queued.alias).is_some_and(|r| r.run != queued.run);
             if stale {
                 continue;

@@ -29,6 +29,9 @@ pub(super) fn of<'a>(app: &'a App, opts: &'a Start) -> Result<Command<'a>> {
         Some(cwd) if s.is_relative() => cwd.join(s),
         _ => s.clone(),
     });
+    // A socket start talks over its socket, whatever the app's type: no
+    // terminal (its stdin is /dev/null, no terminal to take).
+    let pty = app.pty && socket.is_none();
     Ok(Command {
         argv,
         env: &app.env,
@@ -36,7 +39,7 @@ pub(super) fn of<'a>(app: &'a App, opts: &'a Start) -> Result<Command<'a>> {
         socket,
         transport: app.transport,
         stderr: app.stderr,
-        pty: app.pty,
+        pty,
         buffering: opts.buffering.unwrap_or(app.buffering),
         setpgrp: opts.setpgrp.unwrap_or(app.setpgrp),
         limits: &app.limits,

@@ -77,10 +77,16 @@ impl<'de, T: Keyed> Visitor<'de> for KeyedVisitor<T> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
         let mut out = T::default();
+        // A key given twice would have its first value dropped unseen.
+        let mut seen: Vec<String> = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
+            if seen.contains(&key) {
+                return Err(de::Error::custom(format_args!("key {key:?} given twice")));
+            }
             if !out.read(&key, &mut map)? {
                 return Err(de::Error::custom(format_args!("unknown key {key:?} (known: {})", T::KEYS)));
             }
+            seen.push(key);
         }
         Ok(out)
     }

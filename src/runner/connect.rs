@@ -95,7 +95,9 @@ impl Runner {
     /// socket did not appear in time, the app exited first, another
     /// process holds the socket), and the start is undone as a waiting
     /// start's is: its process killed, the alias free, and no
-    /// [`StartFailed`](super::Event::StartFailed) handed over. `Ok(true)` at
+    /// [`StartFailed`](super::Event::StartFailed) handed over;
+    /// [`Error::NotConnected`] for a start that was stopped before it
+    /// connected. `Ok(true)` at
     /// once for an alias that is not a `nowait` start connecting (a stdio
     /// app's; a restarted run, which the loop connects).
     pub fn wait_ready(&mut self, alias: &str, limit: Duration) -> crate::Result<bool> {
@@ -108,6 +110,10 @@ impl Runner {
             let Some((alias, running)) = self.running.get_key_value(alias) else {
                 return Err(Error::NoSuchProcess(alias.to_string()));
             };
+            // A stop undid a start that had not connected: it never will.
+            if running.stopped && running.channel.is_none() {
+                return Err(Error::NotConnected(alias.to_string()));
+            }
             let alias = alias.clone();
             let connecting =
                 running.connecting.as_ref().filter(|c| c.failed.is_none() && c.restarted.is_none());

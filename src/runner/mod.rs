@@ -142,7 +142,8 @@ impl Runner {
     }
 
     /// A runner that appends `paths` to PATH, both to find commands and in
-    /// the children's environment.
+    /// the children's environment. A path that PATH cannot hold (with a
+    /// ':' or a NUL byte) is [`Error::InvalidSetting`] naming it.
     ///
     /// ```
     /// // Debian installs games such as stockfish in /usr/games, off root's PATH.
@@ -151,10 +152,19 @@ impl Runner {
     /// # Ok::<(), procloop::Error>(())
     /// ```
     pub fn with_extra_paths<I: IntoIterator<Item = P>, P: Into<PathBuf>>(paths: I) -> Result<Runner> {
+        let extra: Vec<PathBuf> = paths.into_iter().map(Into::into).collect();
+        for path in &extra {
+            let reason = match path.as_os_str().as_encoded_bytes() {
+                bytes if bytes.contains(&b':') => "it contains ':', which separates PATH's folders",
+                bytes if bytes.contains(&0) => "it contains a NUL byte",
+                _ => continue,
+            };
+            return Err(Error::InvalidSetting { setting: format!("extra path {path:?}"), reason });
+        }
         let mut runner = Runner::new()?;
         let current = std::env::var_os("PATH").unwrap_or_default();
         let mut all: Vec<PathBuf> = std::env::split_paths(&current).collect();
-        all.extend(paths.into_iter().map(Into::into));
+        all.extend(extra);
         let joined = std::env::join_paths(all).map_err(|e| {
             Error::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("extra path: {e}")))
         })?;

@@ -134,6 +134,17 @@ mod tests {
     }
 
     #[test]
+    fn a_backoff_cap_below_its_start_waits_the_start_every_time() {
+        let app = crate::App::new("true")
+            .restart(Restart::Always)
+            .backoff(Duration::from_secs(2), Duration::from_millis(10));
+        let mut state = RestartState::default();
+        let now = Instant::now();
+        let delays: Vec<Decision> = (0..3).map(|_| app.restart.decide(failure(), &mut state, now)).collect();
+        assert!(delays.iter().all(|d| *d == Decision::RestartAfter(Duration::from_secs(2))), "{delays:?}");
+    }
+
+    #[test]
     fn on_failure_leaves_a_clean_exit_alone() {
         let policy = RestartPolicy { when: Restart::OnFailure, ..RestartPolicy::default() };
         let mut state = RestartState::default();

@@ -203,7 +203,8 @@ impl Runner {
     /// reply is one line: it needs `Line`, or `Bytes` for a first read)
     /// ([`Error::InvalidSetting`]), an alias
     /// that is not taken ([`Error::NoSuchProcess`]), a bot in an unfinished
-    /// turn ([`Error::TurnInProgress`]). A bot whose process has exited
+    /// turn ([`Error::TurnInProgress`]), a socket app's bot that has not
+    /// connected ([`Error::NotConnected`]). A bot whose process has exited
     /// gets the outcome `Exited` at once; one whose write queue is full
     /// (it reads none of its input) does not get its payload, and replies,
     /// ends or times out as any other.
@@ -322,6 +323,11 @@ impl Runner {
     fn enrol_bot(&mut self, alias: &str, member: Member, now: Instant, bots: &mut Vec<Bot>) -> Result<()> {
         let (alias, running) =
             self.running.get_key_value(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
+        // A socket app whose process lives but which has no connection yet
+        // would get no payload: not `Exited`, an error.
+        if running.channel.is_none() && running.process.is_some() {
+            return Err(Error::NotConnected(alias.to_string()));
+        }
         if running.channel.and_then(|t| self.reactor.buffering_of(t)) == Some(crate::Buffering::WholeLines) {
             let setting = format!("bot {alias:?} of a turn, buffering WholeLines");
             return Err(Error::InvalidSetting { setting, reason: "a turn needs Buffering::Line (or Bytes)" });

@@ -82,32 +82,38 @@ impl Drop for ChannelFd {
     }
 }
 
-/// Whether `fd` is a stream socket (`what` names it in the error otherwise).
+/// Whether `fd` is a stream socket that is not listening (`what` names it
+/// in the error otherwise): a listening one is a server's, whose reads fail.
 pub(crate) fn check_stream_socket(fd: BorrowedFd<'_>, what: &str) -> io::Result<()> {
-    let mut kind: libc::c_int = 0;
+    let refused = |why: &str| {
+        Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{what}: fd {} {why}", fd.as_raw_fd())))
+    };
+    match socket_option(fd, libc::SO_TYPE) {
+        Ok(kind) if kind != libc::SOCK_STREAM => refused("is a socket but not a stream socket"),
+        Ok(_) if socket_option(fd, libc::SO_ACCEPTCONN)? != 0 => {
+            refused("is a listening socket, not a connection (a server takes it)")
+        }
+        Ok(_) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::ENOTSOCK) => refused("is not a socket"),
+        Err(e) => Err(e),
+    }
+}
+
+/// An integer option of the socket `fd` at `SOL_SOCKET`.
+fn socket_option(fd: BorrowedFd<'_>, option: libc::c_int) -> io::Result<libc::c_int> {
+    let mut value: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: `kind` and `len` are valid for writes and `len` holds kind's size.
-    let res = unsafe {
+    // SAFETY: `value` and `len` are valid for writes and `len` holds value's size.
+    unsafe {
         syscall!(getsockopt(
             fd.as_raw_fd(),
             libc::SOL_SOCKET,
-            libc::SO_TYPE,
-            (&mut kind as *mut libc::c_int).cast(),
+            option,
+            (&mut value as *mut libc::c_int).cast(),
             &mut len
         ))
-    };
-    match res {
-        Ok(_) if kind == libc::SOCK_STREAM => Ok(()),
-        Ok(_) => Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{what}: fd {} is a socket but not a stream socket", fd.as_raw_fd()),
-        )),
-        Err(e) if e.raw_os_error() == Some(libc::ENOTSOCK) => Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{what}: fd {} is not a socket", fd.as_raw_fd()),
-        )),
-        Err(e) => Err(e),
-    }
+    }?;
+    Ok(value)
 }
 
 /// Whether the other side of `fd` hung up, as poll(2) says without
