@@ -94,12 +94,29 @@
 //! Each channel's input buffer is bounded (64 KiB by default) and holds
 //! memory only while it holds bytes: a reactor reads into one scratch
 //! buffer of its own and leaves in a channel only what its handler has not
-//! taken (a partial line, say). A channel that is [paused](Reactor::pause)
-//! keeps its input in its buffer; once it is full the reactor stops reading the fd, so the
-//! child blocks on its full pipe: nothing is dropped, memory stays bounded.
+//! taken (a partial line, say, in a buffer its own size). A channel that
+//! is [paused](Reactor::pause) keeps its input in its buffer; once it is
+//! full the reactor stops reading the fd, so the child blocks on its full
+//! pipe: nothing is dropped, memory stays bounded.
+//! What a reactor has read for a channel and not handed yet counts against
+//! that capacity, so a handler that pauses or reads the channel mid-way
+//! gets no more than the capacity put back. A line longer than the capacity
+//! comes in pieces of exactly the capacity (each without its `\n`).
+//!
+//! Events wait in one queue, filled only when it is empty: a fill reads
+//! each ready channel once (one piece) and stops at 256 KiB read; the
+//! rest waits in the kernel's pipes, where the children block. So a slow
+//! handler or a small `poll_once_max` never lets events pile up: the
+//! queue holds one fill, at most a piece a channel, besides exits,
+//! accepted clients and due timers (one event each). Between two waits
+//! at most about 1 MiB is read (and 1,024 reads made), so one
+//! `poll_once` hands no more than that, and a channel that became
+//! readable meanwhile is not kept waiting behind channels that flood.
+//!
 //! Writes queue what the fd won't take now, up to a limit (16 MiB by
 //! default); a write that does not fit is refused whole with
-//! [`Error::QueueFull`].
+//! [`Error::QueueFull`]. The queue's memory stays within its limit, and
+//! a drained queue holds none.
 //!
 //! # Reaping
 //!

@@ -7,10 +7,12 @@
 //! would have to copy a line that wraps, or map its memory twice).
 //!
 //! It holds memory only while it holds bytes: reserved when bytes come
-//! (never zeroed, so the kernel backs only the pages they were read into)
-//! and released once the last one is taken. A reactor keeps here only what
-//! the user has not taken yet (a partial line, input put back or held while
-//! paused), so thousands of idle channels cost no buffer at all.
+//! (never zeroed, so the kernel backs only the pages they were read into),
+//! released once the last one is taken, and shrunk to their size when
+//! they are few against it (a partial line left after a burst). A reactor
+//! keeps here only what the user has not taken yet (a partial line, input
+//! put back or held while paused), so thousands of idle channels cost no
+//! buffer at all.
 
 use std::io;
 use std::os::fd::BorrowedFd;
@@ -19,6 +21,16 @@ use crate::sys;
 
 /// Default capacity of a channel's input buffer: 64 KiB.
 pub const DEFAULT_INPUT_CAPACITY: usize = 64 * 1024;
+
+/// A buffer holding at least this much memory is shrunk once what it
+/// holds falls to an eighth of it.
+const SHRINK_FROM: usize = 4096;
+
+/// The most one read asks for, whatever the capacity: a read reserves
+/// what it asks for, and a huge capacity (the user's to choose) must not
+/// be reserved whole (16 TiB aborted the process); the buffer grows with
+/// what comes, up to the capacity.
+pub(crate) const MAX_READ: usize = 1024 * 1024;
 
 #[derive(Default)]
 pub(crate) struct InputBuffer {
@@ -83,17 +95,37 @@ impl InputBuffer {
         assert!(n <= self.len(), "consume({n}) of {} buffered bytes", self.len());
         self.start += n;
         self.scanned = self.scanned.saturating_sub(n);
-        if self.start == self.buf.len() {
-            self.buf = Vec::new(); // an empty buffer holds no memory
+        self.release_spare();
+    }
+
+    /// Gives back memory the bytes held do not need: all of it once empty;
+    /// most of it once they fill an eighth of it or less.
+    fn release_spare(&mut self) {
+        if self.is_empty() {
+            self.buf = Vec::new();
             self.start = 0;
+        } else if self.buf.capacity() >= SHRINK_FROM && self.len() * 8 <= self.buf.capacity() {
+            self.shrink();
         }
     }
 
+    /// Moves the few bytes left (a partial line, say, after a burst's
+    /// lines were taken) into memory their size: a channel that goes idle
+    /// so does not keep a buffer of its whole capacity. Each shrink copies
+    /// at most an eighth of what was held, so it costs little against the
+    /// bytes taken before it.
+    #[cold]
+    fn shrink(&mut self) {
+        self.buf.drain(..self.start);
+        self.start = 0;
+        self.buf.shrink_to_fit();
+    }
+
     /// Puts `data` back in front of the buffered bytes (bytes a reactor
-    /// had queued for its handler and takes back). They may not fit: a
-    /// fill that drains an exited child's output can queue two reads of
-    /// its channel, so the buffer may hold up to twice its capacity. Until
-    /// it is back under, it counts as full and is never read into.
+    /// had queued for its handler and takes back). A reactor queues no
+    /// more of a channel than fits beside what it buffers, so they fit;
+    /// should they not, every byte is kept, and the buffer counts as full
+    /// (is never read into) until it is back under its capacity.
     pub(crate) fn unread(&mut self, data: &[u8]) {
         if data.is_empty() {
             return;
@@ -123,12 +155,12 @@ impl InputBuffer {
     /// One `read(2)` from `fd` into the free space; `Ok(0)` is end of
     /// stream, and a full buffer is not read into (the caller checks).
     pub(crate) fn read_from(&mut self, fd: BorrowedFd<'_>) -> io::Result<(usize, usize)> {
-        let room = self.make_room(1);
+        let room = self.make_room(1).min(MAX_READ);
         debug_assert!(room > 0, "read into a full buffer");
         self.buf.reserve_exact(room);
         let read = sys::read_into_spare(fd, &mut self.buf, room);
-        if self.buf.is_empty() {
-            self.buf = Vec::new(); // nothing came: hold no memory
+        if !matches!(read, Ok(n) if n > 0) {
+            self.release_spare(); // nothing came: the room reserved for it goes
         }
         Ok((read?, room))
     }

@@ -249,10 +249,11 @@ impl Channel {
     }
 
     /// Sets the input buffer's capacity (default 64 KiB): the most a channel
-    /// holds before its reactor stops reading it, and the longest line piece.
-    /// (A handler that touches the channel of an exited child while its
-    /// last reads are queued gets them put back: up to twice the capacity,
-    /// until it is read below it again.)
+    /// holds before its reactor stops reading it (what a reactor has read
+    /// and not handed yet counts, so a handler that pauses or reads the
+    /// channel mid-way gets no more than this put back), and the longest
+    /// piece of a line. Memory is taken as bytes come (a read asks for at
+    /// most 1 MiB), never the whole capacity at once.
     ///
     /// # Panics
     ///

@@ -145,6 +145,12 @@ impl Channel {
         }
     }
 
+    /// The length of the whole lines buffered (up to the last `\n`), if
+    /// there is one at least: a reactor hands them as one batch.
+    pub(crate) fn whole_lines_len(&mut self) -> Option<usize> {
+        self.input.lines_len()
+    }
+
     /// Takes the first `n` buffered bytes for `read`'s caller.
     fn take(&mut self, n: usize) -> Vec<u8> {
         self.taken += n as u64;

@@ -50,8 +50,23 @@ impl WriteQueue {
     }
 
     /// Appends `data`; the caller has checked [`room`](Self::room).
+    ///
+    /// The memory held stays within the limit (or what is queued, above a
+    /// lowered limit): growth doubles only up to it, and the written front
+    /// is dropped (the queued bytes moved to the start) only when the
+    /// buffer could not stay within it otherwise.
     pub(crate) fn push(&mut self, data: &[u8]) {
         debug_assert!(data.len() <= self.room());
+        let most = self.limit.max(self.len() + data.len());
+        if self.bytes.len() + data.len() > most {
+            self.bytes.drain(..self.sent);
+            self.sent = 0;
+        }
+        let needed = self.bytes.len() + data.len();
+        if needed > self.bytes.capacity() {
+            let grown = (2 * self.bytes.capacity()).min(most).max(needed);
+            self.bytes.reserve_exact(grown - self.bytes.len());
+        }
         self.bytes.extend_from_slice(data);
     }
 
@@ -59,11 +74,9 @@ impl WriteQueue {
     pub(crate) fn advance(&mut self, n: usize) {
         self.sent += n;
         if self.sent == self.bytes.len() {
-            // Hand big buffers back once drained, so a burst doesn't pin memory.
-            if self.bytes.capacity() > 64 * 1024 {
-                self.bytes = Vec::new();
-            }
-            self.bytes.clear();
+            // A drained queue holds no memory: an idle channel after a
+            // burst costs nothing (a write that queues is the slow path).
+            self.bytes = Vec::new();
             self.sent = 0;
         } else if self.sent > self.bytes.len() / 2 {
             self.bytes.drain(..self.sent);
@@ -75,6 +88,46 @@ impl WriteQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The memory a queue holds stays within its limit, whatever the
+    /// mix of writes and partial flushes (doubling a buffer whose front
+    /// was written reserved up to four times the limit, and the written
+    /// front itself was kept beside a full queue); a drained queue holds
+    /// none (an idle channel after a burst).
+    #[test]
+    fn memory_stays_within_the_limit_and_goes_once_drained() {
+        const LIMIT: usize = 10_000;
+        let mut queue = WriteQueue::new(LIMIT);
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let (mut most, mut model) = (0, std::collections::VecDeque::new());
+        for i in 0..4_000u32 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            if seed.is_multiple_of(3) {
+                let n = (seed >> 8) as usize % (queue.len() + 1);
+                queue.advance(n);
+                model.drain(..n);
+            } else {
+                let len = ((seed >> 8) as usize % 3000).min(queue.room());
+                let data: Vec<u8> = (0..len as u32).map(|j| (i ^ j) as u8).collect();
+                queue.push(&data);
+                model.extend(data);
+            }
+            assert!(queue.front().iter().eq(model.iter()), "bytes lost or out of order");
+            most = most.max(queue.bytes.capacity());
+            assert!(
+                queue.bytes.capacity() <= LIMIT,
+                "{} bytes held for {} queued",
+                queue.bytes.capacity(),
+                queue.len()
+            );
+        }
+        assert!(most > LIMIT / 2, "the queue never filled: {most}");
+        queue.push(b"abc");
+        queue.advance(queue.len());
+        assert_eq!(queue.bytes.capacity(), 0, "a drained queue holds memory");
+    }
 
     #[test]
     fn keeps_order_across_partial_writes() {

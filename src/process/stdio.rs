@@ -10,7 +10,11 @@ pub enum Buffering {
     /// Whatever bytes are there (the default).
     #[default]
     Bytes,
-    /// Exactly one whole line at a time.
+    /// Exactly one whole line at a time, `\n` included. A line longer
+    /// than the channel's input capacity (64 KiB by default) comes in
+    /// pieces of exactly that capacity, each without `\n` (the line goes
+    /// on in the next piece): memory stays bounded and no byte is dropped.
+    /// A last line without `\n` comes at end of stream.
     Line,
     /// Whole lines, as many as one read brought, in one `Data` event: for
     /// throughput, one handler call for many lines. Every piece ends with

@@ -9,8 +9,9 @@
 //!
 //! A fill runs only when the queue is empty, and takes each ready entry
 //! once (the ones with more to give go to the back of the ready queue, for
-//! the next fill); the step budget and the arena's limit keep one flooding
-//! channel from holding the loop.
+//! the next fill); the arena's limit and, between two waits, the step and
+//! read budgets keep flooding channels from holding the loop (a channel
+//! that became readable is noticed at the next wait).
 
 use std::io;
 use std::mem;
@@ -21,6 +22,7 @@ use super::entry::{ChannelState, Kind};
 use super::poll::{Queue, Queued};
 use super::token::Token;
 use crate::channel::Fill;
+use crate::channel::input_buffer::MAX_READ;
 use crate::sys;
 use crate::{Buffering, DEFAULT_INPUT_CAPACITY};
 
@@ -30,20 +32,30 @@ const ARENA_LIMIT: usize = 256 * 1024;
 const READ_ALIGN: usize = 64;
 /// The size of a pipe's pages, which a pipe's bytes are held in.
 const PIPE_PAGE: usize = 4096;
+/// Room for this many events (or twice the last fill's) is kept between
+/// fills; more, which only a burst of timers or of exits needs, goes once
+/// the burst is handed.
+const SPARE_EVENTS: usize = 4096;
 
 impl Reactor {
     /// Fills the empty queue; false if nothing came of it.
     pub(crate) fn fill(&mut self) -> bool {
         debug_assert!(self.queue.is_empty(), "a fill with events queued");
+        self.queue.release_spare(SPARE_EVENTS);
+        let fired = self.fired.len();
         while let Some(id) = self.fired.pop_front() {
             self.queue.push(Queued::Timer { id });
+        }
+        // A burst of timers is over: most of its room goes (as in the queue).
+        if self.fired.capacity() > 4 * SPARE_EVENTS.max(fired) {
+            self.fired.shrink_to(SPARE_EVENTS);
         }
         let mut arena = self.take_arena();
         // The flushes of this fill ask SIGPIPE's disposition once: no
         // handler runs during a fill (only a logger might).
         let _sigpipe = sys::SigpipeQuery::begin();
         let mut steps = self.ready.len();
-        while steps > 0 && self.budget > 0 && arena.len() < ARENA_LIMIT {
+        while steps > 0 && self.budget > 0 && arena.len() < ARENA_LIMIT.min(self.read_budget) {
             let Some(token) = self.ready.pop_front() else { break };
             steps -= 1;
             self.budget -= 1;
@@ -53,6 +65,8 @@ impl Reactor {
                 entry.queued = false;
             }
         }
+        self.read_budget = self.read_budget.saturating_sub(arena.len());
+        self.queue.note_fill();
         *Arc::get_mut(&mut self.arena).expect("no handler runs during a fill") = arena;
         !self.queue.is_empty()
     }
@@ -134,8 +148,11 @@ impl Reactor {
 }
 
 /// Queues one piece: one of the channel's own buffer (bytes put back, held
-/// while paused, or buffered before it was registered), consumed now, one
-/// a step; or what one read gives.
+/// while paused, or buffered before it was registered; in line mode all
+/// its whole lines, as a batch), consumed now, one a step; or what one
+/// read gives. Nothing while a piece of it is still queued (`Some(0)`: it
+/// comes in a later fill), so that what is queued and buffered for a
+/// channel never adds up to more than its capacity.
 fn deliver(
     queue: &mut Queue,
     state: &mut ChannelState,
@@ -144,13 +161,29 @@ fn deliver(
     readable: &mut bool,
     hup: bool,
 ) -> Option<usize> {
+    if queue.holds(state, token) {
+        // One piece at a time: a second read while one is queued (an
+        // exit's drain steps the channel again in the fill that read it)
+        // let a handler that took both back hold twice the capacity.
+        return Some(0);
+    }
     loop {
         let channel = &mut state.channel;
-        if let Some(len) = channel.piece_len() {
+        if let Some(piece) = channel.piece_len() {
+            // In line mode every whole line buffered goes as one batch, as
+            // a read's would: one line a step let each neighbour's reads
+            // go first, line after line (thousands put back at a touch).
+            let lines =
+                channel.buffering() == Buffering::Line && channel.buffered_bytes()[piece - 1] == b'\n';
+            let len = if lines { channel.whole_lines_len().unwrap_or(piece) } else { piece };
             let at = arena.len();
             arena.extend_from_slice(&channel.buffered_bytes()[..len]);
             channel.consume(len);
-            queue.push_for(state, Queued::Data { token, at, len });
+            let event = match lines {
+                true => Queued::Lines { token, at, end: at + len },
+                false => Queued::Data { token, at, len },
+            };
+            queue.push_for(state, event);
             return Some(len);
         }
         if channel.at_eof() || !*readable {
@@ -162,7 +195,7 @@ fn deliver(
         };
         // A partial line (all the buffer can hold here) goes first.
         let partial = channel.buffered();
-        let room = read_room(channel.input_capacity() - partial);
+        let room = read_room((channel.input_capacity() - partial).min(MAX_READ));
         arena.reserve(READ_ALIGN + partial + room);
         align_read(arena, partial);
         let at = arena.len();
@@ -351,6 +384,92 @@ mod tests {
         {
             assert_eq!(super::read_room(room), asked, "room {room}");
         }
+    }
+
+    /// 409 lines of 10 bytes and a partial line: 4096 bytes, a 4 KiB
+    /// buffer's worth.
+    fn a_burst_and_a_partial_line() -> Vec<u8> {
+        let mut burst: Vec<u8> = (0..409).flat_map(|i| format!("line {i:04}\n").into_bytes()).collect();
+        burst.extend(b"parti");
+        assert_eq!(burst.len(), 4095);
+        burst.push(b'!');
+        burst
+    }
+
+    /// After a burst that filled a paused channel's buffer, once its lines
+    /// were handed, the partial line left is not kept in a buffer of the
+    /// whole capacity: an idle channel gives its memory back.
+    #[test]
+    fn a_partial_line_left_after_a_paused_burst_keeps_no_full_buffer() {
+        let mut reactor = Reactor::new().unwrap();
+        let (channel, mut peer) = TestChannel::pair();
+        let token = reactor.register(channel.line_buffered().with_input_capacity(4096)).unwrap();
+        reactor.pause(token);
+        peer.put(&a_burst_and_a_partial_line());
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while reactor.entries.channel(token).unwrap().channel.buffered() < 4096 {
+            assert!(std::time::Instant::now() < deadline, "the burst never came");
+            reactor.poll_once(Some(Duration::from_millis(50)), |_, e| panic!("paused: {e:?}")).unwrap();
+        }
+        reactor.resume(token);
+        let mut lines = 0;
+        while lines < 409 {
+            assert!(std::time::Instant::now() < deadline, "{lines} lines handed");
+            reactor.poll_once(Some(Duration::from_millis(50)), |_, _| lines += 1).unwrap();
+        }
+        let channel = &reactor.entries.channel(token).unwrap().channel;
+        assert_eq!(channel.buffered_bytes(), b"parti!");
+        assert!(
+            channel.input_reserved() <= 512,
+            "{} bytes held for a partial line",
+            channel.input_reserved()
+        );
+    }
+
+    /// The same through `read()` without a loop.
+    #[test]
+    fn a_partial_line_left_after_reads_keeps_no_full_buffer() {
+        let (channel, mut peer) = TestChannel::pair();
+        let mut channel = channel.line_buffered().with_input_capacity(4096);
+        peer.put(&a_burst_and_a_partial_line());
+        let mut lines = 0;
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while lines < 409 {
+            assert!(std::time::Instant::now() < deadline, "{lines} lines read");
+            lines += usize::from(!channel.read().unwrap().is_empty());
+        }
+        assert_eq!(channel.read().unwrap(), b"");
+        assert_eq!(channel.buffered_bytes(), b"parti!");
+        assert!(
+            channel.input_reserved() <= 512,
+            "{} bytes held for a partial line",
+            channel.input_reserved()
+        );
+    }
+
+    /// A burst of 20,000 timers, handed one poll at a time: once it is
+    /// over, the queue and the list of fired timers keep room for a few
+    /// thousand events at most, and the timers none.
+    #[test]
+    fn a_burst_of_timers_leaves_no_memory_behind() {
+        let mut reactor = Reactor::new().unwrap();
+        for _ in 0..20_000 {
+            reactor.set_timer(Duration::ZERO);
+        }
+        let (mut fired, mut polls) = (0, 0);
+        while fired < 20_000 {
+            polls += 1;
+            assert!(polls < 100_000, "{fired} timers fired");
+            fired += reactor.poll_once_max(Some(Duration::from_secs(5)), 1000, |_, _| {}).unwrap();
+        }
+        // The fill after the burst's, then one after a fill that queued
+        // nothing: the room goes then.
+        for _ in 0..2 {
+            reactor.poll_once(Some(Duration::ZERO), |_, e| panic!("{e:?}")).unwrap();
+        }
+        assert!(reactor.queue.capacity() <= super::SPARE_EVENTS, "{} events' room", reactor.queue.capacity());
+        assert!(reactor.fired.capacity() <= super::SPARE_EVENTS, "{} timers' room", reactor.fired.capacity());
+        assert!(reactor.is_idle());
     }
 
     /// Reads go to the loop's scratch buffer: a channel keeps only a partial

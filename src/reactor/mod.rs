@@ -41,11 +41,17 @@ use timers::{TimerId, Timers};
 use token::{Token, WAKER};
 use waker::Waker;
 
-/// The most steps one `poll_once` takes; the rest wait for the next call,
+/// The most steps between two waits; the rest wait for the next call,
 /// which then does not block. It keeps one flooding channel from holding
 /// the loop. (A step reads at most once, up to the channel's input
 /// capacity; in line mode that may make many events, one a line.)
 const EVENT_BUDGET: usize = 1024;
+
+/// The most bytes read between two waits (give or take a fill's last
+/// steps): channels that stay readable (a socket holds more than a read
+/// takes) cannot keep a channel that became readable since the last wait
+/// from being noticed while 1,024 steps of theirs (64 MiB) are handed.
+const READ_BUDGET: usize = 1024 * 1024;
 
 /// The event loop: every registered channel's fds, every listening socket
 /// and every child's pidfd in one `mio::Poll`.
@@ -108,6 +114,8 @@ pub struct Reactor {
     /// When the last wait ended, where something timed was pending then.
     woke_at: Option<Instant>,
     budget: usize,
+    /// Bytes left to read until the next wait ([`READ_BUDGET`]).
+    read_budget: usize,
     /// The process whose exit was handed over last, until the next wait:
     /// its handler may take it back with `remove_process`.
     exited: Option<(Token, Process)>,
@@ -133,6 +141,7 @@ impl Reactor {
             next_exit_check: Instant::now(),
             woke_at: None,
             budget: 0,
+            read_budget: 0,
             exited: None,
         })
     }
@@ -205,6 +214,8 @@ impl Reactor {
 
     /// Waits (`None`: until something happens; `Some(ZERO)`: not at all)
     /// and hands every event to `handler`. Returns how many it handed.
+    /// Channels that keep giving are read up to about 1 MiB a call; what
+    /// they have beyond waits for the next call, which then does not block.
     ///
     /// It returns once it handed at least one event, when the timeout
     /// passes, when a [`Waker`] wakes it, or when a signal interrupts the

@@ -76,6 +76,8 @@ pub(crate) struct Queue {
     /// The `Lines` entry being handed, in front of `events`: it leaves the
     /// deque with its first line, so that the next ones are cut off here.
     batch: Batch,
+    /// How many events the last fill queued.
+    last_fill: usize,
 }
 
 /// Lines of one channel at `at..end` of the arena (none when `at == end`).
@@ -99,6 +101,26 @@ impl Default for Batch {
 impl Queue {
     pub(crate) fn is_empty(&self) -> bool {
         self.events.is_empty() && self.batch.at == self.batch.end
+    }
+
+    /// Lets most of the empty queue's memory go once a burst is over: it
+    /// keeps room for `spare` events, or twice what the last fill queued
+    /// (so a loop that queues as many at each fill does not reallocate).
+    pub(crate) fn release_spare(&mut self, spare: usize) {
+        let keep = spare.max(2 * self.last_fill);
+        if self.events.is_empty() && self.events.capacity() > 2 * keep {
+            self.events.shrink_to(keep);
+        }
+    }
+
+    /// Notes how many events a fill queued.
+    pub(crate) fn note_fill(&mut self) {
+        self.last_fill = self.events.len();
+    }
+
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.events.capacity()
     }
 
     /// Queues a channel's event and notes it on the channel.

@@ -24,6 +24,10 @@ pub(crate) struct Timers {
     /// Timers not cancelled and not handed over: in the heap, or due and
     /// waiting in the reactor's queue of fired timers.
     live: HashSet<TimerId>,
+    /// The most timers live at once since none last were, and that number
+    /// for the time before: the room kept once none are live again.
+    peak: usize,
+    last_peak: usize,
 }
 
 /// The next timer's id, for every loop of the process.
@@ -38,6 +42,7 @@ impl Timers {
         let id = TimerId(NEXT_ID.fetch_add(1, Ordering::Relaxed));
         self.heap.push(Reverse((deadline, id)));
         self.live.insert(id);
+        self.peak = self.peak.max(self.live.len());
         id
     }
 
@@ -49,7 +54,28 @@ impl Timers {
             let live = &self.live;
             self.heap.retain(|Reverse((_, id))| live.contains(id));
         }
+        self.release_if_none_live();
         was_live
+    }
+
+    /// Once no timer is live, what a burst of them made the heap and the
+    /// set hold goes (the heap holds cancelled ones only, if any): a loop
+    /// that armed a million timers once does not keep their memory. Room
+    /// for twice as many as were live at once before this burst is kept,
+    /// so that a loop arming as many at each frame does not reallocate.
+    fn release_if_none_live(&mut self) {
+        if !self.live.is_empty() {
+            return;
+        }
+        let keep = COMPACT_ABOVE.max(2 * self.last_peak);
+        if self.heap.capacity() > 2 * keep || self.live.capacity() > 2 * keep {
+            self.heap.clear();
+            self.heap.shrink_to(keep);
+            self.live.shrink_to(keep);
+        }
+        if self.peak > 0 {
+            (self.last_peak, self.peak) = (self.peak, 0);
+        }
     }
 
     /// Whether no timer is live.
@@ -80,7 +106,9 @@ impl Timers {
     /// A due timer is about to be handed over: false if it was cancelled
     /// since it came due.
     pub(crate) fn hand_over(&mut self, id: TimerId) -> bool {
-        self.live.remove(&id)
+        let was_live = self.live.remove(&id);
+        self.release_if_none_live();
+        was_live
     }
 
     fn skip_cancelled(&mut self) {
@@ -151,6 +179,42 @@ mod tests {
         assert_eq!(fired, expected.iter().map(|(_, id)| *id).collect::<Vec<_>>());
         assert!(fired.iter().all(|id| timers.hand_over(*id)));
         assert!(timers.live.is_empty() && timers.heap.is_empty());
+    }
+
+    /// A burst of timers, all handed over (or cancelled): the loop keeps
+    /// none of their memory.
+    #[test]
+    fn no_memory_is_kept_once_a_burst_of_timers_is_over() {
+        let mut timers = Timers::default();
+        let ids: Vec<TimerId> = (0..10_000).map(|_| timers.set(Duration::ZERO)).collect();
+        for id in &ids[..5_000] {
+            assert!(timers.cancel(*id));
+        }
+        let later = Instant::now() + Duration::from_secs(1);
+        let due: Vec<TimerId> = std::iter::from_fn(|| timers.pop_due(later)).collect();
+        assert_eq!(due.len(), 5_000);
+        assert!(due.iter().all(|id| timers.hand_over(*id)));
+        let held = (timers.heap.capacity(), timers.live.capacity());
+        assert!(held.0 <= 2 * COMPACT_ABOVE && held.1 <= 2 * COMPACT_ABOVE, "room for {held:?} kept");
+    }
+
+    /// A loop that arms as many timers at each frame keeps their room
+    /// (no reallocation a frame): only a burst bigger than the frames
+    /// before it is given back.
+    #[test]
+    fn a_loop_arming_as_many_timers_each_frame_keeps_their_room() {
+        let mut timers = Timers::default();
+        let mut held = Vec::new();
+        for _ in 0..4 {
+            let ids: Vec<TimerId> = (0..5_000).map(|_| timers.set(Duration::ZERO)).collect();
+            let later = Instant::now() + Duration::from_secs(1);
+            while timers.pop_due(later).is_some() {}
+            assert!(ids.iter().all(|id| timers.hand_over(*id)));
+            // The heap's room (a set's capacity counts its tombstones off).
+            held.push(timers.heap.capacity());
+        }
+        assert!(held[0] <= 2 * COMPACT_ABOVE, "the first burst's room kept: {held:?}");
+        assert!(held[1..].iter().all(|h| *h >= 5_000), "the frames' room given back: {held:?}");
     }
 
     #[test]

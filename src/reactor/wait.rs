@@ -93,6 +93,7 @@ impl Reactor {
     /// about 30 ns here, a round trip through `cat` 7 µs).
     fn after_wait(&mut self) {
         self.budget = super::EVENT_BUDGET;
+        self.read_budget = super::READ_BUDGET;
         let timed = !self.unwatched.is_empty() || !self.deadlines.is_empty() || !self.timers.is_empty();
         self.woke_at = timed.then(Instant::now);
         let Some(now) = self.woke_at else { return };

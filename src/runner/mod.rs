@@ -211,7 +211,9 @@ impl Runner {
 
     /// Stops handing over `alias`'s output as events: it is buffered, up to
     /// the channel's input capacity (then the child is held back), for
-    /// `get_channel(alias).read()`. False for an unknown alias.
+    /// `get_channel(alias).read()`. False for an unknown alias. Only its
+    /// stdout: a captured stderr ([`Stderr::Capture`]) goes on coming as
+    /// [`Event::Stderr`] (until the child blocks on its full stdout).
     pub fn pause(&mut self, alias: &str) -> bool {
         let channel = self.running.get(alias).filter(|_| self.owned().is_ok()).and_then(|r| r.channel);
         channel.is_some_and(|token| self.reactor.pause(token))
