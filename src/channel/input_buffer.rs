@@ -91,6 +91,7 @@ impl InputBuffer {
     /// # Panics
     ///
     /// If fewer than `n` bytes are buffered.
+    #[inline]
     pub(crate) fn consume(&mut self, n: usize) {
         assert!(n <= self.len(), "consume({n}) of {} buffered bytes", self.len());
         self.start += n;
@@ -100,6 +101,7 @@ impl InputBuffer {
 
     /// Gives back memory the bytes held do not need: all of it once empty;
     /// most of it once they fill an eighth of it or less.
+    #[inline]
     fn release_spare(&mut self) {
         if self.is_empty() {
             self.buf = Vec::new();

@@ -168,6 +168,7 @@ impl Channel {
     }
 
     /// Drops `n` handed-over bytes from the buffer.
+    #[inline]
     pub(crate) fn consume(&mut self, n: usize) {
         self.input.consume(n);
     }

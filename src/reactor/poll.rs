@@ -106,14 +106,21 @@ impl Queue {
     /// Lets most of the empty queue's memory go once a burst is over: it
     /// keeps room for `spare` events, or twice what the last fill queued
     /// (so a loop that queues as many at each fill does not reallocate).
+    #[inline]
     pub(crate) fn release_spare(&mut self, spare: usize) {
         let keep = spare.max(2 * self.last_fill);
-        if self.events.is_empty() && self.events.capacity() > 2 * keep {
-            self.events.shrink_to(keep);
+        if self.events.capacity() > 2 * keep && self.events.is_empty() {
+            self.shrink(keep);
         }
     }
 
+    #[cold]
+    fn shrink(&mut self, keep: usize) {
+        self.events.shrink_to(keep);
+    }
+
     /// Notes how many events a fill queued.
+    #[inline]
     pub(crate) fn note_fill(&mut self) {
         self.last_fill = self.events.len();
     }

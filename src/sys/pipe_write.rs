@@ -15,6 +15,8 @@ use super::signals;
 const RWF_NOSIGNAL: libc::c_int = 0x100;
 
 /// Writes to a pipe; a reader that is gone gives `EPIPE`, never a SIGPIPE.
+/// (Inlined: it is every pipe write's path, a reply's in a ping-pong.)
+#[inline]
 pub(crate) fn write_pipe(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
     if nosignal_supported() {
         match write_nosignal(fd, buf) {
@@ -50,18 +52,25 @@ const UNSUPPORTED: u8 = 2;
 /// pipe of our own (a kernel without the flag refuses it before writing).
 /// `PROCLOOP_NO_RWF_NOSIGNAL=1` forces the fallback. A probe that could not
 /// make its pipe (no fd left) answers no for this write and asks again later.
+#[inline]
 pub(crate) fn nosignal_supported() -> bool {
-    static STATE: AtomicU8 = AtomicU8::new(UNKNOWN);
     match STATE.load(Ordering::Relaxed) {
         SUPPORTED => true,
         UNSUPPORTED => false,
-        _ => match probe() {
-            Some(supported) => {
-                STATE.store(if supported { SUPPORTED } else { UNSUPPORTED }, Ordering::Relaxed);
-                supported
-            }
-            None => false,
-        },
+        _ => probe_once(),
+    }
+}
+
+static STATE: AtomicU8 = AtomicU8::new(UNKNOWN);
+
+#[cold]
+fn probe_once() -> bool {
+    match probe() {
+        Some(supported) => {
+            STATE.store(if supported { SUPPORTED } else { UNSUPPORTED }, Ordering::Relaxed);
+            supported
+        }
+        None => false,
     }
 }
 
