@@ -15,7 +15,9 @@
 # Defaults: concurrency 1 8 32 64 128, NODES=2000, MAX_PLIES=100, games
 # GAMES_PER x max(C, 8) (GAMES_PER=2), HASH=16 (1 at 128: 256 engines at
 # the default hash do not fit in the machine), ENGINE=/usr/games/stockfish,
-# HARNESSES="procloop fastchess python-chess" (those to run, in that order).
+# HARNESSES="procloop fastchess python-chess" (those to run, in that order),
+# CONTAIN=cgroup (the example's --contain: cgroup, or group for process
+# groups only, as the other two harnesses hold their engines).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -79,7 +81,7 @@ for c in "${concurrencies[@]}"; do
   declare -A result
   wanted() { [[ " ${harnesses[*]} " == *" $1 "* ]]; }
   ! wanted procloop || result[procloop]=$(run "procloop-$c" "$p" "$tournament" --engine "$engine" --concurrency "$c" --games "$games" \
-    --nodes "$nodes" --max-plies "$max_plies" --hash "$hash" --pgn "$p" --charge cpu)
+    --nodes "$nodes" --max-plies "$max_plies" --hash "$hash" --pgn "$p" --charge cpu --contain "${CONTAIN:-cgroup}")
   # fastchess: -maxmoves counts moves of both sides (full moves); one game a
   # round; a minute for an engine's start (its default, 10 s, is too short
   # for 256 engines starting on 2 cores; procloop's is 15 s of wall time

@@ -38,7 +38,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::time::{Duration, Instant, SystemTime};
 
-use procloop::{Cgroups, Charge, Event, ReactorEvent, Runner};
+use procloop::{Charge, Event, ReactorEvent, Runner};
 
 use play::Tournament;
 
@@ -84,7 +84,7 @@ fn run(mut tournament: Tournament) -> Result<Ending, Box<dyn std::error::Error>>
     let games = opts.games;
     let began = Instant::now();
     // Cgroups (or else process groups): an engine's children end with it.
-    let mut runner = Runner::with_cgroups_and_extra_paths(Cgroups::Preferred, ["/usr/games"])?;
+    let mut runner = Runner::with_cgroups_and_extra_paths(opts.cgroups, ["/usr/games"])?;
     let signals = signals::Signals::watch(&mut runner)?;
     tournament.begin(&mut runner);
     // Between polls the loop may nap, so that one wake-up handles many

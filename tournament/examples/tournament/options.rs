@@ -3,10 +3,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use procloop::Charge;
+use procloop::{Cgroups, Charge};
 
 pub const USAGE: &str = "usage: tournament [--engine CMD] [--engine CMD] [--concurrency C] [--games G]
     [--nodes N] [--tc BASE+INC] [--max-plies P] [--hash MIB] [--pgn FILE] [--charge cpu|wall]
+    [--contain cgroup|group]
   --engine      an engine's command line, once for both or twice (default: stockfish)
   --concurrency games played at once (default 1)
   --games       games in all (default 2); colours alternate
@@ -15,7 +16,10 @@ pub const USAGE: &str = "usage: tournament [--engine CMD] [--engine CMD] [--conc
   --max-plies   a game that reaches it is drawn by adjudication (default 400; 0: none)
   --hash        the engines' Hash option in MiB (default: the engine's own)
   --pgn         the file the games are appended to (default: none)
-  --charge      what a clock counts: the engine's CPU time (default) or wall time";
+  --charge      what a clock counts: the engine's CPU time (default) or wall time
+  --contain     each engine in a cgroup of its own where one can be had, else a process
+                group (cgroup, the default), or in a process group only (group: cheaper
+                to start and end, but a child that leaves the group outlives the run)";
 
 /// The longest clock a side may have, base or increment: a day. UCI's
 /// `wtime` is in milliseconds, and an engine that reads it into a 32-bit
@@ -41,6 +45,7 @@ pub struct Options {
     pub hash: Option<u32>,
     pub pgn: Option<PathBuf>,
     pub charge: Charge,
+    pub cgroups: Cgroups,
 }
 
 /// The options from `args` (the program's name left out); `Err` names what was wrong.
@@ -56,6 +61,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
         hash: None,
         pgn: None,
         charge: Charge::Cpu,
+        cgroups: Cgroups::Preferred,
     };
     let mut args = args.into_iter();
     let mut seen = Vec::new();
@@ -78,6 +84,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
             "--hash" => opts.hash = Some(number(&arg, &value()?)?),
             "--pgn" => opts.pgn = Some(value()?.into()),
             "--charge" => opts.charge = charge(&value()?)?,
+            "--contain" => opts.cgroups = contain(&value()?)?,
             "--help" | "-h" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -145,6 +152,14 @@ fn charge(value: &str) -> Result<Charge, String> {
     }
 }
 
+fn contain(value: &str) -> Result<Cgroups, String> {
+    match value {
+        "cgroup" => Ok(Cgroups::Preferred),
+        "group" => Ok(Cgroups::Off),
+        other => Err(format!("--contain {other:?}: cgroup or group")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +199,15 @@ mod tests {
     fn an_engine_command_that_cannot_be_split_is_refused() {
         assert!(error(&["--engine", ""]).contains("empty command"));
         assert!(error(&["--engine", "sf", "--engine", "'sf"]).contains("unterminated single quote"));
+    }
+
+    #[test]
+    fn engines_are_in_cgroups_unless_told_groups_only() {
+        let default = parse([]).expect("no options");
+        assert_eq!(default.cgroups, Cgroups::Preferred);
+        let groups = parse(["--contain", "group"].map(String::from)).expect("--contain group");
+        assert_eq!(groups.cgroups, Cgroups::Off);
+        assert_eq!(error(&["--contain", "none"]), "--contain \"none\": cgroup or group");
     }
 
     #[test]
