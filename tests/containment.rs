@@ -472,7 +472,11 @@ fn freeze_stops_the_trees_cpu_clock_and_thaw_restarts_it() {
     wait_for("the tree to run again", || usage_usec(&leaf) > frozen_at);
     runner.freeze("busy").unwrap();
     let status = runner.terminate("busy").unwrap();
-    assert_eq!(status.signal(), Some(15), "a frozen tree is thawed for its SIGTERM");
+    // The grandchild gets its SIGTERM first: on a loaded machine `sh` may
+    // see it die and exit 143 before its own SIGTERM lands. Either way
+    // the tree was thawed for SIGTERM, not killed at the grace.
+    let by_sigterm = status.signal() == Some(15) || status.code() == Some(128 + 15);
+    assert!(by_sigterm, "a frozen tree is thawed for its SIGTERM: {status:?}");
 }
 
 #[test]
