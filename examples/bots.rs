@@ -88,15 +88,28 @@ struct Record {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     env_logger::init();
-    let turns: u32 = std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(8);
-    let deadline_ms: u64 = std::env::args().nth(2).map(|s| s.parse()).transpose()?.unwrap_or(200);
-    let deadline = Duration::from_millis(deadline_ms);
+    let turns: u32 = argument(1, "turns")?.unwrap_or(8);
+    let deadline = Duration::from_millis(argument(2, "deadline-ms")?.unwrap_or(200));
     let dir = std::env::temp_dir().join(format!("procloop-bots-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
+    // The folder goes whatever happened (python3 missing, say).
+    let played = play(&dir, turns, deadline);
+    std::fs::remove_dir_all(&dir)?;
+    played
+}
+
+/// The number in argument `n`, named `name` in an error.
+fn argument<T: std::str::FromStr<Err: std::fmt::Display>>(n: usize, name: &str) -> Result<Option<T>, String> {
+    let Some(arg) = std::env::args().nth(n) else { return Ok(None) };
+    arg.parse().map(Some).map_err(|e| format!("{name}: {arg:?} is not a number ({e})"))
+}
+
+/// The game, its bots' scripts in `dir`.
+fn play(dir: &std::path::Path, turns: u32, deadline: Duration) -> Result<(), Box<dyn std::error::Error>> {
     // A cgroup per bot where this process may make them, else a process
     // group per bot.
     let mut runner = Runner::with_cgroups(Cgroups::Preferred)?;
-    let intruders = start_intruders(&mut runner, &dir)?;
+    let intruders = start_intruders(&mut runner, dir)?;
     for (name, interpreter, script) in BOTS {
         let path = dir.join(format!("{name}.{interpreter}"));
         std::fs::write(&path, script)?;
@@ -126,7 +139,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         check_budgets(&mut runner, &mut records, turn)?;
     }
-    let escapee = show_intruders(&runner, &intruders, &dir)?;
+    let escapee = show_intruders(&runner, &intruders, dir)?;
     // Game over: stop every bot and take what each used as its exit comes.
     runner.stop_all();
     while BOTS.iter().any(|(name, ..)| runner.exit_status(name).is_none()) {
@@ -153,7 +166,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             if ended { "ended with its bot" } else { "got away" }
         );
     }
-    std::fs::remove_dir_all(&dir)?;
     Ok(())
 }
 
@@ -277,10 +289,13 @@ fn check_budgets(
 /// Name, script, tree limit: bots that attack the arena instead of playing.
 const INTRUDERS: &[(&str, &str, Option<Limit>)] = &[
     // Leaves its tree: a new session and a double fork; the grandchild spins
-    // (at nice 19, to spare the players) for as long as it lives.
+    // (at nice 19, to spare the players) for as long as it lives, or until
+    // the arena (ARENA, its pid) is gone: an arena ended by Ctrl-C kills no
+    // cgroup, and a grandchild out of the terminal's session gets no SIGINT.
     (
         "escaper",
-        "setsid sh -c 'nice -n 19 sh -c \"while :; do :; done\" & echo $! > escapee.pid'\nexec sleep 1000\n",
+        "setsid sh -c 'nice -n 19 sh -c \"while kill -0 ARENA 2>/dev/null; do :; done\" & echo $! > escapee.pid'\n\
+         exec sleep 1000\n",
         None,
     ),
     // Forks without end (4096 at most, should it ever run uncapped): a fork
@@ -305,7 +320,7 @@ fn start_intruders(runner: &mut Runner, dir: &std::path::Path) -> Result<Vec<&'s
             continue;
         }
         let path = dir.join(format!("{name}.sh"));
-        std::fs::write(&path, script)?;
+        std::fs::write(&path, script.replace("ARENA", &std::process::id().to_string()))?;
         let mut app = App::new(format!("sh {}", path.display())).cwd(dir).stderr(Stderr::Null);
         if let Some(limit) = limit {
             app = app.limit(*limit);

@@ -1,0 +1,260 @@
+//! A hostile pass over the examples (odd arguments, missing programs, a
+//! peer that dies or never answers, Ctrl-C) and the `serde` config (values
+//! that deserialize but cannot work). The examples are the binaries that
+//! `cargo test` builds next to the test binaries (`cargo build --examples`
+//! builds them for `cargo test --test hostile_extras` alone).
+
+mod util;
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use util::*;
+
+fn example(name: &str) -> PathBuf {
+    let deps = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
+    deps.parent().unwrap().join("examples").join(name)
+}
+
+/// A command for example `name`, in a process group of its own (so that
+/// a hung one is ended with all its children) and with stdin closed.
+fn command(name: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(example(name));
+    command.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+    command
+}
+
+/// Runs `command` to its end, which must come within `limit`: a hang is a
+/// failure (its process group is killed).
+fn run_within(mut command: Command, limit: Duration) -> Output {
+    run_output(command.spawn().expect("the example (cargo build --examples)"), limit)
+}
+
+/// As [`run_within`], for a child already spawned.
+fn run_output(child: std::process::Child, limit: Duration) -> Output {
+    let group = Pid::from_raw(child.id() as i32);
+    let (done, output) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(child.wait_with_output()));
+    let output = output.recv_timeout(limit).unwrap_or_else(|_| {
+        let _ = killpg(group, Signal::SIGKILL);
+        panic!("the example hangs: still running after {limit:?}");
+    });
+    output.unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The run failed as a program should: exit status 1 and an error that
+/// says `what`, not a panic. (`main` shows its error's `Debug`: a message
+/// in quotes, its own quotes escaped.)
+fn assert_fails_saying(output: &Output, what: &str) {
+    let (out, err) = (text(&output.stdout), text(&output.stderr).replace("\\\"", "\""));
+    assert_eq!(output.status.code(), Some(1), "{out}\n{err}");
+    assert!(!err.contains("panicked"), "a panic, not an error: {err}");
+    assert!(err.contains(what), "the error does not say {what:?}: {err}");
+}
+
+/// A folder on PATH before the rest, holding `files` (name, script).
+fn path_with(dir: &TempDir, files: &[(&str, &str)]) -> std::ffi::OsString {
+    for (name, script) in files {
+        write_executable(&dir.path().join(name), script);
+    }
+    let rest = std::env::var_os("PATH").unwrap_or_default();
+    std::env::join_paths(std::iter::once(dir.path().to_path_buf()).chain(std::env::split_paths(&rest)))
+        .unwrap()
+}
+
+/// Processes whose command line is `words`.
+fn processes_running(words: &[&str]) -> Vec<u32> {
+    let wanted: Vec<u8> = words.iter().flat_map(|w| w.bytes().chain([0])).collect();
+    let pids = std::fs::read_dir("/proc").unwrap().flatten();
+    let pids = pids.filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok());
+    pids.filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == wanted))
+        .filter(|pid| pid_state(*pid).is_some_and(|s| s != 'Z'))
+        .collect()
+}
+
+#[test]
+fn fanout_names_a_child_that_echoes_wrong_instead_of_panicking() {
+    let mut fanout = command("fanout", &["3"]);
+    fanout.env("CAT", "head -c 3");
+    assert_fails_saying(&run_within(fanout, DEADLINE), "echoed \"hel\"");
+}
+
+#[test]
+fn fanout_gives_up_on_children_that_never_echo_and_leaves_none() {
+    // A number of its own, to find these children among other tests'.
+    let sleeper = ["sleep", "1000.817"];
+    let mut fanout = command("fanout", &["2"]);
+    fanout.env("CAT", sleeper.join(" "));
+    // Its stall limit is 10 s.
+    assert_fails_saying(&run_within(fanout, DEADLINE + Duration::from_secs(10)), "a child does not answer");
+    wait_for("the sleepers to end", || processes_running(&sleeper).is_empty());
+}
+
+#[test]
+fn fanout_names_a_child_that_exits_with_a_failure() {
+    let mut fanout = command("fanout", &["3"]);
+    fanout.env("CAT", r#"sh -c 'read line; echo "$line"; exit 3'"#);
+    assert_fails_saying(&run_within(fanout, DEADLINE), ": exit status: 3");
+}
+
+#[test]
+fn fanout_names_its_argument_when_it_is_no_count() {
+    assert_fails_saying(&run_within(command("fanout", &["-1"]), DEADLINE), "the number of children, \"-1\"");
+}
+
+/// A socat that takes one client and closes it without a word.
+const DEAD_SOCAT: &str = "#!/usr/bin/env python3\nimport socket, sys\n\
+    s = socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[-1].split(':', 1)[1])\ns.listen(1)\n\
+    s.accept()[0].close()\n";
+
+/// The example's folder: `procloop-<name>-<pid>` in the temporary folder.
+fn example_folder(name: &str, pid: u32) -> PathBuf {
+    std::env::temp_dir().join(format!("procloop-{name}-{pid}"))
+}
+
+#[test]
+fn socat_says_its_peer_died_instead_of_spinning_and_removes_its_folder() {
+    let fake = TempDir::new("dead-socat");
+    let mut socat = command("socat", &[]);
+    socat.env("PATH", path_with(&fake, &[("socat", DEAD_SOCAT)]));
+    let child = socat.spawn().unwrap();
+    let folder = example_folder("socat", child.id());
+    let output = run_output(child, DEADLINE);
+    assert_fails_saying(&output, "socat closed the socket");
+    assert!(!folder.exists(), "{} is left", folder.display());
+}
+
+#[test]
+fn socat_missing_is_an_error_that_leaves_no_folder() {
+    let empty = TempDir::new("no-socat");
+    let mut socat = command("socat", &[]);
+    socat.env("PATH", empty.path());
+    let child = socat.spawn().unwrap();
+    let folder = example_folder("socat", child.id());
+    assert_fails_saying(&run_output(child, DEADLINE), "not found in PATH");
+    assert!(!folder.exists(), "{} is left", folder.display());
+}
+
+#[test]
+fn cat_fails_when_no_echo_comes_instead_of_printing_nothing() {
+    let fake = TempDir::new("mute-cat");
+    let mut cat = command("cat", &[]);
+    cat.env("PATH", path_with(&fake, &[("cat", "#!/bin/sh\nexec sleep 60\n")]));
+    assert_fails_saying(&run_within(cat, DEADLINE), "cat echoed \"\" in 5 s");
+}
+
+/// Just enough UCI: every `go` is answered `e2e4` at once.
+const QUICK_ENGINE: &str = "#!/bin/sh\nwhile read cmd rest; do case \"$cmd\" in\n\
+    uci) echo uciok;; isready) echo readyok;; go) echo 'bestmove e2e4';; quit) exit 0;; esac; done\n";
+
+#[test]
+fn uci_match_takes_the_largest_movetime_and_writes_no_carriage_return_to_a_pipe() {
+    let dir = TempDir::new("uci");
+    let engine = dir.path().join("engine");
+    write_executable(&engine, QUICK_ENGINE);
+    let args =
+        ["--engine", engine.to_str().unwrap(), "--movetime", "18446744073709551615", "--max-plies", "2"];
+    let output = run_within(command("uci_match", &args), DEADLINE);
+    let out = text(&output.stdout);
+    assert!(output.status.success(), "{out}\n{}", text(&output.stderr));
+    assert!(out.contains("1. e2e4 e2e4") && out.contains("result: stopped at the 2-ply cap"), "{out}");
+    assert!(!out.contains('\r'), "carriage returns through a pipe: {out:?}");
+}
+
+#[test]
+fn bots_names_its_argument_when_it_is_no_number() {
+    let output = run_within(command("bots", &["2", "soon"]), DEADLINE);
+    assert_fails_saying(&output, "deadline-ms: \"soon\" is not a number");
+}
+
+#[test]
+fn bots_without_python3_is_an_error_that_leaves_no_folder() {
+    // Every program the bots and intruders run, but python3.
+    let fake = TempDir::new("no-python");
+    for program in ["sh", "setsid", "nice", "sleep"] {
+        let found = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+            .map(|dir| dir.join(program))
+            .find(|p| p.is_file())
+            .unwrap();
+        std::os::unix::fs::symlink(found, fake.path().join(program)).unwrap();
+    }
+    let mut bots = command("bots", &["1", "100"]);
+    bots.env("PATH", fake.path());
+    let child = bots.spawn().unwrap();
+    let folder = example_folder("bots", child.id());
+    assert_fails_saying(&run_output(child, DEADLINE), "\"python3\"");
+    assert!(!folder.exists(), "{} is left", folder.display());
+}
+
+/// Whether `pid` is gone or a zombie (PID 1 here reaps no orphans).
+fn ended(pid: u32) -> bool {
+    pid_state(pid).is_none_or(|state| state == 'Z')
+}
+
+#[test]
+fn bots_ended_by_ctrl_c_leave_no_escaped_grandchild_running() {
+    let mut bots = command("bots", &["50", "300"]);
+    let mut child = bots.spawn().unwrap();
+    let group = Pid::from_raw(child.id() as i32);
+    let folder = example_folder("bots", child.id());
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut contained = false;
+    // Reading ends at the example's end at the latest.
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        contained |= line.starts_with("containment: Cgroup");
+        if line.starts_with("turn 1:") {
+            break;
+        }
+    }
+    // A terminal's Ctrl-C: SIGINT to the foreground process group.
+    killpg(group, Signal::SIGINT).unwrap();
+    let status = run_output(child, DEADLINE).status;
+    let escapee =
+        std::fs::read_to_string(folder.join("escapee.pid")).ok().and_then(|p| p.trim().parse().ok());
+    let _ = std::fs::remove_dir_all(&folder);
+    assert!(!status.success(), "it ended by SIGINT: {status}");
+    if !contained {
+        remove_cgroups_of(group.as_raw() as u32);
+        eprintln!("no cgroup here: the escaper sits out, nothing to check");
+        return;
+    }
+    let escapee: u32 = escapee.expect("the escapee's pid");
+    let deadline = Instant::now() + DEADLINE;
+    while !ended(escapee) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let spins = !ended(escapee);
+    if spins {
+        let _ = nix::sys::signal::kill(Pid::from_raw(escapee as i32), Signal::SIGKILL);
+        wait_for("the escapee's end", || ended(escapee));
+    }
+    remove_cgroups_of(group.as_raw() as u32);
+    assert!(!spins, "the escaped grandchild (pid {escapee}) still spun after Ctrl-C");
+}
+
+/// The Runner's cgroup folders that a killed example (pid `pid`) left.
+fn remove_cgroups_of(pid: u32) {
+    let Some(root) = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"].iter().map(Path::new).find(|p| p.is_dir())
+    else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(root) else { return };
+    let prefix = format!("procloop-{pid}-");
+    for entry in entries.flatten().filter(|e| e.file_name().to_string_lossy().starts_with(&prefix)) {
+        let leaves = std::fs::read_dir(entry.path()).into_iter().flatten().flatten();
+        for leaf in leaves.filter(|l| l.path().is_dir()) {
+            let _ = std::fs::remove_dir(leaf.path());
+        }
+        let _ = std::fs::remove_dir(entry.path());
+    }
+}
