@@ -258,3 +258,98 @@ fn remove_cgroups_of(pid: u32) {
         let _ = std::fs::remove_dir(entry.path());
     }
 }
+
+#[cfg(feature = "serde")]
+mod config {
+    use std::time::Duration;
+
+    use procloop::{App, Cgroups, Limit, Runner, Start};
+
+    use super::*;
+
+    /// The start error of `app` on a fresh Runner with `cgroups`; no child
+    /// may be left.
+    fn start_error(app: App, start: Start, cgroups: Cgroups) -> String {
+        let mut runner = Runner::with_cgroups(cgroups).unwrap();
+        runner.add("app", app);
+        match runner.start_with("app", start) {
+            Ok(pid) => panic!("started (pid {pid})"),
+            Err(e) => {
+                assert!(runner.aliases().next().is_none(), "{e}: an alias is taken");
+                format!("{e:?}")
+            }
+        }
+    }
+
+    /// Values that deserialize but cannot work are refused at start with
+    /// the error the builder's value gets.
+    #[test]
+    fn bad_config_values_are_refused_at_start_as_the_builders_are() {
+        let cases: Vec<(&str, App)> = vec![
+            (r#""nice": 20"#, App::new("true").nice(20)),
+            (r#""nice": -21"#, App::new("true").nice(-21)),
+            (r#""cpu_affinity": []"#, App::new("true").cpu_affinity(&[])),
+            (r#""cpu_affinity": [100000]"#, App::new("true").cpu_affinity(&[100000])),
+            (r#""limits": {"memory": 0}"#, App::new("true").limit(Limit::Memory(0))),
+            (r#""limits": {"open_files": 3}"#, App::new("true").limit(Limit::OpenFiles(3))),
+            (r#""limits": {"cpu_time": 0}"#, App::new("true").limit(Limit::CpuTime(Duration::ZERO))),
+            (r#""limits": {"tasks": 0}"#, App::new("true").limit(Limit::Tasks(0))),
+            (r#""limits": {"tree_memory": 0}"#, App::new("true").limit(Limit::TreeMemory(0))),
+            (r#""limits": {"cpus": 0}"#, App::new("true").limit(Limit::Cpus(0.0))),
+            (r#""limits": {"cpus": -1}"#, App::new("true").limit(Limit::Cpus(-1.0))),
+            (r#""limits": {"cpus": 1e300}"#, App::new("true").limit(Limit::Cpus(1e300))),
+            (r#""env": {"A=B": "1"}"#, App::new("true").env("A=B", "1")),
+            (r#""env": {"": "1"}"#, App::new("true").env("", "1")),
+            (r#""env": {"A": "x\u0000y"}"#, App::new("true").env("A", "x\0y")),
+            (r#""cwd": """#, App::new("true").cwd("")),
+            (r#""cwd": "/tmp\u0000x""#, App::new("true").cwd("/tmp\0x")),
+            (r#""user": [4294967295, 4294967295]"#, App::new("true").user(u32::MAX, u32::MAX)),
+        ];
+        for cgroups in [Cgroups::Off, Cgroups::Preferred] {
+            for (key, built) in &cases {
+                let json = format!(r#"{{"command": "true", {key}}}"#);
+                let configured: App = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{json}: {e}"));
+                let from_config = start_error(configured, Start::new(), cgroups);
+                let from_builder = start_error(built.clone(), Start::new(), cgroups);
+                assert_eq!(from_config, from_builder, "{json} ({cgroups:?})");
+            }
+        }
+        assert!(child_pids().is_empty(), "a refused start left a child");
+    }
+
+    #[test]
+    fn a_huge_cpus_value_is_named_as_written() {
+        let app: App = serde_json::from_str(r#"{"command": "true", "limits": {"cpus": 1e300}}"#).unwrap();
+        let err = start_error(app, Start::new(), Cgroups::Off);
+        assert!(err.contains("limit cpus of 1e300\""), "{err}");
+    }
+
+    #[test]
+    fn bad_commands_and_start_options_from_the_config_are_refused_at_start() {
+        for (app, start, built, opts) in [
+            (r#"{"command": ""}"#, "{}", App::new(""), Start::new()),
+            (r#"{"command": "'open"}"#, "{}", App::new("'open"), Start::new()),
+            (r#"{"command": "a\u0000b"}"#, "{}", App::new("a\0b"), Start::new()),
+            (
+                r#"{"command": "sleep 5", "type": "socket", "socket": ""}"#,
+                "{}",
+                App::new("sleep 5").socket(""),
+                Start::new(),
+            ),
+            (
+                r#"{"command": "echo"}"#,
+                r#"{"with_args": ["a\u0000"]}"#,
+                App::new("echo"),
+                Start::new().args(["a\0"]),
+            ),
+            (r#"{"command": "echo"}"#, r#"{"cwd": ""}"#, App::new("echo"), Start::new().cwd("")),
+            (r#"{"command": "echo"}"#, r#"{"socket": ""}"#, App::new("echo"), Start::new().socket("")),
+        ] {
+            let configured: App = serde_json::from_str(app).unwrap();
+            let options: Start = serde_json::from_str(start).unwrap();
+            let from_config = start_error(configured, options, Cgroups::Off);
+            assert_eq!(from_config, start_error(built, opts, Cgroups::Off), "{app} {start}");
+        }
+        assert!(child_pids().is_empty(), "a refused start left a child");
+    }
+}
