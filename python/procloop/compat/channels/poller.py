@@ -8,11 +8,17 @@ It waits with ``select.poll``, as the library does, so that every Channel is
 polled the same way, pure-Python subclasses included; the reading and line
 framing of procloop's channels run in Rust. Python signal handlers run while
 it waits, and an exception they raise (KeyboardInterrupt) propagates.
+
+A procloop channel's ``write`` never blocks: what its fd does not take is
+queued, where the library's write blocked until the child had taken it
+all. So that a child still gets the rest (and answers), ``poll`` pushes
+registered channels' queued writes on while it waits.
 """
 
 import logging
 import select
 import socket
+import time
 from typing import Dict, Iterator, List, Optional, Tuple, Union
 
 from .channel import Channel, EndpointClosedException, SocketChannel
@@ -20,6 +26,11 @@ from .channel import Channel, EndpointClosedException, SocketChannel
 __all__ = ["Poller"]
 
 _LOGGER = logging.getLogger(__name__)
+
+#: While a registered channel has writes queued, ``poll`` waits in slices
+#: of this many seconds and pushes them on between: the fd that would say
+#: when (a pipe's write end) is not the one polled.
+_FLUSH_EVERY = 0.01
 
 #: What ``poll`` returns: ``(data, channel)``, or ``((addr, client), server)``.
 _Result = Union[Tuple[bytes, Channel], Tuple[Tuple[object, SocketChannel], socket.socket]]
@@ -46,9 +57,8 @@ class Poller:
     def poll(self, timeout: Optional[float] = None) -> List[_Result]:
         """Waits up to ``timeout`` seconds (None: no limit) and returns the
         results; see the module doc."""
-        millis = None if timeout is None else timeout * 1000
         result: List[_Result] = []
-        for fd, event in self._poll.poll(millis):
+        for fd, event in self._wait(timeout):
             _LOGGER.debug("Got event %d on fd %d", event, fd)
             if fd in self._channels:
                 channel = self._channels[fd]
@@ -68,6 +78,35 @@ class Poller:
                 self.register(client)
                 result.append(((addr, client), server))
         return result
+
+    def _wait(self, timeout: Optional[float]) -> List[Tuple[int, int]]:
+        """``select.poll``'s answer within ``timeout`` (None or negative: no
+        limit, as there), pushing queued writes on meanwhile."""
+        end = None if timeout is None or timeout < 0 else time.monotonic() + timeout
+        while True:
+            queued = self._flush()
+            left = None if end is None else max(0.0, end - time.monotonic())
+            if queued:
+                left = _FLUSH_EVERY if left is None else min(left, _FLUSH_EVERY)
+            ready = self._poll.poll(None if left is None else left * 1000)
+            if ready or not queued or (end is not None and time.monotonic() >= end):
+                return ready
+
+    def _flush(self) -> bool:
+        """Pushes each registered channel's queued writes as far as its fd
+        takes them; whether any are still queued."""
+        left = 0
+        for channel in list(self._channels.values()):
+            # procloop's channels have a queue; a pure-Python one has none.
+            flush = getattr(channel, "flush", None)
+            try:
+                pending: int = getattr(channel, "queued", 0)
+                if flush is not None and pending:
+                    flush()
+                    left += getattr(channel, "queued")
+            except EndpointClosedException:
+                pass  # its reading side reports the end
+        return left > 0
 
     def register(self, channel: Channel) -> None:
         """Polls ``channel`` (by its ``get_fd()``)."""
