@@ -26,7 +26,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     env_logger::init();
     let opts = options()?;
     let mut runner = Runner::with_extra_paths(["/usr/games"])?;
-    runner.add("engine", App::new(opts.engine.clone()).buffering(Buffering::Line).setpgrp(true));
+    // A process group of its own keeps a Ctrl-C meant for the match from
+    // the engines; dying with the match keeps them from outliving it.
+    let engine = App::new(opts.engine.clone()).buffering(Buffering::Line).setpgrp(true).die_with_parent(true);
+    runner.add("engine", engine);
     for side in SIDES {
         runner.start_with("engine", Start::new().alias(side))?;
         handshake(&mut runner, side)?;

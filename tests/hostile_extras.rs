@@ -353,3 +353,38 @@ mod config {
         assert!(child_pids().is_empty(), "a refused start left a child");
     }
 }
+
+#[test]
+fn uci_match_ended_by_ctrl_c_leaves_no_engine_running() {
+    // An engine that thinks without reading: stdin's end does not stop it.
+    let thinker = ["sleep", "1000.333"];
+    let dir = TempDir::new("uci-ctrl-c");
+    let engine = dir.path().join("engine");
+    let script = format!(
+        "#!/bin/sh\nwhile read cmd rest; do case \"$cmd\" in\n\
+         uci) echo uciok;; isready) echo readyok;; go) exec {};; esac; done\n",
+        thinker.join(" ")
+    );
+    write_executable(&engine, &script);
+    let mut uci_match = command("uci_match", &["--engine", engine.to_str().unwrap(), "--movetime", "60000"]);
+    // An engine left running would hold a pipe of stderr open.
+    let mut child = uci_match.stderr(Stdio::null()).spawn().unwrap();
+    let group = Pid::from_raw(child.id() as i32);
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert!(line.contains(" vs "), "{line}");
+    // White is thinking once its engine runs the thinker.
+    wait_for("white to think", || !processes_running(&thinker).is_empty());
+    killpg(group, Signal::SIGINT).unwrap();
+    assert!(!run_output(child, DEADLINE).status.success());
+    let deadline = Instant::now() + DEADLINE;
+    while !processes_running(&thinker).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let left = processes_running(&thinker);
+    for pid in &left {
+        let _ = nix::sys::signal::kill(Pid::from_raw(*pid as i32), Signal::SIGKILL);
+    }
+    assert!(left.is_empty(), "engines outlived the match: {left:?}");
+}
