@@ -318,6 +318,45 @@ mod config {
     }
 
     #[test]
+    fn values_of_the_wrong_shape_are_errors_naming_their_key() {
+        for (value, key) in [
+            (r#""backoff": [1, 2, 3]"#, "backoff:"),
+            (r#""backoff": [-1, 2]"#, "backoff:"),
+            (r#""backoff": [1, 1e300]"#, "backoff:"),
+            (r#""user": [1]"#, "user:"),
+            (r#""user": [1, 2, 3]"#, "user:"),
+            (r#""user": [-1, 0]"#, "user:"),
+            (r#""user": "nobody""#, "user:"),
+            (r#""cpu_affinity": [-1]"#, "cpu_affinity:"),
+            (r#""cpu_affinity": 0"#, "cpu_affinity:"),
+            (r#""nice": 1e10"#, "nice:"),
+            (r#""nice": 3.5"#, "nice:"),
+            (r#""env": {"A": null}"#, "env:"),
+            (r#""socket_wait": 1e300"#, "socket_wait:"),
+            (r#""restart_window": -1"#, "restart_window:"),
+            (r#""overage": 1e300"#, "overage:"),
+            (r#""max_restarts": 4294967296"#, "max_restarts:"),
+            (r#""limits": {"memory": -1}"#, "limits.memory:"),
+            (r#""limits": {"memory": 1.5}"#, "limits.memory:"),
+            (r#""limits": {"tasks": 1e3}"#, "limits.tasks:"),
+            (r#""limits": {"cpus": "half"}"#, "limits.cpus:"),
+            (r#""limits": {"cpu_time": 1e300}"#, "limits.cpu_time:"),
+            (r#""limits": [1]"#, "limits"),
+            (r#""limits": 5"#, "limits"),
+            (r#""scheduler": "Batch""#, "scheduler:"),
+            (r#""command": ["cat"]"#, "command:"),
+        ] {
+            let json = format!(r#"{{"command": "true", {value}}}"#).replacen(
+                r#""command": "true", "command""#,
+                r#""command""#,
+                1,
+            );
+            let err = serde_json::from_str::<App>(&json).map(|_| ()).unwrap_err().to_string();
+            assert!(err.contains(key), "{json}: {err:?} does not name {key:?}");
+        }
+    }
+
+    #[test]
     fn a_huge_cpus_value_is_named_as_written() {
         let app: App = serde_json::from_str(r#"{"command": "true", "limits": {"cpus": 1e300}}"#).unwrap();
         let err = start_error(app, Start::new(), Cgroups::Off);
