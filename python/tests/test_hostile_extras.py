@@ -2,7 +2,11 @@
 (``procloop.compat``) called as the seed library's users call it, and the
 Python examples with odd arguments."""
 
+import errno
 import importlib.util
+import os
+import resource
+import socket
 import subprocess
 import sys
 import time
@@ -13,7 +17,9 @@ import pytest
 
 from conftest import DEADLINE
 from procloop.compat.channels.poller import Poller
+from procloop.compat.channels.testing import TestChannel
 from procloop.compat.runner import Runner
+from procloop.errors import ConfigError
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -51,6 +57,44 @@ def test_a_pollers_timeout_still_holds_while_writes_are_queued():
     assert poller.poll(0.2) == []
     assert channel.queued > 0
     runner.terminate("deaf")
+
+
+def test_a_poller_refuses_a_buffering_its_clients_cannot_have():
+    # Before: taken, and the first client's SocketChannel raised out of a
+    # poll that had read (and so lost) other channels' data.
+    with pytest.raises(ConfigError, match="buffering: 'lines'"):
+        Poller(buffering="lines")
+
+
+def test_a_failed_accept_loses_no_data_read_in_the_same_poll(tmp_path):
+    poller = Poller()
+    channel = TestChannel()
+    poller.register(channel)
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(tmp_path / "server"))
+    server.listen(1)
+    poller.add_server(server)
+    client = socket.socket(socket.AF_UNIX)
+    client.connect(str(tmp_path / "server"))
+    channel.put(b"precious")
+    # No fd left for the accepted client: accept fails with EMFILE.
+    lowest_free = os.dup(0)
+    os.close(lowest_free)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (lowest_free, hard))
+    try:
+        with pytest.raises(OSError) as failed:
+            poller.poll(DEADLINE)
+        assert failed.value.errno == errno.EMFILE
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    results = poller.poll(DEADLINE)
+    assert (b"precious", channel) in results, results
+    clients = [accepted for accepted, polled in results if polled is server]
+    assert len(clients) == 1, results
+    poller.close_all()
+    channel.close()
+    client.close()
 
 
 def run(script, *args):

@@ -21,6 +21,7 @@ import socket
 import time
 from typing import Dict, Iterator, List, Optional, Tuple, Union
 
+from ...errors import ConfigError
 from .channel import Channel, EndpointClosedException, SocketChannel
 
 __all__ = ["Poller"]
@@ -32,6 +33,9 @@ _LOGGER = logging.getLogger(__name__)
 #: when (a pipe's write end) is not the one polled.
 _FLUSH_EVERY = 0.01
 
+#: The buffering an accepted client's channel may have.
+_BUFFERINGS = (None, 'bytes', 'line', 'whole_lines')
+
 #: What ``poll`` returns: ``(data, channel)``, or ``((addr, client), server)``.
 _Result = Union[Tuple[bytes, Channel], Tuple[Tuple[object, SocketChannel], socket.socket]]
 
@@ -41,6 +45,10 @@ class Poller:
     ``buffering``."""
 
     def __init__(self, *, buffering: Optional[str] = 'bytes') -> None:
+        # Refused here, not by the first accepted client's channel: that
+        # would raise out of a poll that had read other channels' data.
+        if buffering not in _BUFFERINGS:
+            raise ConfigError(f"buffering: {buffering!r} is not one of {', '.join(map(repr, _BUFFERINGS))}")
         self._servers: Dict[int, socket.socket] = {}
         self._channels: Dict[int, Channel] = {}
         self._poll = select.poll()
@@ -57,10 +65,16 @@ class Poller:
     def poll(self, timeout: Optional[float] = None) -> List[_Result]:
         """Waits up to ``timeout`` seconds (None: no limit) and returns the
         results; see the module doc."""
+        ready = self._wait(timeout)
+        # Clients first: an accept that fails (EMFILE) raises before any
+        # channel's data is read, so none is lost with the exception.
+        accepted = {fd: self._accept(fd) for fd, event in ready if fd in self._servers and event & select.POLLIN}
         result: List[_Result] = []
-        for fd, event in self._wait(timeout):
+        for fd, event in ready:
             _LOGGER.debug("Got event %d on fd %d", event, fd)
-            if fd in self._channels:
+            if fd in accepted:
+                result.append(accepted[fd])
+            elif fd in self._channels:
                 channel = self._channels[fd]
                 try:
                     if channel.buffering == 'line':
@@ -71,13 +85,15 @@ class Poller:
                 except EndpointClosedException:
                     result.append((b'', channel))
                     self._unregister(channel, fd)
-            elif event & select.POLLIN:
-                server = self._servers[fd]
-                sock, addr = server.accept()
-                client = SocketChannel(sock, buffering=self._buffering)
-                self.register(client)
-                result.append(((addr, client), server))
         return result
+
+    def _accept(self, fd: int) -> Tuple[Tuple[object, SocketChannel], socket.socket]:
+        """Accepts a client of the server on ``fd`` and registers its channel."""
+        server = self._servers[fd]
+        sock, addr = server.accept()
+        client = SocketChannel(sock, buffering=self._buffering)
+        self.register(client)
+        return ((addr, client), server)
 
     def _wait(self, timeout: Optional[float]) -> List[Tuple[int, int]]:
         """``select.poll``'s answer within ``timeout`` (None or negative: no
