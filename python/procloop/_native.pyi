@@ -361,7 +361,14 @@ class Runner:
         charge: Literal["wall", "cpu"] = "wall",
         freeze_between: bool = False,
     ) -> int:
-        """Writes each payload and returns the turn's number at once; Reply and TurnEnded follow."""
+        """Writes each payload and returns the turn's number at once; Reply and TurnEnded follow.
+
+        Raises, with nothing written to any bot: ConfigError (no bot, a zero
+        deadline, a bad charge), NoSuchProcessError (an alias not taken),
+        TurnInProgressError (a bot in a turn not ended), SocketError (a
+        socket bot not connected), QueueFullError naming the bot whose write
+        queue has no room for its payload (it reads none of its input).
+        """
     def overage_left(self, alias: str) -> float: ...
     def next_deadline(self) -> Optional[float]:
         """On the time.monotonic() clock (asyncio's loop.time()); None if only fileno() can wake it."""

@@ -663,7 +663,9 @@ impl PyRunner {
     /// writes to it. Nothing is written if the turn is bad: ConfigError
     /// for no bot, a zero deadline or a bad ``charge``;
     /// NoSuchProcessError for an alias not taken; TurnInProgressError for
-    /// a bot in a turn that has not ended.
+    /// a bot in a turn that has not ended; QueueFullError, naming the bot,
+    /// for one whose write queue has no room for its payload (it reads
+    /// none of its input).
     #[pyo3(signature = (bots, deadline, *, charge="wall", freeze_between=false))]
     fn begin_turn(
         slf: &Bound<'_, Self>,

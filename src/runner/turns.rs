@@ -204,10 +204,10 @@ impl Runner {
     /// ([`Error::InvalidSetting`]), an alias
     /// that is not taken ([`Error::NoSuchProcess`]), a bot in an unfinished
     /// turn ([`Error::TurnInProgress`]), a socket app's bot that has not
-    /// connected ([`Error::NotConnected`]). A bot whose process has exited
-    /// gets the outcome `Exited` at once; one whose write queue is full
-    /// (it reads none of its input) does not get its payload, and replies,
-    /// ends or times out as any other.
+    /// connected ([`Error::NotConnected`]), a bot whose write queue has no
+    /// room for its payload (it reads none of its input:
+    /// [`Error::QueueFull`], naming it). A bot whose process has exited
+    /// gets the outcome `Exited` at once.
     ///
     /// ```
     /// use std::time::Duration;
@@ -287,12 +287,6 @@ impl Runner {
         (bot.stale, bot.taken_at_write) = (stale, taken);
         match written {
             Ok(()) => true,
-            // A bot that does not read its input is alive: it replies,
-            // ends or times out, as any other.
-            Err(e @ Error::QueueFull { .. }) => {
-                log::warn!("writing {}'s turn: {e}; it did not get its payload", bot.alias);
-                true
-            }
             Err(e) => {
                 log::warn!("writing {}'s turn: {e}; its outcome is Exited", bot.alias);
                 false
@@ -309,7 +303,8 @@ impl Runner {
         let now = Instant::now();
         for i in 0..turn.bots.len() {
             // Each bot is made in its place in the table (a bot moved is copied).
-            if let Err(e) = self.enrol_bot(turn.alias(i), Member { turn: key, bot: i }, now, &mut bots) {
+            let bot = (turn.alias(i), turn.bots[i].1.len());
+            if let Err(e) = self.enrol_bot(bot, Member { turn: key, bot: i }, now, &mut bots) {
                 for bot in &bots {
                     self.turns.members.remove(&bot.alias);
                 }
@@ -319,8 +314,15 @@ impl Runner {
         Ok(bots)
     }
 
-    /// Makes `alias` a member, and adds it to `bots`.
-    fn enrol_bot(&mut self, alias: &str, member: Member, now: Instant, bots: &mut Vec<Bot>) -> Result<()> {
+    /// Makes `alias` a member, and adds it to `bots`; its payload is
+    /// `payload` bytes long.
+    fn enrol_bot(
+        &mut self,
+        (alias, payload): (&str, usize),
+        member: Member,
+        now: Instant,
+        bots: &mut Vec<Bot>,
+    ) -> Result<()> {
         let (alias, running) =
             self.running.get_key_value(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
         // A socket app whose process lives but which has no connection yet
@@ -331,6 +333,12 @@ impl Runner {
         if running.channel.and_then(|t| self.reactor.buffering_of(t)) == Some(crate::Buffering::WholeLines) {
             let setting = format!("bot {alias:?} of a turn, buffering WholeLines");
             return Err(Error::InvalidSetting { setting, reason: "a turn needs Buffering::Line (or Bytes)" });
+        }
+        let channel = running.channel.filter(|_| running.status().is_none());
+        // A payload its queue cannot take is refused before any bot gets
+        // one: a turn is begun whole or not at all.
+        if let Some(channel) = channel.and_then(|t| self.reactor.channel(t)) {
+            channel.check_room(payload).map_err(|e| name_bot(e, alias))?;
         }
         match self.turns.members.entry(alias.clone()) {
             Entry::Occupied(taken) if taken.get().turn == member.turn => {
@@ -350,7 +358,7 @@ impl Runner {
                     due: Duration::ZERO,
                     app_bank: running.overage,
                     outcome: None,
-                    channel: running.channel.filter(|_| running.status().is_none()),
+                    channel,
                 });
                 Ok(())
             }
@@ -429,6 +437,16 @@ pub(super) fn bank_of(
         return app_bank;
     }
     banks.get(alias).copied().unwrap_or(app_bank)
+}
+
+/// `error`, naming `alias` if it is a full queue's.
+fn name_bot(error: Error, alias: &str) -> Error {
+    match error {
+        Error::QueueFull { queued, requested, limit, .. } => {
+            Error::QueueFull { alias: Some(alias.to_string()), queued, requested, limit }
+        }
+        other => other,
+    }
 }
 
 /// Checks a turn's shape before anything is looked up or written.
