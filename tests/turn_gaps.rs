@@ -87,3 +87,120 @@ fn a_payload_that_does_not_fit_refuses_the_whole_turn() {
     assert!(runner.is_running("deaf"));
     runner.terminate_all();
 }
+
+/// A bot that prints `before` bytes of a line (no newline) at once, then,
+/// once it reads a line, the rest of that line starting with "bestmove"
+/// and then its real answer.
+fn long_line_bot(before: usize) -> App {
+    let script = format!(
+        "import sys\nsys.stdout.write('a' * {before}); sys.stdout.flush()\nsys.stdin.readline()\n\
+         sys.stdout.write('a' * ({long} - {before}) + 'bestmove fake\\n'); sys.stdout.flush()\n\
+         sys.stdout.write('bestmove real\\n'); sys.stdout.flush()\nsys.stdin.readline()",
+        long = procloop::DEFAULT_INPUT_CAPACITY,
+    );
+    line_app(&format!("python3 -c \"{script}\""))
+}
+
+/// Plays one turn with the prefix "bestmove" against a bot of
+/// [`long_line_bot`]: the continuation of its over-long line starts with
+/// the prefix but is no reply; its next line is.
+fn play_long_line(runner: &mut Runner) {
+    let turn = Turn::new(Duration::from_secs(10)).bot("long", "go\n").reply_prefix("bestmove");
+    let id = runner.begin_turn(turn).unwrap();
+    let (got, outcome) = play(runner, id, "long");
+    assert!(matches!(outcome, Some(Outcome::Replied { .. })), "{outcome:?}");
+    let replies: Vec<_> = got.iter().filter(|g| matches!(g, Got::Reply(_))).collect();
+    assert_eq!(replies, [&Got::Reply(b"bestmove real\n".to_vec())], "{:?}", short(&got));
+    assert!(got.contains(&Got::Data(b"bestmove fake\n".to_vec())), "{:?}", short(&got));
+}
+
+/// `got` with long pieces shown by their length.
+fn short(got: &[Got]) -> Vec<String> {
+    let show = |d: &[u8]| match d.len() {
+        ..=80 => String::from_utf8_lossy(d).into_owned(),
+        n => format!("{n} bytes"),
+    };
+    got.iter()
+        .map(|g| match g {
+            Got::Data(d) => format!("Data {}", show(d)),
+            Got::Reply(d) => format!("Reply {}", show(d)),
+        })
+        .collect()
+}
+
+/// A line longer than the input capacity comes in pieces; one that starts
+/// with the turn's prefix but continues the line is not the reply, whether
+/// the line began during the turn or before it.
+#[test]
+fn a_continued_line_that_starts_with_the_prefix_is_no_reply() {
+    init();
+    for before in [0, procloop::DEFAULT_INPUT_CAPACITY] {
+        let mut runner = Runner::new().unwrap();
+        runner.add("long", long_line_bot(before));
+        runner.start("long").unwrap();
+        if before > 0 {
+            // The line's first piece is handed before the turn begins.
+            let deadline = Instant::now() + DEADLINE;
+            let mut piece = 0;
+            while piece == 0 {
+                assert!(Instant::now() < deadline, "no first piece");
+                runner
+                    .poll_once(Some(Duration::from_millis(200)), |_, event| {
+                        if let Event::Data { data, .. } = event {
+                            piece = data.len();
+                        }
+                    })
+                    .unwrap();
+            }
+            assert_eq!(piece, before);
+        }
+        play_long_line(&mut runner);
+        runner.terminate_all();
+    }
+}
+
+/// The same when the line's first piece was taken with `read` of the
+/// bot's channel, not handed by the loop.
+#[test]
+fn a_line_continued_after_a_read_is_no_reply_either() {
+    init();
+    let mut runner = Runner::new().unwrap();
+    runner.add("long", long_line_bot(procloop::DEFAULT_INPUT_CAPACITY));
+    runner.start("long").unwrap();
+    let first = read_exactly(runner.get_channel("long").unwrap(), procloop::DEFAULT_INPUT_CAPACITY);
+    assert!(first.iter().all(|&b| b == b'a'));
+    play_long_line(&mut runner);
+    runner.terminate_all();
+}
+
+/// An over-long line that ended before the turn (its last piece handed
+/// with other whole lines) leaves the next line a line of its own: the
+/// reply that starts it is taken.
+#[test]
+fn a_line_after_a_finished_long_line_may_be_the_reply() {
+    init();
+    let script = format!(
+        "import sys\nsys.stdout.write('a' * {long} + 'tail\\nmore\\n'); sys.stdout.flush()\n\
+         sys.stdin.readline()\nsys.stdout.write('bestmove ok\\n'); sys.stdout.flush()\nsys.stdin.readline()",
+        long = procloop::DEFAULT_INPUT_CAPACITY,
+    );
+    let mut runner = Runner::new().unwrap();
+    runner.add("long", line_app(&format!("python3 -c \"{script}\"")));
+    runner.start("long").unwrap();
+    let deadline = Instant::now() + DEADLINE;
+    let mut more = false;
+    while !more {
+        assert!(Instant::now() < deadline, "no line after the long one");
+        runner
+            .poll_once(Some(Duration::from_millis(200)), |_, event| {
+                more |= matches!(event, Event::Data { data: b"more\n", .. });
+            })
+            .unwrap();
+    }
+    let turn = Turn::new(Duration::from_secs(10)).bot("long", "go\n").reply_prefix("bestmove");
+    let id = runner.begin_turn(turn).unwrap();
+    let (got, outcome) = play(&mut runner, id, "long");
+    assert_eq!(got, [Got::Reply(b"bestmove ok\n".to_vec())]);
+    assert!(matches!(outcome, Some(Outcome::Replied { .. })), "{outcome:?}");
+    runner.terminate_all();
+}

@@ -108,21 +108,28 @@ pub(super) struct Bot {
 impl Turns {
     /// Whether `data`, output of `alias` handed now, is the reply its turn
     /// waits for (one inlined check when no turn runs: it is asked for
-    /// every line).
-    /// `taken` gives what `read` has taken of a channel so far.
+    /// every line). `starts_line`: whether `data` starts a line (the piece
+    /// before it ended with a newline); a piece that continues an
+    /// over-long line is never a reply with a prefix, whatever it starts
+    /// with. `taken` gives what `read` has taken of a channel so far.
     #[inline(always)]
     pub(super) fn is_reply(
         &mut self,
         alias: &str,
-        data: &[u8],
+        (data, starts_line): (&[u8], bool),
         taken: impl Fn(Token) -> Option<u64>,
     ) -> bool {
-        !self.members.is_empty() && self.member_replies(alias, data, taken)
+        !self.members.is_empty() && self.member_replies(alias, (data, starts_line), taken)
     }
 
     /// [`is_reply`](Self::is_reply) while some turn runs.
     #[inline(never)]
-    fn member_replies(&mut self, alias: &str, data: &[u8], taken: impl Fn(Token) -> Option<u64>) -> bool {
+    fn member_replies(
+        &mut self,
+        alias: &str,
+        (data, starts_line): (&[u8], bool),
+        taken: impl Fn(Token) -> Option<u64>,
+    ) -> bool {
         let Some(member) = self.owing(alias) else { return false };
         self.replying = None;
         let active = &mut self.active[member.turn];
@@ -142,7 +149,10 @@ impl Turns {
         }
         let reply = match active.prefix.as_deref() {
             None => true,
-            Some(prefix) => starts_a_line(&data[at..], prefix),
+            Some(prefix) => {
+                let starts_line = if at > 0 { data[at - 1] == b'\n' } else { starts_line };
+                starts_a_line(&data[at..], starts_line, prefix)
+            }
         };
         if reply {
             self.replying = Some(member);
@@ -479,9 +489,11 @@ fn same_alias(a: &str, b: &str) -> bool {
     (std::ptr::eq(a.as_ptr(), b.as_ptr()) && a.len() == b.len()) || a == b
 }
 
-/// Whether `data` starts with `prefix`, or holds a line that does.
-fn starts_a_line(data: &[u8], prefix: &[u8]) -> bool {
-    data.starts_with(prefix) || memchr::memchr_iter(b'\n', data).any(|at| data[at + 1..].starts_with(prefix))
+/// Whether `data` holds a line that starts with `prefix`: its first
+/// bytes if they start a line (`starts_line`), or a line after a newline.
+fn starts_a_line(data: &[u8], starts_line: bool, prefix: &[u8]) -> bool {
+    (starts_line && data.starts_with(prefix))
+        || memchr::memchr_iter(b'\n', data).any(|at| data[at + 1..].starts_with(prefix))
 }
 
 #[cfg(test)]
@@ -511,10 +523,16 @@ mod tests {
 
     #[test]
     fn a_prefix_matches_at_the_start_of_any_line_of_a_piece() {
-        assert!(starts_a_line(b"bestmove e2e4\n", b"bestmove"));
-        assert!(starts_a_line(b"info depth 1\nbestmove e2e4\n", b"bestmove"));
-        assert!(!starts_a_line(b"info string no bestmove\n", b"bestmove"));
-        assert!(!starts_a_line(b"info depth 1\n", b"bestmove"));
-        assert!(!starts_a_line(b"info\n", b"bestmove"), "a piece ending in a newline");
+        assert!(starts_a_line(b"bestmove e2e4\n", true, b"bestmove"));
+        assert!(starts_a_line(b"info depth 1\nbestmove e2e4\n", true, b"bestmove"));
+        assert!(!starts_a_line(b"info string no bestmove\n", true, b"bestmove"));
+        assert!(!starts_a_line(b"info depth 1\n", true, b"bestmove"));
+        assert!(!starts_a_line(b"info\n", true, b"bestmove"), "a piece ending in a newline");
+    }
+
+    #[test]
+    fn a_prefix_at_the_start_of_a_continued_line_does_not_match() {
+        assert!(!starts_a_line(b"bestmove e2e4\n", false, b"bestmove"));
+        assert!(starts_a_line(b"e4\nbestmove e2e4\n", false, b"bestmove"), "a line after the newline");
     }
 }
