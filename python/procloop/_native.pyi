@@ -350,9 +350,13 @@ class Runner:
     def resize(self, alias: str, rows: int, cols: int) -> None: ...
     def set_timer(self, seconds: float) -> int: ...
     def cancel_timer(self, id: int) -> bool: ...
+    DEFAULT_MAX_EVENTS: Final[int]
+    """The most events poll returns when max_events is None: 4096."""
     def poll(
         self, timeout: Optional[float] = None, max_events: Optional[int] = None, *, batch: bool = False
-    ) -> list[_Event]: ...
+    ) -> list[_Event]:
+        """At most max_events events, in order (None: DEFAULT_MAX_EVENTS, 4096); the rest
+        come with the next call, which then does not wait. ValueError for max_events below 1."""
     def begin_turn(
         self,
         bots: Mapping[str, Union[bytes, bytearray]],
