@@ -172,8 +172,10 @@ impl Channel {
         starts
     }
 
-    /// Sets whether the next piece continues a line: the piece handed last
-    /// is handed again from `at`, so what counts is the byte before `at`.
+    /// Sets whether the next piece continues a line, where a Runner's loop
+    /// knows without a piece at hand (whole lines handed, or the end of a
+    /// piece put back to be handed again).
+    #[inline]
     pub(crate) fn set_mid_line(&mut self, mid_line: bool) {
         self.mid_line = mid_line;
     }

@@ -109,6 +109,7 @@ impl Reactor {
 
     /// Notes that the next piece of `token`'s channel continues a line
     /// (`true`) or starts one (`false`).
+    #[inline]
     pub(crate) fn set_mid_line(&mut self, token: Token, mid_line: bool) {
         if let Some(state) = self.entries.channel(token) {
             state.channel.set_mid_line(mid_line);
