@@ -204,3 +204,49 @@ fn a_line_after_a_finished_long_line_may_be_the_reply() {
     assert!(matches!(outcome, Some(Outcome::Replied { .. })), "{outcome:?}");
     runner.terminate_all();
 }
+
+/// In byte mode too: a read that continues a line is no reply, though it
+/// starts with the prefix; a later read that starts a line is.
+#[test]
+fn a_read_that_continues_a_line_is_no_reply_in_byte_mode() {
+    init();
+    let script = "import sys\nsys.stdout.write('info '); sys.stdout.flush()\nsys.stdin.readline()\n\
+                  sys.stdout.write('bestmove fake\\n'); sys.stdout.flush()\nsys.stdin.readline()\n\
+                  sys.stdout.write('bestmove real\\n'); sys.stdout.flush()\nsys.stdin.readline()";
+    let mut runner = Runner::new().unwrap();
+    runner.add("bytes", App::new(format!("python3 -c \"{script}\"")));
+    runner.start("bytes").unwrap();
+    let deadline = Instant::now() + DEADLINE;
+    let mut first = false;
+    while !first {
+        assert!(Instant::now() < deadline, "no first piece");
+        runner
+            .poll_once(Some(Duration::from_millis(200)), |_, event| {
+                first |= matches!(event, Event::Data { data: b"info ", .. });
+            })
+            .unwrap();
+    }
+    let turn = Turn::new(Duration::from_secs(10)).bot("bytes", "go\n").reply_prefix("bestmove");
+    let id = runner.begin_turn(turn).unwrap();
+    let (mut got, mut outcome, mut ended) = (Vec::new(), None, false);
+    while !ended {
+        assert!(Instant::now() < deadline, "the turn never ended; got {got:?}");
+        runner
+            .poll_once(Some(Duration::from_millis(200)), |runner, event| match event {
+                Event::Data { data, .. } => {
+                    got.push(Got::Data(data.to_vec()));
+                    // Its second answer only once its first was handed.
+                    runner.get_channel("bytes").unwrap().write(b"again\n").unwrap();
+                }
+                Event::Reply { data, .. } => got.push(Got::Reply(data.to_vec())),
+                Event::TurnEnded { turn, report } if turn == id => {
+                    (outcome, ended) = (report.outcome("bytes"), true);
+                }
+                _ => {}
+            })
+            .unwrap();
+    }
+    assert_eq!(got, [Got::Data(b"bestmove fake\n".to_vec()), Got::Reply(b"bestmove real\n".to_vec())]);
+    assert!(matches!(outcome, Some(Outcome::Replied { .. })), "{outcome:?}");
+    runner.terminate_all();
+}
