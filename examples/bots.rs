@@ -18,12 +18,19 @@
 //!
 //! The bots are small scripts (sh, and python3 for the hog) written to a
 //! temporary folder: each says `hello` once it runs, then reads `turn T A B`
-//! and must answer `T A+B`.
+//! and must answer `T A+B`. Ctrl-C (or SIGTERM) comes through the loop:
+//! the arena ends every bot and cleans up before it exits.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use procloop::{App, Buffering, Cgroups, Containment, Error, Event, Limit, Restart, Runner, Start, Stderr};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use procloop::{
+    App, Buffering, Cgroups, Channel, Containment, Error, Event, Limit, ReactorEvent, Restart, Runner, Start,
+    Stderr,
+};
 
 /// Name, interpreter, script.
 const BOTS: &[(&str, &str, &str)] = &[
@@ -109,6 +116,7 @@ fn play(dir: &std::path::Path, turns: u32, deadline: Duration) -> Result<(), Box
     // A cgroup per bot where this process may make them, else a process
     // group per bot.
     let mut runner = Runner::with_cgroups(Cgroups::Preferred)?;
+    watch_interrupts(&mut runner)?;
     let intruders = start_intruders(&mut runner, dir)?;
     for (name, interpreter, script) in BOTS {
         let path = dir.join(format!("{name}.{interpreter}"));
@@ -127,9 +135,11 @@ fn play(dir: &std::path::Path, turns: u32, deadline: Duration) -> Result<(), Box
     }
     let mut records: BTreeMap<&str, Record> = BOTS.iter().map(|(n, ..)| (*n, Record::default())).collect();
     await_hellos(&mut runner, &mut records)?;
+    stop_if_interrupted()?;
     for turn in 1..=turns {
         let (a, b) = (turn * 7 % 13, turn * 5 % 11);
         let answers = play_turn(&mut runner, &mut records, turn, a, b, deadline)?;
+        stop_if_interrupted()?;
         for (name, record) in records.iter_mut() {
             match answers.get(name) {
                 Some(answer) if *answer == a + b => record.right += 1,
@@ -142,9 +152,10 @@ fn play(dir: &std::path::Path, turns: u32, deadline: Duration) -> Result<(), Box
     let escapee = show_intruders(&runner, &intruders, dir)?;
     // Game over: stop every bot and take what each used as its exit comes.
     runner.stop_all();
-    while BOTS.iter().any(|(name, ..)| runner.exit_status(name).is_none()) {
+    while BOTS.iter().any(|(name, ..)| runner.exit_status(name).is_none()) && !interrupted() {
         runner.poll_once(None, |runner, event| keep_books(runner, &mut records, "game over", event))?;
     }
+    stop_if_interrupted()?;
     println!("\n| bot     | right | wrong | forfeited | CPU time | peak memory | tree CPU |");
     println!("|---------|-------|-------|-----------|----------|-------------|----------|");
     for (name, r) in &records {
@@ -169,13 +180,42 @@ fn play(dir: &std::path::Path, turns: u32, deadline: Duration) -> Result<(), Box
     Ok(())
 }
 
+/// Set once Ctrl-C (SIGINT) or SIGTERM came.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::Relaxed)
+}
+
+/// Ends the game once interrupted: dropping the Runner on the way out ends
+/// every bot and removes their cgroups, and `main` removes the folder.
+fn stop_if_interrupted() -> Result<(), &'static str> {
+    if interrupted() { Err("interrupted: every bot is ended, the game is off") } else { Ok(()) }
+}
+
+/// Makes Ctrl-C (and SIGTERM) an event of the loop instead of the end of
+/// the arena: they are blocked, and a signalfd that reads them is a channel
+/// of the Runner's loop. Without it the arena would die at once, leaving
+/// its folder and its cgroups behind. (Its children start with no signal
+/// blocked: the bots still get the terminal's SIGINT.)
+fn watch_interrupts(runner: &mut Runner) -> Result<(), Box<dyn std::error::Error>> {
+    let mut signals = SigSet::empty();
+    signals.add(Signal::SIGINT);
+    signals.add(Signal::SIGTERM);
+    signals.thread_block()?;
+    let signal_fd = SignalFd::with_flags(&signals, SfdFlags::SFD_CLOEXEC)?;
+    let channel = Channel::from_pipe(Some(std::os::fd::AsFd::as_fd(&signal_fd).try_clone_to_owned()?), None)?;
+    runner.reactor().register(channel)?;
+    Ok(())
+}
+
 /// Waits until every bot has said hello (or the start deadline passed), so
 /// that starting up costs no turn.
 fn await_hellos(runner: &mut Runner, records: &mut BTreeMap<&'static str, Record>) -> procloop::Result<()> {
     let deadline = runner.set_timer(START_DEADLINE);
     let mut hello = BTreeSet::new();
     let mut over = false;
-    while !over && hello.len() < BOTS.len() {
+    while !over && hello.len() < BOTS.len() && !interrupted() {
         runner.poll_once(None, |runner, event| match event {
             Event::Data { alias, data } if data.starts_with(b"hello") => {
                 hello.insert(alias.to_string());
@@ -209,7 +249,7 @@ fn play_turn(
     let when = format!("turn {turn}");
     let mut answers = BTreeMap::new();
     let mut over = false;
-    while !over && answers.len() < BOTS.len() {
+    while !over && answers.len() < BOTS.len() && !interrupted() {
         runner.poll_once(None, |runner, event| match event {
             Event::Data { alias, data } => {
                 let text = String::from_utf8_lossy(data);
@@ -259,6 +299,8 @@ fn keep_books(runner: &mut Runner, records: &mut BTreeMap<&str, Record>, when: &
         }
         Event::Restarted { alias, .. } => println!("{when}: {alias} restarted"),
         Event::GaveUp { alias, .. } => println!("{when}: {alias} gave up"),
+        // The only channel of our own: Ctrl-C's signalfd.
+        Event::Reactor(ReactorEvent::Data { .. }) => INTERRUPTED.store(true, Ordering::Relaxed),
         _ => {}
     }
 }

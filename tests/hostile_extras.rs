@@ -201,62 +201,68 @@ fn ended(pid: u32) -> bool {
 }
 
 #[test]
-fn bots_ended_by_ctrl_c_leave_no_escaped_grandchild_running() {
+fn bots_ended_by_ctrl_c_end_every_bot_and_leave_nothing_behind() {
     let mut bots = command("bots", &["50", "300"]);
     let mut child = bots.spawn().unwrap();
     let group = Pid::from_raw(child.id() as i32);
     let folder = example_folder("bots", child.id());
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut contained = false;
+    // The Runner's cgroup, as the example shows it: `Cgroup { path: "..." }`.
+    let mut cgroup = None;
     // Reading ends at the example's end at the latest.
     for line in lines.by_ref() {
         let line = line.unwrap();
-        contained |= line.starts_with("containment: Cgroup");
+        if let Some(shown) = line.strip_prefix("containment: Cgroup { path: \"") {
+            cgroup = shown.strip_suffix("\" }").map(PathBuf::from);
+        }
         if line.starts_with("turn 1:") {
             break;
         }
     }
+    // With a cgroup, the escaper has left its session by now.
+    let mut escapee = None;
+    if cgroup.is_some() {
+        let pid_file = folder.join("escapee.pid");
+        wait_for("the escapee's pid", || {
+            escapee = std::fs::read_to_string(&pid_file).ok().and_then(|p| p.trim().parse::<u32>().ok());
+            escapee.is_some()
+        });
+    }
     // A terminal's Ctrl-C: SIGINT to the foreground process group.
     killpg(group, Signal::SIGINT).unwrap();
-    let status = run_output(child, DEADLINE).status;
-    let escapee =
-        std::fs::read_to_string(folder.join("escapee.pid")).ok().and_then(|p| p.trim().parse().ok());
+    let output = run_output(child, DEADLINE);
+    let folder_left = folder.exists();
     let _ = std::fs::remove_dir_all(&folder);
-    assert!(!status.success(), "it ended by SIGINT: {status}");
-    if !contained {
-        remove_cgroups_of(group.as_raw() as u32);
-        eprintln!("no cgroup here: the escaper sits out, nothing to check");
-        return;
+    let mut spins = false;
+    if let Some(escapee) = escapee {
+        let deadline = Instant::now() + DEADLINE;
+        while !ended(escapee) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        spins = !ended(escapee);
+        if spins {
+            let _ = nix::sys::signal::kill(Pid::from_raw(escapee as i32), Signal::SIGKILL);
+            wait_for("the escapee's end", || ended(escapee));
+        }
     }
-    let escapee: u32 = escapee.expect("the escapee's pid");
-    let deadline = Instant::now() + DEADLINE;
-    while !ended(escapee) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
+    // After the escapee's end: a leaf that holds a process stays.
+    let cgroup_left = cgroup.filter(|dir| dir.exists());
+    if let Some(dir) = &cgroup_left {
+        remove_cgroup(dir);
     }
-    let spins = !ended(escapee);
-    if spins {
-        let _ = nix::sys::signal::kill(Pid::from_raw(escapee as i32), Signal::SIGKILL);
-        wait_for("the escapee's end", || ended(escapee));
-    }
-    remove_cgroups_of(group.as_raw() as u32);
-    assert!(!spins, "the escaped grandchild (pid {escapee}) still spun after Ctrl-C");
+    assert!(!spins, "the escaped grandchild still spun after Ctrl-C");
+    assert_fails_saying(&output, "interrupted: every bot is ended");
+    assert!(!folder_left, "{} is left", folder.display());
+    assert!(cgroup_left.is_none(), "its cgroup is left: {cgroup_left:?}");
 }
 
-/// The Runner's cgroup folders that a killed example (pid `pid`) left.
-fn remove_cgroups_of(pid: u32) {
-    let Some(root) = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"].iter().map(Path::new).find(|p| p.is_dir())
-    else {
-        return;
-    };
-    let Ok(entries) = std::fs::read_dir(root) else { return };
-    let prefix = format!("procloop-{pid}-");
-    for entry in entries.flatten().filter(|e| e.file_name().to_string_lossy().starts_with(&prefix)) {
-        let leaves = std::fs::read_dir(entry.path()).into_iter().flatten().flatten();
-        for leaf in leaves.filter(|l| l.path().is_dir()) {
-            let _ = std::fs::remove_dir(leaf.path());
-        }
-        let _ = std::fs::remove_dir(entry.path());
+/// Removes a Runner's cgroup folder that a killed example left, with its
+/// leaves.
+fn remove_cgroup(dir: &Path) {
+    for leaf in std::fs::read_dir(dir).into_iter().flatten().flatten().filter(|l| l.path().is_dir()) {
+        let _ = std::fs::remove_dir(leaf.path());
     }
+    let _ = std::fs::remove_dir(dir);
 }
 
 #[cfg(feature = "serde")]
