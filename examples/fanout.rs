@@ -8,6 +8,11 @@
 //!
 //! Progress goes to stderr: one line rewritten in place on a terminal, and
 //! a line every tenth of each phase when stderr is a file or a pipe.
+//!
+//! `CAT` names another program to echo with (`CAT="python3 -u cat.py"`);
+//! a child that echoes wrong, ends before its echo or with a failure, or
+//! leaves a phase without progress for 10 s ends the run with an error
+//! naming it.
 
 use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
