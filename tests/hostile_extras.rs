@@ -371,6 +371,9 @@ mod config {
         for (app, start, built, opts) in [
             (r#"{"command": ""}"#, "{}", App::new(""), Start::new()),
             (r#"{"command": "'open"}"#, "{}", App::new("'open"), Start::new()),
+            (r#"{"command": "   "}"#, "{}", App::new("   "), Start::new()),
+            (r#"{"command": "'' -x"}"#, "{}", App::new("'' -x"), Start::new()),
+            (r#"{"command": "trailing\\"}"#, "{}", App::new("trailing\\"), Start::new()),
             (r#"{"command": "a\u0000b"}"#, "{}", App::new("a\0b"), Start::new()),
             (
                 r#"{"command": "sleep 5", "type": "socket", "socket": ""}"#,
