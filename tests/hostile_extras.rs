@@ -448,3 +448,50 @@ fn embed_names_a_child_that_ends_instead_of_waiting_for_its_echoes() {
         assert!(err.contains("left") || err.contains("right"), "{mode}: the error names no child: {err}");
     }
 }
+
+#[test]
+fn bots_without_cgroups_ended_by_ctrl_c_leave_no_bot_running() {
+    // As an unprivileged user no cgroup can be had: each bot leads a
+    // process group of its own, which the terminal's SIGINT misses, and
+    // the spinner (spinning from turn 2) reads no end of stdin.
+    let Ok(setpriv) = which("setpriv") else {
+        eprintln!("setpriv (util-linux) is not installed: skipped");
+        return;
+    };
+    let mut bots = Command::new(setpriv);
+    bots.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(example("bots")).args(["50", "300"]);
+    bots.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+    let mut child = bots.spawn().unwrap();
+    let group = Pid::from_raw(child.id() as i32);
+    let folder = example_folder("bots", child.id());
+    let spinner = folder.join("spinner.sh");
+    let spinner_words = ["sh", spinner.to_str().unwrap()];
+    let mut contained = false;
+    // Kept open to the end: the example writes on.
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        contained |= line.starts_with("containment: Cgroup");
+        if line.starts_with("turn 2:") {
+            break;
+        }
+    }
+    killpg(group, Signal::SIGINT).unwrap();
+    let output = run_output(child, DEADLINE);
+    // The arena reaps its bots before it exits: none may be left now (one
+    // left would spin until its 10 s CPU limit).
+    let left = processes_running(&spinner_words);
+    for pid in &left {
+        let _ = nix::sys::signal::kill(Pid::from_raw(*pid as i32), Signal::SIGKILL);
+    }
+    let _ = std::fs::remove_dir_all(&folder);
+    assert!(!contained, "an unprivileged user got a cgroup: this test checks the other way");
+    assert!(left.is_empty(), "the spinner outlived the arena: {left:?}");
+    assert_fails_saying(&output, "interrupted: every bot is ended");
+}
+
+/// The path of `program` on PATH.
+fn which(program: &str) -> Result<PathBuf, ()> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).map(|dir| dir.join(program)).find(|p| p.is_file()).ok_or(())
+}
