@@ -64,6 +64,10 @@ fn options() -> Result<Options, String> {
             other => return Err(format!("unknown argument {other}")),
         }
     }
+    if opts.movetime == 0 {
+        // An engine takes `go movetime 0` as no limit at all.
+        return Err("--movetime: at least 1 ms (UCI's movetime 0 means think without end)".into());
+    }
     Ok(opts)
 }
 

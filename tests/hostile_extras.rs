@@ -495,3 +495,10 @@ fn which(program: &str) -> Result<PathBuf, ()> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path).map(|dir| dir.join(program)).find(|p| p.is_file()).ok_or(())
 }
+
+#[test]
+fn uci_match_refuses_a_movetime_of_zero() {
+    // Stockfish takes `go movetime 0` as no limit: white "lost on time".
+    let output = run_within(command("uci_match", &["--movetime", "0"]), DEADLINE);
+    assert_fails_saying(&output, "--movetime: at least 1 ms");
+}
