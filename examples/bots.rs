@@ -97,6 +97,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     env_logger::init();
     let turns: u32 = argument(1, "turns")?.unwrap_or(8);
     let deadline = Duration::from_millis(argument(2, "deadline-ms")?.unwrap_or(200));
+    if deadline.is_zero() {
+        // Its timer would fire at once: every bot would forfeit every turn.
+        return Err("deadline-ms: at least 1".into());
+    }
     let dir = std::env::temp_dir().join(format!("procloop-bots-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     // The folder goes whatever happened (python3 missing, say).

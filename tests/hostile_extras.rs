@@ -171,9 +171,11 @@ fn uci_match_takes_the_largest_movetime_and_writes_no_carriage_return_to_a_pipe(
 }
 
 #[test]
-fn bots_names_its_argument_when_it_is_no_number() {
+fn bots_names_its_argument_when_it_is_no_number_or_no_deadline() {
     let output = run_within(command("bots", &["2", "soon"]), DEADLINE);
     assert_fails_saying(&output, "deadline-ms: \"soon\" is not a number");
+    let output = run_within(command("bots", &["2", "0"]), DEADLINE);
+    assert_fails_saying(&output, "deadline-ms: at least 1");
 }
 
 #[test]
