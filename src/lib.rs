@@ -125,6 +125,8 @@
 //! the host are left alone. [`Runner::terminate`] sends SIGTERM, waits a
 //! grace period, then SIGKILL, and always reaps; dropping a `Runner` does
 //! that for all its children at once, with one shared grace period.
+//! Dropping a [`Reactor`], or a [`Process`] it handed out, ends and reaps
+//! its children too: SIGTERM and SIGKILL at once, then at most 2 s each.
 //!
 //! # Errors
 //!
