@@ -1,5 +1,7 @@
 //! procloop runs many child processes and talks to them from one
-//! single-threaded event loop: no hidden threads, no global signal handlers.
+//! single-threaded event loop: no hidden threads (but one, for
+//! [`App::die_with_parent`] starts made off the main thread), no global
+//! signal handlers.
 //!
 //! # Layers
 //!
