@@ -81,6 +81,24 @@ impl Process {
     }
 }
 
+/// Ends at once the processes of this process (not a forked copy's) that
+/// have not exited, as dropping them does: SIGTERM and SIGKILL now (an
+/// earlier stop's grace, which may be endless, is cut short), then one
+/// bounded wait for all of them together, not one after another.
+pub(crate) fn end_now(processes: &mut [&mut Process]) {
+    let (now, me) = (Instant::now(), sys::process_id());
+    let mut running: Vec<&mut Process> =
+        processes.iter_mut().filter(|p| p.owner == me && p.exit.is_none()).map(|p| &mut **p).collect();
+    for process in &mut running {
+        process.kill_at = process.kill_at.map(|at| at.min(now));
+    }
+    #[cfg(test)]
+    if !running.is_empty() {
+        tests::ENDED_TOGETHER.with_borrow_mut(|sizes| sizes.push(running.len()));
+    }
+    end_all(&mut running, Duration::ZERO);
+}
+
 /// Ends every process: SIGTERM to each not stopped yet, each its own grace
 /// (or what is left of it), SIGKILL to those still there after it; waits
 /// for all of them (and the groups they lead), every wait bounded. Their
@@ -171,5 +189,13 @@ pub(crate) fn wait_exits(processes: &mut [&mut Process], deadline: Instant) -> R
             return Ok(());
         }
         pause(processes, deadline)?;
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    thread_local! {
+        /// How many processes each [`end_now`](super::end_now) ended together.
+        pub(crate) static ENDED_TOGETHER: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
     }
 }

@@ -35,7 +35,9 @@ use crate::error::{Error, Result};
 use crate::reactor::timers::deadline_after;
 use crate::sys::{self, Pidfd};
 use cgroup::Leaf;
-pub(crate) use end::{end_all, end_all_by};
+pub(crate) use end::{end_all, end_all_by, end_now};
+#[cfg(test)]
+pub(crate) use end::tests as end_tests;
 use signal::Signal;
 use usage::{TreeUsage, Usage};
 
@@ -340,12 +342,7 @@ impl Drop for Process {
         // stay a zombie for good: nobody else may wait for it), nor does a
         // contained tree: the child is killed and reaped first, then the
         // rest of the leaf.
-        if self.exit.is_none() {
-            // Not after the rest of an earlier stop's grace, which may be endless.
-            let now = Instant::now();
-            self.kill_at = self.kill_at.map(|at| at.min(now));
-            end_all(&mut [self], Duration::ZERO);
-        }
+        end::end_now(&mut [self]);
         self.reap();
         if let Some(leaf) = self.leaf.take() {
             leaf.discard();

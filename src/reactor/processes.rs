@@ -181,6 +181,20 @@ impl Reactor {
     }
 }
 
+impl Drop for Reactor {
+    /// Ends the children still running all at once: one bounded wait for
+    /// all of them, where each one's own drop would wait in turn.
+    fn drop(&mut self) {
+        let mut running: Vec<&mut Process> = (self.entries.iter_mut())
+            .filter_map(|entry| match &mut entry.kind {
+                Kind::Process(state) => Some(&mut state.process),
+                _ => None,
+            })
+            .collect();
+        crate::process::end_now(&mut running);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::process::Command;
@@ -206,5 +220,25 @@ mod tests {
                 .unwrap();
         }
         assert!(reactor.deadlines.len() <= 64, "{} deadlines kept after every exit", reactor.deadlines.len());
+    }
+
+    #[test]
+    fn dropping_a_reactor_ends_its_children_together() {
+        let mut reactor = Reactor::new().unwrap();
+        let mut pids = Vec::new();
+        for _ in 0..3 {
+            // Deaf to SIGTERM: only the SIGKILL that follows at once ends it.
+            let child = Command::new("sh").args(["-c", "trap '' TERM; sleep 60"]).spawn().unwrap();
+            pids.push(child.id());
+            reactor.add_process(child, &[]).unwrap();
+        }
+        crate::process::end_tests::ENDED_TOGETHER.with_borrow_mut(Vec::clear);
+        drop(reactor);
+        let together = crate::process::end_tests::ENDED_TOGETHER.with_borrow(Vec::clone);
+        assert_eq!(together, [3], "the children were ended in these groups");
+        for pid in pids {
+            let gone = std::fs::metadata(format!("/proc/{pid}")).is_err();
+            assert!(gone, "pid {pid} is left (running or unreaped)");
+        }
     }
 }

@@ -60,6 +60,11 @@ impl Table {
         self.slab.iter().map(|(_, entry)| entry)
     }
 
+    /// Every entry, to change (the reactor's drop ends its processes).
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Entry> {
+        self.slab.iter_mut().map(|(_, entry)| entry)
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.slab.len()
     }
