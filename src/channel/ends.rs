@@ -28,6 +28,7 @@ pub(super) enum Ends {
 
 impl Ends {
     /// The fd to read from, if the read side is open.
+    #[inline]
     pub(super) fn read_fd(&self) -> Option<BorrowedFd<'_>> {
         match self {
             Ends::Pipe { read_end, .. } => read_end.as_ref().map(|fd| fd.as_fd()),
