@@ -228,7 +228,9 @@ fn deliver(
             }
             Ok(n) => {
                 *readable = n == room || hup;
-                channel.consume(partial);
+                if partial > 0 {
+                    channel.consume(partial);
+                }
                 if let Some(len) = frame(queue, state, token, arena, at, partial) {
                     return Some(len);
                 }
@@ -293,7 +295,7 @@ fn frame(
         queue.push_for(state, Queued::Data { token, at, len: end - at });
         return Some(end - at);
     }
-    match memchr::memrchr(b'\n', &arena[at + partial..end]) {
+    match last_newline(&arena[at + partial..end]) {
         Some(i) => {
             let whole = at + partial + i + 1;
             let event = match buffering {
@@ -316,6 +318,17 @@ fn frame(
             arena.truncate(at);
             None
         }
+    }
+}
+
+/// Where the last `\n` of `bytes` is. A read of a reply or of a burst of
+/// lines most often ends with one: then no search (memrchr's set-up is
+/// most of a short reply's framing).
+#[inline]
+fn last_newline(bytes: &[u8]) -> Option<usize> {
+    match bytes.last() {
+        Some(b'\n') => Some(bytes.len() - 1),
+        _ => memchr::memrchr(b'\n', bytes),
     }
 }
 
@@ -392,6 +405,24 @@ mod tests {
         assert_eq!(data, b"one\ntwo\n");
         assert!(reactor.next_event().is_none(), "one event for both lines");
         assert_eq!(reactor.entries.channel(token).unwrap().channel.buffered_bytes(), b"thr");
+    }
+
+    /// The last newline of a read is found whether or not the read ends
+    /// with one (a reply most often does: no search then).
+    #[test]
+    fn the_last_newline_is_found_wherever_it_is() {
+        let long = [&b"\n"[..], &[b'x'; 80]].concat();
+        for (bytes, want) in [
+            (&b""[..], None),
+            (b"no newline", None),
+            (b"\n", Some(0)),
+            (b"one\n", Some(3)),
+            (b"one\ntwo\n", Some(7)),
+            (b"one\ntw", Some(3)),
+            (&long, Some(0)),
+        ] {
+            assert_eq!(super::last_newline(bytes), want, "{:?}", String::from_utf8_lossy(bytes));
+        }
     }
 
     /// A read asks for whole pipe pages when it has room for one at least
