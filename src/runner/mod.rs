@@ -103,6 +103,9 @@ pub struct Runner {
     /// `get_channel`'s last alias and channel (forgotten at every change
     /// to `running`).
     last_channel: LastChannel,
+    /// The alias of the last batch of lines handed, kept for the next
+    /// batch of the same alias (`poll.rs`).
+    handed_alias: Option<Arc<str>>,
     /// What each reactor token of the Runner's is.
     tokens: Tokens,
     /// PATH with the extra folders, when there are any.
@@ -134,6 +137,7 @@ impl Runner {
             apps: HashMap::default(),
             running: HashMap::default(),
             last_channel: LastChannel::default(),
+            handed_alias: None,
             tokens: Tokens::default(),
             path: None,
             own_timers: HashMap::new(),
