@@ -137,7 +137,8 @@ fn may_give_more(entry: &mut Entry) -> bool {
 }
 
 /// [`Reactor::step_channel`] on the channel's `entry`, looked up already.
-#[inline]
+/// Inlined: a call's entry and exit are a tenth of a reply's step.
+#[inline(always)]
 fn step_entry(
     entry: &mut Entry,
     queue: &mut Queue,
