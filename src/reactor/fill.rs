@@ -271,8 +271,12 @@ fn read_room(room: usize) -> usize {
 /// source modulo 4 KiB (PERFORMANCE.md, "Lines: the kernel's copy").
 #[inline]
 fn align_read(arena: &mut Vec<u8>, partial: usize) {
-    let read_at = arena.as_ptr().addr() + arena.len() + partial;
-    arena.extend_from_slice(&[0; READ_ALIGN][..read_at.wrapping_neg() % READ_ALIGN]);
+    let len = arena.len();
+    let pad = (arena.as_ptr().addr() + len + partial).wrapping_neg() % READ_ALIGN;
+    // A block of fixed size, then cut: a few stores, where the padding's
+    // own length made a call to memset (the caller reserved the room).
+    arena.extend_from_slice(&[0; READ_ALIGN]);
+    arena.truncate(len + pad);
 }
 
 /// Queues what a read left at `arena[at..]` (after `partial` bytes of a
