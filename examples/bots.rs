@@ -18,12 +18,19 @@
 //!
 //! The bots are small scripts (sh, and python3 for the hog) written to a
 //! temporary folder: each says `hello` once it runs, then reads `turn T A B`
-//! and must answer `T A+B`.
+//! and must answer `T A+B`. Ctrl-C (or SIGTERM) comes through the loop:
+//! the arena ends every bot and cleans up before it exits.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use procloop::{App, Buffering, Cgroups, Containment, Error, Event, Limit, Restart, Runner, Start, Stderr};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use procloop::{
+    App, Buffering, Cgroups, Channel, Containment, Error, Event, Limit, ReactorEvent, Restart, Runner, Start,
+    Stderr,
+};
 
 /// Name, interpreter, script.
 const BOTS: &[(&str, &str, &str)] = &[
@@ -88,15 +95,33 @@ struct Record {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     env_logger::init();
-    let turns: u32 = std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(8);
-    let deadline_ms: u64 = std::env::args().nth(2).map(|s| s.parse()).transpose()?.unwrap_or(200);
-    let deadline = Duration::from_millis(deadline_ms);
+    let turns: u32 = argument(1, "turns")?.unwrap_or(8);
+    let deadline = Duration::from_millis(argument(2, "deadline-ms")?.unwrap_or(200));
+    if deadline.is_zero() {
+        // Its timer would fire at once: every bot would forfeit every turn.
+        return Err("deadline-ms: at least 1".into());
+    }
     let dir = std::env::temp_dir().join(format!("procloop-bots-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
+    // The folder goes whatever happened (python3 missing, say).
+    let played = play(&dir, turns, deadline);
+    std::fs::remove_dir_all(&dir)?;
+    played
+}
+
+/// The number in argument `n`, named `name` in an error.
+fn argument<T: std::str::FromStr<Err: std::fmt::Display>>(n: usize, name: &str) -> Result<Option<T>, String> {
+    let Some(arg) = std::env::args().nth(n) else { return Ok(None) };
+    arg.parse().map(Some).map_err(|e| format!("{name}: {arg:?} is not a number ({e})"))
+}
+
+/// The game, its bots' scripts in `dir`.
+fn play(dir: &std::path::Path, turns: u32, deadline: Duration) -> Result<(), Box<dyn std::error::Error>> {
     // A cgroup per bot where this process may make them, else a process
     // group per bot.
     let mut runner = Runner::with_cgroups(Cgroups::Preferred)?;
-    let intruders = start_intruders(&mut runner, &dir)?;
+    watch_interrupts(&mut runner)?;
+    let intruders = start_intruders(&mut runner, dir)?;
     for (name, interpreter, script) in BOTS {
         let path = dir.join(format!("{name}.{interpreter}"));
         std::fs::write(&path, script)?;
@@ -114,9 +139,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let mut records: BTreeMap<&str, Record> = BOTS.iter().map(|(n, ..)| (*n, Record::default())).collect();
     await_hellos(&mut runner, &mut records)?;
+    stop_if_interrupted()?;
     for turn in 1..=turns {
         let (a, b) = (turn * 7 % 13, turn * 5 % 11);
         let answers = play_turn(&mut runner, &mut records, turn, a, b, deadline)?;
+        stop_if_interrupted()?;
         for (name, record) in records.iter_mut() {
             match answers.get(name) {
                 Some(answer) if *answer == a + b => record.right += 1,
@@ -126,12 +153,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         check_budgets(&mut runner, &mut records, turn)?;
     }
-    let escapee = show_intruders(&runner, &intruders, &dir)?;
+    let escapee = show_intruders(&runner, &intruders, dir)?;
     // Game over: stop every bot and take what each used as its exit comes.
     runner.stop_all();
-    while BOTS.iter().any(|(name, ..)| runner.exit_status(name).is_none()) {
+    while BOTS.iter().any(|(name, ..)| runner.exit_status(name).is_none()) && !interrupted() {
         runner.poll_once(None, |runner, event| keep_books(runner, &mut records, "game over", event))?;
     }
+    stop_if_interrupted()?;
     println!("\n| bot     | right | wrong | forfeited | CPU time | peak memory | tree CPU |");
     println!("|---------|-------|-------|-----------|----------|-------------|----------|");
     for (name, r) in &records {
@@ -153,7 +181,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             if ended { "ended with its bot" } else { "got away" }
         );
     }
-    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+/// Set once Ctrl-C (SIGINT) or SIGTERM came.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::Relaxed)
+}
+
+/// Ends the game once interrupted: dropping the Runner on the way out ends
+/// every bot and removes their cgroups, and `main` removes the folder.
+fn stop_if_interrupted() -> Result<(), &'static str> {
+    if interrupted() { Err("interrupted: every bot is ended, the game is off") } else { Ok(()) }
+}
+
+/// Makes Ctrl-C (and SIGTERM) an event of the loop instead of the end of
+/// the arena: they are blocked, and a signalfd that reads them is a channel
+/// of the Runner's loop. Without it the arena would die at once, leaving
+/// its folder and its cgroups behind. (Its children start with no signal
+/// blocked: the bots still get the terminal's SIGINT.)
+fn watch_interrupts(runner: &mut Runner) -> Result<(), Box<dyn std::error::Error>> {
+    let mut signals = SigSet::empty();
+    signals.add(Signal::SIGINT);
+    signals.add(Signal::SIGTERM);
+    signals.thread_block()?;
+    let signal_fd = SignalFd::with_flags(&signals, SfdFlags::SFD_CLOEXEC)?;
+    let channel = Channel::from_pipe(Some(std::os::fd::AsFd::as_fd(&signal_fd).try_clone_to_owned()?), None)?;
+    runner.reactor().register(channel)?;
     Ok(())
 }
 
@@ -163,7 +219,7 @@ fn await_hellos(runner: &mut Runner, records: &mut BTreeMap<&'static str, Record
     let deadline = runner.set_timer(START_DEADLINE);
     let mut hello = BTreeSet::new();
     let mut over = false;
-    while !over && hello.len() < BOTS.len() {
+    while !over && hello.len() < BOTS.len() && !interrupted() {
         runner.poll_once(None, |runner, event| match event {
             Event::Data { alias, data } if data.starts_with(b"hello") => {
                 hello.insert(alias.to_string());
@@ -197,7 +253,7 @@ fn play_turn(
     let when = format!("turn {turn}");
     let mut answers = BTreeMap::new();
     let mut over = false;
-    while !over && answers.len() < BOTS.len() {
+    while !over && answers.len() < BOTS.len() && !interrupted() {
         runner.poll_once(None, |runner, event| match event {
             Event::Data { alias, data } => {
                 let text = String::from_utf8_lossy(data);
@@ -247,6 +303,8 @@ fn keep_books(runner: &mut Runner, records: &mut BTreeMap<&str, Record>, when: &
         }
         Event::Restarted { alias, .. } => println!("{when}: {alias} restarted"),
         Event::GaveUp { alias, .. } => println!("{when}: {alias} gave up"),
+        // The only channel of our own: Ctrl-C's signalfd.
+        Event::Reactor(ReactorEvent::Data { .. }) => INTERRUPTED.store(true, Ordering::Relaxed),
         _ => {}
     }
 }
@@ -277,10 +335,13 @@ fn check_budgets(
 /// Name, script, tree limit: bots that attack the arena instead of playing.
 const INTRUDERS: &[(&str, &str, Option<Limit>)] = &[
     // Leaves its tree: a new session and a double fork; the grandchild spins
-    // (at nice 19, to spare the players) for as long as it lives.
+    // (at nice 19, to spare the players) for as long as it lives, or until
+    // the arena (ARENA, its pid) is gone: an arena ended by Ctrl-C kills no
+    // cgroup, and a grandchild out of the terminal's session gets no SIGINT.
     (
         "escaper",
-        "setsid sh -c 'nice -n 19 sh -c \"while :; do :; done\" & echo $! > escapee.pid'\nexec sleep 1000\n",
+        "setsid sh -c 'nice -n 19 sh -c \"while kill -0 ARENA 2>/dev/null; do :; done\" & echo $! > escapee.pid'\n\
+         exec sleep 1000\n",
         None,
     ),
     // Forks without end (4096 at most, should it ever run uncapped): a fork
@@ -305,7 +366,7 @@ fn start_intruders(runner: &mut Runner, dir: &std::path::Path) -> Result<Vec<&'s
             continue;
         }
         let path = dir.join(format!("{name}.sh"));
-        std::fs::write(&path, script)?;
+        std::fs::write(&path, script.replace("ARENA", &std::process::id().to_string()))?;
         let mut app = App::new(format!("sh {}", path.display())).cwd(dir).stderr(Stderr::Null);
         if let Some(limit) = limit {
             app = app.limit(*limit);

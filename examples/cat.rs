@@ -21,6 +21,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     while echoed.len() < 12 && Instant::now() < deadline {
         echoed.extend(channel.read()?);
     }
+    if echoed.len() < 12 {
+        return Err(format!("cat echoed {:?} in 5 s, not all of it", String::from_utf8_lossy(&echoed)).into());
+    }
     println!("{}", String::from_utf8_lossy(&echoed));
     runner.terminate("cat")?;
     Ok(())

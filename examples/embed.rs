@@ -35,23 +35,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Sends one line to each child, so each frame has something to do.
-fn send(runner: &mut Runner, frame: u32) -> procloop::Result<()> {
+fn send(runner: &mut Runner, frame: u32) -> Result<(), String> {
     for name in ["left", "right"] {
-        runner.get_channel(name).expect("started").write(format!("frame {frame}\n").as_bytes())?;
+        let channel = runner.get_channel(name).expect("started");
+        channel.write(format!("frame {frame}\n").as_bytes()).map_err(|e| format!("{name}: {e}"))?;
     }
     Ok(())
 }
 
-/// Hands over what is ready without waiting; returns the echoes seen.
-fn drain(runner: &mut Runner) -> procloop::Result<usize> {
-    let mut echoes = 0;
-    runner.poll_once(Some(Duration::ZERO), |_, event| {
-        if let Event::Data { alias, data } = event {
+/// Hands over what is ready without waiting; returns the echoes seen. A
+/// child that ended is an error: its echoes would never come.
+fn drain(runner: &mut Runner) -> Result<usize, Box<dyn std::error::Error>> {
+    let (mut echoes, mut ended) = (0, None);
+    runner.poll_once(Some(Duration::ZERO), |_, event| match event {
+        Event::Data { alias, data } => {
             echoes += 1;
             log::info!("{alias}: {}", String::from_utf8_lossy(data).trim_end());
         }
+        Event::Closed { alias } => ended = Some(format!("{alias} closed its output")),
+        Event::Exited { alias, status } => ended = Some(format!("{alias} exited ({status})")),
+        _ => {}
     })?;
-    Ok(echoes)
+    match ended {
+        Some(ended) => Err(ended.into()),
+        None => Ok(echoes),
+    }
 }
 
 /// A game loop: 30 frames of 16 ms; each frame waits on the runner's fd
@@ -81,7 +89,7 @@ fn wait_and_drain(runner: &mut Runner, left: Duration) -> Result<usize, Box<dyn 
     let mut fds = [nix::poll::PollFd::new(runner.as_fd(), nix::poll::PollFlags::POLLIN)];
     let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
     nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms))?;
-    Ok(drain(runner)?)
+    drain(runner)
 }
 
 /// tokio's AsyncFd over the runner's fd: readiness comes from tokio's

@@ -8,23 +8,34 @@
 //!
 //! Progress goes to stderr: one line rewritten in place on a terminal, and
 //! a line every tenth of each phase when stderr is a file or a pipe.
+//!
+//! `CAT` names another program to echo with (`CAT="python3 -u cat.py"`);
+//! a child that echoes wrong, ends before its echo or with a failure, or
+//! leaves a phase without progress for 10 s ends the run with an error
+//! naming it.
 
 use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use procloop::{App, Buffering, Event, Runner, Start};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     env_logger::init();
-    let n: usize = std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(1000);
+    let n: usize = match std::env::args().nth(1) {
+        Some(arg) => arg.parse().map_err(|e| format!("the number of children, {arg:?}: {e}"))?,
+        None => 1000,
+    };
     let mut runner = Runner::new()?;
     runner.add("cat", App::new(std::env::var("CAT").unwrap_or("cat".into())).buffering(Buffering::Line));
 
     let mut progress = Progress::new();
     let start = Instant::now();
     for i in 0..n {
-        runner.start_with("cat", Start::new().alias(format!("cat-{i}")))?;
+        runner
+            .start_with("cat", Start::new().alias(format!("cat-{i}")))
+            .map_err(|e| format!("cat-{i}: {e}"))?;
         progress.show("spawned", i + 1, n);
     }
     let spawned = start.elapsed();
@@ -32,17 +43,37 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start = Instant::now();
     for i in 0..n {
         let line = format!("hello from line {i}\n");
-        runner.get_channel(&format!("cat-{i}")).expect("started").write(line.as_bytes())?;
+        let channel = runner.get_channel(&format!("cat-{i}")).expect("started");
+        channel.write(line.as_bytes()).map_err(|e| format!("cat-{i}: {e}"))?;
     }
     let mut waiting: HashSet<usize> = (0..n).collect();
+    // A child that ends early (`head -n 1` echoes first) is no failure
+    // until the last phase looks at its exit status.
+    let mut exited: Vec<(usize, ExitStatus)> = Vec::new();
+    let mut stalled = Stall::new("echo");
     while !waiting.is_empty() {
-        runner.poll_once(Some(Duration::from_secs(10)), |_, event| {
-            if let Event::Data { alias, data } = event {
-                let i: usize = alias["cat-".len()..].parse().expect("our alias");
-                assert_eq!(data, format!("hello from line {i}\n").as_bytes(), "echo of {alias}");
+        let mut wrong = None;
+        runner.poll_once(Some(stalled.left()?), |_, event| match event {
+            Event::Data { alias, data } => {
+                let i = index(alias);
+                if data != format!("hello from line {i}\n").as_bytes() {
+                    wrong = Some(format!("{alias} echoed {:?}", String::from_utf8_lossy(data)));
+                }
                 waiting.remove(&i);
             }
+            Event::Exited { alias, status } => {
+                let i = index(alias);
+                if waiting.contains(&i) {
+                    wrong = Some(format!("{alias} ended ({status}) before its echo"));
+                }
+                exited.push((i, status));
+            }
+            _ => {}
         })?;
+        if let Some(wrong) = wrong {
+            return Err(wrong.into());
+        }
+        stalled.progress(n - waiting.len());
         progress.show("echoed", n - waiting.len(), n);
     }
     let round_trip = start.elapsed();
@@ -51,15 +82,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for i in 0..n {
         runner.get_channel(&format!("cat-{i}")).expect("started").close_write();
     }
-    let mut running = n;
-    while running > 0 {
-        runner.poll_once(Some(Duration::from_secs(10)), |_, event| {
+    let mut stalled = Stall::new("exit");
+    while exited.len() < n {
+        runner.poll_once(Some(stalled.left()?), |_, event| {
             if let Event::Exited { status, alias } = event {
-                assert!(status.success(), "{alias}: {status}");
-                running -= 1;
+                exited.push((index(alias), status));
             }
         })?;
-        progress.show("exited", n - running, n);
+        stalled.progress(exited.len());
+        progress.show("exited", exited.len(), n);
+    }
+    if let Some((i, status)) = exited.iter().find(|(_, status)| !status.success()) {
+        return Err(format!("cat-{i}: {status}").into());
     }
     for i in 0..n {
         runner.terminate(&format!("cat-{i}"))?;
@@ -72,6 +106,43 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("  round trip {:>9.1?}  (all {n} lines out and back)", round_trip);
     println!("  teardown   {:>9.1?}  (close stdin, reap all)", teardown);
     Ok(())
+}
+
+/// The number in one of our aliases, `cat-<i>`.
+fn index(alias: &str) -> usize {
+    alias["cat-".len()..].parse().expect("our alias")
+}
+
+/// How long a phase may go without progress before the demo gives up: a
+/// child that never answers (`CAT="sleep 1000"`) ends the run with an error
+/// instead of hanging it.
+const STALL: Duration = Duration::from_secs(10);
+
+/// The time since a phase last made progress.
+struct Stall {
+    phase: &'static str,
+    done: usize,
+    since: Instant,
+}
+
+impl Stall {
+    fn new(phase: &'static str) -> Stall {
+        Stall { phase, done: 0, since: Instant::now() }
+    }
+
+    /// What is left of the wait for the next step; an error once it is spent.
+    fn left(&self) -> Result<Duration, String> {
+        STALL.checked_sub(self.since.elapsed()).filter(|left| !left.is_zero()).ok_or_else(|| {
+            format!("no {} for {STALL:?} ({} done): a child does not answer", self.phase, self.done)
+        })
+    }
+
+    fn progress(&mut self, done: usize) {
+        if done > self.done {
+            self.done = done;
+            self.since = Instant::now();
+        }
+    }
 }
 
 fn per_child(d: Duration, n: usize) -> f64 {

@@ -26,13 +26,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     env_logger::init();
     let opts = options()?;
     let mut runner = Runner::with_extra_paths(["/usr/games"])?;
-    runner.add("engine", App::new(opts.engine.clone()).buffering(Buffering::Line).setpgrp(true));
+    // A process group of its own keeps a Ctrl-C meant for the match from
+    // the engines; dying with the match keeps them from outliving it.
+    let engine = App::new(opts.engine.clone()).buffering(Buffering::Line).setpgrp(true).die_with_parent(true);
+    runner.add("engine", engine);
     for side in SIDES {
         runner.start_with("engine", Start::new().alias(side))?;
         handshake(&mut runner, side)?;
     }
     println!("{} vs {}, {} ms a move", opts.engine, opts.engine, opts.movetime);
     let (moves, result) = play(&mut runner, &opts)?;
+    progress("");
     println!("{}", numbered(&moves));
     println!("result: {result}");
     // Ask each engine to quit, give it a second, and only then end it.
@@ -59,6 +63,10 @@ fn options() -> Result<Options, String> {
             "--max-plies" => opts.max_plies = value()?.parse().map_err(|e| format!("--max-plies: {e}"))?,
             other => return Err(format!("unknown argument {other}")),
         }
+    }
+    if opts.movetime == 0 {
+        // An engine takes `go movetime 0` as no limit at all.
+        return Err("--movetime: at least 1 ms (UCI's movetime 0 means think without end)".into());
     }
     Ok(opts)
 }
@@ -124,7 +132,7 @@ fn play(runner: &mut Runner, opts: &Options) -> Result<(Vec<String>, String), St
             .write(position.as_bytes())
             .map_err(|e| e.to_string())?;
         // The engine gets its movetime plus a margin for the answer to travel.
-        let timer = runner.set_timer(Duration::from_millis(opts.movetime + 500));
+        let timer = runner.set_timer(Duration::from_millis(opts.movetime.saturating_add(500)));
         let mut score = String::new();
         let best = match wait_for(runner, side, "bestmove", timer, &mut score) {
             Heard::Line(line) => line.split_whitespace().nth(1).unwrap_or("(none)").to_string(),
@@ -136,12 +144,20 @@ fn play(runner: &mut Runner, opts: &Options) -> Result<(Vec<String>, String), St
             return Ok((moves, result));
         }
         moves.push(best);
-        print!("\r{} plies", moves.len());
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
+        progress(&format!("{} plies", moves.len()));
     }
-    println!();
     Ok((moves, format!("stopped at the {}-ply cap", opts.max_plies)))
+}
+
+/// The plies so far, rewritten in place on a terminal's stderr; nothing
+/// elsewhere (a pipe, a log), which would get carriage returns.
+fn progress(text: &str) {
+    use std::io::{IsTerminal, Write};
+    let mut err = std::io::stderr();
+    if err.is_terminal() {
+        let _ = write!(err, "\r\x1b[2K{text}");
+        let _ = err.flush();
+    }
 }
 
 /// "1. e2e4 e7e5 2. g1f3 ..." (long algebraic notation, as UCI speaks it).

@@ -94,8 +94,14 @@ pub enum Error {
         /// The most this process may grant.
         allowed: u64,
     },
-    /// A write does not fit in the channel's write queue; none of it was taken.
+    /// A write does not fit in the channel's write queue; none of it was
+    /// taken. A turn's payload that does not fit names its bot, and then
+    /// nothing of the turn was written to any bot.
     QueueFull {
+        /// The bot whose queue is full, for a turn's payload
+        /// ([`Runner::begin_turn`](crate::Runner::begin_turn)); `None` for
+        /// a channel's own write.
+        alias: Option<String>,
         /// Bytes already queued.
         queued: usize,
         /// Bytes this write asked to queue.
@@ -170,10 +176,13 @@ impl fmt::Display for Error {
             Error::LimitTooHigh { limit, allowed } => {
                 write!(f, "limit {limit} is above what this process may grant a child ({allowed})")
             }
-            Error::QueueFull { queued, requested, limit } => write!(
-                f,
-                "write queue full: {queued} bytes queued, {requested} more asked for, limit {limit}"
-            ),
+            Error::QueueFull { alias, queued, requested, limit } => {
+                write!(f, "write queue full")?;
+                if let Some(alias) = alias {
+                    write!(f, " for {alias:?}")?;
+                }
+                write!(f, ": {queued} bytes queued, {requested} more asked for, limit {limit}")
+            }
             Error::CgroupsUnavailable(why) => write!(f, "no cgroup for the children: {why}"),
             Error::LimitUnsupported { limit, missing } => {
                 write!(f, "limit {limit} cannot be enforced: it needs {missing}")

@@ -190,7 +190,7 @@ fn full_write_queue_is_an_error_that_takes_nothing() {
         }
     };
     match err {
-        Error::QueueFull { queued, requested, limit } => {
+        Error::QueueFull { queued, requested, limit, .. } => {
             assert_eq!((requested, limit), (512, 1024));
             assert!(queued > 512);
         }
@@ -208,7 +208,7 @@ fn full_write_queue_is_an_error_that_takes_nothing() {
 }
 
 fn err_message_names_queue(channel: &Channel) -> bool {
-    let e = Error::QueueFull { queued: channel.queued(), requested: 1, limit: 1024 };
+    let e = Error::QueueFull { alias: None, queued: channel.queued(), requested: 1, limit: 1024 };
     e.to_string().contains("write queue full")
 }
 

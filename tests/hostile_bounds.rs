@@ -212,7 +212,7 @@ fn write_until_full(channel: &mut Channel, chunk: &[u8], limit: usize) -> Vec<u8
         let before = channel.queued();
         match channel.write(chunk) {
             Ok(()) => taken.extend_from_slice(chunk),
-            Err(procloop::Error::QueueFull { queued, requested, limit: named }) => {
+            Err(procloop::Error::QueueFull { queued, requested, limit: named, .. }) => {
                 assert_eq!((queued, requested, named), (before, chunk.len(), limit));
                 assert!(queued + requested > limit && queued <= limit, "{queued} + {requested} vs {limit}");
                 assert_eq!(channel.queued(), before, "a refused write took something");

@@ -205,24 +205,6 @@ fn a_bot_that_sleeps_then_spins_times_out_under_cpu_charge() {
     runner.terminate("spinner").unwrap();
 }
 
-/// A bot that reads none of its input, whose write queue is full, is alive:
-/// its payload is not written, and it times out (it was reported Exited).
-#[test]
-fn a_bot_whose_write_queue_is_full_times_out_not_exits() {
-    let mut runner = runner_with("deaf", line_app("sleep 60"));
-    runner.start("deaf").unwrap();
-    let flood = vec![b'x'; 1 << 20];
-    let channel = runner.get_channel("deaf").unwrap();
-    let full = (0..64).map(|_| channel.write(&flood)).find_map(|w| w.err());
-    let Some(procloop::Error::QueueFull { queued, limit, .. }) = full else { panic!("{full:?}") };
-    channel.write(&vec![b'x'; limit - queued]).unwrap();
-    let id = runner.begin_turn(Turn::new(Duration::from_millis(100)).bot("deaf", "go\n")).unwrap();
-    let (reports, _) = play_all(&mut runner, &[id]);
-    assert_eq!(reports[0].outcome("deaf"), Some(Outcome::TimedOut));
-    assert!(runner.is_running("deaf"));
-    runner.terminate("deaf").unwrap();
-}
-
 /// Under Charge::Cpu the wall backstop is ten times all a bot may use
 /// (deadline and bank): a bot that waits past both in wall time, and past
 /// ten bare deadlines, using almost no CPU, still replies in time.

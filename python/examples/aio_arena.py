@@ -123,8 +123,8 @@ async def play(
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--turns", type=int, default=6)
-    parser.add_argument("--deadline", type=float, default=0.3, help="seconds a move")
+    parser.add_argument("--turns", type=bots.count, default=6)
+    parser.add_argument("--deadline", type=bots.seconds, default=0.3, help="seconds a move")
     args = parser.parse_args()
 
     with procloop.Runner() as runner:

@@ -130,8 +130,8 @@ def play(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--turns", type=int, default=8)
-    parser.add_argument("--deadline", type=float, default=0.3, help="seconds a turn")
+    parser.add_argument("--turns", type=bots.count, default=8)
+    parser.add_argument("--deadline", type=bots.seconds, default=0.3, help="seconds a turn")
     args = parser.parse_args()
 
     with procloop.Runner() as runner:

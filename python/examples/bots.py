@@ -3,6 +3,8 @@ paper, scissors over stdin and stdout. They say ``hello`` once started;
 then each turn they read ``turn N`` and answer ``N MOVE``. Some of them
 play badly (late, greedily, for ever)."""
 
+import argparse
+import math
 import shlex
 import sys
 from typing import Dict, Optional
@@ -64,3 +66,29 @@ def parse(line: str, turn: int) -> Optional[str]:
 def score(moves: Dict[str, str]) -> Dict[str, int]:
     """Points of each bot for one turn: one per other bot its move beats."""
     return {bot: sum(BEATS[move] == other for other in moves.values()) for bot, move in moves.items()}
+
+
+def seconds(text: str) -> float:
+    """An ``argparse`` type: a positive, finite number of seconds (a turn's
+    deadline of 0, -1, nan or inf would make every bot miss every turn, or
+    the arena's timer refuse it)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r}: a deadline is a positive number of seconds")
+    if value >= 2.0**64:
+        raise argparse.ArgumentTypeError(f"{text!r}: more seconds than a timer holds")
+    return value
+
+
+def count(text: str) -> int:
+    """An ``argparse`` type: a whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a count cannot be negative")
+    return value

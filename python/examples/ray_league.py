@@ -27,7 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import ray
 
@@ -88,6 +88,8 @@ class Shard:
 
     def play(self, round_: int) -> Dict[str, int]:
         """One round: each bot's points (0 for no answer in time)."""
+        if not self.bots:
+            return {}  # more actors than bots: a turn of nobody is refused
         payload = b"%d\n" % round_
         turn = self.runner.begin_turn({alias: payload for alias in self.bots}, DEADLINE)
         while True:
@@ -144,11 +146,26 @@ def standings(shards: List[Any], rounds: int) -> List[Tuple[str, int]]:
     return sorted(totals.items(), key=lambda item: (-item[1], item[0]))
 
 
+def at_least(least: int) -> Callable[[str], int]:
+    """An ``argparse`` type: a whole number, ``least`` or more."""
+
+    def whole(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{text!r}: at least {least}")
+        return value
+
+    return whole
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--bots", type=int, default=100)
-    parser.add_argument("--actors", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--bots", type=at_least(0), default=100)
+    parser.add_argument("--actors", type=at_least(1), default=2)
+    parser.add_argument("--rounds", type=at_least(0), default=5)
     args = parser.parse_args()
     ray.init(num_cpus=args.actors)
     try:

@@ -350,9 +350,13 @@ class Runner:
     def resize(self, alias: str, rows: int, cols: int) -> None: ...
     def set_timer(self, seconds: float) -> int: ...
     def cancel_timer(self, id: int) -> bool: ...
+    DEFAULT_MAX_EVENTS: Final[int]
+    """The most events poll returns when max_events is None: 4096."""
     def poll(
         self, timeout: Optional[float] = None, max_events: Optional[int] = None, *, batch: bool = False
-    ) -> list[_Event]: ...
+    ) -> list[_Event]:
+        """At most max_events events, in order (None: DEFAULT_MAX_EVENTS, 4096); the rest
+        come with the next call, which then does not wait. ValueError for max_events below 1."""
     def begin_turn(
         self,
         bots: Mapping[str, Union[bytes, bytearray]],
@@ -361,7 +365,14 @@ class Runner:
         charge: Literal["wall", "cpu"] = "wall",
         freeze_between: bool = False,
     ) -> int:
-        """Writes each payload and returns the turn's number at once; Reply and TurnEnded follow."""
+        """Writes each payload and returns the turn's number at once; Reply and TurnEnded follow.
+
+        Raises, with nothing written to any bot: ConfigError (no bot, a zero
+        deadline, a bad charge), NoSuchProcessError (an alias not taken),
+        TurnInProgressError (a bot in a turn not ended), SocketError (a
+        socket bot not connected), QueueFullError naming the bot whose write
+        queue has no room for its payload (it reads none of its input).
+        """
     def overage_left(self, alias: str) -> float: ...
     def next_deadline(self) -> Optional[float]:
         """On the time.monotonic() clock (asyncio's loop.time()); None if only fileno() can wake it."""

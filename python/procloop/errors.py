@@ -88,7 +88,9 @@ class SocketError(ProcloopError, OSError):
 
 
 class QueueFullError(ProcloopError, BufferError):
-    """A write does not fit in the channel's write queue; none of it was taken."""
+    """A write does not fit in the channel's write queue; none of it was taken.
+    From ``begin_turn``: a bot's payload does not fit in its queue (the
+    message names the bot), and nothing of the turn was written."""
 
 
 class WaitTimeout(ProcloopError, subprocess.TimeoutExpired):

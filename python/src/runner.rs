@@ -24,6 +24,14 @@ use crate::turns::{self, TurnBook};
 /// (EINTR); this bounds the delay when it went to another thread.
 const WAIT_SLICE: Duration = Duration::from_millis(50);
 
+/// The most events one `poll` returns when `max_events` is None. One poll
+/// may read about 1 MiB of output: in short lines, hundreds of thousands
+/// of events, each a Python object built while the caller waits. 4096
+/// keeps a call's list to a few MB at most and its pause short, and still
+/// costs a flood's reader only one call per 4096 events, little against
+/// the events themselves. The rest stay queued for the next poll.
+const DEFAULT_MAX_EVENTS: usize = 4096;
+
 /// Runs many child processes and talks to them from one event loop.
 ///
 /// Apps are configured with ``add(name, command, **options)`` or
@@ -233,6 +241,10 @@ fn borrow<'py>(slf: &Bound<'py, PyRunner>) -> PyResult<PyRefMut<'py, PyRunner>> 
 
 #[pymethods]
 impl PyRunner {
+    /// The most events ``poll`` returns when not told (``max_events=None``).
+    #[classattr]
+    const DEFAULT_MAX_EVENTS: usize = DEFAULT_MAX_EVENTS;
+
     /// A runner with no apps; ``extra_paths`` are appended to PATH, both to
     /// find commands and in the children's environment. ``cgroups``:
     /// ``"off"``, ``"preferred"`` (a cgroup per child where one can be had,
@@ -590,8 +602,10 @@ impl PyRunner {
 
     /// Waits up to ``timeout`` seconds (None: until something happens; 0:
     /// not at all) and returns the events, in order, at most ``max_events``
-    /// of them (the rest wait for the next call, which then does not
-    /// block); an empty list if the timeout passed, and at once with
+    /// of them (None: ``Runner.DEFAULT_MAX_EVENTS``, 4096, so that a flood
+    /// of short lines does not make one huge list; a ValueError below 1).
+    /// The rest wait for the next call, which then does not block: none is
+    /// lost. An empty list if the timeout passed, and at once with
     /// ``timeout=None`` when nothing could ever produce an event (no
     /// process or channel left, no timer set). The GIL is released while waiting; Python
     /// signal handlers run meanwhile, and an exception they raise
@@ -609,9 +623,12 @@ impl PyRunner {
     ) -> PyResult<Vec<Py<PyAny>>> {
         let py = slf.py();
         let max_events = match max_events.map(|n| config::int(n, "max_events")).transpose()? {
-            Some(0) => return Err(config_error(py, "max_events: at least 1 (or None for no cap)".into())),
+            Some(0) => {
+                let message = format!("max_events: at least 1 (or None for {DEFAULT_MAX_EVENTS})");
+                return Err(config_error(py, message));
+            }
             Some(n) => n,
-            None => usize::MAX,
+            None => DEFAULT_MAX_EVENTS,
         };
         let timeout = timeout.map(|t| config::timeout(py, t)).transpose()?;
         // A timeout past what an Instant can hold is no timeout.
@@ -663,7 +680,9 @@ impl PyRunner {
     /// writes to it. Nothing is written if the turn is bad: ConfigError
     /// for no bot, a zero deadline or a bad ``charge``;
     /// NoSuchProcessError for an alias not taken; TurnInProgressError for
-    /// a bot in a turn that has not ended.
+    /// a bot in a turn that has not ended; QueueFullError, naming the bot,
+    /// for one whose write queue has no room for its payload (it reads
+    /// none of its input).
     #[pyo3(signature = (bots, deadline, *, charge="wall", freeze_between=false))]
     fn begin_turn(
         slf: &Bound<'_, Self>,

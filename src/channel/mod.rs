@@ -57,6 +57,10 @@ pub struct Channel {
     /// Bytes `read` returned, in all: a turn counts from it what its
     /// caller took of the bot's output from before the turn.
     taken: u64,
+    /// The last byte handed over (by `read`, or by a Runner's loop) was
+    /// not a newline: the next piece continues a line (a turn's reply
+    /// prefix counts at the start of a line only).
+    mid_line: bool,
 }
 
 impl Channel {
@@ -183,6 +187,7 @@ impl Channel {
             write_broken: false,
             close_write_when_flushed: false,
             taken: 0,
+            mid_line: false,
         }
     }
 

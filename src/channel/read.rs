@@ -154,7 +154,30 @@ impl Channel {
     /// Takes the first `n` buffered bytes for `read`'s caller.
     fn take(&mut self, n: usize) -> Vec<u8> {
         self.taken += n as u64;
-        self.input.take(n)
+        let piece = self.input.take(n);
+        if let Some(&last) = piece.last() {
+            self.mid_line = last != b'\n';
+        }
+        piece
+    }
+
+    /// Notes `piece` handed over by a Runner's loop; whether it starts a
+    /// line (the last byte handed before it was a newline, or none was).
+    #[inline]
+    pub(crate) fn hand_piece(&mut self, piece: &[u8]) -> bool {
+        let starts = !self.mid_line;
+        if let Some(&last) = piece.last() {
+            self.mid_line = last != b'\n';
+        }
+        starts
+    }
+
+    /// Sets whether the next piece continues a line, where a Runner's loop
+    /// knows without a piece at hand (whole lines handed, or the end of a
+    /// piece put back to be handed again).
+    #[inline]
+    pub(crate) fn set_mid_line(&mut self, mid_line: bool) {
+        self.mid_line = mid_line;
     }
 
     /// Bytes `read` returned, in all (not those a reactor handed over).

@@ -62,7 +62,21 @@ impl Channel {
 
     #[cold]
     fn queue_full(&self, requested: usize) -> Error {
-        Error::QueueFull { queued: self.output.len(), requested, limit: self.output.limit() }
+        Error::QueueFull { alias: None, queued: self.output.len(), requested, limit: self.output.limit() }
+    }
+
+    /// Refuses, as [`write`](Channel::write) would, `len` bytes that do
+    /// not fit in the write queue once what it holds is flushed as far as
+    /// the fd takes it; writes none of them. A write side that is gone is
+    /// not this check's to report: the write itself reports it.
+    pub(crate) fn check_room(&mut self, len: usize) -> Result<()> {
+        if !self.output.is_empty() && self.flush().is_err() {
+            return Ok(());
+        }
+        if len > self.output.room() {
+            return Err(self.queue_full(len));
+        }
+        Ok(())
     }
 
     /// Pushes queued bytes to the fd now, as far as it takes them without

@@ -125,7 +125,8 @@ impl fmt::Display for Limit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Limit::CpuTime(time) => write!(f, "{} of {time:?}", self.name()),
-            Limit::Cpus(cpus) => write!(f, "{} of {cpus}", self.name()),
+            // `{:?}` shows 1e300 as such, not as its 301 digits.
+            Limit::Cpus(cpus) => write!(f, "{} of {cpus:?}", self.name()),
             _ => write!(f, "{} of {}", self.name(), self.value()),
         }
     }

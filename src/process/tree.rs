@@ -189,7 +189,7 @@ mod tests {
     fn cpus_must_be_positive_and_within_what_cpu_max_takes() {
         for bad in [f64::NAN, f64::INFINITY, -1.0, 0.0, 1e30] {
             let err = check_value(&Limit::Cpus(bad)).unwrap_err();
-            assert!(err.to_string().contains(&format!("cpus of {bad}")), "{err}");
+            assert!(err.to_string().contains(&format!("cpus of {bad:?}")), "{err}");
         }
         for good in [0.0001, 1.0, 64.0, 1e6] {
             assert!(check_value(&Limit::Cpus(good)).is_ok(), "{good}");

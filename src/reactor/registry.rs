@@ -99,6 +99,23 @@ impl Reactor {
         }
     }
 
+    /// Notes `piece` of the channel behind `token` as handed over by a
+    /// Runner's loop; whether it starts a line (see
+    /// [`Channel::hand_piece`]). True for a token that is no channel.
+    #[inline]
+    pub(crate) fn hand_piece(&mut self, token: Token, piece: &[u8]) -> bool {
+        self.entries.channel(token).is_none_or(|state| state.channel.hand_piece(piece))
+    }
+
+    /// Notes that the next piece of `token`'s channel continues a line
+    /// (`true`) or starts one (`false`).
+    #[inline]
+    pub(crate) fn set_mid_line(&mut self, token: Token, mid_line: bool) {
+        if let Some(state) = self.entries.channel(token) {
+            state.channel.set_mid_line(mid_line);
+        }
+    }
+
     /// Drops a channel: its fds close, which takes them out of the poll.
     pub(crate) fn discard(&mut self, token: Token) {
         if self.touch_channel(token).is_some() {

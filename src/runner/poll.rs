@@ -116,6 +116,12 @@ impl Runner {
                 // While no turn runs no line is a reply: a loop that does not
                 // ask; the rest, once one runs, one that does.
                 let no_turn = |r: &Runner| r.turns.members.is_empty();
+                if room > 0 && no_turn(self) {
+                    // The loop below hands a line at least (a batch has
+                    // one), and each ends in a newline: once a batch, not
+                    // once a line, the next piece is noted to start a line.
+                    self.reactor.set_mid_line(token, false);
+                }
                 let data = |r: &mut Runner, data| handler(r, Event::Data { alias, data });
                 let handed = lines.hand_while(self, reactor, room, no_turn, data);
                 if handed == room || self.turns.members.is_empty() {
@@ -171,7 +177,8 @@ impl Runner {
         F: FnMut(&mut Runner, Event<'_>),
     {
         let Runner { turns, reactor, .. } = self;
-        if turns.is_reply(alias, data, |token| reactor.taken_of(token)) {
+        let starts_line = reactor.hand_piece(token, data);
+        if turns.is_reply(alias, (data, starts_line), |token| reactor.taken_of(token)) {
             return self.hand_reply(alias, (token, data), room, handler);
         }
         handler(self, Event::Data { alias, data });
@@ -199,6 +206,7 @@ impl Runner {
         let at = self.turns.take_reply_at();
         if at > 0 && room < 2 {
             self.reactor.hand_again(token, &data[at..]);
+            self.reactor.set_mid_line(token, data[at - 1] != b'\n');
             handler(self, Event::Data { alias, data: &data[..at] });
             return 1;
         }

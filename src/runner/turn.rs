@@ -96,6 +96,10 @@ impl Turn {
     /// Without line buffering, the reply is the first piece read that holds
     /// a line starting with `prefix` (the whole piece). An empty prefix is
     /// the default: the first line is the reply.
+    ///
+    /// Only the start of a line counts: a line longer than the channel's
+    /// input capacity comes in pieces, and a piece that continues it is
+    /// never the reply, whatever it starts with.
     pub fn reply_prefix(mut self, prefix: impl Into<Vec<u8>>) -> Turn {
         let prefix = prefix.into();
         self.reply_prefix = (!prefix.is_empty()).then(|| prefix.into_boxed_slice());

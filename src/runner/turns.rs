@@ -108,21 +108,28 @@ pub(super) struct Bot {
 impl Turns {
     /// Whether `data`, output of `alias` handed now, is the reply its turn
     /// waits for (one inlined check when no turn runs: it is asked for
-    /// every line).
-    /// `taken` gives what `read` has taken of a channel so far.
+    /// every line). `starts_line`: whether `data` starts a line (the piece
+    /// before it ended with a newline); a piece that continues an
+    /// over-long line is never a reply with a prefix, whatever it starts
+    /// with. `taken` gives what `read` has taken of a channel so far.
     #[inline(always)]
     pub(super) fn is_reply(
         &mut self,
         alias: &str,
-        data: &[u8],
+        (data, starts_line): (&[u8], bool),
         taken: impl Fn(Token) -> Option<u64>,
     ) -> bool {
-        !self.members.is_empty() && self.member_replies(alias, data, taken)
+        !self.members.is_empty() && self.member_replies(alias, (data, starts_line), taken)
     }
 
     /// [`is_reply`](Self::is_reply) while some turn runs.
     #[inline(never)]
-    fn member_replies(&mut self, alias: &str, data: &[u8], taken: impl Fn(Token) -> Option<u64>) -> bool {
+    fn member_replies(
+        &mut self,
+        alias: &str,
+        (data, starts_line): (&[u8], bool),
+        taken: impl Fn(Token) -> Option<u64>,
+    ) -> bool {
         let Some(member) = self.owing(alias) else { return false };
         self.replying = None;
         let active = &mut self.active[member.turn];
@@ -142,7 +149,10 @@ impl Turns {
         }
         let reply = match active.prefix.as_deref() {
             None => true,
-            Some(prefix) => starts_a_line(&data[at..], prefix),
+            Some(prefix) => {
+                let starts_line = if at > 0 { data[at - 1] == b'\n' } else { starts_line };
+                starts_a_line(&data[at..], starts_line, prefix)
+            }
         };
         if reply {
             self.replying = Some(member);
@@ -204,10 +214,10 @@ impl Runner {
     /// ([`Error::InvalidSetting`]), an alias
     /// that is not taken ([`Error::NoSuchProcess`]), a bot in an unfinished
     /// turn ([`Error::TurnInProgress`]), a socket app's bot that has not
-    /// connected ([`Error::NotConnected`]). A bot whose process has exited
-    /// gets the outcome `Exited` at once; one whose write queue is full
-    /// (it reads none of its input) does not get its payload, and replies,
-    /// ends or times out as any other.
+    /// connected ([`Error::NotConnected`]), a bot whose write queue has no
+    /// room for its payload (it reads none of its input:
+    /// [`Error::QueueFull`], naming it). A bot whose process has exited
+    /// gets the outcome `Exited` at once.
     ///
     /// ```
     /// use std::time::Duration;
@@ -287,12 +297,6 @@ impl Runner {
         (bot.stale, bot.taken_at_write) = (stale, taken);
         match written {
             Ok(()) => true,
-            // A bot that does not read its input is alive: it replies,
-            // ends or times out, as any other.
-            Err(e @ Error::QueueFull { .. }) => {
-                log::warn!("writing {}'s turn: {e}; it did not get its payload", bot.alias);
-                true
-            }
             Err(e) => {
                 log::warn!("writing {}'s turn: {e}; its outcome is Exited", bot.alias);
                 false
@@ -309,7 +313,8 @@ impl Runner {
         let now = Instant::now();
         for i in 0..turn.bots.len() {
             // Each bot is made in its place in the table (a bot moved is copied).
-            if let Err(e) = self.enrol_bot(turn.alias(i), Member { turn: key, bot: i }, now, &mut bots) {
+            let bot = (turn.alias(i), turn.bots[i].1.len());
+            if let Err(e) = self.enrol_bot(bot, Member { turn: key, bot: i }, now, &mut bots) {
                 for bot in &bots {
                     self.turns.members.remove(&bot.alias);
                 }
@@ -319,8 +324,15 @@ impl Runner {
         Ok(bots)
     }
 
-    /// Makes `alias` a member, and adds it to `bots`.
-    fn enrol_bot(&mut self, alias: &str, member: Member, now: Instant, bots: &mut Vec<Bot>) -> Result<()> {
+    /// Makes `alias` a member, and adds it to `bots`; its payload is
+    /// `payload` bytes long.
+    fn enrol_bot(
+        &mut self,
+        (alias, payload): (&str, usize),
+        member: Member,
+        now: Instant,
+        bots: &mut Vec<Bot>,
+    ) -> Result<()> {
         let (alias, running) =
             self.running.get_key_value(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
         // A socket app whose process lives but which has no connection yet
@@ -331,6 +343,12 @@ impl Runner {
         if running.channel.and_then(|t| self.reactor.buffering_of(t)) == Some(crate::Buffering::WholeLines) {
             let setting = format!("bot {alias:?} of a turn, buffering WholeLines");
             return Err(Error::InvalidSetting { setting, reason: "a turn needs Buffering::Line (or Bytes)" });
+        }
+        let channel = running.channel.filter(|_| running.status().is_none());
+        // A payload its queue cannot take is refused before any bot gets
+        // one: a turn is begun whole or not at all.
+        if let Some(channel) = channel.and_then(|t| self.reactor.channel(t)) {
+            channel.check_room(payload).map_err(|e| name_bot(e, alias))?;
         }
         match self.turns.members.entry(alias.clone()) {
             Entry::Occupied(taken) if taken.get().turn == member.turn => {
@@ -350,7 +368,7 @@ impl Runner {
                     due: Duration::ZERO,
                     app_bank: running.overage,
                     outcome: None,
-                    channel: running.channel.filter(|_| running.status().is_none()),
+                    channel,
                 });
                 Ok(())
             }
@@ -431,6 +449,16 @@ pub(super) fn bank_of(
     banks.get(alias).copied().unwrap_or(app_bank)
 }
 
+/// `error`, naming `alias` if it is a full queue's.
+fn name_bot(error: Error, alias: &str) -> Error {
+    match error {
+        Error::QueueFull { queued, requested, limit, .. } => {
+            Error::QueueFull { alias: Some(alias.to_string()), queued, requested, limit }
+        }
+        other => other,
+    }
+}
+
 /// Checks a turn's shape before anything is looked up or written.
 fn check_turn(turn: &Turn) -> Result<()> {
     if turn.bots.is_empty() {
@@ -461,9 +489,11 @@ fn same_alias(a: &str, b: &str) -> bool {
     (std::ptr::eq(a.as_ptr(), b.as_ptr()) && a.len() == b.len()) || a == b
 }
 
-/// Whether `data` starts with `prefix`, or holds a line that does.
-fn starts_a_line(data: &[u8], prefix: &[u8]) -> bool {
-    data.starts_with(prefix) || memchr::memchr_iter(b'\n', data).any(|at| data[at + 1..].starts_with(prefix))
+/// Whether `data` holds a line that starts with `prefix`: its first
+/// bytes if they start a line (`starts_line`), or a line after a newline.
+fn starts_a_line(data: &[u8], starts_line: bool, prefix: &[u8]) -> bool {
+    (starts_line && data.starts_with(prefix))
+        || memchr::memchr_iter(b'\n', data).any(|at| data[at + 1..].starts_with(prefix))
 }
 
 #[cfg(test)]
@@ -493,10 +523,16 @@ mod tests {
 
     #[test]
     fn a_prefix_matches_at_the_start_of_any_line_of_a_piece() {
-        assert!(starts_a_line(b"bestmove e2e4\n", b"bestmove"));
-        assert!(starts_a_line(b"info depth 1\nbestmove e2e4\n", b"bestmove"));
-        assert!(!starts_a_line(b"info string no bestmove\n", b"bestmove"));
-        assert!(!starts_a_line(b"info depth 1\n", b"bestmove"));
-        assert!(!starts_a_line(b"info\n", b"bestmove"), "a piece ending in a newline");
+        assert!(starts_a_line(b"bestmove e2e4\n", true, b"bestmove"));
+        assert!(starts_a_line(b"info depth 1\nbestmove e2e4\n", true, b"bestmove"));
+        assert!(!starts_a_line(b"info string no bestmove\n", true, b"bestmove"));
+        assert!(!starts_a_line(b"info depth 1\n", true, b"bestmove"));
+        assert!(!starts_a_line(b"info\n", true, b"bestmove"), "a piece ending in a newline");
+    }
+
+    #[test]
+    fn a_prefix_at_the_start_of_a_continued_line_does_not_match() {
+        assert!(!starts_a_line(b"bestmove e2e4\n", false, b"bestmove"));
+        assert!(starts_a_line(b"e4\nbestmove e2e4\n", false, b"bestmove"), "a line after the newline");
     }
 }

@@ -8,7 +8,8 @@ Differences from the library, all of them fixes:
 - line mode's last line without ``\\n`` comes in the read that finds the end
   of stream (the library needed one more call in the native channels too);
 - ``write`` never blocks: what the fd won't take now is queued (up to 16 MiB,
-  then ``QueueFullError``) and flushed by the next ``write`` or ``read``;
+  then ``QueueFullError``) and flushed by the next ``write`` or ``read``
+  (or by a ``Poller``'s ``poll`` while it waits);
   the library's writes blocked on a full pipe;
 - an fd closed behind a channel's back gives ``EndpointClosedException``.
 """

@@ -8,18 +8,33 @@ It waits with ``select.poll``, as the library does, so that every Channel is
 polled the same way, pure-Python subclasses included; the reading and line
 framing of procloop's channels run in Rust. Python signal handlers run while
 it waits, and an exception they raise (KeyboardInterrupt) propagates.
+
+A procloop channel's ``write`` never blocks: what its fd does not take is
+queued, where the library's write blocked until the child had taken it
+all. So that a child still gets the rest (and answers), ``poll`` pushes
+registered channels' queued writes on while it waits.
 """
 
 import logging
 import select
 import socket
+import time
 from typing import Dict, Iterator, List, Optional, Tuple, Union
 
+from ...errors import ConfigError
 from .channel import Channel, EndpointClosedException, SocketChannel
 
 __all__ = ["Poller"]
 
 _LOGGER = logging.getLogger(__name__)
+
+#: While a registered channel has writes queued, ``poll`` waits in slices
+#: of this many seconds and pushes them on between: the fd that would say
+#: when (a pipe's write end) is not the one polled.
+_FLUSH_EVERY = 0.01
+
+#: The buffering an accepted client's channel may have.
+_BUFFERINGS = (None, 'bytes', 'line', 'whole_lines')
 
 #: What ``poll`` returns: ``(data, channel)``, or ``((addr, client), server)``.
 _Result = Union[Tuple[bytes, Channel], Tuple[Tuple[object, SocketChannel], socket.socket]]
@@ -30,6 +45,10 @@ class Poller:
     ``buffering``."""
 
     def __init__(self, *, buffering: Optional[str] = 'bytes') -> None:
+        # Refused here, not by the first accepted client's channel: that
+        # would raise out of a poll that had read other channels' data.
+        if buffering not in _BUFFERINGS:
+            raise ConfigError(f"buffering: {buffering!r} is not one of {', '.join(map(repr, _BUFFERINGS))}")
         self._servers: Dict[int, socket.socket] = {}
         self._channels: Dict[int, Channel] = {}
         self._poll = select.poll()
@@ -46,11 +65,16 @@ class Poller:
     def poll(self, timeout: Optional[float] = None) -> List[_Result]:
         """Waits up to ``timeout`` seconds (None: no limit) and returns the
         results; see the module doc."""
-        millis = None if timeout is None else timeout * 1000
+        ready = self._wait(timeout)
+        # Clients first: an accept that fails (EMFILE) raises before any
+        # channel's data is read, so none is lost with the exception.
+        accepted = {fd: self._accept(fd) for fd, event in ready if fd in self._servers and event & select.POLLIN}
         result: List[_Result] = []
-        for fd, event in self._poll.poll(millis):
+        for fd, event in ready:
             _LOGGER.debug("Got event %d on fd %d", event, fd)
-            if fd in self._channels:
+            if fd in accepted:
+                result.append(accepted[fd])
+            elif fd in self._channels:
                 channel = self._channels[fd]
                 try:
                     if channel.buffering == 'line':
@@ -61,13 +85,44 @@ class Poller:
                 except EndpointClosedException:
                     result.append((b'', channel))
                     self._unregister(channel, fd)
-            elif event & select.POLLIN:
-                server = self._servers[fd]
-                sock, addr = server.accept()
-                client = SocketChannel(sock, buffering=self._buffering)
-                self.register(client)
-                result.append(((addr, client), server))
         return result
+
+    def _accept(self, fd: int) -> Tuple[Tuple[object, SocketChannel], socket.socket]:
+        """Accepts a client of the server on ``fd`` and registers its channel."""
+        server = self._servers[fd]
+        sock, addr = server.accept()
+        client = SocketChannel(sock, buffering=self._buffering)
+        self.register(client)
+        return ((addr, client), server)
+
+    def _wait(self, timeout: Optional[float]) -> List[Tuple[int, int]]:
+        """``select.poll``'s answer within ``timeout`` (None or negative: no
+        limit, as there), pushing queued writes on meanwhile."""
+        end = None if timeout is None or timeout < 0 else time.monotonic() + timeout
+        while True:
+            queued = self._flush()
+            left = None if end is None else max(0.0, end - time.monotonic())
+            if queued:
+                left = _FLUSH_EVERY if left is None else min(left, _FLUSH_EVERY)
+            ready = self._poll.poll(None if left is None else left * 1000)
+            if ready or not queued or (end is not None and time.monotonic() >= end):
+                return ready
+
+    def _flush(self) -> bool:
+        """Pushes each registered channel's queued writes as far as its fd
+        takes them; whether any are still queued."""
+        left = 0
+        for channel in list(self._channels.values()):
+            # procloop's channels have a queue; a pure-Python one has none.
+            flush = getattr(channel, "flush", None)
+            try:
+                pending: int = getattr(channel, "queued", 0)
+                if flush is not None and pending:
+                    flush()
+                    left += getattr(channel, "queued")
+            except EndpointClosedException:
+                pass  # its reading side reports the end
+        return left > 0
 
     def register(self, channel: Channel) -> None:
         """Polls ``channel`` (by its ``get_fd()``)."""
