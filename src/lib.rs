@@ -1,5 +1,7 @@
 //! procloop runs many child processes and talks to them from one
-//! single-threaded event loop: no hidden threads, no global signal handlers.
+//! single-threaded event loop: no hidden threads (but one, for
+//! [`App::die_with_parent`] starts made off the main thread), no global
+//! signal handlers.
 //!
 //! # Layers
 //!
@@ -125,6 +127,8 @@
 //! the host are left alone. [`Runner::terminate`] sends SIGTERM, waits a
 //! grace period, then SIGKILL, and always reaps; dropping a `Runner` does
 //! that for all its children at once, with one shared grace period.
+//! Dropping a [`Reactor`], or a [`Process`] it handed out, ends and reaps
+//! its children too: SIGTERM and SIGKILL at once, then at most 2 s each.
 //!
 //! # Errors
 //!

@@ -412,7 +412,12 @@ fn uci_match_ended_by_ctrl_c_leaves_no_engine_running() {
         thinker.join(" ")
     );
     write_executable(&engine, &script);
-    let mut uci_match = command("uci_match", &["--engine", engine.to_str().unwrap(), "--movetime", "60000"]);
+    // Through `env`: a test run started in the background by a shell has
+    // SIGINT ignored, which a child inherits; a terminal's match has it not.
+    let mut uci_match = Command::new("env");
+    uci_match.arg("--default-signal=INT").arg(example("uci_match"));
+    uci_match.args(["--engine", engine.to_str().unwrap(), "--movetime", "60000"]);
+    uci_match.stdin(Stdio::null()).stdout(Stdio::piped()).process_group(0);
     // An engine left running would hold a pipe of stderr open.
     let mut child = uci_match.stderr(Stdio::null()).spawn().unwrap();
     let group = Pid::from_raw(child.id() as i32);

@@ -1,7 +1,15 @@
 """Helpers of procloop's own Python suites: waits that poll with a deadline."""
 
 import select
+import signal
 import time
+
+# A suite started in the background by a non-interactive shell inherits
+# SIGINT ignored, and Python then installs no KeyboardInterrupt handler:
+# the Ctrl-C tests would wait for an interrupt that never comes. Their
+# host is a terminal's, so they get its disposition back.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 #: How long any wait in a test may take before it counts as a hang.
 DEADLINE = 20.0

@@ -330,8 +330,8 @@ impl Spawn {
         self
     }
 
-    /// Has the kernel SIGKILL it when this process ends (the thread that
-    /// spawned it, for a start off the main thread: see [`App::die_with_parent`](crate::App::die_with_parent)).
+    /// Has the kernel SIGKILL it when this process ends, whichever thread
+    /// spawned it (see [`App::die_with_parent`](crate::App::die_with_parent)).
     ///
     /// ```
     /// use procloop::Spawn;

@@ -199,8 +199,10 @@ impl App {
     /// `PR_SET_PDEATHSIG`; the race with a parent dying during the start is
     /// closed by checking the parent pid in the child).
     ///
-    /// It needs code in the child between fork and exec, which makes the
-    /// start take the slower fork path instead of `posix_spawn`.
+    /// Linux sends it when the *thread* that spawned the child ends, so a
+    /// start made off the main thread is spawned from one thread procloop
+    /// starts for that and keeps for the life of the process (the only
+    /// thread procloop ever starts).
     pub fn die_with_parent(mut self, on: bool) -> App {
         self.die_with_parent = on;
         self
@@ -210,7 +212,7 @@ impl App {
     /// are the terminal, so programs that behave differently on a terminal
     /// (line-buffered output, prompts, REPLs) can be driven. The channel is
     /// the terminal's master side; [`Runner::resize`](crate::Runner::resize)
-    /// sets its size. Like `die_with_parent`, it takes the fork path. A
+    /// sets its size. A
     /// socket start of it (with [`socket`](Self::socket) or
     /// [`Start::socket`]) talks over its socket instead, without a terminal.
     pub fn pty(mut self, on: bool) -> App {

@@ -115,7 +115,8 @@ pub enum Charge {
     /// clock is read: [`Outcome::Replied`]'s `cpu` is `None`.
     #[default]
     Wall,
-    /// The bot's CPU time in the turn (its process's CPU clock), with ten
+    /// The bot's CPU time in the turn (its process's CPU clock; with a
+    /// cgroup, its whole tree's), with ten
     /// times its deadline in wall time as a backstop: a harness under load
     /// never costs a bot its turn. Its deadline here is all it may use:
     /// the turn's deadline plus what is left of its bank (else a bank
