@@ -361,11 +361,13 @@ impl Channel {
 
     /// The fd to read from (the Python runner's `get_fd()`); `None` when write-only
     /// or closed.
+    #[inline]
     pub fn read_fd(&self) -> Option<BorrowedFd<'_>> {
         self.ends.read_fd()
     }
 
     /// The fd to write to; `None` when read-only, half-closed or closed.
+    #[inline]
     pub fn write_fd(&self) -> Option<BorrowedFd<'_>> {
         match &self.ends {
             Ends::Pipe { write_end, .. } => write_end.as_ref().map(|fd| fd.as_fd()),

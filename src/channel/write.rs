@@ -21,7 +21,21 @@ impl Channel {
     /// queue, and then none of it is taken.
     #[inline]
     pub fn write(&mut self, data: &[u8]) -> Result<()> {
-        self.write_chunks(std::slice::from_ref(&data))
+        if !self.output.is_empty() {
+            return self.write_chunks(std::slice::from_ref(&data));
+        }
+        // The usual request, with nothing queued: `write_chunks`'s path
+        // for one chunk without its loop (a request's path in ping-pong).
+        self.writable_check()?;
+        self.terminal_check()?;
+        if data.len() > self.output.room() {
+            return Err(self.queue_full(data.len()));
+        }
+        let written = self.write_now(data)?;
+        if written < data.len() {
+            self.output.push(&data[written..]);
+        }
+        Ok(())
     }
 
     /// Writes several chunks as one write: all of them are taken, or none.
@@ -90,6 +104,7 @@ impl Channel {
     /// A terminal's master side takes writes (until its buffer fills) even
     /// after its slave side closed: the end of stream read from it (its
     /// `EIO`), or a hang-up that poll(2) reports, says the program is gone.
+    #[inline]
     fn terminal_check(&mut self) -> Result<()> {
         let Ends::Terminal { fd } = &self.ends else { return Ok(()) };
         if self.eof || sys::hung_up(fd.as_fd()) {
@@ -100,6 +115,7 @@ impl Channel {
         Ok(())
     }
 
+    #[inline]
     fn writable_check(&self) -> Result<()> {
         if self.write_broken || self.close_write_when_flushed || self.write_fd().is_none() {
             Err(Error::EndpointClosed)
@@ -109,6 +125,7 @@ impl Channel {
     }
 
     /// One non-blocking write; 0 when the fd takes nothing now.
+    #[inline]
     fn write_now(&mut self, data: &[u8]) -> Result<usize> {
         let res = self.ends.write(data);
         self.written(res)

@@ -18,7 +18,7 @@ use std::mem;
 use std::sync::Arc;
 
 use super::Reactor;
-use super::entry::{ChannelState, Kind};
+use super::entry::{ChannelState, Entry, Kind};
 use super::poll::{Queue, Queued};
 use super::token::Token;
 use crate::channel::Fill;
@@ -51,9 +51,9 @@ impl Reactor {
             self.fired.shrink_to(SPARE_EVENTS);
         }
         let mut arena = self.take_arena();
-        // The flushes of this fill ask SIGPIPE's disposition once: no
-        // handler runs during a fill (only a logger might).
-        let _sigpipe = sys::SigpipeQuery::begin();
+        // The flushes of this fill ask SIGPIPE's disposition once (if they
+        // ask at all): no handler runs during a fill (only a logger might).
+        let _sigpipe = sys::sigpipe_scope();
         let mut steps = self.ready.len();
         while steps > 0 && self.budget > 0 && arena.len() < ARENA_LIMIT.min(self.read_budget) {
             let Some(token) = self.ready.pop_front() else { break };
@@ -61,8 +61,6 @@ impl Reactor {
             self.budget -= 1;
             if self.step(token, &mut arena) {
                 self.ready.push_back(token);
-            } else if let Some(entry) = self.entries.get(token) {
-                entry.queued = false;
             }
         }
         self.read_budget = self.read_budget.saturating_sub(arena.len());
@@ -93,30 +91,25 @@ impl Reactor {
         }
     }
 
-    /// One step of an entry; true if it may have more to give.
+    /// One step of a ready entry; true if it may have more to give (it
+    /// stays in the ready queue), else it leaves the queue. A channel's
+    /// step looks its entry up once: it is every request's and reply's.
     fn step(&mut self, token: Token, arena: &mut Vec<u8>) -> bool {
-        let Some(entry) = self.entries.get(token) else { return false };
-        match entry.kind {
-            Kind::Channel(_) => self.step_channel(token, arena).is_some() && self.may_give_more(token),
+        let Reactor { entries, queue, blocked, .. } = self;
+        let Some(entry) = entries.get(token) else { return false };
+        let more = match entry.kind {
+            Kind::Channel(_) => {
+                let more = step_entry(entry, queue, blocked, token, arena).is_some() && may_give_more(entry);
+                entry.queued = more;
+                return more;
+            }
             Kind::Server(_) => self.step_server(token),
             Kind::Process(_) => self.step_process(token, arena),
+        };
+        if !more && let Some(entry) = self.entries.get(token) {
+            entry.queued = false;
         }
-    }
-
-    /// Whether a channel that queued something in its step may queue more
-    /// in another: not after a short read that left nothing (the poll
-    /// says when more comes), so the next fill does not step it for
-    /// nothing.
-    fn may_give_more(&mut self, token: Token) -> bool {
-        let Some(entry) = self.entries.get(token) else { return false };
-        let (readable, writable) = (entry.readable, entry.writable);
-        let Some(state) = entry.channel() else { return true };
-        let channel = &state.channel;
-        readable
-            || writable
-            || state.paused
-            || channel.buffered() > 0
-            || (channel.at_eof() && !state.closed_reported)
+        more
     }
 
     /// Flushes the write queue if writable, then queues the next piece of
@@ -124,27 +117,54 @@ impl Reactor {
     /// bytes it queued, `None` if no event at all.
     pub(crate) fn step_channel(&mut self, token: Token, arena: &mut Vec<u8>) -> Option<usize> {
         let Reactor { entries, queue, blocked, .. } = self;
-        let entry = entries.get(token)?;
-        let (mut readable, hup) = (entry.readable, entry.hup);
-        let flush = mem::take(&mut entry.writable);
-        let state = entry.channel()?;
-        if flush && let Err(e) = state.channel.flush() {
-            log::debug!("flush of {token:?}: {e}");
-        }
-        let mut is_blocked = false;
-        let queued = if state.paused {
-            let full = buffer_input(state, &mut readable);
-            is_blocked = full || (state.channel.at_eof() && state.channel.buffered() > 0);
-            closed_once(queue, state, token)
-        } else {
-            deliver(queue, state, token, arena, &mut readable, hup)
-        };
-        entry.readable = readable;
-        if is_blocked && !blocked.contains(&token) {
-            blocked.push(token);
-        }
-        queued
+        step_entry(entries.get(token)?, queue, blocked, token, arena)
     }
+}
+
+/// Whether a channel that queued something in its step may queue more
+/// in another: not after a short read that left nothing (the poll says
+/// when more comes), so the next fill does not step it for nothing.
+#[inline]
+fn may_give_more(entry: &mut Entry) -> bool {
+    let (readable, writable) = (entry.readable, entry.writable);
+    let Some(state) = entry.channel() else { return true };
+    let channel = &state.channel;
+    readable
+        || writable
+        || state.paused
+        || channel.buffered() > 0
+        || (channel.at_eof() && !state.closed_reported)
+}
+
+/// [`Reactor::step_channel`] on the channel's `entry`, looked up already.
+/// Inlined: a call's entry and exit are a tenth of a reply's step.
+#[inline(always)]
+fn step_entry(
+    entry: &mut Entry,
+    queue: &mut Queue,
+    blocked: &mut Vec<Token>,
+    token: Token,
+    arena: &mut Vec<u8>,
+) -> Option<usize> {
+    let (mut readable, hup) = (entry.readable, entry.hup);
+    let flush = mem::take(&mut entry.writable);
+    let state = entry.channel()?;
+    if flush && let Err(e) = state.channel.flush() {
+        log::debug!("flush of {token:?}: {e}");
+    }
+    let mut is_blocked = false;
+    let queued = if state.paused {
+        let full = buffer_input(state, &mut readable);
+        is_blocked = full || (state.channel.at_eof() && state.channel.buffered() > 0);
+        closed_once(queue, state, token)
+    } else {
+        deliver(queue, state, token, arena, &mut readable, hup)
+    };
+    entry.readable = readable;
+    if is_blocked && !blocked.contains(&token) {
+        blocked.push(token);
+    }
+    queued
 }
 
 /// Queues one piece: one of the channel's own buffer (bytes put back, held
@@ -209,7 +229,9 @@ fn deliver(
             }
             Ok(n) => {
                 *readable = n == room || hup;
-                channel.consume(partial);
+                if partial > 0 {
+                    channel.consume(partial);
+                }
                 if let Some(len) = frame(queue, state, token, arena, at, partial) {
                     return Some(len);
                 }
@@ -249,8 +271,12 @@ fn read_room(room: usize) -> usize {
 /// source modulo 4 KiB (PERFORMANCE.md, "Lines: the kernel's copy").
 #[inline]
 fn align_read(arena: &mut Vec<u8>, partial: usize) {
-    let read_at = arena.as_ptr().addr() + arena.len() + partial;
-    arena.extend_from_slice(&[0; READ_ALIGN][..read_at.wrapping_neg() % READ_ALIGN]);
+    let len = arena.len();
+    let pad = (arena.as_ptr().addr() + len + partial).wrapping_neg() % READ_ALIGN;
+    // A block of fixed size, then cut: a few stores, where the padding's
+    // own length made a call to memset (the caller reserved the room).
+    arena.extend_from_slice(&[0; READ_ALIGN]);
+    arena.truncate(len + pad);
 }
 
 /// Queues what a read left at `arena[at..]` (after `partial` bytes of a
@@ -274,7 +300,7 @@ fn frame(
         queue.push_for(state, Queued::Data { token, at, len: end - at });
         return Some(end - at);
     }
-    match memchr::memrchr(b'\n', &arena[at + partial..end]) {
+    match last_newline(&arena[at + partial..end]) {
         Some(i) => {
             let whole = at + partial + i + 1;
             let event = match buffering {
@@ -297,6 +323,17 @@ fn frame(
             arena.truncate(at);
             None
         }
+    }
+}
+
+/// Where the last `\n` of `bytes` is. A read of a reply or of a burst of
+/// lines most often ends with one: then no search (memrchr's set-up is
+/// most of a short reply's framing).
+#[inline]
+fn last_newline(bytes: &[u8]) -> Option<usize> {
+    match bytes.last() {
+        Some(b'\n') => Some(bytes.len() - 1),
+        _ => memchr::memrchr(b'\n', bytes),
     }
 }
 
@@ -373,6 +410,24 @@ mod tests {
         assert_eq!(data, b"one\ntwo\n");
         assert!(reactor.next_event().is_none(), "one event for both lines");
         assert_eq!(reactor.entries.channel(token).unwrap().channel.buffered_bytes(), b"thr");
+    }
+
+    /// The last newline of a read is found whether or not the read ends
+    /// with one (a reply most often does: no search then).
+    #[test]
+    fn the_last_newline_is_found_wherever_it_is() {
+        let long = [&b"\n"[..], &[b'x'; 80]].concat();
+        for (bytes, want) in [
+            (&b""[..], None),
+            (b"no newline", None),
+            (b"\n", Some(0)),
+            (b"one\n", Some(3)),
+            (b"one\ntwo\n", Some(7)),
+            (b"one\ntw", Some(3)),
+            (&long, Some(0)),
+        ] {
+            assert_eq!(super::last_newline(bytes), want, "{:?}", String::from_utf8_lossy(bytes));
+        }
     }
 
     /// A read asks for whole pipe pages when it has room for one at least

@@ -75,7 +75,7 @@ impl Runner {
     /// they are (the alias and its role) is looked up once, and each role
     /// gets a loop of its own.
     #[inline(always)]
-    fn hand_lines<F>(&mut self, mut lines: Lines<'_>, room: usize, handler: &mut F) -> usize
+    fn hand_lines<F>(&mut self, lines: Lines<'_>, room: usize, handler: &mut F) -> usize
     where
         F: FnMut(&mut Runner, Event<'_>),
     {
@@ -83,11 +83,34 @@ impl Runner {
         fn reactor(runner: &mut Runner) -> &mut Reactor {
             &mut runner.reactor
         }
-        let Some((alias, role)) = self.tokens.get(token).map(|(alias, role)| (alias.clone(), role)) else {
+        let kept = &mut self.handed_alias;
+        let Some((alias, role)) = self.tokens.get(token).map(|(alias, role)| (own_alias(kept, alias), role))
+        else {
             let hand = |r: &mut Runner, data| handler(r, Event::Reactor(ReactorEvent::Data { token, data }));
             return lines.hand_each(self, reactor, room, hand);
         };
-        let alias = &alias;
+        let handed = self.hand_lines_of(&alias, role, lines, room, handler);
+        self.handed_alias = Some(alias);
+        handed
+    }
+
+    /// [`hand_lines`](Self::hand_lines) of `alias`'s output from its `role`.
+    #[inline(always)]
+    fn hand_lines_of<F>(
+        &mut self,
+        alias: &Arc<str>,
+        role: Role,
+        mut lines: Lines<'_>,
+        room: usize,
+        handler: &mut F,
+    ) -> usize
+    where
+        F: FnMut(&mut Runner, Event<'_>),
+    {
+        let token = lines.token();
+        fn reactor(runner: &mut Runner) -> &mut Reactor {
+            &mut runner.reactor
+        }
         match role {
             Role::Stdout => {
                 // While no turn runs no line is a reply: a loop that does not
@@ -239,6 +262,18 @@ impl Runner {
             },
             other => pass_on(self, other, handler),
         }
+    }
+}
+
+/// `alias` as a handle of its own for a handler's events: the one kept
+/// from the last batch when it is the same alias, else a clone. A loop of
+/// requests and replies touches no reference count then (an atomic add
+/// and subtract a reply, each tens of cycles).
+#[inline(always)]
+fn own_alias(kept: &mut Option<Arc<str>>, alias: &Arc<str>) -> Arc<str> {
+    match kept.take() {
+        Some(kept) if Arc::ptr_eq(&kept, alias) => kept,
+        _ => Arc::clone(alias),
     }
 }
 

@@ -51,6 +51,7 @@ impl From<OwnedFd> for ChannelFd {
 }
 
 impl AsFd for ChannelFd {
+    #[inline]
     fn as_fd(&self) -> BorrowedFd<'_> {
         // SAFETY: the number is not -1 (an OwnedFd's, or checked in
         // `borrow`); an owned one stays open until this is dropped, and a
@@ -62,6 +63,7 @@ impl AsFd for ChannelFd {
 }
 
 impl AsRawFd for ChannelFd {
+    #[inline]
     fn as_raw_fd(&self) -> RawFd {
         match self {
             ChannelFd::Owned(fd) | ChannelFd::Borrowed(fd) => *fd,

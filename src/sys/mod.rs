@@ -42,7 +42,7 @@ pub(crate) use owner::process_id;
 pub(crate) use pidfd::Pidfd;
 #[cfg(test)]
 pub(crate) use pipe_write::nosignal_supported;
-pub(crate) use pipe_write::write_pipe;
+pub(crate) use pipe_write::{sigpipe_scope, write_pipe};
 pub(crate) use signals::OneQuery as SigpipeQuery;
 pub(crate) use wait::{Ended, cpu_time, peek_exit, try_reap};
 
