@@ -35,9 +35,9 @@ use crate::error::{Error, Result};
 use crate::reactor::timers::deadline_after;
 use crate::sys::{self, Pidfd};
 use cgroup::Leaf;
-pub(crate) use end::{end_all, end_all_by, end_now};
 #[cfg(test)]
 pub(crate) use end::tests as end_tests;
+pub(crate) use end::{end_all, end_all_by, end_now};
 use signal::Signal;
 use usage::{TreeUsage, Usage};
 

@@ -187,7 +187,6 @@ impl Runner {
         let Some(running) = self.running.get_mut(alias) else { return };
         let restarted = running.connecting.take().and_then(|c| c.restarted);
         running.channel = Some(token);
-        self.last_channel.forget();
         self.tokens.insert(token, alias.clone(), Role::Stdout);
         if let Some(process) = running.process {
             self.reactor.add_output(process, token);
@@ -218,7 +217,6 @@ impl Runner {
     /// Undoes a `nowait` start: frees the alias, kills its process (reaped
     /// in the loop, without an event) and leaves a `StartFailed` event.
     pub(super) fn start_failed(&mut self, alias: &Arc<str>, error: Error) {
-        self.last_channel.forget();
         let Some(mut running) = self.running.remove(alias) else { return };
         log::debug!("start of {alias} failed: {error}");
         if let Some(token) = running.process.take() {

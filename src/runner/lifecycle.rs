@@ -61,7 +61,6 @@ impl Runner {
                 Some(Box::new(Origin { app: app.to_string(), opts, restart: RestartState::default() }));
         }
         let pid = running.pid;
-        self.last_channel.forget();
         self.running.insert(alias, Box::new(running));
         Ok(pid)
     }
@@ -202,7 +201,6 @@ impl Runner {
                 if let Some(connecting) = fresh.connecting.as_mut() {
                     connecting.restarted = Some(status);
                 }
-                self.last_channel.forget();
                 if let Some(mut old) = self.running.insert(alias.clone(), Box::new(fresh)) {
                     end_leftovers(&old);
                     self.forget(&old);
@@ -361,7 +359,6 @@ impl Runner {
             self.thaw_bot(alias);
         }
         self.turn_forget(alias);
-        self.last_channel.forget();
         let mut running =
             self.running.remove(alias).ok_or_else(|| Error::NoSuchProcess(alias.to_string()))?;
         self.cancel_restart(&mut running);
@@ -437,7 +434,6 @@ impl Runner {
         self.own_events.clear();
         self.forget_all_turns(); // after the clear: their reports come
         // Taken whole, not copied out: the copy was this loop's peak memory.
-        self.last_channel.forget();
         let mut all = std::mem::take(&mut self.running);
         let mut processes = Vec::with_capacity(all.len());
         for running in all.values_mut().filter(|r| r.process.is_some()) {

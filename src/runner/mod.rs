@@ -11,7 +11,6 @@ mod config;
 mod connect;
 mod containment;
 mod event;
-mod last_channel;
 mod lifecycle;
 mod peer;
 mod poll;
@@ -47,7 +46,6 @@ pub use app::{App, Buffering, DEFAULT_GRACE, DEFAULT_SOCKET_WAIT, Start, Stderr,
 use containment::Contain;
 pub use containment::{Cgroups, Containment};
 pub use event::Event;
-use last_channel::LastChannel;
 pub use restart::Restart;
 use running::{OwnEvent, OwnTimer, Running};
 use tokens::Tokens;
@@ -100,9 +98,6 @@ pub struct Runner {
     /// flooding to resist; `get_channel` looks an alias up every request.
     apps: HashMap<String, App, AliasHash>,
     running: HashMap<Arc<str>, Box<Running>, AliasHash>,
-    /// `get_channel`'s last alias and channel (forgotten at every change
-    /// to `running`).
-    last_channel: LastChannel,
     /// The alias of the last batch of lines handed, kept for the next
     /// batch of the same alias (`poll.rs`).
     handed_alias: Option<Arc<str>>,
@@ -136,7 +131,6 @@ impl Runner {
             reactor: Reactor::new()?,
             apps: HashMap::default(),
             running: HashMap::default(),
-            last_channel: LastChannel::default(),
             handed_alias: None,
             tokens: Tokens::default(),
             path: None,
@@ -215,20 +209,8 @@ impl Runner {
     /// and while a [`nowait`](Start::nowait) socket start connects.
     pub fn get_channel(&mut self, alias: &str) -> Option<&mut Channel> {
         self.owned().ok()?;
-        let token = match self.last_channel.get(alias) {
-            Some(token) => token,
-            None => self.find_channel(alias)?,
-        };
-        debug_assert_eq!(Some(token), self.running.get(alias).and_then(|r| r.channel), "{alias}: stale");
+        let token = self.running.get(alias)?.channel?;
         self.reactor.channel(token)
-    }
-
-    /// The token of `alias`'s channel, from the map; noted as the last.
-    fn find_channel(&mut self, alias: &str) -> Option<Token> {
-        let (alias, running) = self.running.get_key_value(alias)?;
-        let token = running.channel?;
-        self.last_channel.set(alias, token);
-        Some(token)
     }
 
     /// Stops handing over `alias`'s output as events: it is buffered, up to
