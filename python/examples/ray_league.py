@@ -17,9 +17,9 @@ actor kills that cgroup once the actor's process has ended.
     pip install ray
     python examples/ray_league.py [--bots 100] [--actors 2] [--rounds 5]
 
-Under a Ray cluster the same code runs unchanged: ``ray.init(address=...)``
-(or ``RAY_ADDRESS``) instead of a local Ray, and the shards land on the
-cluster's nodes.
+Under a Ray cluster, give ``--address`` (or set ``RAY_ADDRESS``): it joins
+the cluster instead of starting a local Ray sized for the actors, and the
+shards land on the cluster's nodes.
 """
 
 from __future__ import annotations
@@ -161,13 +161,23 @@ def at_least(least: int) -> Callable[[str], int]:
     return whole
 
 
+def connect(address: Optional[str], actors: int) -> None:
+    """Joins the cluster at ``address`` (which refuses ``num_cpus``: its
+    nodes have theirs), or starts a local Ray with a CPU for each actor."""
+    if address:
+        ray.init(address=address)
+    else:
+        ray.init(num_cpus=actors)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--bots", type=at_least(0), default=100)
     parser.add_argument("--actors", type=at_least(1), default=2)
     parser.add_argument("--rounds", type=at_least(0), default=5)
+    parser.add_argument("--address", default=os.environ.get("RAY_ADDRESS"), help="a Ray cluster to join")
     args = parser.parse_args()
-    ray.init(num_cpus=args.actors)
+    connect(args.address, args.actors)
     try:
         table = league(args.bots, args.actors, args.rounds)
     finally:

@@ -166,3 +166,14 @@ def test_the_ray_league_refuses_counts_that_cannot_work(monkeypatch, capsys, arg
         league.main()
     assert exit.value.code == 2
     assert says in capsys.readouterr().err
+
+
+def test_the_ray_league_joins_a_cluster_without_sizing_it(monkeypatch):
+    # Ray refuses num_cpus when it joins a running cluster: the league
+    # gave it always, so it failed on a cluster.
+    league = ray_league_without_ray(monkeypatch)
+    calls = []
+    monkeypatch.setattr(league.ray, "init", lambda **kwargs: calls.append(kwargs), raising=False)
+    league.connect("ray://head:10001", 2)
+    league.connect(None, 3)
+    assert calls == [{"address": "ray://head:10001"}, {"num_cpus": 3}]
