@@ -53,3 +53,30 @@ fn close_all_and_drop_release_every_fd() {
     drop(reactor);
     assert_eq!(open_fds(), before);
 }
+
+/// A child holds its stdio and nothing else: not the loop's fd, not a
+/// pidfd, not a sibling's pipes, not an fd the host left inheritable (`ls`
+/// opens the folder it lists as fd 3, the lowest free one).
+#[test]
+fn a_child_gets_no_fd_but_its_stdio() {
+    let _lock = FD_COUNT.lock().unwrap();
+    util::init();
+    // An fd of the host's that it left inheritable, as a parent may hand one.
+    let host_fd = std::fs::File::open("/dev/null").unwrap();
+    let no_flags = nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty());
+    nix::fcntl::fcntl(&host_fd, no_flags).unwrap();
+    let mut runner = procloop::Runner::new().unwrap();
+    runner.add("sibling", procloop::App::new("cat"));
+    for n in 0..3 {
+        runner.start_with("sibling", procloop::Start::new().alias(format!("sibling {n}"))).unwrap();
+    }
+    let lister = procloop::App::new("ls -1 /proc/self/fd").stderr(procloop::Stderr::Capture);
+    runner.add("lister", lister);
+    runner.start("lister").unwrap();
+    let got = util::run_until(&mut runner, |got| {
+        got.iter().any(|g| matches!(g, util::Got::Exited(a, _) if a == "lister"))
+    });
+    let listed = String::from_utf8(util::output_of(&got, "lister")).unwrap();
+    assert_eq!(listed.split_whitespace().collect::<Vec<_>>(), ["0", "1", "2", "3"], "{listed}");
+    runner.terminate_all();
+}
