@@ -24,17 +24,24 @@ from procloop.errors import ConfigError
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
+def a_mebibyte_written_to(alias, command):
+    """A started ``command`` that was written 1 MiB (mostly still queued),
+    and a Poller with its channel registered."""
+    runner = Runner()
+    runner.add(alias, command)
+    runner.start(alias)
+    channel = runner.get_channel(alias)
+    channel.write(b"x" * (1 << 20))
+    poller = Poller()
+    poller.register(channel)
+    return runner, channel, poller
+
+
 def test_a_pollers_wait_pushes_queued_writes_on_to_the_child():
     # The library's write blocked until the child took it all; procloop's
     # queues what the pipe does not take. A child that answers only once
     # it has read all of it must still answer while the Poller waits.
-    runner = Runner()
-    runner.add("count", "sh -c 'head -c 1048576 | wc -c'")
-    runner.start("count")
-    channel = runner.get_channel("count")
-    channel.write(b"x" * (1 << 20))
-    poller = Poller()
-    poller.register(channel)
+    runner, channel, poller = a_mebibyte_written_to("count", "sh -c 'head -c 1048576 | wc -c'")
     end = time.monotonic() + DEADLINE
     results = []
     while not results:
@@ -45,14 +52,8 @@ def test_a_pollers_wait_pushes_queued_writes_on_to_the_child():
 
 
 def test_a_pollers_timeout_still_holds_while_writes_are_queued():
-    runner = Runner()
     # Reads nothing: the queue stays.
-    runner.add("deaf", "sleep 60")
-    runner.start("deaf")
-    channel = runner.get_channel("deaf")
-    channel.write(b"x" * (1 << 20))
-    poller = Poller()
-    poller.register(channel)
+    runner, channel, poller = a_mebibyte_written_to("deaf", "sleep 60")
     # It returns at its timeout (the queue does not keep it waiting).
     assert poller.poll(0.2) == []
     assert channel.queued > 0
