@@ -54,6 +54,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Events"]
 
+#: The most ``Runner.poll`` takes as ``max_events`` (a 64-bit size).
+_MAX_EVENTS = 2**64 - 1
+
 
 class Events:
     """The events of ``runner``, for ``async for``, ``await
@@ -72,8 +75,7 @@ class Events:
     """
 
     def __init__(self, runner: Runner, *, max_events: int = 256, batch: bool = False) -> None:
-        if max_events < 1:
-            raise ValueError("max_events: at least 1")
+        _check_arguments(max_events, batch)
         self._runner = runner
         self._max_events = max_events
         self._batch = batch
@@ -313,6 +315,17 @@ class Events:
         self._disarm()
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+
+def _check_arguments(max_events: int, batch: bool) -> None:
+    """Refuses at once what ``Runner.poll`` would refuse at the first wait,
+    in another task maybe: a TypeError or a ConfigError naming the argument."""
+    if isinstance(max_events, bool) or not isinstance(max_events, int):
+        raise TypeError(f"argument 'max_events': an int, not {type(max_events).__name__}")
+    if not 1 <= max_events <= _MAX_EVENTS:
+        raise ConfigError(f"max_events: {max_events} is not from 1 to {_MAX_EVENTS}")
+    if not isinstance(batch, bool):
+        raise TypeError(f"argument 'batch': a bool, not {type(batch).__name__}")
 
 
 def _deadline(timeout: Optional[float]) -> Optional[float]:
