@@ -4,7 +4,9 @@ iterator, driven by the asyncio loop itself.
 The Runner is waited on the way any host loop waits on it: its
 ``fileno()`` with ``loop.add_reader`` (readable when ``poll`` has work) and
 its ``next_deadline()`` with ``loop.call_at`` (timers, a stopped child's
-SIGKILL, events already waiting). Nothing runs in another thread, and
+SIGKILL, events already waiting). Another coroutine may move that deadline
+while one waits (set a timer, stop a child, begin a turn) without making
+the fd readable: a waiting ``Events`` looks at it again every 50 ms. Nothing runs in another thread, and
 ``poll`` is only ever called with a zero timeout, so the asyncio loop never
 blocks in it::
 
@@ -53,6 +55,11 @@ if TYPE_CHECKING:
     from ._native import _Event, Runner, TurnReport
 
 __all__ = ["Events"]
+
+#: How often (seconds) a waiting Events looks at the Runner's next deadline
+#: again: the latency of a change made by another coroutine that does not
+#: make the Runner's fd readable.
+_RECHECK = 0.05
 
 #: The most ``Runner.poll`` takes as ``max_events`` (a 64-bit size).
 _MAX_EVENTS = 2**64 - 1
@@ -267,7 +274,17 @@ class Events:
         """Waits until the Runner may have events (its fd is readable or its
         next deadline has come), ``deadline`` passes, or ``close()``."""
         loop = asyncio.get_running_loop()
-        waiter = self._waiter if self._waiter is not None else self._arm(loop)
+        if self._loop is not loop:
+            # Armed by a task of a loop closed (or left) while it waited:
+            # that task never comes back to disarm.
+            self._disarm()
+        waiter = self._waiter
+        if waiter is None:
+            waiter = self._arm(loop)
+        else:
+            # Another task armed it: the Runner's deadline may have moved
+            # since (a turn begun, a timer set, a child stopped).
+            self._schedule(loop)
         timeout = None
         if deadline is not None:
             timeout = loop.call_at(loop.time() + max(0.0, deadline - time.monotonic()), self._wake)
@@ -276,44 +293,74 @@ class Events:
             # Shielded: one waiter's cancellation leaves the others waiting.
             await asyncio.shield(waiter)
         finally:
-            self._waiting -= 1
             if timeout is not None:
                 timeout.cancel()
-            if self._waiting == 0 and self._waiter is waiter and not waiter.done():
-                self._disarm()
-                waiter.cancel()
+            # Counted per waiter: a woken or abandoned one is not this count.
+            if self._waiter is waiter:
+                self._waiting -= 1
+                if self._waiting == 0 and not waiter.done():
+                    self._disarm()
+                    waiter.cancel()
 
     def _arm(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
-        runner = self._runner
         self._loop = loop
-        self._fd = runner.fileno()
+        self._fd = self._runner.fileno()
         waiter: asyncio.Future[None] = loop.create_future()
         self._waiter = waiter
+        self._waiting = 0
         loop.add_reader(self._fd, self._wake)
-        deadline = runner.next_deadline()
-        if deadline is not None:
-            # next_deadline() is on time.monotonic()'s clock; loop.time() is
-            # the same clock for asyncio's own loops, and this converts for
-            # any other.
-            when = loop.time() + max(0.0, deadline - time.monotonic())
-            self._timer = loop.call_at(when, self._wake)
+        self._schedule(loop)
         return waiter
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Sets the wake-up at the Runner's next deadline, in place of the
+        one set before, or a look at that deadline again in ``_RECHECK``
+        seconds: the Runner's fd is not readable for every change another
+        coroutine makes meanwhile (a timer set, a child stopped, a turn
+        begun), and nothing else would tell."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        deadline = self._runner.next_deadline()
+        now = time.monotonic()
+        # next_deadline() is on time.monotonic()'s clock; loop.time() is
+        # the same clock for asyncio's own loops, and this converts for any
+        # other.
+        if deadline is not None and deadline - now <= _RECHECK:
+            self._timer = loop.call_at(loop.time() + max(0.0, deadline - now), self._wake)
+        else:
+            self._timer = loop.call_at(loop.time() + _RECHECK, self._recheck)
+
+    def _recheck(self) -> None:
+        """The loop's callback while no deadline is near: looks again."""
+        self._timer = None
+        if self._loop is None:
+            return
+        try:
+            self._schedule(self._loop)
+        except Exception:
+            # The waiting coroutines' own poll raises it, where it is seen.
+            self._wake()
 
     def _disarm(self) -> None:
         if self._loop is not None:
+            # A closed loop has dropped its readers already (and says so).
             self._loop.remove_reader(self._fd)
             self._loop = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         self._waiter = None
+        self._waiting = 0
 
     def _wake(self) -> None:
         """The loop's callback (fd readable, deadline come) and close()'s:
         every waiting coroutine goes and polls."""
         waiter = self._waiter
         self._disarm()
-        if waiter is not None and not waiter.done():
+        # A closed loop's future cannot run its callbacks: its waiters are
+        # gone with it.
+        if waiter is not None and not waiter.done() and not waiter.get_loop().is_closed():
             waiter.set_result(None)
 
 

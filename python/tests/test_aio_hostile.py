@@ -33,6 +33,108 @@ async def waiting(events):
     return task
 
 
+# A second task joins a wait already armed by the first.
+
+
+def test_a_turn_awaited_while_another_task_waits_ends_at_its_deadline(monkeypatch):
+    # The turn's own wait sets the wake-up: no periodic look would.
+    monkeypatch.setattr(procloop.aio, "_RECHECK", 3600.0)
+
+    async def main(runner):
+        async with Events(runner) as events:
+            reader = await waiting(events)
+            # The silent bot never makes the fd readable: only the turn's
+            # deadline (call_at) ends it.
+            report = await asyncio.wait_for(events.turn({"silent": b"hi\n"}, 0.1), DEADLINE)
+            reader.cancel()
+            return report
+
+    with started(("silent", "sleep 100"), buffering="line") as runner:
+        report = asyncio.run(main(runner))
+    assert report.outcome("silent").kind == "timed_out"
+
+
+def test_a_timer_set_while_another_task_waits_fires_for_a_second_waiter():
+    async def main(runner):
+        async with Events(runner) as events:
+            first = await waiting(events)
+            timer = runner.set_timer(0.05)
+            second = asyncio.ensure_future(events.next())
+            done, _ = await asyncio.wait([first, second], timeout=DEADLINE, return_when=asyncio.FIRST_COMPLETED)
+            assert done, "the timer never fired"
+            event = done.pop().result()
+            for task in (first, second):
+                task.cancel()
+            return timer, event
+
+    with started(("cat", "cat")) as runner:
+        timer, event = asyncio.run(main(runner))
+    assert isinstance(event, Timer) and event.id == timer
+
+
+def test_a_child_stopped_while_a_task_waits_is_killed_at_the_end_of_its_grace():
+    async def main(runner):
+        async with Events(runner) as events:
+            await events.until(lambda e: isinstance(e, Data), DEADLINE)  # its trap is set
+
+            async def consume():
+                return await events.until(lambda e: isinstance(e, Exited), DEADLINE)
+
+            task = asyncio.ensure_future(consume())
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(task), 0.05)
+            # Only the Runner's deadline (SIGKILL after the grace) ends it;
+            # no task waits on the Events anew.
+            runner.stop("stubborn")
+            return await task
+
+    runner = started(("stubborn", STUBBORN), buffering="line", termination_grace=0.2)
+    with runner:
+        got = asyncio.run(asyncio.wait_for(main(runner), 3 * DEADLINE))
+    assert isinstance(got[-1], Exited) and got[-1].returncode == -9, got
+
+
+# A loop closed while a task waits; the Events then used on a new loop.
+
+
+def test_close_after_the_loop_closed_under_a_waiting_task_does_not_raise():
+    with started(("cat", "cat"), buffering="line") as runner:
+        events = Events(runner)
+        loop = asyncio.new_event_loop()
+        loop.run_until_complete(waiting(events))
+        loop.close()
+        events.close()
+        assert events.closed
+
+
+def test_an_events_outlives_a_loop_closed_under_a_waiting_task():
+    async def after(runner, events):
+        runner.get_channel("cat").write(b"again\n")
+        return await events.next(DEADLINE)
+
+    with started(("cat", "cat"), buffering="line") as runner:
+        events = Events(runner)
+        loop = asyncio.new_event_loop()
+        loop.run_until_complete(waiting(events))
+        loop.close()
+        event = asyncio.run(asyncio.wait_for(after(runner, events), DEADLINE))
+        assert isinstance(event, Data) and event.data == b"again\n"
+        events.close()
+
+
+def test_asyncio_run_twice_with_one_runner_and_one_events():
+    async def echo(runner, events, line):
+        runner.get_channel("cat").write(line)
+        return (await events.next(DEADLINE)).data
+
+    with started(("cat", "cat"), buffering="line") as runner:
+        events = Events(runner)
+        first = asyncio.run(echo(runner, events, b"one\n"))
+        second = asyncio.run(echo(runner, events, b"two\n"))
+        assert (first, second) == (b"one\n", b"two\n")
+        events.close()
+
+
 # Bad arguments: a typed error at once, naming the argument.
 
 
@@ -51,3 +153,60 @@ def test_max_events_out_of_range_is_a_config_error_naming_it(value):
 def test_batch_of_a_wrong_type_is_a_type_error_naming_it():
     with procloop.Runner() as runner, pytest.raises(TypeError, match="batch"):
         Events(runner, batch="yes")
+
+
+# Floods and edges: nothing lost, order kept.
+
+
+def test_a_flood_read_one_event_at_a_time_loses_nothing_and_keeps_order():
+    async def main(runner):
+        got = []
+        async with Events(runner, max_events=1) as events:
+            async for event in events:
+                if isinstance(event, Data):
+                    got.append(event.data)
+                    await asyncio.sleep(0)  # a slow consumer
+                elif isinstance(event, Exited):
+                    return b"".join(got)
+
+    with started(("seq", "seq 100000")) as runner:
+        out = asyncio.run(asyncio.wait_for(main(runner), 3 * DEADLINE))
+    assert out == b"".join(b"%d\n" % n for n in range(1, 100001))
+
+
+def test_lines_of_a_child_exiting_mid_line_end_with_its_last_part():
+    async def main(runner):
+        async with Events(runner, max_events=1, batch=True) as events:
+            return [line async for line in events.lines("p")]
+
+    with started(("p", "sh -c 'printf \"a\\nb\"; exec printf c'")) as runner:
+        lines = asyncio.run(asyncio.wait_for(main(runner), DEADLINE))
+    assert lines == [b"a\n", b"bc"]
+
+
+# Cancellation and failure in groups: the fd is left to no one.
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.TaskGroup is Python 3.11's")
+def test_a_failing_task_group_leaves_no_reader_behind_and_loses_nothing():
+    async def main(runner):
+        loop = asyncio.get_running_loop()
+        events = Events(runner)
+
+        async def fail():
+            # Once the group's own tasks wait (this one's too, dropped).
+            (await waiting(events)).cancel()
+            raise ZeroDivisionError
+
+        with pytest.raises(ExceptionGroup):
+            async with asyncio.TaskGroup() as group:
+                group.create_task(events.next())
+                group.create_task(events.turn({"cat": b"hi\n", "silent": b"hi\n"}, 1.0))
+                group.create_task(fail())
+        assert loop.remove_reader(runner.fileno()) is False, "no reader left behind"
+        return await events.until(lambda e: isinstance(e, procloop.TurnEnded), DEADLINE)
+
+    with started(("cat", "cat"), ("silent", "sleep 100"), buffering="line") as runner:
+        got = asyncio.run(asyncio.wait_for(main(runner), DEADLINE))
+    assert [e.data for e in got if isinstance(e, procloop.Reply)] == [b"hi\n"], got
+    assert got[-1].report.outcome("silent").kind == "timed_out"
