@@ -156,7 +156,13 @@ class Events:
         ``TurnEnded`` are not handed out by ``next()``; other events met
         meanwhile are. The turn ends by itself (every bot has a deadline);
         cancelling the wait leaves the turn running, and its events, those
-        it had taken included, then come through ``next()``."""
+        it had taken included, then come through ``next()``. Once closed,
+        ``StopAsyncIteration`` and no turn begun. The other events are
+        taken as they come until the turn ends: unread, a flooding child's
+        output piles up in memory for as long as the turn lasts."""
+        if self._closed:
+            # Before begin_turn: its bots would get a turn no one awaits.
+            raise StopAsyncIteration
         number = self._runner.begin_turn(bots, deadline, charge=charge, freeze_between=freeze_between)
         ended: asyncio.Future[TurnEnded] = asyncio.get_running_loop().create_future()
         self._turns[number] = ended
@@ -188,7 +194,11 @@ class Events:
         those already taken included. One stream per alias at a time: a
         new ``lines(alias)`` takes over the lines not read yet (after a
         ``break``, say) and the older one ends. Once it ends with lines
-        unread, they go back to ``next()`` as one ``Data``."""
+        unread, they go back to ``next()`` as one ``Data``. The other
+        aliases' events are taken meanwhile, for ``next()``: unread, a
+        flooding child's output piles up in memory."""
+        if not isinstance(alias, str):
+            raise TypeError(f"argument 'alias': a str, not {type(alias).__name__}")
         stream = self._streams.get(alias)
         if stream is None:
             stream = self._streams[alias] = _Stream()
@@ -381,6 +391,8 @@ def _deadline(timeout: Optional[float]) -> Optional[float]:
     Runner's own waits say)."""
     if timeout is None:
         return None
+    if not isinstance(timeout, (int, float)):
+        raise TypeError(f"argument 'timeout': must be real number, not {type(timeout).__name__}")
     if math.isnan(timeout):
         raise ConfigError(f"timeout: {timeout} is not a number of seconds")
     return time.monotonic() + max(0.0, timeout)

@@ -210,3 +210,42 @@ def test_a_failing_task_group_leaves_no_reader_behind_and_loses_nothing():
         got = asyncio.run(asyncio.wait_for(main(runner), DEADLINE))
     assert [e.data for e in got if isinstance(e, procloop.Reply)] == [b"hi\n"], got
     assert got[-1].report.outcome("silent").kind == "timed_out"
+
+
+@pytest.mark.parametrize("wait", [lambda events: events.next("1"), lambda events: events.until(bool, "1")])
+def test_a_timeout_of_a_wrong_type_is_a_type_error_naming_it(wait):
+    async def main(runner):
+        async with Events(runner) as events:
+            with pytest.raises(TypeError, match="timeout"):
+                await wait(events)
+
+    with procloop.Runner() as runner:
+        asyncio.run(asyncio.wait_for(main(runner), DEADLINE))
+
+
+def test_lines_of_an_alias_not_a_str_is_a_type_error_naming_it():
+    async def main(runner):
+        async with Events(runner) as events:
+            with pytest.raises(TypeError, match="alias"):
+                await events.lines(3).__anext__()
+
+    with procloop.Runner() as runner:
+        asyncio.run(asyncio.wait_for(main(runner), DEADLINE))
+
+
+# After close.
+
+
+def test_a_turn_after_close_begins_none():
+    async def main(runner):
+        events = Events(runner)
+        events.close()
+        with pytest.raises(StopAsyncIteration):
+            await events.turn({"cat": b"lost\n"}, DEADLINE)
+        # No turn runs: another may begin, and the cat got nothing.
+        runner.begin_turn({"cat": b"hi\n"}, DEADLINE)
+        return await Events(runner).until(lambda e: isinstance(e, procloop.TurnEnded), DEADLINE)
+
+    with started(("cat", "cat"), buffering="line") as runner:
+        got = asyncio.run(asyncio.wait_for(main(runner), DEADLINE))
+    assert [e.data for e in got if isinstance(e, procloop.Reply)] == [b"hi\n"], got
