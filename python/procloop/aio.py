@@ -137,6 +137,7 @@ class Events:
             if self._closed:
                 raise StopAsyncIteration
             if self._pull():
+                await _let_others_run()
                 continue
             if deadline is not None and time.monotonic() >= deadline:
                 raise asyncio.TimeoutError(f"no event within {timeout} s")
@@ -172,7 +173,9 @@ class Events:
             while not ended.done():
                 if self._closed:
                     raise StopAsyncIteration
-                if not self._pull():
+                if self._pull():
+                    await _let_others_run()
+                else:
                     await self._wait(None)
             report = ended.result().report
             return report
@@ -215,7 +218,9 @@ class Events:
                     yield stream.lines.popleft()
                 elif stream.ended or self._closed:
                     return
-                elif not self._pull():
+                elif self._pull():
+                    await _let_others_run()
+                else:
                     await self._wait(None)
         finally:
             if stream.reader is reader and self._streams.get(alias) is stream:
@@ -372,6 +377,13 @@ class Events:
         # gone with it.
         if waiter is not None and not waiter.done() and not waiter.get_loop().is_closed():
             waiter.set_result(None)
+
+
+async def _let_others_run() -> None:
+    """Yields to the loop once. A poll that found events waited for
+    nothing: without this a child that keeps writing would keep a reader
+    from ever giving the other tasks a turn (or a cancellation a chance)."""
+    await asyncio.sleep(0)
 
 
 def _check_arguments(max_events: int, batch: bool) -> None:

@@ -249,3 +249,36 @@ def test_a_turn_after_close_begins_none():
     with started(("cat", "cat"), buffering="line") as runner:
         got = asyncio.run(asyncio.wait_for(main(runner), DEADLINE))
     assert [e.data for e in got if isinstance(e, procloop.Reply)] == [b"hi\n"], got
+
+
+@pytest.mark.parametrize("read", ["next", "lines", "turn"])
+def test_a_reader_of_a_flood_lets_the_other_tasks_run(read):
+    async def main(runner):
+        ticks = 0
+
+        async def tick():
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        async with Events(runner, max_events=16) as events:
+            # The flood is under way before the ticker's first turn.
+            await events.until(lambda e: isinstance(e, Data), DEADLINE)
+            ticker = asyncio.ensure_future(tick())
+            if read == "next":
+                for _ in range(1000):  # no await of the test's own in between
+                    await events.next()
+            elif read == "lines":
+                reader = events.lines("yes")
+                for _ in range(100000):
+                    await reader.__anext__()
+                await reader.aclose()
+            else:
+                await events.turn({"silent": b"hi\n"}, 0.2)
+            ticker.cancel()
+            return ticks
+
+    with started(("yes", "yes"), ("silent", "sleep 100"), buffering="line") as runner:
+        ticks = asyncio.run(asyncio.wait_for(main(runner), DEADLINE))
+    assert ticks > 0, "the reader never let the ticker run"
