@@ -225,7 +225,7 @@ class Events:
         finally:
             if stream.reader is reader and self._streams.get(alias) is stream:
                 del self._streams[alias]
-                unread = b"".join(stream.lines) + stream.partial
+                unread = b"".join(stream.lines) + bytes(stream.partial)
                 if unread:
                     self._queue.appendleft(Data(alias, unread))
                     self._wake()
@@ -415,24 +415,31 @@ class _Stream:
 
     def __init__(self) -> None:
         self.lines: Deque[bytes] = collections.deque()
-        self.partial = b""
+        #: The last line's start, grown in place: a long line without a
+        #: newline, fed chunk by chunk, is copied once, not once a chunk.
+        self.partial = bytearray()
         self.ended = False
         #: The ``lines()`` reading it now; a newer one takes it over.
         self.reader: object = None
 
     def feed(self, data: bytes) -> None:
-        data = self.partial + data if self.partial else data
+        # Only the new bytes are searched: the partial line has no newline.
         start = 0
         while True:
             end = data.find(b"\n", start)
             if end < 0:
                 break
-            self.lines.append(data[start : end + 1])
+            if self.partial:
+                self.partial += data[start : end + 1]
+                self.lines.append(bytes(self.partial))
+                self.partial.clear()
+            else:
+                self.lines.append(data[start : end + 1])
             start = end + 1
-        self.partial = data[start:]
+        self.partial += data[start:]
 
     def end(self) -> None:
         if self.partial:
-            self.lines.append(self.partial)
-            self.partial = b""
+            self.lines.append(bytes(self.partial))
+            self.partial.clear()
         self.ended = True

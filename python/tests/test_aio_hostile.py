@@ -282,3 +282,18 @@ def test_a_reader_of_a_flood_lets_the_other_tasks_run(read):
     with started(("yes", "yes"), ("silent", "sleep 100"), buffering="line") as runner:
         ticks = asyncio.run(asyncio.wait_for(main(runner), DEADLINE))
     assert ticks > 0, "the reader never let the ticker run"
+
+
+def test_a_long_line_fed_chunk_by_chunk_is_copied_once():
+    # 64 MiB in pipe-sized Data events: each chunk copied into the whole
+    # line so far took minutes (quadratic); past the deadline it fails.
+    size = 64 << 20
+
+    async def main(runner):
+        async with Events(runner) as events:
+            return [line async for line in events.lines("p")]
+
+    with started(("p", f"sh -c 'head -c {size} /dev/zero; echo; echo end'")) as runner:
+        lines = asyncio.run(asyncio.wait_for(main(runner), DEADLINE))
+    assert [len(line) for line in lines] == [size + 1, 4]
+    assert lines[0].count(0) == size and lines[1] == b"end\n"
