@@ -211,6 +211,8 @@ class Events:
                     stream.feed(event.data)
                 else:
                     stream.end()
+        if stream.reader is not None:
+            self._wake()  # the older reader may be waiting: it ends now
         reader = stream.reader = object()
         try:
             while stream.reader is reader:

@@ -297,3 +297,24 @@ def test_a_long_line_fed_chunk_by_chunk_is_copied_once():
         lines = asyncio.run(asyncio.wait_for(main(runner), DEADLINE))
     assert [len(line) for line in lines] == [size + 1, 4]
     assert lines[0].count(0) == size and lines[1] == b"end\n"
+
+
+def test_a_waiting_line_reader_taken_over_ends_at_once():
+    async def main(runner):
+        async with Events(runner) as events:
+
+            async def read():
+                return [line async for line in events.lines("cat")]
+
+            older = asyncio.ensure_future(read())
+            with pytest.raises(asyncio.TimeoutError):  # it waits for a line
+                await asyncio.wait_for(asyncio.shield(older), 0.05)
+            newer = events.lines("cat")
+            took_over = asyncio.ensure_future(newer.__anext__())
+            # The cat is silent: only the take-over can end the older one.
+            assert await asyncio.wait_for(older, DEADLINE) == []
+            runner.get_channel("cat").write(b"x\n")
+            return await asyncio.wait_for(took_over, DEADLINE)
+
+    with started(("cat", "cat"), buffering="line") as runner:
+        assert asyncio.run(main(runner)) == b"x\n"
