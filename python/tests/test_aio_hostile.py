@@ -4,6 +4,7 @@ floods read slowly, and cancellation at every await. Every wait has a
 deadline; none is a sleep."""
 
 import asyncio
+import os
 import sys
 
 import pytest
@@ -318,3 +319,40 @@ def test_a_waiting_line_reader_taken_over_ends_at_once():
 
     with started(("cat", "cat"), buffering="line") as runner:
         assert asyncio.run(main(runner)) == b"x\n"
+
+
+class _FailingRunner:
+    """A Runner's face whose next_deadline() fails from its second call on
+    (a Runner busy in another thread, say), and whose poll says why."""
+
+    def __init__(self, fd):
+        self.fd, self.calls = fd, 0
+
+    def fileno(self):
+        return self.fd
+
+    def next_deadline(self):
+        self.calls += 1
+        if self.calls > 1:
+            raise procloop.BusyError("next_deadline: busy")
+        return None
+
+    def poll(self, timeout, max_events, batch):
+        if self.calls > 1:
+            raise procloop.BusyError("poll: busy")
+        return []
+
+
+def test_a_failing_look_at_the_deadline_reaches_the_waiting_task():
+    read, write = os.pipe()
+    try:
+
+        async def main():
+            async with Events(_FailingRunner(read)) as events:
+                with pytest.raises(procloop.BusyError, match="poll"):
+                    await events.next()
+
+        asyncio.run(asyncio.wait_for(main(), DEADLINE))
+    finally:
+        os.close(read)
+        os.close(write)
