@@ -334,3 +334,51 @@ fn a_pty_apps_output_written_just_before_its_exit_all_comes() {
     assert!(out.iter().all(|b| *b == b'x'));
     assert_eq!(got.last(), Some(&Got::Exited("tty".into(), Some(5))));
 }
+
+/// A socket app whose listener is a descendant in its own process group:
+/// when the leader alone is killed, the restart still gets a socket that
+/// answers (the old listener is not mistaken for a live stranger).
+#[test]
+fn a_restart_after_only_the_leader_died_gets_a_working_socket() {
+    let dir = TempDir::new("leader-died");
+    let script = "sh -c '(socat SYSTEM:cat UNIX-LISTEN:sock &); exec sleep 60'";
+    let app = App::new(script)
+        .socket("sock")
+        .cwd(dir.path())
+        .setpgrp(true)
+        .socket_wait(DEADLINE)
+        .stderr(Stderr::Null)
+        .restart(Restart::Always)
+        .backoff(Duration::from_millis(10), Duration::from_millis(10));
+    let mut runner = runner_with("group", app);
+    runner.start("group").unwrap();
+    let leader = runner.pid("group").unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(leader as i32), nix::sys::signal::SIGKILL).unwrap();
+    let got = run_until(&mut runner, |got| got.iter().any(|g| matches!(g, Got::Restarted(..) | Got::GaveUp(..))));
+    assert!(got.iter().any(|g| matches!(g, Got::Restarted(..))), "{got:?}");
+    runner.get_channel("group").unwrap().write(b"new").unwrap();
+    let got = run_until(&mut runner, |got| output_of(got, "group").len() >= 3);
+    assert_eq!(output_of(&got, "group"), b"new");
+    runner.terminate_all();
+}
+
+/// Far more input than a terminal buffers, written to a pty app at once
+/// and closed: every byte reaches the program, and the end of input (the
+/// terminal's EOF character) comes after the last of them.
+#[test]
+fn a_pty_app_gets_every_byte_of_a_write_larger_than_the_terminal() {
+    let script = "sh -c 'stty -echo; echo ready; exec wc -c'";
+    let mut runner = runner_with("tty", App::new(script).pty(true));
+    runner.start("tty").unwrap();
+    run_until(&mut runner, |got| output_of(got, "tty").ends_with(b"ready\r\n"));
+    let line = [b'x'; 99].iter().chain(b"\n").copied().collect::<Vec<u8>>();
+    let channel = runner.get_channel("tty").unwrap();
+    for _ in 0..2000 {
+        channel.write(&line).unwrap();
+    }
+    channel.close_write();
+    let got = run_until(&mut runner, |got| got.iter().any(|g| matches!(g, Got::Exited(..))));
+    let out = String::from_utf8(output_of(&got, "tty")).unwrap();
+    assert_eq!(out.trim(), "200000");
+    assert!(got.contains(&Got::Exited("tty".into(), Some(0))), "{got:?}");
+}
