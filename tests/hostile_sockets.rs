@@ -382,3 +382,73 @@ fn a_pty_app_gets_every_byte_of_a_write_larger_than_the_terminal() {
     assert_eq!(out.trim(), "200000");
     assert!(got.contains(&Got::Exited("tty".into(), Some(0))), "{got:?}");
 }
+
+/// A socket app whose first run binds at once and whose later runs never
+/// bind: a restarted run stays connecting.
+fn binds_only_first(dir: &std::path::Path) -> App {
+    let script = "sh -c 'echo run >> runs; if [ $(wc -l < runs) -gt 1 ]; then exec sleep 60; fi; \
+                  exec socat SYSTEM:cat UNIX-LISTEN:sock'";
+    App::new(script)
+        .socket("sock")
+        .cwd(dir)
+        .socket_wait(DEADLINE)
+        .restart(Restart::Always)
+        .backoff(Duration::from_millis(10), Duration::from_millis(10))
+}
+
+/// Kills the first run and polls until the restarted run is launched.
+fn restart_into_connecting(runner: &mut procloop::Runner, alias: &str) -> Vec<Got> {
+    let old = runner.pid(alias).unwrap();
+    runner.signal(alias, procloop::Signal::SIGKILL).unwrap();
+    let mut got = Vec::new();
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while runner.pid(alias) == Some(old) {
+        assert!(std::time::Instant::now() < deadline, "no restart: {got:?}");
+        runner.poll_once(Some(Duration::from_millis(50)), |_, e| got.push(own_runner(e))).unwrap();
+    }
+    got
+}
+
+/// Stopping a restarted socket app while the loop connects to it ends
+/// the run for good: it is not restarted again, and neither `Restarted`
+/// nor `GaveUp` comes for it.
+#[test]
+fn stopping_a_restarted_run_while_it_connects_ends_it_for_good() {
+    let dir = TempDir::new("stop-connecting");
+    let mut runner = runner_with("sock", binds_only_first(dir.path()));
+    runner.start("sock").unwrap();
+    restart_into_connecting(&mut runner, "sock");
+    let pid = runner.pid("sock").unwrap();
+    runner.stop("sock").unwrap();
+    let got = run_until(&mut runner, |got| got.iter().any(|g| matches!(g, Got::Exited(..))));
+    assert!(pid_state(pid).is_none_or(|s| s == 'Z'));
+    let mut more = Vec::new();
+    for _ in 0..5 {
+        runner.poll_once(Some(Duration::from_millis(20)), |_, e| more.push(own_runner(e))).unwrap();
+    }
+    let all = [got, more].concat();
+    assert!(!all.iter().any(|g| matches!(g, Got::Restarted(..) | Got::GaveUp(..) | Got::StartFailed(..))), "{all:?}");
+    assert_eq!(runner.pid("sock"), Some(pid), "not restarted again");
+    assert_eq!(std::fs::read_to_string(dir.path().join("runs")).unwrap().lines().count(), 2);
+    runner.terminate("sock").unwrap();
+}
+
+/// Terminating a restarted socket app while the loop connects to it
+/// frees the alias at once, and nothing of it comes later.
+#[test]
+fn terminating_a_restarted_run_while_it_connects_leaves_nothing() {
+    let dir = TempDir::new("terminate-connecting");
+    let mut runner = runner_with("sock", binds_only_first(dir.path()));
+    runner.start("sock").unwrap();
+    restart_into_connecting(&mut runner, "sock");
+    let pid = runner.pid("sock").unwrap();
+    runner.terminate("sock").unwrap();
+    assert_eq!(runner.aliases().count(), 0);
+    assert!(pid_state(pid).is_none_or(|s| s == 'Z'), "the run was reaped or is a zombie of PID 1");
+    let mut more = Vec::new();
+    for _ in 0..5 {
+        runner.poll_once(Some(Duration::from_millis(20)), |_, e| more.push(own_runner(e))).unwrap();
+    }
+    assert!(more.iter().all(|g| matches!(g, Got::Closed(_))), "{more:?}");
+    assert_eq!(std::fs::read_to_string(dir.path().join("runs")).unwrap().lines().count(), 2);
+}
