@@ -354,7 +354,8 @@ fn a_restart_after_only_the_leader_died_gets_a_working_socket() {
     runner.start("group").unwrap();
     let leader = runner.pid("group").unwrap();
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(leader as i32), nix::sys::signal::SIGKILL).unwrap();
-    let got = run_until(&mut runner, |got| got.iter().any(|g| matches!(g, Got::Restarted(..) | Got::GaveUp(..))));
+    let got =
+        run_until(&mut runner, |got| got.iter().any(|g| matches!(g, Got::Restarted(..) | Got::GaveUp(..))));
     assert!(got.iter().any(|g| matches!(g, Got::Restarted(..))), "{got:?}");
     runner.get_channel("group").unwrap().write(b"new").unwrap();
     let got = run_until(&mut runner, |got| output_of(got, "group").len() >= 3);
@@ -427,7 +428,10 @@ fn stopping_a_restarted_run_while_it_connects_ends_it_for_good() {
         runner.poll_once(Some(Duration::from_millis(20)), |_, e| more.push(own_runner(e))).unwrap();
     }
     let all = [got, more].concat();
-    assert!(!all.iter().any(|g| matches!(g, Got::Restarted(..) | Got::GaveUp(..) | Got::StartFailed(..))), "{all:?}");
+    assert!(
+        !all.iter().any(|g| matches!(g, Got::Restarted(..) | Got::GaveUp(..) | Got::StartFailed(..))),
+        "{all:?}"
+    );
     assert_eq!(runner.pid("sock"), Some(pid), "not restarted again");
     assert_eq!(std::fs::read_to_string(dir.path().join("runs")).unwrap().lines().count(), 2);
     runner.terminate("sock").unwrap();
@@ -451,4 +455,29 @@ fn terminating_a_restarted_run_while_it_connects_leaves_nothing() {
     }
     assert!(more.iter().all(|g| matches!(g, Got::Closed(_))), "{more:?}");
     assert_eq!(std::fs::read_to_string(dir.path().join("runs")).unwrap().lines().count(), 2);
+}
+
+/// A server that binds and listens, then daemonizes (its listening
+/// process forks and exits; the child serves on the same socket) is the
+/// app's own socket, not an impostor's.
+#[test]
+fn a_socket_app_that_listens_then_daemonizes_is_its_own() {
+    let dir = TempDir::new("daemonizes");
+    let server = "import os, socket\n\
+                  s = socket.socket(socket.AF_UNIX); s.bind('sock'); s.listen(8)\n\
+                  if os.fork(): os._exit(0)\n\
+                  c, _ = s.accept()\n\
+                  while True:\n\
+                  \x20   b = c.recv(100)\n\
+                  \x20   if not b: break\n\
+                  \x20   c.sendall(b)\n";
+    std::fs::write(dir.path().join("server.py"), server).unwrap();
+    let script = "sh -c 'python3 server.py; exec sleep 60'";
+    let app = App::new(script).socket("sock").cwd(dir.path()).socket_wait(DEADLINE).setpgrp(true);
+    let mut runner = runner_with("daemon", app);
+    runner.start("daemon").unwrap();
+    runner.get_channel("daemon").unwrap().write(b"mine").unwrap();
+    let got = run_until(&mut runner, |got| output_of(got, "daemon").len() >= 4);
+    assert_eq!(output_of(&got, "daemon"), b"mine");
+    runner.terminate_all();
 }
