@@ -432,6 +432,7 @@ fn stopping_a_restarted_run_while_it_connects_ends_it_for_good() {
         !all.iter().any(|g| matches!(g, Got::Restarted(..) | Got::GaveUp(..) | Got::StartFailed(..))),
         "{all:?}"
     );
+    assert_eq!(all.iter().filter(|g| matches!(g, Got::Exited(..))).count(), 1, "{all:?}");
     assert_eq!(runner.pid("sock"), Some(pid), "not restarted again");
     assert_eq!(std::fs::read_to_string(dir.path().join("runs")).unwrap().lines().count(), 2);
     runner.terminate("sock").unwrap();
@@ -480,4 +481,30 @@ fn a_socket_app_that_listens_then_daemonizes_is_its_own() {
     let got = run_until(&mut runner, |got| output_of(got, "daemon").len() >= 4);
     assert_eq!(output_of(&got, "daemon"), b"mine");
     runner.terminate_all();
+}
+
+/// A flood of clients that connect while the process has no fd left:
+/// once fds are back, every one of them is accepted, with no new client.
+#[test]
+fn a_flood_of_clients_during_emfile_is_accepted_once_fds_are_back() {
+    if !in_own_process("a_flood_of_clients_during_emfile_is_accepted_once_fds_are_back") {
+        return;
+    }
+    let dir = TempDir::new("emfile-flood");
+    let path = dir.path().join("server");
+    let few = nix::sys::resource::Resource::RLIMIT_NOFILE;
+    nix::sys::resource::setrlimit(few, 128, 128).unwrap();
+    let mut reactor = Reactor::new().unwrap();
+    reactor.add_server(UnixListener::bind(&path).unwrap()).unwrap();
+    let clients: Vec<UnixStream> = (0..30).map(|_| UnixStream::connect(&path).unwrap()).collect();
+    let mut hoard = Vec::new();
+    while let Ok(fd) = std::fs::File::open("/dev/null") {
+        hoard.push(fd);
+    }
+    let mut seen = Vec::new();
+    reactor.poll_once(Some(Duration::from_millis(20)), |_, e| seen.push(own(e))).unwrap();
+    assert!(accepted(&seen).is_empty(), "no fd for a client: {seen:?}");
+    hoard.clear();
+    let seen = poll_until(&mut reactor, |seen| accepted(seen).len() == clients.len());
+    assert_eq!(accepted(&seen).len(), 30);
 }
