@@ -508,3 +508,75 @@ fn a_flood_of_clients_during_emfile_is_accepted_once_fds_are_back() {
     let seen = poll_until(&mut reactor, |seen| accepted(seen).len() == clients.len());
     assert_eq!(accepted(&seen).len(), 30);
 }
+
+/// `PeerAddr` of a UNIX client that bound no path is an unnamed one.
+#[test]
+fn a_unix_peer_address_of_an_unbound_client_is_unnamed() {
+    let dir = TempDir::new("unix-peer");
+    let path = dir.path().join("server");
+    let mut reactor = Reactor::new().unwrap();
+    reactor.add_server(UnixListener::bind(&path).unwrap()).unwrap();
+    let _client = UnixStream::connect(&path).unwrap();
+    let mut peer = None;
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while peer.is_none() {
+        assert!(std::time::Instant::now() < deadline, "no Accepted");
+        reactor
+            .poll_once(Some(Duration::from_millis(50)), |_, event| {
+                if let ReactorEvent::Accepted { peer: p, .. } = event {
+                    peer = Some(p);
+                }
+            })
+            .unwrap();
+    }
+    match peer.unwrap() {
+        PeerAddr::Unix(addr) => assert!(addr.is_unnamed(), "{addr:?}"),
+        other => panic!("not a UNIX peer: {other:?}"),
+    }
+}
+
+/// `Restart::Always` restarts clean exits too, and gives up with the
+/// last clean status once its budget is used.
+#[test]
+fn always_restarts_clean_exits_until_its_budget() {
+    let app = App::new("true")
+        .restart(Restart::Always)
+        .backoff(Duration::ZERO, Duration::ZERO)
+        .max_restarts(3, Duration::from_secs(3600));
+    let mut runner = runner_with("clean", app);
+    runner.start("clean").unwrap();
+    let got = run_until(&mut runner, |got| got.iter().any(|g| matches!(g, Got::GaveUp(..))));
+    let theirs: Vec<&Got> = got.iter().filter(|g| !matches!(g, Got::Closed(_))).collect();
+    let exited = Got::Exited("clean".into(), Some(0));
+    let restarted = Got::Restarted("clean".into(), Some(0));
+    let expected = [&exited, &restarted, &exited, &restarted, &exited, &restarted, &exited];
+    assert_eq!(theirs[..7], expected, "{got:?}");
+    assert_eq!(theirs[7], &Got::GaveUp("clean".into(), Some(0)));
+}
+
+/// A socket path of exactly the 107 bytes an address holds works; one
+/// byte more is refused by name before anything starts.
+#[test]
+fn a_socket_path_at_the_address_limit_works_and_one_more_byte_is_named() {
+    let dir = TempDir::new("limit");
+    let base = dir.path().display().to_string().len() + 1;
+    let fits = dir.path().join("s".repeat(107 - base));
+    let over = dir.path().join("o".repeat(108 - base));
+    assert_eq!((fits.as_os_str().len(), over.as_os_str().len()), (107, 108));
+    let listen = |path: &std::path::Path| {
+        App::new(format!("socat SYSTEM:cat UNIX-LISTEN:{}", path.display()))
+            .socket(path)
+            .socket_wait(DEADLINE)
+    };
+    let mut runner = runner_with("fits", listen(&fits));
+    runner.add("over", listen(&over));
+    runner.start("fits").unwrap();
+    runner.get_channel("fits").unwrap().write(b"edge").unwrap();
+    let got = run_until(&mut runner, |got| output_of(got, "fits").len() >= 4);
+    assert_eq!(output_of(&got, "fits"), b"edge");
+    let err = runner.start("over").unwrap_err();
+    assert!(matches!(err, procloop::Error::InvalidSocketPath { .. }), "{err:?}");
+    assert!(err.to_string().contains("107"), "{err}");
+    assert_eq!(runner.aliases().collect::<Vec<_>>(), ["fits"]);
+    runner.terminate_all();
+}
