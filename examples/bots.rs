@@ -21,6 +21,10 @@
 //! and must answer `T A+B`. Ctrl-C (or SIGTERM) comes through the loop:
 //! the arena ends every bot and cleans up before it exits.
 
+#[path = "common/failure.rs"]
+mod failure;
+use failure::Failure;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -93,7 +97,7 @@ struct Record {
     tree_cpu: Option<Duration>,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Failure> {
     env_logger::init();
     let turns: u32 = argument(1, "turns")?.unwrap_or(8);
     let deadline = Duration::from_millis(argument(2, "deadline-ms")?.unwrap_or(200));
@@ -106,7 +110,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The folder goes whatever happened (python3 missing, say).
     let played = play(&dir, turns, deadline);
     std::fs::remove_dir_all(&dir)?;
-    played
+    Ok(played?)
 }
 
 /// The number in argument `n`, named `name` in an error.

@@ -4,11 +4,15 @@
 //! cargo run --example cat
 //! ```
 
+#[path = "common/failure.rs"]
+mod failure;
+use failure::Failure;
+
 use std::time::{Duration, Instant};
 
 use procloop::{App, Runner};
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Failure> {
     env_logger::init();
     let mut runner = Runner::new()?;
     runner.update_config([("cat", App::new("cat"))]);

@@ -6,6 +6,10 @@
 //! cargo run --example embed -- tokio    # tokio's AsyncFd
 //! ```
 
+#[path = "common/failure.rs"]
+mod failure;
+use failure::Failure;
+
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
@@ -14,7 +18,7 @@ use procloop::{App, Buffering, Event, Runner, Start};
 const FRAME: Duration = Duration::from_millis(16);
 const FRAMES: u32 = 30;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Failure> {
     env_logger::init();
     let mode = std::env::args().nth(1).unwrap_or_else(|| "poll".into());
     let mut runner = Runner::new()?;

@@ -14,6 +14,10 @@
 //! leaves a phase without progress for 10 s ends the run with an error
 //! naming it.
 
+#[path = "common/failure.rs"]
+mod failure;
+use failure::Failure;
+
 use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
 use std::process::ExitStatus;
@@ -21,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use procloop::{App, Buffering, Event, Runner, Start};
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Failure> {
     env_logger::init();
     let n: usize = match std::env::args().nth(1) {
         Some(arg) => arg.parse().map_err(|e| format!("the number of children, {arg:?}: {e}"))?,

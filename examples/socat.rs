@@ -6,6 +6,10 @@
 //! cargo run --example socat
 //! ```
 
+#[path = "common/failure.rs"]
+mod failure;
+use failure::Failure;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -14,7 +18,7 @@ use procloop::{App, Event, Runner};
 /// How long the echo may take.
 const DEADLINE: Duration = Duration::from_secs(5);
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Failure> {
     env_logger::init();
     let dir = std::env::temp_dir().join(format!("procloop-socat-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;

@@ -10,6 +10,10 @@
 //! Debian installs stockfish as /usr/games/stockfish, which is not on root's
 //! PATH: the runner adds /usr/games to the PATH it searches.
 
+#[path = "common/failure.rs"]
+mod failure;
+use failure::Failure;
+
 use std::time::Duration;
 
 use procloop::{App, Buffering, Event, Runner, Start, TimerId};
@@ -22,7 +26,7 @@ struct Options {
     max_plies: usize,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Failure> {
     env_logger::init();
     let opts = options()?;
     let mut runner = Runner::with_extra_paths(["/usr/games"])?;

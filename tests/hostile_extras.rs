@@ -52,13 +52,14 @@ fn text(bytes: &[u8]) -> String {
 }
 
 /// The run failed as a program should: exit status 1 and an error that
-/// says `what`, not a panic. (`main` shows its error's `Debug`: a message
-/// in quotes, its own quotes escaped.)
+/// says `what` as written (not a message's `Debug`, in quotes with its
+/// own quotes escaped), not a panic.
 fn assert_fails_saying(output: &Output, what: &str) {
-    let (out, err) = (text(&output.stdout), text(&output.stderr).replace("\\\"", "\""));
+    let (out, err) = (text(&output.stdout), text(&output.stderr));
     assert_eq!(output.status.code(), Some(1), "{out}\n{err}");
     assert!(!err.contains("panicked"), "a panic, not an error: {err}");
     assert!(err.contains(what), "the error does not say {what:?}: {err}");
+    assert!(!err.starts_with("Error: \"") && !err.contains("\\\""), "a message's Debug: {err}");
 }
 
 /// A folder on PATH before the rest, holding `files` (name, script).

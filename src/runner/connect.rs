@@ -62,7 +62,7 @@ impl Runner {
         let Some(running) = self.running.get_mut(alias) else { return };
         let Some(connecting) = running.connecting.as_mut().filter(|c| c.failed.is_none()) else { return };
         let error = match sys::connect_unix(&connecting.path) {
-            Ok(fd) => match connecting.owner.impostor(fd.as_fd()) {
+            Ok(fd) => match connecting.owner.impostor(fd.as_fd(), &connecting.path) {
                 Ok(None) => {
                     let mut channel = Channel::from_socket_fd(fd);
                     channel.set_buffering(connecting.buffering);

@@ -13,6 +13,7 @@ mod containment;
 mod event;
 mod lifecycle;
 mod peer;
+mod peer_holder;
 mod poll;
 mod restart;
 mod running;

@@ -5,6 +5,7 @@
 use std::fs;
 use std::io;
 use std::os::fd::BorrowedFd;
+use std::path::Path;
 
 use crate::sys;
 
@@ -22,11 +23,18 @@ pub(crate) struct Owner {
 }
 
 impl Owner {
-    /// `None` if the listener at the other end of the connected `fd` is the
-    /// owner or one of its descendants, else the listener's pid.
-    pub(crate) fn impostor(&self, fd: BorrowedFd<'_>) -> io::Result<Option<u32>> {
+    /// `None` if the listener at the other end of the connected `fd` (to
+    /// the socket at `path`) is the owner or one of its descendants, else
+    /// the listener's pid. A listener that is gone (it forked and exited)
+    /// is the owner's if one of the owner's processes holds the socket.
+    pub(crate) fn impostor(&self, fd: BorrowedFd<'_>, path: &Path) -> io::Result<Option<u32>> {
         let listener = sys::peer_pid(fd)?;
-        Ok((!self.owns(listener)).then_some(listener))
+        if self.owns(listener) {
+            return Ok(None);
+        }
+        let gone = listener != 0 && !Path::new(&format!("/proc/{listener}")).exists();
+        let held = gone && super::peer_holder::held_by(path, |pid| pid != listener && self.owns(pid));
+        Ok((!held).then_some(listener))
     }
 
     fn owns(&self, listener: u32) -> bool {
@@ -85,13 +93,17 @@ mod tests {
         let (ours, _theirs) = UnixStream::pair().unwrap();
         let me = std::process::id();
         let own = Owner { pid: me, group: false };
-        assert_eq!(own.impostor(ours.as_fd()).unwrap(), None);
+        assert_eq!(own.impostor(ours.as_fd(), Path::new("/nowhere")).unwrap(), None);
         let parent = parent_and_group(me).unwrap().0;
         let above = Owner { pid: parent, group: false };
-        assert_eq!(above.impostor(ours.as_fd()).unwrap(), None, "a descendant of the owner");
+        assert_eq!(
+            above.impostor(ours.as_fd(), Path::new("/nowhere")).unwrap(),
+            None,
+            "a descendant of the owner"
+        );
         let child = std::process::Command::new("sleep").arg("60").spawn().unwrap();
         let below = Owner { pid: child.id(), group: false };
-        let verdict = below.impostor(ours.as_fd());
+        let verdict = below.impostor(ours.as_fd(), Path::new("/nowhere"));
         let mut child = child;
         child.kill().unwrap();
         child.wait().unwrap();

@@ -81,7 +81,7 @@ pub(crate) fn connect(path: &Path, process: &mut Process, wait: Duration) -> Res
     loop {
         // Not blocking: an impostor that never accepts fills its backlog.
         match crate::sys::connect_unix(path) {
-            Ok(fd) => match owner.impostor(fd.as_fd())? {
+            Ok(fd) => match owner.impostor(fd.as_fd(), path)? {
                 None => return Ok(fd),
                 Some(pid) => impostor = Some(pid),
             },
