@@ -6,9 +6,9 @@ The Runner is waited on the way any host loop waits on it: its
 its ``next_deadline()`` with ``loop.call_at`` (timers, a stopped child's
 SIGKILL, events already waiting). Another coroutine may move that deadline
 while one waits (set a timer, stop a child, begin a turn) without making
-the fd readable: a waiting ``Events`` looks at it again every 50 ms. Nothing runs in another thread, and
-``poll`` is only ever called with a zero timeout, so the asyncio loop never
-blocks in it::
+the fd readable: a waiting ``Events`` looks at it again every 50 ms.
+Nothing runs in another thread, and ``poll`` is only ever called with a
+zero timeout, so the asyncio loop never blocks in it::
 
     import asyncio
     import procloop
