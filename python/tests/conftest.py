@@ -1,8 +1,10 @@
-"""Helpers of procloop's own Python suites: waits that poll with a deadline."""
+"""Helpers of procloop's own Python suites: waits with a deadline, a started Runner."""
 
 import select
 import signal
 import time
+
+import procloop
 
 # A suite started in the background by a non-interactive shell inherits
 # SIGINT ignored, and Python then installs no KeyboardInterrupt handler:
@@ -55,3 +57,12 @@ def until(predicate, what="the condition"):
     while not predicate():
         assert time.monotonic() < end, f"{what} did not happen before the deadline"
         time.sleep(0.001)
+
+
+def started(*apps, **options):
+    """A Runner with each ``(alias, command)`` of ``apps`` started."""
+    runner = procloop.Runner()
+    for alias, command in apps:
+        runner.add(alias, command, **options)
+        runner.start(alias)
+    return runner

@@ -11,19 +11,10 @@ import pytest
 
 import procloop
 import procloop.aio
-from conftest import DEADLINE
+from conftest import DEADLINE, started
 from procloop import Data, Exited, Timer
 from procloop.aio import Events
 from test_aio import STUBBORN
-
-
-def started(*apps, **options):
-    """A Runner with each ``(alias, command)`` of ``apps`` started."""
-    runner = procloop.Runner()
-    for alias, command in apps:
-        runner.add(alias, command, **options)
-        runner.start(alias)
-    return runner
 
 
 async def waiting(events):

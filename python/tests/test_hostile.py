@@ -17,19 +17,10 @@ import threading
 import pytest
 
 import procloop
-from conftest import DEADLINE, until
+from conftest import DEADLINE, started, until
 from procloop import Closed, Data, Exited
 from procloop.aio import Events
 from test_lifecycle import STUBBORN, gone, has, poll_until
-
-
-def started(*apps, **options):
-    """A Runner with each ``(alias, command)`` of ``apps`` started."""
-    runner = procloop.Runner()
-    for alias, command in apps:
-        runner.add(alias, command, **options)
-        runner.start(alias)
-    return runner
 
 
 def output(events, alias):
